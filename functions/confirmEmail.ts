@@ -1,0 +1,21 @@
+import { app } from '@azure/functions';
+import { confirmEmail, confirmEmailBody } from '../lib/accounts/profile';
+import { ok, operation } from '../lib/http/operation';
+
+app.http(
+  'confirmEmail',
+  operation({
+    name: 'confirmEmail',
+    method: 'POST',
+    route: 'auth/confirm-email',
+    auth: 'none',
+    summary: 'Confirm an email address with the token from its confirmation link',
+    body: confirmEmailBody,
+    responses: { 200: { description: 'The address is confirmed' } },
+    problems: ['invalid_token'],
+    handle: async ({ body, clientAddress }) => {
+      await confirmEmail(body.token, clientAddress);
+      return ok({ emailConfirmed: true });
+    },
+  }),
+);

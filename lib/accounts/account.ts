@@ -1,0 +1,72 @@
+import { z } from 'zod';
+import type { MicrosoftIdentity } from '../identity/microsoftIdToken';
+import { readDocument, updateDocument, type StoredDocument } from '../storage/cosmos';
+
+export type OrganizationRole = 'admin' | 'collaborator';
+
+export interface LinkedMicrosoftAccount {
+  tid: string;
+  oid: string;
+  email: string | null;
+  name: string;
+  accountType: MicrosoftIdentity['accountType'];
+}
+
+export interface AccountDocument extends StoredDocument {
+  kind: 'user' | 'organization';
+  /** As the person typed it; uniqueness is held by the `username:` claim of its lower-case form. */
+  username: string;
+  emailAddress: string;
+  emailConfirmed: boolean;
+  pendingEmailAddress: string | null;
+  microsoftAccount: LinkedMicrosoftAccount | null;
+  passwordHash: string | null;
+  /** Session tokens carry the version they were issued under; raising it ends every older session. */
+  sessionVersion: number;
+  /** Denormalised from the memberships so GET /api/me stays one point read. */
+  organizations: Array<{ name: string; role: OrganizationRole }>;
+  createdAt: string;
+  deletion: null | { requestedAt: string; scheduledFor: string };
+}
+
+export const accountView = z.object({
+  id: z.string(),
+  username: z.string(),
+  kind: z.literal('user'),
+  emailAddress: z.string(),
+  emailConfirmed: z.boolean(),
+  pendingEmailAddress: z.string().nullable(),
+  microsoftAccount: z.object({ email: z.string().nullable(), accountType: z.enum(['personal', 'work']) }).nullable(),
+  hasPassword: z.boolean(),
+  organizations: z.array(z.object({ name: z.string(), role: z.enum(['admin', 'collaborator']) })),
+  createdAt: z.string(),
+  deletion: z.object({ requestedAt: z.string(), scheduledFor: z.string() }).nullable(),
+});
+
+export type AccountView = z.infer<typeof accountView>;
+
+export const accountWithSession = z.object({ account: accountView, sessionToken: z.string() });
+
+/** What the account's owner may see of it; internal fields (hashes, tenant ids, versions) stay inside. */
+export function toAccountView(account: AccountDocument): AccountView {
+  return {
+    id: account.id,
+    username: account.username,
+    kind: 'user',
+    emailAddress: account.emailAddress,
+    emailConfirmed: account.emailConfirmed,
+    pendingEmailAddress: account.pendingEmailAddress,
+    microsoftAccount: account.microsoftAccount
+      ? { email: account.microsoftAccount.email, accountType: account.microsoftAccount.accountType }
+      : null,
+    hasPassword: account.passwordHash !== null,
+    organizations: account.organizations,
+    createdAt: account.createdAt,
+    deletion: account.deletion,
+  };
+}
+
+export const readAccount = (id: string) => readDocument<AccountDocument>('accounts', id);
+
+export const updateAccount = (id: string, change: (account: AccountDocument) => AccountDocument | undefined) =>
+  updateDocument<AccountDocument>('accounts', id, change);

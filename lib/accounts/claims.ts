@@ -1,0 +1,75 @@
+import { clock, nowIso } from '../clock';
+import { container, isConflict, isNotFound, isPreconditionFailed, readDocument, type StoredDocument } from '../storage/cosmos';
+import { normaliseEmail, normaliseName } from './names';
+
+/**
+ * Uniqueness without transactions: each unique key is a document whose id is the normalised key, so the
+ * second writer of the same key gets Cosmos DB's 409, whichever instance it runs on.
+ */
+export type ClaimKey = { kind: 'username'; name: string } | { kind: 'email'; address: string } | { kind: 'microsoft'; tid: string; oid: string };
+
+interface ClaimDocument extends StoredDocument {
+  accountId: string;
+  claimedAt: string;
+}
+
+/**
+ * A registration that died after claiming a key but before writing its account leaves a claim pointing at
+ * nothing; after this long another registration may take it over.
+ */
+const ABANDONED_CLAIM_MS = 2 * 60 * 1000;
+
+export function claimId(key: ClaimKey): string {
+  switch (key.kind) {
+    case 'username':
+      return `username:${normaliseName(key.name)}`;
+    case 'email':
+      return `email:${normaliseEmail(key.address)}`;
+    case 'microsoft':
+      return `microsoft:${key.tid}:${key.oid}`;
+  }
+}
+
+/** The account holding the key, if any (one point read). Claims left by unfinished registrations are included. */
+export async function claimHolder(key: ClaimKey): Promise<string | undefined> {
+  return (await readDocument<ClaimDocument>('claims', claimId(key)))?.accountId;
+}
+
+/**
+ * Takes the key for `accountId`; false when another account holds it. `accountExists` tells a live holder
+ * from one whose registration never finished.
+ */
+export async function tryClaim(key: ClaimKey, accountId: string, accountExists: (id: string) => Promise<boolean>): Promise<boolean> {
+  const id = claimId(key);
+  const claim: ClaimDocument = { id, accountId, claimedAt: nowIso() };
+  try {
+    await container('claims').items.create(claim);
+    return true;
+  } catch (error) {
+    if (!isConflict(error)) throw error;
+  }
+  const existing = await readDocument<ClaimDocument>('claims', id);
+  if (!existing) return tryClaim(key, accountId, accountExists);
+  if (existing.accountId === accountId) return true;
+  const age = clock.now().getTime() - Date.parse(existing.claimedAt);
+  if (age < ABANDONED_CLAIM_MS || (await accountExists(existing.accountId))) return false;
+  try {
+    await container('claims').item(id, id).replace(claim, { accessCondition: { type: 'IfMatch', condition: existing._etag ?? '' } });
+    return true;
+  } catch (error) {
+    if (isPreconditionFailed(error)) return false;
+    throw error;
+  }
+}
+
+/** Gives a key back, but only if `accountId` still holds it. */
+export async function releaseClaim(key: ClaimKey, accountId: string): Promise<void> {
+  const id = claimId(key);
+  const existing = await readDocument<ClaimDocument>('claims', id);
+  if (!existing || existing.accountId !== accountId) return;
+  try {
+    await container('claims').item(id, id).delete({ accessCondition: { type: 'IfMatch', condition: existing._etag ?? '' } });
+  } catch (error) {
+    if (!isNotFound(error) && !isPreconditionFailed(error)) throw error;
+  }
+}

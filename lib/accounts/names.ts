@@ -1,0 +1,33 @@
+import { z } from 'zod';
+import { Problem } from '../http/problems';
+
+const USERNAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*[A-Za-z0-9]$/;
+export const USERNAME_RULE =
+  'User names must start and end with a letter or number, and may only contain letters, numbers, underscores, periods, and hyphens in between.';
+
+/** Usernames and organization names share one case-insensitive namespace. */
+export function normaliseName(name: string): string {
+  return name.toLowerCase();
+}
+
+export function normaliseEmail(address: string): string {
+  return address.toLowerCase();
+}
+
+export function assertValidUsername(name: string): void {
+  if (name.length < 3 || name.length > 64 || !USERNAME_PATTERN.test(name)) {
+    throw new Problem('invalid_username', USERNAME_RULE);
+  }
+}
+
+/** The shape is checked by the schema; the naming rule answers its own problem code. */
+export const usernameField = z.string().max(256);
+
+/**
+ * An address that mail can be sent to and that is safe to put in a header: no control characters, no
+ * angle brackets or quotes that could smuggle a second recipient.
+ */
+export const emailAddressField = z
+  .email()
+  .max(254)
+  .refine((value) => !/[\u0000-\u001f\u007f<>"',;\s]/.test(value), 'must be a plain email address');

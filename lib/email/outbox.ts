@@ -1,0 +1,127 @@
+import { randomUUID } from 'node:crypto';
+import { clock, nowIso } from '../clock';
+import { container, isNotFound, isPreconditionFailed, readDocument, replaceIfUnchanged, type StoredDocument } from '../storage/cosmos';
+import type { ContainerName } from '../storage/containers';
+import { sendEmail, type EmailMessage } from './sender';
+
+/**
+ * The change an email announces. The email is queued before the change is written, so that no change goes
+ * out unannounced; it is sent only once this document exists, and dropped if it never appears.
+ */
+export interface EmailCause {
+  container: ContainerName;
+  id: string;
+}
+
+interface OutboxEmail extends StoredDocument, EmailMessage {
+  status: 'pending' | 'sent' | 'abandoned' | 'failed';
+  cause: EmailCause;
+  createdAt: string;
+  attempts: number;
+  nextAttemptAt: string;
+  /** A sender holds the email until then, so two timer runs never send it side by side. */
+  leaseUntil: string | null;
+  sentAt: string | null;
+  lastError: string | null;
+}
+
+const LEASE_MS = 60 * 1000;
+const MAX_ATTEMPTS = 15;
+const MAX_BACKOFF_MS = 60 * 60 * 1000;
+/** How long a cause may take to appear before its email is considered orphaned by a failed change. */
+const CAUSE_GRACE_MS = 10 * 60 * 1000;
+const BATCH_SIZE = 50;
+
+export async function queueEmail(message: EmailMessage, cause: EmailCause): Promise<OutboxEmail> {
+  const now = nowIso();
+  const email: OutboxEmail = {
+    id: randomUUID(),
+    ...message,
+    status: 'pending',
+    cause,
+    createdAt: now,
+    attempts: 0,
+    nextAttemptAt: now,
+    leaseUntil: null,
+    sentAt: null,
+    lastError: null,
+  };
+  const { resource } = await container('outbox').items.create(email);
+  return resource as OutboxEmail;
+}
+
+function backoffMs(attempts: number): number {
+  return Math.min(60 * 1000 * 2 ** (attempts - 1), MAX_BACKOFF_MS);
+}
+
+async function causeExists(cause: EmailCause): Promise<boolean> {
+  return (await readDocument(cause.container, cause.id)) !== undefined;
+}
+
+/** Takes the lease, or answers undefined when another sender holds it or the email is done. */
+async function lease(email: OutboxEmail): Promise<OutboxEmail | undefined> {
+  const now = clock.now();
+  if (email.status !== 'pending' || (email.leaseUntil && Date.parse(email.leaseUntil) > now.getTime())) return undefined;
+  try {
+    return await replaceIfUnchanged('outbox', { ...email, leaseUntil: new Date(now.getTime() + LEASE_MS).toISOString() });
+  } catch (error) {
+    if (isPreconditionFailed(error) || isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+/** Sends one email if it is due; never throws for a failed send, which is retried later with backoff. */
+export async function deliverEmail(queued: OutboxEmail): Promise<OutboxEmail['status']> {
+  const email = await lease(queued);
+  if (!email) return queued.status;
+  const now = clock.now();
+  if (!(await causeExists(email.cause))) {
+    const orphaned = now.getTime() - Date.parse(email.createdAt) > CAUSE_GRACE_MS;
+    await replaceIfUnchanged('outbox', orphaned
+      ? { ...email, status: 'abandoned' as const, leaseUntil: null }
+      : { ...email, leaseUntil: null, nextAttemptAt: new Date(now.getTime() + 60 * 1000).toISOString() });
+    return orphaned ? 'abandoned' : 'pending';
+  }
+  try {
+    await sendEmail(email, email.id);
+  } catch (error) {
+    const attempts = email.attempts + 1;
+    await replaceIfUnchanged('outbox', {
+      ...email,
+      status: attempts >= MAX_ATTEMPTS ? ('failed' as const) : ('pending' as const),
+      attempts,
+      leaseUntil: null,
+      nextAttemptAt: new Date(now.getTime() + backoffMs(attempts)).toISOString(),
+      lastError: error instanceof Error ? error.message.slice(0, 500) : String(error),
+    });
+    return attempts >= MAX_ATTEMPTS ? 'failed' : 'pending';
+  }
+  await replaceIfUnchanged('outbox', { ...email, status: 'sent' as const, attempts: email.attempts + 1, leaseUntil: null, sentAt: nowIso() });
+  return 'sent';
+}
+
+/** Sends straight after the change that caused it; on any trouble the timer picks it up later. */
+export async function deliverSoon(email: OutboxEmail, log: { warn(...args: unknown[]): void }): Promise<void> {
+  try {
+    await deliverEmail(email);
+  } catch (error) {
+    log.warn('Email left in the outbox for the timer', error);
+  }
+}
+
+/** One timer run: every pending email whose next attempt is due, oldest first, in bounded batches. */
+export async function deliverPendingEmails(): Promise<Record<OutboxEmail['status'], number>> {
+  const tally = { pending: 0, sent: 0, abandoned: 0, failed: 0 };
+  const due = container('outbox').items.query<OutboxEmail>(
+    {
+      query: 'SELECT * FROM c WHERE c.status = "pending" AND c.nextAttemptAt <= @now ORDER BY c.nextAttemptAt',
+      parameters: [{ name: '@now', value: nowIso() }],
+    },
+    { maxItemCount: BATCH_SIZE },
+  );
+  while (due.hasMoreResults()) {
+    const { resources } = await due.fetchNext();
+    for (const email of resources) tally[await deliverEmail(email)] += 1;
+  }
+  return tally;
+}

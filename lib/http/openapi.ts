@@ -1,0 +1,125 @@
+import { z } from 'zod';
+import { PROBLEMS, problemType, type ProblemCode } from './problems';
+
+interface DescribedOperation {
+  name: string;
+  method: string;
+  route: string;
+  summary: string;
+  description?: string;
+  auth: 'none' | 'session';
+  body?: z.ZodType;
+  responses: Record<number, { description: string; schema?: z.ZodType }>;
+  problems: readonly ProblemCode[];
+}
+
+/** Filled as the function files register their routes, so the document describes exactly what is served. */
+const operations = new Map<string, DescribedOperation>();
+
+export function describeOperation(operation: DescribedOperation): void {
+  operations.set(operation.name, operation);
+}
+
+export function describedOperations(): DescribedOperation[] {
+  return [...operations.values()];
+}
+
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
+  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' });
+  return rest;
+}
+
+const problemSchema = {
+  type: 'object',
+  required: ['type', 'title', 'status', 'detail', 'code'],
+  properties: {
+    type: { type: 'string', format: 'uri' },
+    title: { type: 'string' },
+    status: { type: 'integer' },
+    detail: { type: 'string' },
+    code: { type: 'string', enum: Object.keys(PROBLEMS) },
+  },
+};
+
+function problemResponses(codes: readonly ProblemCode[]): Record<string, unknown> {
+  const byStatus = new Map<number, ProblemCode[]>();
+  for (const code of codes) {
+    const status = PROBLEMS[code].status;
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  return Object.fromEntries(
+    [...byStatus].map(([status, statusCodes]) => [
+      String(status),
+      {
+        description: statusCodes.map((code) => `\`${code}\`: ${PROBLEMS[code].title}`).join('; '),
+        content: {
+          'application/problem+json': {
+            schema: {
+              allOf: [
+                { $ref: '#/components/schemas/Problem' },
+                { properties: { code: { enum: statusCodes }, type: { enum: statusCodes.map(problemType) } } },
+              ],
+            },
+          },
+        },
+      },
+    ]),
+  );
+}
+
+/** Problems every operation of its kind can answer, whether or not its spec lists them. */
+function withImpliedProblems(op: DescribedOperation): ProblemCode[] {
+  const implied: ProblemCode[] = [
+    ...(op.body || op.method !== 'GET' ? (['invalid_request', 'payload_too_large'] as const) : []),
+    ...(op.auth === 'session' ? (['unauthorized'] as const) : []),
+    'service_unavailable',
+  ];
+  return [...new Set([...op.problems, ...implied])];
+}
+
+export function buildOpenApiDocument(serverUrl: string): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const op of describedOperations()) {
+    const path = `/${op.route}`;
+    const parameters = [...op.route.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({
+      name,
+      in: 'path',
+      required: true,
+      schema: { type: 'string' },
+    }));
+    const successResponses = Object.fromEntries(
+      Object.entries(op.responses).map(([status, response]) => [
+        status,
+        response.schema
+          ? { description: response.description, content: { 'application/json': { schema: jsonSchema(response.schema, 'output') } } }
+          : { description: response.description },
+      ]),
+    );
+    paths[path] ??= {};
+    paths[path][op.method.toLowerCase()] = {
+      operationId: op.name,
+      summary: op.summary,
+      ...(op.description ? { description: op.description } : {}),
+      ...(parameters.length ? { parameters } : {}),
+      ...(op.auth === 'session' ? { security: [{ session: [] }] } : { security: [] }),
+      ...(op.body
+        ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(op.body, 'input') } } } }
+        : {}),
+      responses: { ...successResponses, ...problemResponses(withImpliedProblems(op)) },
+    };
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Package gallery account service',
+      version: '1.0.0',
+      description: 'Accounts, organizations and API keys of the package gallery. Errors are RFC 9457 problems.',
+    },
+    servers: [{ url: serverUrl }],
+    paths,
+    components: {
+      schemas: { Problem: problemSchema },
+      securitySchemes: { session: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+    },
+  };
+}

@@ -1,0 +1,201 @@
+import type { HttpFunctionOptions, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { z } from 'zod';
+import '../startup';
+import { Problem, type ProblemCode } from './problems';
+import { describeOperation } from './openapi';
+import { authenticate, type Caller } from '../sessions';
+import { isTransientStoreError } from '../storage/cosmos';
+
+export const MAX_BODY_BYTES = 64 * 1024;
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface Reply {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+interface BaseContext<Body> {
+  body: Body;
+  params: Record<string, string>;
+  request: HttpRequest;
+  clientAddress: string;
+  log: InvocationContext;
+}
+
+export interface OperationSpec<Schema extends z.ZodType | undefined, Auth extends 'none' | 'session'> {
+  name: string;
+  method: HttpMethod;
+  /** The route below the `api` prefix, in the Functions host's template syntax. */
+  route: string;
+  summary: string;
+  description?: string;
+  auth: Auth;
+  body?: Schema;
+  responses: Record<number, { description: string; schema?: z.ZodType }>;
+  problems: readonly ProblemCode[];
+  handle(
+    context: BaseContext<Schema extends z.ZodType ? z.infer<Schema> : undefined> &
+      (Auth extends 'session' ? { caller: Caller } : object),
+  ): Promise<Reply>;
+}
+
+export const ok = (body: unknown): Reply => ({ status: 200, body });
+export const created = (body: unknown): Reply => ({ status: 201, body });
+export const accepted = (body?: unknown): Reply => ({ status: 202, body });
+export const noContent = (): Reply => ({ status: 204 });
+
+/**
+ * Turns an operation's spec into the Functions host's options: parses and checks the body, authenticates
+ * the caller, answers failures as RFC 9457 problems, and records the operation for the OpenAPI document.
+ */
+export function operation<Schema extends z.ZodType | undefined, Auth extends 'none' | 'session'>(
+  spec: OperationSpec<Schema, Auth>,
+): HttpFunctionOptions {
+  describeOperation(spec);
+  return {
+    methods: [spec.method],
+    route: spec.route,
+    authLevel: 'anonymous',
+    handler: async (request, log) => {
+      try {
+        const body = await readBody(request, spec.body);
+        const caller = spec.auth === 'session' ? await authenticate(request) : undefined;
+        const reply = await spec.handle({
+          body,
+          caller,
+          params: { ...request.params },
+          request,
+          clientAddress: clientAddressOf(request),
+          log,
+        } as Parameters<typeof spec.handle>[0]);
+        return toResponse(reply);
+      } catch (error) {
+        return problemResponse(asProblem(error, log));
+      }
+    },
+  };
+}
+
+function asProblem(error: unknown, log: InvocationContext): Problem {
+  if (error instanceof Problem) return error;
+  if (isTransientStoreError(error)) {
+    log.warn('Storage is throttling or unavailable', error);
+    return new Problem('service_unavailable', 'The service is busy. Try again in a few seconds.', { 'Retry-After': '5' });
+  }
+  log.error('Unhandled error', error);
+  return new Problem('internal_error', 'The request could not be completed. Try again later.');
+}
+
+const SECURITY_HEADERS = { 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' };
+
+function toResponse(reply: Reply): HttpResponseInit {
+  return reply.body === undefined
+    ? { status: reply.status, headers: { ...SECURITY_HEADERS, ...reply.headers } }
+    : { status: reply.status, jsonBody: reply.body, headers: { ...SECURITY_HEADERS, ...reply.headers } };
+}
+
+export function problemResponse(problem: Problem): HttpResponseInit {
+  return {
+    status: problem.status,
+    body: JSON.stringify(problem),
+    headers: { ...SECURITY_HEADERS, 'Content-Type': 'application/problem+json', ...problem.headers },
+  };
+}
+
+/**
+ * The platform's front end appends the address it saw to X-Forwarded-For, so the last entry is the one a
+ * client cannot forge.
+ */
+export function clientAddressOf(request: HttpRequest): string {
+  const forwarded = request.headers.get('x-forwarded-for')?.split(',').pop()?.trim();
+  if (!forwarded) return 'unknown';
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(forwarded);
+  if (bracketed) return bracketed[1];
+  return /^[\d.]+:\d+$/.test(forwarded) ? forwarded.replace(/:\d+$/, '') : forwarded;
+}
+
+const noBody = z.object({}).strict();
+
+async function readBody(request: HttpRequest, schema: z.ZodType | undefined): Promise<unknown> {
+  // Bodies sent with a GET or DELETE that declares none carry nothing the operation reads.
+  if (!schema && (request.method === 'GET' || request.method === 'DELETE')) return undefined;
+  const declaredLength = Number(request.headers.get('content-length') ?? 0);
+  if (declaredLength > MAX_BODY_BYTES) throw tooLarge();
+  const bytes = Buffer.from(await request.arrayBuffer());
+  if (bytes.length > MAX_BODY_BYTES) throw tooLarge();
+  const text = bytes.toString('utf8');
+  if (text.trim() === '') {
+    if (!schema) return undefined;
+    throw new Problem('invalid_request', 'The request body is required: send a JSON object.');
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new Problem('invalid_request', 'The request body is not valid JSON.');
+  }
+  const result = (schema ?? noBody).safeParse(parsed);
+  if (!result.success) throw invalidField(result.error.issues);
+  return schema ? result.data : undefined;
+}
+
+function tooLarge(): Problem {
+  return new Problem('payload_too_large', `The request body must not exceed ${MAX_BODY_BYTES / 1024} KiB.`);
+}
+
+/** Names the first offending field in words a person (and a frontend developer) can act on. */
+export function invalidField(issues: readonly z.core.$ZodIssue[]): Problem {
+  const issue = pickIssue(issues);
+  const field = fieldName(issue);
+  if (field === undefined) {
+    return new Problem('invalid_request', 'The request body must be a JSON object.');
+  }
+  return new Problem('invalid_request', `The field '${field}' ${describeIssue(issue)}.`);
+}
+
+function pickIssue(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue {
+  const first = issues[0];
+  if (first.code !== 'invalid_union') return first;
+  // Of the shapes a body may take, explain the one it resembles: the branch without unknown fields.
+  const branch =
+    first.errors.find((branchIssues) => !branchIssues.some((i) => i.code === 'unrecognized_keys')) ?? first.errors[0];
+  return branch && branch.length > 0 ? pickIssue(branch) : first;
+}
+
+function fieldName(issue: z.core.$ZodIssue): string | undefined {
+  const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]] : issue.path;
+  return path.length === 0 ? undefined : path.map(String).join('.');
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return 'is not a recognised field';
+    case 'invalid_type':
+      return issue.input === undefined ? 'is required' : `must be ${article(issue.expected)}`;
+    case 'too_small':
+      return issue.origin === 'string'
+        ? `must be at least ${issue.minimum} characters`
+        : issue.origin === 'array'
+          ? `must have at least ${issue.minimum} item${issue.minimum === 1 ? '' : 's'}`
+          : `must be at least ${issue.minimum}`;
+    case 'too_big':
+      return issue.origin === 'string'
+        ? `must be at most ${issue.maximum} characters`
+        : issue.origin === 'array'
+          ? `must have at most ${issue.maximum} items`
+          : `must be at most ${issue.maximum}`;
+    case 'invalid_format':
+      return issue.format === 'email' ? 'must be an email address' : `must be a valid ${issue.format}`;
+    case 'invalid_value':
+      return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    default:
+      return issue.message.replace(/^Invalid input: /, '');
+  }
+}
+
+function article(type: string): string {
+  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}

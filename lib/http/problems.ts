@@ -1,0 +1,64 @@
+/**
+ * Every error the service answers, by its stable code. The frontend branches on `code`; `title` is fixed per
+ * code and `detail` says what happened this time and what to do.
+ */
+export const PROBLEMS = {
+  invalid_request: { status: 400, title: 'The request is not valid' },
+  payload_too_large: { status: 413, title: 'The request body is too large' },
+  invalid_username: { status: 400, title: 'The username is not valid' },
+  username_unavailable: { status: 409, title: 'The username is not available' },
+  username_immutable: { status: 400, title: 'A username cannot be changed' },
+  email_in_use: { status: 409, title: 'The email address is already in use' },
+  invalid_token: { status: 400, title: 'The token is not valid' },
+  invalid_id_token: { status: 401, title: 'The Microsoft ID token is not valid' },
+  mfa_required: { status: 403, title: 'Two-factor authentication is required' },
+  unmanaged_tenant: { status: 403, title: 'The work account belongs to an unmanaged directory' },
+  microsoft_sign_in_failed: { status: 400, title: 'Microsoft sign-in did not complete' },
+  microsoft_account_in_use: { status: 409, title: 'The Microsoft account is already linked to an account' },
+  email_linked_to_another_microsoft_account: {
+    status: 409,
+    title: 'The email address belongs to an account linked to another Microsoft account',
+  },
+  password_sign_in_required: { status: 409, title: 'Sign in with your password first' },
+  email_belongs_to_organization: { status: 409, title: 'The email address belongs to an organization' },
+  unauthorized: { status: 401, title: 'Sign-in required' },
+  not_found: { status: 404, title: 'Not found' },
+  too_many_requests: { status: 429, title: 'Too many requests' },
+  identity_provider_unavailable: { status: 503, title: 'Microsoft sign-in is unavailable' },
+  service_unavailable: { status: 503, title: 'The service is temporarily unavailable' },
+  internal_error: { status: 500, title: 'Something went wrong on our side' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ProblemCode = keyof typeof PROBLEMS;
+
+/** A failure the caller can act on; thrown anywhere in the domain and answered as RFC 9457 JSON. */
+export class Problem extends Error {
+  constructor(
+    readonly code: ProblemCode,
+    readonly detail: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(detail);
+    this.name = 'Problem';
+  }
+
+  get status(): number {
+    return PROBLEMS[this.code].status;
+  }
+
+  toJSON(): ProblemBody {
+    return { type: problemType(this.code), title: PROBLEMS[this.code].title, status: this.status, detail: this.detail, code: this.code };
+  }
+}
+
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: ProblemCode;
+}
+
+export function problemType(code: ProblemCode): string {
+  return `urn:gallery-accounts:problem:${code}`;
+}

@@ -1,0 +1,64 @@
+import type { HttpRequest } from '@azure/functions';
+import jwt, { type JwtPayload } from 'jsonwebtoken';
+import { secondsSinceEpoch } from './clock';
+import { Problem } from './http/problems';
+import { readAccount, type AccountDocument } from './accounts/account';
+import { settings } from './settings';
+
+const ISSUER = 'urn:gallery-accounts';
+const AUDIENCE = 'urn:gallery-accounts:api';
+/** Marks our session tokens apart from any other JWT signed with the same algorithm. */
+const TOKEN_TYPE = 'session+jwt';
+export const SESSION_LIFETIME_SECONDS = 60 * 60;
+
+export interface Caller {
+  account: AccountDocument;
+}
+
+export function issueSessionToken(account: Pick<AccountDocument, 'id' | 'sessionVersion'>): string {
+  return jwt.sign({ sv: account.sessionVersion, iat: secondsSinceEpoch() }, settings().SESSION_SIGNING_KEY, {
+    algorithm: 'HS256',
+    header: { alg: 'HS256', typ: TOKEN_TYPE },
+    subject: account.id,
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    expiresIn: SESSION_LIFETIME_SECONDS,
+  });
+}
+
+const signInAgain = (detail: string) => new Problem('unauthorized', detail, { 'WWW-Authenticate': 'Bearer' });
+
+function sessionClaims(token: string): { accountId: string; sessionVersion: number } {
+  let verified: jwt.Jwt;
+  try {
+    verified = jwt.verify(token, settings().SESSION_SIGNING_KEY, {
+      algorithms: ['HS256'],
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      clockTimestamp: secondsSinceEpoch(),
+      complete: true,
+    });
+  } catch {
+    throw signInAgain('Your session is not valid or has expired. Sign in again.');
+  }
+  const payload = verified.payload as JwtPayload;
+  if (verified.header.typ !== TOKEN_TYPE || typeof payload.sub !== 'string' || typeof payload.sv !== 'number') {
+    throw signInAgain('Your session is not valid or has expired. Sign in again.');
+  }
+  return { accountId: payload.sub, sessionVersion: payload.sv };
+}
+
+/**
+ * The account behind the request's bearer token: one point read, which also tells whether the session was
+ * revoked since it was issued. Only the Authorization header counts; tokens in URLs end up in logs.
+ */
+export async function authenticate(request: HttpRequest): Promise<Caller> {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.get('authorization') ?? '');
+  if (!match) throw signInAgain('Sign in to continue: send your session token as a Bearer token.');
+  const { accountId, sessionVersion } = sessionClaims(match[1]);
+  const account = await readAccount(accountId);
+  if (!account || account.kind !== 'user' || account.sessionVersion !== sessionVersion) {
+    throw signInAgain('Your session has ended. Sign in again.');
+  }
+  return { account };
+}

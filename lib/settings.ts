@@ -1,0 +1,77 @@
+import { z } from 'zod';
+
+export const PERSONAL_MICROSOFT_ACCOUNT_TENANT = '9188040d-6c67-4c5b-b112-36a304b66dad';
+
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(hostname);
+}
+
+/** https anywhere; http only on loopback, where the stand-ins live. */
+const serviceUrl = z
+  .url({ protocol: /^https?$/ })
+  .refine((value) => {
+    const url = new URL(value);
+    return url.protocol === 'https:' || isLoopback(url.hostname);
+  }, 'must use https:// (http:// is accepted only on loopback)')
+  .transform((value) => value.replace(/\/+$/, ''));
+
+const connectionString = z
+  .string()
+  .regex(/^endpoint=[^;]+;accesskey=[^;]+;?$/i, 'must look like endpoint=https://...;accesskey=...')
+  .refine((value) => serviceUrl.safeParse(/endpoint=([^;]+)/i.exec(value)?.[1]).success,
+    'its endpoint must use https:// (http:// is accepted only on loopback)');
+
+const settingsSchema = z
+  .object({
+    COSMOS_ENDPOINT: serviceUrl,
+    COSMOS_KEY: z.string().min(1).optional(),
+    COSMOS_DATABASE: z.string().regex(/^[A-Za-z0-9_-]{1,255}$/, 'must be a Cosmos DB database name'),
+    COMMUNICATION_SERVICES_CONNECTION_STRING: connectionString.optional(),
+    COMMUNICATION_SERVICES_ENDPOINT: serviceUrl.optional(),
+    EMAIL_SENDER_ADDRESS: z.email(),
+    MICROSOFT_CLIENT_ID: z.string().min(1),
+    MICROSOFT_LOGIN_HOST: serviceUrl.default('https://login.microsoftonline.com'),
+    SESSION_SIGNING_KEY: z
+      .string()
+      .refine((value) => Buffer.byteLength(value, 'utf8') >= 32, 'must be at least 32 bytes'),
+    PUBLIC_BASE_URL: serviceUrl,
+    ACCOUNT_DELETION_GRACE_PERIOD_HOURS: z.coerce.number().int().min(0).max(8760).default(24),
+    SITE_ADMINS: z
+      .string()
+      .default('')
+      .transform((value) => value.split(',').map((name) => name.trim()).filter(Boolean)),
+  })
+  .refine(
+    (s) => Boolean(s.COMMUNICATION_SERVICES_CONNECTION_STRING) !== Boolean(s.COMMUNICATION_SERVICES_ENDPOINT),
+    {
+      path: ['COMMUNICATION_SERVICES_CONNECTION_STRING'],
+      message: 'set exactly one of COMMUNICATION_SERVICES_CONNECTION_STRING or COMMUNICATION_SERVICES_ENDPOINT',
+    },
+  );
+
+export type Settings = z.infer<typeof settingsSchema>;
+
+export class ConfigurationError extends Error {
+  override name = 'ConfigurationError';
+}
+
+/** Reads and checks every setting; the message names each one that is missing or malformed. */
+export function parseSettings(env: NodeJS.ProcessEnv): Settings {
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const result = settingsSchema.safeParse(present);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const name = String(issue.path[0] ?? 'settings');
+    return issue.code === 'invalid_type' && present[name] === undefined
+      ? `${name} is not set`
+      : `${name} ${issue.message.replace(/^Invalid input: /, '')}`;
+  });
+  throw new ConfigurationError(`The service cannot start: ${problems.join('; ')}.`);
+}
+
+let cached: Settings | undefined;
+
+export function settings(): Settings {
+  cached ??= parseSettings(process.env);
+  return cached;
+}

@@ -1,0 +1,21 @@
+/**
+ * Every Cosmos DB container the service uses, with its partition key. infra/ declares the same list, and a
+ * test holds the two together.
+ */
+export const CONTAINERS = {
+  /** Accounts and organizations, one document each, read by id on every authenticated call. */
+  accounts: { partitionKey: '/id' },
+  /**
+   * Uniqueness claims: a document whose id is the normalised key (`username:…`, `email:…`,
+   * `microsoft:{tid}:{oid}`). Creating it is the lock; Cosmos answers 409 to the second writer.
+   */
+  claims: { partitionKey: '/id' },
+  /** One-time tokens (email confirmation, …), stored under the SHA-256 of the secret. */
+  tokens: { partitionKey: '/id' },
+  /** Emails waiting to be sent or sent, so none is lost while ACS is down and none is sent twice. */
+  outbox: { partitionKey: '/id' },
+  /** The security log, one partition per account so reading one's own log is a single-partition query. */
+  audit: { partitionKey: '/accountId' },
+} as const;
+
+export type ContainerName = keyof typeof CONTAINERS;

@@ -1,0 +1,64 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { clock } from './clock';
+import { Problem } from './http/problems';
+import { container, isNotFound, isPreconditionFailed, readDocument, type StoredDocument } from './storage/cosmos';
+
+export type TokenPurpose = 'confirm-email';
+
+export interface TokenDocument extends StoredDocument {
+  purpose: TokenPurpose;
+  accountId: string;
+  emailAddress: string;
+  expiresAt: string;
+  /** Lets Cosmos DB tidy up; expiry itself is checked in code against `expiresAt`. */
+  ttl: number;
+}
+
+/** 256 random bits: unguessable, so a lookup by its hash leaks nothing worth timing. */
+export function newSecret(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+export function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret, 'utf8').digest('hex');
+}
+
+/** Stores only the hash of a fresh one-time secret, and returns the secret for the email that carries it. */
+export async function issueToken(
+  purpose: TokenPurpose,
+  accountId: string,
+  emailAddress: string,
+  lifetimeMs: number,
+): Promise<string> {
+  const secret = newSecret();
+  const document: TokenDocument = {
+    id: hashSecret(secret),
+    purpose,
+    accountId,
+    emailAddress,
+    expiresAt: new Date(clock.now().getTime() + lifetimeMs).toISOString(),
+    ttl: Math.ceil(lifetimeMs / 1000) + 24 * 60 * 60,
+  };
+  await container('tokens').items.create(document);
+  return secret;
+}
+
+const invalidToken = () =>
+  new Problem('invalid_token', 'This link is not valid: it may have expired or been used already. Ask for a new one.');
+
+/** The live token for `secret`, or invalid_token for unknown, expired or other-purpose ones. */
+export async function findToken(secret: string, purpose: TokenPurpose): Promise<TokenDocument> {
+  const token = /^[A-Za-z0-9_-]{20,100}$/.test(secret) ? await readDocument<TokenDocument>('tokens', hashSecret(secret)) : undefined;
+  if (!token || token.purpose !== purpose || Date.parse(token.expiresAt) <= clock.now().getTime()) throw invalidToken();
+  return token;
+}
+
+/** Uses the token up; of two concurrent uses only one succeeds, the other gets invalid_token. */
+export async function spendToken(token: TokenDocument): Promise<void> {
+  try {
+    await container('tokens').item(token.id, token.id).delete({ accessCondition: { type: 'IfMatch', condition: token._etag ?? '' } });
+  } catch (error) {
+    if (isNotFound(error) || isPreconditionFailed(error)) throw invalidToken();
+    throw error;
+  }
+}

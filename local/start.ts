@@ -1,0 +1,106 @@
+/**
+ * `npm start`: the whole API on http://localhost:7071/api. Every setting left unset gets an embedded
+ * development default (an in-process Cosmos DB stand-in, a mailbox that prints each email's links, a
+ * development identity that mints Microsoft-shaped ID tokens). In production none of them exist: a
+ * missing setting stops start-up, naming it.
+ */
+import { startLocalHost, type DevRoute } from './host';
+import { randomBytes } from 'node:crypto';
+import type http from 'node:http';
+import { ConfigurationError, settings } from '../lib/settings';
+import { provisionContainers } from '../lib/storage/cosmos';
+import { createAcsEmailStandIn, type DeliveredEmail } from '../test/standins/acsEmail';
+import { createIdentityStandIn } from '../test/standins/identity';
+import { listenOnLoopback } from '../test/standins/listen';
+
+const DEFAULT_PORT = 7071;
+
+export function isProduction(env: NodeJS.ProcessEnv): boolean {
+  return env.NODE_ENV === 'production' || Boolean(env.WEBSITE_INSTANCE_ID || env.WEBSITE_SITE_NAME);
+}
+
+function parsePort(value: string | undefined): number {
+  if (value === undefined || value === '') return DEFAULT_PORT;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigurationError(`The service cannot start: PORT must be a port number, not '${value}'.`);
+  }
+  return port;
+}
+
+function printEmail(email: DeliveredEmail): void {
+  console.log(`\n📧 To ${email.to.join(', ')}: ${email.subject}`);
+  for (const link of email.links) console.log(`   ${link}`);
+}
+
+function mailboxRoute(delivered: DeliveredEmail[]): http.RequestListener {
+  return (_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(delivered, null, 2));
+  };
+}
+
+/** Fills each unset setting with a stand-in on loopback; returns the routes the stand-ins are served on. */
+async function applyDevelopmentDefaults(env: NodeJS.ProcessEnv, port: number): Promise<{ routes: DevRoute[]; notes: string[] }> {
+  const origin = `http://localhost:${port}`;
+  const routes: DevRoute[] = [];
+  const notes: string[] = [];
+  if (!env.COSMOS_ENDPOINT) {
+    const { createHttpServer } = await import('@vercel/cosmosdb-server');
+    const cosmos = await listenOnLoopback(createHttpServer());
+    env.COSMOS_ENDPOINT = cosmos.url;
+    env.COSMOS_KEY ??= randomBytes(32).toString('base64');
+    notes.push(`Cosmos DB: in-process stand-in at ${cosmos.url} (data lives until the process stops)`);
+  }
+  env.COSMOS_DATABASE ||= 'accounts';
+  if (!env.COMMUNICATION_SERVICES_CONNECTION_STRING && !env.COMMUNICATION_SERVICES_ENDPOINT) {
+    const accessKey = randomBytes(32).toString('base64');
+    const mailbox = createAcsEmailStandIn({ accessKey, onDelivered: printEmail });
+    // The ACS SDK accepts no path in its endpoint, so the mailbox gets a port of its own.
+    const acs = await listenOnLoopback(mailbox.handle);
+    routes.push({ prefix: '/dev/mailbox', handler: mailboxRoute(mailbox.delivered) });
+    env.COMMUNICATION_SERVICES_CONNECTION_STRING = `endpoint=${acs.url}/;accesskey=${accessKey}`;
+    notes.push(`Email: local mailbox, printed here and listed at ${origin}/dev/mailbox`);
+  }
+  env.EMAIL_SENDER_ADDRESS ||= 'DoNotReply@gallery.example';
+  if (!env.MICROSOFT_CLIENT_ID && !env.MICROSOFT_LOGIN_HOST) {
+    env.MICROSOFT_CLIENT_ID = 'local-development';
+    env.MICROSOFT_LOGIN_HOST = `${origin}/dev/identity`;
+    const identity = createIdentityStandIn({ clientId: env.MICROSOFT_CLIENT_ID });
+    identity.setLoginHost(env.MICROSOFT_LOGIN_HOST);
+    routes.push({ prefix: '/dev/identity', handler: identity.handle });
+    notes.push(
+      `Microsoft sign-in: development identity. Get an ID token with\n` +
+        `   curl -s -X POST ${origin}/dev/identity/token -H 'Content-Type: application/json' -d '{"email":"ada@example.com","name":"Ada"}'`,
+    );
+  }
+  env.SESSION_SIGNING_KEY ||= randomBytes(48).toString('base64');
+  env.PUBLIC_BASE_URL ||= 'http://localhost:3000';
+  return { routes, notes };
+}
+
+async function main(): Promise<void> {
+  const env = process.env;
+  const port = parsePort(env.PORT);
+  const production = isProduction(env);
+  const { routes, notes } = production ? { routes: [], notes: [] } : await applyDevelopmentDefaults(env, port);
+  const { COSMOS_ENDPOINT, PUBLIC_BASE_URL } = settings();
+  if (!production && new URL(COSMOS_ENDPOINT).protocol === 'http:') await provisionContainers();
+  const host = await startLocalHost({
+    port,
+    hostname: production ? '0.0.0.0' : '127.0.0.1',
+    corsOrigins: [PUBLIC_BASE_URL],
+    runSchedules: true,
+    devRoutes: routes,
+  });
+  const origin = host.url.replace('127.0.0.1', 'localhost');
+  console.log(`Account service on ${origin}/api (OpenAPI: ${origin}/api/openapi.json)`);
+  for (const note of notes) console.log(`- ${note}`);
+  const stop = () => void host.close().then(() => process.exit(0));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof ConfigurationError ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,198 @@
+import * as crypto from 'node:crypto';
+import { EmailClient, type EmailClientOptions, type EmailMessage } from '@azure/communication-email';
+import * as jwt from 'jsonwebtoken';
+import { createAcsEmailStandIn, type AcsEmailStandIn } from './standins/acsEmail';
+import { createIdentityStandIn, PERSONAL_ACCOUNT_TENANT, type IdentityStandIn } from './standins/identity';
+import { listenOnLoopback, type LoopbackServer } from './standins/listen';
+
+describe('ACS email stand-in with the real EmailClient', () => {
+  const accessKey = crypto.randomBytes(32).toString('base64');
+  // Retries off so each injected failure surfaces as exactly one rejection.
+  const clientOptions: EmailClientOptions = { retryOptions: { maxRetries: 0 }, allowInsecureConnection: true };
+  const message: EmailMessage = {
+    senderAddress: 'donotreply@gallery.test',
+    recipients: { to: [{ address: 'ada@example.com', displayName: 'Ada' }] },
+    content: {
+      subject: 'Confirm your email',
+      plainText: 'Open https://gallery.test/confirm?token=abc. Thanks!',
+      html: '<a href="https://gallery.test/confirm?token=abc">Confirm</a>',
+    },
+  };
+  let acs: AcsEmailStandIn;
+  let server: LoopbackServer;
+
+  beforeEach(async () => {
+    acs = createAcsEmailStandIn({ accessKey });
+    server = await listenOnLoopback(acs.handle);
+  });
+  afterEach(() => server.close());
+
+  function client(key = accessKey): EmailClient {
+    return new EmailClient(`endpoint=${server.url}/;accesskey=${key}`, clientOptions);
+  }
+
+  async function send(emailClient: EmailClient, operationId?: string) {
+    return (await emailClient.beginSend(message, { operationId })).pollUntilDone();
+  }
+
+  test('delivers an email once when the same operation is sent twice', async () => {
+    const operationId = crypto.randomUUID();
+
+    await expect(send(client(), operationId)).resolves.toMatchObject({ id: operationId, status: 'Succeeded' });
+    await expect(send(client(), operationId)).resolves.toMatchObject({ id: operationId, status: 'Succeeded' });
+
+    expect(acs.sendAttempts).toBe(2);
+    expect(acs.delivered).toHaveLength(1);
+    expect(acs.delivered[0]).toMatchObject({
+      operationId,
+      from: 'donotreply@gallery.test',
+      to: ['ada@example.com'],
+      subject: 'Confirm your email',
+      links: ['https://gallery.test/confirm?token=abc'],
+    });
+  });
+
+  test('serves under a path prefix, as when mounted in the development server', async () => {
+    // EmailClient refuses an endpoint with a path, so reaching a mounted stand-in takes a policy
+    // that adds the prefix before the request is signed (the poll URL already carries it).
+    const prefix = '/dev/acs';
+    const host = await listenOnLoopback((req, res) => {
+      if (req.url?.startsWith(`${prefix}/`)) acs.handle(req, res);
+      else res.writeHead(404).end();
+    });
+    const mounted = new EmailClient(`endpoint=${host.url}/;accesskey=${accessKey}`, {
+      ...clientOptions,
+      additionalPolicies: [{
+        position: 'perCall',
+        policy: {
+          name: 'mountUnderPrefix',
+          sendRequest: (request, next) => {
+            const url = new URL(request.url);
+            if (!url.pathname.startsWith(prefix)) url.pathname = prefix + url.pathname;
+            request.url = url.toString();
+            return next(request);
+          },
+        },
+      }],
+    });
+
+    try {
+      await expect(send(mounted)).resolves.toMatchObject({ status: 'Succeeded' });
+      expect(acs.delivered).toHaveLength(1);
+    } finally {
+      await host.close();
+    }
+  });
+
+  test('rejects a request signed with the wrong key', async () => {
+    const wrongKey = crypto.randomBytes(32).toString('base64');
+
+    await expect(send(client(wrongKey))).rejects.toMatchObject({ statusCode: 401 });
+    expect(acs.delivered).toHaveLength(0);
+  });
+
+  test('fails the requested number of sends, then delivers', async () => {
+    acs.failNextSends(1);
+
+    await expect(send(client())).rejects.toMatchObject({ statusCode: 503 });
+    await expect(send(client())).resolves.toMatchObject({ status: 'Succeeded' });
+    expect(acs.sendAttempts).toBe(2);
+    expect(acs.delivered).toHaveLength(1);
+  });
+
+  test('fails every send during an outage', async () => {
+    acs.setOutage(true);
+    await expect(send(client())).rejects.toMatchObject({ statusCode: 503 });
+    acs.setOutage(false);
+    await expect(send(client())).resolves.toMatchObject({ status: 'Succeeded' });
+  });
+});
+
+describe('identity stand-in with jsonwebtoken', () => {
+  const clientId = crypto.randomUUID();
+  let identity: IdentityStandIn;
+  let server: LoopbackServer;
+
+  beforeEach(async () => {
+    identity = createIdentityStandIn({ clientId });
+    server = await listenOnLoopback(identity.handle);
+    identity.setLoginHost(server.url);
+  });
+  afterEach(() => server.close());
+
+  async function fetchKeys(): Promise<crypto.JsonWebKey[]> {
+    const response = await fetch(`${server.url}/${PERSONAL_ACCOUNT_TENANT}/discovery/v2.0/keys`);
+    expect(response.status).toBe(200);
+    return ((await response.json()) as { keys: crypto.JsonWebKey[] }).keys;
+  }
+
+  async function verify(token: string): Promise<jwt.JwtPayload> {
+    const [jwk] = await fetchKeys();
+    const key = crypto.createPublicKey({ key: jwk, format: 'jwk' });
+    const payload = jwt.verify(token, key, {
+      algorithms: ['RS256'],
+      issuer: `${server.url}/${PERSONAL_ACCOUNT_TENANT}/v2.0`,
+      audience: clientId,
+    });
+    if (typeof payload === 'string') throw new Error('expected a JSON payload');
+    return payload;
+  }
+
+  test('mints tokens that verify against its JWKS', async () => {
+    const token = identity.mint({ email: 'ada@example.com', name: 'Ada' });
+
+    expect(jwt.decode(token, { complete: true })?.header.kid).toBe((await fetchKeys())[0].kid);
+    expect(await verify(token)).toMatchObject({
+      ver: '2.0',
+      tid: PERSONAL_ACCOUNT_TENANT,
+      email: 'ada@example.com',
+      preferred_username: 'ada@example.com',
+      name: 'Ada',
+      amr: ['pwd', 'mfa'],
+    });
+    expect(identity.jwksRequests).toBe(2);
+  });
+
+  test('leaves out a claim overridden with undefined', async () => {
+    expect(await verify(identity.mint({ email: undefined }))).not.toHaveProperty('email');
+  });
+
+  test('signs foreign tokens with a key the JWKS does not hold', async () => {
+    await expect(verify(identity.mint({}, { signWith: 'foreign' }))).rejects.toThrow('invalid signature');
+  });
+
+  test.each(['HS256', 'none'] as const)('mints %s tokens that RS256 verification refuses', async (algorithm) => {
+    const token = identity.mint({}, { algorithm });
+
+    expect(jwt.decode(token, { complete: true })?.header.alg).toBe(algorithm);
+    await expect(verify(token)).rejects.toThrow();
+  });
+
+  test('serves only the new key after rotation', async () => {
+    const [before] = await fetchKeys();
+    identity.rotateKeys();
+    const after = await fetchKeys();
+
+    expect(after).toHaveLength(1);
+    expect(after[0].kid).not.toBe(before.kid);
+    expect(jwt.decode(identity.mint(), { complete: true })?.header.kid).toBe(after[0].kid);
+  });
+
+  test('answers 503 for keys during an outage', async () => {
+    identity.setOutage(true);
+    const response = await fetch(`${server.url}/common/discovery/v2.0/keys`);
+    expect(response.status).toBe(503);
+  });
+
+  test('issues tokens over HTTP, signing the same email in as the same person', async () => {
+    const signIn = (body: unknown) => fetch(`${server.url}/token`, { method: 'POST', body: JSON.stringify(body) });
+    const claimsFrom = async (response: Response) => verify(((await response.json()) as { idToken: string }).idToken);
+
+    const first = await claimsFrom(await signIn({ email: 'grace@example.com', mfa: false }));
+    const again = await claimsFrom(await signIn({ email: 'grace@example.com', name: 'Grace' }));
+
+    expect(first).toMatchObject({ email: 'grace@example.com', amr: ['pwd'] });
+    expect(again).toMatchObject({ oid: first.oid, sub: first.sub, name: 'Grace', amr: ['pwd', 'mfa'] });
+    expect((await signIn({ email: 42 })).status).toBe(400);
+  });
+});

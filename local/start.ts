@@ -7,7 +7,7 @@
 import { startLocalHost, type DevRoute } from './host';
 import { randomBytes } from 'node:crypto';
 import type http from 'node:http';
-import { ConfigurationError, settings } from '../lib/settings';
+import { ConfigurationError, parseSettings } from '../lib/settings';
 import { provisionContainers } from '../lib/storage/cosmos';
 import { createAcsEmailStandIn, type DeliveredEmail } from '../test/standins/acsEmail';
 import { createIdentityStandIn } from '../test/standins/identity';
@@ -28,9 +28,8 @@ function parsePort(value: string | undefined): number {
   return port;
 }
 
-function printEmail(email: DeliveredEmail): void {
-  console.log(`\n📧 To ${email.to.join(', ')}: ${email.subject}`);
-  for (const link of email.links) console.log(`   ${link}`);
+function describeEmail(email: DeliveredEmail): string {
+  return [`\n📧 To ${email.to.join(', ')}: ${email.subject}`, ...email.links.map((link) => `   ${link}`)].join('\n');
 }
 
 function mailboxRoute(delivered: DeliveredEmail[]): http.RequestListener {
@@ -40,7 +39,11 @@ function mailboxRoute(delivered: DeliveredEmail[]): http.RequestListener {
 }
 
 /** Fills each unset setting with a stand-in on loopback; returns the routes the stand-ins are served on. */
-async function applyDevelopmentDefaults(env: NodeJS.ProcessEnv, port: number): Promise<{ routes: DevRoute[]; notes: string[] }> {
+async function applyDevelopmentDefaults(
+  env: NodeJS.ProcessEnv,
+  port: number,
+  print: (line: string) => void,
+): Promise<{ routes: DevRoute[]; notes: string[] }> {
   const origin = `http://localhost:${port}`;
   const routes: DevRoute[] = [];
   const notes: string[] = [];
@@ -54,7 +57,7 @@ async function applyDevelopmentDefaults(env: NodeJS.ProcessEnv, port: number): P
   env.COSMOS_DATABASE ||= 'accounts';
   if (!env.COMMUNICATION_SERVICES_CONNECTION_STRING && !env.COMMUNICATION_SERVICES_ENDPOINT) {
     const accessKey = randomBytes(32).toString('base64');
-    const mailbox = createAcsEmailStandIn({ accessKey, onDelivered: printEmail });
+    const mailbox = createAcsEmailStandIn({ accessKey, onDelivered: (email) => print(describeEmail(email)) });
     // The ACS SDK accepts no path in its endpoint, so the mailbox gets a port of its own.
     const acs = await listenOnLoopback(mailbox.handle);
     routes.push({ prefix: '/dev/mailbox', handler: mailboxRoute(mailbox.delivered) });
@@ -64,9 +67,11 @@ async function applyDevelopmentDefaults(env: NodeJS.ProcessEnv, port: number): P
   env.EMAIL_SENDER_ADDRESS ||= 'DoNotReply@gallery.example';
   if (!env.MICROSOFT_CLIENT_ID && !env.MICROSOFT_LOGIN_HOST) {
     env.MICROSOFT_CLIENT_ID = 'local-development';
-    env.MICROSOFT_LOGIN_HOST = `${origin}/dev/identity`;
     const identity = createIdentityStandIn({ clientId: env.MICROSOFT_CLIENT_ID });
-    identity.setLoginHost(env.MICROSOFT_LOGIN_HOST);
+    // Its own port, so its issuer is known before the host has one; the host also mounts it for humans.
+    const login = await listenOnLoopback(identity.handle);
+    identity.setLoginHost(login.url);
+    env.MICROSOFT_LOGIN_HOST = login.url;
     routes.push({ prefix: '/dev/identity', handler: identity.handle });
     notes.push(
       `Microsoft sign-in: development identity. Get an ID token with\n` +
@@ -78,12 +83,18 @@ async function applyDevelopmentDefaults(env: NodeJS.ProcessEnv, port: number): P
   return { routes, notes };
 }
 
-async function main(): Promise<void> {
-  const env = process.env;
+export interface RunningService {
+  url: string;
+  notes: string[];
+  stop(): Promise<void>;
+}
+
+/** Starts the API as `npm start` does; with `print` the mailbox and notes go there instead of the console. */
+export async function startService(env: NodeJS.ProcessEnv, print: (line: string) => void = console.log): Promise<RunningService> {
   const port = parsePort(env.PORT);
   const production = isProduction(env);
-  const { routes, notes } = production ? { routes: [], notes: [] } : await applyDevelopmentDefaults(env, port);
-  const { COSMOS_ENDPOINT, PUBLIC_BASE_URL } = settings();
+  const { routes, notes } = production ? { routes: [], notes: [] } : await applyDevelopmentDefaults(env, port, print);
+  const { COSMOS_ENDPOINT, PUBLIC_BASE_URL } = parseSettings(env);
   if (!production && new URL(COSMOS_ENDPOINT).protocol === 'http:') await provisionContainers();
   const host = await startLocalHost({
     port,
@@ -91,16 +102,22 @@ async function main(): Promise<void> {
     corsOrigins: [PUBLIC_BASE_URL],
     runSchedules: true,
     devRoutes: routes,
+    log: print,
   });
-  const origin = host.url.replace('127.0.0.1', 'localhost');
-  console.log(`Account service on ${origin}/api (OpenAPI: ${origin}/api/openapi.json)`);
-  for (const note of notes) console.log(`- ${note}`);
-  const stop = () => void host.close().then(() => process.exit(0));
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  return { url: host.url.replace('127.0.0.1', 'localhost'), notes, stop: () => host.close() };
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof ConfigurationError ? error.message : error);
-  process.exit(1);
-});
+if (require.main === module) {
+  startService(process.env)
+    .then((service) => {
+      console.log(`Account service on ${service.url}/api (OpenAPI: ${service.url}/api/openapi.json)`);
+      for (const note of service.notes) console.log(`- ${note}`);
+      const stop = () => void service.stop().then(() => process.exit(0));
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    })
+    .catch((error: unknown) => {
+      console.error(error instanceof ConfigurationError ? error.message : error);
+      process.exit(1);
+    });
+}

@@ -1,0 +1,38 @@
+import { randomUUID } from 'node:crypto';
+import type { TestService } from './service';
+
+export interface Person {
+  email: string;
+  oid: string;
+  tid: string;
+  name: string;
+}
+
+let counter = 0;
+
+/** A Microsoft account no other test uses. */
+export function newPerson(overrides: Partial<Person> = {}): Person {
+  counter += 1;
+  return {
+    email: `person${counter}-${randomUUID().slice(0, 8)}@example.com`,
+    oid: randomUUID(),
+    tid: '9188040d-6c67-4c5b-b112-36a304b66dad',
+    name: `Person ${counter}`,
+    ...overrides,
+  };
+}
+
+export function idTokenFor(service: TestService, person: Person): string {
+  return service.identity.mint({ email: person.email, oid: person.oid, tid: person.tid, name: person.name });
+}
+
+export function uniqueName(prefix = 'user'): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+/** Registers through the API, as the frontend does after a `registration_required` sign-in. */
+export async function register(service: TestService, person: Person = newPerson(), username = uniqueName()) {
+  const response = await service.call('POST', '/api/accounts', { body: { idToken: idTokenFor(service, person), username } });
+  if (response.status !== 201) throw new Error(`registration failed: ${response.status} ${response.text}`);
+  return { person, username, account: response.body.account, sessionToken: response.body.sessionToken as string };
+}

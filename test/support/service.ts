@@ -1,0 +1,126 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type http from 'node:http';
+import { createHttpServer } from '@vercel/cosmosdb-server';
+import { startLocalHost, type LocalHost } from '../../local/host';
+import { provisionContainers } from '../../lib/storage/cosmos';
+import { createAcsEmailStandIn, type AcsEmailStandIn } from '../standins/acsEmail';
+import { createIdentityStandIn, type IdentityStandIn } from '../standins/identity';
+import { listenOnLoopback, type LoopbackServer } from '../standins/listen';
+
+export const FRONTEND_ORIGIN = 'https://gallery.example';
+export const CLIENT_ID = 'test-client-id';
+
+export interface ApiResponse {
+  status: number;
+  headers: Headers;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- responses are asserted field by field
+  body: any;
+  text: string;
+}
+
+export interface CallOptions {
+  body?: unknown;
+  /** Sent as is, for malformed bodies. */
+  rawBody?: string;
+  token?: string;
+  headers?: Record<string, string>;
+}
+
+/** Counts what the service asks of Cosmos DB, so tests can hold hot paths to their budget. */
+export interface CosmosRequestLog {
+  /** Document reads, writes and queries since the last reset (metadata look-ups are counted apart). */
+  documentRequests(): string[];
+  reset(): void;
+}
+
+export interface TestService {
+  url: string;
+  host: LocalHost;
+  mailbox: AcsEmailStandIn;
+  identity: IdentityStandIn;
+  cosmos: CosmosRequestLog;
+  call(method: string, path: string, options?: CallOptions): Promise<ApiResponse>;
+  stop(): Promise<void>;
+}
+
+function countingCosmos(): { server: http.Server; log: CosmosRequestLog } {
+  const server = createHttpServer();
+  let requests: string[] = [];
+  server.prependListener('request', (req: http.IncomingMessage) => {
+    requests.push(`${req.method} ${req.url}`);
+  });
+  return {
+    server,
+    log: {
+      documentRequests: () => requests.filter((line) => /\/docs(\/|$)/.test(line)),
+      reset: () => {
+        requests = [];
+      },
+    },
+  };
+}
+
+/**
+ * The whole service as a frontend sees it: the local host serving every function file, on the real SDKs,
+ * against loopback stand-ins for Cosmos DB, Communication Services and the Microsoft identity platform.
+ */
+export async function startTestService(settings: Record<string, string> = {}): Promise<TestService> {
+  const cosmos = countingCosmos();
+  const accessKey = randomBytes(32).toString('base64');
+  const mailbox = createAcsEmailStandIn({ accessKey });
+  const identity = createIdentityStandIn({ clientId: CLIENT_ID });
+  const servers: LoopbackServer[] = [
+    await listenOnLoopback(cosmos.server),
+    await listenOnLoopback(mailbox.handle),
+    await listenOnLoopback(identity.handle),
+  ];
+  const [cosmosServer, acsServer, loginServer] = servers;
+  identity.setLoginHost(loginServer.url);
+  Object.assign(process.env, {
+    COSMOS_ENDPOINT: cosmosServer.url,
+    COSMOS_KEY: randomBytes(32).toString('base64'),
+    COSMOS_DATABASE: `test-${randomUUID()}`,
+    COMMUNICATION_SERVICES_CONNECTION_STRING: `endpoint=${acsServer.url}/;accesskey=${accessKey}`,
+    EMAIL_SENDER_ADDRESS: 'DoNotReply@gallery.example',
+    MICROSOFT_CLIENT_ID: CLIENT_ID,
+    MICROSOFT_LOGIN_HOST: loginServer.url,
+    SESSION_SIGNING_KEY: randomBytes(48).toString('base64'),
+    PUBLIC_BASE_URL: FRONTEND_ORIGIN,
+    ...settings,
+  });
+  await provisionContainers();
+  const host = await startLocalHost({ port: 0, corsOrigins: [FRONTEND_ORIGIN], runSchedules: false, log: () => undefined });
+  cosmos.log.reset();
+
+  async function call(method: string, path: string, options: CallOptions = {}): Promise<ApiResponse> {
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.token) headers.Authorization = `Bearer ${options.token}`;
+    let body: string | undefined = options.rawBody;
+    if (options.body !== undefined) {
+      body = JSON.stringify(options.body);
+      headers['Content-Type'] ??= 'application/json';
+    }
+    const response = await fetch(`${host.url}${path}`, { method, headers, body });
+    const text = await response.text();
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    return { status: response.status, headers: response.headers, body: parsed, text };
+  }
+
+  return {
+    url: host.url,
+    host,
+    mailbox,
+    identity,
+    cosmos: cosmos.log,
+    call,
+    stop: async () => {
+      await host.close();
+      await Promise.all(servers.map((server) => server.close()));
+    },
+  };
+}

@@ -160,12 +160,14 @@ export function createIdentityStandIn(options: IdentityStandInOptions): Identity
 }
 
 function sign(claims: Record<string, unknown>, key: SigningKey, kid: string, algorithm: MintOptions['algorithm'] = 'RS256'): string {
+  // jsonwebtoken stamps its own iat unless told not to; a test that removed the claim means it.
+  const noTimestamp = !('iat' in claims);
   switch (algorithm) {
     case 'RS256':
-      return jwt.sign(claims, key.privateKey, { algorithm, keyid: kid });
+      return jwt.sign(claims, key.privateKey, { algorithm, keyid: kid, noTimestamp });
     case 'HS256': {
       const publicPem = key.publicKey.export({ type: 'spki', format: 'pem' }).toString();
-      return jwt.sign(claims, crypto.createSecretKey(Buffer.from(publicPem)), { algorithm, keyid: kid });
+      return jwt.sign(claims, crypto.createSecretKey(Buffer.from(publicPem)), { algorithm, keyid: kid, noTimestamp });
     }
     case 'none':
       // jsonwebtoken refuses to produce unsigned tokens, so assemble one by hand.

@@ -31,6 +31,8 @@ export interface CosmosRequestLog {
   /** Document reads, writes and queries since the last reset (metadata look-ups are counted apart). */
   documentRequests(): string[];
   reset(): void;
+  /** The next request whose `METHOD url` matches fails with `status`, as a Cosmos DB fault would. */
+  failNext(match: RegExp, status?: number): void;
 }
 
 export interface TestService {
@@ -45,9 +47,19 @@ export interface TestService {
 
 function countingCosmos(): { server: http.Server; log: CosmosRequestLog } {
   const server = createHttpServer();
+  // Put a recorder (and fault injector) in front of the stand-in's own request handler.
+  const [standIn] = server.listeners('request') as http.RequestListener[];
+  server.removeAllListeners('request');
   let requests: string[] = [];
-  server.prependListener('request', (req: http.IncomingMessage) => {
-    requests.push(`${req.method} ${req.url}`);
+  const faults: Array<{ match: RegExp; status: number }> = [];
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const line = `${req.method} ${req.url}`;
+    requests.push(line);
+    const fault = faults.findIndex(({ match }) => match.test(line));
+    if (fault === -1) return standIn(req, res);
+    const [{ status }] = faults.splice(fault, 1);
+    req.resume();
+    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ code: 'InjectedFault', message: 'injected' }));
   });
   return {
     server,
@@ -55,6 +67,9 @@ function countingCosmos(): { server: http.Server; log: CosmosRequestLog } {
       documentRequests: () => requests.filter((line) => /\/docs(\/|$)/.test(line)),
       reset: () => {
         requests = [];
+      },
+      failNext: (match, status = 500) => {
+        faults.push({ match, status });
       },
     },
   };

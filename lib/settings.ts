@@ -8,10 +8,11 @@ function isLoopback(hostname: string): boolean {
 
 /** https anywhere; http only on loopback, where the stand-ins live. */
 const serviceUrl = z
-  .url({ protocol: /^https?$/ })
+  .url({ protocol: /^https?$/, error: 'must be an https:// URL' })
   .refine((value) => {
-    const url = new URL(value);
-    return url.protocol === 'https:' || isLoopback(url.hostname);
+    // z.url already named a value that is no http(s) URL (and new URL() would throw on it): only http:// is left to check.
+    const url = URL.canParse(value) ? new URL(value) : undefined;
+    return url?.protocol !== 'http:' || isLoopback(url.hostname);
   }, 'must use https:// (http:// is accepted only on loopback)')
   .transform((value) => value.replace(/\/+$/, ''));
 
@@ -46,6 +47,8 @@ const settingsSchema = z
     {
       path: ['COMMUNICATION_SERVICES_CONNECTION_STRING'],
       message: 'set exactly one of COMMUNICATION_SERVICES_CONNECTION_STRING or COMMUNICATION_SERVICES_ENDPOINT',
+      // Also when other settings are wrong, so one start-up names every problem (zod skips it by default).
+      when: (payload) => typeof payload.value === 'object' && payload.value !== null,
     },
   );
 

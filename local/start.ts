@@ -11,7 +11,7 @@ import { ConfigurationError, parseSettings } from '../lib/settings';
 import { provisionContainers } from '../lib/storage/cosmos';
 import { createAcsEmailStandIn, type DeliveredEmail } from '../test/standins/acsEmail';
 import { createIdentityStandIn } from '../test/standins/identity';
-import { listenOnLoopback } from '../test/standins/listen';
+import { listenOnLoopback, type LoopbackServer } from '../test/standins/listen';
 
 const DEFAULT_PORT = 7071;
 
@@ -21,8 +21,8 @@ export function isProduction(env: NodeJS.ProcessEnv): boolean {
 
 function parsePort(value: string | undefined): number {
   if (value === undefined || value === '') return DEFAULT_PORT;
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  const port = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
+  if (!(port <= 65535)) {
     throw new ConfigurationError(`The service cannot start: PORT must be a port number, not '${value}'.`);
   }
   return port;
@@ -41,18 +41,19 @@ function mailboxRoute(delivered: DeliveredEmail[]): http.RequestListener {
 /** Fills each unset setting with a stand-in on loopback; returns the routes the stand-ins are served on. */
 async function applyDevelopmentDefaults(
   env: NodeJS.ProcessEnv,
-  port: number,
   print: (line: string) => void,
-): Promise<{ routes: DevRoute[]; notes: string[] }> {
-  const origin = `http://localhost:${port}`;
+): Promise<{ routes: DevRoute[]; notes: Array<(origin: string) => string>; standIns: LoopbackServer[] }> {
   const routes: DevRoute[] = [];
-  const notes: string[] = [];
+  // Written once the host has its address (PORT=0 picks one).
+  const notes: Array<(origin: string) => string> = [];
+  const standIns: LoopbackServer[] = [];
   if (!env.COSMOS_ENDPOINT) {
     const { createHttpServer } = await import('@vercel/cosmosdb-server');
     const cosmos = await listenOnLoopback(createHttpServer());
+    standIns.push(cosmos);
     env.COSMOS_ENDPOINT = cosmos.url;
     env.COSMOS_KEY ??= randomBytes(32).toString('base64');
-    notes.push(`Cosmos DB: in-process stand-in at ${cosmos.url} (data lives until the process stops)`);
+    notes.push(() => `Cosmos DB: in-process stand-in at ${cosmos.url} (data lives until the process stops)`);
   }
   env.COSMOS_DATABASE ||= 'accounts';
   if (!env.COMMUNICATION_SERVICES_CONNECTION_STRING && !env.COMMUNICATION_SERVICES_ENDPOINT) {
@@ -60,9 +61,10 @@ async function applyDevelopmentDefaults(
     const mailbox = createAcsEmailStandIn({ accessKey, onDelivered: (email) => print(describeEmail(email)) });
     // The ACS SDK accepts no path in its endpoint, so the mailbox gets a port of its own.
     const acs = await listenOnLoopback(mailbox.handle);
+    standIns.push(acs);
     routes.push({ prefix: '/dev/mailbox', handler: mailboxRoute(mailbox.delivered) });
     env.COMMUNICATION_SERVICES_CONNECTION_STRING = `endpoint=${acs.url}/;accesskey=${accessKey}`;
-    notes.push(`Email: local mailbox, printed here and listed at ${origin}/dev/mailbox`);
+    notes.push((origin) => `Email: local mailbox, printed here and listed at ${origin}/dev/mailbox`);
   }
   env.EMAIL_SENDER_ADDRESS ||= 'DoNotReply@gallery.example';
   if (!env.MICROSOFT_CLIENT_ID && !env.MICROSOFT_LOGIN_HOST) {
@@ -70,17 +72,19 @@ async function applyDevelopmentDefaults(
     const identity = createIdentityStandIn({ clientId: env.MICROSOFT_CLIENT_ID });
     // Its own port, so its issuer is known before the host has one; the host also mounts it for humans.
     const login = await listenOnLoopback(identity.handle);
+    standIns.push(login);
     identity.setLoginHost(login.url);
     env.MICROSOFT_LOGIN_HOST = login.url;
     routes.push({ prefix: '/dev/identity', handler: identity.handle });
     notes.push(
-      `Microsoft sign-in: development identity. Get an ID token with\n` +
+      (origin) =>
+        `Microsoft sign-in: development identity. Get an ID token with\n` +
         `   curl -s -X POST ${origin}/dev/identity/token -H 'Content-Type: application/json' -d '{"email":"ada@example.com","name":"Ada"}'`,
     );
   }
   env.SESSION_SIGNING_KEY ||= randomBytes(48).toString('base64');
   env.PUBLIC_BASE_URL ||= 'http://localhost:3000';
-  return { routes, notes };
+  return { routes, notes, standIns };
 }
 
 export interface RunningService {
@@ -89,22 +93,44 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
-/** Starts the API as `npm start` does; with `print` the mailbox and notes go there instead of the console. */
+/**
+ * Starts the API as `npm start` does, from the settings in `env` (normally process.env), which it completes
+ * with development defaults outside production. With `print` the mailbox and logs go there, not the console.
+ */
 export async function startService(env: NodeJS.ProcessEnv, print: (line: string) => void = console.log): Promise<RunningService> {
   const port = parsePort(env.PORT);
   const production = isProduction(env);
-  const { routes, notes } = production ? { routes: [], notes: [] } : await applyDevelopmentDefaults(env, port, print);
-  const { COSMOS_ENDPOINT, PUBLIC_BASE_URL } = parseSettings(env);
-  if (!production && new URL(COSMOS_ENDPOINT).protocol === 'http:') await provisionContainers();
-  const host = await startLocalHost({
-    port,
-    hostname: production ? '0.0.0.0' : '127.0.0.1',
-    corsOrigins: [PUBLIC_BASE_URL],
-    runSchedules: true,
-    devRoutes: routes,
-    log: print,
-  });
-  return { url: host.url.replace('127.0.0.1', 'localhost'), notes, stop: () => host.close() };
+  const { routes, notes, standIns } = production
+    ? { routes: [], notes: [], standIns: [] }
+    : await applyDevelopmentDefaults(env, print);
+  const stopStandIns = () => Promise.all(standIns.map((server) => server.close()));
+  try {
+    const { COSMOS_ENDPOINT, PUBLIC_BASE_URL } = parseSettings(env);
+    // The function app reads its settings from the process environment, as it does in Azure.
+    if (env !== process.env) Object.assign(process.env, env);
+    if (!production && new URL(COSMOS_ENDPOINT).protocol === 'http:') await provisionContainers();
+    const host = await startLocalHost({
+      port,
+      hostname: production ? '0.0.0.0' : '127.0.0.1',
+      corsOrigins: [PUBLIC_BASE_URL],
+      runSchedules: true,
+      devRoutes: routes,
+      log: print,
+    });
+    const url = host.url.replace('127.0.0.1', 'localhost');
+    return {
+      url,
+      notes: notes.map((note) => note(url)),
+      // The stand-ins go too, or their listening sockets would keep the process alive after stop().
+      stop: async () => {
+        await host.close();
+        await stopStandIns();
+      },
+    };
+  } catch (error) {
+    await stopStandIns();
+    throw error;
+  }
 }
 
 if (require.main === module) {

@@ -136,7 +136,8 @@ async function readBody(request: HttpRequest, schema: z.ZodType | undefined): Pr
   } catch {
     throw new Problem('invalid_request', 'The request body is not valid JSON.');
   }
-  const result = (schema ?? noBody).safeParse(parsed);
+  // reportInput keeps each issue's value, so a field sent with the wrong type is not described as missing.
+  const result = (schema ?? noBody).safeParse(parsed, { reportInput: true });
   if (!result.success) throw invalidField(result.error.issues);
   return schema ? result.data : undefined;
 }

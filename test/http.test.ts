@@ -1,0 +1,443 @@
+import http from 'node:http';
+import { MAX_BODY_BYTES } from '../lib/http/operation';
+import { PROBLEMS, problemType, type ProblemCode } from '../lib/http/problems';
+import { FRONTEND_ORIGIN, startTestService, type ApiResponse, type TestService } from './support/service';
+import { register } from './support/people';
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- the OpenAPI document is walked as plain JSON */
+
+let service: TestService;
+let sessionToken: string;
+let openApi: any;
+
+beforeAll(async () => {
+  service = await startTestService();
+  sessionToken = (await register(service)).sessionToken;
+  openApi = (await service.call('GET', '/api/openapi.json')).body;
+});
+
+afterAll(async () => {
+  await service.stop();
+});
+
+interface HttpRoute {
+  name: string;
+  method: string;
+  /** As the OpenAPI document writes it: `/` + the route template. */
+  template: string;
+  /** What a client calls, path parameters filled in. */
+  path: string;
+}
+
+/** Every (method, route) the host serves, read from the registrations so a new route is covered at once. */
+function httpRoutes(): HttpRoute[] {
+  return service.host.functions
+    .filter((fn) => /^httpTrigger$/i.test(fn.trigger.type))
+    .flatMap((fn) => {
+      const route = fn.trigger.route ?? fn.name;
+      // `{id}`, `{id:constraint}`, `{id?}` and `{*rest}` all take a harmless value.
+      const filled = route.replace(/\{\*?\w+(?::[^}?]+)?\??\}/g, 'sample-value');
+      return (fn.trigger.methods ?? ['GET', 'POST']).map((method) => ({
+        name: fn.name,
+        method: method.toUpperCase(),
+        template: `/${route}`,
+        path: `/api/${filled}`,
+      }));
+    });
+}
+
+function documented(route: HttpRoute): any {
+  return openApi.paths?.[route.template]?.[route.method.toLowerCase()];
+}
+
+/** Top-level fields the documented request body knows, across the shapes it may take. */
+function documentedFields(route: HttpRoute): string[] {
+  const schema = documented(route)?.requestBody?.content?.['application/json']?.schema;
+  if (!schema) return [];
+  const shapes: any[] = [schema, ...(schema.anyOf ?? []), ...(schema.oneOf ?? [])];
+  return shapes.flatMap((shape) => Object.keys(shape.properties ?? {}));
+}
+
+/** Routes a JSON body can be sent to: every POST, PUT and PATCH, and a DELETE that documents one. */
+function routesTakingABody(): HttpRoute[] {
+  return httpRoutes().filter(
+    (route) => ['POST', 'PUT', 'PATCH'].includes(route.method) || (route.method === 'DELETE' && documented(route)?.requestBody),
+  );
+}
+
+function needsSession(route: HttpRoute): boolean {
+  const security = documented(route)?.security;
+  // An undocumented route gets a token too: hostile bodies must be refused either way.
+  return security === undefined || security.length > 0;
+}
+
+/** Stack frames, file paths and library or SDK wording: none of it belongs in an answer. */
+const LEAKS = [
+  /\bat \S+ \(/,
+  /\.(?:ts|js):\d+/,
+  /node_modules/,
+  /\/work\//,
+  /\\src\\|[A-Z]:\\/,
+  /zod/i,
+  /cosmos/i,
+  /jsonwebtoken/i,
+  /\bError\b/,
+  /expected \w+, received/i,
+  /Unexpected (?:token|end)/i,
+  /JSON at position/i,
+  /\bundefined\b|\bNaN\b|\[object Object\]/,
+];
+
+/** Everything wrong with a problem answer, as sentences naming the route, so one failure reads on its own. */
+function problemComplaints(label: string, response: ApiResponse, code: ProblemCode): string[] {
+  const complaints: string[] = [];
+  const say = (what: string) => complaints.push(`${label}: ${what} (got ${response.status} ${response.text.slice(0, 300)})`);
+  if (response.status >= 500) say('answered a server error');
+  if (response.status !== PROBLEMS[code].status) say(`status is not ${PROBLEMS[code].status}`);
+  if (!/^application\/problem\+json\b/.test(response.headers.get('content-type') ?? '')) {
+    say(`content-type is ${response.headers.get('content-type')}, not application/problem+json`);
+  }
+  if (response.headers.get('cache-control') !== 'no-store') say('Cache-Control is not no-store');
+  const body = response.body;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    say('the body is not a JSON object');
+    return complaints;
+  }
+  if (JSON.stringify(Object.keys(body).sort()) !== JSON.stringify(['code', 'detail', 'status', 'title', 'type'])) {
+    say(`the body's fields are ${Object.keys(body).join(', ')}, not type, title, status, detail, code`);
+  }
+  if (body.code !== code) say(`code is not ${code}`);
+  if (body.status !== response.status) say('status in the body differs from the HTTP status');
+  if (body.type !== problemType(code)) say(`type is not ${problemType(code)}`);
+  if (body.title !== PROBLEMS[code].title) say('title is not the fixed title of its code');
+  if (typeof body.detail !== 'string' || !/^[A-Z].*[.!]$/s.test(body.detail)) say('detail is not a sentence');
+  for (const leak of LEAKS) if (leak.test(response.text)) say(`it shows internals (${leak})`);
+  return complaints;
+}
+
+async function send(route: HttpRoute, rawBody: string): Promise<ApiResponse> {
+  return service.call(route.method, route.path, {
+    rawBody,
+    headers: { 'Content-Type': 'application/json' },
+    token: needsSession(route) ? sessionToken : undefined,
+  });
+}
+
+describe('every route that takes a body refuses hostile input with a problem naming what is wrong', () => {
+  const prototypeBefore = Object.getOwnPropertyNames(Object.prototype).sort();
+
+  afterEach(() => {
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(prototypeBefore);
+    expect(Object.prototype.constructor).toBe(Object);
+  });
+
+  it('sweeps the routes the host registered, including the known body-taking ones', () => {
+    const swept = routesTakingABody().map((route) => `${route.method} ${route.template}`);
+    expect(swept).toEqual(
+      expect.arrayContaining(['POST /accounts', 'POST /auth/microsoft', 'POST /auth/confirm-email', 'PATCH /me', 'POST /auth/sign-out-everywhere']),
+    );
+  });
+
+  const notAnObject: Array<[string, string]> = [
+    ['malformed JSON', '{"idToken": "abc",'],
+    ['JSON with trailing garbage', '{} {}'],
+    ['a JSON array', '[{"idToken": "abc"}]'],
+    ['null', 'null'],
+    ['a JSON string', '"idToken"'],
+    ['a JSON number', '5'],
+    ['true', 'true'],
+    ['arrays nested 30,000 deep', `${'['.repeat(30000)}${']'.repeat(30000)}`],
+  ];
+
+  it.each(notAnObject)('%s: 400 invalid_request', async (_label, rawBody) => {
+    const complaints: string[] = [];
+    for (const route of routesTakingABody()) {
+      const response = await send(route, rawBody);
+      const label = `${route.method} ${route.path}`;
+      complaints.push(...problemComplaints(label, response, 'invalid_request'));
+      if (/The field '/.test(response.body?.detail ?? '')) complaints.push(`${label}: names a field of a body that has none`);
+    }
+    expect(complaints).toEqual([]);
+  });
+
+  const objects: Array<[string, string]> = [
+    ['an unknown field', '{"unknownField": 1}'],
+    ['__proto__ pollution', '{"__proto__": {"polluted": true}}'],
+    ['constructor pollution', '{"constructor": {"prototype": {"polluted": true}}}'],
+    ['a number for idToken', '{"idToken": 5}'],
+    ['an object for token', '{"token": {"length": 43}}'],
+    ['a boolean for emailAddress', '{"emailAddress": true}'],
+    ['an array for username', '{"username": ["admin"]}'],
+    ['null for username', '{"username": null}'],
+    ['a $ne operator for username', '{"username": {"$ne": null}}'],
+    ['a $gt operator for idToken', '{"idToken": {"$gt": ""}}'],
+    ['a $regex operator for token', '{"token": {"$regex": ".*"}}'],
+  ];
+
+  it.each(objects)('%s: 400 invalid_request naming the field', async (_label, rawBody) => {
+    const sent = Object.keys(JSON.parse(rawBody) as object);
+    const complaints: string[] = [];
+    for (const route of routesTakingABody()) {
+      const response = await send(route, rawBody);
+      const label = `${route.method} ${route.path}`;
+      complaints.push(...problemComplaints(label, response, 'invalid_request'));
+      const detail: string = response.body?.detail ?? '';
+      const field = /^The field '([^']+)' /.exec(detail)?.[1]?.split('.')[0];
+      if (field === undefined) {
+        complaints.push(`${label}: detail '${detail}' names no field`);
+      } else if (!sent.includes(field) && !documentedFields(route).includes(field)) {
+        complaints.push(`${label}: detail '${detail}' names a field neither sent nor documented`);
+      } else if (sent.includes(field) && /is required\.$/.test(detail)) {
+        complaints.push(`${label}: detail '${detail}' calls a field that was sent missing`);
+      }
+    }
+    expect(complaints).toEqual([]);
+  });
+
+  it('a body over 64 KiB: 413 payload_too_large', async () => {
+    const rawBody = JSON.stringify({ idToken: 'a'.repeat(MAX_BODY_BYTES) });
+    const complaints: string[] = [];
+    for (const route of routesTakingABody()) {
+      const response = await send(route, rawBody);
+      complaints.push(...problemComplaints(`${route.method} ${route.path}`, response, 'payload_too_large'));
+      if (!/64 KiB/.test(response.body?.detail ?? '')) complaints.push(`${route.method} ${route.path}: detail does not give the limit`);
+    }
+    expect(complaints).toEqual([]);
+  });
+
+  it('counts the limit in bytes: exactly 64 KiB is read, one byte more is refused', async () => {
+    const padTo = (bytes: number) => {
+      const shell = JSON.stringify({ token: '' });
+      return JSON.stringify({ token: 'a'.repeat(bytes - Buffer.byteLength(shell)) });
+    };
+    const atLimit = await service.call('POST', '/api/auth/confirm-email', { rawBody: padTo(MAX_BODY_BYTES) });
+    expect(atLimit.status).toBe(400);
+    expect(atLimit.body).toMatchObject({ code: 'invalid_request', detail: "The field 'token' must be at most 512 characters." });
+
+    const overLimit = await service.call('POST', '/api/auth/confirm-email', { rawBody: padTo(MAX_BODY_BYTES + 1) });
+    expect(overLimit.status).toBe(413);
+    expect(overLimit.body.code).toBe('payload_too_large');
+
+    // Multi-byte characters count as the bytes they take, not as one character each.
+    const wide = JSON.stringify({ token: 'é'.repeat(MAX_BODY_BYTES / 2) });
+    expect(wide.length).toBeLessThan(MAX_BODY_BYTES);
+    expect((await service.call('POST', '/api/auth/confirm-email', { rawBody: wide })).body.code).toBe('payload_too_large');
+  });
+
+  it('refuses an oversized body sent in chunks without a Content-Length', async () => {
+    const url = new URL('/api/auth/microsoft', service.url);
+    const answer = await new Promise<{ status: number; contentType: string | undefined; body: string }>((resolve, reject) => {
+      const request = http.request(url, { method: 'POST', headers: { 'Content-Type': 'application/json' } }, (response) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (body += chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, contentType: response.headers['content-type'], body }));
+      });
+      request.on('error', reject);
+      request.write('{"idToken": "');
+      for (let i = 0; i < 20; i += 1) request.write('a'.repeat(4096));
+      request.end('"}');
+    });
+    expect(answer.status).toBe(413);
+    expect(answer.contentType).toMatch(/^application\/problem\+json/);
+    expect(JSON.parse(answer.body)).toMatchObject({ code: 'payload_too_large' });
+  });
+
+  it('names the field and what it must be when a known field has the wrong type', async () => {
+    const microsoft = await service.call('POST', '/api/auth/microsoft', { body: { idToken: 5 } });
+    expect(microsoft.status).toBe(400);
+    expect(microsoft.body).toMatchObject({ code: 'invalid_request', detail: "The field 'idToken' must be a string." });
+
+    const injected = await service.call('PATCH', '/api/me', { body: { username: { $ne: null } }, token: sessionToken });
+    expect(injected.status).toBe(400);
+    expect(injected.body).toMatchObject({ code: 'invalid_request', detail: "The field 'username' must be a string." });
+
+    const registration = await service.call('POST', '/api/accounts', { body: { idToken: 'x', username: { $ne: null } } });
+    expect(registration.status).toBe(400);
+    expect(registration.body).toMatchObject({ code: 'invalid_request', detail: "The field 'username' must be a string." });
+  });
+
+  it('names an unknown field beside otherwise valid ones, and a missing one', async () => {
+    const unknown = await service.call('POST', '/api/auth/confirm-email', { body: { token: 'A'.repeat(43), isAdmin: true } });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body).toMatchObject({ code: 'invalid_request', detail: "The field 'isAdmin' is not a recognised field." });
+
+    const missing = await service.call('POST', '/api/accounts', { body: { idToken: 'x' } });
+    expect(missing.status).toBe(400);
+    expect(missing.body).toMatchObject({ code: 'invalid_request', detail: "The field 'username' is required." });
+
+    const empty = await service.call('POST', '/api/accounts', { rawBody: '' });
+    expect(empty.status).toBe(400);
+    expect(empty.body.code).toBe('invalid_request');
+  });
+});
+
+describe('problems', () => {
+  it('are RFC 9457 JSON with the fixed title of their code, and are never cached', async () => {
+    const unauthorized = await service.call('GET', '/api/me');
+    expect(problemComplaints('GET /api/me', unauthorized, 'unauthorized')).toEqual([]);
+    expect(unauthorized.headers.get('www-authenticate')).toBe('Bearer');
+    expect(unauthorized.headers.get('x-content-type-options')).toBe('nosniff');
+
+    const invalid = await service.call('POST', '/api/accounts', { body: { idToken: 'x', username: 'ab' } });
+    expect(problemComplaints('POST /api/accounts', invalid, 'invalid_username')).toEqual([]);
+  });
+
+  it('leave successful answers uncached too, since they carry personal data', async () => {
+    const me = await service.call('GET', '/api/me', { token: sessionToken });
+    expect(me.status).toBe(200);
+    expect(me.headers.get('cache-control')).toBe('no-store');
+    expect(me.headers.get('content-type')).toMatch(/^application\/json/);
+  });
+});
+
+describe('CORS', () => {
+  it('answers the frontend’s preflight with 204 and what it may send', async () => {
+    const preflight = await service.call('OPTIONS', '/api/accounts', {
+      headers: { Origin: FRONTEND_ORIGIN, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization,content-type' },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe(FRONTEND_ORIGIN);
+    const allowedHeaders = (preflight.headers.get('access-control-allow-headers') ?? '').toLowerCase().split(/\s*,\s*/);
+    expect(allowedHeaders).toEqual(expect.arrayContaining(['authorization', 'content-type']));
+    expect(preflight.headers.get('access-control-allow-methods')).toMatch(/\bPOST\b/);
+    expect(preflight.headers.get('vary')).toMatch(/\bOrigin\b/i);
+  });
+
+  it('lets the frontend read answers, problems included', async () => {
+    const health = await service.call('GET', '/api/health', { headers: { Origin: FRONTEND_ORIGIN } });
+    expect(health.headers.get('access-control-allow-origin')).toBe(FRONTEND_ORIGIN);
+    expect(health.headers.get('vary')).toMatch(/\bOrigin\b/i);
+
+    const problem = await service.call('POST', '/api/accounts', { rawBody: 'nope', headers: { Origin: FRONTEND_ORIGIN } });
+    expect(problem.status).toBe(400);
+    expect(problem.headers.get('access-control-allow-origin')).toBe(FRONTEND_ORIGIN);
+
+    const me = await service.call('GET', '/api/me', { token: sessionToken, headers: { Origin: FRONTEND_ORIGIN } });
+    expect(me.status).toBe(200);
+    expect(me.headers.get('access-control-allow-origin')).toBe(FRONTEND_ORIGIN);
+  });
+
+  it.each(['https://evil.example', 'https://gallery.example.evil.example', 'http://gallery.example', 'null'])(
+    'gives the origin %s no CORS headers, on preflight or on requests',
+    async (origin) => {
+      const corsHeaders = (response: ApiResponse) => [...response.headers.keys()].filter((name) => name.startsWith('access-control-'));
+      const preflight = await service.call('OPTIONS', '/api/accounts', {
+        headers: { Origin: origin, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization' },
+      });
+      expect(corsHeaders(preflight)).toEqual([]);
+
+      const me = await service.call('GET', '/api/me', { token: sessionToken, headers: { Origin: origin } });
+      expect(corsHeaders(me)).toEqual([]);
+      const problem = await service.call('POST', '/api/accounts', { body: {}, headers: { Origin: origin } });
+      expect(corsHeaders(problem)).toEqual([]);
+    },
+  );
+});
+
+describe('routes', () => {
+  it.each([
+    ['GET', '/api/nothing-here'],
+    ['POST', '/api/nothing-here'],
+    ['GET', '/api'],
+    ['GET', '/'],
+    ['GET', '/api/accounts'],
+    ['DELETE', '/api/health'],
+    ['GET', '/api/me/../../etc/passwd'],
+  ])('%s %s answers 404', async (method, path) => {
+    const response = await service.call(method, path);
+    expect(response.status).toBe(404);
+  });
+
+  it('GET /api/health answers 200 { status: "ok" }', async () => {
+    const response = await service.call('GET', '/api/health');
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({ status: 'ok' });
+  });
+});
+
+describe('the OpenAPI document', () => {
+  const httpMethods = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
+  const operations = () =>
+    Object.entries(openApi.paths as Record<string, Record<string, any>>).flatMap(([path, item]) =>
+      Object.entries(item)
+        .filter(([method]) => httpMethods.includes(method))
+        .map(([method, operation]) => ({ method: method.toUpperCase(), path, operation })),
+    );
+
+  it('is OpenAPI 3.1.0, served as JSON', async () => {
+    const response = await service.call('GET', '/api/openapi.json');
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(openApi.openapi).toBe('3.1.0');
+    expect(openApi.servers).toEqual([{ url: '/api' }]);
+  });
+
+  it('describes exactly the routes the host serves, no more and no fewer', () => {
+    const served = httpRoutes().map((route) => `${route.method} ${route.template}`).sort();
+    const described = operations().map(({ method, path }) => `${method} ${path}`).sort();
+    expect(described).toEqual(served);
+
+    const names = httpRoutes().map((route) => route.name).sort();
+    expect(operations().map(({ operation }) => operation.operationId).sort()).toEqual(names);
+  });
+
+  it('documents a request body exactly where the route reads one, and rejects unknown fields in it', async () => {
+    const mismatches: string[] = [];
+    for (const route of httpRoutes().filter((r) => r.method !== 'GET')) {
+      // No token: a route that reads a body checks it first, and one that needs a session stops at 401.
+      const empty = await service.call(route.method, route.path);
+      const readsBody = empty.status === 400 && empty.body?.code === 'invalid_request';
+      const requestBody = documented(route)?.requestBody;
+      if (readsBody !== Boolean(requestBody)) {
+        mismatches.push(`${route.method} ${route.template}: ${readsBody ? 'reads a body it does not document' : 'documents a body it does not read'}`);
+      }
+      if (!requestBody) continue;
+      const schema = requestBody.content?.['application/json']?.schema;
+      const shapes: any[] = schema?.anyOf ?? [schema];
+      if (!requestBody.required || shapes.some((shape) => shape?.type !== 'object' || shape.additionalProperties !== false)) {
+        mismatches.push(`${route.method} ${route.template}: its request body schema is not a closed, required JSON object`);
+      }
+    }
+    expect(mismatches).toEqual([]);
+  });
+
+  it('gives every problem response only codes the service defines, under their own status', () => {
+    const known = Object.keys(PROBLEMS);
+    expect(openApi.components.schemas.Problem.properties.code.enum).toEqual(known);
+    const wrong: string[] = [];
+    for (const { method, path, operation } of operations()) {
+      for (const [status, response] of Object.entries(operation.responses as Record<string, any>)) {
+        if (Number(status) < 400) continue;
+        const schema = response.content?.['application/problem+json']?.schema;
+        const codes: unknown[] = schema?.allOf?.find((part: any) => part.properties?.code)?.properties.code.enum ?? [];
+        if (codes.length === 0) wrong.push(`${method} ${path} ${status}: no problem+json schema with a code enum`);
+        for (const code of codes) {
+          if (!known.includes(code as string)) wrong.push(`${method} ${path} ${status}: unknown code ${String(code)}`);
+          else if (PROBLEMS[code as ProblemCode].status !== Number(status)) wrong.push(`${method} ${path} ${status}: ${String(code)} is not a ${status}`);
+        }
+      }
+      if (operation.requestBody && !operation.responses['400']) wrong.push(`${method} ${path}: takes a body but documents no 400`);
+      if (operation.security?.length && !operation.responses['401']) wrong.push(`${method} ${path}: needs a session but documents no 401`);
+    }
+    expect(wrong).toEqual([]);
+  });
+});
+
+describe('running a timer function on demand', () => {
+  it('POST /admin/functions/deliverPendingEmails with {} answers 202 and runs it', async () => {
+    const response = await service.call('POST', '/admin/functions/deliverPendingEmails', { body: {} });
+    expect(response.status).toBe(202);
+    await service.host.idle();
+  });
+
+  it.each([
+    ['POST', '/admin/functions/noSuchFunction'],
+    ['POST', '/admin/functions/health'],
+    ['GET', '/admin/functions/deliverPendingEmails'],
+  ])('%s %s answers 404', async (method, path) => {
+    const response = await service.call(method, path, method === 'POST' ? { body: {} } : {});
+    expect(response.status).toBe(404);
+  });
+});

@@ -1,0 +1,306 @@
+import { ConfigurationError, parseSettings } from '../lib/settings';
+import { startService } from '../local/start';
+
+/** Every setting the service reads, and what tells it it runs in Azure. */
+const SERVICE_SETTINGS = [
+  'COSMOS_ENDPOINT',
+  'COSMOS_KEY',
+  'COSMOS_DATABASE',
+  'COMMUNICATION_SERVICES_CONNECTION_STRING',
+  'COMMUNICATION_SERVICES_ENDPOINT',
+  'EMAIL_SENDER_ADDRESS',
+  'MICROSOFT_CLIENT_ID',
+  'MICROSOFT_LOGIN_HOST',
+  'SESSION_SIGNING_KEY',
+  'PUBLIC_BASE_URL',
+  'ACCOUNT_DELETION_GRACE_PERIOD_HOURS',
+  'SITE_ADMINS',
+  'PORT',
+  'NODE_ENV',
+  'WEBSITE_INSTANCE_ID',
+  'WEBSITE_SITE_NAME',
+];
+
+const REQUIRED = [
+  'COSMOS_ENDPOINT',
+  'COSMOS_DATABASE',
+  'EMAIL_SENDER_ADDRESS',
+  'MICROSOFT_CLIENT_ID',
+  'SESSION_SIGNING_KEY',
+  'PUBLIC_BASE_URL',
+  'COMMUNICATION_SERVICES_CONNECTION_STRING',
+  'COMMUNICATION_SERVICES_ENDPOINT',
+];
+
+/** A complete production configuration: managed identity for Cosmos DB and ACS. */
+const VALID: Record<string, string> = {
+  COSMOS_ENDPOINT: 'https://gallery-accounts.documents.azure.com:443/',
+  COSMOS_DATABASE: 'accounts',
+  COMMUNICATION_SERVICES_ENDPOINT: 'https://gallery-mail.europe.communication.azure.com',
+  EMAIL_SENDER_ADDRESS: 'DoNotReply@gallery.example',
+  MICROSOFT_CLIENT_ID: '00000000-1111-2222-3333-444444444444',
+  SESSION_SIGNING_KEY: 'k'.repeat(32),
+  PUBLIC_BASE_URL: 'https://gallery.example',
+};
+
+/** The configuration error start-up stops with, or a failure if it did not stop. */
+async function startUpFailure(env: NodeJS.ProcessEnv, print: (line: string) => void = () => undefined): Promise<ConfigurationError> {
+  let service: Awaited<ReturnType<typeof startService>> | undefined;
+  try {
+    service = await startService(env, print);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigurationError);
+    return error as ConfigurationError;
+  }
+  await service.stop();
+  throw new Error(`start-up did not fail with ${JSON.stringify(env)}`);
+}
+
+function settingsFailure(env: Record<string, string | undefined>): string {
+  try {
+    parseSettings(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigurationError);
+    return (error as Error).message;
+  }
+  throw new Error(`the settings were accepted: ${JSON.stringify(env)}`);
+}
+
+describe('in production, a missing setting stops start-up', () => {
+  it.each([
+    ['NODE_ENV=production', { NODE_ENV: 'production' }],
+    ['Azure (WEBSITE_INSTANCE_ID) without NODE_ENV', { WEBSITE_INSTANCE_ID: 'a1b2c3d4e5f6' }],
+    ['Azure (WEBSITE_SITE_NAME) without NODE_ENV', { WEBSITE_SITE_NAME: 'gallery-accounts' }],
+  ])('%s: names every missing setting and applies no embedded default', async (_label, given: Record<string, string>) => {
+    const env: NodeJS.ProcessEnv = { ...given };
+    const printed: string[] = [];
+    const error = await startUpFailure(env, (line) => printed.push(line));
+
+    expect(error.message).toMatch(/^The service cannot start: /);
+    for (const name of REQUIRED) expect(error.message).toContain(name);
+    expect(env).toEqual(given);
+    expect(printed).toEqual([]);
+  });
+
+  it('names only what is missing when the rest is there', async () => {
+    const { SESSION_SIGNING_KEY: _missing, ...rest } = VALID;
+    const env = { NODE_ENV: 'production', ...rest };
+    const message = (await startUpFailure(env)).message;
+    expect(message).toBe('The service cannot start: SESSION_SIGNING_KEY is not set.');
+    expect(env).toEqual({ NODE_ENV: 'production', ...rest });
+  });
+
+  it('treats an empty value as not set', () => {
+    expect(settingsFailure({ ...VALID, COSMOS_DATABASE: '' })).toBe('The service cannot start: COSMOS_DATABASE is not set.');
+  });
+
+  it('names the Communication Services pair when neither is set, alongside other problems', () => {
+    const { COMMUNICATION_SERVICES_ENDPOINT: _acs, EMAIL_SENDER_ADDRESS: _sender, ...rest } = VALID;
+    const message = settingsFailure(rest);
+    expect(message).toContain('EMAIL_SENDER_ADDRESS is not set');
+    expect(message).toContain('COMMUNICATION_SERVICES_CONNECTION_STRING');
+    expect(message).toContain('COMMUNICATION_SERVICES_ENDPOINT');
+  });
+});
+
+describe('a malformed setting stops start-up, naming it', () => {
+  it.each([
+    ['SESSION_SIGNING_KEY', 'k'.repeat(31)],
+    ['SESSION_SIGNING_KEY', 'é'.repeat(15)],
+    ['COSMOS_ENDPOINT', 'http://cosmos.example.com'],
+    ['COSMOS_ENDPOINT', 'http://10.0.0.4:8081'],
+    ['COSMOS_ENDPOINT', 'http://127.0.0.1.nip.io:8081'],
+    ['COSMOS_ENDPOINT', 'http://localhost.evil.example'],
+    ['COSMOS_ENDPOINT', 'cosmos.example.com'],
+    ['COSMOS_ENDPOINT', 'ftp://cosmos.example.com'],
+    ['COMMUNICATION_SERVICES_ENDPOINT', 'http://gallery-mail.communication.azure.com'],
+    ['MICROSOFT_LOGIN_HOST', 'http://login.microsoftonline.com'],
+    ['PUBLIC_BASE_URL', 'http://gallery.example'],
+    ['PUBLIC_BASE_URL', 'not a url'],
+    ['ACCOUNT_DELETION_GRACE_PERIOD_HOURS', 'a day'],
+    ['ACCOUNT_DELETION_GRACE_PERIOD_HOURS', '1.5'],
+    ['ACCOUNT_DELETION_GRACE_PERIOD_HOURS', '-1'],
+    ['ACCOUNT_DELETION_GRACE_PERIOD_HOURS', '100000'],
+    ['EMAIL_SENDER_ADDRESS', 'DoNotReply'],
+    ['COSMOS_DATABASE', 'accounts; drop'],
+  ])('%s = %j', (name, value) => {
+    const message = settingsFailure({ ...VALID, [name]: value });
+    expect(message).toMatch(new RegExp(`^The service cannot start: ${name} `));
+    // Only the setting at fault is named.
+    for (const other of Object.keys(VALID).filter((key) => key !== name)) expect(message).not.toContain(other);
+  });
+
+  it('names a value that is no URL at all alongside everything else that is wrong', () => {
+    const message = settingsFailure({ COSMOS_ENDPOINT: 'cosmos.example.com' });
+    expect(message).toContain('COSMOS_ENDPOINT must be an https:// URL');
+    for (const name of REQUIRED.filter((n) => n !== 'COSMOS_ENDPOINT')) expect(message).toContain(name);
+  });
+
+  it('refuses both Communication Services settings at once', () => {
+    const message = settingsFailure({
+      ...VALID,
+      COMMUNICATION_SERVICES_CONNECTION_STRING: 'endpoint=https://gallery-mail.communication.azure.com/;accesskey=c2VjcmV0',
+    });
+    expect(message).toContain('COMMUNICATION_SERVICES_CONNECTION_STRING');
+    expect(message).toContain('COMMUNICATION_SERVICES_ENDPOINT');
+    expect(message).toMatch(/exactly one/);
+  });
+
+  it('names a malformed connection string without repeating its access key', () => {
+    const { COMMUNICATION_SERVICES_ENDPOINT: _endpoint, ...rest } = VALID;
+    for (const connection of [
+      'endpoint=http://gallery-mail.communication.azure.com/;accesskey=TOPSECRETKEY',
+      'accesskey=TOPSECRETKEY',
+      'endpoint=gallery-mail.communication.azure.com;accesskey=TOPSECRETKEY',
+    ]) {
+      const message = settingsFailure({ ...rest, COMMUNICATION_SERVICES_CONNECTION_STRING: connection });
+      expect(message).toContain('COMMUNICATION_SERVICES_CONNECTION_STRING');
+      expect(message).not.toContain('TOPSECRETKEY');
+    }
+  });
+
+  it('does not repeat a short signing key in the message', () => {
+    expect(settingsFailure({ ...VALID, SESSION_SIGNING_KEY: 'hunter2-hunter2' })).not.toContain('hunter2');
+  });
+
+  it.each(['abc', '70000', '-1', '80.5', '7071abc'])('refuses PORT=%j before starting anything', async (port) => {
+    const env = { PORT: port };
+    const printed: string[] = [];
+    const error = await startUpFailure(env, (line) => printed.push(line));
+    expect(error.message).toContain('PORT');
+    expect(env).toEqual({ PORT: port });
+    expect(printed).toEqual([]);
+  });
+
+  it('stops a production start-up on a malformed value too', async () => {
+    const error = await startUpFailure({ NODE_ENV: 'production', ...VALID, COSMOS_ENDPOINT: 'http://cosmos.example.com' });
+    expect(error.message).toMatch(/COSMOS_ENDPOINT must use https:\/\//);
+  });
+});
+
+describe('well-formed settings are accepted', () => {
+  it('reads a complete configuration, with its defaults', () => {
+    expect(parseSettings(VALID)).toEqual({
+      ...VALID,
+      COSMOS_ENDPOINT: 'https://gallery-accounts.documents.azure.com:443',
+      MICROSOFT_LOGIN_HOST: 'https://login.microsoftonline.com',
+      ACCOUNT_DELETION_GRACE_PERIOD_HOURS: 24,
+      SITE_ADMINS: [],
+    });
+  });
+
+  it.each([
+    'https://cosmos.example.com',
+    'https://cosmos.example.com:8081/',
+    'http://127.0.0.1:8081',
+    'http://127.0.0.1:8081/',
+    'http://localhost:8081',
+    'http://[::1]:8081',
+  ])('COSMOS_ENDPOINT = %j', (endpoint) => {
+    expect(parseSettings({ ...VALID, COSMOS_ENDPOINT: endpoint }).COSMOS_ENDPOINT).toBe(endpoint.replace(/\/$/, ''));
+  });
+
+  it('accepts loopback http:// for every service endpoint, where the stand-ins live', () => {
+    const { COMMUNICATION_SERVICES_ENDPOINT: _endpoint, ...rest } = VALID;
+    const parsed = parseSettings({
+      ...rest,
+      COSMOS_ENDPOINT: 'http://localhost:8081',
+      COMMUNICATION_SERVICES_CONNECTION_STRING: 'endpoint=http://127.0.0.1:7000/;accesskey=c2VjcmV0',
+      MICROSOFT_LOGIN_HOST: 'http://127.0.0.1:7001/',
+      PUBLIC_BASE_URL: 'http://localhost:3000',
+    });
+    expect(parsed).toMatchObject({ MICROSOFT_LOGIN_HOST: 'http://127.0.0.1:7001', PUBLIC_BASE_URL: 'http://localhost:3000' });
+  });
+
+  it('reads the grace period, site admins and a 32-byte key counted in bytes', () => {
+    const parsed = parseSettings({
+      ...VALID,
+      ACCOUNT_DELETION_GRACE_PERIOD_HOURS: '48',
+      SITE_ADMINS: ' ada, grace ,,',
+      SESSION_SIGNING_KEY: 'é'.repeat(16),
+    });
+    expect(parsed.ACCOUNT_DELETION_GRACE_PERIOD_HOURS).toBe(48);
+    expect(parsed.SITE_ADMINS).toEqual(['ada', 'grace']);
+  });
+});
+
+describe('npm start with no settings (development defaults)', () => {
+  const saved: Record<string, string | undefined> = {};
+
+  beforeAll(() => {
+    for (const name of SERVICE_SETTINGS) {
+      saved[name] = process.env[name];
+      delete process.env[name];
+    }
+  });
+
+  afterAll(() => {
+    for (const name of SERVICE_SETTINGS) {
+      if (saved[name] === undefined) delete process.env[name];
+      else process.env[name] = saved[name];
+    }
+  });
+
+  // The service reads its settings from process.env (and keeps them), so this is the file's only such start.
+  it('serves the README walkthrough: dev token, sign-in, registration, the mailbox', async () => {
+    process.env.PORT = '0';
+    const printed: string[] = [];
+    const service = await startService(process.env, (line) => printed.push(line));
+    try {
+      expect(service.url).toMatch(/^http:\/\/localhost:\d+$/);
+      expect(process.env).toMatchObject({
+        COSMOS_ENDPOINT: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+        MICROSOFT_CLIENT_ID: 'local-development',
+        PUBLIC_BASE_URL: 'http://localhost:3000',
+      });
+      expect(process.env.NODE_ENV).toBeUndefined();
+
+      const post = (path: string, body: unknown) =>
+        fetch(`${service.url}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+
+      expect(await (await fetch(`${service.url}/api/health`)).json()).toEqual({ status: 'ok' });
+
+      const minted = await post('/dev/identity/token', { email: 'ada@example.com' });
+      expect(minted.status).toBe(200);
+      const { idToken } = (await minted.json()) as { idToken: string };
+
+      const signIn = await post('/api/auth/microsoft', { idToken });
+      expect(signIn.status).toBe(200);
+      expect(await signIn.json()).toEqual({ status: 'registration_required', emailAddress: 'ada@example.com' });
+
+      const registered = await post('/api/accounts', { idToken, username: 'ada' });
+      expect(registered.status).toBe(201);
+      const { account, sessionToken } = (await registered.json()) as { account: { username: string }; sessionToken: string };
+      expect(account.username).toBe('ada');
+
+      const mailbox = (await (await fetch(`${service.url}/dev/mailbox`)).json()) as Array<{ to: string[]; subject: string; links: string[] }>;
+      expect(mailbox).toEqual([
+        expect.objectContaining({
+          to: ['ada@example.com'],
+          subject: 'Confirm your email address',
+          links: [expect.stringMatching(/^http:\/\/localhost:3000\/account\/confirm-email\?token=[\w-]+$/)],
+        }),
+      ]);
+      const link = mailbox[0].links[0];
+      expect(printed.join('\n')).toContain('ada@example.com');
+      expect(printed.join('\n')).toContain(link);
+
+      // The printed link works.
+      const token = new URL(link).searchParams.get('token');
+      expect((await post('/api/auth/confirm-email', { token })).status).toBe(200);
+      const me = await fetch(`${service.url}/api/me`, { headers: { Authorization: `Bearer ${sessionToken}` } });
+      expect(await me.json()).toMatchObject({ username: 'ada', emailConfirmed: true });
+
+      // The frontend's development origin may call the API.
+      const preflight = await fetch(`${service.url}/api/accounts`, {
+        method: 'OPTIONS',
+        headers: { Origin: 'http://localhost:3000', 'Access-Control-Request-Method': 'POST' },
+      });
+      expect(preflight.status).toBe(204);
+      expect(preflight.headers.get('access-control-allow-origin')).toBe('http://localhost:3000');
+    } finally {
+      await service.stop();
+    }
+    await expect(fetch(`${service.url}/api/health`)).rejects.toThrow();
+  });
+});

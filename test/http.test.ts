@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { MAX_BODY_BYTES } from '../lib/http/operation';
 import { PROBLEMS, problemType, type ProblemCode } from '../lib/http/problems';
-import { FRONTEND_ORIGIN, startTestService, type ApiResponse, type TestService } from './support/service';
+import { FRONTEND_ORIGIN, useTestService, type ApiResponse, type TestService } from './support/service';
 import { register } from './support/people';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- the OpenAPI document is walked as plain JSON */
@@ -10,14 +10,13 @@ let service: TestService;
 let sessionToken: string;
 let openApi: any;
 
-beforeAll(async () => {
-  service = await startTestService();
-  sessionToken = (await register(service)).sessionToken;
-  openApi = (await service.call('GET', '/api/openapi.json')).body;
+useTestService((started) => {
+  service = started;
 });
 
-afterAll(async () => {
-  await service.stop();
+beforeAll(async () => {
+  sessionToken = (await register(service)).sessionToken;
+  openApi = (await service.call('GET', '/api/openapi.json')).body;
 });
 
 interface HttpRoute {

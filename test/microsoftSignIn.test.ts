@@ -1,17 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { clock } from '../lib/clock';
 import { container } from '../lib/storage/cosmos';
-import { startTestService, type TestService } from './support/service';
+import { useTestService, type TestService } from './support/service';
 import { idTokenFor, newPerson, register, uniqueName } from './support/people';
 
 let service: TestService;
 
-beforeAll(async () => {
-  service = await startTestService();
-});
-
-afterAll(async () => {
-  await service.stop();
+useTestService((started) => {
+  service = started;
 });
 
 const signIn = (body: unknown) => service.call('POST', '/api/auth/microsoft', { body });

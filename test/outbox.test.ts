@@ -1,20 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { clock } from '../lib/clock';
-import { startTestService, type TestService } from './support/service';
+import { useTestService, type TestService } from './support/service';
 import { newPerson, register } from './support/people';
 
 let service: TestService;
 
-beforeAll(async () => {
-  service = await startTestService();
-});
-
-afterAll(async () => {
-  await service.stop();
+useTestService((started) => {
+  service = started;
 });
 
 afterEach(() => {
-  jest.restoreAllMocks();
   service.mailbox.setOutage(false);
 });
 

@@ -1,19 +1,11 @@
 import { clock } from '../lib/clock';
-import { FRONTEND_ORIGIN, startTestService, type TestService } from './support/service';
+import { FRONTEND_ORIGIN, useTestService, type TestService } from './support/service';
 import { idTokenFor, newPerson, register, uniqueName } from './support/people';
 
 let service: TestService;
 
-beforeAll(async () => {
-  service = await startTestService();
-});
-
-afterAll(async () => {
-  await service.stop();
-});
-
-afterEach(() => {
-  jest.restoreAllMocks();
+useTestService((started) => {
+  service = started;
 });
 
 describe('registering an account', () => {

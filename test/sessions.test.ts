@@ -1,21 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { clock } from '../lib/clock';
-import { startTestService, type ApiResponse, type TestService } from './support/service';
+import { useTestService, type ApiResponse, type TestService } from './support/service';
 import { idTokenFor, register } from './support/people';
 
 let service: TestService;
 
-beforeAll(async () => {
-  service = await startTestService();
-});
-
-afterAll(async () => {
-  await service.stop();
-});
-
-afterEach(() => {
-  jest.restoreAllMocks();
+useTestService((started) => {
+  service = started;
 });
 
 function expectUnauthorized(response: ApiResponse): void {

@@ -139,3 +139,21 @@ export async function startTestService(settings: Record<string, string> = {}): P
     },
   };
 }
+
+/**
+ * Runs the service for the tests of one file: started before the first, stopped after the last; clock and
+ * other spies are undone after each test.
+ */
+export function useTestService(onStarted: (service: TestService) => void, settings: Record<string, string> = {}): void {
+  let service: TestService | undefined;
+  beforeAll(async () => {
+    service = await startTestService(settings);
+    onStarted(service);
+  });
+  afterAll(async () => {
+    await service?.stop();
+  });
+  afterEach(() => {
+    jest.restoreAllMocks();
+  });
+}

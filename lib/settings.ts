@@ -46,7 +46,7 @@ const settingsSchema = z
     (s) => Boolean(s.COMMUNICATION_SERVICES_CONNECTION_STRING) !== Boolean(s.COMMUNICATION_SERVICES_ENDPOINT),
     {
       path: ['COMMUNICATION_SERVICES_CONNECTION_STRING'],
-      message: 'set exactly one of COMMUNICATION_SERVICES_CONNECTION_STRING or COMMUNICATION_SERVICES_ENDPOINT',
+      message: 'or COMMUNICATION_SERVICES_ENDPOINT must be set: exactly one of the two',
       // Also when other settings are wrong, so one start-up names every problem (zod skips it by default).
       when: (payload) => typeof payload.value === 'object' && payload.value !== null,
     },

@@ -9,7 +9,7 @@ const ISSUER = 'urn:gallery-accounts';
 const AUDIENCE = 'urn:gallery-accounts:api';
 /** Marks our session tokens apart from any other JWT signed with the same algorithm. */
 const TOKEN_TYPE = 'session+jwt';
-export const SESSION_LIFETIME_SECONDS = 60 * 60;
+const SESSION_LIFETIME_SECONDS = 60 * 60;
 
 export interface Caller {
   account: AccountDocument;

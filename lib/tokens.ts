@@ -15,11 +15,11 @@ export interface TokenDocument extends StoredDocument {
 }
 
 /** 256 random bits: unguessable, so a lookup by its hash leaks nothing worth timing. */
-export function newSecret(): string {
+function newSecret(): string {
   return randomBytes(32).toString('base64url');
 }
 
-export function hashSecret(secret: string): string {
+function hashSecret(secret: string): string {
   return createHash('sha256').update(secret, 'utf8').digest('hex');
 }
 

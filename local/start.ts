@@ -15,7 +15,7 @@ import { listenOnLoopback, type LoopbackServer } from '../test/standins/listen';
 
 const DEFAULT_PORT = 7071;
 
-export function isProduction(env: NodeJS.ProcessEnv): boolean {
+function isProduction(env: NodeJS.ProcessEnv): boolean {
   return env.NODE_ENV === 'production' || Boolean(env.WEBSITE_INSTANCE_ID || env.WEBSITE_SITE_NAME);
 }
 

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { Problem } from '../http/problems';
 
 const USERNAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*[A-Za-z0-9]$/;
-export const USERNAME_RULE =
+const USERNAME_RULE =
   'User names must start and end with a letter or number, and may only contain letters, numbers, underscores, periods, and hyphens in between.';
 
 /** Usernames and organization names share one case-insensitive namespace. */

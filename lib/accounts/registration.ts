@@ -23,10 +23,10 @@ const CONFIRMATION_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
 
 const accountExists = async (id: string) => (await readAccount(id)) !== undefined;
 
-export const emailInUse = (address: string) =>
+const emailInUse = (address: string) =>
   new Problem('email_in_use', `The email address '${address}' is already in use by a different account.`);
 
-export const usernameUnavailable = (name: string) =>
+const usernameUnavailable = (name: string) =>
   new Problem('username_unavailable', `The username '${name}' is not available.`);
 
 /**

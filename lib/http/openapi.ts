@@ -20,10 +20,6 @@ export function describeOperation(operation: DescribedOperation): void {
   operations.set(operation.name, operation);
 }
 
-export function describedOperations(): DescribedOperation[] {
-  return [...operations.values()];
-}
-
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
   const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' });
   return rest;
@@ -79,7 +75,7 @@ function withImpliedProblems(op: DescribedOperation): ProblemCode[] {
 
 export function buildOpenApiDocument(serverUrl: string): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const op of describedOperations()) {
+  for (const op of operations.values()) {
     const path = `/${op.route}`;
     const parameters = [...op.route.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({
       name,

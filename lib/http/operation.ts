@@ -96,7 +96,7 @@ function toResponse(reply: Reply): HttpResponseInit {
     : { status: reply.status, jsonBody: reply.body, headers: { ...SECURITY_HEADERS, ...reply.headers } };
 }
 
-export function problemResponse(problem: Problem): HttpResponseInit {
+function problemResponse(problem: Problem): HttpResponseInit {
   return {
     status: problem.status,
     body: JSON.stringify(problem),
@@ -108,7 +108,7 @@ export function problemResponse(problem: Problem): HttpResponseInit {
  * The platform's front end appends the address it saw to X-Forwarded-For, so the last entry is the one a
  * client cannot forge.
  */
-export function clientAddressOf(request: HttpRequest): string {
+function clientAddressOf(request: HttpRequest): string {
   const forwarded = request.headers.get('x-forwarded-for')?.split(',').pop()?.trim();
   if (!forwarded) return 'unknown';
   const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(forwarded);
@@ -147,7 +147,7 @@ function tooLarge(): Problem {
 }
 
 /** Names the first offending field in words a person (and a frontend developer) can act on. */
-export function invalidField(issues: readonly z.core.$ZodIssue[]): Problem {
+function invalidField(issues: readonly z.core.$ZodIssue[]): Problem {
   const issue = pickIssue(issues);
   const field = fieldName(issue);
   if (field === undefined) {

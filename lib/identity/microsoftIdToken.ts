@@ -14,7 +14,7 @@ export interface MicrosoftIdentity {
 }
 
 /** A sign-in or registration must follow the Microsoft sign-in closely; an older token is a replay. */
-export const MAX_ID_TOKEN_AGE_SECONDS = 10 * 60;
+const MAX_ID_TOKEN_AGE_SECONDS = 10 * 60;
 const CLOCK_SKEW_SECONDS = 60;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

@@ -159,6 +159,10 @@ describe('PATCH /api/me', () => {
   it('needs a session', async () => {
     expectUnauthorized(await service.call('PATCH', '/api/me', { body: {} }));
   });
+
+  it('tells a caller without a session nothing about the body it sent', async () => {
+    expectUnauthorized(await service.call('PATCH', '/api/me', { rawBody: '{"unknown": ', headers: { 'Content-Type': 'application/json' } }));
+  });
 });
 
 describe('GET /api/me', () => {

@@ -60,8 +60,9 @@ export function operation<Schema extends z.ZodType | undefined, Auth extends 'no
     authLevel: 'anonymous',
     handler: async (request, log) => {
       try {
-        const body = await readBody(request, spec.body);
+        // Strangers learn nothing about a route's body before they prove who they are.
         const caller = spec.auth === 'session' ? await authenticate(request) : undefined;
+        const body = await readBody(request, spec.body);
         const reply = await spec.handle({
           body,
           caller,

@@ -79,7 +79,12 @@ function countingCosmos(): { server: http.Server; log: CosmosRequestLog } {
  * The whole service as a frontend sees it: the local host serving every function file, on the real SDKs,
  * against loopback stand-ins for Cosmos DB, Communication Services and the Microsoft identity platform.
  */
-export async function startTestService(settings: Record<string, string> = {}): Promise<TestService> {
+export interface TestServiceOptions {
+  /** Run timer functions on their schedules, as `npm start` does (tests usually trigger them by hand). */
+  runSchedules?: boolean;
+}
+
+export async function startTestService(options: TestServiceOptions = {}): Promise<TestService> {
   const cosmos = countingCosmos();
   const accessKey = randomBytes(32).toString('base64');
   const mailbox = createAcsEmailStandIn({ accessKey });
@@ -101,10 +106,14 @@ export async function startTestService(settings: Record<string, string> = {}): P
     MICROSOFT_LOGIN_HOST: loginServer.url,
     SESSION_SIGNING_KEY: randomBytes(48).toString('base64'),
     PUBLIC_BASE_URL: FRONTEND_ORIGIN,
-    ...settings,
   });
   await provisionContainers();
-  const host = await startLocalHost({ port: 0, corsOrigins: [FRONTEND_ORIGIN], runSchedules: false, log: () => undefined });
+  const host = await startLocalHost({
+    port: 0,
+    corsOrigins: [FRONTEND_ORIGIN],
+    runSchedules: options.runSchedules ?? false,
+    log: () => undefined,
+  });
   cosmos.log.reset();
 
   async function call(method: string, path: string, options: CallOptions = {}): Promise<ApiResponse> {
@@ -144,10 +153,10 @@ export async function startTestService(settings: Record<string, string> = {}): P
  * Runs the service for the tests of one file: started before the first, stopped after the last; clock and
  * other spies are undone after each test.
  */
-export function useTestService(onStarted: (service: TestService) => void, settings: Record<string, string> = {}): void {
+export function useTestService(onStarted: (service: TestService) => void, options: TestServiceOptions = {}): void {
   let service: TestService | undefined;
   beforeAll(async () => {
-    service = await startTestService(settings);
+    service = await startTestService(options);
     onStarted(service);
   });
   afterAll(async () => {

@@ -1,5 +1,5 @@
 import { app } from '@azure/functions';
-import { confirmEmail, confirmEmailBody } from '../lib/accounts/profile';
+import { confirmEmail, confirmEmailBody } from '../lib/accounts/emailAddress';
 import { ok, operation } from '../lib/http/operation';
 
 app.http(
@@ -9,10 +9,10 @@ app.http(
     method: 'POST',
     route: 'auth/confirm-email',
     auth: 'none',
-    summary: 'Confirm an email address with the token from its confirmation link',
+    summary: 'Confirm an email address, or a change to a new one, with the token from its link',
     body: confirmEmailBody,
     responses: { 200: { description: 'The address is confirmed' } },
-    problems: ['invalid_token'],
+    problems: ['invalid_token', 'email_in_use'],
     handle: async ({ body, clientAddress }) => {
       await confirmEmail(body.token, clientAddress);
       return ok({ emailConfirmed: true });

@@ -11,12 +11,19 @@ const AUDIENCE = 'urn:gallery-accounts:api';
 const TOKEN_TYPE = 'session+jwt';
 const SESSION_LIFETIME_SECONDS = 60 * 60;
 
+/**
+ * `full` for a Microsoft sign-in; `recovery` for a password sign-in, which only lets the person link a
+ * Microsoft account (password sign-in is discontinued once one is linked).
+ */
+export type SessionScope = 'full' | 'recovery';
+
 export interface Caller {
   account: AccountDocument;
+  scope: SessionScope;
 }
 
-export function issueSessionToken(account: Pick<AccountDocument, 'id' | 'sessionVersion'>): string {
-  return jwt.sign({ sv: account.sessionVersion, iat: secondsSinceEpoch() }, settings().SESSION_SIGNING_KEY, {
+export function issueSessionToken(account: Pick<AccountDocument, 'id' | 'sessionVersion'>, scope: SessionScope = 'full'): string {
+  return jwt.sign({ sv: account.sessionVersion, scp: scope, iat: secondsSinceEpoch() }, settings().SESSION_SIGNING_KEY, {
     algorithm: 'HS256',
     header: { alg: 'HS256', typ: TOKEN_TYPE },
     subject: account.id,
@@ -28,7 +35,7 @@ export function issueSessionToken(account: Pick<AccountDocument, 'id' | 'session
 
 const signInAgain = (detail: string) => new Problem('unauthorized', detail, { 'WWW-Authenticate': 'Bearer' });
 
-function sessionClaims(token: string): { accountId: string; sessionVersion: number } {
+function sessionClaims(token: string): { accountId: string; sessionVersion: number; scope: SessionScope } {
   let verified: jwt.Jwt;
   try {
     verified = jwt.verify(token, settings().SESSION_SIGNING_KEY, {
@@ -42,23 +49,34 @@ function sessionClaims(token: string): { accountId: string; sessionVersion: numb
     throw signInAgain('Your session is not valid or has expired. Sign in again.');
   }
   const payload = verified.payload as JwtPayload;
-  if (verified.header.typ !== TOKEN_TYPE || typeof payload.sub !== 'string' || typeof payload.sv !== 'number') {
+  if (
+    verified.header.typ !== TOKEN_TYPE ||
+    typeof payload.sub !== 'string' ||
+    typeof payload.sv !== 'number' ||
+    (payload.scp !== 'full' && payload.scp !== 'recovery')
+  ) {
     throw signInAgain('Your session is not valid or has expired. Sign in again.');
   }
-  return { accountId: payload.sub, sessionVersion: payload.sv };
+  return { accountId: payload.sub, sessionVersion: payload.sv, scope: payload.scp };
 }
 
 /**
  * The account behind the request's bearer token: one point read, which also tells whether the session was
  * revoked since it was issued. Only the Authorization header counts; tokens in URLs end up in logs.
  */
-export async function authenticate(request: HttpRequest): Promise<Caller> {
+export async function authenticate(request: HttpRequest, allowRecovery: boolean): Promise<Caller> {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.get('authorization') ?? '');
   if (!match) throw signInAgain('Sign in to continue: send your session token as a Bearer token.');
-  const { accountId, sessionVersion } = sessionClaims(match[1]);
+  const { accountId, sessionVersion, scope } = sessionClaims(match[1]);
   const account = await readAccount(accountId);
   if (!account || account.kind !== 'user' || account.sessionVersion !== sessionVersion) {
     throw signInAgain('Your session has ended. Sign in again.');
   }
-  return { account };
+  if (scope === 'recovery' && !allowRecovery) {
+    throw new Problem(
+      'microsoft_account_required',
+      'You signed in with a password, which only lets you link a Microsoft account. Link one from the account settings page, then sign in with it.',
+    );
+  }
+  return { account, scope };
 }

@@ -3,7 +3,7 @@ import { clock } from './clock';
 import { Problem } from './http/problems';
 import { container, isNotFound, isPreconditionFailed, readDocument, type StoredDocument } from './storage/cosmos';
 
-export type TokenPurpose = 'confirm-email';
+export type TokenPurpose = 'confirm-email' | 'reset-password';
 
 export interface TokenDocument extends StoredDocument {
   purpose: TokenPurpose;

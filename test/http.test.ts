@@ -260,7 +260,7 @@ describe('every route that takes a body refuses hostile input with a problem nam
   it('names an unknown field beside otherwise valid ones, and a missing one', async () => {
     const unknown = await service.call('POST', '/api/auth/confirm-email', { body: { token: 'A'.repeat(43), isAdmin: true } });
     expect(unknown.status).toBe(400);
-    expect(unknown.body).toMatchObject({ code: 'invalid_request', detail: "The field 'isAdmin' is not a recognised field." });
+    expect(unknown.body).toMatchObject({ code: 'invalid_request', detail: "The field 'isAdmin' is not recognised." });
 
     const missing = await service.call('POST', '/api/accounts', { body: { idToken: 'x' } });
     expect(missing.status).toBe(400);

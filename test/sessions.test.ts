@@ -29,7 +29,7 @@ function sessionLikeToken(
 ): string {
   const now = Math.floor(Date.now() / 1000);
   return jwt.sign(
-    { sub: accountId, sv: 1, iss: 'urn:gallery-accounts', aud: 'urn:gallery-accounts:api', iat: now, exp: now + 600, ...claims },
+    { sub: accountId, sv: 1, scp: 'full', iss: 'urn:gallery-accounts', aud: 'urn:gallery-accounts:api', iat: now, exp: now + 600, ...claims },
     key,
     { algorithm: 'HS256', header: { alg: 'HS256', typ: 'session+jwt', ...header } },
   );
@@ -38,7 +38,7 @@ function sessionLikeToken(
 function unsignedToken(accountId: string): string {
   const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
   const now = Math.floor(Date.now() / 1000);
-  const claims = { sub: accountId, sv: 1, iss: 'urn:gallery-accounts', aud: 'urn:gallery-accounts:api', iat: now, exp: now + 600 };
+  const claims = { sub: accountId, sv: 1, scp: 'full', iss: 'urn:gallery-accounts', aud: 'urn:gallery-accounts:api', iat: now, exp: now + 600 };
   return `${part({ alg: 'none', typ: 'session+jwt' })}.${part(claims)}.`;
 }
 
@@ -77,6 +77,7 @@ describe('a request to GET /api/me answers 401 unauthorized', () => {
     expectUnauthorized(await me(sessionLikeToken(account.id, { claims: { aud: 'urn:something-else' } })));
     expectUnauthorized(await me(sessionLikeToken(account.id, { claims: { iss: 'urn:something-else' } })));
     expectUnauthorized(await me(sessionLikeToken(account.id, { claims: { sv: '1' } })));
+    expectUnauthorized(await me(sessionLikeToken(account.id, { claims: { scp: 'admin' } })));
     expectUnauthorized(await me(sessionLikeToken(randomUUID())));
   });
 

@@ -20,7 +20,11 @@ export interface AccountDocument extends StoredDocument {
   emailConfirmed: boolean;
   pendingEmailAddress: string | null;
   microsoftAccount: LinkedMicrosoftAccount | null;
+  /** argon2id; only for recovering an account that lost its Microsoft account. */
   passwordHash: string | null;
+  /** Failed password sign-ins since the last success; every tenth locks the account for longer. */
+  failedPasswordAttempts: number;
+  lockedUntil: string | null;
   /** Session tokens carry the version they were issued under; raising it ends every older session. */
   sessionVersion: number;
   /** Denormalised from the memberships so GET /api/me stays one point read. */

@@ -1,5 +1,6 @@
 import { clock, nowIso } from '../clock';
 import { container, isConflict, isNotFound, isPreconditionFailed, readDocument, type StoredDocument } from '../storage/cosmos';
+import { readAccount, type AccountDocument } from './account';
 import { normaliseEmail, normaliseName } from './names';
 
 /**
@@ -33,6 +34,12 @@ export function claimId(key: ClaimKey): string {
 /** The account holding the key, if any (one point read). Claims left by unfinished registrations are included. */
 export async function claimHolder(key: ClaimKey): Promise<string | undefined> {
   return (await readDocument<ClaimDocument>('claims', claimId(key)))?.accountId;
+}
+
+/** The account document behind a key: two point reads. */
+export async function accountHolding(key: ClaimKey): Promise<AccountDocument | undefined> {
+  const accountId = await claimHolder(key);
+  return accountId ? readAccount(accountId) : undefined;
 }
 
 /**

@@ -3,8 +3,8 @@ import { recordAudit } from '../audit';
 import { Problem } from '../http/problems';
 import { verifyMicrosoftIdToken, type MicrosoftIdentity } from '../identity/microsoftIdToken';
 import { issueSessionToken } from '../sessions';
-import { accountView, readAccount, toAccountView, type AccountDocument } from './account';
-import { claimHolder } from './claims';
+import { accountView, toAccountView, type AccountDocument } from './account';
+import { accountHolding } from './claims';
 import { idTokenField } from './registration';
 
 export const microsoftSignInBody = z.union([
@@ -21,11 +21,6 @@ type SignInResult = z.infer<typeof microsoftSignInResult>;
 
 const isLinkedTo = (account: AccountDocument, identity: MicrosoftIdentity) =>
   account.microsoftAccount?.tid === identity.tid && account.microsoftAccount.oid === identity.oid;
-
-async function accountHolding(key: Parameters<typeof claimHolder>[0]): Promise<AccountDocument | undefined> {
-  const accountId = await claimHolder(key);
-  return accountId ? readAccount(accountId) : undefined;
-}
 
 /**
  * Signs in the account linked to the Microsoft account of a fresh ID token: two point reads and an audit

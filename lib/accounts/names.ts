@@ -14,6 +14,9 @@ export function normaliseEmail(address: string): string {
   return address.toLowerCase();
 }
 
+export const emailInUse = (address: string) =>
+  new Problem('email_in_use', `The email address '${address}' is already in use by a different account.`);
+
 export function assertValidUsername(name: string): void {
   if (name.length < 3 || name.length > 64 || !USERNAME_PATTERN.test(name)) {
     throw new Problem('invalid_username', USERNAME_RULE);

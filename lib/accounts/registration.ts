@@ -11,7 +11,8 @@ import { container } from '../storage/cosmos';
 import { issueToken } from '../tokens';
 import { readAccount, toAccountView, type AccountDocument, type AccountView } from './account';
 import { releaseClaim, tryClaim, type ClaimKey } from './claims';
-import { assertValidUsername, emailAddressField, usernameField } from './names';
+import { assertValidUsername, emailAddressField, emailInUse, usernameField } from './names';
+import { CONFIRMATION_LIFETIME_MS } from './emailAddress';
 
 export const idTokenField = z.string().min(1).max(16 * 1024);
 
@@ -19,12 +20,7 @@ export const registerAccountBody = z
   .object({ idToken: idTokenField, username: usernameField, emailAddress: emailAddressField.optional() })
   .strict();
 
-const CONFIRMATION_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
-
 const accountExists = async (id: string) => (await readAccount(id)) !== undefined;
-
-const emailInUse = (address: string) =>
-  new Problem('email_in_use', `The email address '${address}' is already in use by a different account.`);
 
 const usernameUnavailable = (name: string) =>
   new Problem('username_unavailable', `The username '${name}' is not available.`);
@@ -66,6 +62,8 @@ export async function registerAccount(
     pendingEmailAddress: null,
     microsoftAccount: { tid: identity.tid, oid: identity.oid, email: identity.email ?? null, name: identity.name, accountType: identity.accountType },
     passwordHash: null,
+    failedPasswordAttempts: 0,
+    lockedUntil: null,
     sessionVersion: 1,
     organizations: [],
     createdAt: now,

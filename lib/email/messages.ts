@@ -30,3 +30,43 @@ export function confirmEmailMessage(username: string, emailAddress: string, toke
     { label: 'Confirm your email address', url: frontendLink('/account/confirm-email', token) },
   );
 }
+
+export function resetPasswordMessage(username: string, emailAddress: string, token: string): EmailMessage {
+  return compose(
+    emailAddress,
+    'Reset your password',
+    [
+      `Hello ${username},`,
+      'Someone asked to reset the password of your package gallery account. The link works once, for one hour.',
+      'A password only lets you back in to link a new Microsoft account. If you did not ask for this, ignore this message: your account is unchanged.',
+    ],
+    { label: 'Reset your password', url: frontendLink('/account/reset-password', token) },
+  );
+}
+
+export function confirmNewEmailMessage(username: string, newAddress: string, token: string): EmailMessage {
+  return compose(
+    newAddress,
+    'Confirm your new email address',
+    [`Hello ${username},`, 'Please confirm this address to make it the email address of your package gallery account.'],
+    { label: 'Confirm your new email address', url: frontendLink('/account/confirm-email', token) },
+  );
+}
+
+export function emailChangeNoticeMessage(username: string, currentAddress: string, newAddress: string): EmailMessage {
+  return compose(currentAddress, 'Your email address is being changed', [
+    `Hello ${username},`,
+    `Someone signed in to your package gallery account asked to change its email address to ${newAddress}. It changes once that address is confirmed.`,
+    'If this was not you, sign in, cancel the change from the account settings page, and sign out everywhere.',
+  ]);
+}
+
+export function signInAssistanceMessage(username: string, emailAddress: string, microsoftAccounts: string[]): EmailMessage {
+  return compose(emailAddress, 'The Microsoft account you sign in with', [
+    `Hello ${username},`,
+    microsoftAccounts.length > 0
+      ? `Your package gallery account is linked to this Microsoft account: ${microsoftAccounts.join(', ')}. Sign in with it.`
+      : 'Your package gallery account is not linked to any Microsoft account. Reset your password to get back in, then link one.',
+    'If you have lost access to that Microsoft account, reset your password from the sign-in page and link another Microsoft account.',
+  ]);
+}

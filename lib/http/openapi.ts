@@ -7,8 +7,9 @@ interface DescribedOperation {
   route: string;
   summary: string;
   description?: string;
-  auth: 'none' | 'session';
+  auth: 'none' | 'session' | 'session-or-recovery';
   body?: z.ZodType;
+  query?: z.ZodObject;
   responses: Record<number, { description: string; schema?: z.ZodType }>;
   problems: readonly ProblemCode[];
 }
@@ -67,7 +68,8 @@ function problemResponses(codes: readonly ProblemCode[]): Record<string, unknown
 function withImpliedProblems(op: DescribedOperation): ProblemCode[] {
   const implied: ProblemCode[] = [
     ...(op.body || op.method !== 'GET' ? (['invalid_request', 'payload_too_large'] as const) : []),
-    ...(op.auth === 'session' ? (['unauthorized'] as const) : []),
+    ...(op.auth === 'none' ? [] : (['unauthorized'] as const)),
+    ...(op.auth === 'session' ? (['microsoft_account_required'] as const) : []),
     'service_unavailable',
   ];
   return [...new Set([...op.problems, ...implied])];
@@ -77,12 +79,15 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
   const paths: Record<string, Record<string, unknown>> = {};
   for (const op of operations.values()) {
     const path = `/${op.route}`;
-    const parameters = [...op.route.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({
-      name,
-      in: 'path',
-      required: true,
-      schema: { type: 'string' },
-    }));
+    const parameters = [
+      ...[...op.route.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({ name, in: 'path', required: true, schema: { type: 'string' } })),
+      ...Object.entries(op.query?.shape ?? {}).map(([name, schema]) => ({
+        name,
+        in: 'query',
+        required: !(schema as z.ZodType).safeParse(undefined).success,
+        schema: jsonSchema(schema as z.ZodType, 'input'),
+      })),
+    ];
     const successResponses = Object.fromEntries(
       Object.entries(op.responses).map(([status, response]) => [
         status,
@@ -97,7 +102,7 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
       summary: op.summary,
       ...(op.description ? { description: op.description } : {}),
       ...(parameters.length ? { parameters } : {}),
-      ...(op.auth === 'session' ? { security: [{ session: [] }] } : { security: [] }),
+      ...(op.auth === 'none' ? { security: [] } : { security: [{ session: [] }] }),
       ...(op.body
         ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(op.body, 'input') } } } }
         : {}),

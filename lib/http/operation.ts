@@ -16,15 +16,28 @@ export interface Reply {
   headers?: Record<string, string>;
 }
 
-interface BaseContext<Body> {
+/**
+ * Who may call: anyone; a full session; or also the restricted session a password sign-in gives, which
+ * only serves to link a Microsoft account (and what the contract lists with it).
+ */
+export type AuthMode = 'none' | 'session' | 'session-or-recovery';
+
+interface BaseContext<Body, Query> {
   body: Body;
+  query: Query;
   params: Record<string, string>;
   request: HttpRequest;
   clientAddress: string;
   log: InvocationContext;
 }
 
-export interface OperationSpec<Schema extends z.ZodType | undefined, Auth extends 'none' | 'session'> {
+type Parsed<Schema> = Schema extends z.ZodType ? z.infer<Schema> : undefined;
+
+export interface OperationSpec<
+  Schema extends z.ZodType | undefined,
+  Query extends z.ZodObject | undefined,
+  Auth extends AuthMode,
+> {
   name: string;
   method: HttpMethod;
   /** The route below the `api` prefix, in the Functions host's template syntax. */
@@ -33,11 +46,12 @@ export interface OperationSpec<Schema extends z.ZodType | undefined, Auth extend
   description?: string;
   auth: Auth;
   body?: Schema;
+  /** Query parameters, each a string; unknown ones are refused like unknown body fields. */
+  query?: Query;
   responses: Record<number, { description: string; schema?: z.ZodType }>;
   problems: readonly ProblemCode[];
   handle(
-    context: BaseContext<Schema extends z.ZodType ? z.infer<Schema> : undefined> &
-      (Auth extends 'session' ? { caller: Caller } : object),
+    context: BaseContext<Parsed<Schema>, Parsed<Query>> & (Auth extends 'none' ? object : { caller: Caller }),
   ): Promise<Reply>;
 }
 
@@ -50,8 +64,8 @@ export const noContent = (): Reply => ({ status: 204 });
  * Turns an operation's spec into the Functions host's options: parses and checks the body, authenticates
  * the caller, answers failures as RFC 9457 problems, and records the operation for the OpenAPI document.
  */
-export function operation<Schema extends z.ZodType | undefined, Auth extends 'none' | 'session'>(
-  spec: OperationSpec<Schema, Auth>,
+export function operation<Schema extends z.ZodType | undefined, Query extends z.ZodObject | undefined, Auth extends AuthMode>(
+  spec: OperationSpec<Schema, Query, Auth>,
 ): HttpFunctionOptions {
   describeOperation(spec);
   return {
@@ -61,10 +75,12 @@ export function operation<Schema extends z.ZodType | undefined, Auth extends 'no
     handler: async (request, log) => {
       try {
         // Strangers learn nothing about a route's body before they prove who they are.
-        const caller = spec.auth === 'session' ? await authenticate(request) : undefined;
+        const caller = spec.auth === 'none' ? undefined : await authenticate(request, spec.auth === 'session-or-recovery');
         const body = await readBody(request, spec.body);
+        const query = spec.query ? readQuery(request, spec.query) : undefined;
         const reply = await spec.handle({
           body,
+          query,
           caller,
           params: { ...request.params },
           request,
@@ -143,18 +159,24 @@ async function readBody(request: HttpRequest, schema: z.ZodType | undefined): Pr
   return schema ? result.data : undefined;
 }
 
+function readQuery(request: HttpRequest, schema: z.ZodObject): unknown {
+  const result = schema.strict().safeParse(Object.fromEntries(request.query), { reportInput: true });
+  if (!result.success) throw invalidField(result.error.issues, 'query parameter');
+  return result.data;
+}
+
 function tooLarge(): Problem {
   return new Problem('payload_too_large', `The request body must not exceed ${MAX_BODY_BYTES / 1024} KiB.`);
 }
 
 /** Names the first offending field in words a person (and a frontend developer) can act on. */
-function invalidField(issues: readonly z.core.$ZodIssue[]): Problem {
+function invalidField(issues: readonly z.core.$ZodIssue[], kind = 'field'): Problem {
   const issue = pickIssue(issues);
   const field = fieldName(issue);
   if (field === undefined) {
     return new Problem('invalid_request', 'The request body must be a JSON object.');
   }
-  return new Problem('invalid_request', `The field '${field}' ${describeIssue(issue)}.`);
+  return new Problem('invalid_request', `The ${kind} '${field}' ${describeIssue(issue)}.`);
 }
 
 function pickIssue(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue {
@@ -174,7 +196,7 @@ function fieldName(issue: z.core.$ZodIssue): string | undefined {
 function describeIssue(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
     case 'unrecognized_keys':
-      return 'is not a recognised field';
+      return 'is not recognised';
     case 'invalid_type':
       return issue.input === undefined ? 'is required' : `must be ${article(issue.expected)}`;
     case 'too_small':

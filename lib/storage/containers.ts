@@ -16,6 +16,8 @@ export const CONTAINERS = {
   outbox: { partitionKey: '/id' },
   /** The security log, one partition per account so reading one's own log is a single-partition query. */
   audit: { partitionKey: '/accountId' },
+  /** Rate-limit counters, one per limit, hashed key and time window, so limits hold across instances. */
+  rateLimits: { partitionKey: '/id' },
 } as const;
 
 export type ContainerName = keyof typeof CONTAINERS;

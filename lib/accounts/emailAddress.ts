@@ -1,0 +1,88 @@
+import type { InvocationContext } from '@azure/functions';
+import { z } from 'zod';
+import { recordAudit } from '../audit';
+import { confirmNewEmailMessage, emailChangeNoticeMessage } from '../email/messages';
+import { deliverSoon, queueEmail } from '../email/outbox';
+import { Problem } from '../http/problems';
+import { findToken, issueToken, spendToken, type TokenDocument } from '../tokens';
+import { readAccount, updateAccount, type AccountDocument } from './account';
+import { claimHolder, releaseClaim, tryClaim } from './claims';
+import { emailAddressField, emailInUse, normaliseEmail } from './names';
+
+export const confirmEmailBody = z.object({ token: z.string().min(1).max(512) }).strict();
+export const changeEmailBody = z.object({ emailAddress: emailAddressField }).strict();
+
+export const CONFIRMATION_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
+
+const sameAddress = (a: string | null, b: string) => a !== null && normaliseEmail(a) === normaliseEmail(b);
+const accountExists = async (id: string) => (await readAccount(id)) !== undefined;
+
+/**
+ * Starts a change of address: the new address gets a confirmation link, the current one is told. The
+ * account keeps its current address until the new one is confirmed.
+ */
+export async function requestEmailChange(account: AccountDocument, newAddress: string, clientAddress: string, log: Pick<InvocationContext, 'warn'>): Promise<string> {
+  if (sameAddress(account.emailAddress, newAddress)) {
+    throw new Problem('invalid_request', "The field 'emailAddress' is already your account's email address.");
+  }
+  const holder = await claimHolder({ kind: 'email', address: newAddress });
+  if (holder && holder !== account.id && (await accountExists(holder))) throw emailInUse(newAddress);
+  const token = await issueToken('confirm-email', account.id, newAddress, CONFIRMATION_LIFETIME_MS);
+  const cause = { container: 'accounts' as const, id: account.id };
+  const emails = [
+    await queueEmail(confirmNewEmailMessage(account.username, newAddress, token), cause),
+    await queueEmail(emailChangeNoticeMessage(account.username, account.emailAddress, newAddress), cause),
+  ];
+  await updateAccount(account.id, (current) => ({ ...current, pendingEmailAddress: newAddress }));
+  await recordAudit(account.id, 'email_change_requested', clientAddress, { emailAddress: newAddress });
+  await Promise.all(emails.map((email) => deliverSoon(email, log)));
+  return newAddress;
+}
+
+export async function cancelEmailChange(account: AccountDocument, clientAddress: string): Promise<void> {
+  if (account.pendingEmailAddress === null) return;
+  await updateAccount(account.id, (current) => ({ ...current, pendingEmailAddress: null }));
+  await recordAudit(account.id, 'email_change_cancelled', clientAddress);
+}
+
+const noLongerValid = () =>
+  new Problem('invalid_token', 'This link confirms an address your account no longer uses or no longer asks for. Ask for a new one.');
+
+/**
+ * The pending address becomes the account's: its claim is taken first (the address may have been taken
+ * since the change was asked for), then the account switches, then the old address is released.
+ */
+async function switchToPendingAddress(token: TokenDocument, clientAddress: string): Promise<void> {
+  const newAddress = token.emailAddress;
+  if (!(await tryClaim({ kind: 'email', address: newAddress }, token.accountId, accountExists))) throw emailInUse(newAddress);
+  let previous: string | undefined;
+  const account = await updateAccount(token.accountId, (current) => {
+    if (!sameAddress(current.pendingEmailAddress, newAddress)) return undefined;
+    previous = current.emailAddress;
+    return { ...current, emailAddress: newAddress, emailConfirmed: true, pendingEmailAddress: null };
+  });
+  if (!account || !sameAddress(account.emailAddress, newAddress)) {
+    await releaseClaim({ kind: 'email', address: newAddress }, token.accountId);
+    throw noLongerValid();
+  }
+  await spendToken(token);
+  if (previous !== undefined && !sameAddress(previous, newAddress)) await releaseClaim({ kind: 'email', address: previous }, account.id);
+  await recordAudit(account.id, 'email_changed', clientAddress, { emailAddress: newAddress });
+}
+
+/**
+ * Confirms the address a link was sent to: the account's current address, or the new one it asked to
+ * change to. Confirming is idempotent, so it happens before the token is spent: a crash between the two
+ * leaves a link that simply works again.
+ */
+export async function confirmEmail(secret: string, clientAddress: string): Promise<void> {
+  const token = await findToken(secret, 'confirm-email');
+  const current = await readAccount(token.accountId);
+  if (current && sameAddress(current.pendingEmailAddress, token.emailAddress)) return switchToPendingAddress(token, clientAddress);
+  const account = await updateAccount(token.accountId, (a) =>
+    sameAddress(a.emailAddress, token.emailAddress) && !a.emailConfirmed ? { ...a, emailConfirmed: true } : undefined,
+  );
+  await spendToken(token);
+  if (!account || !sameAddress(account.emailAddress, token.emailAddress)) throw noLongerValid();
+  await recordAudit(account.id, 'email_confirmed', clientAddress, { emailAddress: account.emailAddress });
+}

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { recordAudit } from '../audit';
+import { Problem } from '../http/problems';
+import { verifyMicrosoftIdToken } from '../identity/microsoftIdToken';
+import { issueSessionToken } from '../sessions';
+import { readAccount, toAccountView, updateAccount, type AccountDocument, type AccountView } from './account';
+import { releaseClaim, tryClaim } from './claims';
+import { idTokenField } from './registration';
+
+export const replaceMicrosoftAccountBody = z.object({ idToken: idTokenField }).strict();
+
+const accountExists = async (id: string) => (await readAccount(id)) !== undefined;
+
+/**
+ * Links the Microsoft account of a fresh ID token in place of the current one, in one step for the person:
+ * the new link is claimed first, then the account switches (dropping any password, since password sign-in
+ * ends once a Microsoft account is linked, and every other session), then the old link is released.
+ */
+export async function replaceMicrosoftAccount(
+  account: AccountDocument,
+  idToken: string,
+  clientAddress: string,
+): Promise<{ account: AccountView; sessionToken: string }> {
+  const identity = await verifyMicrosoftIdToken(idToken);
+  const newKey = { kind: 'microsoft' as const, tid: identity.tid, oid: identity.oid };
+  if (!(await tryClaim(newKey, account.id, accountExists))) {
+    throw new Problem(
+      'microsoft_account_linked_elsewhere',
+      `Failed to update the Microsoft account with '${identity.name} <${identity.email ?? 'no email address'}>'. This could happen if it is already linked to another account. Contact support for more information.`,
+    );
+  }
+  const updated = await updateAccount(account.id, (current) => ({
+    ...current,
+    microsoftAccount: { tid: identity.tid, oid: identity.oid, email: identity.email ?? null, name: identity.name, accountType: identity.accountType },
+    passwordHash: null,
+    failedPasswordAttempts: 0,
+    lockedUntil: null,
+    sessionVersion: current.sessionVersion + 1,
+  }));
+  if (!updated) throw new Problem('unauthorized', 'Your session has ended. Sign in again.');
+  const old = account.microsoftAccount;
+  if (old && (old.tid !== identity.tid || old.oid !== identity.oid)) {
+    await releaseClaim({ kind: 'microsoft', tid: old.tid, oid: old.oid }, account.id);
+  }
+  await recordAudit(account.id, 'microsoft_account_changed', clientAddress, {
+    microsoftAccount: `${identity.name} <${identity.email ?? ''}>`,
+    ...(account.passwordHash ? { password: 'removed' } : {}),
+  });
+  return { account: toAccountView(updated), sessionToken: issueSessionToken(updated) };
+}

@@ -1,0 +1,175 @@
+import type { InvocationContext } from '@azure/functions';
+import { z } from 'zod';
+import { recordAudit } from '../audit';
+import { clock } from '../clock';
+import { resetPasswordMessage, signInAssistanceMessage } from '../email/messages';
+import { deliverSoon, queueEmail } from '../email/outbox';
+import type { EmailMessage } from '../email/sender';
+import { Problem } from '../http/problems';
+import { assertAcceptablePassword, hashPassword, MAX_PASSWORD_LENGTH, verifyPassword } from '../passwords';
+import { enforceRateLimit, RATE_LIMITS } from '../rateLimits';
+import { issueSessionToken } from '../sessions';
+import { withMinimumDuration } from '../timing';
+import { findToken, issueToken, spendToken } from '../tokens';
+import { accountView, readAccount, toAccountView, updateAccount, type AccountDocument } from './account';
+import { accountHolding } from './claims';
+import { maskEmailAddress } from './masking';
+import { emailAddressField, normaliseEmail, normaliseName, usernameField } from './names';
+
+const RESET_LINK_LIFETIME_MS = 60 * 60 * 1000;
+/** Longer than the work of the slowest path, so a known and an unknown address answer alike. */
+const ENUMERATION_SAFE_DURATION_MS = 300;
+
+const passwordField = z.string().max(MAX_PASSWORD_LENGTH);
+
+export const forgotPasswordBody = z.object({ emailAddress: emailAddressField }).strict();
+export const resetPasswordBody = z.object({ token: z.string().min(1).max(512), newPassword: passwordField }).strict();
+export const passwordSignInBody = z.object({ username: usernameField, password: passwordField }).strict();
+export const signInAssistanceBody = z.object({ username: usernameField, emailAddress: emailAddressField.optional() }).strict();
+
+export const recoverySession = z.object({
+  status: z.literal('password_login_discontinued'),
+  sessionToken: z.string(),
+  account: accountView,
+});
+
+/** The same answer whether or not an account uses the address. */
+export const FORGOT_PASSWORD_ANSWER = {
+  message: 'If an account uses this email address, we sent it a link to reset the password. The link works for one hour.',
+};
+
+export const SIGN_IN_ASSISTANCE_ANSWER = {
+  message: 'If this is the email address of that account, we sent it the Microsoft account the account signs in with.',
+};
+
+type Log = Pick<InvocationContext, 'warn'>;
+
+/** Individual accounts only: organizations have no credentials to recover. */
+async function userNamed(username: string): Promise<AccountDocument | undefined> {
+  const account = await accountHolding({ kind: 'username', name: username });
+  return account?.kind === 'user' ? account : undefined;
+}
+
+/**
+ * Sends the email without holding the answer for it: the answer must not take longer for a known address,
+ * and the outbox timer delivers it should this instance stop first.
+ */
+async function queueInBackground(message: EmailMessage, account: AccountDocument, log: Log): Promise<void> {
+  const email = await queueEmail(message, { container: 'accounts', id: account.id });
+  void deliverSoon(email, log);
+}
+
+export async function forgotPassword(emailAddress: string, clientAddress: string, log: Log): Promise<void> {
+  await enforceRateLimit(RATE_LIMITS.forgotPasswordPerClient, clientAddress);
+  await enforceRateLimit(RATE_LIMITS.forgotPasswordPerAddress, normaliseEmail(emailAddress));
+  await withMinimumDuration(ENUMERATION_SAFE_DURATION_MS, async () => {
+    const account = await accountHolding({ kind: 'email', address: emailAddress });
+    if (account?.kind !== 'user' || normaliseEmail(account.emailAddress) !== normaliseEmail(emailAddress)) return;
+    const token = await issueToken('reset-password', account.id, account.emailAddress, RESET_LINK_LIFETIME_MS);
+    await recordAudit(account.id, 'password_reset_requested', clientAddress);
+    await queueInBackground(resetPasswordMessage(account.username, account.emailAddress, token), account, log);
+  });
+}
+
+/**
+ * Sets a new password from an emailed link (also the first password of an account that never had one),
+ * ends every session and lifts any lockout. A weak password leaves the link usable for another try.
+ */
+export async function resetPassword(secret: string, newPassword: string, clientAddress: string): Promise<void> {
+  const token = await findToken(secret, 'reset-password');
+  const account = await readAccount(token.accountId);
+  if (account?.kind !== 'user') throw new Problem('invalid_token', 'This link is not valid any more. Ask for a new one.');
+  assertAcceptablePassword(newPassword, account);
+  const passwordHash = await hashPassword(newPassword);
+  await spendToken(token);
+  await updateAccount(account.id, (current) => ({
+    ...current,
+    passwordHash,
+    sessionVersion: current.sessionVersion + 1,
+    failedPasswordAttempts: 0,
+    lockedUntil: null,
+  }));
+  await recordAudit(account.id, 'password_reset', clientAddress);
+}
+
+const FAILURES_PER_LOCK = 10;
+const MAX_LOCK_MINUTES = 24 * 60;
+
+/** Every tenth failure locks for ten times longer than the last: a minute, ten minutes, 100 minutes, … a day. */
+function lockMinutes(failures: number): number {
+  return Math.min(10 ** (failures / FAILURES_PER_LOCK - 1), MAX_LOCK_MINUTES);
+}
+
+function accountLocked(lockedUntil: string): Problem {
+  const seconds = Math.max(1, Math.ceil((Date.parse(lockedUntil) - clock.now().getTime()) / 1000));
+  return new Problem(
+    'account_locked',
+    `This account is locked after too many failed sign-ins. Try again in ${seconds} seconds, or reset the password by email.`,
+    { 'Retry-After': String(seconds) },
+  );
+}
+
+async function recordFailedSignIn(account: AccountDocument, clientAddress: string): Promise<void> {
+  const updated = await updateAccount(account.id, (current) => {
+    const failedPasswordAttempts = (current.failedPasswordAttempts ?? 0) + 1;
+    const locks = failedPasswordAttempts % FAILURES_PER_LOCK === 0;
+    const lockedUntil = locks
+      ? new Date(clock.now().getTime() + lockMinutes(failedPasswordAttempts) * 60 * 1000).toISOString()
+      : current.lockedUntil;
+    return { ...current, failedPasswordAttempts, lockedUntil };
+  });
+  await recordAudit(account.id, 'sign_in_failed', clientAddress, { method: 'password' });
+  if (updated?.lockedUntil && updated.lockedUntil !== account.lockedUntil) {
+    await recordAudit(account.id, 'account_locked', clientAddress, { until: updated.lockedUntil });
+  }
+}
+
+/**
+ * Password sign-in, which exists only to recover an account that lost its Microsoft account: it yields a
+ * session that can do nothing but link one. A wrong password and an unknown username answer alike.
+ */
+export async function signInWithPassword(
+  username: string,
+  password: string,
+  clientAddress: string,
+): Promise<z.infer<typeof recoverySession>> {
+  await enforceRateLimit(RATE_LIMITS.passwordSignInPerClient, clientAddress);
+  await enforceRateLimit(RATE_LIMITS.passwordSignInPerUser, normaliseName(username));
+  const account = await userNamed(username);
+  if (account?.lockedUntil && Date.parse(account.lockedUntil) > clock.now().getTime()) throw accountLocked(account.lockedUntil);
+  const matches = await verifyPassword(account?.passwordHash ?? null, password);
+  if (!account || !matches) {
+    if (account) await recordFailedSignIn(account, clientAddress);
+    throw new Problem('invalid_credentials', 'The username or password is not correct.');
+  }
+  const current =
+    account.failedPasswordAttempts || account.lockedUntil
+      ? ((await updateAccount(account.id, (a) => ({ ...a, failedPasswordAttempts: 0, lockedUntil: null }))) ?? account)
+      : account;
+  await recordAudit(account.id, 'signed_in', clientAddress, { method: 'password' });
+  return { status: 'password_login_discontinued', sessionToken: issueSessionToken(current, 'recovery'), account: toAccountView(current) };
+}
+
+async function limitSignInAssistance(username: string, clientAddress: string): Promise<void> {
+  await enforceRateLimit(RATE_LIMITS.signInAssistancePerClient, clientAddress);
+  await enforceRateLimit(RATE_LIMITS.signInAssistancePerUser, normaliseName(username));
+}
+
+/** Usernames are public, email addresses are not: the owner recognises the masked form. */
+export async function maskedEmailOf(username: string, clientAddress: string): Promise<string> {
+  await limitSignInAssistance(username, clientAddress);
+  const account = await userNamed(username);
+  if (!account) throw new Problem('user_not_found', `There is no user named '${username}'.`);
+  return maskEmailAddress(account.emailAddress);
+}
+
+/** Mails the account the Microsoft account it is linked to, but only to the account's own address. */
+export async function sendSignInAssistance(username: string, emailAddress: string, clientAddress: string, log: Log): Promise<void> {
+  await limitSignInAssistance(username, clientAddress);
+  await withMinimumDuration(ENUMERATION_SAFE_DURATION_MS, async () => {
+    const account = await userNamed(username);
+    if (!account || normaliseEmail(account.emailAddress) !== normaliseEmail(emailAddress)) return;
+    const linked = account.microsoftAccount ? [`${account.microsoftAccount.name} <${account.microsoftAccount.email ?? 'no email address'}>`] : [];
+    await queueInBackground(signInAssistanceMessage(account.username, account.emailAddress, linked), account, log);
+  });
+}

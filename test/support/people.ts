@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { clock } from '../../lib/clock';
 import type { TestService } from './service';
 
 export interface Person {
@@ -22,8 +23,9 @@ export function newPerson(overrides: Partial<Person> = {}): Person {
   };
 }
 
+/** A fresh token by the service's clock, so tests that move the clock still sign in. */
 export function idTokenFor(service: TestService, person: Person): string {
-  return service.identity.mint({ email: person.email, oid: person.oid, tid: person.tid, name: person.name });
+  return service.identity.mint({ email: person.email, oid: person.oid, tid: person.tid, name: person.name }, { issuedAt: clock.now() });
 }
 
 export function uniqueName(prefix = 'user'): string {

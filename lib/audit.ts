@@ -1,7 +1,8 @@
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { nowIso } from './clock';
 import { Problem } from './http/problems';
+import { settings } from './settings';
 import { container, isTransientStoreError } from './storage/cosmos';
 
 export const AUDIT_ACTIONS = [
@@ -67,15 +68,34 @@ const badContinuation = () =>
   new Problem('invalid_request', "The query parameter 'continuationToken' is not one this service gave out. Start again from the first page.");
 
 /**
+ * The continuation tokens this service gives out: Cosmos DB's, signed for the account they page, so a forged
+ * or altered one, or another account's, is refused here whatever the store would make of it.
+ */
+function continuationSignature(accountId: string, continuation: string): Buffer {
+  return createHmac('sha256', settings().SESSION_SIGNING_KEY).update(`audit-continuation\n${accountId}\n${continuation}`).digest();
+}
+
+function wrapContinuation(accountId: string, continuation: string): string {
+  const signature = continuationSignature(accountId, continuation).toString('base64url');
+  return `${Buffer.from(continuation, 'utf8').toString('base64url')}.${signature}`;
+}
+
+function unwrapContinuation(accountId: string, token: string): string {
+  const [encoded, signature, ...rest] = token.split('.');
+  if (rest.length > 0 || !encoded || !signature) throw badContinuation();
+  const continuation = Buffer.from(encoded, 'base64url').toString('utf8');
+  const expected = continuationSignature(accountId, continuation);
+  const given = Buffer.from(signature, 'base64url');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw badContinuation();
+  return continuation;
+}
+
+/**
  * One page of the account's own log, newest first: a query within its partition. The continuation token
- * is Cosmos DB's, wrapped so it travels safely in a URL.
+ * is Cosmos DB's, signed and wrapped so it travels safely in a URL.
  */
 export async function readAuditLog(accountId: string, pageSize = 20, continuationToken?: string): Promise<z.infer<typeof auditPage>> {
-  let continuation: string | undefined;
-  if (continuationToken !== undefined) {
-    continuation = Buffer.from(continuationToken, 'base64url').toString('utf8');
-    if (!continuation.startsWith('[') && !continuation.startsWith('{')) throw badContinuation();
-  }
+  const continuation = continuationToken === undefined ? undefined : unwrapContinuation(accountId, continuationToken);
   const iterator = container('audit').items.query<AuditEvent>(
     { query: 'SELECT * FROM c WHERE c.accountId = @accountId ORDER BY c.at DESC', parameters: [{ name: '@accountId', value: accountId }] },
     { partitionKey: accountId, maxItemCount: pageSize, continuationToken: continuation },
@@ -90,6 +110,6 @@ export async function readAuditLog(accountId: string, pageSize = 20, continuatio
   }
   return {
     events: page.resources.map(({ at, action, clientAddress, details }) => ({ at, action, clientAddress, ...(details ? { details } : {}) })),
-    continuationToken: page.continuationToken ? Buffer.from(page.continuationToken, 'utf8').toString('base64url') : null,
+    continuationToken: page.continuationToken ? wrapContinuation(accountId, page.continuationToken) : null,
   };
 }

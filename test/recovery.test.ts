@@ -1,7 +1,7 @@
 import { clock } from '../lib/clock';
 import { FRONTEND_ORIGIN, useTestService, type TestService } from './support/service';
 import { idTokenFor, newPerson, register } from './support/people';
-import { tokenFromLink, waitForEmail } from './support/mail';
+import { tokenIn, waitFor, waitForEmailTo } from './support/waitFor';
 
 let service: TestService;
 
@@ -29,19 +29,16 @@ async function resetLinkFor(emailAddress: string): Promise<string> {
   const before = service.mailbox.delivered.length;
   const response = await service.call('POST', '/api/auth/forgot-password', { body: { emailAddress } });
   expect(response.status).toBe(202);
-  const deadline = Date.now() + 5000;
-  while (Date.now() < deadline) {
-    const email = service.mailbox.delivered.slice(before).find((e) => e.to.includes(emailAddress) && e.subject === 'Reset your password');
-    if (email) return email.links[0];
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error(`no reset email for ${emailAddress}`);
+  const email = await waitFor(() =>
+    service.mailbox.delivered.slice(before).find((e) => e.to.includes(emailAddress) && e.subject === 'Reset your password'),
+  );
+  return email.links[0];
 }
 
 /** An account that lost its Microsoft account and set a password by email, as the FAQ's recovery describes. */
 async function accountWithPassword(password = STRONG_PASSWORD) {
   const registered = await register(service);
-  const token = tokenFromLink(await resetLinkFor(registered.person.email));
+  const token = tokenIn(await resetLinkFor(registered.person.email));
   const reset = await service.call('POST', '/api/auth/reset-password', { body: { token, newPassword: password } });
   expect(reset.status).toBe(200);
   return { ...registered, password };
@@ -60,7 +57,7 @@ describe('forgot password', () => {
     expect(known.status).toBe(202);
     expect(unknown.status).toBe(202);
     expect(unknown.text).toBe(known.text);
-    const email = await waitForEmail(service, person.email, 'Reset your password');
+    const email = await waitForEmailTo(service, person.email, 'Reset your password');
     expect(email.links).toEqual([expect.stringMatching(new RegExp(`^${FRONTEND_ORIGIN}/account/reset-password\\?token=[A-Za-z0-9_-]{43}$`))]);
     expect(email.html).toContain('/account/reset-password?token=');
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -88,7 +85,7 @@ describe('forgot password', () => {
 describe('resetting the password', () => {
   it('works once, ends every session, and lets the account sign in with the password', async () => {
     const { person, username, sessionToken } = await register(service);
-    const token = tokenFromLink(await resetLinkFor(person.email));
+    const token = tokenIn(await resetLinkFor(person.email));
 
     const reset = await service.call('POST', '/api/auth/reset-password', { body: { token, newPassword: STRONG_PASSWORD } });
     expect(reset.status).toBe(200);
@@ -105,7 +102,7 @@ describe('resetting the password', () => {
 
   it('refuses a link older than an hour', async () => {
     const { person } = await register(service);
-    const token = tokenFromLink(await resetLinkFor(person.email));
+    const token = tokenIn(await resetLinkFor(person.email));
     later(61);
     const response = await service.call('POST', '/api/auth/reset-password', { body: { token, newPassword: STRONG_PASSWORD } });
     expect(response.status).toBe(400);
@@ -118,7 +115,7 @@ describe('resetting the password', () => {
     ['a common password in other casing', () => 'QWERTY123', /most common/],
   ])('refuses %s with weak_password, and the link still works for a better one', async (_label, password, why) => {
     const { person } = await register(service);
-    const token = tokenFromLink(await resetLinkFor(person.email));
+    const token = tokenIn(await resetLinkFor(person.email));
     const weak = await service.call('POST', '/api/auth/reset-password', { body: { token, newPassword: password() } });
     expect(weak.status).toBe(400);
     expect(weak.body.code).toBe('weak_password');
@@ -129,7 +126,7 @@ describe('resetting the password', () => {
 
   it('refuses the username or email address as the password, in any casing', async () => {
     const { person, username } = await register(service);
-    const token = tokenFromLink(await resetLinkFor(person.email));
+    const token = tokenIn(await resetLinkFor(person.email));
     for (const password of [username.toUpperCase(), person.email.toUpperCase()]) {
       const response = await service.call('POST', '/api/auth/reset-password', { body: { token, newPassword: password } });
       expect(response.status).toBe(400);
@@ -203,7 +200,7 @@ describe('password sign-in', () => {
     for (let i = 0; i < 10; i += 1) await passwordSignIn(username, `wrong ${i}`);
     expect((await passwordSignIn(username, STRONG_PASSWORD)).status).toBe(429);
 
-    const token = tokenFromLink(await resetLinkFor(person.email));
+    const token = tokenIn(await resetLinkFor(person.email));
     const newPassword = `${STRONG_PASSWORD} again`;
     expect((await service.call('POST', '/api/auth/reset-password', { body: { token, newPassword } })).status).toBe(200);
     expect((await passwordSignIn(username, newPassword)).status).toBe(200);

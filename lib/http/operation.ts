@@ -212,7 +212,10 @@ function describeIssue(issue: z.core.$ZodIssue): string {
           ? `must have at most ${issue.maximum} items`
           : `must be at most ${issue.maximum}`;
     case 'invalid_format':
-      return issue.format === 'email' ? 'must be an email address' : `must be a valid ${issue.format}`;
+      if (issue.format === 'email') return 'must be an email address';
+      // A pattern's own message says what it wants (zod's default one names the pattern).
+      if (issue.format === 'regex') return issue.message.replace(/^Invalid string: /, '');
+      return `must be a valid ${issue.format}`;
     case 'invalid_value':
       return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
     default:

@@ -37,6 +37,8 @@ export interface CosmosRequestLog {
 
 export interface TestService {
   url: string;
+  /** The Cosmos DB database this service's instances share (`COSMOS_DATABASE`). */
+  database: string;
   host: LocalHost;
   mailbox: AcsEmailStandIn;
   identity: IdentityStandIn;
@@ -72,6 +74,28 @@ function countingCosmos(): { server: http.Server; log: CosmosRequestLog } {
         faults.push({ match, status });
       },
     },
+  };
+}
+
+/** `service.call` for a host at `baseUrl`: JSON in, the status, headers and parsed body out. */
+function callerFor(baseUrl: string): TestService['call'] {
+  return async (method, path, options = {}) => {
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.token) headers.Authorization = `Bearer ${options.token}`;
+    let body: string | undefined = options.rawBody;
+    if (options.body !== undefined) {
+      body = JSON.stringify(options.body);
+      headers['Content-Type'] ??= 'application/json';
+    }
+    const response = await fetch(`${baseUrl}${path}`, { method, headers, body });
+    const text = await response.text();
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    return { status: response.status, headers: response.headers, body: parsed, text };
   };
 }
 
@@ -116,27 +140,11 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
   });
   cosmos.log.reset();
 
-  async function call(method: string, path: string, options: CallOptions = {}): Promise<ApiResponse> {
-    const headers: Record<string, string> = { ...options.headers };
-    if (options.token) headers.Authorization = `Bearer ${options.token}`;
-    let body: string | undefined = options.rawBody;
-    if (options.body !== undefined) {
-      body = JSON.stringify(options.body);
-      headers['Content-Type'] ??= 'application/json';
-    }
-    const response = await fetch(`${host.url}${path}`, { method, headers, body });
-    const text = await response.text();
-    let parsed: unknown;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      parsed = undefined;
-    }
-    return { status: response.status, headers: response.headers, body: parsed, text };
-  }
+  const call = callerFor(host.url);
 
   return {
     url: host.url,
+    database: process.env.COSMOS_DATABASE!,
     host,
     mailbox,
     identity,
@@ -165,4 +173,35 @@ export function useTestService(onStarted: (service: TestService) => void, option
   afterEach(() => {
     jest.restoreAllMocks();
   });
+}
+
+/**
+ * Another instance of the same function app, as a scale-out would run: the same settings, Cosmos DB stand-in
+ * and database, but every module of the app loaded afresh in its own module registry, so it shares no memory
+ * with the first (its own settings cache, Cosmos client, clock object, registered functions).
+ */
+export interface SecondInstance {
+  url: string;
+  host: LocalHost;
+  /** This instance's own `clock` (lib/clock.ts): spy on it to move this instance's time. */
+  clock: typeof import('../../lib/clock').clock;
+  call: TestService['call'];
+  stop(): Promise<void>;
+}
+
+export async function startSecondInstance(service: TestService): Promise<SecondInstance> {
+  if (process.env.COSMOS_DATABASE !== service.database) {
+    throw new Error('The environment no longer points at this service: start the second instance from its own test file.');
+  }
+  let started: Omit<SecondInstance, 'call' | 'stop'> | undefined;
+  // Async: the host requires the function files (and they their lib modules) while it starts, and those
+  // requires must land in the isolated registry too.
+  await jest.isolateModulesAsync(async () => {
+    const { startLocalHost: startIsolatedHost } = require('../../local/host') as typeof import('../../local/host');
+    const { clock } = require('../../lib/clock') as typeof import('../../lib/clock');
+    const host = await startIsolatedHost({ port: 0, corsOrigins: [FRONTEND_ORIGIN], runSchedules: false, log: () => undefined });
+    started = { url: host.url, host, clock };
+  });
+  const instance = started!;
+  return { ...instance, call: callerFor(instance.url), stop: () => instance.host.close() };
 }

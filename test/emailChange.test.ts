@@ -1,0 +1,233 @@
+import { randomUUID } from 'node:crypto';
+import { FRONTEND_ORIGIN, useTestService, type TestService } from './support/service';
+import { idTokenFor, newPerson, register, uniqueName } from './support/people';
+import { emailsTo, tokenIn, waitFor, waitForEmailTo } from './support/waitFor';
+
+let service: TestService;
+
+useTestService((started) => {
+  service = started;
+});
+
+const freshAddress = (label = 'new') => `${label}-${randomUUID().slice(0, 8)}@example.org`;
+
+const me = async (token: string) => {
+  const response = await service.call('GET', '/api/me', { token });
+  expect(response.status).toBe(200);
+  return response.body;
+};
+
+const changeEmail = (token: string | undefined, emailAddress: string) =>
+  service.call('POST', '/api/me/email', { token, body: { emailAddress } });
+
+const confirm = (token: string) => service.call('POST', '/api/auth/confirm-email', { body: { token } });
+
+/** The token of the confirmation link sent to `address`. */
+async function confirmationToken(address: string): Promise<string> {
+  const email = await waitForEmailTo(service, address, 'Confirm your new email address');
+  const link = email.links.find((l) => l.includes('/account/confirm-email?token='));
+  expect(link).toMatch(new RegExp(`^${FRONTEND_ORIGIN}/account/confirm-email\\?token=[A-Za-z0-9_-]{43}$`));
+  return tokenIn(link!);
+}
+
+/** Registers with an address nobody else uses, as someone else would. */
+const registerWith = (emailAddress: string) =>
+  service.call('POST', '/api/accounts', { body: { idToken: idTokenFor(service, newPerson()), username: uniqueName(), emailAddress } });
+
+describe('changing the email address', () => {
+  it('waits for the new address to confirm, tells the old one, then switches', async () => {
+    const { person, sessionToken } = await register(service);
+    const newAddress = freshAddress();
+
+    const requested = await changeEmail(sessionToken, newAddress);
+    expect(requested.status).toBe(202);
+    expect(requested.body).toEqual({ pendingEmailAddress: newAddress });
+
+    // Until it is confirmed the account keeps its address.
+    expect(await me(sessionToken)).toMatchObject({ emailAddress: person.email, pendingEmailAddress: newAddress });
+
+    const token = await confirmationToken(newAddress);
+    const notice = await waitForEmailTo(service, person.email, 'Your email address is being changed');
+    expect(notice.plainText).toContain(newAddress);
+    expect(notice.links).toEqual([]);
+
+    const confirmed = await confirm(token);
+    expect(confirmed.status).toBe(200);
+    expect(await me(sessionToken)).toMatchObject({ emailAddress: newAddress, emailConfirmed: true, pendingEmailAddress: null });
+  });
+
+  it('frees the old address for someone else and holds the new one against everyone else', async () => {
+    const { person, sessionToken } = await register(service);
+    const newAddress = freshAddress();
+    expect((await changeEmail(sessionToken, newAddress)).status).toBe(202);
+    expect((await confirm(await confirmationToken(newAddress))).status).toBe(200);
+
+    const taken = await registerWith(newAddress.toUpperCase());
+    expect(taken.status).toBe(409);
+    expect(taken.body).toMatchObject({
+      code: 'email_in_use',
+      detail: `The email address '${newAddress.toUpperCase()}' is already in use by a different account.`,
+    });
+    const other = await register(service);
+    const takenByChange = await changeEmail(other.sessionToken, newAddress);
+    expect(takenByChange.status).toBe(409);
+    expect(takenByChange.body.code).toBe('email_in_use');
+
+    const old = await registerWith(person.email);
+    expect(old.status).toBe(201);
+    expect(old.body.account.emailAddress).toBe(person.email);
+  });
+
+  it.each([
+    ['the current address', (address: string) => address],
+    ['the current address in other casing', (address: string) => address.toUpperCase()],
+  ])('refuses %s, naming emailAddress', async (_label, sameAs) => {
+    const { person, sessionToken } = await register(service);
+    const response = await changeEmail(sessionToken, sameAs(person.email));
+    expect(response.status).toBe(400);
+    expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(response.body).toMatchObject({ code: 'invalid_request', status: 400, detail: expect.stringContaining("'emailAddress'") });
+    expect((await me(sessionToken)).pendingEmailAddress).toBeNull();
+  });
+
+  it("refuses another account's address with the contract's message, whatever its casing", async () => {
+    const { person: holder } = await register(service);
+    const { sessionToken } = await register(service);
+    const before = service.mailbox.delivered.length;
+
+    const response = await changeEmail(sessionToken, holder.email.toUpperCase());
+    expect(response.status).toBe(409);
+    expect(response.body).toMatchObject({
+      code: 'email_in_use',
+      detail: `The email address '${holder.email.toUpperCase()}' is already in use by a different account.`,
+    });
+    expect((await me(sessionToken)).pendingEmailAddress).toBeNull();
+    expect(service.mailbox.delivered.length).toBe(before);
+  });
+
+  it('checks again at confirmation: of two accounts asking for one address, the first to confirm gets it', async () => {
+    const first = await register(service);
+    const second = await register(service);
+    const contested = freshAddress('contested');
+
+    expect((await changeEmail(first.sessionToken, contested)).status).toBe(202);
+    expect((await changeEmail(second.sessionToken, contested)).status).toBe(202);
+    // Both asked; both got a link. Each answer waited for its email, so the first link is the first account's.
+    const emails = await waitFor(() => emailsTo(service, contested).length >= 2 && emailsTo(service, contested));
+    expect(emails).toHaveLength(2);
+    const [firstToken, secondToken] = emails.map((email) => tokenIn(email.links[0]));
+
+    expect((await confirm(firstToken)).status).toBe(200);
+    const late = await confirm(secondToken);
+    expect(late.status).toBe(409);
+    expect(late.body).toMatchObject({
+      code: 'email_in_use',
+      detail: `The email address '${contested}' is already in use by a different account.`,
+    });
+
+    expect(await me(first.sessionToken)).toMatchObject({ emailAddress: contested, emailConfirmed: true, pendingEmailAddress: null });
+    expect((await me(second.sessionToken)).emailAddress).toBe(second.person.email);
+  });
+
+  it('gives a contested address to exactly one of two simultaneous confirmations', async () => {
+    const first = await register(service);
+    const second = await register(service);
+    const contested = freshAddress('contested');
+    expect((await changeEmail(first.sessionToken, contested)).status).toBe(202);
+    expect((await changeEmail(second.sessionToken, contested)).status).toBe(202);
+    const emails = await waitFor(() => emailsTo(service, contested).length >= 2 && emailsTo(service, contested));
+
+    const answers = await Promise.all(emails.map((email) => confirm(tokenIn(email.links[0]))));
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 409]);
+    expect(answers.find((a) => a.status === 409)?.body.code).toBe('email_in_use');
+    const addresses = [(await me(first.sessionToken)).emailAddress, (await me(second.sessionToken)).emailAddress];
+    expect(addresses.filter((a) => a === contested)).toHaveLength(1);
+  });
+
+  it('cancels a pending change: 204, nothing pending, and the link no longer works', async () => {
+    const { person, sessionToken } = await register(service);
+    const newAddress = freshAddress();
+    expect((await changeEmail(sessionToken, newAddress)).status).toBe(202);
+    const token = await confirmationToken(newAddress);
+
+    const cancelled = await service.call('DELETE', '/api/me/email/pending', { token: sessionToken });
+    expect(cancelled.status).toBe(204);
+    expect(cancelled.text).toBe('');
+    expect(await me(sessionToken)).toMatchObject({ emailAddress: person.email, pendingEmailAddress: null });
+
+    const stale = await confirm(token);
+    expect(stale.status).toBe(400);
+    expect(stale.body.code).toBe('invalid_token');
+    expect(await me(sessionToken)).toMatchObject({ emailAddress: person.email, pendingEmailAddress: null });
+    // The address it would have taken stays free.
+    expect((await registerWith(newAddress)).status).toBe(201);
+
+    // Cancelling with nothing pending is no error.
+    expect((await service.call('DELETE', '/api/me/email/pending', { token: sessionToken })).status).toBe(204);
+  });
+
+  it('replaces a pending change with a newer one; the older link no longer works', async () => {
+    const { sessionToken } = await register(service);
+    const firstChoice = freshAddress('first');
+    const secondChoice = freshAddress('second');
+    expect((await changeEmail(sessionToken, firstChoice)).status).toBe(202);
+    const firstToken = await confirmationToken(firstChoice);
+    expect((await changeEmail(sessionToken, secondChoice)).status).toBe(202);
+    expect((await me(sessionToken)).pendingEmailAddress).toBe(secondChoice);
+
+    const outdated = await confirm(firstToken);
+    expect(outdated.status).toBe(400);
+    expect(outdated.body.code).toBe('invalid_token');
+    expect((await confirm(await confirmationToken(secondChoice))).status).toBe(200);
+    expect((await me(sessionToken)).emailAddress).toBe(secondChoice);
+  });
+
+  it('uses a link once', async () => {
+    const { sessionToken } = await register(service);
+    const newAddress = freshAddress();
+    expect((await changeEmail(sessionToken, newAddress)).status).toBe(202);
+    const token = await confirmationToken(newAddress);
+
+    expect((await confirm(token)).status).toBe(200);
+    const again = await confirm(token);
+    expect(again.status).toBe(400);
+    expect(again.body.code).toBe('invalid_token');
+    expect(await me(sessionToken)).toMatchObject({ emailAddress: newAddress, emailConfirmed: true, pendingEmailAddress: null });
+  });
+
+  it('makes the registration link of the old address useless once the address changed', async () => {
+    const { person, sessionToken } = await register(service);
+    const registrationEmail = await waitForEmailTo(service, person.email, 'Confirm your email address');
+    const newAddress = freshAddress();
+    expect((await changeEmail(sessionToken, newAddress)).status).toBe(202);
+    expect((await confirm(await confirmationToken(newAddress))).status).toBe(200);
+
+    const old = await confirm(tokenIn(registrationEmail.links[0]));
+    expect(old.status).toBe(400);
+    expect(old.body.code).toBe('invalid_token');
+    expect(await me(sessionToken)).toMatchObject({ emailAddress: newAddress, emailConfirmed: true });
+  });
+
+  it('refuses a malformed address, naming the field', async () => {
+    const { sessionToken } = await register(service);
+    for (const emailAddress of ['not-an-address', 'a@b.example>, c@d.example', '']) {
+      const response = await changeEmail(sessionToken, emailAddress);
+      expect(response.status).toBe(400);
+      expect(response.body).toMatchObject({ code: 'invalid_request', detail: expect.stringContaining("'emailAddress'") });
+    }
+  });
+
+  it('needs a session to ask for or cancel a change', async () => {
+    const ask = await changeEmail(undefined, freshAddress());
+    expect(ask.status).toBe(401);
+    expect(ask.body.code).toBe('unauthorized');
+    const cancel = await service.call('DELETE', '/api/me/email/pending');
+    expect(cancel.status).toBe(401);
+    expect(cancel.body.code).toBe('unauthorized');
+
+    // A revoked session is no better.
+    const { sessionToken } = await register(service);
+    expect((await service.call('POST', '/api/auth/sign-out-everywhere', { token: sessionToken })).status).toBe(204);
+    expect((await changeEmail(sessionToken, freshAddress())).status).toBe(401);
+  });
+});

@@ -105,16 +105,21 @@ describe('changing the email address', () => {
     expect(service.mailbox.delivered.length).toBe(before);
   });
 
-  it('checks again at confirmation: of two accounts asking for one address, the first to confirm gets it', async () => {
+  /** Two accounts both ask to move to one new address; both get a link. */
+  async function twoAccountsAskingForOneAddress() {
     const first = await register(service);
     const second = await register(service);
     const contested = freshAddress('contested');
-
     expect((await changeEmail(first.sessionToken, contested)).status).toBe(202);
     expect((await changeEmail(second.sessionToken, contested)).status).toBe(202);
-    // Both asked; both got a link. Each answer waited for its email, so the first link is the first account's.
     const emails = await waitFor(() => emailsTo(service, contested).length >= 2 && emailsTo(service, contested));
+    return { first, second, contested, emails };
+  }
+
+  it('checks again at confirmation: of two accounts asking for one address, the first to confirm gets it', async () => {
+    const { first, second, contested, emails } = await twoAccountsAskingForOneAddress();
     expect(emails).toHaveLength(2);
+    // Each answer waited for its email, so the first link is the first account's.
     const [firstToken, secondToken] = emails.map((email) => tokenIn(email.links[0]));
 
     expect((await confirm(firstToken)).status).toBe(200);
@@ -130,12 +135,7 @@ describe('changing the email address', () => {
   });
 
   it('gives a contested address to exactly one of two simultaneous confirmations', async () => {
-    const first = await register(service);
-    const second = await register(service);
-    const contested = freshAddress('contested');
-    expect((await changeEmail(first.sessionToken, contested)).status).toBe(202);
-    expect((await changeEmail(second.sessionToken, contested)).status).toBe(202);
-    const emails = await waitFor(() => emailsTo(service, contested).length >= 2 && emailsTo(service, contested));
+    const { first, second, contested, emails } = await twoAccountsAskingForOneAddress();
 
     const answers = await Promise.all(emails.map((email) => confirm(tokenIn(email.links[0]))));
     expect(answers.map((a) => a.status).sort()).toEqual([200, 409]);

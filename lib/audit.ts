@@ -18,6 +18,20 @@ export const AUDIT_ACTIONS = [
   'email_change_requested',
   'email_change_cancelled',
   'email_changed',
+  'organization_created',
+  'organization_deleted',
+  'member_invited',
+  'invitation_received',
+  'invitation_accepted',
+  'invitation_rejected',
+  'invitation_cancelled',
+  'member_role_changed',
+  'member_removed',
+  'organization_left',
+  'transform_requested',
+  'transform_cancelled',
+  'transform_accepted',
+  'transform_rejected',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -3,12 +3,14 @@ import { clock } from './clock';
 import { Problem } from './http/problems';
 import { container, isNotFound, isPreconditionFailed, readDocument, type StoredDocument } from './storage/cosmos';
 
-export type TokenPurpose = 'confirm-email' | 'reset-password';
+export type TokenPurpose = 'confirm-email' | 'reset-password' | 'organization-invitation' | 'transform';
 
 export interface TokenDocument extends StoredDocument {
   purpose: TokenPurpose;
   accountId: string;
   emailAddress: string;
+  /** What the token is about beyond its account: the organization an invitation is to, the account to transform. */
+  subjectId?: string;
   expiresAt: string;
   /** Lets Cosmos DB tidy up; expiry itself is checked in code against `expiresAt`. */
   ttl: number;
@@ -29,18 +31,20 @@ export async function issueToken(
   accountId: string,
   emailAddress: string,
   lifetimeMs: number,
-): Promise<string> {
+  subjectId?: string,
+): Promise<{ secret: string; id: string }> {
   const secret = newSecret();
   const document: TokenDocument = {
     id: hashSecret(secret),
     purpose,
     accountId,
     emailAddress,
+    ...(subjectId ? { subjectId } : {}),
     expiresAt: new Date(clock.now().getTime() + lifetimeMs).toISOString(),
     ttl: Math.ceil(lifetimeMs / 1000) + 24 * 60 * 60,
   };
   await container('tokens').items.create(document);
-  return secret;
+  return { secret, id: document.id };
 }
 
 const invalidToken = () =>

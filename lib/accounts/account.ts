@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { nowIso } from '../clock';
 import type { MicrosoftIdentity } from '../identity/microsoftIdToken';
 import { readDocument, updateDocument, type StoredDocument } from '../storage/cosmos';
 
@@ -31,6 +32,52 @@ export interface AccountDocument extends StoredDocument {
   organizations: Array<{ name: string; role: OrganizationRole }>;
   createdAt: string;
   deletion: null | { requestedAt: string; scheduledFor: string };
+  /** A user's request to become an organization, waiting for the named admin's answer. */
+  pendingTransform?: PendingTransform | null;
+  /** Organizations only (see lib/organizations). */
+  members?: Member[];
+  pendingInvitations?: Invitation[];
+  /** How a transformed account became an organization, so an interrupted accept can be finished. */
+  transformedFrom?: { tokenId: string; microsoftAccount: LinkedMicrosoftAccount | null };
+  /** A deleted organization stays as a tombstone: its name is reserved forever. */
+  deletedAt?: string | null;
+}
+
+export interface Member {
+  accountId: string;
+  username: string;
+  role: OrganizationRole;
+}
+
+export interface Invitation extends Member {
+  tokenId: string;
+  invitedAt: string;
+  expiresAt: string;
+}
+
+export interface PendingTransform {
+  adminAccountId: string;
+  adminUsername: string;
+  tokenId: string;
+  requestedAt: string;
+}
+
+/** A new account or organization: unconfirmed, without password, sessions or memberships. */
+export function newAccountDocument(
+  fields: Pick<AccountDocument, 'id' | 'kind' | 'username' | 'emailAddress' | 'microsoftAccount'>,
+): AccountDocument {
+  return {
+    ...fields,
+    emailConfirmed: false,
+    pendingEmailAddress: null,
+    passwordHash: null,
+    failedPasswordAttempts: 0,
+    lockedUntil: null,
+    sessionVersion: 1,
+    organizations: [],
+    createdAt: nowIso(),
+    deletion: null,
+  };
 }
 
 export const accountView = z.object({

@@ -1,5 +1,6 @@
 import { clock, nowIso } from '../clock';
 import { container, isConflict, isNotFound, isPreconditionFailed, readDocument, type StoredDocument } from '../storage/cosmos';
+import type { Problem } from '../http/problems';
 import { readAccount, type AccountDocument } from './account';
 import { normaliseEmail, normaliseName } from './names';
 
@@ -78,5 +79,25 @@ export async function releaseClaim(key: ClaimKey, accountId: string): Promise<vo
     await container('claims').item(id, id).delete({ accessCondition: { type: 'IfMatch', condition: existing._etag ?? '' } });
   } catch (error) {
     if (!isNotFound(error) && !isPreconditionFailed(error)) throw error;
+  }
+}
+
+/**
+ * Claims each key for a new account, in order (the first taken one answers its problem), then runs `write`,
+ * which creates the account. Should anything fail before the account exists, the keys taken go back, so a
+ * failed attempt leaves nothing behind.
+ */
+export async function withClaims<T>(accountId: string, keys: Array<[ClaimKey, Problem]>, write: () => Promise<T>): Promise<T> {
+  const accountExists = async (id: string) => (await readAccount(id)) !== undefined;
+  const taken: ClaimKey[] = [];
+  try {
+    for (const [key, unavailable] of keys) {
+      if (!(await tryClaim(key, accountId, accountExists))) throw unavailable;
+      taken.push(key);
+    }
+    return await write();
+  } catch (error) {
+    if (!(await accountExists(accountId))) await Promise.all(taken.map((key) => releaseClaim(key, accountId)));
+    throw error;
   }
 }

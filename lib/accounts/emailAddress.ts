@@ -27,7 +27,7 @@ export async function requestEmailChange(account: AccountDocument, newAddress: s
   }
   const holder = await claimHolder({ kind: 'email', address: newAddress });
   if (holder && holder !== account.id && (await accountExists(holder))) throw emailInUse(newAddress);
-  const token = await issueToken('confirm-email', account.id, newAddress, CONFIRMATION_LIFETIME_MS);
+  const { secret: token } = await issueToken('confirm-email', account.id, newAddress, CONFIRMATION_LIFETIME_MS);
   const cause = { container: 'accounts' as const, id: account.id };
   const emails = [
     await queueEmail(confirmNewEmailMessage(account.username, newAddress, token), cause),

@@ -14,6 +14,9 @@ export function normaliseEmail(address: string): string {
   return address.toLowerCase();
 }
 
+export const usernameUnavailable = (name: string) =>
+  new Problem('username_unavailable', `The username '${name}' is not available.`);
+
 export const emailInUse = (address: string) =>
   new Problem('email_in_use', `The email address '${address}' is already in use by a different account.`);
 

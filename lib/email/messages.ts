@@ -70,3 +70,43 @@ export function signInAssistanceMessage(username: string, emailAddress: string, 
     'If you have lost access to that Microsoft account, reset your password from the sign-in page and link another Microsoft account.',
   ]);
 }
+
+export function organizationInvitationMessage(
+  invitee: { username: string; emailAddress: string },
+  organizationName: string,
+  invitedBy: string,
+  role: string,
+  token: string,
+): EmailMessage {
+  return compose(
+    invitee.emailAddress,
+    `Join the organization ${organizationName}`,
+    [
+      `Hello ${invitee.username},`,
+      `${invitedBy} invited you to join the organization ${organizationName} as ${role === 'admin' ? 'an admin' : 'a collaborator'}. The invitation works for 7 days.`,
+    ],
+    { label: `Accept or decline the invitation to ${organizationName}`, url: frontendLink(`/organizations/${encodeURIComponent(organizationName)}/invitation`, token) },
+  );
+}
+
+export function confirmOrganizationEmailMessage(organizationName: string, emailAddress: string, token: string): EmailMessage {
+  return compose(
+    emailAddress,
+    `Confirm the email address of ${organizationName}`,
+    [`This address was given as the email address of the organization ${organizationName} on the package gallery.`, 'Please confirm it.'],
+    { label: 'Confirm the email address', url: frontendLink('/account/confirm-email', token) },
+  );
+}
+
+export function transformRequestMessage(admin: { username: string; emailAddress: string }, accountName: string, token: string): EmailMessage {
+  return compose(
+    admin.emailAddress,
+    `${accountName} asks you to administer it as an organization`,
+    [
+      `Hello ${admin.username},`,
+      `The account ${accountName} asks to become an organization with you as its admin. It keeps its name, email address and packages, and can no longer sign in; you manage it from your own account.`,
+      'The request works for 7 days.',
+    ],
+    { label: `Accept or decline administering ${accountName}`, url: frontendLink('/organizations/transform', token) },
+  );
+}

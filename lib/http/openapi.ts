@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PROBLEMS, problemType, type ProblemCode } from './problems';
+import { PROBLEMS, problemType, type DocumentedProblem, type ProblemCode } from './problems';
 
 interface DescribedOperation {
   name: string;
@@ -11,7 +11,7 @@ interface DescribedOperation {
   body?: z.ZodType;
   query?: z.ZodObject;
   responses: Record<number, { description: string; schema?: z.ZodType }>;
-  problems: readonly ProblemCode[];
+  problems: readonly DocumentedProblem[];
 }
 
 /** Filled as the function files register their routes, so the document describes exactly what is served. */
@@ -38,11 +38,11 @@ const problemSchema = {
   },
 };
 
-function problemResponses(codes: readonly ProblemCode[]): Record<string, unknown> {
+function problemResponses(problems: readonly DocumentedProblem[]): Record<string, unknown> {
   const byStatus = new Map<number, ProblemCode[]>();
-  for (const code of codes) {
-    const status = PROBLEMS[code].status;
-    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  for (const problem of problems) {
+    const { code, status } = typeof problem === 'string' ? { code: problem, status: PROBLEMS[problem].status } : problem;
+    if (!byStatus.get(status)?.includes(code)) byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
   }
   return Object.fromEntries(
     [...byStatus].map(([status, statusCodes]) => [
@@ -65,7 +65,7 @@ function problemResponses(codes: readonly ProblemCode[]): Record<string, unknown
 }
 
 /** Problems every operation of its kind can answer, whether or not its spec lists them. */
-function withImpliedProblems(op: DescribedOperation): ProblemCode[] {
+function withImpliedProblems(op: DescribedOperation): DocumentedProblem[] {
   const implied: ProblemCode[] = [
     ...(op.body || op.method !== 'GET' ? (['invalid_request', 'payload_too_large'] as const) : []),
     ...(op.auth === 'none' ? [] : (['unauthorized'] as const)),

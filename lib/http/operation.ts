@@ -1,7 +1,7 @@
 import type { HttpFunctionOptions, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { z } from 'zod';
 import '../startup';
-import { Problem, type ProblemCode } from './problems';
+import { Problem, type DocumentedProblem } from './problems';
 import { describeOperation } from './openapi';
 import { authenticate, type Caller } from '../sessions';
 import { isTransientStoreError } from '../storage/cosmos';
@@ -49,7 +49,7 @@ export interface OperationSpec<
   /** Query parameters, each a string; unknown ones are refused like unknown body fields. */
   query?: Query;
   responses: Record<number, { description: string; schema?: z.ZodType }>;
-  problems: readonly ProblemCode[];
+  problems: readonly DocumentedProblem[];
   handle(
     context: BaseContext<Parsed<Schema>, Parsed<Query>> & (Auth extends 'none' ? object : { caller: Caller }),
   ): Promise<Reply>;

@@ -28,28 +28,37 @@ export const PROBLEMS = {
   microsoft_account_linked_elsewhere: { status: 409, title: 'The Microsoft account is linked to another account' },
   user_not_found: { status: 404, title: 'No such user' },
   unauthorized: { status: 401, title: 'Sign-in required' },
+  // The contract answers 403 when the caller's own address is unconfirmed, 400 when someone they name has one.
+  email_unconfirmed: { status: 403, title: 'The email address is not confirmed yet', alsoAs: [400] },
+  admin_required: { status: 403, title: 'Only an admin of the organization may do this' },
+  member_is_organization: { status: 400, title: 'An organization cannot be a member' },
+  already_member: { status: 409, title: 'Already a member' },
+  last_admin: { status: 409, title: 'An organization must keep an admin' },
+  organization_not_empty: { status: 409, title: 'The organization is not empty' },
+  transform_not_allowed: { status: 409, title: 'This account cannot be transformed' },
   not_found: { status: 404, title: 'Not found' },
   too_many_requests: { status: 429, title: 'Too many requests' },
   identity_provider_unavailable: { status: 503, title: 'Microsoft sign-in is unavailable' },
   service_unavailable: { status: 503, title: 'The service is temporarily unavailable' },
   internal_error: { status: 500, title: 'Something went wrong on our side' },
-} as const satisfies Record<string, { status: number; title: string }>;
+} as const satisfies Record<string, { status: number; title: string; alsoAs?: readonly number[] }>;
 
 export type ProblemCode = keyof typeof PROBLEMS;
 
 /** A failure the caller can act on; thrown anywhere in the domain and answered as RFC 9457 JSON. */
 export class Problem extends Error {
+  readonly status: number;
+
+  /** `status` only where the contract gives one code two statuses (`email_unconfirmed`). */
   constructor(
     readonly code: ProblemCode,
     readonly detail: string,
     readonly headers: Record<string, string> = {},
+    status?: number,
   ) {
     super(detail);
     this.name = 'Problem';
-  }
-
-  get status(): number {
-    return PROBLEMS[this.code].status;
+    this.status = status ?? PROBLEMS[code].status;
   }
 
   toJSON(): ProblemBody {
@@ -64,6 +73,9 @@ export interface ProblemBody {
   detail: string;
   code: ProblemCode;
 }
+
+/** A code an operation can answer, under its usual status or the one this operation gives it. */
+export type DocumentedProblem = ProblemCode | { code: ProblemCode; status: number };
 
 export function problemType(code: ProblemCode): string {
   return `urn:gallery-accounts:problem:${code}`;

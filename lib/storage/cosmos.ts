@@ -80,6 +80,8 @@ export async function replaceIfUnchanged<T extends StoredDocument>(
   return resource as T;
 }
 
+const MAX_UPDATE_ATTEMPTS = 25;
+
 /**
  * Read-modify-write that never overwrites a concurrent change: on a 412 it reads again and reapplies.
  * `change` returns the new document, or `undefined` to leave it as it is.
@@ -90,7 +92,7 @@ export async function updateDocument<T extends StoredDocument>(
   change: (current: T) => T | undefined,
   partitionKey: string = id,
 ): Promise<T | undefined> {
-  for (let attempt = 0; attempt < 10; attempt += 1) {
+  for (let attempt = 1; attempt <= MAX_UPDATE_ATTEMPTS; attempt += 1) {
     const current = await readDocument<T>(name, id, partitionKey);
     if (!current) return undefined;
     const next = change(current);
@@ -100,6 +102,8 @@ export async function updateDocument<T extends StoredDocument>(
     } catch (error) {
       if (!isPreconditionFailed(error)) throw error;
     }
+    // Spread the retries of writers that collided, so they do not collide again in lockstep.
+    await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
   }
   throw new Error(`Gave up updating ${name}/${id} after repeated concurrent changes`);
 }

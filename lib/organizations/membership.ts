@@ -1,0 +1,190 @@
+import type { InvocationContext } from '@azure/functions';
+import { z } from 'zod';
+import { recordAudit } from '../audit';
+import { clock } from '../clock';
+import { organizationInvitationMessage } from '../email/messages';
+import { deliverSoon, queueEmail } from '../email/outbox';
+import { Problem } from '../http/problems';
+import { findToken, issueToken, spendToken } from '../tokens';
+import type { AccountDocument, OrganizationRole } from '../accounts/account';
+import { accountHolding } from '../accounts/claims';
+import { usernameField } from '../accounts/names';
+import {
+  assertKeepsAnAdmin,
+  mirrorMembership,
+  organizationForAdmin,
+  organizationForMember,
+  roleField,
+  roleOf,
+  updateOrganization,
+  type OrganizationDocument,
+} from './organization';
+
+export const inviteMemberBody = z.object({ username: usernameField, role: roleField }).strict();
+export const invitationTokenBody = z.object({ token: z.string().min(1).max(512) }).strict();
+export const changeRoleBody = z.object({ role: roleField }).strict();
+
+const INVITATION_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
+
+type Log = Pick<InvocationContext, 'warn'>;
+
+/** The individual account named, with a confirmed address: what members and admins must be. */
+export async function confirmedIndividual(username: string): Promise<AccountDocument> {
+  const account = await accountHolding({ kind: 'username', name: username });
+  if (!account || account.deletedAt) {
+    throw new Problem('user_not_found', `There is no user named '${username}'.`);
+  }
+  if (account.kind === 'organization') {
+    throw new Problem('member_is_organization', `'${account.username}' is an organization; only individual accounts can be members.`);
+  }
+  if (!account.emailConfirmed) {
+    throw new Problem('email_unconfirmed', `'${account.username}' has not confirmed an email address yet.`, {}, 400);
+  }
+  return account;
+}
+
+/**
+ * Invites an individual account by username; an emailed token, for that account only, answers it within
+ * 7 days. Inviting again replaces the earlier invitation, whose token stops working.
+ */
+export async function inviteMember(
+  name: string,
+  input: z.infer<typeof inviteMemberBody>,
+  caller: AccountDocument,
+  clientAddress: string,
+  log: Log,
+): Promise<void> {
+  const organization = await organizationForAdmin(name, caller);
+  const invitee = await confirmedIndividual(input.username);
+  if (roleOf(organization, invitee.id)) {
+    throw new Problem('already_member', `'${invitee.username}' is already a member of '${organization.username}'.`);
+  }
+  const { secret, id: tokenId } = await issueToken('organization-invitation', invitee.id, invitee.emailAddress, INVITATION_LIFETIME_MS, organization.id);
+  const email = await queueEmail(
+    organizationInvitationMessage(invitee, organization.username, caller.username, input.role, secret),
+    { container: 'accounts', id: organization.id },
+  );
+  const now = clock.now();
+  await updateOrganization(organization.id, (current) => {
+    if (roleOf(current, invitee.id)) throw new Problem('already_member', `'${invitee.username}' is already a member of '${current.username}'.`);
+    const invitation = {
+      accountId: invitee.id,
+      username: invitee.username,
+      role: input.role,
+      tokenId,
+      invitedAt: now.toISOString(),
+      expiresAt: new Date(now.getTime() + INVITATION_LIFETIME_MS).toISOString(),
+    };
+    return { ...current, pendingInvitations: [...current.pendingInvitations.filter((i) => i.accountId !== invitee.id), invitation] };
+  });
+  await recordAudit(caller.id, 'member_invited', clientAddress, { organization: organization.username, member: invitee.username, role: input.role });
+  await recordAudit(invitee.id, 'invitation_received', clientAddress, { organization: organization.username, role: input.role });
+  await deliverSoon(email, log);
+}
+
+const invalidInvitation = () =>
+  new Problem('invalid_token', 'This invitation is not valid: it may have expired, been replaced, cancelled or answered already.');
+
+/** The invitation `secret` stands for, if it is the caller's own and to the organization named. */
+async function callersInvitation(name: string, secret: string, caller: AccountDocument) {
+  const token = await findToken(secret, 'organization-invitation');
+  if (token.accountId !== caller.id) throw invalidInvitation();
+  const organization = await accountHolding({ kind: 'username', name });
+  if (organization?.kind !== 'organization' || organization.deletedAt || organization.id !== token.subjectId) throw invalidInvitation();
+  return { token, organization: organization as OrganizationDocument };
+}
+
+/**
+ * Joins the organization. The organization's document is written first (the membership and the spent
+ * invitation in one ETag-guarded step), then the member's own list; a crash between them is finished by
+ * accepting again, since the token is spent last.
+ */
+export async function acceptInvitation(name: string, secret: string, caller: AccountDocument, clientAddress: string): Promise<void> {
+  const { token, organization } = await callersInvitation(name, secret, caller);
+  const joined = await updateOrganization(organization.id, (current) => {
+    const invitation = current.pendingInvitations.find((i) => i.tokenId === token.id);
+    if (!invitation) return undefined;
+    return {
+      ...current,
+      members: [...current.members.filter((m) => m.accountId !== caller.id), { accountId: caller.id, username: caller.username, role: invitation.role }],
+      pendingInvitations: current.pendingInvitations.filter((i) => i.tokenId !== token.id),
+    };
+  });
+  const role = joined && roleOf(joined, caller.id);
+  if (!role) throw invalidInvitation();
+  await mirrorMembership(caller.id, organization.username, role);
+  await spendToken(token);
+  await recordAudit(caller.id, 'invitation_accepted', clientAddress, { organization: organization.username, role });
+}
+
+export async function rejectInvitation(name: string, secret: string, caller: AccountDocument, clientAddress: string): Promise<void> {
+  const { token, organization } = await callersInvitation(name, secret, caller);
+  const updated = await updateOrganization(organization.id, (current) =>
+    current.pendingInvitations.some((i) => i.tokenId === token.id)
+      ? { ...current, pendingInvitations: current.pendingInvitations.filter((i) => i.tokenId !== token.id) }
+      : undefined,
+  );
+  if (!updated || roleOf(updated, caller.id)) throw invalidInvitation();
+  await spendToken(token);
+  await recordAudit(caller.id, 'invitation_rejected', clientAddress, { organization: organization.username });
+}
+
+export async function cancelInvitation(name: string, username: string, caller: AccountDocument, clientAddress: string): Promise<void> {
+  const organization = await organizationForAdmin(name, caller);
+  const updated = await updateOrganization(organization.id, (current) => {
+    const remaining = current.pendingInvitations.filter((i) => i.username.toLowerCase() !== username.toLowerCase());
+    return remaining.length === current.pendingInvitations.length ? undefined : { ...current, pendingInvitations: remaining };
+  });
+  if (updated && updated.pendingInvitations.length < organization.pendingInvitations.length) {
+    await recordAudit(caller.id, 'invitation_cancelled', clientAddress, { organization: organization.username, member: username });
+  }
+}
+
+const notAMember = (username: string, organization: string) =>
+  new Problem('not_found', `'${username}' is not a member of '${organization}'.`);
+
+function memberNamed(organization: OrganizationDocument, username: string) {
+  const member = organization.members.find((m) => m.username.toLowerCase() === username.toLowerCase());
+  if (!member) throw notAMember(username, organization.username);
+  return member;
+}
+
+/** Admins change roles; the organization always keeps an admin. */
+export async function changeMemberRole(
+  name: string,
+  username: string,
+  role: OrganizationRole,
+  caller: AccountDocument,
+  clientAddress: string,
+): Promise<void> {
+  const organization = await organizationForAdmin(name, caller);
+  const target = memberNamed(organization, username);
+  const updated = await updateOrganization(organization.id, (current) => {
+    const members = current.members.map((m) => (m.accountId === target.accountId ? { ...m, role } : m));
+    if (!current.members.some((m) => m.accountId === target.accountId)) throw notAMember(username, current.username);
+    assertKeepsAnAdmin(members, current.username);
+    return { ...current, members };
+  });
+  if (!updated) throw notAMember(username, organization.username);
+  await mirrorMembership(target.accountId, organization.username, role);
+  await recordAudit(caller.id, 'member_role_changed', clientAddress, { organization: organization.username, member: target.username, role });
+}
+
+/** Admins remove anyone; any member may leave. The organization always keeps an admin. */
+export async function removeMember(name: string, username: string, caller: AccountDocument, clientAddress: string): Promise<void> {
+  const organization = await organizationForMember(name, caller);
+  const target = memberNamed(organization, username);
+  const leaving = target.accountId === caller.id;
+  if (!leaving && roleOf(organization, caller.id) !== 'admin') {
+    throw new Problem('admin_required', `Only an admin of '${organization.username}' can remove other members.`);
+  }
+  await updateOrganization(organization.id, (current) => {
+    if (!current.members.some((m) => m.accountId === target.accountId)) return undefined;
+    const members = current.members.filter((m) => m.accountId !== target.accountId);
+    assertKeepsAnAdmin(members, current.username);
+    return { ...current, members };
+  });
+  await mirrorMembership(target.accountId, organization.username, null);
+  const details = { organization: organization.username, member: target.username };
+  await recordAudit(caller.id, leaving ? 'organization_left' : 'member_removed', clientAddress, details);
+}

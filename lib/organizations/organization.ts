@@ -1,0 +1,92 @@
+import { z } from 'zod';
+import { clock } from '../clock';
+import { Problem } from '../http/problems';
+import { updateAccount, type AccountDocument, type Member, type OrganizationRole } from '../accounts/account';
+import { accountHolding } from '../accounts/claims';
+
+export interface OrganizationDocument extends AccountDocument {
+  kind: 'organization';
+  members: Member[];
+  pendingInvitations: NonNullable<AccountDocument['pendingInvitations']>;
+}
+
+export const roleField = z.enum(['admin', 'collaborator']);
+
+export const organizationView = z.object({
+  name: z.string(),
+  members: z.array(z.object({ username: z.string(), role: roleField })),
+  emailAddress: z.string().optional().describe('admins only'),
+  emailConfirmed: z.boolean().optional().describe('admins only'),
+  pendingInvitations: z
+    .array(z.object({ username: z.string(), role: roleField, invitedAt: z.string(), expiresAt: z.string() }))
+    .optional()
+    .describe('admins only'),
+});
+
+const notFound = (name: string) =>
+  new Problem('not_found', `There is no organization named '${name}' that you are a member of.`);
+
+export const roleOf = (organization: OrganizationDocument, accountId: string): OrganizationRole | undefined =>
+  organization.members.find((member) => member.accountId === accountId)?.role;
+
+/** The organization, for one of its members; anyone else learns nothing, not even that it exists. */
+export async function organizationForMember(name: string, caller: AccountDocument): Promise<OrganizationDocument> {
+  const account = await accountHolding({ kind: 'username', name });
+  if (account?.kind !== 'organization' || account.deletedAt) throw notFound(name);
+  const organization = account as OrganizationDocument;
+  if (!roleOf(organization, caller.id)) throw notFound(name);
+  return organization;
+}
+
+export async function organizationForAdmin(name: string, caller: AccountDocument): Promise<OrganizationDocument> {
+  const organization = await organizationForMember(name, caller);
+  if (roleOf(organization, caller.id) !== 'admin') {
+    throw new Problem('admin_required', `Only an admin of '${organization.username}' can do this.`);
+  }
+  return organization;
+}
+
+/** Members see who is in it; admins also see its address and who is invited. */
+export function toOrganizationView(organization: OrganizationDocument, viewerId: string): z.infer<typeof organizationView> {
+  const members = organization.members.map(({ username, role }) => ({ username, role }));
+  if (roleOf(organization, viewerId) !== 'admin') return { name: organization.username, members };
+  const now = clock.now().getTime();
+  return {
+    name: organization.username,
+    members,
+    emailAddress: organization.emailAddress,
+    emailConfirmed: organization.emailConfirmed,
+    pendingInvitations: organization.pendingInvitations
+      .filter((invitation) => Date.parse(invitation.expiresAt) > now)
+      .map(({ username, role, invitedAt, expiresAt }) => ({ username, role, invitedAt, expiresAt })),
+  };
+}
+
+/** Read-modify-write of the organization under its ETag: concurrent membership changes never overwrite each other. */
+export async function updateOrganization(
+  id: string,
+  change: (organization: OrganizationDocument) => OrganizationDocument | undefined,
+): Promise<OrganizationDocument | undefined> {
+  return (await updateAccount(id, (current) =>
+    current.kind === 'organization' && !current.deletedAt ? change(current as OrganizationDocument) : undefined,
+  )) as OrganizationDocument | undefined;
+}
+
+/**
+ * Mirrors a membership onto the member's own account, which lists its organizations for GET /api/me.
+ * The organization's document is the truth; this copy is brought in line with it, idempotently.
+ */
+export async function mirrorMembership(accountId: string, organizationName: string, role: OrganizationRole | null): Promise<void> {
+  await updateAccount(accountId, (account) => {
+    const others = account.organizations.filter((o) => o.name.toLowerCase() !== organizationName.toLowerCase());
+    const next = role ? [...others, { name: organizationName, role }] : others;
+    const unchanged = JSON.stringify(next) === JSON.stringify(account.organizations);
+    return unchanged ? undefined : { ...account, organizations: next };
+  });
+}
+
+export function assertKeepsAnAdmin(members: Member[], organizationName: string): void {
+  if (!members.some((member) => member.role === 'admin')) {
+    throw new Problem('last_admin', `'${organizationName}' must keep at least one admin. Make another member an admin first.`);
+  }
+}

@@ -1,0 +1,115 @@
+import type { InvocationContext } from '@azure/functions';
+import { z } from 'zod';
+import { recordAudit } from '../audit';
+import { nowIso } from '../clock';
+import { transformRequestMessage } from '../email/messages';
+import { deliverSoon, queueEmail } from '../email/outbox';
+import { Problem } from '../http/problems';
+import { findToken, issueToken, spendToken, type TokenDocument } from '../tokens';
+import { readAccount, updateAccount, type AccountDocument } from '../accounts/account';
+import { releaseClaim } from '../accounts/claims';
+import { usernameField } from '../accounts/names';
+import { confirmedIndividual, invitationTokenBody } from './membership';
+import { mirrorMembership } from './organization';
+
+export const requestTransformBody = z.object({ adminUsername: usernameField }).strict();
+export const transformTokenBody = invitationTokenBody;
+
+const TRANSFORM_REQUEST_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
+
+const notAllowed = (detail: string) => new Problem('transform_not_allowed', detail);
+
+function assertTransformable(account: AccountDocument): void {
+  if (!account.emailConfirmed) {
+    throw new Problem('email_unconfirmed', 'Confirm your email address before turning the account into an organization.');
+  }
+  if (account.organizations.length > 0) {
+    throw notAllowed(
+      `An account that belongs to organizations cannot become one. Leave ${account.organizations.map((o) => o.name).join(', ')} first.`,
+    );
+  }
+}
+
+/**
+ * Asks another confirmed individual account, named by username, to administer this account as an
+ * organization; the emailed token goes to that admin. Asking again replaces the earlier request.
+ */
+export async function requestTransform(account: AccountDocument, adminUsername: string, clientAddress: string, log: Pick<InvocationContext, 'warn'>) {
+  assertTransformable(account);
+  const admin = await confirmedIndividual(adminUsername);
+  if (admin.id === account.id) throw notAllowed('The admin must be another account than the one becoming an organization.');
+  const { secret, id: tokenId } = await issueToken('transform', admin.id, admin.emailAddress, TRANSFORM_REQUEST_LIFETIME_MS, account.id);
+  const email = await queueEmail(transformRequestMessage(admin, account.username, secret), { container: 'accounts', id: account.id });
+  await updateAccount(account.id, (current) => ({
+    ...current,
+    pendingTransform: { adminAccountId: admin.id, adminUsername: admin.username, tokenId, requestedAt: nowIso() },
+  }));
+  await recordAudit(account.id, 'transform_requested', clientAddress, { admin: admin.username });
+  await deliverSoon(email, log);
+}
+
+export async function cancelTransform(account: AccountDocument, clientAddress: string): Promise<void> {
+  if (!account.pendingTransform) return;
+  await updateAccount(account.id, (current) => ({ ...current, pendingTransform: null }));
+  await recordAudit(account.id, 'transform_cancelled', clientAddress);
+}
+
+const invalidRequest = () =>
+  new Problem('invalid_token', 'This request is not valid any more: it may have expired, been cancelled or answered already.');
+
+/** The transform request `secret` stands for, if the caller is the admin it names. */
+async function requestForAdmin(secret: string, admin: AccountDocument): Promise<{ token: TokenDocument; account: AccountDocument }> {
+  const token = await findToken(secret, 'transform');
+  const account = token.subjectId ? await readAccount(token.subjectId) : undefined;
+  if (token.accountId !== admin.id || !account) throw invalidRequest();
+  return { token, account };
+}
+
+/**
+ * The account becomes an organization with the caller as its admin. It keeps its id, so its name, email
+ * address and packages stay as they are; it loses its Microsoft account, password and sessions. Each step
+ * can run again: an accept that died halfway is finished by accepting again, since the token is spent last.
+ */
+export async function acceptTransform(secret: string, admin: AccountDocument, clientAddress: string): Promise<void> {
+  const { token, account } = await requestForAdmin(secret, admin);
+  if (account.kind === 'user') {
+    if (account.pendingTransform?.tokenId !== token.id) throw invalidRequest();
+    assertTransformable(account);
+  }
+  const organization = await updateAccount(account.id, (current) => {
+    if (current.kind === 'organization') return undefined;
+    if (current.pendingTransform?.tokenId !== token.id) throw invalidRequest();
+    return {
+      ...current,
+      kind: 'organization',
+      members: [{ accountId: admin.id, username: admin.username, role: 'admin' }],
+      pendingInvitations: [],
+      transformedFrom: { tokenId: token.id, microsoftAccount: current.microsoftAccount },
+      pendingTransform: null,
+      pendingEmailAddress: null,
+      microsoftAccount: null,
+      passwordHash: null,
+      failedPasswordAttempts: 0,
+      lockedUntil: null,
+      sessionVersion: current.sessionVersion + 1,
+    };
+  });
+  if (organization?.kind !== 'organization' || organization.transformedFrom?.tokenId !== token.id) throw invalidRequest();
+  const former = organization.transformedFrom.microsoftAccount;
+  if (former) await releaseClaim({ kind: 'microsoft', tid: former.tid, oid: former.oid }, organization.id);
+  await mirrorMembership(admin.id, organization.username, 'admin');
+  await spendToken(token);
+  await recordAudit(admin.id, 'transform_accepted', clientAddress, { organization: organization.username });
+  await recordAudit(organization.id, 'transform_accepted', clientAddress, { admin: admin.username });
+}
+
+export async function rejectTransform(secret: string, admin: AccountDocument, clientAddress: string): Promise<void> {
+  const { token, account } = await requestForAdmin(secret, admin);
+  if (account.kind !== 'user' || account.pendingTransform?.tokenId !== token.id) throw invalidRequest();
+  await updateAccount(account.id, (current) =>
+    current.pendingTransform?.tokenId === token.id ? { ...current, pendingTransform: null } : undefined,
+  );
+  await spendToken(token);
+  await recordAudit(admin.id, 'transform_rejected', clientAddress, { account: account.username });
+  await recordAudit(account.id, 'transform_rejected', clientAddress, { admin: admin.username });
+}

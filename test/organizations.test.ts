@@ -1,5 +1,13 @@
 import { clock } from '../lib/clock';
 import { useTestService, type TestService } from './support/service';
+import {
+  acceptInvitation,
+  confirmedUser as confirmedUserOf,
+  createOrganization as createOrganizationAs,
+  invite as inviteAs,
+  type Member,
+  type Role,
+} from './support/organizations';
 import { idTokenFor, newPerson, register, uniqueName } from './support/people';
 import { tokenIn, waitForEmailTo } from './support/waitFor';
 
@@ -9,35 +17,14 @@ useTestService((started) => {
   service = started;
 });
 
-type User = Awaited<ReturnType<typeof register>>;
+type User = Member;
 
-/** A registered user who confirmed the address, as organizations require. */
-async function confirmedUser(): Promise<User> {
-  const user = await register(service);
-  const email = await waitForEmailTo(service, user.person.email, 'Confirm your email address');
-  expect((await service.call('POST', '/api/auth/confirm-email', { body: { token: tokenIn(email.links[0]) } })).status).toBe(200);
-  return user;
-}
+const confirmedUser = () => confirmedUserOf(service);
+const createOrganization = async (admin: User, name?: string, emailAddress?: string) => createOrganizationAs(service, admin, name, emailAddress);
+const invite = (admin: User, organization: string, member: User, role: Role = 'collaborator') =>
+  inviteAs(service, organization, admin, member, role);
 
-async function createOrganization(admin: User, name = uniqueName('org'), emailAddress = newPerson().email) {
-  const response = await service.call('POST', '/api/organizations', { token: admin.sessionToken, body: { name, emailAddress } });
-  expect(response.status).toBe(201);
-  return { name, emailAddress };
-}
-
-async function invite(admin: User, organization: string, member: User, role: 'admin' | 'collaborator' = 'collaborator') {
-  const before = service.mailbox.delivered.length;
-  const response = await service.call('POST', `/api/organizations/${organization}/members`, {
-    token: admin.sessionToken,
-    body: { username: member.username, role },
-  });
-  expect(response.status).toBe(202);
-  const email = service.mailbox.delivered.slice(before).find((e) => e.to.includes(member.person.email));
-  return tokenIn(email!.links[0]);
-}
-
-const accept = (member: User, organization: string, token: string) =>
-  service.call('POST', `/api/organizations/${organization}/members/accept`, { token: member.sessionToken, body: { token } });
+const accept = (member: User, organization: string, token: string) => acceptInvitation(service, organization, member, token);
 
 const getOrganization = (user: User, organization: string) =>
   service.call('GET', `/api/organizations/${organization}`, { token: user.sessionToken });

@@ -12,7 +12,7 @@ import { newAccountDocument, type AccountDocument } from '../accounts/account';
 import { releaseClaim, withClaims, type ClaimKey } from '../accounts/claims';
 import { CONFIRMATION_LIFETIME_MS } from '../accounts/emailAddress';
 import { assertValidUsername, emailAddressField, emailInUse, usernameField, usernameUnavailable } from '../accounts/names';
-import { mirrorMembership, organizationForAdmin, toOrganizationView, updateOrganization, type OrganizationDocument } from './organization';
+import { assertAdmin, mirrorMembership, organizationForAdmin, toOrganizationView, updateOrganization, type OrganizationDocument } from './organization';
 
 export const createOrganizationBody = z.object({ name: usernameField, emailAddress: emailAddressField }).strict();
 
@@ -60,6 +60,7 @@ export async function createOrganization(
 export async function deleteOrganization(name: string, caller: AccountDocument, clientAddress: string): Promise<void> {
   const organization = await organizationForAdmin(name, caller);
   const deleted = await updateOrganization(organization.id, (current) => {
+    assertAdmin(current, caller);
     const others = current.members.filter((member) => member.accountId !== caller.id);
     if (others.length > 0) {
       throw new Problem(

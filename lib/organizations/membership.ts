@@ -10,6 +10,7 @@ import type { AccountDocument, OrganizationRole } from '../accounts/account';
 import { accountHolding } from '../accounts/claims';
 import { usernameField } from '../accounts/names';
 import {
+  assertAdmin,
   assertKeepsAnAdmin,
   mirrorMembership,
   organizationForAdmin,
@@ -113,8 +114,8 @@ export async function acceptInvitation(name: string, secret: string, caller: Acc
   const role = joined && roleOf(joined, caller.id);
   if (!role) throw invalidInvitation();
   await mirrorMembership(caller.id, organization.username, role);
-  await spendToken(token);
   await recordAudit(caller.id, 'invitation_accepted', clientAddress, { organization: organization.username, role });
+  await spendToken(token);
 }
 
 export async function rejectInvitation(name: string, secret: string, caller: AccountDocument, clientAddress: string): Promise<void> {
@@ -132,6 +133,8 @@ export async function rejectInvitation(name: string, secret: string, caller: Acc
 export async function cancelInvitation(name: string, username: string, caller: AccountDocument, clientAddress: string): Promise<void> {
   const organization = await organizationForAdmin(name, caller);
   const updated = await updateOrganization(organization.id, (current) => {
+    // Checked again on the document being written: an admin demoted a moment ago changes nothing more.
+    assertAdmin(current, caller);
     const remaining = current.pendingInvitations.filter((i) => i.username.toLowerCase() !== username.toLowerCase());
     return remaining.length === current.pendingInvitations.length ? undefined : { ...current, pendingInvitations: remaining };
   });
@@ -160,6 +163,8 @@ export async function changeMemberRole(
   const organization = await organizationForAdmin(name, caller);
   const target = memberNamed(organization, username);
   const updated = await updateOrganization(organization.id, (current) => {
+    // Checked again on the document being written: an admin demoted a moment ago changes nothing more.
+    assertAdmin(current, caller);
     const members = current.members.map((m) => (m.accountId === target.accountId ? { ...m, role } : m));
     if (!current.members.some((m) => m.accountId === target.accountId)) throw notAMember(username, current.username);
     assertKeepsAnAdmin(members, current.username);
@@ -179,6 +184,8 @@ export async function removeMember(name: string, username: string, caller: Accou
     throw new Problem('admin_required', `Only an admin of '${organization.username}' can remove other members.`);
   }
   await updateOrganization(organization.id, (current) => {
+    if (!leaving) // Checked again on the document being written: an admin demoted a moment ago changes nothing more.
+    assertAdmin(current, caller);
     if (!current.members.some((m) => m.accountId === target.accountId)) return undefined;
     const members = current.members.filter((m) => m.accountId !== target.accountId);
     assertKeepsAnAdmin(members, current.username);

@@ -38,11 +38,15 @@ export async function organizationForMember(name: string, caller: AccountDocumen
   return organization;
 }
 
-export async function organizationForAdmin(name: string, caller: AccountDocument): Promise<OrganizationDocument> {
-  const organization = await organizationForMember(name, caller);
+export function assertAdmin(organization: OrganizationDocument, caller: AccountDocument): void {
   if (roleOf(organization, caller.id) !== 'admin') {
     throw new Problem('admin_required', `Only an admin of '${organization.username}' can do this.`);
   }
+}
+
+export async function organizationForAdmin(name: string, caller: AccountDocument): Promise<OrganizationDocument> {
+  const organization = await organizationForMember(name, caller);
+  assertAdmin(organization, caller);
   return organization;
 }
 

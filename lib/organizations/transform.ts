@@ -98,9 +98,9 @@ export async function acceptTransform(secret: string, admin: AccountDocument, cl
   const former = organization.transformedFrom.microsoftAccount;
   if (former) await releaseClaim({ kind: 'microsoft', tid: former.tid, oid: former.oid }, organization.id);
   await mirrorMembership(admin.id, organization.username, 'admin');
-  await spendToken(token);
   await recordAudit(admin.id, 'transform_accepted', clientAddress, { organization: organization.username });
   await recordAudit(organization.id, 'transform_accepted', clientAddress, { admin: admin.username });
+  await spendToken(token);
 }
 
 export async function rejectTransform(secret: string, admin: AccountDocument, clientAddress: string): Promise<void> {

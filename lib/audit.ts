@@ -32,6 +32,13 @@ export const AUDIT_ACTIONS = [
   'transform_cancelled',
   'transform_accepted',
   'transform_rejected',
+  'api_key_created',
+  'api_key_regenerated',
+  'api_key_revoked',
+  'package_owner_invited',
+  'package_owner_added',
+  'package_owner_removed',
+  'prefix_reserved',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

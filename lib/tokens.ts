@@ -3,7 +3,7 @@ import { clock } from './clock';
 import { Problem } from './http/problems';
 import { container, isNotFound, isPreconditionFailed, readDocument, type StoredDocument } from './storage/cosmos';
 
-export type TokenPurpose = 'confirm-email' | 'reset-password' | 'organization-invitation' | 'transform';
+export type TokenPurpose = 'confirm-email' | 'reset-password' | 'organization-invitation' | 'transform' | 'package-owner-invitation';
 
 export interface TokenDocument extends StoredDocument {
   purpose: TokenPurpose;

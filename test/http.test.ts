@@ -8,6 +8,7 @@ import { register } from './support/people';
 
 let service: TestService;
 let sessionToken: string;
+let apiKey: string;
 let openApi: any;
 
 useTestService((started) => {
@@ -15,7 +16,14 @@ useTestService((started) => {
 });
 
 beforeAll(async () => {
-  sessionToken = (await register(service)).sessionToken;
+  const user = await register(service);
+  sessionToken = user.sessionToken;
+  apiKey = (
+    await service.call('POST', '/api/me/api-keys', {
+      token: sessionToken,
+      body: { description: 'sweep', scopes: ['package:push'], packageGlobs: ['*'], owner: user.username, expiresInDays: 1 },
+    })
+  ).body.key;
   openApi = (await service.call('GET', '/api/openapi.json')).body;
 });
 
@@ -64,11 +72,21 @@ function routesTakingABody(): HttpRoute[] {
   );
 }
 
+function needsApiKey(route: HttpRoute): boolean {
+  return Boolean(documented(route)?.security?.some((scheme: object) => 'apiKey' in scheme));
+}
+
 function needsSession(route: HttpRoute): boolean {
   const security = documented(route)?.security;
   // An undocumented route gets a token too: hostile bodies must be refused either way.
-  return security === undefined || security.length > 0;
+  return security === undefined || (security.length > 0 && !needsApiKey(route));
 }
+
+/** The credentials a route documents: a session token or an API key, so the body is what gets judged. */
+const credentialsFor = (route: HttpRoute, token = sessionToken) => ({
+  token: needsSession(route) ? token : undefined,
+  headers: needsApiKey(route) ? { 'X-NuGet-ApiKey': apiKey } : undefined,
+});
 
 /** Stack frames, file paths and library or SDK wording: none of it belongs in an answer. */
 const LEAKS = [
@@ -115,10 +133,11 @@ function problemComplaints(label: string, response: ApiResponse, code: ProblemCo
 }
 
 async function send(route: HttpRoute, rawBody: string): Promise<ApiResponse> {
+  const credentials = credentialsFor(route);
   return service.call(route.method, route.path, {
     rawBody,
-    headers: { 'Content-Type': 'application/json' },
-    token: needsSession(route) ? sessionToken : undefined,
+    headers: { 'Content-Type': 'application/json', ...credentials.headers },
+    token: credentials.token,
   });
 }
 
@@ -386,8 +405,8 @@ describe('the OpenAPI document', () => {
     const mismatches: string[] = [];
     for (const route of httpRoutes().filter((r) => r.method !== 'GET')) {
       // A fresh account each time: an empty body may be all a route needs (sign-out-everywhere ends the session).
-      const token = needsSession(route) ? (await register(service)).sessionToken : undefined;
-      const empty = await service.call(route.method, route.path, { token });
+      const credentials = credentialsFor(route, needsSession(route) ? (await register(service)).sessionToken : undefined);
+      const empty = await service.call(route.method, route.path, credentials);
       const readsBody = empty.status === 400 && empty.body?.code === 'invalid_request';
       const requestBody = documented(route)?.requestBody;
       if (readsBody !== Boolean(requestBody)) {

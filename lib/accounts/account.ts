@@ -30,6 +30,8 @@ export interface AccountDocument extends StoredDocument {
   sessionVersion: number;
   /** Denormalised from the memberships so GET /api/me stays one point read. */
   organizations: Array<{ name: string; role: OrganizationRole }>;
+  /** The API keys this account created, so its keys are listed by point reads. */
+  apiKeyIds?: string[];
   createdAt: string;
   deletion: null | { requestedAt: string; scheduledFor: string };
   /** A user's request to become an organization, waiting for the named admin's answer. */

@@ -110,3 +110,17 @@ export function transformRequestMessage(admin: { username: string; emailAddress:
     { label: `Accept or decline administering ${accountName}`, url: frontendLink('/organizations/transform', token) },
   );
 }
+
+export function packageOwnerInvitationMessage(
+  invitee: { username: string; emailAddress: string },
+  packageId: string,
+  invitedBy: string,
+  token: string,
+): EmailMessage {
+  return compose(
+    invitee.emailAddress,
+    `Become an owner of ${packageId}`,
+    [`Hello ${invitee.username},`, `${invitedBy} invited you to become an owner of the package ${packageId}. The invitation works for 7 days.`],
+    { label: `Accept ownership of ${packageId}`, url: frontendLink(`/packages/${encodeURIComponent(packageId)}/owners/accept`, token) },
+  );
+}

@@ -7,7 +7,7 @@ interface DescribedOperation {
   route: string;
   summary: string;
   description?: string;
-  auth: 'none' | 'session' | 'session-or-recovery';
+  auth: 'none' | 'session' | 'session-or-recovery' | 'api-key';
   body?: z.ZodType;
   query?: z.ZodObject;
   responses: Record<number, { description: string; schema?: z.ZodType }>;
@@ -68,7 +68,7 @@ function problemResponses(problems: readonly DocumentedProblem[]): Record<string
 function withImpliedProblems(op: DescribedOperation): DocumentedProblem[] {
   const implied: ProblemCode[] = [
     ...(op.body || op.method !== 'GET' ? (['invalid_request', 'payload_too_large'] as const) : []),
-    ...(op.auth === 'none' ? [] : (['unauthorized'] as const)),
+    ...(op.auth === 'none' ? [] : op.auth === 'api-key' ? (['invalid_api_key'] as const) : (['unauthorized'] as const)),
     ...(op.auth === 'session' ? (['microsoft_account_required'] as const) : []),
     'service_unavailable',
   ];
@@ -102,7 +102,7 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
       summary: op.summary,
       ...(op.description ? { description: op.description } : {}),
       ...(parameters.length ? { parameters } : {}),
-      ...(op.auth === 'none' ? { security: [] } : { security: [{ session: [] }] }),
+      security: op.auth === 'none' ? [] : op.auth === 'api-key' ? [{ apiKey: [] }] : [{ session: [] }],
       ...(op.body
         ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(op.body, 'input') } } } }
         : {}),
@@ -120,7 +120,10 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
     paths,
     components: {
       schemas: { Problem: problemSchema },
-      securitySchemes: { session: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      securitySchemes: {
+        session: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+        apiKey: { type: 'apiKey', in: 'header', name: 'X-NuGet-ApiKey' },
+      },
     },
   };
 }

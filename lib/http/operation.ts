@@ -4,9 +4,12 @@ import '../startup';
 import { Problem, type DocumentedProblem } from './problems';
 import { describeOperation } from './openapi';
 import { authenticate, type Caller } from '../sessions';
+import { authenticateApiKey, type ApiKeyDocument } from '../packages/apiKeys';
 import { isTransientStoreError } from '../storage/cosmos';
 
 export const MAX_BODY_BYTES = 64 * 1024;
+/** The header NuGet clients send their API key in. */
+export const API_KEY_HEADER = 'X-NuGet-ApiKey';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -20,7 +23,7 @@ export interface Reply {
  * Who may call: anyone; a full session; or also the restricted session a password sign-in gives, which
  * only serves to link a Microsoft account (and what the contract lists with it).
  */
-export type AuthMode = 'none' | 'session' | 'session-or-recovery';
+export type AuthMode = 'none' | 'session' | 'session-or-recovery' | 'api-key';
 
 interface BaseContext<Body, Query> {
   body: Body;
@@ -51,7 +54,8 @@ export interface OperationSpec<
   responses: Record<number, { description: string; schema?: z.ZodType }>;
   problems: readonly DocumentedProblem[];
   handle(
-    context: BaseContext<Parsed<Schema>, Parsed<Query>> & (Auth extends 'none' ? object : { caller: Caller }),
+    context: BaseContext<Parsed<Schema>, Parsed<Query>> &
+      (Auth extends 'none' ? object : Auth extends 'api-key' ? { apiKey: ApiKeyDocument } : { caller: Caller }),
   ): Promise<Reply>;
 }
 
@@ -75,18 +79,24 @@ export function operation<Schema extends z.ZodType | undefined, Query extends z.
     handler: async (request, log) => {
       try {
         // Strangers learn nothing about a route's body before they prove who they are.
-        const caller = spec.auth === 'none' ? undefined : await authenticate(request, spec.auth === 'session-or-recovery');
+        const caller =
+          spec.auth === 'session' || spec.auth === 'session-or-recovery'
+            ? await authenticate(request, spec.auth === 'session-or-recovery')
+            : undefined;
+        const apiKey = spec.auth === 'api-key' ? await authenticateApiKey(request.headers.get(API_KEY_HEADER)) : undefined;
         const body = await readBody(request, spec.body);
         const query = spec.query ? readQuery(request, spec.query) : undefined;
         const reply = await spec.handle({
           body,
           query,
           caller,
+          apiKey,
           params: { ...request.params },
           request,
           clientAddress: clientAddressOf(request),
           log,
-        } as Parameters<typeof spec.handle>[0]);
+          // The auth mode decides which of caller and apiKey is set; TypeScript cannot follow that through.
+        } as unknown as Parameters<typeof spec.handle>[0]);
         return toResponse(reply);
       } catch (error) {
         return problemResponse(asProblem(error, log));

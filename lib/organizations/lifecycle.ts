@@ -12,6 +12,7 @@ import { newAccountDocument, type AccountDocument } from '../accounts/account';
 import { releaseClaim, withClaims, type ClaimKey } from '../accounts/claims';
 import { CONFIRMATION_LIFETIME_MS } from '../accounts/emailAddress';
 import { assertValidUsername, emailAddressField, emailInUse, usernameField, usernameUnavailable } from '../accounts/names';
+import { ownedPackageIds } from '../packages/packages';
 import { assertAdmin, mirrorMembership, organizationForAdmin, toOrganizationView, updateOrganization, type OrganizationDocument } from './organization';
 
 export const createOrganizationBody = z.object({ name: usernameField, emailAddress: emailAddressField }).strict();
@@ -59,6 +60,13 @@ export async function createOrganization(
  */
 export async function deleteOrganization(name: string, caller: AccountDocument, clientAddress: string): Promise<void> {
   const organization = await organizationForAdmin(name, caller);
+  const packages = await ownedPackageIds(organization.id, 5);
+  if (packages.length > 0) {
+    throw new Problem(
+      'organization_not_empty',
+      `'${organization.username}' still owns packages: ${packages.join(', ')}${packages.length === 5 ? ', …' : ''}. Transfer or remove its ownership first.`,
+    );
+  }
   const deleted = await updateOrganization(organization.id, (current) => {
     assertAdmin(current, caller);
     const others = current.members.filter((member) => member.accountId !== caller.id);

@@ -6,7 +6,8 @@ import { organizationInvitationMessage } from '../email/messages';
 import { deliverSoon, queueEmail } from '../email/outbox';
 import { Problem } from '../http/problems';
 import { findToken, issueToken, spendToken } from '../tokens';
-import type { AccountDocument, OrganizationRole } from '../accounts/account';
+import { readAccount, type AccountDocument, type OrganizationRole } from '../accounts/account';
+import { revokeKeysForOrganization } from '../packages/apiKeys';
 import { accountHolding } from '../accounts/claims';
 import { usernameField } from '../accounts/names';
 import {
@@ -175,7 +176,10 @@ export async function changeMemberRole(
   await recordAudit(caller.id, 'member_role_changed', clientAddress, { organization: organization.username, member: target.username, role });
 }
 
-/** Admins remove anyone; any member may leave. The organization always keeps an admin. */
+/**
+ * Admins remove anyone; any member may leave. The organization always keeps an admin. The keys the member
+ * made for the organization stop working with the membership.
+ */
 export async function removeMember(name: string, username: string, caller: AccountDocument, clientAddress: string): Promise<void> {
   const organization = await organizationForMember(name, caller);
   const target = memberNamed(organization, username);
@@ -192,6 +196,8 @@ export async function removeMember(name: string, username: string, caller: Accou
     return { ...current, members };
   });
   await mirrorMembership(target.accountId, organization.username, null);
+  const former = await readAccount(target.accountId);
+  if (former) await revokeKeysForOrganization(former, organization.id);
   const details = { organization: organization.username, member: target.username };
   await recordAudit(caller.id, leaving ? 'organization_left' : 'member_removed', clientAddress, details);
 }

@@ -11,6 +11,7 @@ import { releaseClaim } from '../accounts/claims';
 import { usernameField } from '../accounts/names';
 import { confirmedIndividual, invitationTokenBody } from './membership';
 import { mirrorMembership } from './organization';
+import { handOverApiKeys } from '../packages/apiKeys';
 
 export const requestTransformBody = z.object({ adminUsername: usernameField }).strict();
 export const transformTokenBody = invitationTokenBody;
@@ -67,7 +68,8 @@ async function requestForAdmin(secret: string, admin: AccountDocument): Promise<
 
 /**
  * The account becomes an organization with the caller as its admin. It keeps its id, so its name, email
- * address and packages stay as they are; it loses its Microsoft account, password and sessions. Each step
+ * address and packages stay as they are, and its API keys pass to the admin, still owned by it; it loses
+ * its Microsoft account, password and sessions. Each step
  * can run again: an accept that died halfway is finished by accepting again, since the token is spent last.
  */
 export async function acceptTransform(secret: string, admin: AccountDocument, clientAddress: string): Promise<void> {
@@ -98,6 +100,7 @@ export async function acceptTransform(secret: string, admin: AccountDocument, cl
   const former = organization.transformedFrom.microsoftAccount;
   if (former) await releaseClaim({ kind: 'microsoft', tid: former.tid, oid: former.oid }, organization.id);
   await mirrorMembership(admin.id, organization.username, 'admin');
+  await handOverApiKeys(organization.id, admin.id);
   await recordAudit(admin.id, 'transform_accepted', clientAddress, { organization: organization.username });
   await recordAudit(organization.id, 'transform_accepted', clientAddress, { admin: admin.username });
   await spendToken(token);

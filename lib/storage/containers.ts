@@ -16,6 +16,20 @@ export const CONTAINERS = {
   outbox: { partitionKey: '/id' },
   /** The security log, one partition per account so reading one's own log is a single-partition query. */
   audit: { partitionKey: '/accountId' },
+  /**
+   * API keys under the identifier embedded in the key itself, so checking a key is one point read. The
+   * secret is stored only as a SHA-256 hash.
+   */
+  apiKeys: { partitionKey: '/id' },
+  /** Packages under their lower-case id: owners, versions, listed; the push check reads one by id. */
+  packages: { partitionKey: '/id' },
+  /**
+   * Which packages an account or organization owns, one partition per owner, so its packages are a
+   * single-partition query (deletion preview, organization deletion). The package document is the truth.
+   */
+  ownerships: { partitionKey: '/accountId' },
+  /** Reserved id prefixes, bucketed by an id's first segment, so a push reads one bucket by id. */
+  prefixes: { partitionKey: '/id' },
   /** Rate-limit counters, one per limit, hashed key and time window, so limits hold across instances. */
   rateLimits: { partitionKey: '/id' },
 } as const;

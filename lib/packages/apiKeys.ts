@@ -1,0 +1,190 @@
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import { recordAudit } from '../audit';
+import { clock, nowIso } from '../clock';
+import { Problem } from '../http/problems';
+import { container, readDocument, replaceIfUnchanged, updateDocument, type StoredDocument } from '../storage/cosmos';
+import { readAccount, updateAccount, type AccountDocument } from '../accounts/account';
+import { accountHolding } from '../accounts/claims';
+import { usernameField } from '../accounts/names';
+import { globMatches, packageGlobField } from './globs';
+
+export const API_KEY_SCOPES = ['package:push', 'package:pushversion', 'package:unlist'] as const;
+export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
+
+export interface ApiKeyDocument extends StoredDocument {
+  description: string;
+  scopes: ApiKeyScope[];
+  packageGlobs: string[];
+  /** The account or organization the key pushes for. */
+  ownerAccountId: string;
+  ownerName: string;
+  /** Who holds the key: the account that created it, or the admin a transformed account handed it to. */
+  creatorAccountId: string;
+  expiresInDays: number;
+  createdAt: string;
+  expiresAt: string;
+  revokedAt: string | null;
+  /** SHA-256 of the whole secret: it has 256 random bits, so a fast hash is as good as a slow one. */
+  secretHash: string;
+}
+
+export const createApiKeyBody = z
+  .object({
+    description: z.string().trim().min(1).max(256),
+    scopes: z.array(z.enum(API_KEY_SCOPES)).min(1).max(API_KEY_SCOPES.length),
+    packageGlobs: z.array(packageGlobField).min(1).max(100),
+    owner: usernameField,
+    expiresInDays: z.number().int().min(1).max(365),
+  })
+  .strict();
+
+export const apiKeyView = z.object({
+  id: z.string(),
+  description: z.string(),
+  scopes: z.array(z.enum(API_KEY_SCOPES)),
+  packageGlobs: z.array(z.string()),
+  owner: z.string(),
+  createdAt: z.string(),
+  expiresAt: z.string(),
+  expired: z.boolean(),
+});
+export const apiKeyWithSecret = apiKeyView.extend({ key: z.string().describe('The secret: shown this once, never again') });
+
+const KEY_PREFIX = 'gak1';
+
+function toView(key: ApiKeyDocument): z.infer<typeof apiKeyView> {
+  const { id, description, scopes, packageGlobs, ownerName: owner, createdAt, expiresAt } = key;
+  return { id, description, scopes, packageGlobs, owner, createdAt, expiresAt, expired: Date.parse(expiresAt) <= clock.now().getTime() };
+}
+
+const hashSecret = (secret: string) => createHash('sha256').update(secret, 'utf8').digest('hex');
+
+/** `gak1.<key id>.<256 random bits>`: the id finds the key with one point read. */
+function newSecret(keyId: string): string {
+  return `${KEY_PREFIX}.${keyId}.${randomBytes(32).toString('base64url')}`;
+}
+
+/** The owner a key may push for: the caller, or an organization the caller belongs to. */
+async function allowedOwner(caller: AccountDocument, owner: string): Promise<AccountDocument> {
+  if (owner.toLowerCase() === caller.username.toLowerCase()) return caller;
+  const organization = await accountHolding({ kind: 'username', name: owner });
+  const isMember = organization?.kind === 'organization' && !organization.deletedAt && organization.members?.some((m) => m.accountId === caller.id);
+  if (!organization || !isMember) {
+    throw new Problem('owner_not_allowed', `A key can be owned by you or by an organization you belong to, not by '${owner}'.`);
+  }
+  return organization;
+}
+
+const expiry = (days: number) => new Date(clock.now().getTime() + days * 24 * 60 * 60 * 1000).toISOString();
+
+export async function createApiKey(caller: AccountDocument, input: z.infer<typeof createApiKeyBody>, clientAddress: string) {
+  const owner = await allowedOwner(caller, input.owner);
+  const id = randomUUID().replace(/-/g, '');
+  const secret = newSecret(id);
+  const key: ApiKeyDocument = {
+    id,
+    description: input.description,
+    scopes: [...new Set(input.scopes)],
+    packageGlobs: input.packageGlobs,
+    ownerAccountId: owner.id,
+    ownerName: owner.username,
+    creatorAccountId: caller.id,
+    expiresInDays: input.expiresInDays,
+    createdAt: nowIso(),
+    expiresAt: expiry(input.expiresInDays),
+    revokedAt: null,
+    secretHash: hashSecret(secret),
+  };
+  // The account lists the key before it exists, so a crash never leaves a working key its owner cannot see.
+  await updateAccount(caller.id, (account) => ({ ...account, apiKeyIds: [...(account.apiKeyIds ?? []), id] }));
+  await container('apiKeys').items.create(key);
+  await recordAudit(caller.id, 'api_key_created', clientAddress, { keyId: id, owner: owner.username });
+  return { ...toView(key), key: secret };
+}
+
+async function liveKeysOf(account: AccountDocument): Promise<ApiKeyDocument[]> {
+  const keys = await Promise.all((account.apiKeyIds ?? []).map((id) => readDocument<ApiKeyDocument>('apiKeys', id)));
+  return keys.filter((key): key is ApiKeyDocument => key !== undefined && key.revokedAt === null && key.creatorAccountId === account.id);
+}
+
+export async function listApiKeys(caller: AccountDocument) {
+  return (await liveKeysOf(caller)).map(toView);
+}
+
+/** The caller's own live key; anyone else's, or a revoked one, is simply not found. */
+async function callersKey(caller: AccountDocument, keyId: string): Promise<ApiKeyDocument> {
+  const key = (caller.apiKeyIds ?? []).includes(keyId) ? await readDocument<ApiKeyDocument>('apiKeys', keyId) : undefined;
+  if (!key || key.creatorAccountId !== caller.id || key.revokedAt !== null) {
+    throw new Problem('not_found', 'You have no API key with that id.');
+  }
+  return key;
+}
+
+/** A new secret for the same key: same scopes, globs and owner, a fresh expiry; the old secret stops at once. */
+export async function regenerateApiKey(caller: AccountDocument, keyId: string, clientAddress: string) {
+  const key = await callersKey(caller, keyId);
+  const secret = newSecret(key.id);
+  const updated = await replaceIfUnchanged('apiKeys', { ...key, secretHash: hashSecret(secret), expiresAt: expiry(key.expiresInDays) });
+  await recordAudit(caller.id, 'api_key_regenerated', clientAddress, { keyId });
+  return { ...toView(updated), key: secret };
+}
+
+export async function revokeApiKey(caller: AccountDocument, keyId: string, clientAddress: string): Promise<void> {
+  await callersKey(caller, keyId);
+  await revokeKey(keyId);
+  await updateAccount(caller.id, (account) => ({ ...account, apiKeyIds: (account.apiKeyIds ?? []).filter((id) => id !== keyId) }));
+  await recordAudit(caller.id, 'api_key_revoked', clientAddress, { keyId });
+}
+
+async function revokeKey(keyId: string): Promise<void> {
+  await updateDocument<ApiKeyDocument>('apiKeys', keyId, (key) => (key.revokedAt ? undefined : { ...key, revokedAt: nowIso() }));
+}
+
+/** Keys a member created for an organization stop working when the member leaves it. */
+export async function revokeKeysForOrganization(member: AccountDocument, organizationId: string): Promise<void> {
+  for (const key of await liveKeysOf(member)) {
+    if (key.ownerAccountId === organizationId) await revokeKey(key.id);
+  }
+}
+
+/**
+ * A transformed account's keys pass to its admin: they keep their id, secret and scopes, and their owner is
+ * the same document, now the organization. Idempotent, for an accept that runs again.
+ */
+export async function handOverApiKeys(organizationId: string, adminId: string): Promise<void> {
+  const organization = await readAccount(organizationId);
+  for (const keyId of organization?.apiKeyIds ?? []) {
+    await updateDocument<ApiKeyDocument>('apiKeys', keyId, (key) =>
+      key.creatorAccountId === organizationId ? { ...key, creatorAccountId: adminId } : undefined,
+    );
+    await updateAccount(adminId, (admin) =>
+      admin.apiKeyIds?.includes(keyId) ? undefined : { ...admin, apiKeyIds: [...(admin.apiKeyIds ?? []), keyId] },
+    );
+  }
+  await updateAccount(organizationId, (account) => (account.apiKeyIds?.length ? { ...account, apiKeyIds: [] } : undefined));
+}
+
+const invalidKey = () => new Problem('invalid_api_key', 'The API key is not valid: it may be unknown, revoked or expired. Create a new one.');
+
+/** The key behind a secret: one point read, then a constant-time comparison of hashes. */
+export async function authenticateApiKey(secret: string | null): Promise<ApiKeyDocument> {
+  const match = /^gak1\.([0-9a-f]{32})\.[A-Za-z0-9_-]{43}$/.exec(secret ?? '');
+  if (!match || !secret) throw invalidKey();
+  const key = await readDocument<ApiKeyDocument>('apiKeys', match[1]);
+  const given = Buffer.from(hashSecret(secret), 'hex');
+  const stored = Buffer.from(key?.secretHash ?? '0'.repeat(64), 'hex');
+  if (!key || !timingSafeEqual(given, stored) || key.revokedAt !== null || Date.parse(key.expiresAt) <= clock.now().getTime()) {
+    throw invalidKey();
+  }
+  return key;
+}
+
+export function assertKeyAllows(key: ApiKeyDocument, packageId: string, anyOf: ApiKeyScope[]): void {
+  if (!key.scopes.some((scope) => anyOf.includes(scope))) {
+    throw new Problem('api_key_scope', `This API key's scopes do not allow this; it needs one of: ${anyOf.join(', ')}.`);
+  }
+  if (!key.packageGlobs.some((glob) => globMatches(glob, packageId))) {
+    throw new Problem('api_key_scope', `This API key's package patterns do not cover '${packageId}'.`);
+  }
+}

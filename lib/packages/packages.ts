@@ -1,0 +1,213 @@
+import type { InvocationContext } from '@azure/functions';
+import { z } from 'zod';
+import { recordAudit } from '../audit';
+import { clock, nowIso } from '../clock';
+import { packageOwnerInvitationMessage } from '../email/messages';
+import { deliverSoon, queueEmail } from '../email/outbox';
+import { Problem } from '../http/problems';
+import { container, isConflict, isNotFound, readDocument, updateDocument, type StoredDocument } from '../storage/cosmos';
+import { findToken, issueToken, spendToken } from '../tokens';
+import type { AccountDocument } from '../accounts/account';
+import { accountHolding } from '../accounts/claims';
+import { usernameField } from '../accounts/names';
+import { assertKeyAllows, type ApiKeyDocument } from './apiKeys';
+import { packageIdField } from './globs';
+import { reservationCovering } from './prefixes';
+
+export interface PackageOwner {
+  accountId: string;
+  username: string;
+}
+
+interface PendingOwner extends PackageOwner {
+  tokenId: string;
+  expiresAt: string;
+}
+
+export interface PackageDocument extends StoredDocument {
+  /** As first pushed; `id` is its lower-case form. */
+  displayId: string;
+  owners: PackageOwner[];
+  /** Normalised (lower case) so 1.0.0-Beta and 1.0.0-beta are one version. */
+  versions: string[];
+  listed: boolean;
+  pendingOwners: PendingOwner[];
+  createdAt: string;
+}
+
+export const pushBody = z
+  .object({
+    id: packageIdField,
+    version: z
+      .string()
+      .max(64)
+      .regex(/^\d+(\.\d+){1,3}(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$/, 'must be a version such as 1.2.3 or 1.2.3-beta.1'),
+  })
+  .strict();
+
+export const packageView = z.object({ id: z.string(), owners: z.array(z.string()), versions: z.array(z.string()), listed: z.boolean() });
+export const inviteOwnerBody = z.object({ username: usernameField }).strict();
+export const ownerTokenBody = z.object({ token: z.string().min(1).max(512) }).strict();
+
+const OWNER_INVITATION_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
+
+const toView = (pkg: PackageDocument): z.infer<typeof packageView> => ({
+  id: pkg.displayId,
+  owners: pkg.owners.map((o) => o.username),
+  versions: pkg.versions,
+  listed: pkg.listed,
+});
+
+/** Records in the owner's partition that it owns the package; the package's own owner list stays the truth. */
+async function recordOwnership(accountId: string, packageId: string): Promise<void> {
+  await container('ownerships').items.upsert({ id: packageId, accountId });
+}
+
+async function forgetOwnership(accountId: string, packageId: string): Promise<void> {
+  try {
+    await container('ownerships').item(packageId, accountId).delete();
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+  }
+}
+
+/** Up to `limit` of the packages an account owns: one query within its own partition. */
+export async function ownedPackageIds(accountId: string, limit: number): Promise<string[]> {
+  const { resources } = await container('ownerships')
+    .items.query<{ id: string }>({ query: 'SELECT TOP @limit c.id FROM c', parameters: [{ name: '@limit', value: limit }] }, { partitionKey: accountId })
+    .fetchAll();
+  return resources.map((r) => r.id);
+}
+
+const isOwner = (pkg: PackageDocument, accountId: string) => pkg.owners.some((o) => o.accountId === accountId);
+
+/**
+ * The check the push pipeline calls: the key (one point read), the package (one), and for a new id the
+ * prefix reservations (one). A new id is owned by the key's owner; a new version needs an owner's key.
+ */
+export async function pushPackage(key: ApiKeyDocument, input: z.infer<typeof pushBody>): Promise<{ created: boolean; pkg: z.infer<typeof packageView> }> {
+  const id = input.id.toLowerCase();
+  const version = input.version.toLowerCase();
+  const existing = await readDocument<PackageDocument>('packages', id);
+  if (existing) return { created: false, pkg: toView(await pushVersion(key, existing, version)) };
+
+  assertKeyAllows(key, input.id, ['package:push']);
+  const reservation = await reservationCovering(input.id);
+  if (reservation && !reservation.owners.some((o) => o.accountId === key.ownerAccountId)) {
+    throw new Problem('prefix_reserved', `The prefix '${reservation.displayPrefix}' is reserved; '${key.ownerName}' cannot push new ids under it.`);
+  }
+  const pkg: PackageDocument = {
+    id,
+    displayId: input.id,
+    owners: [{ accountId: key.ownerAccountId, username: key.ownerName }],
+    versions: [version],
+    listed: true,
+    pendingOwners: [],
+    createdAt: nowIso(),
+  };
+  await recordOwnership(key.ownerAccountId, id);
+  try {
+    await container('packages').items.create(pkg);
+  } catch (error) {
+    if (!isConflict(error)) throw error;
+    // Someone pushed the same new id a moment ago: this is now a new version of their package.
+    const raced = await readDocument<PackageDocument>('packages', id);
+    if (!raced) throw error;
+    return { created: false, pkg: toView(await pushVersion(key, raced, version)) };
+  }
+  return { created: true, pkg: toView(pkg) };
+}
+
+async function pushVersion(key: ApiKeyDocument, pkg: PackageDocument, version: string): Promise<PackageDocument> {
+  assertKeyAllows(key, pkg.displayId, ['package:push', 'package:pushversion']);
+  if (!isOwner(pkg, key.ownerAccountId)) {
+    throw new Problem('not_an_owner', `'${key.ownerName}' is not an owner of '${pkg.displayId}'.`);
+  }
+  const updated = await updateDocument<PackageDocument>('packages', pkg.id, (current) => {
+    if (current.versions.includes(version)) {
+      throw new Problem('package_version_exists', `'${current.displayId}' ${version} exists already. Push a new version.`);
+    }
+    return { ...current, versions: [...current.versions, version] };
+  });
+  return updated ?? pkg;
+}
+
+const noSuchPackage = (id: string) => new Problem('not_found', `There is no package '${id}'.`);
+
+export async function getPackage(packageId: string) {
+  const pkg = await readDocument<PackageDocument>('packages', packageId.toLowerCase());
+  if (!pkg) throw noSuchPackage(packageId);
+  return toView(pkg);
+}
+
+/** Manages a package: an owner itself, or an admin of an organization that owns it. */
+async function packageManagedBy(packageId: string, caller: AccountDocument): Promise<PackageDocument> {
+  const pkg = await readDocument<PackageDocument>('packages', packageId.toLowerCase());
+  if (!pkg) throw noSuchPackage(packageId);
+  const adminOf = new Set(caller.organizations.filter((o) => o.role === 'admin').map((o) => o.name.toLowerCase()));
+  if (!pkg.owners.some((o) => o.accountId === caller.id || adminOf.has(o.username.toLowerCase()))) {
+    throw new Problem('not_an_owner', `You are not an owner of '${pkg.displayId}'.`);
+  }
+  return pkg;
+}
+
+/** Invites an account or organization to co-own the package; its emailed token works for 7 days. */
+export async function inviteOwner(packageId: string, username: string, caller: AccountDocument, clientAddress: string, log: Pick<InvocationContext, 'warn'>) {
+  const pkg = await packageManagedBy(packageId, caller);
+  const invitee = await accountHolding({ kind: 'username', name: username });
+  if (!invitee || invitee.deletedAt) throw new Problem('user_not_found', `There is no account or organization named '${username}'.`);
+  if (isOwner(pkg, invitee.id)) throw new Problem('already_owner', `'${invitee.username}' already owns '${pkg.displayId}'.`);
+  const { secret, id: tokenId } = await issueToken('package-owner-invitation', invitee.id, invitee.emailAddress, OWNER_INVITATION_LIFETIME_MS, pkg.id);
+  const email = await queueEmail(packageOwnerInvitationMessage(invitee, pkg.displayId, caller.username, secret), { container: 'packages', id: pkg.id });
+  const expiresAt = new Date(clock.now().getTime() + OWNER_INVITATION_LIFETIME_MS).toISOString();
+  await updateDocument<PackageDocument>('packages', pkg.id, (current) => ({
+    ...current,
+    pendingOwners: [
+      ...current.pendingOwners.filter((p) => p.accountId !== invitee.id),
+      { accountId: invitee.id, username: invitee.username, tokenId, expiresAt },
+    ],
+  }));
+  await recordAudit(caller.id, 'package_owner_invited', clientAddress, { package: pkg.displayId, owner: invitee.username });
+  await deliverSoon(email, log);
+}
+
+const invalidOwnerInvitation = () =>
+  new Problem('invalid_token', 'This invitation to own the package is not valid: it may have expired, been replaced or used already.');
+
+/**
+ * Accepts an invitation to co-own: by the invited account, or for an invited organization by one of its
+ * admins. The ownership record is written before the package's owner list, and the token spent last.
+ */
+export async function acceptOwnerInvitation(packageId: string, secret: string, caller: AccountDocument, clientAddress: string) {
+  const token = await findToken(secret, 'package-owner-invitation');
+  const pkg = await readDocument<PackageDocument>('packages', packageId.toLowerCase());
+  const pending = pkg?.pendingOwners.find((p) => p.tokenId === token.id);
+  const actsFor =
+    token.accountId === caller.id ||
+    caller.organizations.some((o) => o.role === 'admin' && o.name.toLowerCase() === pending?.username.toLowerCase());
+  if (!pkg || token.subjectId !== pkg.id || !pending || !actsFor) throw invalidOwnerInvitation();
+  await recordOwnership(pending.accountId, pkg.id);
+  await updateDocument<PackageDocument>('packages', pkg.id, (current) => ({
+    ...current,
+    owners: isOwner(current, pending.accountId) ? current.owners : [...current.owners, { accountId: pending.accountId, username: pending.username }],
+    pendingOwners: current.pendingOwners.filter((p) => p.tokenId !== token.id),
+  }));
+  await recordAudit(caller.id, 'package_owner_added', clientAddress, { package: pkg.displayId, owner: pending.username });
+  await spendToken(token);
+  return toView((await readDocument<PackageDocument>('packages', pkg.id)) ?? pkg);
+}
+
+/** Removes an owner; a package always keeps one. */
+export async function removeOwner(packageId: string, username: string, caller: AccountDocument, clientAddress: string): Promise<void> {
+  const pkg = await packageManagedBy(packageId, caller);
+  const owner = pkg.owners.find((o) => o.username.toLowerCase() === username.toLowerCase());
+  if (!owner) throw new Problem('not_found', `'${username}' is not an owner of '${pkg.displayId}'.`);
+  await updateDocument<PackageDocument>('packages', pkg.id, (current) => {
+    const owners = current.owners.filter((o) => o.accountId !== owner.accountId);
+    if (owners.length === current.owners.length) return undefined;
+    if (owners.length === 0) throw new Problem('last_owner', `'${current.displayId}' must keep an owner. Add another owner first.`);
+    return { ...current, owners };
+  });
+  await forgetOwnership(owner.accountId, pkg.id);
+  await recordAudit(caller.id, 'package_owner_removed', clientAddress, { package: pkg.displayId, owner: owner.username });
+}

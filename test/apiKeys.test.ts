@@ -1,0 +1,197 @@
+import { clock } from '../lib/clock';
+import { container } from '../lib/storage/cosmos';
+import { useTestService, type TestService } from './support/service';
+import { confirmedUser, createOrganization, inviteAndAccept, removeMember, type Member } from './support/organizations';
+import { uniqueName } from './support/people';
+import { tokenIn, waitForEmailTo } from './support/waitFor';
+
+let service: TestService;
+
+useTestService((started) => {
+  service = started;
+});
+
+const keyBody = (owner: string, overrides: Record<string, unknown> = {}) => ({
+  description: 'CI publishing',
+  scopes: ['package:push'],
+  packageGlobs: ['*'],
+  owner,
+  expiresInDays: 30,
+  ...overrides,
+});
+
+async function createKey(user: Member, overrides: Record<string, unknown> = {}, owner = user.username) {
+  const response = await service.call('POST', '/api/me/api-keys', { token: user.sessionToken, body: keyBody(owner, overrides) });
+  expect(response.status).toBe(201);
+  return response.body as { id: string; key: string; owner: string; expiresAt: string; createdAt: string };
+}
+
+const push = (key: string, id: string, version = '1.0.0') =>
+  service.call('PUT', '/api/packages', { headers: { 'X-NuGet-ApiKey': key }, body: { id, version } });
+
+const listKeys = async (user: Member) => (await service.call('GET', '/api/me/api-keys', { token: user.sessionToken })).body;
+
+describe('creating an API key', () => {
+  it('shows the secret once, lists the key without it, and stores only a hash', async () => {
+    const user = await confirmedUser(service);
+    const created = await service.call('POST', '/api/me/api-keys', {
+      token: user.sessionToken,
+      body: keyBody(user.username, { scopes: ['package:push', 'package:unlist'], packageGlobs: ['Contoso.*'], expiresInDays: 90 }),
+    });
+    expect(created.status).toBe(201);
+    expect(created.body).toEqual({
+      id: expect.stringMatching(/^[0-9a-f]{32}$/),
+      description: 'CI publishing',
+      scopes: ['package:push', 'package:unlist'],
+      packageGlobs: ['Contoso.*'],
+      owner: user.username,
+      createdAt: expect.any(String),
+      expiresAt: expect.any(String),
+      expired: false,
+      key: expect.stringMatching(/^gak1\.[0-9a-f]{32}\.[A-Za-z0-9_-]{43}$/),
+    });
+    const { key, ...metadata } = created.body;
+    expect(Date.parse(metadata.expiresAt) - Date.parse(metadata.createdAt)).toBe(90 * 24 * 60 * 60 * 1000);
+    expect(await listKeys(user)).toEqual([metadata]);
+
+    const { resource: stored } = await container('apiKeys').item(metadata.id, metadata.id).read();
+    expect(JSON.stringify(stored)).not.toContain(key.split('.')[2]);
+    expect(stored.secretHash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it.each([
+    [{ scopes: [] }, 'scopes'],
+    [{ scopes: ['package:delete'] }, 'scopes.0'],
+    [{ packageGlobs: [] }, 'packageGlobs'],
+    [{ packageGlobs: ['bad glob!'] }, 'packageGlobs.0'],
+    [{ expiresInDays: 0 }, 'expiresInDays'],
+    [{ expiresInDays: 366 }, 'expiresInDays'],
+    [{ expiresInDays: 1.5 }, 'expiresInDays'],
+    [{ description: '' }, 'description'],
+  ])('refuses %j, naming the field', async (overrides, field) => {
+    const user = await confirmedUser(service);
+    const response = await service.call('POST', '/api/me/api-keys', { token: user.sessionToken, body: keyBody(user.username, overrides) });
+    expect(response.status).toBe(400);
+    expect(response.body.code).toBe('invalid_request');
+    expect(response.body.detail).toContain(`'${field}'`);
+  });
+
+  it('lets the key be owned by the caller or an organization the caller belongs to, nobody else', async () => {
+    const admin = await confirmedUser(service);
+    const member = await confirmedUser(service);
+    const outsider = await confirmedUser(service);
+    const { name } = await createOrganization(service, admin);
+    await inviteAndAccept(service, name, admin, member);
+
+    expect((await createKey(member, {}, name)).owner).toBe(name);
+    for (const owner of [name, admin.username, 'no-such-owner']) {
+      const response = await service.call('POST', '/api/me/api-keys', { token: outsider.sessionToken, body: keyBody(owner) });
+      expect(`${owner}: ${response.status} ${response.body.code}`).toBe(`${owner}: 403 owner_not_allowed`);
+    }
+  });
+});
+
+describe('regenerating and revoking', () => {
+  it('regenerates a secret with the same scopes; the old secret stops at once', async () => {
+    const user = await confirmedUser(service);
+    const original = await createKey(user, { scopes: ['package:push', 'package:pushversion'], packageGlobs: ['Regen.*'] });
+    const regenerated = await service.call('POST', `/api/me/api-keys/${original.id}/regenerate`, { token: user.sessionToken });
+    expect(regenerated.status).toBe(200);
+    expect(regenerated.body).toMatchObject({ id: original.id, scopes: ['package:push', 'package:pushversion'], packageGlobs: ['Regen.*'] });
+    expect(regenerated.body.key).not.toBe(original.key);
+
+    expect((await push(original.key, `Regen.${uniqueName('a')}`)).body.code).toBe('invalid_api_key');
+    expect((await push(regenerated.body.key, `Regen.${uniqueName('a')}`)).status).toBe(201);
+  });
+
+  it('revokes at once, and a revoked key is gone from the list', async () => {
+    const user = await confirmedUser(service);
+    const { id, key } = await createKey(user);
+    expect((await push(key, uniqueName('pkg'))).status).toBe(201);
+    expect((await service.call('DELETE', `/api/me/api-keys/${id}`, { token: user.sessionToken })).status).toBe(204);
+    const refused = await push(key, uniqueName('pkg'));
+    expect(refused.status).toBe(401);
+    expect(refused.body.code).toBe('invalid_api_key');
+    expect(await listKeys(user)).toEqual([]);
+    expect((await service.call('DELETE', `/api/me/api-keys/${id}`, { token: user.sessionToken })).status).toBe(404);
+  });
+
+  it("does not let one account revoke, regenerate or even see another's key", async () => {
+    const owner = await confirmedUser(service);
+    const other = await confirmedUser(service);
+    const { id, key } = await createKey(owner);
+    for (const [method, path] of [
+      ['DELETE', `/api/me/api-keys/${id}`],
+      ['POST', `/api/me/api-keys/${id}/regenerate`],
+    ] as const) {
+      const response = await service.call(method, path, { token: other.sessionToken });
+      expect(`${method} ${response.status} ${response.body.code}`).toBe(`${method} 404 not_found`);
+    }
+    expect(await listKeys(other)).toEqual([]);
+    expect((await push(key, uniqueName('still-works'))).status).toBe(201);
+  });
+
+  it('refuses a key after it expires', async () => {
+    const user = await confirmedUser(service);
+    const { key } = await createKey(user, { expiresInDays: 1 });
+    jest.spyOn(clock, 'now').mockReturnValue(new Date(Date.now() + 25 * 60 * 60 * 1000));
+    const response = await push(key, uniqueName('late'));
+    expect(response.status).toBe(401);
+    expect(response.body.code).toBe('invalid_api_key');
+  });
+});
+
+describe('keys and organizations', () => {
+  it('stops the keys a member made for an organization when the member leaves it, and only those', async () => {
+    const admin = await confirmedUser(service);
+    const member = await confirmedUser(service);
+    const { name } = await createOrganization(service, admin);
+    await inviteAndAccept(service, name, admin, member);
+    const forOrganization = await createKey(member, {}, name);
+    const ownKey = await createKey(member);
+    expect((await push(forOrganization.key, uniqueName('org-pkg'))).status).toBe(201);
+
+    await removeMember(service, name, admin, member);
+    expect((await push(forOrganization.key, uniqueName('org-pkg'))).body.code).toBe('invalid_api_key');
+    expect((await push(ownKey.key, uniqueName('own-pkg'))).status).toBe(201);
+  });
+
+  it("passes a transformed account's keys to its admin, owned by the organization, and they keep working", async () => {
+    const account = await confirmedUser(service);
+    const admin = await confirmedUser(service);
+    const { key, id } = await createKey(account, { scopes: ['package:push', 'package:pushversion'] });
+    const packageId = uniqueName('Transformed.Lib');
+    expect((await push(key, packageId, '1.0.0')).status).toBe(201);
+
+    const requested = await service.call('POST', '/api/me/transform', { token: account.sessionToken, body: { adminUsername: admin.username } });
+    expect(requested.status).toBe(202);
+    const email = await waitForEmailTo(service, admin.person.email, /administer it as an organization/);
+    const accepted = await service.call('POST', '/api/organizations/transform/accept', {
+      token: admin.sessionToken,
+      body: { token: tokenIn(email.links[0]) },
+    });
+    expect(accepted.status).toBe(200);
+
+    expect(await listKeys(admin)).toEqual([expect.objectContaining({ id, owner: account.username })]);
+    expect((await push(key, packageId, '1.1.0')).status).toBe(200);
+    expect((await service.call('GET', `/api/packages/${packageId}`)).body).toMatchObject({ owners: [account.username], versions: ['1.0.0', '1.1.0'] });
+    // The admin now manages the key: it can revoke it.
+    expect((await service.call('DELETE', `/api/me/api-keys/${id}`, { token: admin.sessionToken })).status).toBe(204);
+    expect((await push(key, packageId, '1.2.0')).body.code).toBe('invalid_api_key');
+  });
+});
+
+describe('the security log', () => {
+  it('records key creation, regeneration and revocation', async () => {
+    const user = await confirmedUser(service);
+    const { id } = await createKey(user);
+    await service.call('POST', `/api/me/api-keys/${id}/regenerate`, { token: user.sessionToken });
+    await service.call('DELETE', `/api/me/api-keys/${id}`, { token: user.sessionToken });
+    const events = (await service.call('GET', '/api/me/audit', { token: user.sessionToken })).body.events;
+    expect(events.slice(0, 3).map((e: { action: string; details: { keyId: string } }) => [e.action, e.details.keyId])).toEqual([
+      ['api_key_revoked', id],
+      ['api_key_regenerated', id],
+      ['api_key_created', id],
+    ]);
+  });
+});

@@ -39,6 +39,9 @@ export const AUDIT_ACTIONS = [
   'package_owner_added',
   'package_owner_removed',
   'prefix_reserved',
+  'deletion_requested',
+  'deletion_cancelled',
+  'account_deleted',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -69,7 +69,7 @@ export async function authenticate(request: HttpRequest, allowRecovery: boolean)
   if (!match) throw signInAgain('Sign in to continue: send your session token as a Bearer token.');
   const { accountId, sessionVersion, scope } = sessionClaims(match[1]);
   const account = await readAccount(accountId);
-  if (!account || account.kind !== 'user' || account.sessionVersion !== sessionVersion) {
+  if (!account || account.kind !== 'user' || account.deletedAt || account.sessionVersion !== sessionVersion) {
     throw signInAgain('Your session has ended. Sign in again.');
   }
   if (scope === 'recovery' && !allowRecovery) {

@@ -41,7 +41,7 @@ export interface AccountDocument extends StoredDocument {
   pendingInvitations?: Invitation[];
   /** How a transformed account became an organization, so an interrupted accept can be finished. */
   transformedFrom?: { tokenId: string; microsoftAccount: LinkedMicrosoftAccount | null };
-  /** A deleted organization stays as a tombstone: its name is reserved forever. */
+  /** A deleted account or organization stays as a tombstone: its name is reserved forever. */
   deletedAt?: string | null;
 }
 

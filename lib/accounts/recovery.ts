@@ -47,7 +47,7 @@ type Log = Pick<InvocationContext, 'warn'>;
 /** Individual accounts only: organizations have no credentials to recover. */
 async function userNamed(username: string): Promise<AccountDocument | undefined> {
   const account = await accountHolding({ kind: 'username', name: username });
-  return account?.kind === 'user' ? account : undefined;
+  return account?.kind === 'user' && !account.deletedAt ? account : undefined;
 }
 
 /**

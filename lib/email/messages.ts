@@ -124,3 +124,11 @@ export function packageOwnerInvitationMessage(
     { label: `Accept ownership of ${packageId}`, url: frontendLink(`/packages/${encodeURIComponent(packageId)}/owners/accept`, token) },
   );
 }
+
+export function accountDeletedMessage(username: string, emailAddress: string): EmailMessage {
+  return compose(emailAddress, 'Your account has been deleted', [
+    `Hello ${username},`,
+    'As you asked, your package gallery account has been deleted: its API keys are revoked, it no longer owns packages or belongs to organizations, and your Microsoft account and this email address are free to use again.',
+    `The username ${username} stays reserved and will not be given to anyone else.`,
+  ]);
+}

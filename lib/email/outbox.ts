@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { clock, nowIso } from '../clock';
-import { container, isNotFound, isPreconditionFailed, readDocument, replaceIfUnchanged, type StoredDocument } from '../storage/cosmos';
+import { container, isConflict, isNotFound, isPreconditionFailed, readDocument, replaceIfUnchanged, type StoredDocument } from '../storage/cosmos';
 import type { ContainerName } from '../storage/containers';
 import { sendEmail, type EmailMessage } from './sender';
 
@@ -32,10 +32,20 @@ const MAX_BACKOFF_MS = 60 * 60 * 1000;
 const CAUSE_GRACE_MS = 10 * 60 * 1000;
 const BATCH_SIZE = 50;
 
-export async function queueEmail(message: EmailMessage, cause: EmailCause): Promise<OutboxEmail> {
+/** A UUID fixed by `key` (ACS takes only UUIDs as operation ids), so queueing the same email twice is one email. */
+function uuidFor(key: string): string {
+  const hex = createHash('sha256').update(key).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${((parseInt(hex[16], 16) & 3) | 8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+/**
+ * Writes the email to the outbox. With `onceKey`, work that may run again (a resumed deletion) queues it
+ * only once: the second write finds the first.
+ */
+export async function queueEmail(message: EmailMessage, cause: EmailCause, onceKey?: string): Promise<OutboxEmail> {
   const now = nowIso();
   const email: OutboxEmail = {
-    id: randomUUID(),
+    id: onceKey ? uuidFor(onceKey) : randomUUID(),
     ...message,
     status: 'pending',
     cause,
@@ -46,8 +56,14 @@ export async function queueEmail(message: EmailMessage, cause: EmailCause): Prom
     sentAt: null,
     lastError: null,
   };
-  const { resource } = await container('outbox').items.create(email);
-  return resource as OutboxEmail;
+  try {
+    const { resource } = await container('outbox').items.create(email);
+    return resource as OutboxEmail;
+  } catch (error) {
+    const queued = onceKey && isConflict(error) ? await readDocument<OutboxEmail>('outbox', email.id) : undefined;
+    if (!queued) throw error;
+    return queued;
+  }
 }
 
 function backoffMs(attempts: number): number {

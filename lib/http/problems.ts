@@ -28,6 +28,8 @@ export const PROBLEMS = {
   microsoft_account_linked_elsewhere: { status: 409, title: 'The Microsoft account is linked to another account' },
   user_not_found: { status: 404, title: 'No such user' },
   unauthorized: { status: 401, title: 'Sign-in required' },
+  confirmation_mismatch: { status: 400, title: 'The confirmation does not match' },
+  deletion_in_progress: { status: 409, title: 'The deletion is already being processed' },
   owner_not_allowed: { status: 403, title: 'The key cannot be owned by that account' },
   invalid_api_key: { status: 401, title: 'The API key is not valid' },
   api_key_scope: { status: 403, title: 'The API key does not allow this' },

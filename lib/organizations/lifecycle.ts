@@ -8,12 +8,12 @@ import { deliverSoon, queueEmail } from '../email/outbox';
 import { Problem } from '../http/problems';
 import { container } from '../storage/cosmos';
 import { issueToken } from '../tokens';
-import { newAccountDocument, type AccountDocument } from '../accounts/account';
-import { releaseClaim, withClaims, type ClaimKey } from '../accounts/claims';
+import { newAccountDocument, readAccount, type AccountDocument } from '../accounts/account';
+import { accountHolding, releaseClaim, withClaims, type ClaimKey } from '../accounts/claims';
 import { CONFIRMATION_LIFETIME_MS } from '../accounts/emailAddress';
 import { assertValidUsername, emailAddressField, emailInUse, usernameField, usernameUnavailable } from '../accounts/names';
 import { ownedPackageIds } from '../packages/packages';
-import { assertAdmin, mirrorMembership, organizationForAdmin, toOrganizationView, updateOrganization, type OrganizationDocument } from './organization';
+import { assertAdmin, mirrorMembership, organizationForAdmin, roleOf, toOrganizationView, updateOrganization, type OrganizationDocument } from './organization';
 
 export const createOrganizationBody = z.object({ name: usernameField, emailAddress: emailAddressField }).strict();
 
@@ -54,6 +54,40 @@ export async function createOrganization(
   return toOrganizationView(organization, caller.id);
 }
 
+const asDeleted = (organization: OrganizationDocument): OrganizationDocument => ({
+  ...organization,
+  members: [],
+  pendingInvitations: [],
+  deletedAt: nowIso(),
+});
+
+const releaseAddress = (organization: OrganizationDocument) =>
+  releaseClaim({ kind: 'email', address: organization.emailAddress }, organization.id);
+
+/**
+ * Takes a deleted account out of every organization it belongs to. An organization it alone belonged to is
+ * deleted (its name stays reserved); where only collaborators remain, they all become admins. Runs again
+ * without harm.
+ */
+export async function removeFromAllOrganizations(accountId: string): Promise<void> {
+  const account = await readAccount(accountId);
+  for (const membership of account?.organizations ?? []) {
+    const found = await accountHolding({ kind: 'username', name: membership.name });
+    if (found?.kind === 'organization' && !found.deletedAt) {
+      const updated = await updateOrganization(found.id, (current) => {
+        if (!roleOf(current, accountId)) return undefined;
+        const members = current.members.filter((m) => m.accountId !== accountId);
+        if (members.length === 0) return asDeleted(current);
+        const keepsAnAdmin = members.some((m) => m.role === 'admin');
+        return { ...current, members: keepsAnAdmin ? members : members.map((m) => ({ ...m, role: 'admin' as const })) };
+      });
+      if (updated?.deletedAt) await releaseAddress(updated);
+      if (updated) for (const member of updated.members) await mirrorMembership(member.accountId, updated.username, member.role);
+    }
+    await mirrorMembership(accountId, membership.name, null);
+  }
+}
+
 /**
  * Deletes an organization that has no other members and no packages. Its name stays reserved forever: the
  * document stays behind as a tombstone that the name's claim points to. Its address is released.
@@ -76,10 +110,10 @@ export async function deleteOrganization(name: string, caller: AccountDocument, 
         `'${current.username}' still has ${others.length === 1 ? 'a member' : `${others.length} members`}: ${others.map((m) => m.username).join(', ')}. Remove ${others.length === 1 ? 'them' : 'them all'} first.`,
       );
     }
-    return { ...current, members: [], pendingInvitations: [], deletedAt: nowIso() };
+    return asDeleted(current);
   });
   if (!deleted) return;
-  await releaseClaim({ kind: 'email', address: organization.emailAddress }, organization.id);
+  await releaseAddress(organization);
   await mirrorMembership(caller.id, organization.username, null);
   await recordAudit(caller.id, 'organization_deleted', clientAddress, { organization: organization.username });
 }

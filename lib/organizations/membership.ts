@@ -201,3 +201,12 @@ export async function removeMember(name: string, username: string, caller: Accou
   const details = { organization: organization.username, member: target.username };
   await recordAudit(caller.id, leaving ? 'organization_left' : 'member_removed', clientAddress, details);
 }
+
+/** Drops a pending invitation (account deletion of the invitee). */
+export async function dropInvitation(organizationId: string, tokenId: string): Promise<void> {
+  await updateOrganization(organizationId, (current) =>
+    current.pendingInvitations.some((i) => i.tokenId === tokenId)
+      ? { ...current, pendingInvitations: current.pendingInvitations.filter((i) => i.tokenId !== tokenId) }
+      : undefined,
+  );
+}

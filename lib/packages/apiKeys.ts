@@ -141,6 +141,13 @@ async function revokeKey(keyId: string): Promise<void> {
   await updateDocument<ApiKeyDocument>('apiKeys', keyId, (key) => (key.revokedAt ? undefined : { ...key, revokedAt: nowIso() }));
 }
 
+/** Every key the account holds stops working (account deletion). */
+export async function revokeAllKeysOf(accountId: string): Promise<void> {
+  const account = await readAccount(accountId);
+  for (const keyId of account?.apiKeyIds ?? []) await revokeKey(keyId);
+  await updateAccount(accountId, (current) => (current.apiKeyIds?.length ? { ...current, apiKeyIds: [] } : undefined));
+}
+
 /** Keys a member created for an organization stop working when the member leaves it. */
 export async function revokeKeysForOrganization(member: AccountDocument, organizationId: string): Promise<void> {
   for (const key of await liveKeysOf(member)) {

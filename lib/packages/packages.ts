@@ -5,7 +5,7 @@ import { clock, nowIso } from '../clock';
 import { packageOwnerInvitationMessage } from '../email/messages';
 import { deliverSoon, queueEmail } from '../email/outbox';
 import { Problem } from '../http/problems';
-import { container, isConflict, isNotFound, readDocument, updateDocument, type StoredDocument } from '../storage/cosmos';
+import { container, isConflict, isNotFound, isPreconditionFailed, readDocument, replaceIfUnchanged, updateDocument, type StoredDocument } from '../storage/cosmos';
 import { findToken, issueToken, spendToken } from '../tokens';
 import type { AccountDocument } from '../accounts/account';
 import { accountHolding } from '../accounts/claims';
@@ -79,6 +79,39 @@ export async function ownedPackageIds(accountId: string, limit: number): Promise
   return resources.map((r) => r.id);
 }
 
+/**
+ * Removes the account from the owners of every package it owns, a page at a time: a package it owned
+ * alone is unlisted and left with no owner. Each ownership record goes once its package is updated, so a
+ * run that stops halfway resumes where it was.
+ */
+export async function releaseAllOwnerships(accountId: string, pageSize = 100, parallel = 10): Promise<number> {
+  let released = 0;
+  for (;;) {
+    const page = await ownedPackageIds(accountId, pageSize);
+    if (page.length === 0) return released;
+    for (let i = 0; i < page.length; i += parallel) {
+      await Promise.all(
+        page.slice(i, i + parallel).map(async (packageId) => {
+          await updateDocument<PackageDocument>('packages', packageId, (pkg) => {
+            if (!isOwner(pkg, accountId)) return undefined;
+            const owners = pkg.owners.filter((o) => o.accountId !== accountId);
+            return { ...pkg, owners, listed: owners.length > 0 && pkg.listed };
+          });
+          await forgetOwnership(accountId, packageId);
+        }),
+      );
+    }
+    released += page.length;
+  }
+}
+
+/** Drops an invitation to own a package (account deletion). */
+export async function dropOwnerInvitation(packageId: string, tokenId: string): Promise<void> {
+  await updateDocument<PackageDocument>('packages', packageId, (pkg) =>
+    pkg.pendingOwners.some((p) => p.tokenId === tokenId) ? { ...pkg, pendingOwners: pkg.pendingOwners.filter((p) => p.tokenId !== tokenId) } : undefined,
+  );
+}
+
 const isOwner = (pkg: PackageDocument, accountId: string) => pkg.owners.some((o) => o.accountId === accountId);
 
 /**
@@ -120,16 +153,22 @@ export async function pushPackage(key: ApiKeyDocument, input: z.infer<typeof pus
 
 async function pushVersion(key: ApiKeyDocument, pkg: PackageDocument, version: string): Promise<PackageDocument> {
   assertKeyAllows(key, pkg.displayId, ['package:push', 'package:pushversion']);
-  if (!isOwner(pkg, key.ownerAccountId)) {
-    throw new Problem('not_an_owner', `'${key.ownerName}' is not an owner of '${pkg.displayId}'.`);
-  }
-  const updated = await updateDocument<PackageDocument>('packages', pkg.id, (current) => {
+  const addVersion = (current: PackageDocument): PackageDocument => {
+    if (!isOwner(current, key.ownerAccountId)) {
+      throw new Problem('not_an_owner', `'${key.ownerName}' is not an owner of '${current.displayId}'.`);
+    }
     if (current.versions.includes(version)) {
       throw new Problem('package_version_exists', `'${current.displayId}' ${version} exists already. Push a new version.`);
     }
     return { ...current, versions: [...current.versions, version] };
-  });
-  return updated ?? pkg;
+  };
+  // The package read a moment ago is written back as is (no second read); only a concurrent change reads again.
+  try {
+    return await replaceIfUnchanged('packages', addVersion(pkg));
+  } catch (error) {
+    if (!isPreconditionFailed(error)) throw error;
+  }
+  return (await updateDocument<PackageDocument>('packages', pkg.id, addVersion)) ?? pkg;
 }
 
 const noSuchPackage = (id: string) => new Problem('not_found', `There is no package '${id}'.`);

@@ -98,3 +98,16 @@ export async function reservationCovering(packageId: string): Promise<Reservatio
     .filter((r) => id.startsWith(r.prefix))
     .sort((a, b) => b.prefix.length - a.prefix.length)[0];
 }
+
+/** Takes the account off every reservation it holds (account deletion); a reservation left ownerless stays. */
+export async function dissociatePrefixes(accountId: string): Promise<void> {
+  // Reservations are few and this runs off the request path: reading the buckets whole is simplest.
+  const { resources } = await container('prefixes').items.readAll<PrefixBucket>().fetchAll();
+  for (const bucket of resources) {
+    if (!bucket.reservations.some((r) => r.owners.some((o) => o.accountId === accountId))) continue;
+    await updateDocument<PrefixBucket>('prefixes', bucket.id, (current) => ({
+      ...current,
+      reservations: current.reservations.map((r) => ({ ...r, owners: r.owners.filter((o) => o.accountId !== accountId) })),
+    }));
+  }
+}

@@ -30,6 +30,11 @@ export const CONTAINERS = {
   ownerships: { partitionKey: '/accountId' },
   /** Reserved id prefixes, bucketed by an id's first segment, so a push reads one bucket by id. */
   prefixes: { partitionKey: '/id' },
+  /**
+   * Deletion requests, one per account under its id: when it is due, which steps are done, and the lease of
+   * the timer run processing it, so an interrupted run is finished by the next and two runs never overlap.
+   */
+  deletions: { partitionKey: '/id' },
   /** Rate-limit counters, one per limit, hashed key and time window, so limits hold across instances. */
   rateLimits: { partitionKey: '/id' },
 } as const;

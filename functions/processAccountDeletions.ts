@@ -1,0 +1,12 @@
+import { app } from '@azure/functions';
+import { processAccountDeletions } from '../lib/accounts/deletionProcessor';
+import '../lib/startup';
+
+// Every five minutes: processes each deletion whose grace period has passed, resuming any a run left halfway.
+app.timer('processAccountDeletions', {
+  schedule: '0 */5 * * * *',
+  handler: async (_timer, context) => {
+    const tally = await processAccountDeletions(context);
+    if (tally.processed + tally.failed > 0) context.log('Deletion run', tally);
+  },
+});

@@ -71,10 +71,23 @@ async function forgetOwnership(accountId: string, packageId: string): Promise<vo
   }
 }
 
-/** Up to `limit` of the packages an account owns: one query within its own partition. */
+/**
+ * Up to `limit` of the packages an account owns: one query within its own partition. The filter names the
+ * partition too, so the query never depends on a store honouring the partition key option alone (the local
+ * stand-in ignores it and would answer every account's records).
+ */
 export async function ownedPackageIds(accountId: string, limit: number): Promise<string[]> {
   const { resources } = await container('ownerships')
-    .items.query<{ id: string }>({ query: 'SELECT TOP @limit c.id FROM c', parameters: [{ name: '@limit', value: limit }] }, { partitionKey: accountId })
+    .items.query<{ id: string }>(
+      {
+        query: 'SELECT TOP @limit c.id FROM c WHERE c.accountId = @accountId',
+        parameters: [
+          { name: '@limit', value: limit },
+          { name: '@accountId', value: accountId },
+        ],
+      },
+      { partitionKey: accountId },
+    )
     .fetchAll();
   return resources.map((r) => r.id);
 }
@@ -146,6 +159,8 @@ export async function pushPackage(key: ApiKeyDocument, input: z.infer<typeof pus
     // Someone pushed the same new id a moment ago: this is now a new version of their package.
     const raced = await readDocument<PackageDocument>('packages', id);
     if (!raced) throw error;
+    // The record written above claims a package this owner did not get: take it back.
+    if (!isOwner(raced, key.ownerAccountId)) await forgetOwnership(key.ownerAccountId, id);
     return { created: false, pkg: toView(await pushVersion(key, raced, version)) };
   }
   return { created: true, pkg: toView(pkg) };

@@ -30,6 +30,8 @@ export interface CallOptions {
 export interface CosmosRequestLog {
   /** Document reads, writes and queries since the last reset (metadata look-ups are counted apart). */
   documentRequests(): string[];
+  /** Those of the document requests that were queries (a query is a POST to `/docs`, as a create is). */
+  queries(): string[];
   reset(): void;
   /** The next request whose `METHOD url` matches fails with `status`, as a Cosmos DB fault would. */
   failNext(match: RegExp, status?: number): void;
@@ -53,10 +55,13 @@ function countingCosmos(): { server: http.Server; log: CosmosRequestLog } {
   const [standIn] = server.listeners('request') as http.RequestListener[];
   server.removeAllListeners('request');
   let requests: string[] = [];
+  let queries: string[] = [];
   const faults: Array<{ match: RegExp; status: number }> = [];
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     const line = `${req.method} ${req.url}`;
     requests.push(line);
+    // A query is a POST to `/docs` like a create; only its content type tells them apart.
+    if (/^application\/query\+json/i.test(req.headers['content-type'] ?? '')) queries.push(line);
     const fault = faults.findIndex(({ match }) => match.test(line));
     if (fault === -1) return standIn(req, res);
     const [{ status }] = faults.splice(fault, 1);
@@ -67,8 +72,10 @@ function countingCosmos(): { server: http.Server; log: CosmosRequestLog } {
     server,
     log: {
       documentRequests: () => requests.filter((line) => /\/docs(\/|$)/.test(line)),
+      queries: () => queries.filter((line) => /\/docs(\/|$)/.test(line)),
       reset: () => {
         requests = [];
+        queries = [];
       },
       failNext: (match, status = 500) => {
         faults.push({ match, status });
@@ -106,6 +113,11 @@ function callerFor(baseUrl: string): TestService['call'] {
 export interface TestServiceOptions {
   /** Run timer functions on their schedules, as `npm start` does (tests usually trigger them by hand). */
   runSchedules?: boolean;
+  /**
+   * Further settings (such as `SITE_ADMINS`), merged into the environment over the harness's own before the
+   * service reads it: the settings module caches what it read first.
+   */
+  settings?: Record<string, string>;
 }
 
 export async function startTestService(options: TestServiceOptions = {}): Promise<TestService> {
@@ -130,6 +142,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     MICROSOFT_LOGIN_HOST: loginServer.url,
     SESSION_SIGNING_KEY: randomBytes(48).toString('base64'),
     PUBLIC_BASE_URL: FRONTEND_ORIGIN,
+    ...options.settings,
   });
   await provisionContainers();
   const host = await startLocalHost({

@@ -1,0 +1,106 @@
+import { emailCount, nextEmailTo, type Member } from './organizations';
+import type { ApiResponse, TestService } from './service';
+import { tokenIn } from './waitFor';
+
+/** The header the push pipeline sends the key in. */
+export const API_KEY_HEADER = 'X-NuGet-ApiKey';
+
+export type ApiKeyScope = 'package:push' | 'package:pushversion' | 'package:unlist';
+
+/** The body of `POST /api/me/api-keys`. */
+export interface ApiKeyRequest {
+  description: string;
+  scopes: ApiKeyScope[];
+  packageGlobs: string[];
+  owner: string;
+  expiresInDays: number;
+}
+
+/** An API key as its creator got it from the 201: its metadata and, once, the secret `key`. */
+export interface CreatedApiKey {
+  id: string;
+  key: string;
+  owner: string;
+  scopes: ApiKeyScope[];
+  packageGlobs: string[];
+  expiresAt: string;
+}
+
+/** `POST /api/me/api-keys` as `user`: by default a `package:push` key for every id, owned by `user`, for 30 days. */
+export function requestKey(service: TestService, user: Pick<Member, 'username' | 'sessionToken'>, overrides: Partial<ApiKeyRequest> = {}): Promise<ApiResponse> {
+  const body: ApiKeyRequest = {
+    description: 'test key',
+    scopes: ['package:push'],
+    packageGlobs: ['*'],
+    owner: user.username,
+    expiresInDays: 30,
+    ...overrides,
+  };
+  return service.call('POST', '/api/me/api-keys', { token: user.sessionToken, body });
+}
+
+/** Creates a key as `requestKey` does, and fails the test unless the service answered 201. */
+export async function createKey(
+  service: TestService,
+  user: Pick<Member, 'username' | 'sessionToken'>,
+  overrides: Partial<ApiKeyRequest> = {},
+): Promise<CreatedApiKey> {
+  const response = await requestKey(service, user, overrides);
+  if (response.status !== 201) throw new Error(`creating a key for ${user.username} failed: ${response.status} ${response.text}`);
+  return response.body;
+}
+
+/** The push check, `PUT /api/packages`, with `key` (a secret, or a created key) in `X-NuGet-ApiKey`. */
+export function push(service: TestService, key: string | Pick<CreatedApiKey, 'key'>, id: string, version = '1.0.0'): Promise<ApiResponse> {
+  const secret = typeof key === 'string' ? key : key.key;
+  return service.call('PUT', '/api/packages', { headers: { [API_KEY_HEADER]: secret }, body: { id, version } });
+}
+
+/** Pushes and fails the test unless the service answered `expected` (201 for a new id, 200 for a new version). */
+export async function pushOk(
+  service: TestService,
+  key: string | Pick<CreatedApiKey, 'key'>,
+  id: string,
+  version = '1.0.0',
+  expected: 200 | 201 = 201,
+): Promise<ApiResponse> {
+  const response = await push(service, key, id, version);
+  if (response.status !== expected) throw new Error(`pushing ${id} ${version} answered ${response.status} ${response.text}, not ${expected}`);
+  return response;
+}
+
+/** `GET /api/packages/{id}`. */
+export const getPackage = (service: TestService, id: string): Promise<ApiResponse> => service.call('GET', `/api/packages/${encodeURIComponent(id)}`);
+
+/** `Become an owner of {id}`: the subject of the email an owner invitation sends. */
+export const ownerInvitationSubject = (packageId: string) => `Become an owner of ${packageId}`;
+
+/**
+ * `POST /api/packages/{id}/owners` by `by` for `username` (202 expected), and the token of the email that
+ * goes to `emailAddress` (the invitee's address; for an organization, the organization's).
+ */
+export async function inviteOwner(
+  service: TestService,
+  packageId: string,
+  by: Pick<Member, 'sessionToken'>,
+  username: string,
+  emailAddress: string,
+): Promise<string> {
+  const seen = emailCount(service, emailAddress);
+  const response = await service.call('POST', `/api/packages/${encodeURIComponent(packageId)}/owners`, { token: by.sessionToken, body: { username } });
+  if (response.status !== 202) throw new Error(`inviting ${username} to own ${packageId} failed: ${response.status} ${response.text}`);
+  const email = await nextEmailTo(service, emailAddress, ownerInvitationSubject(packageId), seen);
+  return tokenIn(email.links[0]);
+}
+
+/** `POST /api/packages/{id}/owners/accept` by `by` with `token`. */
+export const acceptOwnership = (service: TestService, packageId: string, by: Pick<Member, 'sessionToken'>, token: string): Promise<ApiResponse> =>
+  service.call('POST', `/api/packages/${encodeURIComponent(packageId)}/owners/accept`, { token: by.sessionToken, body: { token } });
+
+/** `DELETE /api/packages/{id}/owners/{username}` by `by`. */
+export const removeOwner = (service: TestService, packageId: string, by: Pick<Member, 'sessionToken'>, username: string): Promise<ApiResponse> =>
+  service.call('DELETE', `/api/packages/${encodeURIComponent(packageId)}/owners/${encodeURIComponent(username)}`, { token: by.sessionToken });
+
+/** `POST /api/admin/prefixes` by `by` (a site admin, for it to work). */
+export const reservePrefix = (service: TestService, by: Pick<Member, 'sessionToken'>, prefix: string, owners: string[]): Promise<ApiResponse> =>
+  service.call('POST', '/api/admin/prefixes', { token: by.sessionToken, body: { prefix, owners } });

@@ -2,6 +2,7 @@ import { clock } from '../lib/clock';
 import { container } from '../lib/storage/cosmos';
 import { useTestService, type TestService } from './support/service';
 import { confirmedUser, createOrganization, inviteAndAccept, removeMember, type Member } from './support/organizations';
+import { createKey as createKeyAs, push as pushAs, requestKey, type ApiKeyRequest } from './support/packages';
 import { uniqueName } from './support/people';
 import { tokenIn, waitForEmailTo } from './support/waitFor';
 
@@ -11,32 +12,21 @@ useTestService((started) => {
   service = started;
 });
 
-const keyBody = (owner: string, overrides: Record<string, unknown> = {}) => ({
-  description: 'CI publishing',
-  scopes: ['package:push'],
-  packageGlobs: ['*'],
-  owner,
-  expiresInDays: 30,
-  ...overrides,
-});
+const createKey = (user: Member, overrides: Partial<ApiKeyRequest> = {}, owner = user.username) =>
+  createKeyAs(service, user, { ...overrides, owner });
 
-async function createKey(user: Member, overrides: Record<string, unknown> = {}, owner = user.username) {
-  const response = await service.call('POST', '/api/me/api-keys', { token: user.sessionToken, body: keyBody(owner, overrides) });
-  expect(response.status).toBe(201);
-  return response.body as { id: string; key: string; owner: string; expiresAt: string; createdAt: string };
-}
-
-const push = (key: string, id: string, version = '1.0.0') =>
-  service.call('PUT', '/api/packages', { headers: { 'X-NuGet-ApiKey': key }, body: { id, version } });
+const push = (key: string, id: string, version = '1.0.0') => pushAs(service, key, id, version);
 
 const listKeys = async (user: Member) => (await service.call('GET', '/api/me/api-keys', { token: user.sessionToken })).body;
 
 describe('creating an API key', () => {
   it('shows the secret once, lists the key without it, and stores only a hash', async () => {
     const user = await confirmedUser(service);
-    const created = await service.call('POST', '/api/me/api-keys', {
-      token: user.sessionToken,
-      body: keyBody(user.username, { scopes: ['package:push', 'package:unlist'], packageGlobs: ['Contoso.*'], expiresInDays: 90 }),
+    const created = await requestKey(service, user, {
+      description: 'CI publishing',
+      scopes: ['package:push', 'package:unlist'],
+      packageGlobs: ['Contoso.*'],
+      expiresInDays: 90,
     });
     expect(created.status).toBe(201);
     expect(created.body).toEqual({
@@ -70,7 +60,7 @@ describe('creating an API key', () => {
     [{ description: '' }, 'description'],
   ])('refuses %j, naming the field', async (overrides, field) => {
     const user = await confirmedUser(service);
-    const response = await service.call('POST', '/api/me/api-keys', { token: user.sessionToken, body: keyBody(user.username, overrides) });
+    const response = await requestKey(service, user, overrides as Partial<ApiKeyRequest>);
     expect(response.status).toBe(400);
     expect(response.body.code).toBe('invalid_request');
     expect(response.body.detail).toContain(`'${field}'`);
@@ -85,7 +75,7 @@ describe('creating an API key', () => {
 
     expect((await createKey(member, {}, name)).owner).toBe(name);
     for (const owner of [name, admin.username, 'no-such-owner']) {
-      const response = await service.call('POST', '/api/me/api-keys', { token: outsider.sessionToken, body: keyBody(owner) });
+      const response = await requestKey(service, outsider, { owner });
       expect(`${owner}: ${response.status} ${response.body.code}`).toBe(`${owner}: 403 owner_not_allowed`);
     }
   });

@@ -13,11 +13,13 @@ export type ClaimKey = { kind: 'username'; name: string } | { kind: 'email'; add
 interface ClaimDocument extends StoredDocument {
   accountId: string;
   claimedAt: string;
+  /** Who asked (a registration's Microsoft account), so that person can retry at once after a crash. */
+  claimant?: string;
 }
 
 /**
  * A registration that died after claiming a key but before writing its account leaves a claim pointing at
- * nothing; after this long another registration may take it over.
+ * nothing; after this long anyone may take it over (the same person may at once).
  */
 const ABANDONED_CLAIM_MS = 2 * 60 * 1000;
 
@@ -43,13 +45,15 @@ export async function accountHolding(key: ClaimKey): Promise<AccountDocument | u
   return accountId ? readAccount(accountId) : undefined;
 }
 
+const accountExists = async (id: string) => (await readAccount(id)) !== undefined;
+
 /**
- * Takes the key for `accountId`; false when another account holds it. `accountExists` tells a live holder
- * from one whose registration never finished.
+ * Takes the key for `accountId`; false when another account holds it. A claim whose account never came to
+ * be (its registration died) is taken over once abandoned, or at once by the same claimant.
  */
-export async function tryClaim(key: ClaimKey, accountId: string, accountExists: (id: string) => Promise<boolean>): Promise<boolean> {
+export async function tryClaim(key: ClaimKey, accountId: string, claimant?: string): Promise<boolean> {
   const id = claimId(key);
-  const claim: ClaimDocument = { id, accountId, claimedAt: nowIso() };
+  const claim: ClaimDocument = { id, accountId, claimedAt: nowIso(), ...(claimant ? { claimant } : {}) };
   try {
     await container('claims').items.create(claim);
     return true;
@@ -57,10 +61,11 @@ export async function tryClaim(key: ClaimKey, accountId: string, accountExists: 
     if (!isConflict(error)) throw error;
   }
   const existing = await readDocument<ClaimDocument>('claims', id);
-  if (!existing) return tryClaim(key, accountId, accountExists);
+  if (!existing) return tryClaim(key, accountId, claimant);
   if (existing.accountId === accountId) return true;
-  const age = clock.now().getTime() - Date.parse(existing.claimedAt);
-  if (age < ABANDONED_CLAIM_MS || (await accountExists(existing.accountId))) return false;
+  const abandoned = clock.now().getTime() - Date.parse(existing.claimedAt) >= ABANDONED_CLAIM_MS;
+  const sameClaimant = claimant !== undefined && existing.claimant === claimant;
+  if (!(abandoned || sameClaimant) || (await accountExists(existing.accountId))) return false;
   try {
     await container('claims').item(id, id).replace(claim, { accessCondition: { type: 'IfMatch', condition: existing._etag ?? '' } });
     return true;
@@ -87,17 +92,27 @@ export async function releaseClaim(key: ClaimKey, accountId: string): Promise<vo
  * which creates the account. Should anything fail before the account exists, the keys taken go back, so a
  * failed attempt leaves nothing behind.
  */
-export async function withClaims<T>(accountId: string, keys: Array<[ClaimKey, Problem]>, write: () => Promise<T>): Promise<T> {
-  const accountExists = async (id: string) => (await readAccount(id)) !== undefined;
+export async function withClaims<T>(
+  accountId: string,
+  keys: Array<[ClaimKey, Problem]>,
+  write: () => Promise<T>,
+  claimant?: string,
+): Promise<T> {
   const taken: ClaimKey[] = [];
   try {
     for (const [key, unavailable] of keys) {
-      if (!(await tryClaim(key, accountId, accountExists))) throw unavailable;
+      if (!(await tryClaim(key, accountId, claimant))) throw unavailable;
       taken.push(key);
     }
     return await write();
   } catch (error) {
-    if (!(await accountExists(accountId))) await Promise.all(taken.map((key) => releaseClaim(key, accountId)));
+    // Best effort: if the store is down too, the claims stay, and are taken over as abandoned later.
+    await giveBack(taken, accountId).catch(() => undefined);
     throw error;
   }
+}
+
+async function giveBack(keys: ClaimKey[], accountId: string): Promise<void> {
+  if (await accountExists(accountId)) return;
+  await Promise.all(keys.map((key) => releaseClaim(key, accountId)));
 }

@@ -54,7 +54,7 @@ const noLongerValid = () =>
  */
 async function switchToPendingAddress(token: TokenDocument, clientAddress: string): Promise<void> {
   const newAddress = token.emailAddress;
-  if (!(await tryClaim({ kind: 'email', address: newAddress }, token.accountId, accountExists))) throw emailInUse(newAddress);
+  if (!(await tryClaim({ kind: 'email', address: newAddress }, token.accountId))) throw emailInUse(newAddress);
   let previous: string | undefined;
   const account = await updateAccount(token.accountId, (current) => {
     if (!sameAddress(current.pendingEmailAddress, newAddress)) return undefined;

@@ -3,13 +3,12 @@ import { recordAudit } from '../audit';
 import { Problem } from '../http/problems';
 import { verifyMicrosoftIdToken } from '../identity/microsoftIdToken';
 import { issueSessionToken } from '../sessions';
-import { readAccount, toAccountView, updateAccount, type AccountDocument, type AccountView } from './account';
+import { toAccountView, updateAccount, type AccountDocument, type AccountView } from './account';
 import { releaseClaim, tryClaim } from './claims';
 import { idTokenField } from './registration';
 
 export const replaceMicrosoftAccountBody = z.object({ idToken: idTokenField }).strict();
 
-const accountExists = async (id: string) => (await readAccount(id)) !== undefined;
 
 /**
  * Links the Microsoft account of a fresh ID token in place of the current one, in one step for the person:
@@ -23,7 +22,7 @@ export async function replaceMicrosoftAccount(
 ): Promise<{ account: AccountView; sessionToken: string }> {
   const identity = await verifyMicrosoftIdToken(idToken);
   const newKey = { kind: 'microsoft' as const, tid: identity.tid, oid: identity.oid };
-  if (!(await tryClaim(newKey, account.id, accountExists))) {
+  if (!(await tryClaim(newKey, account.id))) {
     throw new Problem(
       'microsoft_account_linked_elsewhere',
       `Failed to update the Microsoft account with '${identity.name} <${identity.email ?? 'no email address'}>'. This could happen if it is already linked to another account. Contact support for more information.`,

@@ -52,12 +52,17 @@ export async function registerAccount(
     emailAddress,
     microsoftAccount: { tid: identity.tid, oid: identity.oid, email: identity.email ?? null, name: identity.name, accountType: identity.accountType },
   });
-  const email = await withClaims(accountId, keys, async () => {
-    const { secret } = await issueToken('confirm-email', accountId, emailAddress, CONFIRMATION_LIFETIME_MS);
-    const queued = await queueEmail(confirmEmailMessage(input.username, emailAddress, secret), { container: 'accounts', id: accountId });
-    await container('accounts').items.create(account);
-    return queued;
-  });
+  const email = await withClaims(
+    accountId,
+    keys,
+    async () => {
+      const { secret } = await issueToken('confirm-email', accountId, emailAddress, CONFIRMATION_LIFETIME_MS);
+      const queued = await queueEmail(confirmEmailMessage(input.username, emailAddress, secret), { container: 'accounts', id: accountId });
+      await container('accounts').items.create(account);
+      return queued;
+    },
+    `microsoft:${identity.tid}:${identity.oid}`,
+  );
   await recordAudit(accountId, 'account_registered', clientAddress);
   await deliverSoon(email, log);
   return { account: toAccountView(account), sessionToken: issueSessionToken(account) };

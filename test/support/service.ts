@@ -34,7 +34,11 @@ export interface CosmosRequestLog {
   queries(): string[];
   reset(): void;
   /** The next request whose `METHOD url` matches fails with `status`, as a Cosmos DB fault would. */
-  failNext(match: RegExp, status?: number): void;
+  failNext(match: RegExp, status?: number, times?: number): void;
+  /** What happens when a request matches: for a kill test, stop the process before Cosmos DB sees it. */
+  onRequest(match: RegExp, react: () => void): void;
+  /** Drops every injected fault still waiting. */
+  clearFaults(): void;
 }
 
 export interface TestService {
@@ -56,17 +60,32 @@ function countingCosmos(): { server: http.Server; log: CosmosRequestLog } {
   server.removeAllListeners('request');
   let requests: string[] = [];
   let queries: string[] = [];
-  const faults: Array<{ match: RegExp; status: number }> = [];
+  const faults: Array<{ match: RegExp; status: number; times: number }> = [];
+  const reactions: Array<{ match: RegExp; react: () => void }> = [];
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     const line = `${req.method} ${req.url}`;
     requests.push(line);
     // A query is a POST to `/docs` like a create; only its content type tells them apart.
     if (/^application\/query\+json/i.test(req.headers['content-type'] ?? '')) queries.push(line);
-    const fault = faults.findIndex(({ match }) => match.test(line));
-    if (fault === -1) return standIn(req, res);
-    const [{ status }] = faults.splice(fault, 1);
+    const reaction = reactions.findIndex(({ match }) => match.test(line));
+    if (reaction !== -1) {
+      const [{ react }] = reactions.splice(reaction, 1);
+      react();
+      // The request never reaches the store: like a process killed before its write left the machine.
+      req.resume();
+      res.destroy();
+      return;
+    }
+    const fault = faults.find(({ match }) => match.test(line));
+    if (!fault) return standIn(req, res);
+    fault.times -= 1;
+    if (fault.times <= 0) faults.splice(faults.indexOf(fault), 1);
     req.resume();
-    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ code: 'InjectedFault', message: 'injected' }));
+    // Throttling answers say when to retry, as Cosmos DB does; kept short so retries stay quick here.
+    const retryAfter = fault.status === 429 ? { 'x-ms-retry-after-ms': '5' } : {};
+    res
+      .writeHead(fault.status, { 'content-type': 'application/json', ...retryAfter })
+      .end(JSON.stringify({ code: 'InjectedFault', message: 'injected' }));
   });
   return {
     server,
@@ -77,8 +96,15 @@ function countingCosmos(): { server: http.Server; log: CosmosRequestLog } {
         requests = [];
         queries = [];
       },
-      failNext: (match, status = 500) => {
-        faults.push({ match, status });
+      failNext: (match, status = 500, times = 1) => {
+        faults.push({ match, status, times });
+      },
+      onRequest: (match, react) => {
+        reactions.push({ match, react });
+      },
+      clearFaults: () => {
+        faults.length = 0;
+        reactions.length = 0;
       },
     },
   };

@@ -54,6 +54,9 @@ const settingsSchema = z
 
 export type Settings = z.infer<typeof settingsSchema>;
 
+/** Every setting the code reads; test/infra.test.ts holds the Function App settings in infra/ to this list. */
+export const SETTING_NAMES = Object.keys(settingsSchema.shape) as (keyof Settings)[];
+
 export class ConfigurationError extends Error {
   override name = 'ConfigurationError';
 }

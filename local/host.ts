@@ -72,7 +72,7 @@ function routePrefix(): string {
 }
 
 /** Loads every function file, as the real host does from package.json's `main` glob, then runs appStart hooks. */
-async function loadFunctionApp(): Promise<readonly RegisteredFunction[]> {
+export async function loadFunctionApp(): Promise<readonly RegisteredFunction[]> {
   const directory = path.resolve(__dirname, '..', 'functions');
   const extension = path.extname(__filename);
   for (const file of readdirSync(directory).sort()) {

@@ -190,7 +190,8 @@ function invalidField(issues: readonly z.core.$ZodIssue[], kind = 'field'): Prob
 }
 
 function pickIssue(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue {
-  const first = issues[0];
+  // What the caller sent wrong comes before what they left out: that is the mistake they can see.
+  const first = issues.find((i) => i.code === 'unrecognized_keys' || i.input !== undefined) ?? issues[0];
   if (first.code !== 'invalid_union') return first;
   // Of the shapes a body may take, explain the one it resembles: the branch without unknown fields.
   const branch =

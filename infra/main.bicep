@@ -333,6 +333,8 @@ output AZURE_RESOURCE_GROUP string = rg.name
 output FUNCTION_APP_NAME string = api.outputs.name
 output FUNCTION_APP_URL string = api.outputs.url
 output API_BASE_URL string = '${api.outputs.url}/api'
+// Not named AZURE_CLIENT_ID: azd puts outputs into its environment, where that name would steer azd's own
+// (and CI's) Azure sign-in.
 output API_IDENTITY_CLIENT_ID string = apiIdentity.outputs.clientId
 output COSMOS_ENDPOINT string = database.outputs.endpoint
 output COSMOS_DATABASE string = database.outputs.databaseName

@@ -111,7 +111,7 @@ function countingCosmos(): { server: http.Server; log: CosmosRequestLog } {
 }
 
 /** `service.call` for a host at `baseUrl`: JSON in, the status, headers and parsed body out. */
-function callerFor(baseUrl: string): TestService['call'] {
+export function callerFor(baseUrl: string): TestService['call'] {
   return async (method, path, options = {}) => {
     const headers: Record<string, string> = { ...options.headers };
     if (options.token) headers.Authorization = `Bearer ${options.token}`;

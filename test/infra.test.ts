@@ -164,7 +164,7 @@ function moduleBlock(source: string, prefix: string): Block {
   return blocks[0];
 }
 
-/** The keys of an object block at its own level, with their value text. */
+/** The keys of an object block at its own level, each with the text of its value's first line. */
 function entries(block: Block): Map<string, string> {
   const result = new Map<string, string>();
   let depth = 0;
@@ -184,7 +184,7 @@ function entries(block: Block): Map<string, string> {
   return result;
 }
 
-/** The object held by `key` directly inside a block. */
+/** The object or array held by the first `key:` in a block (nested keys count: name one that is unique). */
 function property(block: Block, key: string): Block {
   const match = new RegExp(`(^|\\n)\\s*${key}\\s*:\\s*[{\\[]`).exec(block.masked);
   if (!match) throw new Error(`no ${key}`);

@@ -4,10 +4,10 @@
  * data does not count. Prints the service's resident memory every 15 seconds and the error count; exits
  * non-zero on any error or on memory that keeps growing.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { callerFor, startTestService } from '../test/support/service';
+import { startServiceProcess } from '../test/support/process';
 import { OPERATION_NAMES, operations } from './workload';
 
 const CLIENTS = 8;
@@ -21,16 +21,7 @@ function residentMiB(pid: number): number {
 async function main(): Promise<void> {
   const seconds = Number(process.env.SOAK_SECONDS ?? 180);
   const standIns = await startTestService();
-  const child = spawn(process.execPath, [path.join(__dirname, 'start.js')], { env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const started = /Account service on (http:\/\/\S+)\/api /.exec(output);
-      if (started) resolve(started[1]);
-    });
-    child.once('exit', (code) => reject(new Error(`the service exited (${code}): ${output}`)));
-  });
+  const { url, process: child } = await startServiceProcess(path.join(__dirname, 'start.js'), process.env);
   const ops = await operations({ ...standIns, call: callerFor(url) });
   const deadline = Date.now() + seconds * 1000;
   const samples: number[] = [];

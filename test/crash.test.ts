@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { clock } from '../lib/clock';
 import { container } from '../lib/storage/cosmos';
@@ -6,6 +6,7 @@ import { useTestService, type TestService } from './support/service';
 import { confirmedUser, createOrganization, invite, organizationsOf, type Member } from './support/organizations';
 import { createKey, getPackage, pushOk } from './support/packages';
 import { idTokenFor, newPerson, uniqueName } from './support/people';
+import { startServiceProcess } from './support/process';
 import { emailsTo, tokenIn, waitForEmailTo } from './support/waitFor';
 
 /**
@@ -33,19 +34,9 @@ afterEach(() => {
 
 /** `npm start`'s entry point with this test's settings, on a port of its own. */
 async function startInstance(): Promise<Instance> {
-  const entry = path.resolve(__dirname, '..', 'dist', 'local', 'start.js');
-  const child = spawn(process.execPath, [entry], { env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  running.push(child);
-  const url = await new Promise<string>((resolve, reject) => {
-    let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const started = /Account service on (http:\/\/\S+)\/api /.exec(output);
-      if (started) resolve(started[1]);
-    });
-    child.once('exit', (code) => reject(new Error(`the instance exited (${code}) before serving: ${output}`)));
-  });
-  return { url, process: child };
+  const instance = await startServiceProcess(path.resolve(__dirname, '..', 'dist', 'local', 'start.js'), process.env);
+  running.push(instance.process);
+  return instance;
 }
 
 /** Kills `instance` as it sends the first Cosmos DB request matching `match`; that request never arrives. */

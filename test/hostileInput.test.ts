@@ -1,6 +1,5 @@
 import { useTestService, type ApiResponse, type TestService } from './support/service';
-import { register } from './support/people';
-import { createKey } from './support/packages';
+import { sweepFixture } from './support/sweep';
 
 /**
  * Hostile values in every field of every documented request body: oversized strings, huge arrays, control
@@ -18,10 +17,7 @@ useTestService((started) => {
 });
 
 beforeAll(async () => {
-  const user = await register(service);
-  sessionToken = user.sessionToken;
-  apiKey = (await createKey(service, user)).key;
-  openApi = (await service.call('GET', '/api/openapi.json')).body;
+  ({ sessionToken, apiKey, openApi } = await sweepFixture(service));
 });
 
 interface Field {

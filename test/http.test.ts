@@ -3,6 +3,7 @@ import { MAX_BODY_BYTES } from '../lib/http/operation';
 import { PROBLEMS, problemType, type ProblemCode } from '../lib/http/problems';
 import { FRONTEND_ORIGIN, useTestService, type ApiResponse, type TestService } from './support/service';
 import { register } from './support/people';
+import { sweepFixture } from './support/sweep';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- the OpenAPI document is walked as plain JSON */
 
@@ -16,15 +17,7 @@ useTestService((started) => {
 });
 
 beforeAll(async () => {
-  const user = await register(service);
-  sessionToken = user.sessionToken;
-  apiKey = (
-    await service.call('POST', '/api/me/api-keys', {
-      token: sessionToken,
-      body: { description: 'sweep', scopes: ['package:push'], packageGlobs: ['*'], owner: user.username, expiresInDays: 1 },
-    })
-  ).body.key;
-  openApi = (await service.call('GET', '/api/openapi.json')).body;
+  ({ sessionToken, apiKey, openApi } = await sweepFixture(service));
 });
 
 interface HttpRoute {

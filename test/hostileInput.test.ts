@@ -1,24 +1,12 @@
-import { useTestService, type ApiResponse, type TestService } from './support/service';
-import { sweepFixture } from './support/sweep';
+import type { ApiResponse } from './support/service';
+import { useSweep } from './support/sweep';
 
 /**
  * Hostile values in every field of every documented request body: oversized strings, huge arrays, control
  * characters and header injection in email addresses. Each answer is a 4xx problem naming the field, and
  * nothing is written.
  */
-let service: TestService;
-let sessionToken: string;
-let apiKey: string;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the OpenAPI document is read field by field
-let openApi: any;
-
-useTestService((started) => {
-  service = started;
-});
-
-beforeAll(async () => {
-  ({ sessionToken, apiKey, openApi } = await sweepFixture(service));
-});
+const sweep = useSweep();
 
 interface Field {
   route: string;
@@ -31,7 +19,7 @@ interface Field {
 /** Every top-level field of every documented JSON body, with the route that takes it. */
 function documentedFields(): Field[] {
   const fields: Field[] = [];
-  for (const [path, operations] of Object.entries<Record<string, any>>(openApi.paths)) {
+  for (const [path, operations] of Object.entries<Record<string, any>>(sweep.openApi.paths)) {
     for (const [method, operation] of Object.entries<any>(operations)) {
       const schema = operation.requestBody?.content?.['application/json']?.schema;
       for (const shape of schema ? [schema, ...(schema.anyOf ?? [])] : []) {
@@ -47,13 +35,13 @@ function documentedFields(): Field[] {
 function credentials(field: Field) {
   const scheme = field.security?.[0] ?? {};
   return {
-    token: 'session' in scheme ? sessionToken : undefined,
-    headers: 'apiKey' in scheme ? { 'X-NuGet-ApiKey': apiKey } : undefined,
+    token: 'session' in scheme ? sweep.sessionToken : undefined,
+    headers: 'apiKey' in scheme ? { 'X-NuGet-ApiKey': sweep.apiKey } : undefined,
   };
 }
 
 async function send(field: Field, value: unknown): Promise<ApiResponse> {
-  return service.call(field.method, `/api${field.route}`, { body: { [field.name]: value }, ...credentials(field) });
+  return sweep.service.call(field.method, `/api${field.route}`, { body: { [field.name]: value }, ...credentials(field) });
 }
 
 function complaint(field: Field, response: ApiResponse): string | undefined {
@@ -66,12 +54,12 @@ function complaint(field: Field, response: ApiResponse): string | undefined {
   return undefined;
 }
 
-const writes = () => service.cosmos.documentRequests().filter((line) => !line.startsWith('GET '));
+const writes = () => sweep.service.cosmos.documentRequests().filter((line) => !line.startsWith('GET '));
 
 describe('hostile values in every documented field', () => {
   it('answers oversized strings and huge arrays with a problem naming the field, and writes nothing', async () => {
     const complaints: string[] = [];
-    service.cosmos.reset();
+    sweep.service.cosmos.reset();
     for (const field of documentedFields()) {
       const value = field.type === 'array' ? Array.from({ length: 20_000 }, () => 'x') : 'x'.repeat(20_000);
       const response = await send(field, value);
@@ -99,7 +87,7 @@ describe('hostile values in every documented field', () => {
 
   it.each(hostileAddresses)('refuses the email address %j wherever one is taken, naming the field', async (address) => {
     const complaints: string[] = [];
-    service.cosmos.reset();
+    sweep.service.cosmos.reset();
     for (const field of documentedFields().filter((f) => /emailAddress/.test(f.name))) {
       const response = await send(field, address);
       const problem = complaint(field, response);
@@ -110,6 +98,6 @@ describe('hostile values in every documented field', () => {
     }
     expect(complaints).toEqual([]);
     expect(writes()).toEqual([]);
-    expect(service.mailbox.delivered.some((email) => email.to.some((to) => /second@|everyone@/.test(to)))).toBe(false);
+    expect(sweep.service.mailbox.delivered.some((email) => email.to.some((to) => /second@|everyone@/.test(to)))).toBe(false);
   });
 });

@@ -1,24 +1,13 @@
 import http from 'node:http';
 import { MAX_BODY_BYTES } from '../lib/http/operation';
 import { PROBLEMS, problemType, type ProblemCode } from '../lib/http/problems';
-import { FRONTEND_ORIGIN, useTestService, type ApiResponse, type TestService } from './support/service';
+import { FRONTEND_ORIGIN, type ApiResponse } from './support/service';
 import { register } from './support/people';
-import { sweepFixture } from './support/sweep';
+import { useSweep } from './support/sweep';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- the OpenAPI document is walked as plain JSON */
 
-let service: TestService;
-let sessionToken: string;
-let apiKey: string;
-let openApi: any;
-
-useTestService((started) => {
-  service = started;
-});
-
-beforeAll(async () => {
-  ({ sessionToken, apiKey, openApi } = await sweepFixture(service));
-});
+const sweep = useSweep();
 
 interface HttpRoute {
   name: string;
@@ -31,7 +20,7 @@ interface HttpRoute {
 
 /** Every (method, route) the host serves, read from the registrations so a new route is covered at once. */
 function httpRoutes(): HttpRoute[] {
-  return service.host.functions
+  return sweep.service.host.functions
     .filter((fn) => /^httpTrigger$/i.test(fn.trigger.type))
     .flatMap((fn) => {
       const route = fn.trigger.route ?? fn.name;
@@ -47,7 +36,7 @@ function httpRoutes(): HttpRoute[] {
 }
 
 function documented(route: HttpRoute): any {
-  return openApi.paths?.[route.template]?.[route.method.toLowerCase()];
+  return sweep.openApi.paths?.[route.template]?.[route.method.toLowerCase()];
 }
 
 /** Top-level fields the documented request body knows, across the shapes it may take. */
@@ -76,9 +65,9 @@ function needsSession(route: HttpRoute): boolean {
 }
 
 /** The credentials a route documents: a session token or an API key, so the body is what gets judged. */
-const credentialsFor = (route: HttpRoute, token = sessionToken) => ({
+const credentialsFor = (route: HttpRoute, token = sweep.sessionToken) => ({
   token: needsSession(route) ? token : undefined,
-  headers: needsApiKey(route) ? { 'X-NuGet-ApiKey': apiKey } : undefined,
+  headers: needsApiKey(route) ? { 'X-NuGet-ApiKey': sweep.apiKey } : undefined,
 });
 
 /** Stack frames, file paths and library or SDK wording: none of it belongs in an answer. */
@@ -127,7 +116,7 @@ function problemComplaints(label: string, response: ApiResponse, code: ProblemCo
 
 async function send(route: HttpRoute, rawBody: string): Promise<ApiResponse> {
   const credentials = credentialsFor(route);
-  return service.call(route.method, route.path, {
+  return sweep.service.call(route.method, route.path, {
     rawBody,
     headers: { 'Content-Type': 'application/json', ...credentials.headers },
     token: credentials.token,
@@ -222,22 +211,22 @@ describe('every route that takes a body refuses hostile input with a problem nam
       const shell = JSON.stringify({ token: '' });
       return JSON.stringify({ token: 'a'.repeat(bytes - Buffer.byteLength(shell)) });
     };
-    const atLimit = await service.call('POST', '/api/auth/confirm-email', { rawBody: padTo(MAX_BODY_BYTES) });
+    const atLimit = await sweep.service.call('POST', '/api/auth/confirm-email', { rawBody: padTo(MAX_BODY_BYTES) });
     expect(atLimit.status).toBe(400);
     expect(atLimit.body).toMatchObject({ code: 'invalid_request', detail: "The field 'token' must be at most 512 characters." });
 
-    const overLimit = await service.call('POST', '/api/auth/confirm-email', { rawBody: padTo(MAX_BODY_BYTES + 1) });
+    const overLimit = await sweep.service.call('POST', '/api/auth/confirm-email', { rawBody: padTo(MAX_BODY_BYTES + 1) });
     expect(overLimit.status).toBe(413);
     expect(overLimit.body.code).toBe('payload_too_large');
 
     // Multi-byte characters count as the bytes they take, not as one character each.
     const wide = JSON.stringify({ token: 'é'.repeat(MAX_BODY_BYTES / 2) });
     expect(wide.length).toBeLessThan(MAX_BODY_BYTES);
-    expect((await service.call('POST', '/api/auth/confirm-email', { rawBody: wide })).body.code).toBe('payload_too_large');
+    expect((await sweep.service.call('POST', '/api/auth/confirm-email', { rawBody: wide })).body.code).toBe('payload_too_large');
   });
 
   it('refuses an oversized body sent in chunks without a Content-Length', async () => {
-    const url = new URL('/api/auth/microsoft', service.url);
+    const url = new URL('/api/auth/microsoft', sweep.service.url);
     const answer = await new Promise<{ status: number; contentType: string | undefined; body: string }>((resolve, reject) => {
       const request = http.request(url, { method: 'POST', headers: { 'Content-Type': 'application/json' } }, (response) => {
         let body = '';
@@ -256,29 +245,29 @@ describe('every route that takes a body refuses hostile input with a problem nam
   });
 
   it('names the field and what it must be when a known field has the wrong type', async () => {
-    const microsoft = await service.call('POST', '/api/auth/microsoft', { body: { idToken: 5 } });
+    const microsoft = await sweep.service.call('POST', '/api/auth/microsoft', { body: { idToken: 5 } });
     expect(microsoft.status).toBe(400);
     expect(microsoft.body).toMatchObject({ code: 'invalid_request', detail: "The field 'idToken' must be a string." });
 
-    const injected = await service.call('PATCH', '/api/me', { body: { username: { $ne: null } }, token: sessionToken });
+    const injected = await sweep.service.call('PATCH', '/api/me', { body: { username: { $ne: null } }, token: sweep.sessionToken });
     expect(injected.status).toBe(400);
     expect(injected.body).toMatchObject({ code: 'invalid_request', detail: "The field 'username' must be a string." });
 
-    const registration = await service.call('POST', '/api/accounts', { body: { idToken: 'x', username: { $ne: null } } });
+    const registration = await sweep.service.call('POST', '/api/accounts', { body: { idToken: 'x', username: { $ne: null } } });
     expect(registration.status).toBe(400);
     expect(registration.body).toMatchObject({ code: 'invalid_request', detail: "The field 'username' must be a string." });
   });
 
   it('names an unknown field beside otherwise valid ones, and a missing one', async () => {
-    const unknown = await service.call('POST', '/api/auth/confirm-email', { body: { token: 'A'.repeat(43), isAdmin: true } });
+    const unknown = await sweep.service.call('POST', '/api/auth/confirm-email', { body: { token: 'A'.repeat(43), isAdmin: true } });
     expect(unknown.status).toBe(400);
     expect(unknown.body).toMatchObject({ code: 'invalid_request', detail: "The field 'isAdmin' is not recognised." });
 
-    const missing = await service.call('POST', '/api/accounts', { body: { idToken: 'x' } });
+    const missing = await sweep.service.call('POST', '/api/accounts', { body: { idToken: 'x' } });
     expect(missing.status).toBe(400);
     expect(missing.body).toMatchObject({ code: 'invalid_request', detail: "The field 'username' is required." });
 
-    const empty = await service.call('POST', '/api/accounts', { rawBody: '' });
+    const empty = await sweep.service.call('POST', '/api/accounts', { rawBody: '' });
     expect(empty.status).toBe(400);
     expect(empty.body.code).toBe('invalid_request');
   });
@@ -286,17 +275,17 @@ describe('every route that takes a body refuses hostile input with a problem nam
 
 describe('problems', () => {
   it('are RFC 9457 JSON with the fixed title of their code, and are never cached', async () => {
-    const unauthorized = await service.call('GET', '/api/me');
+    const unauthorized = await sweep.service.call('GET', '/api/me');
     expect(problemComplaints('GET /api/me', unauthorized, 'unauthorized')).toEqual([]);
     expect(unauthorized.headers.get('www-authenticate')).toBe('Bearer');
     expect(unauthorized.headers.get('x-content-type-options')).toBe('nosniff');
 
-    const invalid = await service.call('POST', '/api/accounts', { body: { idToken: 'x', username: 'ab' } });
+    const invalid = await sweep.service.call('POST', '/api/accounts', { body: { idToken: 'x', username: 'ab' } });
     expect(problemComplaints('POST /api/accounts', invalid, 'invalid_username')).toEqual([]);
   });
 
   it('leave successful answers uncached too, since they carry personal data', async () => {
-    const me = await service.call('GET', '/api/me', { token: sessionToken });
+    const me = await sweep.service.call('GET', '/api/me', { token: sweep.sessionToken });
     expect(me.status).toBe(200);
     expect(me.headers.get('cache-control')).toBe('no-store');
     expect(me.headers.get('content-type')).toMatch(/^application\/json/);
@@ -305,7 +294,7 @@ describe('problems', () => {
 
 describe('CORS', () => {
   it('answers the frontend’s preflight with 204 and what it may send', async () => {
-    const preflight = await service.call('OPTIONS', '/api/accounts', {
+    const preflight = await sweep.service.call('OPTIONS', '/api/accounts', {
       headers: { Origin: FRONTEND_ORIGIN, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization,content-type' },
     });
     expect(preflight.status).toBe(204);
@@ -317,15 +306,15 @@ describe('CORS', () => {
   });
 
   it('lets the frontend read answers, problems included', async () => {
-    const health = await service.call('GET', '/api/health', { headers: { Origin: FRONTEND_ORIGIN } });
+    const health = await sweep.service.call('GET', '/api/health', { headers: { Origin: FRONTEND_ORIGIN } });
     expect(health.headers.get('access-control-allow-origin')).toBe(FRONTEND_ORIGIN);
     expect(health.headers.get('vary')).toMatch(/\bOrigin\b/i);
 
-    const problem = await service.call('POST', '/api/accounts', { rawBody: 'nope', headers: { Origin: FRONTEND_ORIGIN } });
+    const problem = await sweep.service.call('POST', '/api/accounts', { rawBody: 'nope', headers: { Origin: FRONTEND_ORIGIN } });
     expect(problem.status).toBe(400);
     expect(problem.headers.get('access-control-allow-origin')).toBe(FRONTEND_ORIGIN);
 
-    const me = await service.call('GET', '/api/me', { token: sessionToken, headers: { Origin: FRONTEND_ORIGIN } });
+    const me = await sweep.service.call('GET', '/api/me', { token: sweep.sessionToken, headers: { Origin: FRONTEND_ORIGIN } });
     expect(me.status).toBe(200);
     expect(me.headers.get('access-control-allow-origin')).toBe(FRONTEND_ORIGIN);
   });
@@ -334,14 +323,14 @@ describe('CORS', () => {
     'gives the origin %s no CORS headers, on preflight or on requests',
     async (origin) => {
       const corsHeaders = (response: ApiResponse) => [...response.headers.keys()].filter((name) => name.startsWith('access-control-'));
-      const preflight = await service.call('OPTIONS', '/api/accounts', {
+      const preflight = await sweep.service.call('OPTIONS', '/api/accounts', {
         headers: { Origin: origin, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization' },
       });
       expect(corsHeaders(preflight)).toEqual([]);
 
-      const me = await service.call('GET', '/api/me', { token: sessionToken, headers: { Origin: origin } });
+      const me = await sweep.service.call('GET', '/api/me', { token: sweep.sessionToken, headers: { Origin: origin } });
       expect(corsHeaders(me)).toEqual([]);
-      const problem = await service.call('POST', '/api/accounts', { body: {}, headers: { Origin: origin } });
+      const problem = await sweep.service.call('POST', '/api/accounts', { body: {}, headers: { Origin: origin } });
       expect(corsHeaders(problem)).toEqual([]);
     },
   );
@@ -357,12 +346,12 @@ describe('routes', () => {
     ['DELETE', '/api/health'],
     ['GET', '/api/me/../../etc/passwd'],
   ])('%s %s answers 404', async (method, path) => {
-    const response = await service.call(method, path);
+    const response = await sweep.service.call(method, path);
     expect(response.status).toBe(404);
   });
 
   it('GET /api/health answers 200 { status: "ok" }', async () => {
-    const response = await service.call('GET', '/api/health');
+    const response = await sweep.service.call('GET', '/api/health');
     expect(response.status).toBe(200);
     expect(response.body).toEqual({ status: 'ok' });
   });
@@ -371,18 +360,18 @@ describe('routes', () => {
 describe('the OpenAPI document', () => {
   const httpMethods = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
   const operations = () =>
-    Object.entries(openApi.paths as Record<string, Record<string, any>>).flatMap(([path, item]) =>
+    Object.entries(sweep.openApi.paths as Record<string, Record<string, any>>).flatMap(([path, item]) =>
       Object.entries(item)
         .filter(([method]) => httpMethods.includes(method))
         .map(([method, operation]) => ({ method: method.toUpperCase(), path, operation })),
     );
 
   it('is OpenAPI 3.1.0, served as JSON', async () => {
-    const response = await service.call('GET', '/api/openapi.json');
+    const response = await sweep.service.call('GET', '/api/openapi.json');
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^application\/json/);
-    expect(openApi.openapi).toBe('3.1.0');
-    expect(openApi.servers).toEqual([{ url: '/api' }]);
+    expect(sweep.openApi.openapi).toBe('3.1.0');
+    expect(sweep.openApi.servers).toEqual([{ url: '/api' }]);
   });
 
   it('describes exactly the routes the host serves, no more and no fewer', () => {
@@ -398,8 +387,8 @@ describe('the OpenAPI document', () => {
     const mismatches: string[] = [];
     for (const route of httpRoutes().filter((r) => r.method !== 'GET')) {
       // A fresh account each time: an empty body may be all a route needs (sign-out-everywhere ends the session).
-      const credentials = credentialsFor(route, needsSession(route) ? (await register(service)).sessionToken : undefined);
-      const empty = await service.call(route.method, route.path, credentials);
+      const credentials = credentialsFor(route, needsSession(route) ? (await register(sweep.service)).sessionToken : undefined);
+      const empty = await sweep.service.call(route.method, route.path, credentials);
       const readsBody = empty.status === 400 && empty.body?.code === 'invalid_request';
       const requestBody = documented(route)?.requestBody;
       if (readsBody !== Boolean(requestBody)) {
@@ -415,13 +404,13 @@ describe('the OpenAPI document', () => {
     expect(mismatches).toEqual([]);
   });
 
-  it('gives every problem response only codes the service defines, under their own status', () => {
+  it('gives every problem response only codes the sweep.service defines, under their own status', () => {
     const statusesOf = (code: ProblemCode): number[] => {
       const problem: { status: number; alsoAs?: readonly number[] } = PROBLEMS[code];
       return [problem.status, ...(problem.alsoAs ?? [])];
     };
     const known = Object.keys(PROBLEMS);
-    expect(openApi.components.schemas.Problem.properties.code.enum).toEqual(known);
+    expect(sweep.openApi.components.schemas.Problem.properties.code.enum).toEqual(known);
     const wrong: string[] = [];
     for (const { method, path, operation } of operations()) {
       for (const [status, response] of Object.entries(operation.responses as Record<string, any>)) {
@@ -443,9 +432,9 @@ describe('the OpenAPI document', () => {
 
 describe('running a timer function on demand', () => {
   it('POST /admin/functions/deliverPendingEmails with {} answers 202 and runs it', async () => {
-    const response = await service.call('POST', '/admin/functions/deliverPendingEmails', { body: {} });
+    const response = await sweep.service.call('POST', '/admin/functions/deliverPendingEmails', { body: {} });
     expect(response.status).toBe(202);
-    await service.host.idle();
+    await sweep.service.host.idle();
   });
 
   it.each([
@@ -453,7 +442,7 @@ describe('running a timer function on demand', () => {
     ['POST', '/admin/functions/health'],
     ['GET', '/admin/functions/deliverPendingEmails'],
   ])('%s %s answers 404', async (method, path) => {
-    const response = await service.call(method, path, method === 'POST' ? { body: {} } : {});
+    const response = await sweep.service.call(method, path, method === 'POST' ? { body: {} } : {});
     expect(response.status).toBe(404);
   });
 });

@@ -1,4 +1,4 @@
-import type { TestService } from './service';
+import { useTestService, type TestService } from './service';
 import { register } from './people';
 import { createKey } from './packages';
 
@@ -15,4 +15,20 @@ export async function sweepFixture(service: TestService): Promise<SweepFixture> 
   const apiKey = (await createKey(service, user)).key;
   const openApi = (await service.call('GET', '/api/openapi.json')).body;
   return { sessionToken: user.sessionToken, apiKey, openApi };
+}
+
+export interface Sweep extends SweepFixture {
+  service: TestService;
+}
+
+/** Runs the service for a file that sweeps every route, with its fixture ready before the first test. */
+export function useSweep(): Sweep {
+  const sweep = {} as Sweep;
+  useTestService((service) => {
+    sweep.service = service;
+  });
+  beforeAll(async () => {
+    Object.assign(sweep, await sweepFixture(sweep.service));
+  });
+  return sweep;
 }

@@ -5,7 +5,7 @@ import { Problem } from './http/problems';
  * parameters, so they can be raised later without breaking stored hashes.
  */
 const HASH_OPTIONS = { memoryCost: 19 * 1024, timeCost: 2, parallelism: 1 } as const;
-export const MIN_PASSWORD_LENGTH = 8;
+const MIN_PASSWORD_LENGTH = 8;
 /** Long passphrases are welcome; the bound only keeps hashing cheap to ask for. */
 export const MAX_PASSWORD_LENGTH = 1024;
 

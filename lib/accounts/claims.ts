@@ -23,7 +23,7 @@ interface ClaimDocument extends StoredDocument {
  */
 const ABANDONED_CLAIM_MS = 2 * 60 * 1000;
 
-export function claimId(key: ClaimKey): string {
+function claimId(key: ClaimKey): string {
   switch (key.kind) {
     case 'username':
       return `username:${normaliseName(key.name)}`;

@@ -6,7 +6,7 @@ function escapeHtml(text: string): string {
 }
 
 /** Links point at the frontend, always from PUBLIC_BASE_URL: a request's Host header is the caller's to forge. */
-export function frontendLink(path: string, token: string): string {
+function frontendLink(path: string, token: string): string {
   return `${settings().PUBLIC_BASE_URL}${path}?token=${encodeURIComponent(token)}`;
 }
 

@@ -92,7 +92,7 @@ async function lease(email: OutboxEmail): Promise<OutboxEmail | undefined> {
 }
 
 /** Sends one email if it is due; never throws for a failed send, which is retried later with backoff. */
-export async function deliverEmail(queued: OutboxEmail): Promise<OutboxEmail['status']> {
+async function deliverEmail(queued: OutboxEmail): Promise<OutboxEmail['status']> {
   const email = await lease(queued);
   if (!email) return queued.status;
   const now = clock.now();

@@ -41,7 +41,7 @@ export const prefixView = z.object({ prefix: z.string(), owners: z.array(z.strin
 
 const bucketOf = (idOrPrefix: string) => idOrPrefix.toLowerCase().split('.')[0];
 
-export function assertSiteAdmin(caller: AccountDocument): void {
+function assertSiteAdmin(caller: AccountDocument): void {
   if (!settings().SITE_ADMINS.some((name) => name.toLowerCase() === caller.username.toLowerCase())) {
     throw new Problem('site_admin_required', 'Only site admins can reserve package id prefixes.');
   }

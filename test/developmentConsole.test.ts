@@ -186,7 +186,7 @@ describe('the development console with WORK_ACCOUNT_MFA=verified', () => {
     service = await startConsole({ WORK_ACCOUNT_MFA: 'verified' });
   });
 
-  it('signs a work account in with the access token that shows its multifactor sign-in', async () => {
+  it('signs a work account in with the access token that shows its multifactor sign-in, asked for after the ID token showed a work account', async () => {
     const { context, page, posted } = await openConsole(service);
     try {
       await signIn(page, service, person('work', true));
@@ -195,6 +195,18 @@ describe('the development console with WORK_ACCOUNT_MFA=verified', () => {
       const { idToken, mfaToken } = posted[0];
       expectWorkIdToken(idToken, { loginHost: service.config.loginHost, clientId: service.config.clientId, email: true, nonce: true });
       expectV1AccessToken(mfaToken!, { audience: service.config.mfaApiAudience!, clientId: service.config.clientId, mfa: true });
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('asks a personal account for no access token: its acr shows two-step verification', async () => {
+    const { context, page, posted } = await openConsole(service);
+    try {
+      await signIn(page, service, person('personal', true));
+      await register(page, `ada-${counter}`);
+      expect(await field(page, 'twoFactor')).toBe('verified');
+      expect(posted).toEqual([{ idToken: expect.any(String) }]);
     } finally {
       await context.close();
     }

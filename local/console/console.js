@@ -4,6 +4,8 @@
 
 /** Personal Microsoft accounts show two-step verification in the ID token's acr only when the app asks for it. */
 const MFA_POLICY = 'urn:microsoft:policies:mfa';
+/** The tenant of every personal Microsoft account; any other is a work account's. */
+const PERSONAL_ACCOUNT_TENANT = '9188040d-6c67-4c5b-b112-36a304b66dad';
 const SESSION_KEY = 'gallery.sessionToken';
 
 const $ = (id) => document.getElementById(id);
@@ -26,15 +28,32 @@ async function msalConfiguration(config) {
   return { auth, cache: { cacheLocation: 'sessionStorage' } };
 }
 
-/** What to ask Microsoft for: in verified mode also an access token for the MFA API, in the same sign-in. */
-function loginRequest(config) {
-  const apiScopes = config.workAccountMfa === 'verified' ? [`${config.mfaApiAudience}/.default`] : [];
-  return {
-    scopes: ['openid', 'profile', 'email', ...apiScopes],
-    // The service accepts ID tokens issued in the last 10 minutes; MSAL would hand out a cached one for a day.
-    prompt: 'login',
-    extraQueryParameters: { acr_values: MFA_POLICY },
-  };
+const LOGIN_REQUEST = {
+  scopes: ['openid', 'profile', 'email'],
+  // The service accepts ID tokens issued in the last 10 minutes; MSAL would hand out a cached one for a day.
+  prompt: 'login',
+  extraQueryParameters: { acr_values: MFA_POLICY },
+};
+
+/**
+ * In verified mode a work account also shows its multifactor sign-in, with a v1.0 access token for the MFA API
+ * (an API registration for work accounts only, so it is asked for after the sign-in shows a work account).
+ * Silently first, with the refresh token of this sign-in; if that needs the person, by a redirect, which the
+ * sign-in session answers without asking again: then this returns undefined and the page is left.
+ */
+async function mfaTokenFor(msalApp, config, result) {
+  if (config.workAccountMfa !== 'verified' || result.idTokenClaims.tid === PERSONAL_ACCOUNT_TENANT) return null;
+  const apiPrefix = `${config.mfaApiAudience}/`;
+  if (result.scopes.some((scope) => scope.startsWith(apiPrefix))) return result.accessToken;
+  const request = { scopes: [`${apiPrefix}.default`], account: result.account };
+  try {
+    const silent = await msalApp.acquireTokenSilent({ ...request, cacheLookupPolicy: msal.CacheLookupPolicy.AccessTokenAndRefreshToken });
+    return silent.accessToken;
+  } catch (error) {
+    if (!(error instanceof msal.InteractionRequiredAuthError)) throw error;
+    await msalApp.acquireTokenRedirect(request);
+    return undefined;
+  }
 }
 
 async function api(method, path, body) {
@@ -122,7 +141,7 @@ async function main() {
   /** The tokens of the sign-in being registered. */
   let pending;
 
-  $('sign-in').addEventListener('click', () => run(() => msalApp.loginRedirect(loginRequest(config))));
+  $('sign-in').addEventListener('click', () => run(() => msalApp.loginRedirect(LOGIN_REQUEST)));
 
   $('register-form').addEventListener('submit', (event) => {
     event.preventDefault();
@@ -163,12 +182,16 @@ async function main() {
     show('signed-out');
   }));
 
+  let leaving = false;
   await run(async () => {
     // Back from the sign-in page: MSAL redeems the code (PKCE) and checks state and nonce.
     const result = await msalApp.handleRedirectPromise();
     if (result) {
       sessionStorage.removeItem(SESSION_KEY);
-      const tokens = { idToken: result.idToken, ...(config.workAccountMfa === 'verified' ? { mfaToken: result.accessToken } : {}) };
+      const mfaToken = await mfaTokenFor(msalApp, config, result);
+      leaving = mfaToken === undefined;
+      if (leaving) return;
+      const tokens = { idToken: result.idToken, ...(mfaToken ? { mfaToken } : {}) };
       const signedIn = await api('POST', '/auth/microsoft', tokens);
       if (signedIn.status === 'registration_required') {
         pending = tokens;
@@ -181,6 +204,7 @@ async function main() {
     if (sessionStorage.getItem(SESSION_KEY)) await showAccount();
     else show('signed-out');
   });
+  if (leaving) return;
   if ($('signed-out').hidden && $('register').hidden && $('signed-in').hidden) show('signed-out');
   document.body.dataset.ready = 'true';
 }

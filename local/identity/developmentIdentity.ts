@@ -65,16 +65,12 @@ const PROTOCOL_PATH = new RegExp(`^/${TENANT}(/oauth2/v2\\.0/(authorize|token|lo
 /** oidc-provider's own follow-up paths (resuming an authorization after the sign-in page, confirming a logout). */
 const PROVIDER_PATH = /^\/oauth2\/v2\.0\//;
 const SIGN_IN_PATH = /^\/sign-in\/([\w-]+)$/;
-/**
- * Extra authorization parameters that carry what oidc-provider would drop through the sign-in page to the
- * token endpoint: the path's tenant, and the scopes of APIs (which oidc-provider does not know).
- */
+/** The extra authorization parameter that carries the path's tenant through the sign-in page. */
 const AUTHORITY_TENANT = 'authority_tenant';
-const API_SCOPES = 'api_scopes';
-/** The delegated permissions a `.default` request gets: those an API exposes by default. */
+/** The delegated permission an API exposes by default, which a `.default` request gets. */
 const DEFAULT_API_SCOPE = 'user_impersonation';
 const OIDC_SCOPES = ['openid', 'profile', 'email', 'offline_access'];
-const MAX_REMEMBERED = 1000;
+const MAX_PEOPLE = 1000;
 
 // oidc-provider is an ES module. TypeScript compiles import() to require() in CommonJS output, so this keeps a
 // real dynamic import.
@@ -86,12 +82,13 @@ export function createDevelopmentIdentity(options: DevelopmentIdentityOptions): 
   const allowedOrigins = new Set<string>();
   /** Who signed in, by oidc-provider's account id. */
   const people = new Map<string, MicrosoftPerson>();
-  /** The API scopes each authorization asked for (by its grant). */
-  const apiScopes = new Map<string, string[]>();
-  const remember = <V>(map: Map<string, V>, key: string, value: V) => {
-    map.set(key, value);
-    if (map.size > MAX_REMEMBERED) map.delete(map.keys().next().value as string);
+  const remember = (accountId: string, person: MicrosoftPerson) => {
+    people.set(accountId, person);
+    if (people.size > MAX_PEOPLE) people.delete(people.keys().next().value as string);
   };
+  /** The MFA API's permissions, the one API it issues access tokens for (as `{audience}/{permission}` scopes). */
+  const api = options.mfaApiAudience;
+  const apiScopes = api === undefined ? [] : [`${api}/.default`, `${api}/${DEFAULT_API_SCOPE}`];
 
   /**
    * oidc-provider, loaded when the first browser sign-in arrives: scripts, and the tests that only mint tokens,
@@ -120,7 +117,8 @@ export function createDevelopmentIdentity(options: DevelopmentIdentityOptions): 
       ],
       pkce: { required: () => true },
       acrValues: [MFA_POLICY],
-      extraParams: [AUTHORITY_TENANT, API_SCOPES],
+      extraParams: [AUTHORITY_TENANT],
+      scopes: ['openid', 'offline_access', ...apiScopes],
       // The OpenID scopes Microsoft supports and the claims they stand for.
       claims: { openid: ['sub'], profile: ['name', 'preferred_username'], email: ['email'] },
       ttl: {
@@ -141,13 +139,11 @@ export function createDevelopmentIdentity(options: DevelopmentIdentityOptions): 
       },
       interactions: { policy, url: (_ctx: unknown, interaction: { uid: string }) => `/sign-in/${interaction.uid}` },
       findAccount: (_ctx: unknown, accountId: string) => ({ accountId, claims: () => ({ sub: accountId }) }),
-      // Consent is the app registration's business: every authorization gets a grant of the OpenID scopes, and
-      // the API scopes it asked for are noted for the token endpoint.
+      // Consent is the app registration's business: every authorization may have every scope it asks for.
       loadExistingGrant: async (ctx: OidcContext) => {
         const grant = new ctx.oidc.provider.Grant({ accountId: ctx.oidc.account!.accountId, clientId: ctx.oidc.client!.clientId });
-        grant.addOIDCScope(OIDC_SCOPES.join(' '));
+        grant.addOIDCScope([...OIDC_SCOPES, ...apiScopes].join(' '));
         await grant.save();
-        remember(apiScopes, grant.jti, (ctx.oidc.params[API_SCOPES] ?? '').split(' ').filter(Boolean));
         return grant;
       },
       clientBasedCORS: (_ctx: unknown, origin: string) => allowedOrigins.has(origin),
@@ -181,9 +177,7 @@ export function createDevelopmentIdentity(options: DevelopmentIdentityOptions): 
         idTokenClaims(person, { loginHost, clientId: options.clientId, issuedAt, twoStep: code.acr === MFA_POLICY, nonce: code.nonce }),
         signingKey,
       );
-      const requested = apiScopes.get(code.grantId) ?? [];
-      const api = options.mfaApiAudience;
-      const forApi = api === undefined ? [] : requested.filter((scope) => scope.startsWith(`${api}/`));
+      const forApi = code.scope.split(' ').filter((scope) => apiScopes.includes(scope));
       if (api !== undefined && forApi.length > 0) {
         const scp = forApi.map((scope) => scope.slice(api.length + 1)).map((scope) => (scope === '.default' ? DEFAULT_API_SCOPE : scope));
         body.access_token = signRs256(
@@ -248,7 +242,7 @@ export function createDevelopmentIdentity(options: DevelopmentIdentityOptions): 
     }
     const person = personOf(choice, context.tenant);
     const accountId = `${person.tid}.${person.oid}`;
-    remember(people, accountId, person);
+    remember(accountId, person);
     const twoStep = choice.twoStep;
     await provider.interactionFinished(
       req,
@@ -260,6 +254,8 @@ export function createDevelopmentIdentity(options: DevelopmentIdentityOptions): 
           acr: isPersonal(person) && twoStep && context.mfaRequested ? MFA_POLICY : undefined,
           amr: twoStep ? ['pwd', 'mfa'] : ['pwd'],
         },
+        // The page answers every prompt Microsoft knows at once (consent is the app registration's business).
+        consent: {},
         select_account: {},
         create: {},
       },
@@ -278,11 +274,7 @@ export function createDevelopmentIdentity(options: DevelopmentIdentityOptions): 
     } else if (req.method === 'GET' && KEYS_PATH.test(pathname)) {
       send(res, 200, 'application/json; charset=utf-8', JSON.stringify(keySet(signingKey)), PUBLIC_CORS);
     } else if ((match = PROTOCOL_PATH.exec(pathname))) {
-      if (match[3] === 'authorize') {
-        url.searchParams.set(AUTHORITY_TENANT, match[1].toLowerCase());
-        const scopes = (url.searchParams.get('scope') ?? '').split(' ');
-        url.searchParams.set(API_SCOPES, scopes.filter((scope) => scope && !OIDC_SCOPES.includes(scope)).join(' '));
-      }
+      if (match[3] === 'authorize') url.searchParams.set(AUTHORITY_TENANT, match[1].toLowerCase());
       req.url = `${match[2]}${url.search}`;
       (await oidc()).listener(req, res);
     } else if (PROVIDER_PATH.test(pathname)) {
@@ -303,7 +295,6 @@ export function createDevelopmentIdentity(options: DevelopmentIdentityOptions): 
     const person = personOf(request, 'common');
     const issuedAt = Math.floor(Date.now() / 1000);
     const idToken = signRs256(idTokenClaims(person, { loginHost, clientId: options.clientId, issuedAt, twoStep: request.twoStep }), signingKey);
-    const api = options.mfaApiAudience;
     const mfaToken =
       api === undefined
         ? undefined
@@ -396,7 +387,7 @@ interface OidcContext {
     client?: { clientId: string };
     params: Record<string, string | undefined>;
     session?: { accountId?: string };
-    entities: { AuthorizationCode?: { accountId: string; grantId: string; nonce?: string; acr?: string; amr?: string[] } };
+    entities: { AuthorizationCode?: { accountId: string; scope: string; nonce?: string; acr?: string; amr?: string[] } };
   };
 }
 

@@ -7,7 +7,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { startServiceProcess } from './support/process';
 import { expectPersonalIdToken, expectV1AccessToken, expectWorkIdToken } from './support/microsoftShapes';
 
@@ -67,16 +67,21 @@ interface Posted {
   mfaToken?: string;
 }
 
-async function openConsole(service: Console): Promise<{ context: BrowserContext; page: Page; posted: Posted[] }> {
+/** Opens the console in a browser context of its own (no cookies or storage from other tests), runs `use`, closes it. */
+async function withConsole(service: Console, use: (page: Page, posted: Posted[]) => Promise<void>): Promise<void> {
   const context = await browser.newContext();
-  const page = await context.newPage();
-  const posted: Posted[] = [];
-  page.on('request', (request) => {
-    if (request.method() === 'POST' && new URL(request.url()).pathname === '/api/auth/microsoft') posted.push(request.postDataJSON() as Posted);
-  });
-  await page.goto(`${service.url}/`);
-  await page.waitForSelector('body[data-ready="true"]');
-  return { context, page, posted };
+  try {
+    const page = await context.newPage();
+    const posted: Posted[] = [];
+    page.on('request', (request) => {
+      if (request.method() === 'POST' && new URL(request.url()).pathname === '/api/auth/microsoft') posted.push(request.postDataJSON() as Posted);
+    });
+    await page.goto(`${service.url}/`);
+    await page.waitForSelector('body[data-ready="true"]');
+    await use(page, posted);
+  } finally {
+    await context.close();
+  }
 }
 
 /** Clicks "Sign in with Microsoft", fills in the development identity's sign-in page, and comes back. */
@@ -112,8 +117,7 @@ describe('the development console with WORK_ACCOUNT_MFA=tenant (the default)', (
   });
 
   it('signs a personal account with two-step verification in through MSAL, registers it, manages a key and signs out everywhere', async () => {
-    const { context, page, posted } = await openConsole(service);
-    try {
+    await withConsole(service, async (page, posted) => {
       const ada = person('personal', true);
       await signIn(page, service, ada);
       await register(page, `ada-${counter}`);
@@ -146,26 +150,20 @@ describe('the development console with WORK_ACCOUNT_MFA=tenant (the default)', (
       await signIn(page, service, ada);
       await page.waitForSelector('#signed-in:not([hidden])');
       expect(await field(page, 'username')).toBe(`ada-${counter}`);
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   it('refuses a personal account without two-step verification: mfa_required', async () => {
-    const { context, page, posted } = await openConsole(service);
-    try {
+    await withConsole(service, async (page, posted) => {
       await signIn(page, service, person('personal', false));
       expect(await problem(page)).toMatch(/^mfa_required: .*two-step verification/);
       expect(await page.isHidden('#register')).toBe(true);
       expectPersonalIdToken(posted[0].idToken, { loginHost: service.config.loginHost, clientId: service.config.clientId, twoStep: false, nonce: true });
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   it("lets a work account's tenant policy govern", async () => {
-    const { context, page, posted } = await openConsole(service);
-    try {
+    await withConsole(service, async (page, posted) => {
       // Without two-step sign-in too: the tenant's own policy decides, and its ID token never says.
       await signIn(page, service, person('work', false));
       await register(page, `grace-${counter}`);
@@ -173,9 +171,7 @@ describe('the development console with WORK_ACCOUNT_MFA=tenant (the default)', (
       expect(await field(page, 'twoFactor')).toBe('tenant_policy');
       expectWorkIdToken(posted[0].idToken, { loginHost: service.config.loginHost, clientId: service.config.clientId, email: true, nonce: true });
       expect(posted[0]).not.toHaveProperty('mfaToken');
-    } finally {
-      await context.close();
-    }
+    });
   });
 });
 
@@ -187,39 +183,30 @@ describe('the development console with WORK_ACCOUNT_MFA=verified', () => {
   });
 
   it('signs a work account in with the access token that shows its multifactor sign-in, asked for after the ID token showed a work account', async () => {
-    const { context, page, posted } = await openConsole(service);
-    try {
+    await withConsole(service, async (page, posted) => {
       await signIn(page, service, person('work', true));
       await register(page, `linus-${counter}`);
       expect(await field(page, 'twoFactor')).toBe('verified');
       const { idToken, mfaToken } = posted[0];
       expectWorkIdToken(idToken, { loginHost: service.config.loginHost, clientId: service.config.clientId, email: true, nonce: true });
       expectV1AccessToken(mfaToken!, { audience: service.config.mfaApiAudience!, clientId: service.config.clientId, mfa: true });
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   it('asks a personal account for no access token: its acr shows two-step verification', async () => {
-    const { context, page, posted } = await openConsole(service);
-    try {
+    await withConsole(service, async (page, posted) => {
       await signIn(page, service, person('personal', true));
       await register(page, `ada-${counter}`);
       expect(await field(page, 'twoFactor')).toBe('verified');
       expect(posted).toEqual([{ idToken: expect.any(String) }]);
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   it('refuses a work account whose sign-in used no second factor: mfa_required', async () => {
-    const { context, page, posted } = await openConsole(service);
-    try {
+    await withConsole(service, async (page, posted) => {
       await signIn(page, service, person('work', false));
       expect(await problem(page)).toMatch(/^mfa_required: .*multifactor/);
       expectV1AccessToken(posted[0].mfaToken!, { audience: service.config.mfaApiAudience!, clientId: service.config.clientId, mfa: false });
-    } finally {
-      await context.close();
-    }
+    });
   });
 });

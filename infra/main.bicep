@@ -41,6 +41,16 @@ param siteAdmins string = ''
 param accountDeletionGracePeriodHours int = 24
 
 @allowed([
+  'tenant'
+  'verified'
+])
+@description('How a work account shows multifactor sign-in (WORK_ACCOUNT_MFA): tenant (default) lets its tenant\'s own sign-in policy govern; verified asks the frontend for a v1.0 access token for microsoftMfaApiAudience whose amr shows mfa.')
+param workAccountMfa string = 'tenant'
+
+@description('With workAccountMfa verified: the App ID URI (or application ID) of the API registration the frontend gets that access token for, its aud (MICROSOFT_MFA_API_AUDIENCE). Empty otherwise.')
+param microsoftMfaApiAudience string = ''
+
+@allowed([
   'serverless'
   'provisioned'
 ])
@@ -320,6 +330,8 @@ module api 'app/api.bicep' = {
     publicBaseUrl: publicBaseUrl
     siteAdmins: siteAdmins
     accountDeletionGracePeriodHours: accountDeletionGracePeriodHours
+    workAccountMfa: workAccountMfa
+    microsoftMfaApiAudience: microsoftMfaApiAudience
   }
 }
 

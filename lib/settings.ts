@@ -2,6 +2,8 @@ import { z } from 'zod';
 
 export const PERSONAL_MICROSOFT_ACCOUNT_TENANT = '9188040d-6c67-4c5b-b112-36a304b66dad';
 
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 function isLoopback(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(hostname);
 }
@@ -41,6 +43,12 @@ const settingsSchema = z
       .string()
       .default('')
       .transform((value) => value.split(',').map((name) => name.trim()).filter(Boolean)),
+    WORK_ACCOUNT_MFA: z.enum(['tenant', 'verified'], { error: "must be 'tenant' or 'verified'" }).default('tenant'),
+    // An App ID URI (api://..., https://...) or the API's application (client) ID, as the token's aud shows it.
+    MICROSOFT_MFA_API_AUDIENCE: z
+      .string()
+      .refine((value) => GUID.test(value) || /^[a-z][a-z0-9+.-]*:\/\/\S+$/i.test(value), 'must be an App ID URI (api://...) or an application ID')
+      .optional(),
   })
   .refine(
     (s) => Boolean(s.COMMUNICATION_SERVICES_CONNECTION_STRING) !== Boolean(s.COMMUNICATION_SERVICES_ENDPOINT),
@@ -50,7 +58,12 @@ const settingsSchema = z
       // Also when other settings are wrong, so one start-up names every problem (zod skips it by default).
       when: (payload) => typeof payload.value === 'object' && payload.value !== null,
     },
-  );
+  )
+  .refine((s) => s.WORK_ACCOUNT_MFA !== 'verified' || Boolean(s.MICROSOFT_MFA_API_AUDIENCE), {
+    path: ['MICROSOFT_MFA_API_AUDIENCE'],
+    message: 'must be set when WORK_ACCOUNT_MFA is verified: the audience of the access token that shows multifactor sign-in',
+    when: (payload) => typeof payload.value === 'object' && payload.value !== null,
+  });
 
 export type Settings = z.infer<typeof settingsSchema>;
 

@@ -1,8 +1,8 @@
 /**
- * `npm start`: the whole API on http://localhost:7071/api. Every setting left unset gets an embedded
- * development default (an in-process Cosmos DB stand-in, a mailbox that prints each email's links, a
- * development identity that mints Microsoft-shaped ID tokens). In production none of them exist: a
- * missing setting stops start-up, naming it.
+ * `npm start`: the whole API on http://localhost:7071/api and a development console at http://localhost:7071/.
+ * Every setting left unset gets an embedded development default (an in-process Cosmos DB stand-in, a mailbox
+ * that prints each email's links, a development identity that a browser app signs in against with MSAL). In
+ * production none of them exist: a missing setting stops start-up, naming it.
  */
 import { startLocalHost, type DevRoute } from './host';
 import { randomBytes } from 'node:crypto';
@@ -10,8 +10,9 @@ import type http from 'node:http';
 import { ConfigurationError, parseSettings } from '../lib/settings';
 import { provisionContainers } from '../lib/storage/cosmos';
 import { createAcsEmailStandIn, type DeliveredEmail } from '../test/standins/acsEmail';
-import { createIdentityStandIn } from '../test/standins/identity';
 import { listenOnLoopback, type LoopbackServer } from '../test/standins/listen';
+import { developmentConsoleRoutes } from './console';
+import { createDevelopmentIdentity } from './identity/developmentIdentity';
 
 const DEFAULT_PORT = 7071;
 
@@ -38,15 +39,28 @@ function mailboxRoute(delivered: DeliveredEmail[]): http.RequestListener {
   };
 }
 
+/** The development identity's port: the next one after the API's, so a frontend's MSAL configuration stays put. */
+const identityPort = (port: number) => (port === 0 || port >= 65535 ? 0 : port + 1);
+
+interface DevelopmentDefaults {
+  routes: DevRoute[];
+  notes: Array<(origin: string) => string>;
+  standIns: LoopbackServer[];
+  /** Told the host's origin once it listens. */
+  listening: Array<(origin: string) => void>;
+}
+
 /** Fills each unset setting with a stand-in on loopback; returns the routes the stand-ins are served on. */
 async function applyDevelopmentDefaults(
   env: NodeJS.ProcessEnv,
+  port: number,
   print: (line: string) => void,
-): Promise<{ routes: DevRoute[]; notes: Array<(origin: string) => string>; standIns: LoopbackServer[] }> {
+): Promise<DevelopmentDefaults> {
   const routes: DevRoute[] = [];
   // Written once the host has its address (PORT=0 picks one).
   const notes: Array<(origin: string) => string> = [];
   const standIns: LoopbackServer[] = [];
+  const listening: Array<(origin: string) => void> = [];
   if (!env.COSMOS_ENDPOINT) {
     const { createHttpServer } = await import('@vercel/cosmosdb-server');
     const cosmos = await listenOnLoopback(createHttpServer());
@@ -69,22 +83,26 @@ async function applyDevelopmentDefaults(
   env.EMAIL_SENDER_ADDRESS ||= 'DoNotReply@gallery.example';
   if (!env.MICROSOFT_CLIENT_ID && !env.MICROSOFT_LOGIN_HOST) {
     env.MICROSOFT_CLIENT_ID = 'local-development';
-    const identity = createIdentityStandIn({ clientId: env.MICROSOFT_CLIENT_ID });
-    // Its own port, so its issuer is known before the host has one; the host also mounts it for humans.
-    const login = await listenOnLoopback(identity.handle);
+    // Verified work-account MFA needs an API to get access tokens for; the development identity has one.
+    if (env.WORK_ACCOUNT_MFA === 'verified') env.MICROSOFT_MFA_API_AUDIENCE ||= `api://${env.MICROSOFT_CLIENT_ID}`;
+    const identity = createDevelopmentIdentity({ clientId: env.MICROSOFT_CLIENT_ID, mfaApiAudience: env.MICROSOFT_MFA_API_AUDIENCE || undefined });
+    // An origin of its own, like login.microsoftonline.com, whose issuers are known before the host listens.
+    const login = await listenOnLoopback(identity.handle, identityPort(port));
     standIns.push(login);
     identity.setLoginHost(login.url);
     env.MICROSOFT_LOGIN_HOST = login.url;
-    routes.push({ prefix: '/dev/identity', handler: identity.handle });
+    routes.push({ prefix: '/dev/identity/token', handler: identity.mintForScripts });
+    // The console and the frontend may sign in from their pages (redirect URIs and the token endpoint's CORS).
+    listening.push((origin) => identity.allowOrigins([origin, origin.replace('//localhost:', '//127.0.0.1:'), env.PUBLIC_BASE_URL!]));
     notes.push(
       (origin) =>
-        `Microsoft sign-in: development identity. Get an ID token with\n` +
+        `Microsoft sign-in: development identity at ${login.url} (MSAL set-up: README, For the frontend). Scripts get an ID token with\n` +
         `   curl -s -X POST ${origin}/dev/identity/token -H 'Content-Type: application/json' -d '{"email":"ada@example.com","name":"Ada"}'`,
     );
   }
   env.SESSION_SIGNING_KEY ||= randomBytes(48).toString('base64');
   env.PUBLIC_BASE_URL ||= 'http://localhost:3000';
-  return { routes, notes, standIns };
+  return { routes, notes, standIns, listening };
 }
 
 export interface RunningService {
@@ -100,15 +118,20 @@ export interface RunningService {
 export async function startService(env: NodeJS.ProcessEnv, print: (line: string) => void = console.log): Promise<RunningService> {
   const port = parsePort(env.PORT);
   const production = isProduction(env);
-  const { routes, notes, standIns } = production
-    ? { routes: [], notes: [], standIns: [] }
-    : await applyDevelopmentDefaults(env, print);
+  const { routes, notes, standIns, listening }: DevelopmentDefaults = production
+    ? { routes: [], notes: [], standIns: [], listening: [] }
+    : await applyDevelopmentDefaults(env, port, print);
   const stopStandIns = () => Promise.all(standIns.map((server) => server.close()));
   try {
-    const { COSMOS_ENDPOINT, PUBLIC_BASE_URL } = parseSettings(env);
+    const settings = parseSettings(env);
+    const { COSMOS_ENDPOINT, PUBLIC_BASE_URL } = settings;
     // The function app reads its settings from the process environment, as it does in Azure.
     if (env !== process.env) Object.assign(process.env, env);
     if (!production && new URL(COSMOS_ENDPOINT).protocol === 'http:') await provisionContainers();
+    if (!production) {
+      routes.push(...developmentConsoleRoutes(settings));
+      notes.push((origin) => `Development console: ${origin}/`);
+    }
     const host = await startLocalHost({
       port,
       hostname: production ? '0.0.0.0' : '127.0.0.1',
@@ -118,6 +141,7 @@ export async function startService(env: NodeJS.ProcessEnv, print: (line: string)
       log: print,
     });
     const url = host.url.replace('127.0.0.1', 'localhost');
+    for (const tell of listening) tell(url);
     return {
       url,
       notes: notes.map((note) => note(url)),

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { clock } from '../lib/clock';
 import { container } from '../lib/storage/cosmos';
 import { useTestService, type TestService } from './support/service';
+import { decodeClaims } from './support/microsoftShapes';
 import { idTokenFor, newPerson, register, uniqueName } from './support/people';
 
 let service: TestService;
@@ -109,18 +110,54 @@ describe('checking the ID token', () => {
     expect(response.body.code).toBe('invalid_id_token');
   });
 
-  it('requires two-factor sign-in, shown by amr or by the MFA policy claim', async () => {
-    const without = await signIn({ idToken: service.identity.mint(claimsOf(), { mfa: false }) });
-    expect(without.status).toBe(403);
-    expect(without.body.code).toBe('mfa_required');
+  it('requires a personal account to show two-step verification by its raw acr claim, and nothing else', async () => {
+    const withoutAcr = await signIn({ idToken: service.identity.mint(claimsOf(), { mfa: false }) });
+    expect(withoutAcr.status).toBe(403);
+    expect(withoutAcr.body.code).toBe('mfa_required');
+    expect(withoutAcr.body.detail).toMatch(/two-step verification/);
 
-    const byPolicy = await signIn({
-      idToken: service.identity.mint(
-        { ...claimsOf(), 'http://schemas.microsoft.com/claims/authnclassreference': 'urn:microsoft:policies:mfa' },
-        { mfa: false },
-      ),
-    });
-    expect(byPolicy.status).toBe(200);
+    // What earlier stand-ins minted, and no real v2.0 ID token carries: amr, and the claim name .NET maps acr to.
+    for (const impostor of [
+      { amr: ['pwd', 'mfa'] },
+      { 'http://schemas.microsoft.com/claims/authnclassreference': 'urn:microsoft:policies:mfa' },
+      { acr: '1' },
+      { acr: ['urn:microsoft:policies:mfa'] },
+    ]) {
+      const response = await signIn({ idToken: service.identity.mint({ ...claimsOf(), ...impostor }, { mfa: false }) });
+      expect({ impostor, status: response.status, code: response.body.code }).toEqual({ impostor, status: 403, code: 'mfa_required' });
+    }
+
+    const withAcr = await signIn({ idToken: service.identity.mint(claimsOf()) });
+    expect(withAcr.status).toBe(200);
+  });
+
+  it('accepts only v2.0 ID tokens', async () => {
+    for (const ver of ['1.0', undefined, 2]) {
+      const response = await signIn({ idToken: service.identity.mint({ ...claimsOf(), ver }) });
+      expect({ ver, status: response.status, code: response.body.code }).toEqual({ ver, status: 401, code: 'invalid_id_token' });
+    }
+  });
+
+  it("lets a work account's tenant policy govern by default, and says so in the account", async () => {
+    const worker = newPerson({ tid: otherTenant });
+    // A work account's ID token never carries acr or amr.
+    const idToken = idTokenFor(service, worker);
+    expect(decodeClaims(idToken)).not.toHaveProperty('acr');
+    const registered = await service.call('POST', '/api/accounts', { body: { idToken, username: uniqueName() } });
+    expect(registered.status).toBe(201);
+    expect(registered.body.account.microsoftAccount).toEqual({ email: worker.email, accountType: 'work', twoFactor: 'tenant_policy' });
+
+    const signedIn = await signIn({ idToken: idTokenFor(service, worker) });
+    expect(signedIn.status).toBe(200);
+    expect(signedIn.body.account.microsoftAccount.twoFactor).toBe('tenant_policy');
+    // An mfaToken means nothing in tenant mode.
+    expect((await signIn({ idToken: idTokenFor(service, worker), mfaToken: 'anything' })).status).toBe(200);
+  });
+
+  it('shows a personal account as verified two-factor', async () => {
+    const { sessionToken } = await register(service);
+    const me = await service.call('GET', '/api/me', { token: sessionToken });
+    expect(me.body.microsoftAccount).toMatchObject({ accountType: 'personal', twoFactor: 'verified' });
   });
 
   it('fetches the signing keys once, and again for an unknown key id at most once a minute', async () => {

@@ -221,7 +221,7 @@ describe('changing the linked Microsoft account', () => {
     expect(linked.body.account).toMatchObject({
       username,
       hasPassword: false,
-      microsoftAccount: { email: replacement.email, accountType: 'work' },
+      microsoftAccount: { email: replacement.email, accountType: 'work', twoFactor: 'tenant_policy' },
     });
     // A full session now: it can do what the recovery session could not.
     expect((await service.call('GET', '/api/me/audit', { token: linked.body.sessionToken })).status).toBe(200);

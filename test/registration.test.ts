@@ -23,7 +23,7 @@ describe('registering an account', () => {
       emailAddress: person.email,
       emailConfirmed: false,
       pendingEmailAddress: null,
-      microsoftAccount: { email: person.email, accountType: 'personal' },
+      microsoftAccount: { email: person.email, accountType: 'personal', twoFactor: 'verified' },
       hasPassword: false,
       organizations: [],
       createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
@@ -46,7 +46,7 @@ describe('registering an account', () => {
     });
     expect(response.status).toBe(201);
     expect(response.body.account.emailAddress).toBe('Work.Person@Contoso.example');
-    expect(response.body.account.microsoftAccount).toEqual({ email: person.email, accountType: 'work' });
+    expect(response.body.account.microsoftAccount).toEqual({ email: person.email, accountType: 'work', twoFactor: 'tenant_policy' });
     expect(service.mailbox.delivered.some((e) => e.to.includes('Work.Person@Contoso.example'))).toBe(true);
   });
 

@@ -1,5 +1,7 @@
+import path from 'node:path';
 import { ConfigurationError, parseSettings } from '../lib/settings';
 import { startService } from '../local/start';
+import { startServiceProcess } from './support/process';
 
 /** Every setting the service reads, and what tells it it runs in Azure. */
 const SERVICE_SETTINGS = [
@@ -15,6 +17,8 @@ const SERVICE_SETTINGS = [
   'PUBLIC_BASE_URL',
   'ACCOUNT_DELETION_GRACE_PERIOD_HOURS',
   'SITE_ADMINS',
+  'WORK_ACCOUNT_MFA',
+  'MICROSOFT_MFA_API_AUDIENCE',
   'PORT',
   'NODE_ENV',
   'WEBSITE_INSTANCE_ID',
@@ -123,6 +127,9 @@ describe('a malformed setting stops start-up, naming it', () => {
     ['ACCOUNT_DELETION_GRACE_PERIOD_HOURS', '100000'],
     ['EMAIL_SENDER_ADDRESS', 'DoNotReply'],
     ['COSMOS_DATABASE', 'accounts; drop'],
+    ['WORK_ACCOUNT_MFA', 'strict'],
+    ['WORK_ACCOUNT_MFA', 'Verified'],
+    ['MICROSOFT_MFA_API_AUDIENCE', 'gallery mfa'],
   ])('%s = %j', (name, value) => {
     const message = settingsFailure({ ...VALID, [name]: value });
     expect(message).toMatch(new RegExp(`^The service cannot start: ${name} `));
@@ -159,6 +166,13 @@ describe('a malformed setting stops start-up, naming it', () => {
     }
   });
 
+  it('stops verified work-account MFA without its audience, naming the setting', async () => {
+    const error = await startUpFailure({ NODE_ENV: 'production', ...VALID, WORK_ACCOUNT_MFA: 'verified' });
+    expect(error.message).toBe(
+      'The service cannot start: MICROSOFT_MFA_API_AUDIENCE must be set when WORK_ACCOUNT_MFA is verified: the audience of the access token that shows multifactor sign-in.',
+    );
+  });
+
   it('does not repeat a short signing key in the message', () => {
     expect(settingsFailure({ ...VALID, SESSION_SIGNING_KEY: 'hunter2-hunter2' })).not.toContain('hunter2');
   });
@@ -186,8 +200,19 @@ describe('well-formed settings are accepted', () => {
       MICROSOFT_LOGIN_HOST: 'https://login.microsoftonline.com',
       ACCOUNT_DELETION_GRACE_PERIOD_HOURS: 24,
       SITE_ADMINS: [],
+      WORK_ACCOUNT_MFA: 'tenant',
     });
   });
+
+  it.each(['api://gallery-mfa', 'https://gallery.example/mfa', '6a1b2c3d-0000-4000-8000-123456789abc'])(
+    'reads verified work-account MFA with the audience %j',
+    (audience) => {
+      expect(parseSettings({ ...VALID, WORK_ACCOUNT_MFA: 'verified', MICROSOFT_MFA_API_AUDIENCE: audience })).toMatchObject({
+        WORK_ACCOUNT_MFA: 'verified',
+        MICROSOFT_MFA_API_AUDIENCE: audience,
+      });
+    },
+  );
 
   it.each([
     'https://cosmos.example.com',
@@ -221,6 +246,27 @@ describe('well-formed settings are accepted', () => {
     });
     expect(parsed.ACCOUNT_DELETION_GRACE_PERIOD_HOURS).toBe(48);
     expect(parsed.SITE_ADMINS).toEqual(['ada', 'grace']);
+  });
+});
+
+describe('npm start in production', () => {
+  it('serves no development console, identity or mailbox', async () => {
+    const { COSMOS_ENDPOINT: _unreachable, ...rest } = VALID;
+    const { url, process: child } = await startServiceProcess(path.resolve(__dirname, '..', 'dist', 'local', 'start.js'), {
+      PATH: process.env.PATH,
+      NODE_ENV: 'production',
+      ...rest,
+      // Never reached: nothing here calls the API.
+      COSMOS_ENDPOINT: 'https://cosmos.invalid',
+    });
+    try {
+      const local = url.replace('0.0.0.0', '127.0.0.1');
+      for (const route of ['/', '/console/config.json', '/console/console.js', '/dev/identity/token', '/dev/mailbox']) {
+        expect({ route, status: (await fetch(`${local}${route}`)).status }).toEqual({ route, status: 404 });
+      }
+    } finally {
+      child.kill();
+    }
   });
 });
 
@@ -290,6 +336,20 @@ describe('npm start with no settings (development defaults)', () => {
       expect((await post('/api/auth/confirm-email', { token })).status).toBe(200);
       const me = await fetch(`${service.url}/api/me`, { headers: { Authorization: `Bearer ${sessionToken}` } });
       expect(await me.json()).toMatchObject({ username: 'ada', emailConfirmed: true });
+
+      // The development console, configured for the development identity, which publishes its discovery document.
+      const consolePage = await fetch(`${service.url}/`);
+      expect(consolePage.status).toBe(200);
+      expect(await consolePage.text()).toContain('development console');
+      const consoleConfig = await (await fetch(`${service.url}/console/config.json`)).json();
+      expect(consoleConfig).toEqual({
+        clientId: 'local-development',
+        loginHost: process.env.MICROSOFT_LOGIN_HOST,
+        workAccountMfa: 'tenant',
+        mfaApiAudience: null,
+      });
+      const discovery = (await (await fetch(`${process.env.MICROSOFT_LOGIN_HOST}/common/v2.0/.well-known/openid-configuration`)).json()) as Record<string, string>;
+      expect(discovery.authorization_endpoint).toBe(`${process.env.MICROSOFT_LOGIN_HOST}/common/oauth2/v2.0/authorize`);
 
       // The frontend's development origin may call the API.
       const preflight = await fetch(`${service.url}/api/accounts`, {

@@ -47,6 +47,15 @@ param siteAdmins string = ''
 param accountDeletionGracePeriodHours int = 24
 
 @allowed([
+  'tenant'
+  'verified'
+])
+param workAccountMfa string = 'tenant'
+
+@description('The aud of the access token verified work-account MFA asks for; empty unless workAccountMfa is verified.')
+param microsoftMfaApiAudience string = ''
+
+@allowed([
   '20'
   '22'
 ])
@@ -79,6 +88,8 @@ var appSettings = {
   PUBLIC_BASE_URL: publicBaseUrl
   ACCOUNT_DELETION_GRACE_PERIOD_HOURS: string(accountDeletionGracePeriodHours)
   SITE_ADMINS: siteAdmins
+  WORK_ACCOUNT_MFA: workAccountMfa
+  MICROSOFT_MFA_API_AUDIENCE: microsoftMfaApiAudience
 
   // DefaultAzureCredential picks the user-assigned identity by its client ID.
   AZURE_CLIENT_ID: identityClientId

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { nowIso } from '../clock';
-import type { MicrosoftIdentity } from '../identity/microsoftIdToken';
+import type { MicrosoftIdentity, TwoFactorCheck } from '../identity/microsoftIdToken';
 import { readDocument, updateDocument, type StoredDocument } from '../storage/cosmos';
 
 export type OrganizationRole = 'admin' | 'collaborator';
@@ -11,6 +11,14 @@ export interface LinkedMicrosoftAccount {
   email: string | null;
   name: string;
   accountType: MicrosoftIdentity['accountType'];
+  /** How two-factor sign-in was shown at the last sign-in (kept here so GET /api/me stays one point read). */
+  twoFactor: TwoFactorCheck;
+}
+
+/** The link to record for the Microsoft account a sign-in proved. */
+export function linkedMicrosoftAccount(identity: MicrosoftIdentity): LinkedMicrosoftAccount {
+  const { tid, oid, email, name, accountType, twoFactor } = identity;
+  return { tid, oid, email: email ?? null, name, accountType, twoFactor };
 }
 
 export interface AccountDocument extends StoredDocument {
@@ -89,7 +97,15 @@ export const accountView = z.object({
   emailAddress: z.string(),
   emailConfirmed: z.boolean(),
   pendingEmailAddress: z.string().nullable(),
-  microsoftAccount: z.object({ email: z.string().nullable(), accountType: z.enum(['personal', 'work']) }).nullable(),
+  microsoftAccount: z
+    .object({
+      email: z.string().nullable(),
+      accountType: z.enum(['personal', 'work']),
+      twoFactor: z
+        .enum(['verified', 'tenant_policy'])
+        .describe('What showed two-factor sign-in at the last sign-in: a claim (`verified`), or the work tenant\'s own policy (`tenant_policy`)'),
+    })
+    .nullable(),
   hasPassword: z.boolean(),
   organizations: z.array(z.object({ name: z.string(), role: z.enum(['admin', 'collaborator']) })),
   createdAt: z.string(),
@@ -110,7 +126,11 @@ export function toAccountView(account: AccountDocument): AccountView {
     emailConfirmed: account.emailConfirmed,
     pendingEmailAddress: account.pendingEmailAddress,
     microsoftAccount: account.microsoftAccount
-      ? { email: account.microsoftAccount.email, accountType: account.microsoftAccount.accountType }
+      ? {
+          email: account.microsoftAccount.email,
+          accountType: account.microsoftAccount.accountType,
+          twoFactor: account.microsoftAccount.twoFactor,
+        }
       : null,
     hasPassword: account.passwordHash !== null,
     organizations: account.organizations,

@@ -1,26 +1,24 @@
 import { z } from 'zod';
 import { recordAudit } from '../audit';
 import { Problem } from '../http/problems';
-import { verifyMicrosoftIdToken } from '../identity/microsoftIdToken';
+import { idTokenField, mfaTokenField, verifyMicrosoftSignIn, type MicrosoftSignInTokens } from '../identity/microsoftIdToken';
 import { issueSessionToken } from '../sessions';
-import { toAccountView, updateAccount, type AccountDocument, type AccountView } from './account';
+import { linkedMicrosoftAccount, toAccountView, updateAccount, type AccountDocument, type AccountView } from './account';
 import { releaseClaim, tryClaim } from './claims';
-import { idTokenField } from './registration';
 
-export const replaceMicrosoftAccountBody = z.object({ idToken: idTokenField }).strict();
-
+export const replaceMicrosoftAccountBody = z.object({ idToken: idTokenField, mfaToken: mfaTokenField.optional() }).strict();
 
 /**
- * Links the Microsoft account of a fresh ID token in place of the current one, in one step for the person:
+ * Links the Microsoft account of a fresh sign-in in place of the current one, in one step for the person:
  * the new link is claimed first, then the account switches (dropping any password, since password sign-in
  * ends once a Microsoft account is linked, and every other session), then the old link is released.
  */
 export async function replaceMicrosoftAccount(
   account: AccountDocument,
-  idToken: string,
+  tokens: MicrosoftSignInTokens,
   clientAddress: string,
 ): Promise<{ account: AccountView; sessionToken: string }> {
-  const identity = await verifyMicrosoftIdToken(idToken);
+  const identity = await verifyMicrosoftSignIn(tokens);
   const newKey = { kind: 'microsoft' as const, tid: identity.tid, oid: identity.oid };
   if (!(await tryClaim(newKey, account.id))) {
     throw new Problem(
@@ -30,7 +28,7 @@ export async function replaceMicrosoftAccount(
   }
   const updated = await updateAccount(account.id, (current) => ({
     ...current,
-    microsoftAccount: { tid: identity.tid, oid: identity.oid, email: identity.email ?? null, name: identity.name, accountType: identity.accountType },
+    microsoftAccount: linkedMicrosoftAccount(identity),
     passwordHash: null,
     failedPasswordAttempts: 0,
     lockedUntil: null,

@@ -1,14 +1,14 @@
 import { z } from 'zod';
 import { recordAudit } from '../audit';
 import { Problem } from '../http/problems';
-import { verifyMicrosoftIdToken, type MicrosoftIdentity } from '../identity/microsoftIdToken';
+import { idTokenField, mfaTokenField, verifyMicrosoftSignIn, type MicrosoftIdentity } from '../identity/microsoftIdToken';
 import { issueSessionToken } from '../sessions';
+import { container, isPreconditionFailed } from '../storage/cosmos';
 import { accountView, toAccountView, type AccountDocument } from './account';
 import { accountHolding } from './claims';
-import { idTokenField } from './registration';
 
 export const microsoftSignInBody = z.union([
-  z.object({ idToken: idTokenField }).strict(),
+  z.object({ idToken: idTokenField, mfaToken: mfaTokenField.optional() }).strict(),
   z.object({ error: z.string().min(1).max(256), errorDescription: z.string().max(4096).optional() }).strict(),
 ]);
 
@@ -23,8 +23,8 @@ const isLinkedTo = (account: AccountDocument, identity: MicrosoftIdentity) =>
   account.microsoftAccount?.tid === identity.tid && account.microsoftAccount.oid === identity.oid;
 
 /**
- * Signs in the account linked to the Microsoft account of a fresh ID token: two point reads and an audit
- * write. Not linked, it says whether the person can register or must first recover the account that
+ * Signs in the account linked to the Microsoft account of a fresh sign-in: two point reads and an audit
+ * write (and, the first time it shows two-factor sign-in another way, a patch that records it). Not linked, it says whether the person can register or must first recover the account that
  * already uses their email address.
  */
 export async function signInWithMicrosoft(
@@ -32,11 +32,14 @@ export async function signInWithMicrosoft(
   clientAddress: string,
 ): Promise<SignInResult> {
   if ('error' in body) throw platformError(body.error, body.errorDescription ?? '');
-  const identity = await verifyMicrosoftIdToken(body.idToken);
+  const identity = await verifyMicrosoftSignIn(body);
   const linked = await accountHolding({ kind: 'microsoft', tid: identity.tid, oid: identity.oid });
   if (linked && linked.kind === 'user' && isLinkedTo(linked, identity)) {
-    await recordAudit(linked.id, 'signed_in', clientAddress, { method: 'microsoft' });
-    return { status: 'signed_in', sessionToken: issueSessionToken(linked), account: toAccountView(linked) };
+    const [account] = await Promise.all([
+      recordTwoFactorCheck(linked, identity),
+      recordAudit(linked.id, 'signed_in', clientAddress, { method: 'microsoft' }),
+    ]);
+    return { status: 'signed_in', sessionToken: issueSessionToken(account), account: toAccountView(account) };
   }
   if (!identity.email) return { status: 'registration_required', emailAddress: null };
   const owner = await accountHolding({ kind: 'email', address: identity.email });
@@ -57,6 +60,27 @@ export async function signInWithMicrosoft(
     'password_sign_in_required',
     `The account with email '${identity.email}' has no Microsoft account yet. Sign in with its username and password first, then link this Microsoft account from the account settings page.`,
   );
+}
+
+/**
+ * Keeps `microsoftAccount.twoFactor` saying what this sign-in showed. It changes only when WORK_ACCOUNT_MFA
+ * does, so the hot path stays without a write; the patch is guarded by the ETag just read, and one that lost
+ * to a concurrent change of the account leaves the change alone (the next sign-in records it).
+ */
+async function recordTwoFactorCheck(account: AccountDocument, identity: MicrosoftIdentity): Promise<AccountDocument> {
+  const linked = account.microsoftAccount!;
+  if (linked.twoFactor === identity.twoFactor) return account;
+  try {
+    const { resource } = await container('accounts')
+      .item(account.id, account.id)
+      .patch<AccountDocument>([{ op: 'set', path: '/microsoftAccount/twoFactor', value: identity.twoFactor }], {
+        accessCondition: { type: 'IfMatch', condition: account._etag ?? '' },
+      });
+    return resource ?? account;
+  } catch (error) {
+    if (isPreconditionFailed(error)) return { ...account, microsoftAccount: { ...linked, twoFactor: identity.twoFactor } };
+    throw error;
+  }
 }
 
 /** What the platform's redirect reported instead of a token, explained with the way out. */

@@ -4,23 +4,21 @@ import { recordAudit } from '../audit';
 import { confirmEmailMessage } from '../email/messages';
 import { deliverSoon, queueEmail } from '../email/outbox';
 import { Problem } from '../http/problems';
-import { verifyMicrosoftIdToken } from '../identity/microsoftIdToken';
+import { idTokenField, mfaTokenField, verifyMicrosoftSignIn } from '../identity/microsoftIdToken';
 import { issueSessionToken } from '../sessions';
 import { container } from '../storage/cosmos';
 import { issueToken } from '../tokens';
-import { newAccountDocument, toAccountView, type AccountView } from './account';
+import { linkedMicrosoftAccount, newAccountDocument, toAccountView, type AccountView } from './account';
 import { withClaims, type ClaimKey } from './claims';
 import { assertValidUsername, emailAddressField, emailInUse, usernameField, usernameUnavailable } from './names';
 import { CONFIRMATION_LIFETIME_MS } from './emailAddress';
 
-export const idTokenField = z.string().min(1).max(16 * 1024);
-
 export const registerAccountBody = z
-  .object({ idToken: idTokenField, username: usernameField, emailAddress: emailAddressField.optional() })
+  .object({ idToken: idTokenField, mfaToken: mfaTokenField.optional(), username: usernameField, emailAddress: emailAddressField.optional() })
   .strict();
 
 /**
- * Registers an individual account for the Microsoft account of a fresh ID token. Each unique key (the
+ * Registers an individual account for the Microsoft account of a fresh sign-in. Each unique key (the
  * Microsoft account, the name, the email address) is claimed first; a lost race gives back what this
  * attempt took.
  */
@@ -30,7 +28,7 @@ export async function registerAccount(
   log: { warn(...args: unknown[]): void },
 ): Promise<{ account: AccountView; sessionToken: string }> {
   assertValidUsername(input.username);
-  const identity = await verifyMicrosoftIdToken(input.idToken);
+  const identity = await verifyMicrosoftSignIn(input);
   const emailAddress = input.emailAddress ?? identity.email;
   if (!emailAddress || !emailAddressField.safeParse(emailAddress).success) {
     throw new Problem('invalid_request', "The field 'emailAddress' is required: your Microsoft account shares no usable email address.");
@@ -50,7 +48,7 @@ export async function registerAccount(
     kind: 'user',
     username: input.username,
     emailAddress,
-    microsoftAccount: { tid: identity.tid, oid: identity.oid, email: identity.email ?? null, name: identity.name, accountType: identity.accountType },
+    microsoftAccount: linkedMicrosoftAccount(identity),
   });
   const email = await withClaims(
     accountId,

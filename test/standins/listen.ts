@@ -7,19 +7,22 @@ export interface LoopbackServer {
   close(): Promise<void>;
 }
 
-/** Serves `handler` (or runs a ready server, like the Cosmos DB stand-in) on a free port reachable only from this machine. */
-export async function listenOnLoopback(handler: http.RequestListener | http.Server): Promise<LoopbackServer> {
+/**
+ * Serves `handler` (or runs a ready server, like the Cosmos DB stand-in) on a port reachable only from this
+ * machine: `port`, or a free one.
+ */
+export async function listenOnLoopback(handler: http.RequestListener | http.Server, port = 0): Promise<LoopbackServer> {
   const server = handler instanceof http.Server ? handler : http.createServer(handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(port, '127.0.0.1', () => {
       server.off('error', reject);
       resolve();
     });
   });
-  const { port } = server.address() as AddressInfo;
+  const { port: listening } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${listening}`,
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { clock } from '../../lib/clock';
+import { PERSONAL_ACCOUNT_TENANT } from '../standins/identity';
 import type { TestService } from './service';
 
 export interface Person {
@@ -11,13 +12,18 @@ export interface Person {
 
 let counter = 0;
 
-/** A Microsoft account no other test uses. */
+/**
+ * A Microsoft account no other test uses: a personal one unless `tid` names a work tenant. A personal account's
+ * oid has the form 00000000-0000-0000-xxxx-xxxxxxxxxxxx, as real ones do.
+ */
 export function newPerson(overrides: Partial<Person> = {}): Person {
   counter += 1;
+  const tid = overrides.tid ?? PERSONAL_ACCOUNT_TENANT;
+  const random = randomUUID();
   return {
-    email: `person${counter}-${randomUUID().slice(0, 8)}@example.com`,
-    oid: randomUUID(),
-    tid: '9188040d-6c67-4c5b-b112-36a304b66dad',
+    email: `person${counter}-${random.slice(0, 8)}@example.com`,
+    oid: tid === PERSONAL_ACCOUNT_TENANT ? `00000000-0000-0000-${random.slice(19)}` : random,
+    tid,
     name: `Person ${counter}`,
     ...overrides,
   };

@@ -105,10 +105,11 @@ export async function startService(env: NodeJS.ProcessEnv, print: (line: string)
     : await applyDevelopmentDefaults(env, print);
   const stopStandIns = () => Promise.all(standIns.map((server) => server.close()));
   try {
-    const { COSMOS_ENDPOINT, PUBLIC_BASE_URL } = parseSettings(env);
+    const { PUBLIC_BASE_URL } = parseSettings(env);
     // The function app reads its settings from the process environment, as it does in Azure.
     if (env !== process.env) Object.assign(process.env, env);
-    if (!production && new URL(COSMOS_ENDPOINT).protocol === 'http:') await provisionContainers();
+    // In production infra/ provisions them; /api/health names whatever is missing.
+    if (!production) await provisionContainers();
     const host = await startLocalHost({
       port,
       hostname: production ? '0.0.0.0' : '127.0.0.1',

@@ -109,7 +109,8 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
       ...(op.body
         ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(op.body, 'input') } } } }
         : {}),
-      responses: { ...successResponses, ...problemResponses(withImpliedProblems(op)) },
+      // An answer the operation documents itself (the health probe's 503) stands over an implied problem.
+      responses: { ...problemResponses(withImpliedProblems(op)), ...successResponses },
     };
   }
   return {

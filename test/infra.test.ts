@@ -7,13 +7,25 @@
  * No Bicep compiler exists on these machines, so this reads the Bicep as text. Ops still run
  * `az bicep build` and a what-if before deploying (infra/README.md).
  */
-import { execSync } from 'child_process';
-import { existsSync, readdirSync, readFileSync } from 'fs';
+import { execFileSync, execSync } from 'child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
 import { join, relative } from 'path';
-import { SETTING_NAMES } from '../lib/settings';
+import { DEPLOY_FOLDER } from '../local/deployPackage';
+import { parseSettings, SETTING_NAMES } from '../lib/settings';
+import { readAzureYaml, yamlValue } from './support/azureYaml';
 import { CONTAINERS } from '../lib/storage/containers';
 
 const ROOT = join(__dirname, '..');
+/** The other settings the Function App gets in Azure, with stand-in values. */
+const SETTINGS_IN_AZURE = {
+  COSMOS_ENDPOINT: 'https://gallery-accounts.documents.azure.com:443/',
+  COSMOS_DATABASE: 'accounts',
+  COMMUNICATION_SERVICES_ENDPOINT: 'https://gallery-mail.europe.communication.azure.com',
+  EMAIL_SENDER_ADDRESS: 'DoNotReply@gallery.example',
+  MICROSOFT_CLIENT_ID: '00000000-1111-2222-3333-444444444444',
+  PUBLIC_BASE_URL: 'https://gallery.example',
+};
 const INFRA = join(ROOT, 'infra');
 
 /** Settings the code reads only in local development: without them it uses DefaultAzureCredential. */
@@ -408,11 +420,44 @@ describe('the azd wiring', () => {
   });
 
   it('deploys the package as built, to the app tagged for the api service', () => {
-    const azureYaml = read(join(ROOT, 'azure.yaml'));
-    expect(azureYaml).toMatch(/^ {2}api:\n {4}project: \.\n {4}language: ts\n {4}host: function\n/m);
-    expect(azureYaml).toMatch(/^ {4}remoteBuild: false$/m);
-    expect(azureYaml).toMatch(/prepackage:[\s\S]*npm run build[\s\S]*npm prune --omit=dev/);
+    const azureYaml = readAzureYaml(ROOT);
+    const api = (...keys: string[]) => yamlValue(azureYaml, 'services', 'api', ...keys);
+    expect([api('project'), api('language'), api('host'), api('remoteBuild')]).toEqual(['.', 'ts', 'function', 'false']);
+    // What the hook makes is what azd zips (test/deployPackage.test.ts replays it).
+    expect(api('dist')).toBe(DEPLOY_FOLDER);
+    expect([api('hooks', 'prepackage', 'posix', 'run'), api('hooks', 'prepackage', 'windows', 'run')]).toEqual([
+      'npm run deploy-package',
+      'npm run deploy-package',
+    ]);
     expect(apiBicep).toMatch(/'azd-service-name': 'api'/);
+  });
+
+  describe('the preprovision hook that makes SESSION_SIGNING_KEY', () => {
+    const hook = yamlValue(readAzureYaml(ROOT), 'hooks', 'preprovision', 'posix', 'run')!;
+
+    /** Runs the hook with an `azd` on PATH that records what it is asked to set. */
+    function runHook(env: Record<string, string>): string[] {
+      const bin = mkdtempSync(join(tmpdir(), 'azd-'));
+      const log = join(bin, 'calls');
+      writeFileSync(join(bin, 'azd'), `#!/bin/sh\nprintf '%s\\0' "$@" >> '${log}'\n`, { mode: 0o755 });
+      execFileSync('sh', ['-c', hook], { env: { PATH: `${bin}:${process.env.PATH}`, ...env } });
+      const calls = existsSync(log) ? readFileSync(log, 'utf8').split('\0').filter(Boolean) : [];
+      rmSync(bin, { recursive: true, force: true });
+      return calls;
+    }
+
+    it('makes a key the app accepts when the environment has none', () => {
+      const calls = runHook({});
+      expect(calls.slice(0, 3)).toEqual(['env', 'set', 'SESSION_SIGNING_KEY']);
+      const key = calls[3];
+      expect(Buffer.from(key, 'base64').length).toBe(48);
+      expect(() => parseSettings({ ...SETTINGS_IN_AZURE, SESSION_SIGNING_KEY: key })).not.toThrow();
+      expect(runHook({})[3]).not.toBe(key);
+    });
+
+    it('keeps the key the environment has', () => {
+      expect(runHook({ SESSION_SIGNING_KEY: 'q3Gx2yC7m0sLJv1pQe8RZ4kW9nTfB6hUaD5oYcEiXwVr1NsKgHzMbPjLuOtAlIdF' })).toEqual([]);
+    });
   });
 });
 

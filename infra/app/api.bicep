@@ -50,7 +50,7 @@ param accountDeletionGracePeriodHours int = 24
   '20'
   '22'
 ])
-@description('Node.js version of the Flex Consumption runtime (package.json asks for 20 or newer).')
+@description('Node.js version of the Flex Consumption runtime: one of the versions package.json supports (engines), both of which .ci/run tests.')
 param nodeVersion string = '22'
 
 @allowed([

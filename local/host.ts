@@ -189,6 +189,14 @@ async function forwardedBody(req: http.IncomingMessage): Promise<Buffer | 'too l
   return Buffer.concat(chunks);
 }
 
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 function invocationContext(functionName: string, log: (line: string) => void): InvocationContext {
   return new InvocationContext({
     invocationId: randomUUID(),
@@ -285,9 +293,28 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     res.writeHead(response.status ?? 200, { ...responseHeaders, ...cors }).end(Buffer.from(await response.arrayBuffer()));
   }
 
-  function serveAdmin(req: http.IncomingMessage, res: http.ServerResponse, name: string, cors: Record<string, string>): void {
-    req.resume();
-    if (req.method !== 'POST' || !timers.has(name)) {
+  /**
+   * `POST /admin/functions/{name}` as the host's FunctionsController.Invoke takes it: a JSON body
+   * (`[FromBody] FunctionInvocation`: another content type is 415, no body or no object 400), then 404 for no
+   * such function, else 202 while the run goes on.
+   */
+  async function serveAdmin(req: http.IncomingMessage, res: http.ServerResponse, name: string, cors: Record<string, string>): Promise<void> {
+    const body = await forwardedBody(req);
+    if (req.method !== 'POST') {
+      res.writeHead(404, cors).end();
+      return;
+    }
+    const mediaType = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    if (!/^(application\/json|text\/json|application\/[\w.-]+\+json)$/.test(mediaType)) {
+      res.writeHead(415, cors).end();
+      return;
+    }
+    const invocation = body === 'too large' ? undefined : parseJson(body.toString('utf8'));
+    if (typeof invocation !== 'object' || invocation === null || Array.isArray(invocation)) {
+      res.writeHead(400, cors).end();
+      return;
+    }
+    if (!timers.has(name)) {
       res.writeHead(404, cors).end();
       return;
     }
@@ -311,7 +338,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       return Promise.resolve();
     }
     const admin = /^\/admin\/functions\/([^/]+)$/.exec(requestPath);
-    if (admin) return Promise.resolve(serveAdmin(req, res, admin[1], cors.headers));
+    if (admin) return serveAdmin(req, res, admin[1], cors.headers);
     return serveApi(req, res, url, cors.headers);
   }
 

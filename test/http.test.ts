@@ -529,6 +529,27 @@ describe('running a timer function on demand', () => {
     await sweep.service.host.idle();
   });
 
+  // FunctionsController.Invoke binds [FromBody] FunctionInvocation: JSON only, and an object.
+  it.each([
+    ['no content type', {}, '{}', 415],
+    ['text/plain (what fetch sends with a string)', { 'Content-Type': 'text/plain;charset=UTF-8' }, '{}', 415],
+    ['JSON, but no body', { 'Content-Type': 'application/json' }, '', 400],
+    ['JSON, but not an object', { 'Content-Type': 'application/json' }, '"run"', 400],
+    ['malformed JSON', { 'Content-Type': 'application/json' }, '{', 400],
+  ])('answers %s as the host does', async (_label, headers, rawBody, status) => {
+    const response = await sweep.service.call('POST', '/admin/functions/deliverPendingEmails', { headers, rawBody });
+    expect(response.status).toBe(status);
+  });
+
+  it('takes a JSON object with a charset and an input', async () => {
+    const response = await sweep.service.call('POST', '/admin/functions/deliverPendingEmails', {
+      headers: { 'Content-Type': 'application/json; charset=utf-8' },
+      rawBody: '{"input":""}',
+    });
+    expect(response.status).toBe(202);
+    await sweep.service.host.idle();
+  });
+
   it.each([
     ['POST', '/admin/functions/noSuchFunction'],
     ['POST', '/admin/functions/health'],

@@ -464,6 +464,47 @@ describe('the azd wiring', () => {
 });
 
 // ---------------------------------------------------------------------------------------------------------
+// Core Tools: local.settings.example.json
+// ---------------------------------------------------------------------------------------------------------
+
+describe('local.settings.example.json, for func start', () => {
+  const example = JSON.parse(read(join(ROOT, 'local.settings.example.json'))) as {
+    IsEncrypted: boolean;
+    Values: Record<string, unknown>;
+    Host: { CORS: string };
+  };
+  /** The Cosmos DB emulator's published key: the same on every machine, so no secret. */
+  const EMULATOR_KEY = 'C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==';
+  const CORE_TOOLS_SETTINGS = ['FUNCTIONS_WORKER_RUNTIME', 'AzureWebJobsStorage'];
+
+  it('names every setting the app reads, and nothing else but what Core Tools needs', () => {
+    const names = Object.keys(example.Values);
+    expect(SETTING_NAMES.filter((name) => !names.includes(name))).toEqual([]);
+    expect(names.filter((name) => !(SETTING_NAMES as string[]).includes(name) && !CORE_TOOLS_SETTINGS.includes(name))).toEqual([]);
+    expect(example.Values.FUNCTIONS_WORKER_RUNTIME).toBe('node');
+    expect(Object.values(example.Values).every((value) => typeof value === 'string')).toBe(true);
+  });
+
+  it('holds no secret, only placeholders and the emulator’s published key', () => {
+    expect(example.IsEncrypted).toBe(false);
+    expect(example.Values.COSMOS_KEY).toBe(EMULATOR_KEY);
+    expect(example.Values.COMMUNICATION_SERVICES_CONNECTION_STRING).toBe('');
+    expect(example.Values.SESSION_SIGNING_KEY).toMatch(/^<.*>$/);
+  });
+
+  it('is a configuration the app accepts once its placeholders are filled in, with CORS for the frontend', () => {
+    const filled = Object.fromEntries(
+      Object.entries(example.Values as Record<string, string>).map(([name, value]) => [
+        name,
+        name === 'SESSION_SIGNING_KEY' ? 'q3Gx2yC7m0sLJv1pQe8RZ4kW9nTfB6hUaD5oYcEiXwVr1NsKgHzMbPjLuOtAlIdF' : value.replace(/<[^>]*>/g, 'example.com'),
+      ]),
+    );
+    expect(() => parseSettings(filled)).not.toThrow();
+    expect(example.Host.CORS).toBe(example.Values.PUBLIC_BASE_URL);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
 // The deployed package
 // ---------------------------------------------------------------------------------------------------------
 

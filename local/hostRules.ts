@@ -136,7 +136,8 @@ export function corsFor(
   const requestedMethod = headers['access-control-request-method'];
   const isPreflight = method === 'OPTIONS' && requestedMethod !== undefined;
   if (!origin) return { headers: {} };
-  if (!allowedOrigins.includes(origin)) return isPreflight ? { preflight: {}, headers: {} } : { headers: {} };
+  // CorsPolicyBuilder.WithOrigins lowers an allowed origin's case; the request's is compared as sent.
+  if (!allowedOrigins.some((allowed) => allowed.toLowerCase() === origin)) return isPreflight ? { preflight: {}, headers: {} } : { headers: {} };
   const allowed: Record<string, string> = { 'Access-Control-Allow-Origin': origin };
   if (allowedOrigins.length > 1) allowed.Vary = 'Origin';
   if (!isPreflight) return { headers: allowed };

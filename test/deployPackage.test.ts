@@ -18,6 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ignoreRule, keptFiles } from '../local/deployPackage';
 import { readAzureYaml, yamlValue } from './support/azureYaml';
+import { SETTINGS_IN_AZURE } from './support/settings';
 
 const ROOT = path.join(__dirname, '..');
 const azureYaml = readAzureYaml(ROOT);
@@ -144,16 +145,7 @@ describe('azd package for the api service', () => {
     const loaded = spawnSync(process.execPath, ['-e', LOADER, path.join(ROOT, 'dist', 'local', 'host.js'), unzipped], {
       cwd: unzipped,
       encoding: 'utf8',
-      env: {
-        PATH: process.env.PATH,
-        COSMOS_ENDPOINT: 'https://gallery-accounts.documents.azure.com:443/',
-        COSMOS_DATABASE: 'accounts',
-        COMMUNICATION_SERVICES_ENDPOINT: 'https://gallery-mail.europe.communication.azure.com',
-        EMAIL_SENDER_ADDRESS: 'DoNotReply@gallery.example',
-        MICROSOFT_CLIENT_ID: '00000000-1111-2222-3333-444444444444',
-        SESSION_SIGNING_KEY: 'q3Gx2yC7m0sLJv1pQe8RZ4kW9nTfB6hUaD5oYcEiXwVr1NsKgHzMbPjLuOtAlIdF',
-        PUBLIC_BASE_URL: 'https://gallery.example',
-      },
+      env: { PATH: process.env.PATH, ...SETTINGS_IN_AZURE },
     });
     if (loaded.status !== 0) throw new Error(`the package did not load:\n${loaded.stderr}`);
     const result = JSON.parse(loaded.stdout) as { functions: string[]; unresolved: string[]; verified: boolean };

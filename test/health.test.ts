@@ -13,6 +13,7 @@ import { CONTAINERS } from '../lib/storage/containers';
 import { createAcsEmailStandIn } from './standins/acsEmail';
 import { listenOnLoopback, type LoopbackServer } from './standins/listen';
 import { startServiceProcess } from './support/process';
+import { SETTINGS_IN_AZURE } from './support/settings';
 
 const ENTRY = path.resolve(__dirname, '..', 'dist', 'local', 'start.js');
 const running: ChildProcess[] = [];
@@ -31,14 +32,12 @@ async function productionSettings(cosmosUrl: string, database: string): Promise<
   return {
     PATH: process.env.PATH,
     NODE_ENV: 'production',
+    ...SETTINGS_IN_AZURE,
     COSMOS_ENDPOINT: cosmosUrl,
     COSMOS_KEY: randomBytes(32).toString('base64'),
     COSMOS_DATABASE: database,
+    COMMUNICATION_SERVICES_ENDPOINT: undefined,
     COMMUNICATION_SERVICES_CONNECTION_STRING: `endpoint=${acs.url}/;accesskey=${accessKey}`,
-    EMAIL_SENDER_ADDRESS: 'DoNotReply@gallery.example',
-    MICROSOFT_CLIENT_ID: '00000000-1111-2222-3333-444444444444',
-    SESSION_SIGNING_KEY: randomBytes(48).toString('base64'),
-    PUBLIC_BASE_URL: 'https://gallery.example',
   };
 }
 

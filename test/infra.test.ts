@@ -14,18 +14,10 @@ import { join, relative } from 'path';
 import { DEPLOY_FOLDER } from '../local/deployPackage';
 import { parseSettings, SETTING_NAMES } from '../lib/settings';
 import { readAzureYaml, yamlValue } from './support/azureYaml';
+import { SETTINGS_IN_AZURE } from './support/settings';
 import { CONTAINERS } from '../lib/storage/containers';
 
 const ROOT = join(__dirname, '..');
-/** The other settings the Function App gets in Azure, with stand-in values. */
-const SETTINGS_IN_AZURE = {
-  COSMOS_ENDPOINT: 'https://gallery-accounts.documents.azure.com:443/',
-  COSMOS_DATABASE: 'accounts',
-  COMMUNICATION_SERVICES_ENDPOINT: 'https://gallery-mail.europe.communication.azure.com',
-  EMAIL_SENDER_ADDRESS: 'DoNotReply@gallery.example',
-  MICROSOFT_CLIENT_ID: '00000000-1111-2222-3333-444444444444',
-  PUBLIC_BASE_URL: 'https://gallery.example',
-};
 const INFRA = join(ROOT, 'infra');
 
 /** Settings the code reads only in local development: without them it uses DefaultAzureCredential. */
@@ -458,7 +450,7 @@ describe('the azd wiring', () => {
     });
 
     it('keeps the key the environment has', () => {
-      expect(runHook({ SESSION_SIGNING_KEY: 'q3Gx2yC7m0sLJv1pQe8RZ4kW9nTfB6hUaD5oYcEiXwVr1NsKgHzMbPjLuOtAlIdF' })).toEqual([]);
+      expect(runHook({ SESSION_SIGNING_KEY: SETTINGS_IN_AZURE.SESSION_SIGNING_KEY })).toEqual([]);
     });
   });
 });
@@ -496,7 +488,7 @@ describe('local.settings.example.json, for func start', () => {
     const filled = Object.fromEntries(
       Object.entries(example.Values as Record<string, string>).map(([name, value]) => [
         name,
-        name === 'SESSION_SIGNING_KEY' ? 'q3Gx2yC7m0sLJv1pQe8RZ4kW9nTfB6hUaD5oYcEiXwVr1NsKgHzMbPjLuOtAlIdF' : value.replace(/<[^>]*>/g, 'example.com'),
+        name === 'SESSION_SIGNING_KEY' ? SETTINGS_IN_AZURE.SESSION_SIGNING_KEY : value.replace(/<[^>]*>/g, 'example.com'),
       ]),
     );
     expect(() => parseSettings(filled)).not.toThrow();

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ConfigurationError, parseSettings } from '../lib/settings';
 import { startService } from '../local/start';
+import { SETTINGS_IN_AZURE } from './support/settings';
 
 /** Every setting the service reads, and what tells it it runs in Azure. */
 const SERVICE_SETTINGS = [
@@ -34,16 +35,7 @@ const REQUIRED = [
 ];
 
 /** A complete production configuration: managed identity for Cosmos DB and ACS. */
-const VALID: Record<string, string> = {
-  COSMOS_ENDPOINT: 'https://gallery-accounts.documents.azure.com:443/',
-  COSMOS_DATABASE: 'accounts',
-  COMMUNICATION_SERVICES_ENDPOINT: 'https://gallery-mail.europe.communication.azure.com',
-  EMAIL_SENDER_ADDRESS: 'DoNotReply@gallery.example',
-  MICROSOFT_CLIENT_ID: '00000000-1111-2222-3333-444444444444',
-  // What `openssl rand -base64 48` prints.
-  SESSION_SIGNING_KEY: 'q3Gx2yC7m0sLJv1pQe8RZ4kW9nTfB6hUaD5oYcEiXwVr1NsKgHzMbPjLuOtAlIdF',
-  PUBLIC_BASE_URL: 'https://gallery.example',
-};
+const VALID = SETTINGS_IN_AZURE;
 
 /** What App Service passes as the value when it cannot resolve the setting's Key Vault reference. */
 const UNRESOLVED_REFERENCE = '@Microsoft.KeyVault(SecretUri=https://kv-abcd1234efgh5.vault.azure.net/secrets/session-signing-key)';

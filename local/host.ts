@@ -171,20 +171,24 @@ function headerRecord(headers: http.IncomingHttpHeaders): Record<string, string>
 }
 
 /**
- * The request body as the host hands it to an out-of-process worker without HTTP streams: only when
- * Content-Length is present and positive (src/WebJobs.Script.Grpc/MessageExtensions/
- * GrpcMessageConversionExtensions.cs, ToRpcHttp). A body sent in chunks is drained and the function gets
- * none, though its headers still say it was sent. Over the size limit the host answers 413 itself.
+ * A request body, bounded. For a function, `onlyWithLength`: the host hands a body to an out-of-process
+ * worker without HTTP streams only when Content-Length is present and positive
+ * (src/WebJobs.Script.Grpc/MessageExtensions/GrpcMessageConversionExtensions.cs, ToRpcHttp); a body sent in
+ * chunks is drained and the function gets none, though its headers still say it was sent. The host's own
+ * admin API reads any body. Over the size limit the host answers 413 itself.
  */
-async function forwardedBody(req: http.IncomingMessage): Promise<Buffer | 'too large'> {
+async function readBody(req: http.IncomingMessage, onlyWithLength: boolean): Promise<Buffer | 'too large'> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > MAX_REQUEST_BYTES) {
-    req.resume();
-    return 'too large';
-  }
+  const keep = declared > 0 || !onlyWithLength;
   const chunks: Buffer[] = [];
+  let size = 0;
   for await (const chunk of req) {
-    if (declared > 0) chunks.push(chunk as Buffer);
+    size += (chunk as Buffer).length;
+    if (keep && size > MAX_REQUEST_BYTES) {
+      req.resume();
+      return 'too large';
+    }
+    if (keep) chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
 }
@@ -250,15 +254,14 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   }
   if (options.runSchedules) timers.forEach(schedule);
 
-  async function serveApi(req: http.IncomingMessage, res: http.ServerResponse, url: URL, cors: Record<string, string>): Promise<void> {
-    const requestPath = decodePath(url.pathname);
+  async function serveApi(req: http.IncomingMessage, res: http.ServerResponse, url: URL, requestPath: string, cors: Record<string, string>): Promise<void> {
     const route = routes.find((r) => r.methods.has(req.method ?? 'GET') && r.pattern.test(requestPath));
     if (!route) {
       req.resume();
       res.writeHead(404, cors).end();
       return;
     }
-    const body = await forwardedBody(req);
+    const body = await readBody(req, true);
     if (body === 'too large') {
       res.writeHead(413, cors).end();
       return;
@@ -299,7 +302,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
    * such function, else 202 while the run goes on.
    */
   async function serveAdmin(req: http.IncomingMessage, res: http.ServerResponse, name: string, cors: Record<string, string>): Promise<void> {
-    const body = await forwardedBody(req);
+    const body = await readBody(req, false);
     if (req.method !== 'POST') {
       res.writeHead(404, cors).end();
       return;
@@ -339,7 +342,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     }
     const admin = /^\/admin\/functions\/([^/]+)$/.exec(requestPath);
     if (admin) return serveAdmin(req, res, admin[1], cors.headers);
-    return serveApi(req, res, url, cors.headers);
+    return serveApi(req, res, url, requestPath, cors.headers);
   }
 
   const server = http.createServer((req, res) => {

@@ -8,7 +8,7 @@ app.http(
   operation({
     name: 'listPrefixes',
     method: 'GET',
-    route: 'admin/prefixes',
+    route: 'site-admin/prefixes',
     auth: 'session',
     summary: 'Every reserved package id prefix with its owners (site admins only)',
     responses: { 200: { description: 'The reservations', schema: z.array(prefixView) } },

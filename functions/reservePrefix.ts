@@ -7,7 +7,7 @@ app.http(
   operation({
     name: 'reservePrefix',
     method: 'POST',
-    route: 'admin/prefixes',
+    route: 'site-admin/prefixes',
     auth: 'session',
     summary: 'Reserve a package id prefix such as Contoso. for its owners (site admins only)',
     description: 'Only the owners may then push new ids under it. Reserving a prefix again replaces its owners.',

@@ -90,16 +90,8 @@ param emailDomainVerified bool = false
 param communicationDataLocation string = 'United States'
 
 @secure()
-@minLength(32)
-@description('HS256 key that signs session tokens, at least 32 bytes (generate one with `openssl rand -base64 48`). Stored only in Key Vault; the Function App reads it through a Key Vault reference. azd generates one when SESSION_SIGNING_KEY is not set and keeps it in the environment\'s config.')
-@metadata({
-  azd: {
-    type: 'generate'
-    config: {
-      length: 64
-    }
-  }
-})
+@minLength(43)
+@description('HS256 key that signs session tokens: base64 of at least 32 random bytes (`openssl rand -base64 48`); the app refuses anything else at start-up. Stored only in Key Vault; the Function App reads it through a Key Vault reference. With azd, the preprovision hook in azure.yaml makes one when SESSION_SIGNING_KEY is not set and keeps it in the environment.')
 param sessionSigningKey string
 
 // ---------------------------------------------------------------------------------------------------------

@@ -24,6 +24,27 @@ const connectionString = z
   .refine((value) => serviceUrl.safeParse(/endpoint=([^;]+)/i.exec(value)?.[1]).success,
     'its endpoint must use https:// (http:// is accepted only on loopback)');
 
+/**
+ * A real signing key: base64 (or base64url) of at least 32 random bytes, as `openssl rand -base64 48` makes.
+ * When App Service cannot resolve a Key Vault reference (a role still propagating, a typo) it passes the
+ * reference text itself, which is long, public in shape and must never sign a session. Messages never repeat
+ * the value.
+ */
+const signingKey = z.string().superRefine((value, context) => {
+  const fail = (message: string) => context.addIssue({ code: 'custom', message });
+  if (/^@Microsoft\.KeyVault\(/i.test(value.trim())) {
+    return fail(
+      'is a Key Vault reference the platform could not resolve: check that the app\'s identity may read the secret (Key Vault Secrets User) and that the secret exists',
+    );
+  }
+  const howTo = 'must be base64 of at least 32 random bytes (for example `openssl rand -base64 48`)';
+  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(value)) return fail(howTo);
+  const key = Buffer.from(value, 'base64');
+  if (key.length < 32) return fail(howTo);
+  // 32 random bytes show about 30 different values; a repeated pattern or a padded phrase shows few.
+  if (new Set(key).size < 16) return fail(`${howTo}, not a pattern`);
+});
+
 const settingsSchema = z
   .object({
     COSMOS_ENDPOINT: serviceUrl,
@@ -34,9 +55,7 @@ const settingsSchema = z
     EMAIL_SENDER_ADDRESS: z.email(),
     MICROSOFT_CLIENT_ID: z.string().min(1),
     MICROSOFT_LOGIN_HOST: serviceUrl.default('https://login.microsoftonline.com'),
-    SESSION_SIGNING_KEY: z
-      .string()
-      .refine((value) => Buffer.byteLength(value, 'utf8') >= 32, 'must be at least 32 bytes'),
+    SESSION_SIGNING_KEY: signingKey,
     PUBLIC_BASE_URL: serviceUrl,
     ACCOUNT_DELETION_GRACE_PERIOD_HOURS: z.coerce.number().int().min(0).max(8760).default(24),
     SITE_ADMINS: z

@@ -31,7 +31,10 @@ export function registerFunction(
 ): { dispose(): void } {
   const trigger = Object.values(metadata.bindings).find((binding) => /trigger$/i.test(binding.type));
   if (!trigger) throw new Error(`Function ${metadata.name} has no trigger`);
-  if (registeredFunctions.some((f) => f.name === metadata.name)) throw new Error(`Function ${metadata.name} is registered twice`);
+  // The worker's own check and words (Azure/azure-functions-nodejs-worker src/coreApi/registerFunction.ts).
+  if (registeredFunctions.some((f) => f.name === metadata.name)) {
+    throw new Error(`A function with id "${metadata.name}" has already been registered.`);
+  }
   const entry = { name: metadata.name, trigger, handler };
   registeredFunctions.push(entry);
   return { dispose: () => registeredFunctions.splice(registeredFunctions.indexOf(entry), 1) };

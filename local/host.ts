@@ -1,8 +1,9 @@
 /**
  * A small stand-in for the Azure Functions host, for machines where Core Tools cannot be installed. It
- * loads the same function files the real host loads, serves their HTTP routes under the route prefix,
- * runs timers on their schedules and on `POST /admin/functions/{name}`, and answers CORS as the
- * platform's CORS setting does.
+ * loads the same function files the real host loads (package.json's `main`), refuses what the real host
+ * refuses (local/hostRules.ts), serves the HTTP routes under the route prefix with request bodies forwarded
+ * as the host forwards them, runs timers on their schedules and on `POST /admin/functions/{name}`, and
+ * answers CORS as the platform does.
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import path from 'node:path';
 import { HttpRequest, HttpResponse, InvocationContext, type HttpHandler, type HttpResponseInit, type TimerHandler } from '@azure/functions';
 import { CronExpressionParser } from 'cron-parser';
 import { appStartHooks, registeredFunctions, type RegisteredFunction } from './functionsCore';
+import { corsFor, decodePath, functionAppErrors, isHttpFunction, routeOf } from './hostRules';
 
 const CORE_MODULE = '@azure/functions-core';
 /** The platform's own ceiling is far higher; this only keeps a runaway client from filling memory. */
@@ -32,6 +34,8 @@ export interface DevRoute {
 
 export interface LocalHostOptions {
   port: number;
+  /** The function app: files loaded and host.json read from here (default: this project). */
+  app?: FunctionAppFiles;
   hostname?: string;
   /** Origins allowed to call the API from a browser (the platform's CORS setting). */
   corsOrigins: string[];
@@ -58,25 +62,78 @@ interface Route {
   literalSegments: number;
 }
 
-/** host.json sits at the project root, whether this file runs from source or from dist/. */
-function routePrefix(): string {
+export interface FunctionAppFiles {
+  /** The folder holding host.json and package.json (the root of the deployed package). */
+  root?: string;
+  /** Entry point files to load instead of package.json's `main` (a deliberately wrong app in a test). */
+  entryPoints?: string[];
+}
+
+/** This project's root: host.json sits there, whether this file runs from source or from dist/. */
+function projectRoot(): string {
   let directory = __dirname;
   while (!existsSync(path.join(directory, 'host.json'))) {
     if (directory === path.dirname(directory)) throw new Error('host.json not found above ' + __dirname);
     directory = path.dirname(directory);
   }
-  const hostJson = JSON.parse(readFileSync(path.join(directory, 'host.json'), 'utf8')) as {
+  return directory;
+}
+
+function routePrefix(root: string): string {
+  const hostJson = JSON.parse(readFileSync(path.join(root, 'host.json'), 'utf8')) as {
     extensions?: { http?: { routePrefix?: string } };
   };
   return hostJson.extensions?.http?.routePrefix ?? 'api';
 }
 
-/** Loads every function file, as the real host does from package.json's `main` glob, then runs appStart hooks. */
-export async function loadFunctionApp(): Promise<readonly RegisteredFunction[]> {
-  const directory = path.resolve(__dirname, '..', 'functions');
-  const extension = path.extname(__filename);
-  for (const file of readdirSync(directory).sort()) {
-    if (file.endsWith(extension) && !file.endsWith('.d.ts')) require(path.join(directory, file));
+/** Files matching a glob of `*` wildcards within folder names (what `main` needs here; `**` is refused). */
+function globFiles(root: string, pattern: string): string[] {
+  if (pattern.includes('**')) throw new Error(`The local host reads no '**' in package.json's main: ${pattern}`);
+  const toRegExp = (part: string) => new RegExp(`^${part.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')}$`);
+  let matches = [''];
+  for (const part of pattern.split('/').filter(Boolean)) {
+    const regExp = toRegExp(part);
+    matches = matches.flatMap((dir) => {
+      const full = path.join(root, dir);
+      if (!existsSync(full)) return [];
+      return readdirSync(full).filter((name) => regExp.test(name)).sort().map((name) => path.posix.join(dir, name));
+    });
+  }
+  return matches;
+}
+
+/**
+ * The entry points the Node.js worker loads: the files matching package.json's `main`, in order
+ * (Azure/azure-functions-nodejs-worker src/startApp.ts). Run from TypeScript sources (ts-jest), the sources
+ * stand in for the compiled files `main` names.
+ */
+function entryPoints(root: string): string[] {
+  const { main } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { main?: string };
+  if (!main) throw new Error(`package.json in ${root} has no main: the worker would load no function`);
+  const fromSources = path.extname(__filename) === '.ts';
+  const pattern = fromSources ? main.replace(/^(\.\/)?dist\//, '').replace(/\.js$/, '.ts') : main;
+  const files = globFiles(root, pattern).filter((file) => !file.endsWith('.d.ts'));
+  if (files.length === 0) throw new Error(`Worker was unable to load entry point "${main}": Found zero files matching the supplied pattern`);
+  return files.map((file) => path.join(root, file));
+}
+
+/**
+ * Loads the function app as the worker does (every entry point, reporting a failing file as the worker
+ * does), refuses it where the real host would put a function in error, then runs the appStart hooks.
+ */
+export async function loadFunctionApp(app: FunctionAppFiles = {}): Promise<readonly RegisteredFunction[]> {
+  const root = app.root ?? projectRoot();
+  for (const file of app.entryPoints ?? entryPoints(root)) {
+    try {
+      require(file);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      throw new Error(`Worker was unable to load entry point "${path.relative(root, file)}": ${message}`, { cause: error });
+    }
+  }
+  const errors = functionAppErrors(registeredFunctions);
+  if (errors.length > 0) {
+    throw new Error(`The Azure Functions host would not run this function app as it is:\n${errors.join('\n')}`);
   }
   for (const hook of appStartHooks) await hook({ hookData: {}, appHookData: {} });
   return registeredFunctions;
@@ -86,7 +143,7 @@ export async function loadFunctionApp(): Promise<readonly RegisteredFunction[]> 
 function compileRoute(prefix: string, fn: RegisteredFunction): Route {
   const paramNames: string[] = [];
   let literalSegments = 0;
-  const segments = [prefix, ...(fn.trigger.route ?? fn.name).split('/')].filter(Boolean).map((segment) => {
+  const segments = [prefix, ...routeOf(fn).split('/')].filter(Boolean).map((segment) => {
     const param = /^\{(\*?)(\w+)(?::[^}?]+)?(\?)?\}$/.exec(segment);
     if (!param) {
       literalSegments += 1;
@@ -113,15 +170,35 @@ function headerRecord(headers: http.IncomingHttpHeaders): Record<string, string>
   return record;
 }
 
-async function readRequestBody(req: http.IncomingMessage): Promise<Buffer | undefined> {
+/**
+ * A request body, bounded. For a function, `onlyWithLength`: the host hands a body to an out-of-process
+ * worker without HTTP streams only when Content-Length is present and positive
+ * (src/WebJobs.Script.Grpc/MessageExtensions/GrpcMessageConversionExtensions.cs, ToRpcHttp); a body sent in
+ * chunks is drained and the function gets none, though its headers still say it was sent. The host's own
+ * admin API reads any body. Over the size limit the host answers 413 itself.
+ */
+async function readBody(req: http.IncomingMessage, onlyWithLength: boolean): Promise<Buffer | 'too large'> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  const keep = declared > 0 || !onlyWithLength;
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_REQUEST_BYTES) return undefined;
-    chunks.push(chunk as Buffer);
+    if (keep && size > MAX_REQUEST_BYTES) {
+      req.resume();
+      return 'too large';
+    }
+    if (keep) chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 function invocationContext(functionName: string, log: (line: string) => void): InvocationContext {
@@ -135,10 +212,10 @@ function invocationContext(functionName: string, log: (line: string) => void): I
 
 export async function startLocalHost(options: LocalHostOptions): Promise<LocalHost> {
   const log = options.log ?? ((line: string) => console.log(line));
-  const functions = await loadFunctionApp();
-  const prefix = routePrefix();
+  const functions = await loadFunctionApp(options.app);
+  const prefix = routePrefix(options.app?.root ?? projectRoot());
   const routes = functions
-    .filter((fn) => /^httpTrigger$/i.test(fn.trigger.type))
+    .filter(isHttpFunction)
     .map((fn) => compileRoute(prefix, fn))
     .sort((a, b) => b.literalSegments - a.literalSegments);
   const timers = new Map(functions.filter((fn) => /^timerTrigger$/i.test(fn.trigger.type)).map((fn) => [fn.name, fn]));
@@ -177,40 +254,20 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   }
   if (options.runSchedules) timers.forEach(schedule);
 
-  function corsHeaders(origin: string | undefined): Record<string, string> {
-    if (!origin || !options.corsOrigins.includes(origin)) return {};
-    return { 'Access-Control-Allow-Origin': origin, Vary: 'Origin' };
-  }
-
-  async function serveApi(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
-    const cors = corsHeaders(req.headers.origin);
-    const pathMatches = routes.filter((route) => route.pattern.test(url.pathname));
-    if (req.method === 'OPTIONS' && pathMatches.length > 0) {
-      const preflight = Object.keys(cors).length
-        ? {
-            ...cors,
-            'Access-Control-Allow-Methods': [...new Set(pathMatches.flatMap((r) => [...r.methods]))].join(', '),
-            'Access-Control-Allow-Headers': 'Authorization, Content-Type',
-            'Access-Control-Max-Age': '600',
-          }
-        : {};
-      res.writeHead(204, preflight).end();
-      return;
-    }
-    const route = pathMatches.find((r) => r.methods.has(req.method ?? 'GET'));
+  async function serveApi(req: http.IncomingMessage, res: http.ServerResponse, url: URL, requestPath: string, cors: Record<string, string>): Promise<void> {
+    const route = routes.find((r) => r.methods.has(req.method ?? 'GET') && r.pattern.test(requestPath));
     if (!route) {
+      req.resume();
       res.writeHead(404, cors).end();
       return;
     }
-    const body = await readRequestBody(req);
-    if (!body) {
+    const body = await readBody(req, true);
+    if (body === 'too large') {
       res.writeHead(413, cors).end();
       return;
     }
-    const values = route.pattern.exec(url.pathname)?.slice(1) ?? [];
-    const params = Object.fromEntries(
-      route.paramNames.flatMap((name, i) => (values[i] === undefined ? [] : [[name, decodeURIComponent(values[i])]])),
-    );
+    const values = route.pattern.exec(requestPath)?.slice(1) ?? [];
+    const params = Object.fromEntries(route.paramNames.flatMap((name, i) => (values[i] === undefined ? [] : [[name, values[i]]])));
     const headers = headerRecord(req.headers);
     // Like the platform's front end: the address it saw is appended, and the function trusts only that one.
     const peer = req.socket.remoteAddress ?? 'unknown';
@@ -232,32 +289,71 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       res.writeHead(500, cors).end();
       return;
     }
-    const responseHeaders: Record<string, string> = { ...cors };
+    const responseHeaders: Record<string, string> = {};
     response.headers.forEach((value, name) => {
       responseHeaders[name] = value;
     });
-    res.writeHead(response.status ?? 200, responseHeaders).end(Buffer.from(await response.arrayBuffer()));
+    res.writeHead(response.status ?? 200, { ...responseHeaders, ...cors }).end(Buffer.from(await response.arrayBuffer()));
   }
 
-  function serveAdmin(req: http.IncomingMessage, res: http.ServerResponse, name: string): void {
-    if (req.method !== 'POST' || !timers.has(name)) {
-      res.writeHead(404).end();
+  /**
+   * `POST /admin/functions/{name}` as the host's FunctionsController.Invoke takes it: a JSON body
+   * (`[FromBody] FunctionInvocation`: another content type is 415, no body or no object 400), then 404 for no
+   * such function, else 202 while the run goes on.
+   */
+  async function serveAdmin(req: http.IncomingMessage, res: http.ServerResponse, name: string, cors: Record<string, string>): Promise<void> {
+    const body = await readBody(req, false);
+    if (req.method !== 'POST') {
+      res.writeHead(404, cors).end();
       return;
     }
-    req.resume();
+    const mediaType = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    if (!/^(application\/json|text\/json|application\/[\w.-]+\+json)$/.test(mediaType)) {
+      res.writeHead(415, cors).end();
+      return;
+    }
+    const invocation = body === 'too large' ? undefined : parseJson(body.toString('utf8'));
+    if (typeof invocation !== 'object' || invocation === null || Array.isArray(invocation)) {
+      res.writeHead(400, cors).end();
+      return;
+    }
+    if (!timers.has(name)) {
+      res.writeHead(404, cors).end();
+      return;
+    }
     void runTimer(name);
-    res.writeHead(202).end();
+    res.writeHead(202, cors).end();
+  }
+
+  /** What the host itself answers before any function: its CORS, its admin API, and paths it refuses. */
+  function serveHost(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
+    const cors = corsFor(req.method, req.headers, options.corsOrigins);
+    if (cors.preflight) {
+      req.resume();
+      res.writeHead(204, cors.preflight).end();
+      return Promise.resolve();
+    }
+    const requestPath = decodePath(url.pathname);
+    // Kestrel refuses a path with an encoded NUL (400 before any middleware).
+    if (requestPath.includes('\0')) {
+      req.resume();
+      res.writeHead(400).end();
+      return Promise.resolve();
+    }
+    const admin = /^\/admin\/functions\/([^/]+)$/.exec(requestPath);
+    if (admin) return serveAdmin(req, res, admin[1], cors.headers);
+    return serveApi(req, res, url, requestPath, cors.headers);
   }
 
   const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
-    const admin = /^\/admin\/functions\/([^/]+)$/.exec(url.pathname);
+    const base = `http://${req.headers.host ?? 'localhost'}`;
+    if (!URL.canParse(req.url ?? '/', base)) {
+      res.writeHead(400).end();
+      return;
+    }
+    const url = new URL(req.url ?? '/', base);
     const devRoute = options.devRoutes?.find((route) => url.pathname === route.prefix || url.pathname.startsWith(`${route.prefix}/`));
-    const serving = admin
-      ? Promise.resolve(serveAdmin(req, res, decodeURIComponent(admin[1])))
-      : devRoute
-        ? Promise.resolve(devRoute.handler(req, res))
-        : serveApi(req, res, url);
+    const serving = devRoute ? Promise.resolve(devRoute.handler(req, res)) : serveHost(req, res, url);
     serving.catch((error: unknown) => {
       log(`local host: ${error instanceof Error ? error.stack : String(error)}`);
       if (!res.headersSent) res.writeHead(500);

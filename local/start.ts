@@ -124,10 +124,11 @@ export async function startService(env: NodeJS.ProcessEnv, print: (line: string)
   const stopStandIns = () => Promise.all(standIns.map((server) => server.close()));
   try {
     const settings = parseSettings(env);
-    const { COSMOS_ENDPOINT, PUBLIC_BASE_URL } = settings;
+    const { PUBLIC_BASE_URL } = settings;
     // The function app reads its settings from the process environment, as it does in Azure.
     if (env !== process.env) Object.assign(process.env, env);
-    if (!production && new URL(COSMOS_ENDPOINT).protocol === 'http:') await provisionContainers();
+    // In production infra/ provisions them; /api/health names whatever is missing.
+    if (!production) await provisionContainers();
     if (!production) {
       routes.push(...developmentConsoleRoutes(settings));
       notes.push((origin) => `Development console: ${origin}/`);

@@ -133,7 +133,7 @@ describe('killed in the middle of', () => {
 
     const doomed = await startInstance();
     killOn(doomed, new RegExp(`^PUT .*/colls/packages/docs/${packages[1].toLowerCase()}$`));
-    await fetch(`${doomed.url}/admin/functions/processAccountDeletions`, { method: 'POST', body: '{}' });
+    await fetch(`${doomed.url}/admin/functions/processAccountDeletions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
     await new Promise<void>((resolve) => doomed.process.once('exit', () => resolve()));
 
     const { resource: halfway } = await container('deletions').item(accountId, accountId).read();

@@ -148,7 +148,7 @@ describe('processing a deletion', () => {
     expect((await getPackage(service, world.shared)).body).toMatchObject({ owners: [partner.username], listed: true });
 
     // Prefix reservations no longer name it.
-    const prefixes = (await service.call('GET', '/api/admin/prefixes', { token: siteAdmin.sessionToken })).body;
+    const prefixes = (await service.call('GET', '/api/site-admin/prefixes', { token: siteAdmin.sessionToken })).body;
     expect(prefixes.find((p: { prefix: string }) => p.prefix === world.prefix).owners).toEqual([partner.username]);
 
     // Organizations: the one it alone belonged to is deleted, its name still reserved; a lone collaborator

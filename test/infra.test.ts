@@ -7,10 +7,14 @@
  * No Bicep compiler exists on these machines, so this reads the Bicep as text. Ops still run
  * `az bicep build` and a what-if before deploying (infra/README.md).
  */
-import { execSync } from 'child_process';
-import { existsSync, readdirSync, readFileSync } from 'fs';
+import { execFileSync, execSync } from 'child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
 import { join, relative } from 'path';
-import { SETTING_NAMES } from '../lib/settings';
+import { DEPLOY_FOLDER } from '../local/deployPackage';
+import { parseSettings, SETTING_NAMES } from '../lib/settings';
+import { readAzureYaml, yamlValue } from './support/azureYaml';
+import { SETTINGS_IN_AZURE } from './support/settings';
 import { CONTAINERS } from '../lib/storage/containers';
 
 const ROOT = join(__dirname, '..');
@@ -380,7 +384,9 @@ describe('the Function App', () => {
     expect(runtime.get('version')).toBe('nodeVersion');
     const [, allowed, chosen] =
       /@allowed\(\[([^\]]*)\]\)\s*(?:@description\('(?:[^'\\]|\\.)*'\)\s*)?param nodeVersion string = '(\d+)'/.exec(apiBicep) ?? [];
-    expect(allowed.match(/\d+/g)?.map(Number).every((major) => major >= 20)).toBe(true);
+    // The versions package.json supports, each of them tested by .ci/run.
+    const { engines } = JSON.parse(read(join(ROOT, 'package.json'))) as { engines: { node: string } };
+    expect(allowed.match(/\d+/g)?.map(Number)).toEqual(engines.node.split('||').map((major) => Number(major.trim())));
     expect(Number(chosen)).toBeGreaterThanOrEqual(20);
     const identities = property(site, 'managedIdentities');
     expect(entries(identities).get('systemAssigned')).toBe('false');
@@ -408,11 +414,85 @@ describe('the azd wiring', () => {
   });
 
   it('deploys the package as built, to the app tagged for the api service', () => {
-    const azureYaml = read(join(ROOT, 'azure.yaml'));
-    expect(azureYaml).toMatch(/^ {2}api:\n {4}project: \.\n {4}language: ts\n {4}host: function\n/m);
-    expect(azureYaml).toMatch(/^ {4}remoteBuild: false$/m);
-    expect(azureYaml).toMatch(/prepackage:[\s\S]*npm run build[\s\S]*npm prune --omit=dev/);
+    const azureYaml = readAzureYaml(ROOT);
+    const api = (...keys: string[]) => yamlValue(azureYaml, 'services', 'api', ...keys);
+    expect([api('project'), api('language'), api('host'), api('remoteBuild')]).toEqual(['.', 'ts', 'function', 'false']);
+    // What the hook makes is what azd zips (test/deployPackage.test.ts replays it).
+    expect(api('dist')).toBe(DEPLOY_FOLDER);
+    expect([api('hooks', 'prepackage', 'posix', 'run'), api('hooks', 'prepackage', 'windows', 'run')]).toEqual([
+      'npm run deploy-package',
+      'npm run deploy-package',
+    ]);
     expect(apiBicep).toMatch(/'azd-service-name': 'api'/);
+  });
+
+  describe('the preprovision hook that makes SESSION_SIGNING_KEY', () => {
+    const hook = yamlValue(readAzureYaml(ROOT), 'hooks', 'preprovision', 'posix', 'run')!;
+
+    /** Runs the hook with an `azd` on PATH that records what it is asked to set. */
+    function runHook(env: Record<string, string>): string[] {
+      const bin = mkdtempSync(join(tmpdir(), 'azd-'));
+      const log = join(bin, 'calls');
+      writeFileSync(join(bin, 'azd'), `#!/bin/sh\nprintf '%s\\0' "$@" >> '${log}'\n`, { mode: 0o755 });
+      execFileSync('sh', ['-c', hook], { env: { PATH: `${bin}:${process.env.PATH}`, ...env } });
+      const calls = existsSync(log) ? readFileSync(log, 'utf8').split('\0').filter(Boolean) : [];
+      rmSync(bin, { recursive: true, force: true });
+      return calls;
+    }
+
+    it('makes a key the app accepts when the environment has none', () => {
+      const calls = runHook({});
+      expect(calls.slice(0, 3)).toEqual(['env', 'set', 'SESSION_SIGNING_KEY']);
+      const key = calls[3];
+      expect(Buffer.from(key, 'base64').length).toBe(48);
+      expect(() => parseSettings({ ...SETTINGS_IN_AZURE, SESSION_SIGNING_KEY: key })).not.toThrow();
+      expect(runHook({})[3]).not.toBe(key);
+    });
+
+    it('keeps the key the environment has', () => {
+      expect(runHook({ SESSION_SIGNING_KEY: SETTINGS_IN_AZURE.SESSION_SIGNING_KEY })).toEqual([]);
+    });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// Core Tools: local.settings.example.json
+// ---------------------------------------------------------------------------------------------------------
+
+describe('local.settings.example.json, for func start', () => {
+  const example = JSON.parse(read(join(ROOT, 'local.settings.example.json'))) as {
+    IsEncrypted: boolean;
+    Values: Record<string, unknown>;
+    Host: { CORS: string };
+  };
+  /** The Cosmos DB emulator's published key: the same on every machine, so no secret. */
+  const EMULATOR_KEY = 'C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==';
+  const CORE_TOOLS_SETTINGS = ['FUNCTIONS_WORKER_RUNTIME', 'AzureWebJobsStorage'];
+
+  it('names every setting the app reads, and nothing else but what Core Tools needs', () => {
+    const names = Object.keys(example.Values);
+    expect(SETTING_NAMES.filter((name) => !names.includes(name))).toEqual([]);
+    expect(names.filter((name) => !(SETTING_NAMES as string[]).includes(name) && !CORE_TOOLS_SETTINGS.includes(name))).toEqual([]);
+    expect(example.Values.FUNCTIONS_WORKER_RUNTIME).toBe('node');
+    expect(Object.values(example.Values).every((value) => typeof value === 'string')).toBe(true);
+  });
+
+  it('holds no secret, only placeholders and the emulator’s published key', () => {
+    expect(example.IsEncrypted).toBe(false);
+    expect(example.Values.COSMOS_KEY).toBe(EMULATOR_KEY);
+    expect(example.Values.COMMUNICATION_SERVICES_CONNECTION_STRING).toBe('');
+    expect(example.Values.SESSION_SIGNING_KEY).toMatch(/^<.*>$/);
+  });
+
+  it('is a configuration the app accepts once its placeholders are filled in, with CORS for the frontend', () => {
+    const filled = Object.fromEntries(
+      Object.entries(example.Values as Record<string, string>).map(([name, value]) => [
+        name,
+        name === 'SESSION_SIGNING_KEY' ? SETTINGS_IN_AZURE.SESSION_SIGNING_KEY : value.replace(/<[^>]*>/g, 'example.com'),
+      ]),
+    );
+    expect(() => parseSettings(filled)).not.toThrow();
+    expect(example.Host.CORS).toBe(example.Values.PUBLIC_BASE_URL);
   });
 });
 

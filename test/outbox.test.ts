@@ -20,7 +20,7 @@ function later(minutes: number): void {
 }
 
 async function runDeliveryTimer(): Promise<void> {
-  const response = await fetch(`${service.url}/admin/functions/deliverPendingEmails`, { method: 'POST', body: '{}' });
+  const response = await fetch(`${service.url}/admin/functions/deliverPendingEmails`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
   expect(response.status).toBe(202);
   await service.host.idle();
 }
@@ -85,7 +85,7 @@ describe('the email outbox', () => {
 
   it('runs on demand through the admin endpoint, and refuses unknown functions', async () => {
     await runDeliveryTimer();
-    const unknown = await fetch(`${service.url}/admin/functions/noSuchFunction`, { method: 'POST', body: '{}' });
+    const unknown = await fetch(`${service.url}/admin/functions/noSuchFunction`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
     expect(unknown.status).toBe(404);
   });
 });

@@ -552,15 +552,15 @@ describe('reserved prefixes', () => {
     expect(reserved.status).toBe(201);
     expect(reserved.body).toEqual({ prefix, owners: [owner.username], reservedAt: expect.any(String) });
 
-    const listed = await service.call('GET', '/api/admin/prefixes', { token: admin.sessionToken });
+    const listed = await service.call('GET', '/api/site-admin/prefixes', { token: admin.sessionToken });
     expect(listed.status).toBe(200);
     expect(listed.body).toContainEqual({ prefix, owners: [owner.username], reservedAt: reserved.body.reservedAt });
 
     const notAdmin = await reservePrefix(owner, `Other${tag()}.`, [owner.username]);
     expect(notAdmin.status).toBe(403);
     expect(notAdmin.body.code).toBe('site_admin_required');
-    expect(outcome(await service.call('GET', '/api/admin/prefixes', { token: owner.sessionToken }))).toBe('403 site_admin_required');
-    expect((await service.call('GET', '/api/admin/prefixes')).status).toBe(401);
+    expect(outcome(await service.call('GET', '/api/site-admin/prefixes', { token: owner.sessionToken }))).toBe('403 site_admin_required');
+    expect((await service.call('GET', '/api/site-admin/prefixes')).status).toBe(401);
   });
 
   it('keep new ids under the prefix for its owners; other ids are unaffected', async () => {

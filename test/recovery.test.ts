@@ -1,4 +1,6 @@
 import { clock } from '../lib/clock';
+import { container } from '../lib/storage/cosmos';
+import { NATIVE_ARGON2_HASHES } from './fixtures/argon2Hashes';
 import { FRONTEND_ORIGIN, useTestService, type TestService } from './support/service';
 import { idTokenFor, newPerson, register } from './support/people';
 import { tokenIn, waitFor, waitForEmailTo } from './support/waitFor';
@@ -147,6 +149,24 @@ describe('password sign-in', () => {
     expect(wrong.status).toBe(401);
     expect(wrong.body.code).toBe('invalid_credentials');
     expect(unknown.text).toBe(wrong.text);
+  });
+
+  it('stores argon2id at OWASP’s parameters with a salt of its own, never the password', async () => {
+    const { account, password } = await accountWithPassword();
+    const { resource: stored } = await container('accounts').item(account.id, account.id).read();
+    expect(stored.passwordHash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/);
+    expect(JSON.stringify(stored)).not.toContain(password);
+  });
+
+  it.each(NATIVE_ARGON2_HASHES)('still verifies a hash the earlier native argon2 module stored (%#)', async ({ password, hash }) => {
+    const { account, username } = await accountWithPassword();
+    const { resource: stored } = await container('accounts').item(account.id, account.id).read();
+    await container('accounts').item(account.id, account.id).replace({ ...stored, passwordHash: hash });
+
+    expect((await passwordSignIn(username, `${password}!`)).status).toBe(401);
+    const signedIn = await passwordSignIn(username, password);
+    expect(signedIn.status).toBe(200);
+    expect(signedIn.body.status).toBe('password_login_discontinued');
   });
 
   it('refuses an account that has no password', async () => {

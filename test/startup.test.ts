@@ -1,7 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { ConfigurationError, parseSettings } from '../lib/settings';
 import { startService } from '../local/start';
 import { startServiceProcess } from './support/process';
+import { SETTINGS_IN_AZURE } from './support/settings';
 
 /** Every setting the service reads, and what tells it it runs in Azure. */
 const SERVICE_SETTINGS = [
@@ -37,15 +39,10 @@ const REQUIRED = [
 ];
 
 /** A complete production configuration: managed identity for Cosmos DB and ACS. */
-const VALID: Record<string, string> = {
-  COSMOS_ENDPOINT: 'https://gallery-accounts.documents.azure.com:443/',
-  COSMOS_DATABASE: 'accounts',
-  COMMUNICATION_SERVICES_ENDPOINT: 'https://gallery-mail.europe.communication.azure.com',
-  EMAIL_SENDER_ADDRESS: 'DoNotReply@gallery.example',
-  MICROSOFT_CLIENT_ID: '00000000-1111-2222-3333-444444444444',
-  SESSION_SIGNING_KEY: 'k'.repeat(32),
-  PUBLIC_BASE_URL: 'https://gallery.example',
-};
+const VALID = SETTINGS_IN_AZURE;
+
+/** What App Service passes as the value when it cannot resolve the setting's Key Vault reference. */
+const UNRESOLVED_REFERENCE = '@Microsoft.KeyVault(SecretUri=https://kv-abcd1234efgh5.vault.azure.net/secrets/session-signing-key)';
 
 /** The configuration error start-up stops with, or a failure if it did not stop. */
 async function startUpFailure(env: NodeJS.ProcessEnv, print: (line: string) => void = () => undefined): Promise<ConfigurationError> {
@@ -111,6 +108,11 @@ describe('a malformed setting stops start-up, naming it', () => {
   it.each([
     ['SESSION_SIGNING_KEY', 'k'.repeat(31)],
     ['SESSION_SIGNING_KEY', 'é'.repeat(15)],
+    ['SESSION_SIGNING_KEY', UNRESOLVED_REFERENCE],
+    ['SESSION_SIGNING_KEY', 'k'.repeat(64)],
+    ['SESSION_SIGNING_KEY', 'correct horse battery staple, twice: correct horse battery staple'],
+    ['SESSION_SIGNING_KEY', 'passwordpassword'.repeat(4)],
+    ['SESSION_SIGNING_KEY', randomBytes(31).toString('base64')],
     ['COSMOS_ENDPOINT', 'http://cosmos.example.com'],
     ['COSMOS_ENDPOINT', 'http://10.0.0.4:8081'],
     ['COSMOS_ENDPOINT', 'http://127.0.0.1.nip.io:8081'],
@@ -177,6 +179,20 @@ describe('a malformed setting stops start-up, naming it', () => {
     expect(settingsFailure({ ...VALID, SESSION_SIGNING_KEY: 'hunter2-hunter2' })).not.toContain('hunter2');
   });
 
+  it('says what a signing key must be, and that an unresolved Key Vault reference is one', () => {
+    expect(settingsFailure({ ...VALID, SESSION_SIGNING_KEY: 'hunter2-hunter2' })).toBe(
+      'The service cannot start: SESSION_SIGNING_KEY must be base64 of at least 32 random bytes (for example `openssl rand -base64 48`).',
+    );
+    const reference = settingsFailure({ ...VALID, SESSION_SIGNING_KEY: UNRESOLVED_REFERENCE });
+    expect(reference).toMatch(/^The service cannot start: SESSION_SIGNING_KEY is a Key Vault reference the platform could not resolve/);
+    expect(reference).not.toContain('vault.azure.net');
+  });
+
+  it('stops a production start-up on an unresolved Key Vault reference, before serving anything', async () => {
+    const error = await startUpFailure({ NODE_ENV: 'production', ...VALID, SESSION_SIGNING_KEY: UNRESOLVED_REFERENCE });
+    expect(error.message).toMatch(/SESSION_SIGNING_KEY is a Key Vault reference/);
+  });
+
   it.each(['abc', '70000', '-1', '80.5', '7071abc'])('refuses PORT=%j before starting anything', async (port) => {
     const env = { PORT: port };
     const printed: string[] = [];
@@ -237,15 +253,19 @@ describe('well-formed settings are accepted', () => {
     expect(parsed).toMatchObject({ MICROSOFT_LOGIN_HOST: 'http://127.0.0.1:7001', PUBLIC_BASE_URL: 'http://localhost:3000' });
   });
 
-  it('reads the grace period, site admins and a 32-byte key counted in bytes', () => {
-    const parsed = parseSettings({
-      ...VALID,
-      ACCOUNT_DELETION_GRACE_PERIOD_HOURS: '48',
-      SITE_ADMINS: ' ada, grace ,,',
-      SESSION_SIGNING_KEY: 'é'.repeat(16),
-    });
+  it('reads the grace period and site admins', () => {
+    const parsed = parseSettings({ ...VALID, ACCOUNT_DELETION_GRACE_PERIOD_HOURS: '48', SITE_ADMINS: ' ada, grace ,,' });
     expect(parsed.ACCOUNT_DELETION_GRACE_PERIOD_HOURS).toBe(48);
     expect(parsed.SITE_ADMINS).toEqual(['ada', 'grace']);
+  });
+
+  it.each([
+    ['32 random bytes, base64', randomBytes(32).toString('base64')],
+    ['48 random bytes, base64 (openssl rand -base64 48)', randomBytes(48).toString('base64')],
+    ['32 random bytes, base64url without padding', randomBytes(32).toString('base64url')],
+    ['32 random bytes, hex (openssl rand -hex 32)', randomBytes(32).toString('hex')],
+  ])('accepts a signing key of %s', (_label, key) => {
+    expect(parseSettings({ ...VALID, SESSION_SIGNING_KEY: key }).SESSION_SIGNING_KEY).toBe(key);
   });
 });
 

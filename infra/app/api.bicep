@@ -59,7 +59,7 @@ param microsoftMfaApiAudience string = ''
   '20'
   '22'
 ])
-@description('Node.js version of the Flex Consumption runtime (package.json asks for 20 or newer).')
+@description('Node.js version of the Flex Consumption runtime: one of the versions package.json supports (engines), both of which .ci/run tests.')
 param nodeVersion string = '22'
 
 @allowed([

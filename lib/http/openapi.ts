@@ -68,6 +68,9 @@ function problemResponses(problems: readonly DocumentedProblem[]): Record<string
 function withImpliedProblems(op: DescribedOperation): DocumentedProblem[] {
   const implied: ProblemCode[] = [
     ...(op.body || op.method !== 'GET' ? (['invalid_request', 'payload_too_large'] as const) : []),
+    ...(op.body ? (['length_required'] as const) : []),
+    // A path parameter with a malformed percent-encoding
+    ...(op.route.includes('{') ? (['invalid_request'] as const) : []),
     ...(op.auth === 'none' ? [] : op.auth === 'api-key' ? (['invalid_api_key'] as const) : (['unauthorized'] as const)),
     ...(op.auth === 'session' ? (['microsoft_account_required'] as const) : []),
     'service_unavailable',
@@ -106,7 +109,8 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
       ...(op.body
         ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(op.body, 'input') } } } }
         : {}),
-      responses: { ...successResponses, ...problemResponses(withImpliedProblems(op)) },
+      // An answer the operation documents itself (the health probe's 503) stands over an implied problem.
+      responses: { ...problemResponses(withImpliedProblems(op)), ...successResponses },
     };
   }
   return {

@@ -84,6 +84,7 @@ export function operation<Schema extends z.ZodType | undefined, Query extends z.
             ? await authenticate(request, spec.auth === 'session-or-recovery')
             : undefined;
         const apiKey = spec.auth === 'api-key' ? await authenticateApiKey(request.headers.get(API_KEY_HEADER)) : undefined;
+        const params = readParams(request);
         const body = await readBody(request, spec.body);
         const query = spec.query ? readQuery(request, spec.query) : undefined;
         const reply = await spec.handle({
@@ -91,7 +92,7 @@ export function operation<Schema extends z.ZodType | undefined, Query extends z.
           query,
           caller,
           apiKey,
-          params: { ...request.params },
+          params,
           request,
           clientAddress: clientAddressOf(request),
           log,
@@ -115,7 +116,11 @@ function asProblem(error: unknown, log: InvocationContext): Problem {
   return new Problem('internal_error', 'The request could not be completed. Try again later.');
 }
 
-const SECURITY_HEADERS = { 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' };
+/**
+ * The platform adds Access-Control-Allow-Origin for the frontend's origin only, so every answer varies by
+ * Origin (the platform itself says so only when it allows several origins).
+ */
+const SECURITY_HEADERS = { 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff', Vary: 'Origin' };
 
 function toResponse(reply: Reply): HttpResponseInit {
   return reply.body === undefined
@@ -145,6 +150,27 @@ function clientAddressOf(request: HttpRequest): string {
 
 const noBody = z.object({}).strict();
 
+/**
+ * Path parameters as the host decoded them. The host leaves a malformed or non-UTF-8 percent-encoding as it
+ * was sent (so is `%2F`); no identifier of this API contains `%`, so such a parameter is bad input.
+ */
+function readParams(request: HttpRequest): Record<string, string> {
+  const params = { ...request.params };
+  const malformed = Object.keys(params).find((name) => params[name].includes('%'));
+  if (malformed !== undefined) {
+    throw new Problem('invalid_request', `The path parameter '${malformed}' is not valid: its percent-encoding is malformed, or it holds a '%', which no name or id here has.`);
+  }
+  return params;
+}
+
+/**
+ * Without HTTP streams the Functions host passes a body on only when Content-Length is given; one sent in
+ * chunks (Transfer-Encoding) reaches the function empty, so say what to do rather than call it missing.
+ */
+function sentInChunks(request: HttpRequest): boolean {
+  return request.headers.has('transfer-encoding') && !request.headers.has('content-length');
+}
+
 async function readBody(request: HttpRequest, schema: z.ZodType | undefined): Promise<unknown> {
   // Bodies sent with a GET or DELETE that declares none carry nothing the operation reads.
   if (!schema && (request.method === 'GET' || request.method === 'DELETE')) return undefined;
@@ -155,6 +181,9 @@ async function readBody(request: HttpRequest, schema: z.ZodType | undefined): Pr
   const text = bytes.toString('utf8');
   if (text.trim() === '') {
     if (!schema) return undefined;
+    if (bytes.length === 0 && sentInChunks(request)) {
+      throw new Problem('length_required', 'Send the request body with a Content-Length header: a body sent in chunks does not reach the service.');
+    }
     throw new Problem('invalid_request', 'The request body is required: send a JSON object.');
   }
   let parsed: unknown;

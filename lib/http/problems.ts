@@ -5,6 +5,7 @@
 export const PROBLEMS = {
   invalid_request: { status: 400, title: 'The request is not valid' },
   payload_too_large: { status: 413, title: 'The request body is too large' },
+  length_required: { status: 411, title: 'The request body needs a Content-Length' },
   invalid_username: { status: 400, title: 'The username is not valid' },
   username_unavailable: { status: 409, title: 'The username is not available' },
   username_immutable: { status: 400, title: 'A username cannot be changed' },

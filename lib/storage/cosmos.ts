@@ -4,8 +4,10 @@ import { CONTAINERS, type ContainerName } from './containers';
 
 let client: CosmosClient | undefined;
 
+/** The stand-in and the Cosmos DB emulator (http or https) run on this machine and advertise no other region. */
 function isLoopbackEndpoint(endpoint: string): boolean {
-  return new URL(endpoint).protocol === 'http:';
+  const { hostname } = new URL(endpoint);
+  return hostname === 'localhost' || hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(hostname);
 }
 
 /** The SDK and the credential chain are loaded on first use so a cold start that serves no data stays short. */
@@ -31,12 +33,56 @@ export function container(name: ContainerName): Container {
   return cosmosClient().database(settings().COSMOS_DATABASE).container(name);
 }
 
-/** Creates the database and containers; only for the local stand-in, where nothing else provisions them. */
+/**
+ * Creates the database and containers, for `npm start` outside production against any endpoint (the stand-in,
+ * the emulator, an empty account). In Azure infra/ provisions them, and the app never creates them.
+ */
 export async function provisionContainers(): Promise<void> {
   const { database } = await cosmosClient().databases.createIfNotExists({ id: settings().COSMOS_DATABASE });
   for (const [id, { partitionKey }] of Object.entries(CONTAINERS)) {
     await database.containers.createIfNotExists({ id, partitionKey: { paths: [partitionKey] } });
   }
+}
+
+let storageReady = false;
+
+/**
+ * What keeps the service from serving, as a sentence for operators, or undefined once the database and every
+ * container exist with their partition keys. Two metadata reads until that is so; after it, none: a running
+ * app's containers do not disappear, and a health probe must stay cheap.
+ */
+export async function missingStorage(): Promise<string | undefined> {
+  if (storageReady) return undefined;
+  try {
+    return await findMissingStorage();
+  } catch (error) {
+    // A 403 here is the app's identity without its data role; a 503 or a refused connection, an outage.
+    return `Cosmos DB did not answer the health check (${String(statusOf(error) ?? 'no answer')}).`;
+  }
+}
+
+async function findMissingStorage(): Promise<string | undefined> {
+  const name = settings().COSMOS_DATABASE;
+  const database = cosmosClient().database(name);
+  try {
+    await database.read();
+  } catch (error) {
+    if (isNotFound(error)) return `The Cosmos DB database '${name}' does not exist.`;
+    throw error;
+  }
+  const { resources } = await database.containers.readAll().fetchAll();
+  const partitionKeys = new Map(resources.map((found) => [found.id, found.partitionKey?.paths?.[0]]));
+  const missing = Object.keys(CONTAINERS).filter((id) => !partitionKeys.has(id));
+  if (missing.length > 0) {
+    const names = missing.map((id) => `'${id}'`).join(', ');
+    return `The Cosmos DB container${missing.length > 1 ? 's' : ''} ${names} ${missing.length > 1 ? 'do' : 'does'} not exist in database '${name}'.`;
+  }
+  const wrong = Object.entries(CONTAINERS).find(([id, { partitionKey }]) => partitionKeys.get(id) !== partitionKey);
+  if (wrong) {
+    return `The Cosmos DB container '${wrong[0]}' has the partition key ${partitionKeys.get(wrong[0])}, not ${wrong[1].partitionKey}.`;
+  }
+  storageReady = true;
+  return undefined;
 }
 
 function statusOf(error: unknown): unknown {

@@ -101,6 +101,6 @@ export const acceptOwnership = (service: TestService, packageId: string, by: Pic
 export const removeOwner = (service: TestService, packageId: string, by: Pick<Member, 'sessionToken'>, username: string): Promise<ApiResponse> =>
   service.call('DELETE', `/api/packages/${encodeURIComponent(packageId)}/owners/${encodeURIComponent(username)}`, { token: by.sessionToken });
 
-/** `POST /api/admin/prefixes` by `by` (a site admin, for it to work). */
+/** `POST /api/site-admin/prefixes` by `by` (a site admin, for it to work). */
 export const reservePrefix = (service: TestService, by: Pick<Member, 'sessionToken'>, prefix: string, owners: string[]): Promise<ApiResponse> =>
-  service.call('POST', '/api/admin/prefixes', { token: by.sessionToken, body: { prefix, owners } });
+  service.call('POST', '/api/site-admin/prefixes', { token: by.sessionToken, body: { prefix, owners } });

@@ -1,0 +1,164 @@
+/**
+ * `azd package` for the api service, replayed step by step as azd runs it, in a copy of this project
+ * (Azure/azure-dev cli/azd/pkg/project: service_manager.go Package, framework_service_node.go Restore and
+ * Package, service_target_functionapp.go Package, project_utils.go createDeployableZip; pkg/tools/node):
+ *  1. restore: `npm install --no-audit --no-fund --prefer-offline`, skipped while node_modules/.package-lock.json
+ *     is not older than package-lock.json (node.IsDependenciesUpToDate);
+ *  2. the service's prepackage hooks from azure.yaml;
+ *  3. `npm run build --if-present` in the project;
+ *  4. the zip: the service's `dist` folder, less what an ignore file there leaves out, `.azure` folders, the
+ *     ignore file itself and local.settings.json; node_modules stays (`remoteBuild: false`);
+ *  5. the postpackage hooks.
+ * Then every function of the package is loaded in a fresh Node process that has nothing but the package's
+ * own production node_modules, as the Functions worker loads it, and a password is hashed there (WebAssembly).
+ */
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ignoreRule, keptFiles } from '../local/deployPackage';
+import { readAzureYaml, yamlValue } from './support/azureYaml';
+import { SETTINGS_IN_AZURE } from './support/settings';
+
+const ROOT = path.join(__dirname, '..');
+const azureYaml = readAzureYaml(ROOT);
+const service = (...keys: string[]) => yamlValue(azureYaml, 'services', 'api', ...keys);
+
+let work: string;
+
+beforeAll(() => {
+  work = mkdtempSync(path.join(os.tmpdir(), 'azd-package-'));
+});
+
+afterAll(() => {
+  rmSync(work, { recursive: true, force: true });
+});
+
+function run(command: string, args: string[], cwd: string): void {
+  const result = spawnSync(command, args, { cwd, encoding: 'utf8', env: { ...process.env, CI: 'true' } });
+  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed (${result.status}):\n${result.stdout}\n${result.stderr}`);
+}
+
+/** What a clone of this project holds (tracked files and new ones not ignored), with node_modules as installed. */
+function copyProject(to: string): void {
+  const listed = spawnSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8' });
+  if (listed.status !== 0) throw new Error(`git ls-files failed: ${listed.stderr}`);
+  for (const file of listed.stdout.split('\n').filter(Boolean)) {
+    if (!existsSync(path.join(ROOT, file))) continue;
+    mkdirSync(path.dirname(path.join(to, file)), { recursive: true });
+    copyFileSync(path.join(ROOT, file), path.join(to, file));
+  }
+  // As a developer's checkout has it after `npm ci`: the times kept, so azd's up-to-date check reads them.
+  cpSync(path.join(ROOT, 'node_modules'), path.join(to, 'node_modules'), { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
+}
+
+function runHooks(project: string, name: string): string[] {
+  const command = service('hooks', name, 'posix', 'run');
+  if (command === undefined) return [];
+  expect(service('hooks', name, 'posix', 'shell')).toBe('sh');
+  run('sh', ['-c', command], project);
+  return [command];
+}
+
+/** createDeployableZip's choice of files under the package folder. */
+function zippedFiles(folder: string): string[] {
+  const ignoreFile = '.funcignore';
+  const ignored = existsSync(path.join(folder, ignoreFile)) ? ignoreRule(readFileSync(path.join(folder, ignoreFile), 'utf8')) : undefined;
+  const remoteBuild = service('remoteBuild') !== 'false';
+  return keptFiles(folder, (relativePath, isDirectory) => {
+    const name = path.posix.basename(relativePath);
+    if (name === '.azure' && isDirectory) return true;
+    if ((name === ignoreFile || name === 'local.settings.json') && !isDirectory) return true;
+    if (ignored) return ignored(relativePath, isDirectory);
+    return name === 'node_modules' && isDirectory && remoteBuild;
+  });
+}
+
+/** Runs in the fresh process: the worker's loading (this project's compiled local host), then a password hash. */
+const LOADER = `
+const path = require('node:path');
+const fs = require('node:fs');
+const { builtinModules } = require('node:module');
+const [hostModule, root] = process.argv.slice(1);
+(async () => {
+  const { loadFunctionApp } = require(hostModule);
+  const functions = await loadFunctionApp({ root });
+  // Modules the code requires only when first used must resolve from the package as well.
+  const required = new Set();
+  const walk = (dir) => fs.readdirSync(dir, { withFileTypes: true }).forEach((entry) => {
+    const file = path.join(dir, entry.name);
+    if (entry.isDirectory()) return walk(file);
+    for (const [, name] of fs.readFileSync(file, 'utf8').matchAll(/require\\("([^".][^"]*)"\\)/g)) required.add(name);
+  });
+  walk(path.join(root, 'dist'));
+  const unresolved = [...required].filter((name) => {
+    if (name.startsWith('node:') || builtinModules.includes(name) || name === '@azure/functions-core') return false;
+    try { require.resolve(name, { paths: [path.join(root, 'dist')] }); return false; } catch { return true; }
+  });
+  const passwords = require(path.join(root, 'dist', 'lib', 'passwords.js'));
+  const hash = await passwords.hashPassword('a passphrase to check');
+  const verified = await passwords.verifyPassword(hash, 'a passphrase to check');
+  console.log(JSON.stringify({ functions: functions.map((fn) => fn.name), unresolved, verified }));
+  process.exit(0);
+})().catch((error) => { console.error(error.stack); process.exit(1); });
+`;
+
+describe('azd package for the api service', () => {
+  it('replays azd’s steps into a package that loads every function with production dependencies only', () => {
+    const project = path.join(work, 'project');
+    copyProject(project);
+    const lock = statSync(path.join(project, 'package-lock.json'));
+    const marker = path.join(project, 'node_modules', '.package-lock.json');
+    // 1. restore
+    if (!existsSync(marker) || statSync(marker).mtimeMs < lock.mtimeMs) run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], project);
+    // 2. prepackage hooks, 3. the build azd runs after them, 4. the zip, 5. postpackage hooks
+    expect(runHooks(project, 'prepackage')).toEqual(['npm run deploy-package']);
+    run('npm', ['run', 'build', '--if-present'], project);
+    const folder = path.join(project, service('dist') ?? '.');
+    const files = zippedFiles(folder);
+    runHooks(project, 'postpackage');
+
+    // What the zip holds, alone in a folder of its own (no node_modules above it to fall back on).
+    const unzipped = path.join(work, 'wwwroot');
+    for (const file of files) {
+      mkdirSync(path.dirname(path.join(unzipped, file)), { recursive: true });
+      cpSync(path.join(folder, file), path.join(unzipped, file), { verbatimSymlinks: true });
+    }
+    expect(readdirSync(unzipped).sort()).toEqual(['dist', 'host.json', 'node_modules', 'package.json']);
+    expect(readdirSync(path.join(unzipped, 'dist')).sort()).toEqual(['functions', 'lib']);
+    expect(files.filter((file) => file.startsWith('dist/') && !file.endsWith('.js'))).toEqual([]);
+
+    const manifest = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+      devDependencies: Record<string, string>;
+    };
+    const installed = (name: string) => existsSync(path.join(unzipped, 'node_modules', name, 'package.json'));
+    expect(Object.keys(manifest.dependencies).filter((name) => !installed(name))).toEqual([]);
+    expect(Object.keys(manifest.devDependencies).filter(installed)).toEqual([]);
+    const installedPackages = (JSON.parse(readFileSync(path.join(unzipped, 'node_modules', '.package-lock.json'), 'utf8')) as {
+      packages: Record<string, { dev?: boolean }>;
+    }).packages;
+    expect(Object.entries(installedPackages).filter(([, entry]) => entry.dev).map(([name]) => name)).toEqual([]);
+    // Nothing to compile and no platform binary.
+    expect(files.filter((file) => /\.node$|binding\.gyp$/.test(file))).toEqual([]);
+
+    const loaded = spawnSync(process.execPath, ['-e', LOADER, path.join(ROOT, 'dist', 'local', 'host.js'), unzipped], {
+      cwd: unzipped,
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, ...SETTINGS_IN_AZURE },
+    });
+    if (loaded.status !== 0) throw new Error(`the package did not load:\n${loaded.stderr}`);
+    const result = JSON.parse(loaded.stdout) as { functions: string[]; unresolved: string[]; verified: boolean };
+    const declared = readdirSync(path.join(ROOT, 'functions')).flatMap((file) =>
+      [...readFileSync(path.join(ROOT, 'functions', file), 'utf8').matchAll(/\bapp\.\w+\(\s*'([^']+)'/g)].map((match) => match[1]),
+    );
+    expect(result.functions.sort()).toEqual(declared.sort());
+    expect(result.unresolved).toEqual([]);
+    expect(result.verified).toBe(true);
+
+    // The README's deploy steps build the package the same way.
+    const readme = readFileSync(path.join(ROOT, 'infra', 'README.md'), 'utf8');
+    expect(readme).toContain('npm run deploy-package');
+    expect(readme).toContain(`(cd ${service('dist')} && zip -qr ../app.zip .)`);
+  }, 300000);
+});

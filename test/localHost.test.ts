@@ -1,0 +1,128 @@
+/**
+ * The local host refuses what the Azure Functions host refuses, with the host's own words: each case loads a
+ * deliberately wrong function app (test/fixtures/functionApp.ts) and expects start-up to fail, or to succeed
+ * where the real host accepts the app.
+ */
+import path from 'node:path';
+import type { LocalHost } from '../local/host';
+
+const FIXTURE = path.join(__dirname, 'fixtures', 'functionApp.ts');
+
+interface FixtureFunction {
+  name: string;
+  route?: string;
+  methods?: string[];
+}
+
+/** Starts a local host on the fixture app, in a module registry of its own, as a fresh worker would load it. */
+async function startWith(functions: FixtureFunction[]): Promise<LocalHost> {
+  process.env.FIXTURE_FUNCTIONS = JSON.stringify(functions);
+  let started: Promise<LocalHost> | undefined;
+  await jest.isolateModulesAsync(async () => {
+    const { startLocalHost } = require('../local/host') as typeof import('../local/host');
+    started = startLocalHost({ port: 0, corsOrigins: [], runSchedules: false, log: () => undefined, app: { entryPoints: [FIXTURE] } });
+    await started.catch(() => undefined);
+  });
+  return started!;
+}
+
+async function refusal(functions: FixtureFunction[]): Promise<string> {
+  const host = await startWith(functions).catch((error: Error) => error);
+  if (!(host instanceof Error)) {
+    await host.close();
+    throw new Error(`the local host started with ${JSON.stringify(functions)}`);
+  }
+  return host.message;
+}
+
+afterAll(() => {
+  delete process.env.FIXTURE_FUNCTIONS;
+});
+
+describe('function names (the host: ^[a-z][a-z0-9_\\-]{0,127}$ ignoring case, and never "host")', () => {
+  it.each(['host', 'Host', 'HOST', '1st', '_private', '-dash', 'get.me', 'get me', 'café', 'a'.repeat(129), ''])(
+    'refuses %j in the host’s words',
+    async (name) => {
+      const message = await refusal([{ name: 'fine', route: 'fine' }, { name, route: 'wrong' }]);
+      expect(message).toContain(`The '${name}' function is in error: '${name}' is not a valid function name.`);
+      expect(message).not.toContain("'fine'");
+    },
+  );
+
+  it.each(['a', 'hosts', 'myHost', 'get-me_2', 'A'.repeat(128)])('accepts %j', async (name) => {
+    const host = await startWith([{ name, route: 'anything' }]);
+    expect(host.functions.map((fn) => fn.name)).toEqual([name]);
+    await host.close();
+  });
+
+  it('refuses a second function of the same name, as the Node.js worker does while loading the file', async () => {
+    const message = await refusal([{ name: 'twice', route: 'one' }, { name: 'twice', route: 'two' }]);
+    expect(message).toMatch(/^Worker was unable to load entry point "[^"]*functionApp\.ts": A function with id "twice" has already been registered\.$/);
+  });
+});
+
+describe('routes the host keeps for itself (admin…, runtime…: slashes trimmed, case ignored, any prefix)', () => {
+  it.each([
+    ['admin/prefixes', 'adminPrefixes'],
+    ['/Admin/prefixes', 'adminPrefixes'],
+    ['administrators', 'listAdministrators'],
+    ['ADMIN', 'adminRoot'],
+    ['runtime/status', 'runtimeStatus'],
+    ['//runtimes/', 'runtimes'],
+  ])('refuses the route %j', async (route, name) => {
+    const message = await refusal([{ name, route }]);
+    expect(message).toContain(`The '${name}' function is in error: The specified route conflicts with one or more built in routes.`);
+  });
+
+  it('refuses a function without a route whose name starts with admin: its name is its route', async () => {
+    expect(await refusal([{ name: 'adminTool' }])).toContain(
+      "The 'adminTool' function is in error: The specified route conflicts with one or more built in routes.",
+    );
+  });
+
+  it.each(['site-admin/prefixes', 'me/admin', 'xadmin', 'run-time'])('accepts %j', async (route) => {
+    const host = await startWith([{ name: 'fine', route }]);
+    await host.close();
+  });
+});
+
+describe('two functions on one method and route template', () => {
+  it('refuses the second, naming the first', async () => {
+    const message = await refusal([
+      { name: 'getThing', route: 'things/{id}', methods: ['GET'] },
+      { name: 'readThing', route: '/Things/{id}/', methods: ['POST', 'GET'] },
+    ]);
+    expect(message).toContain("The 'readThing' function is in error: The route specified conflicts with the route defined by function 'getThing'.");
+    expect(message).not.toContain("The 'getThing' function");
+  });
+
+  it('refuses two functions that both take the default methods (GET and POST) on one route', async () => {
+    expect(await refusal([{ name: 'one', route: 'same' }, { name: 'two', route: 'same' }])).toContain(
+      "The 'two' function is in error: The route specified conflicts with the route defined by function 'one'.",
+    );
+  });
+
+  it('accepts one route template with different methods, and templates that differ only in a parameter name', async () => {
+    const host = await startWith([
+      { name: 'getThing', route: 'things/{id}', methods: ['GET'] },
+      { name: 'deleteThing', route: 'things/{id}', methods: ['DELETE'] },
+      { name: 'renameThing', route: 'things/{name}', methods: ['PATCH'] },
+    ]);
+    expect(host.functions).toHaveLength(3);
+    await host.close();
+  });
+
+  it('names every refused function at once', async () => {
+    const message = await refusal([
+      { name: 'host', route: 'a' },
+      { name: 'adminThing', route: 'admin/thing' },
+      { name: 'first', route: 'b' },
+      { name: 'second', route: 'b' },
+    ]);
+    expect(message.split('\n').slice(1)).toEqual([
+      "The 'host' function is in error: 'host' is not a valid function name.",
+      "The 'adminThing' function is in error: The specified route conflicts with one or more built in routes.",
+      "The 'second' function is in error: The route specified conflicts with the route defined by function 'first'.",
+    ]);
+  });
+});

@@ -134,10 +134,17 @@ describe('azd package for the api service', () => {
     };
     const installed = (name: string) => existsSync(path.join(unzipped, 'node_modules', name, 'package.json'));
     expect(Object.keys(manifest.dependencies).filter((name) => !installed(name))).toEqual([]);
-    expect(Object.keys(manifest.devDependencies).filter(installed)).toEqual([]);
     const installedPackages = (JSON.parse(readFileSync(path.join(unzipped, 'node_modules', '.package-lock.json'), 'utf8')) as {
       packages: Record<string, { dev?: boolean }>;
     }).packages;
+    // A development dependency may be there only because a production dependency needs it too (@azure/identity
+    // needs @azure/msal-browser, which the development console also uses): the lockfile then marks it not dev.
+    const projectLock = (JSON.parse(readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { dev?: boolean }>;
+    }).packages;
+    const developmentOnly = (name: string) => projectLock[`node_modules/${name}`]?.dev === true;
+    expect(Object.keys(manifest.devDependencies).filter((name) => developmentOnly(name) && installed(name))).toEqual([]);
+    expect(Object.keys(manifest.devDependencies).filter((name) => !developmentOnly(name))).toEqual(['@azure/msal-browser']);
     expect(Object.entries(installedPackages).filter(([, entry]) => entry.dev).map(([name]) => name)).toEqual([]);
     // Nothing to compile and no platform binary.
     expect(files.filter((file) => /\.node$|binding\.gyp$/.test(file))).toEqual([]);

@@ -76,10 +76,12 @@ async function allowedOwner(caller: AccountDocument, owner: string): Promise<Acc
   return organization;
 }
 
-const expiry = (days: number) => new Date(clock.now().getTime() + days * 24 * 60 * 60 * 1000).toISOString();
+const expiry = (days: number, from = clock.now()) => new Date(from.getTime() + days * 24 * 60 * 60 * 1000).toISOString();
 
 export async function createApiKey(caller: AccountDocument, input: z.infer<typeof createApiKeyBody>, clientAddress: string) {
   const owner = await allowedOwner(caller, input.owner);
+  // One reading of the clock, so the key lives exactly the days asked for.
+  const now = clock.now();
   const id = randomUUID().replace(/-/g, '');
   const secret = newSecret(id);
   const key: ApiKeyDocument = {
@@ -91,8 +93,8 @@ export async function createApiKey(caller: AccountDocument, input: z.infer<typeo
     ownerName: owner.username,
     creatorAccountId: caller.id,
     expiresInDays: input.expiresInDays,
-    createdAt: nowIso(),
-    expiresAt: expiry(input.expiresInDays),
+    createdAt: now.toISOString(),
+    expiresAt: expiry(input.expiresInDays, now),
     revokedAt: null,
     secretHash: hashSecret(secret),
   };

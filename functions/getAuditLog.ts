@@ -1,5 +1,5 @@
 import { app } from '@azure/functions';
-import { auditPage, auditQuery, readAuditLog } from '../lib/audit';
+import { auditPage, auditQuery, readAuditLog } from '../lib/shared/audit';
 import { ok, operation } from '../lib/http/operation';
 
 app.http(

@@ -1,7 +1,7 @@
 import { app } from '@azure/functions';
 import { z } from 'zod';
 import { ok, operation } from '../lib/http/operation';
-import { missingStorage } from '../lib/storage/cosmos';
+import { missingStorage } from '../lib/shared/storage/cosmos';
 
 const unavailable = (detail: string) => ({ status: 503, body: { status: 'unavailable', detail } });
 

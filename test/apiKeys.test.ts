@@ -1,5 +1,5 @@
-import { clock } from '../lib/clock';
-import { container } from '../lib/storage/cosmos';
+import { clock } from '../lib/shared/clock';
+import { container } from '../lib/shared/storage/cosmos';
 import { useTestService, type TestService } from './support/service';
 import { confirmedUser, createOrganization, inviteAndAccept, removeMember, type Member } from './support/organizations';
 import { createKey as createKeyAs, push as pushAs, requestKey, type ApiKeyRequest } from './support/packages';

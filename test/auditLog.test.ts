@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { clock } from '../lib/clock';
+import { clock } from '../lib/shared/clock';
 import { useTestService, type TestService } from './support/service';
 import { idTokenFor, register, type Person } from './support/people';
 import { tokenIn, waitForEmailTo } from './support/waitFor';

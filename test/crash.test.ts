@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { clock } from '../lib/clock';
-import { container } from '../lib/storage/cosmos';
+import { clock } from '../lib/shared/clock';
+import { container } from '../lib/shared/storage/cosmos';
 import { useTestService, type TestService } from './support/service';
 import { confirmedUser, createOrganization, invite, organizationsOf, type Member } from './support/organizations';
 import { createKey, getPackage, pushOk } from './support/packages';

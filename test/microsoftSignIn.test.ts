@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { clock } from '../lib/clock';
-import { container } from '../lib/storage/cosmos';
+import { clock } from '../lib/shared/clock';
+import { container } from '../lib/shared/storage/cosmos';
 import { useTestService, type TestService } from './support/service';
 import { decodeClaims } from './support/microsoftShapes';
 import { idTokenFor, newPerson, register, uniqueName } from './support/people';

@@ -1,4 +1,4 @@
-import { clock } from '../lib/clock';
+import { clock } from '../lib/shared/clock';
 import { useTestService, type TestService } from './support/service';
 import {
   acceptInvitation,

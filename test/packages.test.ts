@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { clock } from '../lib/clock';
+import { clock } from '../lib/shared/clock';
 import { useTestService, type TestService } from './support/service';
 import {
   confirmedUser as confirmedUserOf,

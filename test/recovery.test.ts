@@ -1,5 +1,5 @@
-import { clock } from '../lib/clock';
-import { container } from '../lib/storage/cosmos';
+import { clock } from '../lib/shared/clock';
+import { container } from '../lib/shared/storage/cosmos';
 import { NATIVE_ARGON2_HASHES } from './fixtures/argon2Hashes';
 import { FRONTEND_ORIGIN, useTestService, type TestService } from './support/service';
 import { idTokenFor, newPerson, register } from './support/people';

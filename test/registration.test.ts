@@ -1,4 +1,4 @@
-import { clock } from '../lib/clock';
+import { clock } from '../lib/shared/clock';
 import { FRONTEND_ORIGIN, useTestService, type TestService } from './support/service';
 import { idTokenFor, newPerson, register, uniqueName } from './support/people';
 

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import { clock } from '../lib/clock';
+import { clock } from '../lib/shared/clock';
 import { useTestService, type ApiResponse, type TestService } from './support/service';
 import { idTokenFor, register } from './support/people';
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { clock } from '../lib/clock';
+import { clock } from '../lib/shared/clock';
 import { useTestService, type ApiResponse, type TestService } from './support/service';
 import { newPerson, register, uniqueName, type Person } from './support/people';
 import { emailsTo, waitForEmailTo } from './support/waitFor';

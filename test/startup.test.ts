@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { ConfigurationError, parseSettings } from '../lib/settings';
+import { ConfigurationError, parseSettings } from '../lib/shared/settings';
 import { startService } from '../local/start';
 import { startServiceProcess } from './support/process';
 import { SETTINGS_IN_AZURE } from './support/settings';

@@ -4,7 +4,7 @@
  * their `acr`.
  */
 import { randomUUID } from 'node:crypto';
-import { clock } from '../lib/clock';
+import { clock } from '../lib/shared/clock';
 import { startSecondInstance, useTestService, type TestService } from './support/service';
 import { idTokenFor, newPerson, register, uniqueName, type Person } from './support/people';
 import type { AccessTokenMintOptions } from './standins/identity';

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { recordAudit } from '../audit';
-import { clock } from '../clock';
-import { Problem } from '../http/problems';
-import { settings } from '../settings';
-import { container, isConflict, readDocument, replaceIfUnchanged, isPreconditionFailed, type StoredDocument } from '../storage/cosmos';
+import { recordAudit } from '../shared/audit';
+import { clock } from '../shared/clock';
+import { Problem } from '../shared/problems';
+import { settings } from '../shared/settings';
+import { container, isConflict, readDocument, replaceIfUnchanged, isPreconditionFailed, type StoredDocument } from '../shared/storage/cosmos';
 import { ownedPackageIds, type PackageDocument } from '../packages/packages';
 import { updateAccount, type AccountDocument } from './account';
 import { accountHolding } from './claims';

@@ -1,10 +1,10 @@
 import type { InvocationContext } from '@azure/functions';
 import { z } from 'zod';
-import { recordAudit } from '../audit';
-import { confirmNewEmailMessage, emailChangeNoticeMessage } from '../email/messages';
-import { deliverSoon, queueEmail } from '../email/outbox';
-import { Problem } from '../http/problems';
-import { findToken, issueToken, spendToken, type TokenDocument } from '../tokens';
+import { recordAudit } from '../shared/audit';
+import { confirmNewEmailMessage, emailChangeNoticeMessage } from '../shared/email/messages';
+import { deliverSoon, queueEmail } from '../shared/email/outbox';
+import { Problem } from '../shared/problems';
+import { findToken, issueToken, spendToken, type TokenDocument } from '../shared/tokens';
 import { readAccount, updateAccount, type AccountDocument } from './account';
 import { claimHolder, releaseClaim, tryClaim } from './claims';
 import { emailAddressField, emailInUse, normaliseEmail } from './names';

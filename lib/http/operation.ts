@@ -1,11 +1,11 @@
 import type { HttpFunctionOptions, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { z } from 'zod';
-import '../startup';
-import { Problem, type DocumentedProblem } from './problems';
+import '../shared/startup';
+import { Problem, type DocumentedProblem } from '../shared/problems';
 import { describeOperation } from './openapi';
 import { authenticate, type Caller } from '../sessions';
 import { authenticateApiKey, type ApiKeyDocument } from '../packages/apiKeys';
-import { isTransientStoreError } from '../storage/cosmos';
+import { isTransientStoreError } from '../shared/storage/cosmos';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 /** The header NuGet clients send their API key in. */

@@ -1,11 +1,11 @@
 import type { InvocationContext } from '@azure/functions';
 import { z } from 'zod';
-import { recordAudit } from '../audit';
-import { clock } from '../clock';
-import { organizationInvitationMessage } from '../email/messages';
-import { deliverSoon, queueEmail } from '../email/outbox';
-import { Problem } from '../http/problems';
-import { findToken, issueToken, spendToken } from '../tokens';
+import { recordAudit } from '../shared/audit';
+import { clock } from '../shared/clock';
+import { organizationInvitationMessage } from '../shared/email/messages';
+import { deliverSoon, queueEmail } from '../shared/email/outbox';
+import { Problem } from '../shared/problems';
+import { findToken, issueToken, spendToken } from '../shared/tokens';
 import { readAccount, type AccountDocument, type OrganizationRole } from '../accounts/account';
 import { revokeKeysForOrganization } from '../packages/apiKeys';
 import { accountHolding } from '../accounts/claims';

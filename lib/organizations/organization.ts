@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { clock } from '../clock';
-import { Problem } from '../http/problems';
+import { clock } from '../shared/clock';
+import { Problem } from '../shared/problems';
 import { updateAccount, type AccountDocument, type Member, type OrganizationRole } from '../accounts/account';
 import { accountHolding } from '../accounts/claims';
 

@@ -1,11 +1,11 @@
 import type { InvocationContext } from '@azure/functions';
 import { z } from 'zod';
-import { recordAudit } from '../audit';
-import { nowIso } from '../clock';
-import { transformRequestMessage } from '../email/messages';
-import { deliverSoon, queueEmail } from '../email/outbox';
-import { Problem } from '../http/problems';
-import { findToken, issueToken, spendToken, type TokenDocument } from '../tokens';
+import { recordAudit } from '../shared/audit';
+import { nowIso } from '../shared/clock';
+import { transformRequestMessage } from '../shared/email/messages';
+import { deliverSoon, queueEmail } from '../shared/email/outbox';
+import { Problem } from '../shared/problems';
+import { findToken, issueToken, spendToken, type TokenDocument } from '../shared/tokens';
 import { readAccount, updateAccount, type AccountDocument } from '../accounts/account';
 import { releaseClaim } from '../accounts/claims';
 import { usernameField } from '../accounts/names';

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import { createHttpServer } from '@vercel/cosmosdb-server';
 import { startLocalHost, type LocalHost } from '../../local/host';
-import { provisionContainers } from '../../lib/storage/cosmos';
+import { provisionContainers } from '../../lib/shared/storage/cosmos';
 import { createAcsEmailStandIn, type AcsEmailStandIn } from '../standins/acsEmail';
 import { createIdentityStandIn, type IdentityStandIn } from '../standins/identity';
 import { listenOnLoopback, type LoopbackServer } from '../standins/listen';
@@ -222,8 +222,8 @@ export function useTestService(onStarted: (service: TestService) => void, option
 export interface SecondInstance {
   url: string;
   host: LocalHost;
-  /** This instance's own `clock` (lib/clock.ts): spy on it to move this instance's time. */
-  clock: typeof import('../../lib/clock').clock;
+  /** This instance's own `clock` (lib/shared/clock.ts): spy on it to move this instance's time. */
+  clock: typeof import('../../lib/shared/clock').clock;
   call: TestService['call'];
   stop(): Promise<void>;
 }
@@ -237,7 +237,7 @@ export async function startSecondInstance(service: TestService): Promise<SecondI
   // requires must land in the isolated registry too.
   await jest.isolateModulesAsync(async () => {
     const { startLocalHost: startIsolatedHost } = require('../../local/host') as typeof import('../../local/host');
-    const { clock } = require('../../lib/clock') as typeof import('../../lib/clock');
+    const { clock } = require('../../lib/shared/clock') as typeof import('../../lib/shared/clock');
     const host = await startIsolatedHost({ port: 0, corsOrigins: [FRONTEND_ORIGIN], runSchedules: false, log: () => undefined });
     started = { url: host.url, host, clock };
   });

@@ -1,7 +1,7 @@
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { nowIso } from './clock';
-import { Problem } from './http/problems';
+import { Problem } from './problems';
 import { settings } from './settings';
 import { container, isTransientStoreError } from './storage/cosmos';
 

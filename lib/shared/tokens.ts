@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { clock } from './clock';
-import { Problem } from './http/problems';
+import { Problem } from './problems';
 import { container, isNotFound, isPreconditionFailed, readDocument, type StoredDocument } from './storage/cosmos';
 
 export type TokenPurpose = 'confirm-email' | 'reset-password' | 'organization-invitation' | 'transform' | 'package-owner-invitation';

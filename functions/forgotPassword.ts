@@ -1,5 +1,5 @@
 import { app } from '@azure/functions';
-import { FORGOT_PASSWORD_ANSWER, forgotPassword, forgotPasswordBody } from '../lib/accounts/recovery';
+import { FORGOT_PASSWORD_ANSWER, forgotPassword, forgotPasswordBody } from '../lib/accounts/recovery/recovery';
 import { accepted, operation } from '../lib/http/operation';
 
 app.http(

@@ -1,6 +1,6 @@
 import { app } from '@azure/functions';
 import { z } from 'zod';
-import { SIGN_IN_ASSISTANCE_ANSWER, maskedEmailOf, sendSignInAssistance, signInAssistanceBody } from '../lib/accounts/recovery';
+import { SIGN_IN_ASSISTANCE_ANSWER, maskedEmailOf, sendSignInAssistance, signInAssistanceBody } from '../lib/accounts/recovery/recovery';
 import { accepted, ok, operation } from '../lib/http/operation';
 
 app.http(

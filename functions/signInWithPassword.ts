@@ -1,5 +1,5 @@
 import { app } from '@azure/functions';
-import { passwordSignInBody, recoverySession, signInWithPassword } from '../lib/accounts/recovery';
+import { passwordSignInBody, recoverySession, signInWithPassword } from '../lib/accounts/recovery/recovery';
 import { ok, operation } from '../lib/http/operation';
 
 app.http(

@@ -95,7 +95,7 @@ const [hostModule, root] = process.argv.slice(1);
     if (name.startsWith('node:') || builtinModules.includes(name) || name === '@azure/functions-core') return false;
     try { require.resolve(name, { paths: [path.join(root, 'dist')] }); return false; } catch { return true; }
   });
-  const passwords = require(path.join(root, 'dist', 'lib', 'passwords.js'));
+  const passwords = require(path.join(root, 'dist', 'lib', 'accounts', 'recovery', 'passwords.js'));
   const hash = await passwords.hashPassword('a passphrase to check');
   const verified = await passwords.verifyPassword(hash, 'a passphrase to check');
   console.log(JSON.stringify({ functions: functions.map((fn) => fn.name), unresolved, verified }));

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { clock } from '../lib/shared/clock';
-import { RATE_LIMITS } from '../lib/rateLimits';
+import { RATE_LIMITS } from '../lib/accounts/recovery/rateLimits';
 import { startSecondInstance, useTestService, type ApiResponse, type SecondInstance, type TestService } from './support/service';
 import { newPerson, register, uniqueName } from './support/people';
 

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { recordAudit } from '../shared/audit';
 import { Problem } from '../shared/problems';
 import { idTokenField, mfaTokenField, verifyMicrosoftSignIn, type MicrosoftSignInTokens } from '../shared/identity/microsoftIdToken';
-import { issueSessionToken } from '../sessions';
+import { issueSessionToken } from './sessions';
 import { linkedMicrosoftAccount, toAccountView, updateAccount, type AccountDocument, type AccountView } from './account';
 import { releaseClaim, tryClaim } from './claims';
 

@@ -5,7 +5,7 @@ import { confirmEmailMessage } from '../shared/email/messages';
 import { deliverSoon, queueEmail } from '../shared/email/outbox';
 import { Problem } from '../shared/problems';
 import { idTokenField, mfaTokenField, verifyMicrosoftSignIn } from '../shared/identity/microsoftIdToken';
-import { issueSessionToken } from '../sessions';
+import { issueSessionToken } from './sessions';
 import { container } from '../shared/storage/cosmos';
 import { issueToken } from '../shared/tokens';
 import { linkedMicrosoftAccount, newAccountDocument, toAccountView, type AccountView } from './account';

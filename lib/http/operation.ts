@@ -3,7 +3,7 @@ import { z } from 'zod';
 import '../shared/startup';
 import { Problem, type DocumentedProblem } from '../shared/problems';
 import { describeOperation } from './openapi';
-import { authenticate, type Caller } from '../sessions';
+import { authenticate, type Caller } from '../accounts/sessions';
 import { authenticateApiKey, type ApiKeyDocument } from '../packages/apiKeys';
 import { isTransientStoreError } from '../shared/storage/cosmos';
 

@@ -1,5 +1,5 @@
 import { app } from '@azure/functions';
-import { cancelDeletion } from '../lib/accounts/deletion';
+import { cancelDeletion } from '../lib/deletion/request';
 import { noContent, operation } from '../lib/http/operation';
 
 app.http(

@@ -1,5 +1,5 @@
 import { app } from '@azure/functions';
-import { deleteMeBody, deletionView, requestDeletion } from '../lib/accounts/deletion';
+import { deleteMeBody, deletionView, requestDeletion } from '../lib/deletion/request';
 import { accepted, operation } from '../lib/http/operation';
 
 app.http(

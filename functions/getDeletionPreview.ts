@@ -1,5 +1,5 @@
 import { app } from '@azure/functions';
-import { deletionPreview, previewDeletion } from '../lib/accounts/deletion';
+import { deletionPreview, previewDeletion } from '../lib/deletion/request';
 import { ok, operation } from '../lib/http/operation';
 
 app.http(

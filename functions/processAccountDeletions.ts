@@ -1,5 +1,5 @@
 import { app } from '@azure/functions';
-import { processAccountDeletions } from '../lib/accounts/deletionProcessor';
+import { processAccountDeletions } from '../lib/deletion/processor';
 import '../lib/shared/startup';
 
 // Every five minutes: processes each deletion whose grace period has passed, resuming any a run left halfway.

@@ -10,9 +10,9 @@ import { removeFromAllOrganizations } from '../organizations/lifecycle';
 import { dropInvitation } from '../organizations/membership';
 import { container, isNotFound, isPreconditionFailed, readDocument, replaceIfUnchanged } from '../shared/storage/cosmos';
 import type { TokenDocument } from '../shared/tokens';
-import { readAccount, updateAccount } from './account';
-import { releaseClaim } from './claims';
-import { DELETION_STEPS, type DeletionRequest, type DeletionStep } from './deletion';
+import { readAccount, updateAccount } from '../accounts/account';
+import { releaseClaim } from '../accounts/claims';
+import { DELETION_STEPS, type DeletionRequest, type DeletionStep } from './request';
 
 /** Longer than one account takes (1,000 packages take seconds); an abandoned lease frees the request after it. */
 const LEASE_MS = 10 * 60 * 1000;

@@ -5,8 +5,8 @@ import { Problem } from '../shared/problems';
 import { settings } from '../shared/settings';
 import { container, isConflict, readDocument, replaceIfUnchanged, isPreconditionFailed, type StoredDocument } from '../shared/storage/cosmos';
 import { ownedPackageIds, type PackageDocument } from '../packages/packages';
-import { updateAccount, type AccountDocument } from './account';
-import { accountHolding } from './claims';
+import { updateAccount, type AccountDocument } from '../accounts/account';
+import { accountHolding } from '../accounts/claims';
 
 /** The steps of processing a deletion, in order; each can run again without harm. */
 export const DELETION_STEPS = [

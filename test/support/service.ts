@@ -3,9 +3,9 @@ import type http from 'node:http';
 import { createHttpServer } from '@vercel/cosmosdb-server';
 import { startLocalHost, type LocalHost } from '../../local/host';
 import { provisionContainers } from '../../lib/shared/storage/cosmos';
-import { createAcsEmailStandIn, type AcsEmailStandIn } from '../standins/acsEmail';
+import { createAcsEmailStandIn, type AcsEmailStandIn } from '../../local/standins/acsEmail';
 import { createIdentityStandIn, type IdentityStandIn } from '../standins/identity';
-import { listenOnLoopback, type LoopbackServer } from '../standins/listen';
+import { listenOnLoopback, type LoopbackServer } from '../../local/standins/listen';
 
 export const FRONTEND_ORIGIN = 'https://gallery.example';
 export const CLIENT_ID = 'test-client-id';

@@ -12,6 +12,7 @@ import { linkedMicrosoftAccount, newAccountDocument, toAccountView, type Account
 import { withClaims, type ClaimKey } from './claims';
 import { assertValidUsername, emailAddressField, emailInUse, usernameField, usernameUnavailable } from './names';
 import { CONFIRMATION_LIFETIME_MS } from './emailAddress';
+import type { Log } from '../shared/log';
 
 export const registerAccountBody = z
   .object({ idToken: idTokenField, mfaToken: mfaTokenField.optional(), username: usernameField, emailAddress: emailAddressField.optional() })
@@ -25,7 +26,7 @@ export const registerAccountBody = z
 export async function registerAccount(
   input: z.infer<typeof registerAccountBody>,
   clientAddress: string,
-  log: { warn(...args: unknown[]): void },
+  log: Log,
 ): Promise<{ account: AccountView; sessionToken: string }> {
   assertValidUsername(input.username);
   const identity = await verifyMicrosoftSignIn(input);

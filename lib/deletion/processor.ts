@@ -1,4 +1,3 @@
-import type { InvocationContext } from '@azure/functions';
 import { recordAudit } from '../shared/audit';
 import { clock, nowIso } from '../shared/clock';
 import { accountDeletedMessage } from '../shared/email/messages';
@@ -13,12 +12,12 @@ import type { TokenDocument } from '../shared/tokens';
 import { readAccount, updateAccount } from '../accounts/account';
 import { releaseClaim } from '../accounts/claims';
 import { DELETION_STEPS, type DeletionRequest, type DeletionStep } from './request';
+import type { Log } from '../shared/log';
 
 /** Longer than one account takes (1,000 packages take seconds); an abandoned lease frees the request after it. */
 const LEASE_MS = 10 * 60 * 1000;
 const REQUESTS_PER_RUN = 100;
 
-type Log = Pick<InvocationContext, 'warn' | 'error' | 'log'>;
 
 async function queueConfirmation(accountId: string, log: Log): Promise<void> {
   const account = await readAccount(accountId);

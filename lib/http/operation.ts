@@ -6,6 +6,7 @@ import { describeOperation } from './openapi';
 import { authenticate, type Caller } from '../accounts/sessions';
 import { authenticateApiKey, type ApiKeyDocument } from '../packages/apiKeys';
 import { isTransientStoreError } from '../shared/storage/cosmos';
+import type { Log } from '../shared/log';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 /** The header NuGet clients send their API key in. */
@@ -106,7 +107,7 @@ export function operation<Schema extends z.ZodType | undefined, Query extends z.
   };
 }
 
-function asProblem(error: unknown, log: InvocationContext): Problem {
+function asProblem(error: unknown, log: Log): Problem {
   if (error instanceof Problem) return error;
   if (isTransientStoreError(error)) {
     log.warn('Storage is throttling or unavailable', error);

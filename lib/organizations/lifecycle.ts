@@ -1,4 +1,3 @@
-import type { InvocationContext } from '@azure/functions';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { recordAudit } from '../shared/audit';
@@ -14,6 +13,7 @@ import { CONFIRMATION_LIFETIME_MS } from '../accounts/emailAddress';
 import { assertValidUsername, emailAddressField, emailInUse, usernameField, usernameUnavailable } from '../accounts/names';
 import { ownedPackageIds } from '../packages/packages';
 import { assertAdmin, mirrorMembership, organizationForAdmin, roleOf, toOrganizationView, updateOrganization, type OrganizationDocument } from './organization';
+import type { Log } from '../shared/log';
 
 export const createOrganizationBody = z.object({ name: usernameField, emailAddress: emailAddressField }).strict();
 
@@ -25,7 +25,7 @@ export async function createOrganization(
   input: z.infer<typeof createOrganizationBody>,
   caller: AccountDocument,
   clientAddress: string,
-  log: Pick<InvocationContext, 'warn'>,
+  log: Log,
 ) {
   if (!caller.emailConfirmed) {
     throw new Problem('email_unconfirmed', 'Confirm your own email address before you create an organization.');

@@ -1,4 +1,3 @@
-import type { InvocationContext } from '@azure/functions';
 import { z } from 'zod';
 import { recordAudit } from '../shared/audit';
 import { clock } from '../shared/clock';
@@ -21,6 +20,7 @@ import {
   updateOrganization,
   type OrganizationDocument,
 } from './organization';
+import type { Log } from '../shared/log';
 
 export const inviteMemberBody = z.object({ username: usernameField, role: roleField }).strict();
 export const invitationTokenBody = z.object({ token: z.string().min(1).max(512) }).strict();
@@ -28,7 +28,6 @@ export const changeRoleBody = z.object({ role: roleField }).strict();
 
 const INVITATION_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
 
-type Log = Pick<InvocationContext, 'warn'>;
 
 /** The individual account named, with a confirmed address: what members and admins must be. */
 export async function confirmedIndividual(username: string): Promise<AccountDocument> {

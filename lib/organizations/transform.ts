@@ -1,4 +1,3 @@
-import type { InvocationContext } from '@azure/functions';
 import { z } from 'zod';
 import { recordAudit } from '../shared/audit';
 import { nowIso } from '../shared/clock';
@@ -12,6 +11,7 @@ import { usernameField } from '../accounts/names';
 import { confirmedIndividual, invitationTokenBody } from './membership';
 import { mirrorMembership } from './organization';
 import { handOverApiKeys } from '../packages/apiKeys';
+import type { Log } from '../shared/log';
 
 export const requestTransformBody = z.object({ adminUsername: usernameField }).strict();
 export const transformTokenBody = invitationTokenBody;
@@ -35,7 +35,7 @@ function assertTransformable(account: AccountDocument): void {
  * Asks another confirmed individual account, named by username, to administer this account as an
  * organization; the emailed token goes to that admin. Asking again replaces the earlier request.
  */
-export async function requestTransform(account: AccountDocument, adminUsername: string, clientAddress: string, log: Pick<InvocationContext, 'warn'>) {
+export async function requestTransform(account: AccountDocument, adminUsername: string, clientAddress: string, log: Log) {
   assertTransformable(account);
   const admin = await confirmedIndividual(adminUsername);
   if (admin.id === account.id) throw notAllowed('The admin must be another account than the one becoming an organization.');

@@ -1,4 +1,3 @@
-import type { InvocationContext } from '@azure/functions';
 import { z } from 'zod';
 import { recordAudit } from '../shared/audit';
 import { clock, nowIso } from '../shared/clock';
@@ -13,6 +12,7 @@ import { usernameField } from '../accounts/names';
 import { assertKeyAllows, type ApiKeyDocument } from './apiKeys';
 import { packageIdField } from './globs';
 import { reservationCovering } from './prefixes';
+import type { Log } from '../shared/log';
 
 export interface PackageOwner {
   accountId: string;
@@ -206,7 +206,7 @@ async function packageManagedBy(packageId: string, caller: AccountDocument): Pro
 }
 
 /** Invites an account or organization to co-own the package; its emailed token works for 7 days. */
-export async function inviteOwner(packageId: string, username: string, caller: AccountDocument, clientAddress: string, log: Pick<InvocationContext, 'warn'>) {
+export async function inviteOwner(packageId: string, username: string, caller: AccountDocument, clientAddress: string, log: Log) {
   const pkg = await packageManagedBy(packageId, caller);
   const invitee = await accountHolding({ kind: 'username', name: username });
   if (!invitee || invitee.deletedAt) throw new Problem('user_not_found', `There is no account or organization named '${username}'.`);

@@ -1,4 +1,3 @@
-import type { InvocationContext } from '@azure/functions';
 import { z } from 'zod';
 import { recordAudit } from '../../shared/audit';
 import { clock } from '../../shared/clock';
@@ -15,6 +14,7 @@ import { accountView, readAccount, toAccountView, updateAccount, type AccountDoc
 import { accountHolding } from '../claims';
 import { maskEmailAddress } from '../masking';
 import { emailAddressField, normaliseEmail, normaliseName, usernameField } from '../names';
+import type { Log } from '../../shared/log';
 
 const RESET_LINK_LIFETIME_MS = 60 * 60 * 1000;
 /** Longer than the work of the slowest path, so a known and an unknown address answer alike. */
@@ -42,7 +42,6 @@ export const SIGN_IN_ASSISTANCE_ANSWER = {
   message: 'If this is the email address of that account, we sent it the Microsoft account the account signs in with.',
 };
 
-type Log = Pick<InvocationContext, 'warn'>;
 
 /** Individual accounts only: organizations have no credentials to recover. */
 async function userNamed(username: string): Promise<AccountDocument | undefined> {

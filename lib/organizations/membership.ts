@@ -187,8 +187,10 @@ export async function removeMember(name: string, username: string, caller: Accou
     throw new Problem('admin_required', `Only an admin of '${organization.username}' can remove other members.`);
   }
   await updateOrganization(organization.id, (current) => {
-    if (!leaving) // Checked again on the document being written: an admin demoted a moment ago changes nothing more.
-    assertAdmin(current, caller);
+    // Checked again on the document being written: an admin demoted a moment ago changes nothing more.
+    if (!leaving) {
+      assertAdmin(current, caller);
+    }
     if (!current.members.some((m) => m.accountId === target.accountId)) return undefined;
     const members = current.members.filter((m) => m.accountId !== target.accountId);
     assertKeepsAnAdmin(members, current.username);

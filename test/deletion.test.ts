@@ -119,14 +119,17 @@ describe('processing a deletion', () => {
     await inviteAndAccept(service, withCollaborator.name, user, collaborator, 'collaborator');
     const withOtherAdmin = await createOrganization(service, partner);
     await inviteAndAccept(service, withOtherAdmin.name, partner, user, 'admin');
-    // Pending: an invitation to the account, and a transform that names it as the admin.
+    // Pending: an invitation to the account, one to co-own a package, and a transform that names it as the admin.
     const invitingOrg = await createOrganization(service, partner);
     await invite(service, invitingOrg.name, partner, user);
+    const offered = uniqueName('Offered.Pkg');
+    await pushOk(service, await createKey(service, partner), offered);
+    await inviteOwner(service, offered, partner, user.username, user.person.email);
     const transforming = await confirmedUser(service);
     expect(
       (await service.call('POST', '/api/me/transform', { token: transforming.sessionToken, body: { adminUsername: user.username } })).status,
     ).toBe(202);
-    return { user, partner, collaborator, key, alone, shared, prefix, solo, withCollaborator, withOtherAdmin, invitingOrg, transforming };
+    return { user, partner, collaborator, key, alone, shared, offered, prefix, solo, withCollaborator, withOtherAdmin, invitingOrg, transforming };
   }
 
   it('does everything the FAQ lists, and the account is gone for good', async () => {
@@ -166,6 +169,8 @@ describe('processing a deletion', () => {
     const requesterId = (await me(world.transforming)).body.id;
     const { resource: requester } = await container('accounts').item(requesterId, requesterId).read();
     expect(requester.pendingTransform).toBeNull();
+    const offeredId = world.offered.toLowerCase();
+    expect((await container('packages').item(offeredId, offeredId).read()).resource.pendingOwners).toEqual([]);
 
     // The username stays reserved in every casing; the Microsoft account and address are free again.
     const again = await service.call('POST', '/api/accounts', { body: { idToken: idTokenFor(service, user.person), username: user.username.toUpperCase() } });
@@ -181,6 +186,10 @@ describe('processing a deletion', () => {
       .items.query({ query: 'SELECT * FROM c WHERE c.accountId = @id', parameters: [{ name: '@id', value: accountId }] }, { partitionKey: accountId })
       .fetchAll();
     expect(audit.map((e: { action: string; clientAddress: string }) => [e.action, e.clientAddress])).toEqual([['account_deleted', 'system']]);
+    const { resources: tokens } = await container('tokens')
+      .items.query({ query: 'SELECT * FROM c WHERE c.accountId = @id OR c.subjectId = @id', parameters: [{ name: '@id', value: accountId }] })
+      .fetchAll();
+    expect(tokens).toEqual([]);
     const { resource: tombstone } = await container('accounts').item(accountId, accountId).read();
     expect(tombstone).toMatchObject({ username: user.username, emailAddress: '', microsoftAccount: null, organizations: [], deletedAt: expect.any(String) });
   });

@@ -4,7 +4,7 @@ import { clock } from '../shared/clock';
 import { organizationInvitationMessage } from '../shared/email/messages';
 import { deliverSoon, queueEmail } from '../shared/email/outbox';
 import { Problem } from '../shared/problems';
-import { findToken, issueToken, spendToken } from '../shared/tokens';
+import { findToken, issueToken, spendToken, tokensConcerning } from '../shared/tokens';
 import { readAccount, type AccountDocument, type OrganizationRole } from '../accounts/account';
 import { revokeKeysForOrganization } from '../packages/apiKeys';
 import { accountHolding } from '../accounts/claims';
@@ -203,11 +203,14 @@ export async function removeMember(name: string, username: string, caller: Accou
   await recordAudit(caller.id, leaving ? 'organization_left' : 'member_removed', clientAddress, details);
 }
 
-/** Drops a pending invitation (account deletion of the invitee). */
-export async function dropInvitation(organizationId: string, tokenId: string): Promise<void> {
-  await updateOrganization(organizationId, (current) =>
-    current.pendingInvitations.some((i) => i.tokenId === tokenId)
-      ? { ...current, pendingInvitations: current.pendingInvitations.filter((i) => i.tokenId !== tokenId) }
-      : undefined,
-  );
+/** The organizations forget the invitations sent to an account (account deletion); the tokens go with the account's. */
+export async function dropInvitationsTo(accountId: string): Promise<void> {
+  for (const token of await tokensConcerning(accountId, 'organization-invitation')) {
+    if (!token.subjectId) continue;
+    await updateOrganization(token.subjectId, (current) =>
+      current.pendingInvitations.some((i) => i.tokenId === token.id)
+        ? { ...current, pendingInvitations: current.pendingInvitations.filter((i) => i.tokenId !== token.id) }
+        : undefined,
+    );
+  }
 }

@@ -157,7 +157,7 @@ describe('azd package for the api service', () => {
     if (loaded.status !== 0) throw new Error(`the package did not load:\n${loaded.stderr}`);
     const result = JSON.parse(loaded.stdout) as { functions: string[]; unresolved: string[]; verified: boolean };
     const declared = readdirSync(path.join(ROOT, 'functions')).flatMap((file) =>
-      [...readFileSync(path.join(ROOT, 'functions', file), 'utf8').matchAll(/\bapp\.\w+\(\s*'([^']+)'/g)].map((match) => match[1]),
+      [...readFileSync(path.join(ROOT, 'functions', file), 'utf8').matchAll(/\b(?:app\.\w+|operation)\(\s*'([^']+)'/g)].map((match) => match[1]),
     );
     expect(result.functions.sort()).toEqual(declared.sort());
     expect(result.unresolved).toEqual([]);

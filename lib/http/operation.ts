@@ -1,4 +1,4 @@
-import type { HttpFunctionOptions, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { z } from 'zod';
 import '../shared/startup';
 import { Problem, type DocumentedProblem } from '../shared/problems';
@@ -42,7 +42,6 @@ export interface OperationSpec<
   Query extends z.ZodObject | undefined,
   Auth extends AuthMode,
 > {
-  name: string;
   method: HttpMethod;
   /** The route below the `api` prefix, in the Functions host's template syntax. */
   route: string;
@@ -66,14 +65,16 @@ export const accepted = (body?: unknown): Reply => ({ status: 202, body });
 export const noContent = (): Reply => ({ status: 204 });
 
 /**
- * Turns an operation's spec into the Functions host's options: parses and checks the body, authenticates
- * the caller, answers failures as RFC 9457 problems, and records the operation for the OpenAPI document.
+ * Registers the HTTP function `name` with the Functions host from its spec: it parses and checks the body,
+ * authenticates the caller, answers failures as RFC 9457 problems, and records the operation (`name` is its
+ * operationId) for the OpenAPI document.
  */
 export function operation<Schema extends z.ZodType | undefined, Query extends z.ZodObject | undefined, Auth extends AuthMode>(
+  name: string,
   spec: OperationSpec<Schema, Query, Auth>,
-): HttpFunctionOptions {
-  describeOperation(spec);
-  return {
+): void {
+  describeOperation({ name, ...spec });
+  app.http(name, {
     methods: [spec.method],
     route: spec.route,
     authLevel: 'anonymous',
@@ -104,7 +105,7 @@ export function operation<Schema extends z.ZodType | undefined, Query extends z.
         return problemResponse(asProblem(error, log));
       }
     },
-  };
+  });
 }
 
 function asProblem(error: unknown, log: Log): Problem {

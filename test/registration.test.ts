@@ -1,6 +1,7 @@
 import { clock } from '../lib/shared/clock';
 import { FRONTEND_ORIGIN, useTestService } from './support/service';
 import { newPerson, uniqueName } from './support/people';
+import { tokenIn } from './support/waitFor';
 
 const service = useTestService();
 
@@ -153,7 +154,7 @@ describe('confirming the email address', () => {
   async function registerAndGetLink() {
     const registered = await service.register();
     const email = service.mailbox.delivered.find((e) => e.to.includes(registered.person.email));
-    const token = new URL(email!.links[0]).searchParams.get('token')!;
+    const token = tokenIn(email!.links[0]);
     return { ...registered, token };
   }
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { clock } from '../lib/shared/clock';
 import { useTestService, type ApiResponse } from './support/service';
 import { newPerson, uniqueName, type Person } from './support/people';
+import { tokenIn } from './support/waitFor';
 
 const service = useTestService();
 
@@ -27,7 +28,7 @@ async function registerWithAddress(emailAddress: string, person: Person = newPer
   const changed = await service.call('POST', '/api/me/email', { token: registered.sessionToken, body: { emailAddress } });
   expect(changed.status).toBe(202);
   const link = (await service.waitForEmailTo(emailAddress)).links[0];
-  const confirmed = await service.call('POST', '/api/auth/confirm-email', { body: { token: new URL(link).searchParams.get('token') } });
+  const confirmed = await service.call('POST', '/api/auth/confirm-email', { body: { token: tokenIn(link) } });
   expect(confirmed.status).toBe(200);
   return registered;
 }

@@ -1,21 +1,16 @@
-import { app } from '@azure/functions';
 import { ok, operation } from '../lib/http/operation';
 import { acceptInvitation, invitationTokenBody } from '../lib/organizations/membership';
 
-app.http(
-  'acceptInvitation',
-  operation({
-    name: 'acceptInvitation',
-    method: 'POST',
-    route: 'organizations/{name}/members/accept',
-    auth: 'session',
-    summary: 'Join an organization with the token of an invitation to the caller',
-    body: invitationTokenBody,
-    responses: { 200: { description: 'The caller is a member' } },
-    problems: ['invalid_token'],
-    handle: async ({ params, body, caller, clientAddress }) => {
-      await acceptInvitation(params.name, body.token, caller.account, clientAddress);
-      return ok({ joined: true });
-    },
-  }),
-);
+operation('acceptInvitation', {
+  method: 'POST',
+  route: 'organizations/{name}/members/accept',
+  auth: 'session',
+  summary: 'Join an organization with the token of an invitation to the caller',
+  body: invitationTokenBody,
+  responses: { 200: { description: 'The caller is a member' } },
+  problems: ['invalid_token'],
+  handle: async ({ params, body, caller, clientAddress }) => {
+    await acceptInvitation(params.name, body.token, caller.account, clientAddress);
+    return ok({ joined: true });
+  },
+});

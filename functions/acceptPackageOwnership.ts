@@ -1,18 +1,13 @@
-import { app } from '@azure/functions';
 import { ok, operation } from '../lib/http/operation';
 import { acceptOwnerInvitation, ownerTokenBody, packageView } from '../lib/packages/packages';
 
-app.http(
-  'acceptPackageOwnership',
-  operation({
-    name: 'acceptPackageOwnership',
-    method: 'POST',
-    route: 'packages/{id}/owners/accept',
-    auth: 'session',
-    summary: 'Become an owner of a package with the token of an invitation',
-    body: ownerTokenBody,
-    responses: { 200: { description: 'The package with its new owner', schema: packageView } },
-    problems: ['invalid_token'],
-    handle: async ({ params, body, caller, clientAddress }) => ok(await acceptOwnerInvitation(params.id, body.token, caller.account, clientAddress)),
-  }),
-);
+operation('acceptPackageOwnership', {
+  method: 'POST',
+  route: 'packages/{id}/owners/accept',
+  auth: 'session',
+  summary: 'Become an owner of a package with the token of an invitation',
+  body: ownerTokenBody,
+  responses: { 200: { description: 'The package with its new owner', schema: packageView } },
+  problems: ['invalid_token'],
+  handle: async ({ params, body, caller, clientAddress }) => ok(await acceptOwnerInvitation(params.id, body.token, caller.account, clientAddress)),
+});

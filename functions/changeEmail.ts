@@ -1,20 +1,15 @@
-import { app } from '@azure/functions';
 import { z } from 'zod';
 import { changeEmailBody, requestEmailChange } from '../lib/accounts/emailAddress';
 import { accepted, operation } from '../lib/http/operation';
 
-app.http(
-  'changeEmail',
-  operation({
-    name: 'changeEmail',
-    method: 'POST',
-    route: 'me/email',
-    auth: 'session',
-    summary: 'Change the email address: the new one confirms by emailed link, the current one is told',
-    body: changeEmailBody,
-    responses: { 202: { description: 'The change waits for confirmation', schema: z.object({ pendingEmailAddress: z.string() }) } },
-    problems: ['email_in_use'],
-    handle: async ({ body, caller, clientAddress, log }) =>
-      accepted({ pendingEmailAddress: await requestEmailChange(caller.account, body.emailAddress, clientAddress, log) }),
-  }),
-);
+operation('changeEmail', {
+  method: 'POST',
+  route: 'me/email',
+  auth: 'session',
+  summary: 'Change the email address: the new one confirms by emailed link, the current one is told',
+  body: changeEmailBody,
+  responses: { 202: { description: 'The change waits for confirmation', schema: z.object({ pendingEmailAddress: z.string() }) } },
+  problems: ['email_in_use'],
+  handle: async ({ body, caller, clientAddress, log }) =>
+    accepted({ pendingEmailAddress: await requestEmailChange(caller.account, body.emailAddress, clientAddress, log) }),
+});

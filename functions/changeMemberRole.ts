@@ -1,21 +1,16 @@
-import { app } from '@azure/functions';
 import { noContent, operation } from '../lib/http/operation';
 import { changeMemberRole, changeRoleBody } from '../lib/organizations/membership';
 
-app.http(
-  'changeMemberRole',
-  operation({
-    name: 'changeMemberRole',
-    method: 'PUT',
-    route: 'organizations/{name}/members/{username}',
-    auth: 'session',
-    summary: "Change a member's role (admins); the organization always keeps an admin",
-    body: changeRoleBody,
-    responses: { 204: { description: 'The role is set' } },
-    problems: ['not_found', 'admin_required', 'last_admin'],
-    handle: async ({ params, body, caller, clientAddress }) => {
-      await changeMemberRole(params.name, params.username, body.role, caller.account, clientAddress);
-      return noContent();
-    },
-  }),
-);
+operation('changeMemberRole', {
+  method: 'PUT',
+  route: 'organizations/{name}/members/{username}',
+  auth: 'session',
+  summary: "Change a member's role (admins); the organization always keeps an admin",
+  body: changeRoleBody,
+  responses: { 204: { description: 'The role is set' } },
+  problems: ['not_found', 'admin_required', 'last_admin'],
+  handle: async ({ params, body, caller, clientAddress }) => {
+    await changeMemberRole(params.name, params.username, body.role, caller.account, clientAddress);
+    return noContent();
+  },
+});

@@ -1,20 +1,15 @@
-import { app } from '@azure/functions';
 import { noContent, operation } from '../lib/http/operation';
 import { deleteOrganization } from '../lib/organizations/lifecycle';
 
-app.http(
-  'deleteOrganization',
-  operation({
-    name: 'deleteOrganization',
-    method: 'DELETE',
-    route: 'organizations/{name}',
-    auth: 'session',
-    summary: 'Delete an organization with no other members and no packages; its name stays reserved',
-    responses: { 204: { description: 'Deleted' } },
-    problems: ['not_found', 'admin_required', 'organization_not_empty'],
-    handle: async ({ params, caller, clientAddress }) => {
-      await deleteOrganization(params.name, caller.account, clientAddress);
-      return noContent();
-    },
-  }),
-);
+operation('deleteOrganization', {
+  method: 'DELETE',
+  route: 'organizations/{name}',
+  auth: 'session',
+  summary: 'Delete an organization with no other members and no packages; its name stays reserved',
+  responses: { 204: { description: 'Deleted' } },
+  problems: ['not_found', 'admin_required', 'organization_not_empty'],
+  handle: async ({ params, caller, clientAddress }) => {
+    await deleteOrganization(params.name, caller.account, clientAddress);
+    return noContent();
+  },
+});

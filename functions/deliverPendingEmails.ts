@@ -1,6 +1,6 @@
 import { app } from '@azure/functions';
-import { deliverPendingEmails } from '../lib/email/outbox';
-import '../lib/startup';
+import { deliverPendingEmails } from '../lib/shared/email/outbox';
+import '../lib/shared/startup';
 
 // Every minute: sends what the requests could not (ACS was down or slow), with backoff per email.
 app.timer('deliverPendingEmails', {

@@ -1,17 +1,12 @@
-import { app } from '@azure/functions';
-import { deletionPreview, previewDeletion } from '../lib/accounts/deletion';
+import { deletionPreview, previewDeletion } from '../lib/deletion/request';
 import { ok, operation } from '../lib/http/operation';
 
-app.http(
-  'getDeletionPreview',
-  operation({
-    name: 'getDeletionPreview',
-    method: 'GET',
-    route: 'me/deletion-preview',
-    auth: 'session',
-    summary: 'What to hand over before deleting the account: packages it alone owns, organizations it alone administers',
-    responses: { 200: { description: 'The preview', schema: deletionPreview } },
-    problems: [],
-    handle: async ({ caller }) => ok(await previewDeletion(caller.account)),
-  }),
-);
+operation('getDeletionPreview', {
+  method: 'GET',
+  route: 'me/deletion-preview',
+  auth: 'session',
+  summary: 'What to hand over before deleting the account: packages it alone owns, organizations it alone administers',
+  responses: { 200: { description: 'The preview', schema: deletionPreview } },
+  problems: [],
+  handle: async ({ caller }) => ok(await previewDeletion(caller.account)),
+});

@@ -1,18 +1,13 @@
-import { app } from '@azure/functions';
 import { ok, operation } from '../lib/http/operation';
 import { organizationForMember, organizationView, toOrganizationView } from '../lib/organizations/organization';
 
-app.http(
-  'getOrganization',
-  operation({
-    name: 'getOrganization',
-    method: 'GET',
-    route: 'organizations/{name}',
-    auth: 'session',
-    summary: 'An organization, for its members; admins also see its address and pending invitations',
-    responses: { 200: { description: 'The organization', schema: organizationView } },
-    problems: ['not_found'],
-    handle: async ({ params, caller }) =>
-      ok(toOrganizationView(await organizationForMember(params.name, caller.account), caller.account.id)),
-  }),
-);
+operation('getOrganization', {
+  method: 'GET',
+  route: 'organizations/{name}',
+  auth: 'session',
+  summary: 'An organization, for its members; admins also see its address and pending invitations',
+  responses: { 200: { description: 'The organization', schema: organizationView } },
+  problems: ['not_found'],
+  handle: async ({ params, caller }) =>
+    ok(toOrganizationView(await organizationForMember(params.name, caller.account), caller.account.id)),
+});

@@ -1,17 +1,12 @@
-import { app } from '@azure/functions';
 import { ok, operation } from '../lib/http/operation';
 import { getPackage, packageView } from '../lib/packages/packages';
 
-app.http(
-  'getPackage',
-  operation({
-    name: 'getPackage',
-    method: 'GET',
-    route: 'packages/{id}',
-    auth: 'none',
-    summary: "A package's owners, versions and whether it is listed",
-    responses: { 200: { description: 'The package', schema: packageView } },
-    problems: ['not_found'],
-    handle: async ({ params }) => ok(await getPackage(params.id)),
-  }),
-);
+operation('getPackage', {
+  method: 'GET',
+  route: 'packages/{id}',
+  auth: 'none',
+  summary: "A package's owners, versions and whether it is listed",
+  responses: { 200: { description: 'The package', schema: packageView } },
+  problems: ['not_found'],
+  handle: async ({ params }) => ok(await getPackage(params.id)),
+});

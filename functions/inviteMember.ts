@@ -1,22 +1,17 @@
-import { app } from '@azure/functions';
 import { accepted, operation } from '../lib/http/operation';
 import { inviteMember, inviteMemberBody } from '../lib/organizations/membership';
 
-app.http(
-  'inviteMember',
-  operation({
-    name: 'inviteMember',
-    method: 'POST',
-    route: 'organizations/{name}/members',
-    auth: 'session',
-    summary: 'Invite an individual account, by username, as admin or collaborator (admins)',
-    description: 'An email carries a token that only the invited account can use, within 7 days. Inviting again replaces the invitation.',
-    body: inviteMemberBody,
-    responses: { 202: { description: 'Invited' } },
-    problems: ['not_found', 'admin_required', 'user_not_found', 'member_is_organization', 'already_member', { code: 'email_unconfirmed', status: 400 }],
-    handle: async ({ params, body, caller, clientAddress, log }) => {
-      await inviteMember(params.name, body, caller.account, clientAddress, log);
-      return accepted();
-    },
-  }),
-);
+operation('inviteMember', {
+  method: 'POST',
+  route: 'organizations/{name}/members',
+  auth: 'session',
+  summary: 'Invite an individual account, by username, as admin or collaborator (admins)',
+  description: 'An email carries a token that only the invited account can use, within 7 days. Inviting again replaces the invitation.',
+  body: inviteMemberBody,
+  responses: { 202: { description: 'Invited' } },
+  problems: ['not_found', 'admin_required', 'user_not_found', 'member_is_organization', 'already_member', { code: 'email_unconfirmed', status: 400 }],
+  handle: async ({ params, body, caller, clientAddress, log }) => {
+    await inviteMember(params.name, body, caller.account, clientAddress, log);
+    return accepted();
+  },
+});

@@ -1,22 +1,17 @@
-import { app } from '@azure/functions';
 import { accepted, operation } from '../lib/http/operation';
 import { inviteOwner, inviteOwnerBody } from '../lib/packages/packages';
 
-app.http(
-  'invitePackageOwner',
-  operation({
-    name: 'invitePackageOwner',
-    method: 'POST',
-    route: 'packages/{id}/owners',
-    auth: 'session',
-    summary: 'Invite an account or organization to co-own a package (owners, and admins of owning organizations)',
-    description: 'An email carries a token, valid 7 days, for that account only (for an organization: one of its admins).',
-    body: inviteOwnerBody,
-    responses: { 202: { description: 'Invited' } },
-    problems: ['not_found', 'not_an_owner', 'user_not_found', 'already_owner'],
-    handle: async ({ params, body, caller, clientAddress, log }) => {
-      await inviteOwner(params.id, body.username, caller.account, clientAddress, log);
-      return accepted();
-    },
-  }),
-);
+operation('invitePackageOwner', {
+  method: 'POST',
+  route: 'packages/{id}/owners',
+  auth: 'session',
+  summary: 'Invite an account or organization to co-own a package (owners, and admins of owning organizations)',
+  description: 'An email carries a token, valid 7 days, for that account only (for an organization: one of its admins).',
+  body: inviteOwnerBody,
+  responses: { 202: { description: 'Invited' } },
+  problems: ['not_found', 'not_an_owner', 'user_not_found', 'already_owner'],
+  handle: async ({ params, body, caller, clientAddress, log }) => {
+    await inviteOwner(params.id, body.username, caller.account, clientAddress, log);
+    return accepted();
+  },
+});

@@ -1,17 +1,12 @@
-import { app } from '@azure/functions';
 import { buildOpenApiDocument } from '../lib/http/openapi';
 import { ok, operation } from '../lib/http/operation';
 
-app.http(
-  'openApi',
-  operation({
-    name: 'openApi',
-    method: 'GET',
-    route: 'openapi.json',
-    auth: 'none',
-    summary: 'This document: OpenAPI 3.1, built from the registered operations and their schemas',
-    responses: { 200: { description: 'The OpenAPI document' } },
-    problems: [],
-    handle: async () => ok(buildOpenApiDocument('/api')),
-  }),
-);
+operation('openApi', {
+  method: 'GET',
+  route: 'openapi.json',
+  auth: 'none',
+  summary: 'This document: OpenAPI 3.1, built from the registered operations and their schemas',
+  responses: { 200: { description: 'The OpenAPI document' } },
+  problems: [],
+  handle: async () => ok(buildOpenApiDocument('/api')),
+});

@@ -1,6 +1,6 @@
 import { app } from '@azure/functions';
-import { processAccountDeletions } from '../lib/accounts/deletionProcessor';
-import '../lib/startup';
+import { processAccountDeletions } from '../lib/deletion/processor';
+import '../lib/shared/startup';
 
 // Every five minutes: processes each deletion whose grace period has passed, resuming any a run left halfway.
 app.timer('processAccountDeletions', {

@@ -1,27 +1,22 @@
-import { app } from '@azure/functions';
 import { operation } from '../lib/http/operation';
 import { packageView, pushBody, pushPackage } from '../lib/packages/packages';
 
-app.http(
-  'pushPackage',
-  operation({
-    name: 'pushPackage',
-    method: 'PUT',
-    route: 'packages',
-    auth: 'api-key',
-    summary: 'The push check the package pipeline calls, with the pusher\'s key in X-NuGet-ApiKey',
-    description:
-      'A new id needs package:push and becomes owned by the key\'s owner, unless it falls under a prefix reserved by ' +
-      'someone else; a new version needs package:push or package:pushversion and an owner\'s key.',
-    body: pushBody,
-    responses: {
-      201: { description: 'A new package id', schema: packageView },
-      200: { description: 'A new version of a package', schema: packageView },
-    },
-    problems: ['api_key_scope', 'not_an_owner', 'prefix_reserved', 'package_version_exists'],
-    handle: async ({ body, apiKey }) => {
-      const { created, pkg } = await pushPackage(apiKey, body);
-      return { status: created ? 201 : 200, body: pkg };
-    },
-  }),
-);
+operation('pushPackage', {
+  method: 'PUT',
+  route: 'packages',
+  auth: 'api-key',
+  summary: 'The push check the package pipeline calls, with the pusher\'s key in X-NuGet-ApiKey',
+  description:
+    'A new id needs package:push and becomes owned by the key\'s owner, unless it falls under a prefix reserved by ' +
+    'someone else; a new version needs package:push or package:pushversion and an owner\'s key.',
+  body: pushBody,
+  responses: {
+    201: { description: 'A new package id', schema: packageView },
+    200: { description: 'A new version of a package', schema: packageView },
+  },
+  problems: ['api_key_scope', 'not_an_owner', 'prefix_reserved', 'package_version_exists'],
+  handle: async ({ body, apiKey }) => {
+    const { created, pkg } = await pushPackage(apiKey, body);
+    return { status: created ? 201 : 200, body: pkg };
+  },
+});

@@ -1,17 +1,12 @@
-import { app } from '@azure/functions';
 import { ok, operation } from '../lib/http/operation';
 import { apiKeyWithSecret, regenerateApiKey } from '../lib/packages/apiKeys';
 
-app.http(
-  'regenerateApiKey',
-  operation({
-    name: 'regenerateApiKey',
-    method: 'POST',
-    route: 'me/api-keys/{id}/regenerate',
-    auth: 'session',
-    summary: 'A new secret for a key, with the same scopes; the old secret stops working at once',
-    responses: { 200: { description: 'The key and, once, its new secret', schema: apiKeyWithSecret } },
-    problems: ['not_found'],
-    handle: async ({ params, caller, clientAddress }) => ok(await regenerateApiKey(caller.account, params.id, clientAddress)),
-  }),
-);
+operation('regenerateApiKey', {
+  method: 'POST',
+  route: 'me/api-keys/{id}/regenerate',
+  auth: 'session',
+  summary: 'A new secret for a key, with the same scopes; the old secret stops working at once',
+  responses: { 200: { description: 'The key and, once, its new secret', schema: apiKeyWithSecret } },
+  problems: ['not_found'],
+  handle: async ({ params, caller, clientAddress }) => ok(await regenerateApiKey(caller.account, params.id, clientAddress)),
+});

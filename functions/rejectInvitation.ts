@@ -1,21 +1,16 @@
-import { app } from '@azure/functions';
 import { noContent, operation } from '../lib/http/operation';
 import { invitationTokenBody, rejectInvitation } from '../lib/organizations/membership';
 
-app.http(
-  'rejectInvitation',
-  operation({
-    name: 'rejectInvitation',
-    method: 'POST',
-    route: 'organizations/{name}/members/reject',
-    auth: 'session',
-    summary: 'Decline an invitation to the caller',
-    body: invitationTokenBody,
-    responses: { 204: { description: 'Declined' } },
-    problems: ['invalid_token'],
-    handle: async ({ params, body, caller, clientAddress }) => {
-      await rejectInvitation(params.name, body.token, caller.account, clientAddress);
-      return noContent();
-    },
-  }),
-);
+operation('rejectInvitation', {
+  method: 'POST',
+  route: 'organizations/{name}/members/reject',
+  auth: 'session',
+  summary: 'Decline an invitation to the caller',
+  body: invitationTokenBody,
+  responses: { 204: { description: 'Declined' } },
+  problems: ['invalid_token'],
+  handle: async ({ params, body, caller, clientAddress }) => {
+    await rejectInvitation(params.name, body.token, caller.account, clientAddress);
+    return noContent();
+  },
+});

@@ -1,20 +1,15 @@
-import { app } from '@azure/functions';
 import { noContent, operation } from '../lib/http/operation';
 import { removeMember } from '../lib/organizations/membership';
 
-app.http(
-  'removeMember',
-  operation({
-    name: 'removeMember',
-    method: 'DELETE',
-    route: 'organizations/{name}/members/{username}',
-    auth: 'session',
-    summary: 'Remove a member (admins), or leave (the member); the organization always keeps an admin',
-    responses: { 204: { description: 'No longer a member' } },
-    problems: ['not_found', 'admin_required', 'last_admin'],
-    handle: async ({ params, caller, clientAddress }) => {
-      await removeMember(params.name, params.username, caller.account, clientAddress);
-      return noContent();
-    },
-  }),
-);
+operation('removeMember', {
+  method: 'DELETE',
+  route: 'organizations/{name}/members/{username}',
+  auth: 'session',
+  summary: 'Remove a member (admins), or leave (the member); the organization always keeps an admin',
+  responses: { 204: { description: 'No longer a member' } },
+  problems: ['not_found', 'admin_required', 'last_admin'],
+  handle: async ({ params, caller, clientAddress }) => {
+    await removeMember(params.name, params.username, caller.account, clientAddress);
+    return noContent();
+  },
+});

@@ -1,20 +1,15 @@
-import { app } from '@azure/functions';
 import { noContent, operation } from '../lib/http/operation';
 import { removeOwner } from '../lib/packages/packages';
 
-app.http(
-  'removePackageOwner',
-  operation({
-    name: 'removePackageOwner',
-    method: 'DELETE',
-    route: 'packages/{id}/owners/{username}',
-    auth: 'session',
-    summary: 'Remove an owner of a package; the last owner cannot be removed',
-    responses: { 204: { description: 'No longer an owner' } },
-    problems: ['not_found', 'not_an_owner', 'last_owner'],
-    handle: async ({ params, caller, clientAddress }) => {
-      await removeOwner(params.id, params.username, caller.account, clientAddress);
-      return noContent();
-    },
-  }),
-);
+operation('removePackageOwner', {
+  method: 'DELETE',
+  route: 'packages/{id}/owners/{username}',
+  auth: 'session',
+  summary: 'Remove an owner of a package; the last owner cannot be removed',
+  responses: { 204: { description: 'No longer an owner' } },
+  problems: ['not_found', 'not_an_owner', 'last_owner'],
+  handle: async ({ params, caller, clientAddress }) => {
+    await removeOwner(params.id, params.username, caller.account, clientAddress);
+    return noContent();
+  },
+});

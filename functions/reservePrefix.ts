@@ -1,19 +1,14 @@
-import { app } from '@azure/functions';
 import { created, operation } from '../lib/http/operation';
 import { prefixView, reservePrefix, reservePrefixBody } from '../lib/packages/prefixes';
 
-app.http(
-  'reservePrefix',
-  operation({
-    name: 'reservePrefix',
-    method: 'POST',
-    route: 'site-admin/prefixes',
-    auth: 'session',
-    summary: 'Reserve a package id prefix such as Contoso. for its owners (site admins only)',
-    description: 'Only the owners may then push new ids under it. Reserving a prefix again replaces its owners.',
-    body: reservePrefixBody,
-    responses: { 201: { description: 'The reservation', schema: prefixView } },
-    problems: ['site_admin_required', 'user_not_found'],
-    handle: async ({ body, caller, clientAddress }) => created(await reservePrefix(caller.account, body, clientAddress)),
-  }),
-);
+operation('reservePrefix', {
+  method: 'POST',
+  route: 'site-admin/prefixes',
+  auth: 'session',
+  summary: 'Reserve a package id prefix such as Contoso. for its owners (site admins only)',
+  description: 'Only the owners may then push new ids under it. Reserving a prefix again replaces its owners.',
+  body: reservePrefixBody,
+  responses: { 201: { description: 'The reservation', schema: prefixView } },
+  problems: ['site_admin_required', 'user_not_found'],
+  handle: async ({ body, caller, clientAddress }) => created(await reservePrefix(caller.account, body, clientAddress)),
+});

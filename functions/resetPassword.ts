@@ -1,21 +1,16 @@
-import { app } from '@azure/functions';
-import { resetPassword, resetPasswordBody } from '../lib/accounts/recovery';
+import { resetPassword, resetPasswordBody } from '../lib/accounts/recovery/recovery';
 import { ok, operation } from '../lib/http/operation';
 
-app.http(
-  'resetPassword',
-  operation({
-    name: 'resetPassword',
-    method: 'POST',
-    route: 'auth/reset-password',
-    auth: 'none',
-    summary: 'Set a new password with the token from a reset link; ends every session and lifts a lockout',
-    body: resetPasswordBody,
-    responses: { 200: { description: 'The password is set; sign in with it to link a Microsoft account' } },
-    problems: ['invalid_token', 'weak_password'],
-    handle: async ({ body, clientAddress }) => {
-      await resetPassword(body.token, body.newPassword, clientAddress);
-      return ok({ passwordReset: true });
-    },
-  }),
-);
+operation('resetPassword', {
+  method: 'POST',
+  route: 'auth/reset-password',
+  auth: 'none',
+  summary: 'Set a new password with the token from a reset link; ends every session and lifts a lockout',
+  body: resetPasswordBody,
+  responses: { 200: { description: 'The password is set; sign in with it to link a Microsoft account' } },
+  problems: ['invalid_token', 'weak_password'],
+  handle: async ({ body, clientAddress }) => {
+    await resetPassword(body.token, body.newPassword, clientAddress);
+    return ok({ passwordReset: true });
+  },
+});

@@ -1,20 +1,15 @@
-import { app } from '@azure/functions';
 import { noContent, operation } from '../lib/http/operation';
 import { revokeApiKey } from '../lib/packages/apiKeys';
 
-app.http(
-  'revokeApiKey',
-  operation({
-    name: 'revokeApiKey',
-    method: 'DELETE',
-    route: 'me/api-keys/{id}',
-    auth: 'session',
-    summary: 'Revoke an API key, at once',
-    responses: { 204: { description: 'Revoked' } },
-    problems: ['not_found'],
-    handle: async ({ params, caller, clientAddress }) => {
-      await revokeApiKey(caller.account, params.id, clientAddress);
-      return noContent();
-    },
-  }),
-);
+operation('revokeApiKey', {
+  method: 'DELETE',
+  route: 'me/api-keys/{id}',
+  auth: 'session',
+  summary: 'Revoke an API key, at once',
+  responses: { 204: { description: 'Revoked' } },
+  problems: ['not_found'],
+  handle: async ({ params, caller, clientAddress }) => {
+    await revokeApiKey(caller.account, params.id, clientAddress);
+    return noContent();
+  },
+});

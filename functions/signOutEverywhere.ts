@@ -1,20 +1,15 @@
-import { app } from '@azure/functions';
 import { signOutEverywhere } from '../lib/accounts/profile';
 import { noContent, operation } from '../lib/http/operation';
 
-app.http(
-  'signOutEverywhere',
-  operation({
-    name: 'signOutEverywhere',
-    method: 'POST',
-    route: 'auth/sign-out-everywhere',
-    auth: 'session',
-    summary: 'End every session of the account, this one included',
-    responses: { 204: { description: 'Every session token issued so far now answers 401' } },
-    problems: [],
-    handle: async ({ caller, clientAddress }) => {
-      await signOutEverywhere(caller.account, clientAddress);
-      return noContent();
-    },
-  }),
-);
+operation('signOutEverywhere', {
+  method: 'POST',
+  route: 'auth/sign-out-everywhere',
+  auth: 'session',
+  summary: 'End every session of the account, this one included',
+  responses: { 204: { description: 'Every session token issued so far now answers 401' } },
+  problems: [],
+  handle: async ({ caller, clientAddress }) => {
+    await signOutEverywhere(caller.account, clientAddress);
+    return noContent();
+  },
+});

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
-import type { Settings } from '../lib/settings';
+import type { Settings } from '../lib/shared/settings';
 import type { DevRoute } from './host';
 
 /** The page's files live beside the sources (local/console/), whether this runs from source or from dist/. */

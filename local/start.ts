@@ -7,10 +7,10 @@
 import { startLocalHost, type DevRoute } from './host';
 import { randomBytes } from 'node:crypto';
 import type http from 'node:http';
-import { ConfigurationError, parseSettings } from '../lib/settings';
-import { provisionContainers } from '../lib/storage/cosmos';
-import { createAcsEmailStandIn, type DeliveredEmail } from '../test/standins/acsEmail';
-import { listenOnLoopback, type LoopbackServer } from '../test/standins/listen';
+import { ConfigurationError, parseSettings } from '../lib/shared/settings';
+import { provisionContainers } from '../lib/shared/storage/cosmos';
+import { createAcsEmailStandIn, type DeliveredEmail } from './standins/acsEmail';
+import { listenOnLoopback, type LoopbackServer } from './standins/listen';
 import { developmentConsoleRoutes } from './console';
 import { createDevelopmentIdentity } from './identity/developmentIdentity';
 

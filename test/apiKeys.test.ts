@@ -1,28 +1,19 @@
-import { clock } from '../lib/clock';
-import { container } from '../lib/storage/cosmos';
-import { useTestService, type TestService } from './support/service';
-import { confirmedUser, createOrganization, inviteAndAccept, removeMember, type Member } from './support/organizations';
-import { createKey as createKeyAs, push as pushAs, requestKey, type ApiKeyRequest } from './support/packages';
+import { clock } from '../lib/shared/clock';
+import { container } from '../lib/shared/storage/cosmos';
+import { useTestService } from './support/service';
+import type { Member } from './support/organizations';
+import type { ApiKeyRequest } from './support/packages';
 import { uniqueName } from './support/people';
-import { tokenIn, waitForEmailTo } from './support/waitFor';
+import { tokenIn } from './support/waitFor';
 
-let service: TestService;
-
-useTestService((started) => {
-  service = started;
-});
-
-const createKey = (user: Member, overrides: Partial<ApiKeyRequest> = {}, owner = user.username) =>
-  createKeyAs(service, user, { ...overrides, owner });
-
-const push = (key: string, id: string, version = '1.0.0') => pushAs(service, key, id, version);
+const service = useTestService();
 
 const listKeys = async (user: Member) => (await service.call('GET', '/api/me/api-keys', { token: user.sessionToken })).body;
 
 describe('creating an API key', () => {
   it('shows the secret once, lists the key without it, and stores only a hash', async () => {
-    const user = await confirmedUser(service);
-    const created = await requestKey(service, user, {
+    const user = await service.confirmedUser();
+    const created = await service.requestKey(user, {
       description: 'CI publishing',
       scopes: ['package:push', 'package:unlist'],
       packageGlobs: ['Contoso.*'],
@@ -59,23 +50,23 @@ describe('creating an API key', () => {
     [{ expiresInDays: 1.5 }, 'expiresInDays'],
     [{ description: '' }, 'description'],
   ])('refuses %j, naming the field', async (overrides, field) => {
-    const user = await confirmedUser(service);
-    const response = await requestKey(service, user, overrides as Partial<ApiKeyRequest>);
+    const user = await service.confirmedUser();
+    const response = await service.requestKey(user, overrides as Partial<ApiKeyRequest>);
     expect(response.status).toBe(400);
     expect(response.body.code).toBe('invalid_request');
     expect(response.body.detail).toContain(`'${field}'`);
   });
 
   it('lets the key be owned by the caller or an organization the caller belongs to, nobody else', async () => {
-    const admin = await confirmedUser(service);
-    const member = await confirmedUser(service);
-    const outsider = await confirmedUser(service);
-    const { name } = await createOrganization(service, admin);
-    await inviteAndAccept(service, name, admin, member);
+    const admin = await service.confirmedUser();
+    const member = await service.confirmedUser();
+    const outsider = await service.confirmedUser();
+    const { name } = await service.createOrganization(admin);
+    await service.inviteAndAccept(name, admin, member);
 
-    expect((await createKey(member, {}, name)).owner).toBe(name);
+    expect((await service.createKey(member, { owner: name })).owner).toBe(name);
     for (const owner of [name, admin.username, 'no-such-owner']) {
-      const response = await requestKey(service, outsider, { owner });
+      const response = await service.requestKey(outsider, { owner });
       expect(`${owner}: ${response.status} ${response.body.code}`).toBe(`${owner}: 403 owner_not_allowed`);
     }
   });
@@ -83,23 +74,23 @@ describe('creating an API key', () => {
 
 describe('regenerating and revoking', () => {
   it('regenerates a secret with the same scopes; the old secret stops at once', async () => {
-    const user = await confirmedUser(service);
-    const original = await createKey(user, { scopes: ['package:push', 'package:pushversion'], packageGlobs: ['Regen.*'] });
+    const user = await service.confirmedUser();
+    const original = await service.createKey(user, { scopes: ['package:push', 'package:pushversion'], packageGlobs: ['Regen.*'] });
     const regenerated = await service.call('POST', `/api/me/api-keys/${original.id}/regenerate`, { token: user.sessionToken });
     expect(regenerated.status).toBe(200);
     expect(regenerated.body).toMatchObject({ id: original.id, scopes: ['package:push', 'package:pushversion'], packageGlobs: ['Regen.*'] });
     expect(regenerated.body.key).not.toBe(original.key);
 
-    expect((await push(original.key, `Regen.${uniqueName('a')}`)).body.code).toBe('invalid_api_key');
-    expect((await push(regenerated.body.key, `Regen.${uniqueName('a')}`)).status).toBe(201);
+    expect((await service.push(original.key, `Regen.${uniqueName('a')}`)).body.code).toBe('invalid_api_key');
+    expect((await service.push(regenerated.body.key, `Regen.${uniqueName('a')}`)).status).toBe(201);
   });
 
   it('revokes at once, and a revoked key is gone from the list', async () => {
-    const user = await confirmedUser(service);
-    const { id, key } = await createKey(user);
-    expect((await push(key, uniqueName('pkg'))).status).toBe(201);
+    const user = await service.confirmedUser();
+    const { id, key } = await service.createKey(user);
+    expect((await service.push(key, uniqueName('pkg'))).status).toBe(201);
     expect((await service.call('DELETE', `/api/me/api-keys/${id}`, { token: user.sessionToken })).status).toBe(204);
-    const refused = await push(key, uniqueName('pkg'));
+    const refused = await service.push(key, uniqueName('pkg'));
     expect(refused.status).toBe(401);
     expect(refused.body.code).toBe('invalid_api_key');
     expect(await listKeys(user)).toEqual([]);
@@ -107,9 +98,9 @@ describe('regenerating and revoking', () => {
   });
 
   it("does not let one account revoke, regenerate or even see another's key", async () => {
-    const owner = await confirmedUser(service);
-    const other = await confirmedUser(service);
-    const { id, key } = await createKey(owner);
+    const owner = await service.confirmedUser();
+    const other = await service.confirmedUser();
+    const { id, key } = await service.createKey(owner);
     for (const [method, path] of [
       ['DELETE', `/api/me/api-keys/${id}`],
       ['POST', `/api/me/api-keys/${id}/regenerate`],
@@ -118,14 +109,14 @@ describe('regenerating and revoking', () => {
       expect(`${method} ${response.status} ${response.body.code}`).toBe(`${method} 404 not_found`);
     }
     expect(await listKeys(other)).toEqual([]);
-    expect((await push(key, uniqueName('still-works'))).status).toBe(201);
+    expect((await service.push(key, uniqueName('still-works'))).status).toBe(201);
   });
 
   it('refuses a key after it expires', async () => {
-    const user = await confirmedUser(service);
-    const { key } = await createKey(user, { expiresInDays: 1 });
+    const user = await service.confirmedUser();
+    const { key } = await service.createKey(user, { expiresInDays: 1 });
     jest.spyOn(clock, 'now').mockReturnValue(new Date(Date.now() + 25 * 60 * 60 * 1000));
-    const response = await push(key, uniqueName('late'));
+    const response = await service.push(key, uniqueName('late'));
     expect(response.status).toBe(401);
     expect(response.body.code).toBe('invalid_api_key');
   });
@@ -133,29 +124,29 @@ describe('regenerating and revoking', () => {
 
 describe('keys and organizations', () => {
   it('stops the keys a member made for an organization when the member leaves it, and only those', async () => {
-    const admin = await confirmedUser(service);
-    const member = await confirmedUser(service);
-    const { name } = await createOrganization(service, admin);
-    await inviteAndAccept(service, name, admin, member);
-    const forOrganization = await createKey(member, {}, name);
-    const ownKey = await createKey(member);
-    expect((await push(forOrganization.key, uniqueName('org-pkg'))).status).toBe(201);
+    const admin = await service.confirmedUser();
+    const member = await service.confirmedUser();
+    const { name } = await service.createOrganization(admin);
+    await service.inviteAndAccept(name, admin, member);
+    const forOrganization = await service.createKey(member, { owner: name });
+    const ownKey = await service.createKey(member);
+    expect((await service.push(forOrganization.key, uniqueName('org-pkg'))).status).toBe(201);
 
-    await removeMember(service, name, admin, member);
-    expect((await push(forOrganization.key, uniqueName('org-pkg'))).body.code).toBe('invalid_api_key');
-    expect((await push(ownKey.key, uniqueName('own-pkg'))).status).toBe(201);
+    await service.removeMember(name, admin, member);
+    expect((await service.push(forOrganization.key, uniqueName('org-pkg'))).body.code).toBe('invalid_api_key');
+    expect((await service.push(ownKey.key, uniqueName('own-pkg'))).status).toBe(201);
   });
 
   it("passes a transformed account's keys to its admin, owned by the organization, and they keep working", async () => {
-    const account = await confirmedUser(service);
-    const admin = await confirmedUser(service);
-    const { key, id } = await createKey(account, { scopes: ['package:push', 'package:pushversion'] });
+    const account = await service.confirmedUser();
+    const admin = await service.confirmedUser();
+    const { key, id } = await service.createKey(account, { scopes: ['package:push', 'package:pushversion'] });
     const packageId = uniqueName('Transformed.Lib');
-    expect((await push(key, packageId, '1.0.0')).status).toBe(201);
+    expect((await service.push(key, packageId, '1.0.0')).status).toBe(201);
 
     const requested = await service.call('POST', '/api/me/transform', { token: account.sessionToken, body: { adminUsername: admin.username } });
     expect(requested.status).toBe(202);
-    const email = await waitForEmailTo(service, admin.person.email, /administer it as an organization/);
+    const email = await service.waitForEmailTo(admin.person.email, /administer it as an organization/);
     const accepted = await service.call('POST', '/api/organizations/transform/accept', {
       token: admin.sessionToken,
       body: { token: tokenIn(email.links[0]) },
@@ -163,18 +154,18 @@ describe('keys and organizations', () => {
     expect(accepted.status).toBe(200);
 
     expect(await listKeys(admin)).toEqual([expect.objectContaining({ id, owner: account.username })]);
-    expect((await push(key, packageId, '1.1.0')).status).toBe(200);
+    expect((await service.push(key, packageId, '1.1.0')).status).toBe(200);
     expect((await service.call('GET', `/api/packages/${packageId}`)).body).toMatchObject({ owners: [account.username], versions: ['1.0.0', '1.1.0'] });
     // The admin now manages the key: it can revoke it.
     expect((await service.call('DELETE', `/api/me/api-keys/${id}`, { token: admin.sessionToken })).status).toBe(204);
-    expect((await push(key, packageId, '1.2.0')).body.code).toBe('invalid_api_key');
+    expect((await service.push(key, packageId, '1.2.0')).body.code).toBe('invalid_api_key');
   });
 });
 
 describe('the security log', () => {
   it('records key creation, regeneration and revocation', async () => {
-    const user = await confirmedUser(service);
-    const { id } = await createKey(user);
+    const user = await service.confirmedUser();
+    const { id } = await service.createKey(user);
     await service.call('POST', `/api/me/api-keys/${id}/regenerate`, { token: user.sessionToken });
     await service.call('DELETE', `/api/me/api-keys/${id}`, { token: user.sessionToken });
     const events = (await service.call('GET', '/api/me/audit', { token: user.sessionToken })).body.events;

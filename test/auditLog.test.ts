@@ -1,14 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { clock } from '../lib/clock';
-import { useTestService, type TestService } from './support/service';
-import { idTokenFor, register, type Person } from './support/people';
-import { tokenIn, waitForEmailTo } from './support/waitFor';
+import { clock } from '../lib/shared/clock';
+import { useTestService } from './support/service';
+import type { Person } from './support/people';
+import { tokenIn } from './support/waitFor';
 
-let service: TestService;
-
-useTestService((started) => {
-  service = started;
-});
+const service = useTestService();
 
 const LOCAL_CLIENT = /^(::ffff:)?127\.0\.0\.1$/;
 const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
@@ -31,7 +27,7 @@ function clockAt(secondsFromStart: number, start: number): void {
 }
 
 async function signIn(person: Person): Promise<string> {
-  const response = await service.call('POST', '/api/auth/microsoft', { body: { idToken: idTokenFor(service, person) } });
+  const response = await service.call('POST', '/api/auth/microsoft', { body: { idToken: service.idTokenFor(person) } });
   expect(response.status).toBe(200);
   expect(response.body.status).toBe('signed_in');
   return response.body.sessionToken;
@@ -44,7 +40,7 @@ async function signIn(person: Person): Promise<string> {
 async function accountWithHistory() {
   const start = Date.now();
   clockAt(0, start);
-  const { person, sessionToken: first } = await register(service);
+  const { person, sessionToken: first } = await service.register();
   clockAt(5, start);
   await signIn(person);
   clockAt(10, start);
@@ -52,7 +48,7 @@ async function accountWithHistory() {
   clockAt(15, start);
   const newAddress = `changed-${randomUUID().slice(0, 8)}@example.org`;
   expect((await service.call('POST', '/api/me/email', { token: session, body: { emailAddress: newAddress } })).status).toBe(202);
-  const link = (await waitForEmailTo(service, newAddress)).links[0];
+  const link = (await service.waitForEmailTo(newAddress)).links[0];
   clockAt(20, start);
   expect((await service.call('POST', '/api/auth/confirm-email', { body: { token: tokenIn(link) } })).status).toBe(200);
   clockAt(25, start);
@@ -107,7 +103,7 @@ describe('the security log', () => {
   });
 
   it('records a cancelled email change', async () => {
-    const { sessionToken } = await register(service);
+    const { sessionToken } = await service.register();
     const newAddress = `cancelled-${randomUUID().slice(0, 8)}@example.org`;
     expect((await service.call('POST', '/api/me/email', { token: sessionToken, body: { emailAddress: newAddress } })).status).toBe(202);
     jest.spyOn(clock, 'now').mockReturnValue(new Date(Date.now() + 2000));
@@ -147,7 +143,7 @@ describe('the security log', () => {
     const mine = await accountWithHistory();
     const start = Date.now();
     clockAt(0, start);
-    const theirs = await register(service);
+    const theirs = await service.register();
     clockAt(5, start);
     expect((await service.call('POST', '/api/auth/sign-out-everywhere', { token: theirs.sessionToken })).status).toBe(204);
     clockAt(10, start);
@@ -183,7 +179,7 @@ describe('the security log', () => {
   });
 
   it.each(['0', '101', 'abc', '-1', '1.5', '', '1e2', '0x10'])('refuses pageSize=%j, naming the parameter', async (pageSize) => {
-    const { sessionToken } = await register(service);
+    const { sessionToken } = await service.register();
     const response = await auditLog(sessionToken, `?pageSize=${encodeURIComponent(pageSize)}`);
     expect(response.status).toBe(400);
     expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
@@ -200,7 +196,7 @@ describe('the security log', () => {
     ['not base64 at all', '%%%!!!'],
     ['far too long', 'A'.repeat(5000)],
   ])('refuses a forged continuationToken (%s) with 400, never 500', async (_label, continuationToken) => {
-    const { sessionToken } = await register(service);
+    const { sessionToken } = await service.register();
     const response = await auditLog(sessionToken, `?continuationToken=${encodeURIComponent(continuationToken)}`);
     expect(response.status).toBe(400);
     expect(response.body).toMatchObject({ code: 'invalid_request', detail: expect.stringContaining("'continuationToken'") });
@@ -208,7 +204,7 @@ describe('the security log', () => {
   });
 
   it('refuses an unknown query parameter, naming it', async () => {
-    const { sessionToken } = await register(service);
+    const { sessionToken } = await service.register();
     const response = await auditLog(sessionToken, '?pageSize=2&sort=asc');
     expect(response.status).toBe(400);
     expect(response.body).toMatchObject({ code: 'invalid_request', detail: expect.stringContaining("'sort'") });

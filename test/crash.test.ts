@@ -1,24 +1,19 @@
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { clock } from '../lib/clock';
-import { container } from '../lib/storage/cosmos';
-import { useTestService, type TestService } from './support/service';
-import { confirmedUser, createOrganization, invite, organizationsOf, type Member } from './support/organizations';
-import { createKey, getPackage, pushOk } from './support/packages';
-import { idTokenFor, newPerson, uniqueName } from './support/people';
+import { clock } from '../lib/shared/clock';
+import { container } from '../lib/shared/storage/cosmos';
+import { useTestService } from './support/service';
+import type { Member } from './support/organizations';
+import { newPerson, uniqueName } from './support/people';
 import { startServiceProcess } from './support/process';
-import { emailsTo, tokenIn, waitForEmailTo } from './support/waitFor';
+import { tokenIn } from './support/waitFor';
 
 /**
  * The service killed in the middle of a request (SIGKILL: no clean-up runs), then started again. Each test
  * runs the compiled app (`npm run build`) in a child process on the same stand-ins as the in-process host,
  * kills it as it sends a chosen Cosmos DB write, and checks what a user sees afterwards.
  */
-let service: TestService;
-
-useTestService((started) => {
-  service = started;
-});
+const service = useTestService();
 
 interface Instance {
   url: string;
@@ -61,28 +56,28 @@ describe('killed in the middle of', () => {
     const username = uniqueName();
     const doomed = await startInstance();
     killOn(doomed, /^POST .*\/colls\/accounts\/docs$/);
-    const cut = await callOn(doomed, 'POST', '/api/accounts', { body: { idToken: idTokenFor(service, person), username } });
+    const cut = await callOn(doomed, 'POST', '/api/accounts', { body: { idToken: service.idTokenFor(person), username } });
     expect(cut.status).toBe(0);
 
     const restarted = await startInstance();
-    const again = await callOn(restarted, 'POST', '/api/accounts', { body: { idToken: idTokenFor(service, person), username } });
+    const again = await callOn(restarted, 'POST', '/api/accounts', { body: { idToken: service.idTokenFor(person), username } });
     expect(again.status).toBe(201);
-    const signIn = await callOn(restarted, 'POST', '/api/auth/microsoft', { body: { idToken: idTokenFor(service, person) } });
+    const signIn = await callOn(restarted, 'POST', '/api/auth/microsoft', { body: { idToken: service.idTokenFor(person) } });
     expect(signIn.body).toMatchObject({ status: 'signed_in', account: { username } });
 
     // The dead attempt's queued confirmation never goes out: its account never came to be.
     jest.spyOn(clock, 'now').mockReturnValue(new Date(Date.now() + 15 * 60 * 1000));
     await service.host.runTimer('deliverPendingEmails');
     jest.restoreAllMocks();
-    await waitForEmailTo(service, person.email, 'Confirm your email address');
-    expect(emailsTo(service, person.email)).toHaveLength(1);
+    await service.waitForEmailTo(person.email, 'Confirm your email address');
+    expect(service.emailsTo(person.email)).toHaveLength(1);
   });
 
   it('an invitation accept: accepting again after the restart finishes it', async () => {
-    const admin = await confirmedUser(service);
-    const member = await confirmedUser(service);
-    const { name } = await createOrganization(service, admin);
-    const token = await invite(service, name, admin, member);
+    const admin = await service.confirmedUser();
+    const member = await service.confirmedUser();
+    const { name } = await service.createOrganization(admin);
+    const token = await service.invite(name, admin, member);
     const memberId = (await service.call('GET', '/api/me', { token: member.sessionToken })).body.id;
 
     const doomed = await startInstance();
@@ -93,18 +88,18 @@ describe('killed in the middle of', () => {
     const restarted = await startInstance();
     const again = await callOn(restarted, 'POST', `/api/organizations/${name}/members/accept`, { token: member.sessionToken, body: { token } });
     expect(again.status).toBe(200);
-    expect(await organizationsOf(service, member)).toEqual([{ name, role: 'collaborator' }]);
+    expect(await service.organizationsOf(member)).toEqual([{ name, role: 'collaborator' }]);
     expect((await service.call('GET', `/api/organizations/${name}`, { token: member.sessionToken })).body.members).toHaveLength(2);
   });
 
   it('a transform accept: accepting again after the restart finishes it', async () => {
-    const account = await confirmedUser(service);
-    const admin = await confirmedUser(service);
-    const key = await createKey(service, account, { scopes: ['package:push', 'package:pushversion'] });
+    const account = await service.confirmedUser();
+    const admin = await service.confirmedUser();
+    const key = await service.createKey(account, { scopes: ['package:push', 'package:pushversion'] });
     const packageId = uniqueName('Crash.Transform');
-    await pushOk(service, key, packageId);
+    await service.pushOk(key, packageId);
     expect((await service.call('POST', '/api/me/transform', { token: account.sessionToken, body: { adminUsername: admin.username } })).status).toBe(202);
-    const email = await waitForEmailTo(service, admin.person.email, /administer it as an organization/);
+    const email = await service.waitForEmailTo(admin.person.email, /administer it as an organization/);
     const adminId = (await service.call('GET', '/api/me', { token: admin.sessionToken })).body.id;
 
     const doomed = await startInstance();
@@ -114,16 +109,16 @@ describe('killed in the middle of', () => {
 
     const restarted = await startInstance();
     expect((await callOn(restarted, 'POST', '/api/organizations/transform/accept', { token: admin.sessionToken, body })).status).toBe(200);
-    expect(await organizationsOf(service, admin)).toEqual([{ name: account.username, role: 'admin' }]);
-    expect((await getPackage(service, packageId)).body.owners).toEqual([account.username]);
+    expect(await service.organizationsOf(admin)).toEqual([{ name: account.username, role: 'admin' }]);
+    expect((await service.getPackage(packageId)).body.owners).toEqual([account.username]);
     expect((await service.call('GET', '/api/me/api-keys', { token: admin.sessionToken })).body).toHaveLength(1);
   });
 
   it('a deletion: the next run after the lease lapses finishes it', async () => {
-    const user: Member = await confirmedUser(service);
-    const key = await createKey(service, user);
+    const user: Member = await service.confirmedUser();
+    const key = await service.createKey(user);
     const packages = [uniqueName('Crash.A'), uniqueName('Crash.B')];
-    for (const id of packages) await pushOk(service, key, id);
+    for (const id of packages) await service.pushOk(key, id);
     expect((await service.call('DELETE', '/api/me', { token: user.sessionToken, body: { confirmUsername: user.username } })).status).toBe(202);
     const accountId = (await service.call('GET', '/api/me', { token: user.sessionToken })).body.id;
 
@@ -147,7 +142,7 @@ describe('killed in the middle of', () => {
     await service.host.runTimer('processAccountDeletions');
     jest.restoreAllMocks();
     expect((await container('deletions').item(accountId, accountId).read()).resource.status).toBe('completed');
-    for (const id of packages) expect((await getPackage(service, id)).body).toMatchObject({ owners: [], listed: false });
-    expect(emailsTo(service, user.person.email).filter((e) => e.subject === 'Your account has been deleted')).toHaveLength(1);
+    for (const id of packages) expect((await service.getPackage(id)).body).toMatchObject({ owners: [], listed: false });
+    expect(service.emailsTo(user.person.email).filter((e) => e.subject === 'Your account has been deleted')).toHaveLength(1);
   });
 });

@@ -1,16 +1,10 @@
-import { clock } from '../lib/clock';
-import { container } from '../lib/storage/cosmos';
-import { startSecondInstance, useTestService, type TestService } from './support/service';
-import { confirmedUser, createOrganization, inviteAndAccept, type Member } from './support/organizations';
-import { createKey, getPackage, push, pushOk } from './support/packages';
-import { idTokenFor, uniqueName } from './support/people';
-import { emailsTo } from './support/waitFor';
+import { clock } from '../lib/shared/clock';
+import { container } from '../lib/shared/storage/cosmos';
+import { useTestService } from './support/service';
+import type { Member } from './support/organizations';
+import { uniqueName } from './support/people';
 
-let service: TestService;
-
-useTestService((started) => {
-  service = started;
-});
+const service = useTestService();
 
 const HOUR = 60 * 60 * 1000;
 const dayLater = () => new Date(Date.now() + 25 * HOUR);
@@ -26,7 +20,7 @@ async function deletionRequest(accountId: string) {
   return resource;
 }
 
-const deletionEmails = (user: Member) => emailsTo(service, user.person.email).filter((e) => e.subject === 'Your account has been deleted');
+const deletionEmails = (user: Member) => service.emailsTo(user.person.email).filter((e) => e.subject === 'Your account has been deleted');
 
 async function auditActions(accountId: string): Promise<string[]> {
   const { resources } = await container('audit')
@@ -37,13 +31,13 @@ async function auditActions(accountId: string): Promise<string[]> {
 
 describe('a deletion interrupted halfway', () => {
   it('is finished by the next run, and a run after that changes nothing', async () => {
-    const user = await confirmedUser(service);
-    const collaborator = await confirmedUser(service);
-    const key = await createKey(service, user);
+    const user = await service.confirmedUser();
+    const collaborator = await service.confirmedUser();
+    const key = await service.createKey(user);
     const packages = [uniqueName('Half.A'), uniqueName('Half.B'), uniqueName('Half.C')];
-    for (const id of packages) await pushOk(service, key, id);
-    const organization = await createOrganization(service, user);
-    await inviteAndAccept(service, organization.name, user, collaborator);
+    for (const id of packages) await service.pushOk(key, id);
+    const organization = await service.createOrganization(user);
+    await service.inviteAndAccept(organization.name, user, collaborator);
     const accountId = await requestDeletion(user);
     jest.spyOn(clock, 'now').mockImplementation(dayLater);
 
@@ -54,7 +48,7 @@ describe('a deletion interrupted halfway', () => {
     expect(stopped).toMatchObject({ status: 'processing', leaseUntil: null, lastError: expect.any(String) });
     expect(stopped.completedSteps).toEqual(['confirmation_email', 'api_keys']);
     // Half-way, the account still signs in, but its deletion can no longer be cancelled.
-    const signIn = await service.call('POST', '/api/auth/microsoft', { body: { idToken: idTokenFor(service, user.person) } });
+    const signIn = await service.call('POST', '/api/auth/microsoft', { body: { idToken: service.idTokenFor(user.person) } });
     expect(signIn.body.status).toBe('signed_in');
     const cancel = await service.call('DELETE', '/api/me/deletion', { token: signIn.body.sessionToken });
     expect(cancel.status).toBe(409);
@@ -64,7 +58,7 @@ describe('a deletion interrupted halfway', () => {
     jest.restoreAllMocks();
     const finished = await deletionRequest(accountId);
     expect(finished.status).toBe('completed');
-    for (const id of packages) expect((await getPackage(service, id)).body).toMatchObject({ owners: [], listed: false });
+    for (const id of packages) expect((await service.getPackage(id)).body).toMatchObject({ owners: [], listed: false });
     expect((await service.call('GET', `/api/organizations/${organization.name}`, { token: collaborator.sessionToken })).body.members).toEqual([
       { username: collaborator.username, role: 'admin' },
     ]);
@@ -83,9 +77,9 @@ describe('a deletion interrupted halfway', () => {
 
 describe('two overlapping runs', () => {
   it('do not both process one account: the lease lets one through', async () => {
-    const second = await startSecondInstance(service);
+    const second = await service.startSecondInstance();
     try {
-      const users = await Promise.all([confirmedUser(service), confirmedUser(service), confirmedUser(service)]);
+      const users = await Promise.all([service.confirmedUser(), service.confirmedUser(), service.confirmedUser()]);
       const ids: string[] = [];
       for (const user of users) ids.push(await requestDeletion(user));
       jest.spyOn(clock, 'now').mockImplementation(dayLater);
@@ -106,15 +100,15 @@ describe('two overlapping runs', () => {
 
 describe('scale', () => {
   it('processes an account with 1,000 packages and 50 memberships in one run', async () => {
-    const user = await confirmedUser(service);
-    const key = await createKey(service, user);
+    const user = await service.confirmedUser();
+    const key = await service.createKey(user);
     const ids = Array.from({ length: 1000 }, (_, i) => `Scale.${i}.${uniqueName('p')}`);
     for (let i = 0; i < ids.length; i += 25) {
-      const answers = await Promise.all(ids.slice(i, i + 25).map((id) => push(service, key, id)));
+      const answers = await Promise.all(ids.slice(i, i + 25).map((id) => service.push(key, id)));
       expect(answers.every((a) => a.status === 201)).toBe(true);
     }
     for (let i = 0; i < 50; i += 10) {
-      await Promise.all(Array.from({ length: 10 }, () => createOrganization(service, user)));
+      await Promise.all(Array.from({ length: 10 }, () => service.createOrganization(user)));
     }
     const accountId = await requestDeletion(user);
     jest.spyOn(clock, 'now').mockImplementation(dayLater);
@@ -127,7 +121,7 @@ describe('scale', () => {
     expect((await deletionRequest(accountId)).status).toBe('completed');
     // Well inside the Functions timeout (10 minutes in host.json) on this 2-core machine against the stand-in.
     expect(seconds).toBeLessThan(120);
-    const sample = await Promise.all([ids[0], ids[499], ids[999]].map((id) => getPackage(service, id)));
+    const sample = await Promise.all([ids[0], ids[499], ids[999]].map((id) => service.getPackage(id)));
     for (const pkg of sample) expect(pkg.body).toMatchObject({ owners: [], listed: false });
     const { resources } = await container('ownerships')
       .items.query({ query: 'SELECT VALUE COUNT(1) FROM c WHERE c.accountId = @id', parameters: [{ name: '@id', value: accountId }] })

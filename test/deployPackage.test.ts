@@ -95,7 +95,7 @@ const [hostModule, root] = process.argv.slice(1);
     if (name.startsWith('node:') || builtinModules.includes(name) || name === '@azure/functions-core') return false;
     try { require.resolve(name, { paths: [path.join(root, 'dist')] }); return false; } catch { return true; }
   });
-  const passwords = require(path.join(root, 'dist', 'lib', 'passwords.js'));
+  const passwords = require(path.join(root, 'dist', 'lib', 'accounts', 'recovery', 'passwords.js'));
   const hash = await passwords.hashPassword('a passphrase to check');
   const verified = await passwords.verifyPassword(hash, 'a passphrase to check');
   console.log(JSON.stringify({ functions: functions.map((fn) => fn.name), unresolved, verified }));
@@ -157,7 +157,7 @@ describe('azd package for the api service', () => {
     if (loaded.status !== 0) throw new Error(`the package did not load:\n${loaded.stderr}`);
     const result = JSON.parse(loaded.stdout) as { functions: string[]; unresolved: string[]; verified: boolean };
     const declared = readdirSync(path.join(ROOT, 'functions')).flatMap((file) =>
-      [...readFileSync(path.join(ROOT, 'functions', file), 'utf8').matchAll(/\bapp\.\w+\(\s*'([^']+)'/g)].map((match) => match[1]),
+      [...readFileSync(path.join(ROOT, 'functions', file), 'utf8').matchAll(/\b(?:app\.\w+|operation)\(\s*'([^']+)'/g)].map((match) => match[1]),
     );
     expect(result.functions.sort()).toEqual(declared.sort());
     expect(result.unresolved).toEqual([]);

@@ -6,7 +6,7 @@ import * as crypto from 'node:crypto';
 import * as jwt from 'jsonwebtoken';
 import { createDevelopmentIdentity } from '../local/identity/developmentIdentity';
 import { PERSONAL_ACCOUNT_TENANT } from './standins/identity';
-import { listenOnLoopback, type LoopbackServer } from './standins/listen';
+import { listenOnLoopback, type LoopbackServer } from '../local/standins/listen';
 
 const WORK_TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 const identity = createDevelopmentIdentity({ clientId: 'local-development' });

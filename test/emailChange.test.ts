@@ -1,13 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { FRONTEND_ORIGIN, useTestService, type TestService } from './support/service';
-import { idTokenFor, newPerson, register, uniqueName } from './support/people';
-import { emailsTo, tokenIn, waitFor, waitForEmailTo } from './support/waitFor';
+import { FRONTEND_ORIGIN, useTestService } from './support/service';
+import { newPerson, uniqueName } from './support/people';
+import { tokenIn, waitFor } from './support/waitFor';
 
-let service: TestService;
-
-useTestService((started) => {
-  service = started;
-});
+const service = useTestService();
 
 const freshAddress = (label = 'new') => `${label}-${randomUUID().slice(0, 8)}@example.org`;
 
@@ -24,7 +20,7 @@ const confirm = (token: string) => service.call('POST', '/api/auth/confirm-email
 
 /** The token of the confirmation link sent to `address`. */
 async function confirmationToken(address: string): Promise<string> {
-  const email = await waitForEmailTo(service, address, 'Confirm your new email address');
+  const email = await service.waitForEmailTo(address, 'Confirm your new email address');
   const link = email.links.find((l) => l.includes('/account/confirm-email?token='));
   expect(link).toMatch(new RegExp(`^${FRONTEND_ORIGIN}/account/confirm-email\\?token=[A-Za-z0-9_-]{43}$`));
   return tokenIn(link!);
@@ -32,11 +28,11 @@ async function confirmationToken(address: string): Promise<string> {
 
 /** Registers with an address nobody else uses, as someone else would. */
 const registerWith = (emailAddress: string) =>
-  service.call('POST', '/api/accounts', { body: { idToken: idTokenFor(service, newPerson()), username: uniqueName(), emailAddress } });
+  service.call('POST', '/api/accounts', { body: { idToken: service.idTokenFor(newPerson()), username: uniqueName(), emailAddress } });
 
 describe('changing the email address', () => {
   it('waits for the new address to confirm, tells the old one, then switches', async () => {
-    const { person, sessionToken } = await register(service);
+    const { person, sessionToken } = await service.register();
     const newAddress = freshAddress();
 
     const requested = await changeEmail(sessionToken, newAddress);
@@ -47,7 +43,7 @@ describe('changing the email address', () => {
     expect(await me(sessionToken)).toMatchObject({ emailAddress: person.email, pendingEmailAddress: newAddress });
 
     const token = await confirmationToken(newAddress);
-    const notice = await waitForEmailTo(service, person.email, 'Your email address is being changed');
+    const notice = await service.waitForEmailTo(person.email, 'Your email address is being changed');
     expect(notice.plainText).toContain(newAddress);
     expect(notice.links).toEqual([]);
 
@@ -57,7 +53,7 @@ describe('changing the email address', () => {
   });
 
   it('frees the old address for someone else and holds the new one against everyone else', async () => {
-    const { person, sessionToken } = await register(service);
+    const { person, sessionToken } = await service.register();
     const newAddress = freshAddress();
     expect((await changeEmail(sessionToken, newAddress)).status).toBe(202);
     expect((await confirm(await confirmationToken(newAddress))).status).toBe(200);
@@ -68,7 +64,7 @@ describe('changing the email address', () => {
       code: 'email_in_use',
       detail: `The email address '${newAddress.toUpperCase()}' is already in use by a different account.`,
     });
-    const other = await register(service);
+    const other = await service.register();
     const takenByChange = await changeEmail(other.sessionToken, newAddress);
     expect(takenByChange.status).toBe(409);
     expect(takenByChange.body.code).toBe('email_in_use');
@@ -82,7 +78,7 @@ describe('changing the email address', () => {
     ['the current address', (address: string) => address],
     ['the current address in other casing', (address: string) => address.toUpperCase()],
   ])('refuses %s, naming emailAddress', async (_label, sameAs) => {
-    const { person, sessionToken } = await register(service);
+    const { person, sessionToken } = await service.register();
     const response = await changeEmail(sessionToken, sameAs(person.email));
     expect(response.status).toBe(400);
     expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
@@ -91,8 +87,8 @@ describe('changing the email address', () => {
   });
 
   it("refuses another account's address with the contract's message, whatever its casing", async () => {
-    const { person: holder } = await register(service);
-    const { sessionToken } = await register(service);
+    const { person: holder } = await service.register();
+    const { sessionToken } = await service.register();
     const before = service.mailbox.delivered.length;
 
     const response = await changeEmail(sessionToken, holder.email.toUpperCase());
@@ -107,12 +103,12 @@ describe('changing the email address', () => {
 
   /** Two accounts both ask to move to one new address; both get a link. */
   async function twoAccountsAskingForOneAddress() {
-    const first = await register(service);
-    const second = await register(service);
+    const first = await service.register();
+    const second = await service.register();
     const contested = freshAddress('contested');
     expect((await changeEmail(first.sessionToken, contested)).status).toBe(202);
     expect((await changeEmail(second.sessionToken, contested)).status).toBe(202);
-    const emails = await waitFor(() => emailsTo(service, contested).length >= 2 && emailsTo(service, contested));
+    const emails = await waitFor(() => service.emailsTo(contested).length >= 2 && service.emailsTo(contested));
     return { first, second, contested, emails };
   }
 
@@ -145,7 +141,7 @@ describe('changing the email address', () => {
   });
 
   it('cancels a pending change: 204, nothing pending, and the link no longer works', async () => {
-    const { person, sessionToken } = await register(service);
+    const { person, sessionToken } = await service.register();
     const newAddress = freshAddress();
     expect((await changeEmail(sessionToken, newAddress)).status).toBe(202);
     const token = await confirmationToken(newAddress);
@@ -167,7 +163,7 @@ describe('changing the email address', () => {
   });
 
   it('replaces a pending change with a newer one; the older link no longer works', async () => {
-    const { sessionToken } = await register(service);
+    const { sessionToken } = await service.register();
     const firstChoice = freshAddress('first');
     const secondChoice = freshAddress('second');
     expect((await changeEmail(sessionToken, firstChoice)).status).toBe(202);
@@ -183,7 +179,7 @@ describe('changing the email address', () => {
   });
 
   it('uses a link once', async () => {
-    const { sessionToken } = await register(service);
+    const { sessionToken } = await service.register();
     const newAddress = freshAddress();
     expect((await changeEmail(sessionToken, newAddress)).status).toBe(202);
     const token = await confirmationToken(newAddress);
@@ -196,8 +192,8 @@ describe('changing the email address', () => {
   });
 
   it('makes the registration link of the old address useless once the address changed', async () => {
-    const { person, sessionToken } = await register(service);
-    const registrationEmail = await waitForEmailTo(service, person.email, 'Confirm your email address');
+    const { person, sessionToken } = await service.register();
+    const registrationEmail = await service.waitForEmailTo(person.email, 'Confirm your email address');
     const newAddress = freshAddress();
     expect((await changeEmail(sessionToken, newAddress)).status).toBe(202);
     expect((await confirm(await confirmationToken(newAddress))).status).toBe(200);
@@ -209,7 +205,7 @@ describe('changing the email address', () => {
   });
 
   it('refuses a malformed address, naming the field', async () => {
-    const { sessionToken } = await register(service);
+    const { sessionToken } = await service.register();
     for (const emailAddress of ['not-an-address', 'a@b.example>, c@d.example', '']) {
       const response = await changeEmail(sessionToken, emailAddress);
       expect(response.status).toBe(400);
@@ -226,7 +222,7 @@ describe('changing the email address', () => {
     expect(cancel.body.code).toBe('unauthorized');
 
     // A revoked session is no better.
-    const { sessionToken } = await register(service);
+    const { sessionToken } = await service.register();
     expect((await service.call('POST', '/api/auth/sign-out-everywhere', { token: sessionToken })).status).toBe(204);
     expect((await changeEmail(sessionToken, freshAddress())).status).toBe(401);
   });

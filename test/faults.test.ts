@@ -1,11 +1,7 @@
-import { useTestService, type TestService } from './support/service';
-import { idTokenFor, newPerson, register, uniqueName } from './support/people';
+import { useTestService } from './support/service';
+import { newPerson, uniqueName } from './support/people';
 
-let service: TestService;
-
-useTestService((started) => {
-  service = started;
-});
+const service = useTestService();
 
 afterEach(() => {
   service.cosmos.clearFaults();
@@ -13,7 +9,7 @@ afterEach(() => {
 
 describe('Cosmos DB throttling or unavailable for a while', () => {
   it.each([429, 503])('answers %i as a 503 problem with Retry-After after bounded retries, then recovers', async (status) => {
-    const { sessionToken } = await register(service);
+    const { sessionToken } = await service.register();
     service.cosmos.failNext(/./, status, 1000);
     service.cosmos.reset();
     const started = performance.now();
@@ -36,13 +32,13 @@ describe('Cosmos DB throttling or unavailable for a while', () => {
     const person = newPerson();
     const username = uniqueName();
     service.cosmos.failNext(/./, 429, 1000);
-    const refused = await service.call('POST', '/api/accounts', { body: { idToken: idTokenFor(service, person), username } });
+    const refused = await service.call('POST', '/api/accounts', { body: { idToken: service.idTokenFor(person), username } });
     expect(refused.status).toBe(503);
     expect(refused.body.code).toBe('service_unavailable');
     service.cosmos.clearFaults();
 
     // The same person registers the same name at once: no claim of the failed attempt stands in the way.
-    const retried = await service.call('POST', '/api/accounts', { body: { idToken: idTokenFor(service, person), username } });
+    const retried = await service.call('POST', '/api/accounts', { body: { idToken: service.idTokenFor(person), username } });
     expect(retried.status).toBe(201);
   });
 
@@ -51,13 +47,13 @@ describe('Cosmos DB throttling or unavailable for a while', () => {
     const username = uniqueName();
     // Claims taken, then the account write and every clean-up fail: the claims stay behind.
     service.cosmos.failNext(/^(POST .*\/colls\/accounts\/docs|GET .*\/colls\/(accounts|claims)\/docs\/.*|DELETE .*)$/, 503, 50);
-    const refused = await service.call('POST', '/api/accounts', { body: { idToken: idTokenFor(service, person), username } });
+    const refused = await service.call('POST', '/api/accounts', { body: { idToken: service.idTokenFor(person), username } });
     expect(refused.status).toBe(503);
     service.cosmos.clearFaults();
 
-    const stranger = await service.call('POST', '/api/accounts', { body: { idToken: idTokenFor(service, newPerson()), username } });
+    const stranger = await service.call('POST', '/api/accounts', { body: { idToken: service.idTokenFor(newPerson()), username } });
     expect(stranger.body.code).toBe('username_unavailable');
-    const retried = await service.call('POST', '/api/accounts', { body: { idToken: idTokenFor(service, person), username } });
+    const retried = await service.call('POST', '/api/accounts', { body: { idToken: service.idTokenFor(person), username } });
     expect(retried.status).toBe(201);
   });
 });

@@ -9,9 +9,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { CosmosClient } from '@azure/cosmos';
 import { createHttpServer, createHttpsServer } from '@vercel/cosmosdb-server';
-import { CONTAINERS } from '../lib/storage/containers';
-import { createAcsEmailStandIn } from './standins/acsEmail';
-import { listenOnLoopback, type LoopbackServer } from './standins/listen';
+import { CONTAINERS } from '../lib/shared/storage/containers';
+import { createAcsEmailStandIn } from '../local/standins/acsEmail';
+import { listenOnLoopback, type LoopbackServer } from '../local/standins/listen';
 import { startServiceProcess } from './support/process';
 import { SETTINGS_IN_AZURE } from './support/settings';
 

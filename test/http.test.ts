@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { MAX_BODY_BYTES } from '../lib/http/operation';
-import { PROBLEMS, problemType, type ProblemCode } from '../lib/http/problems';
+import { PROBLEMS, problemType, type ProblemCode } from '../lib/shared/problems';
 import { FRONTEND_ORIGIN, type ApiResponse } from './support/service';
 import { register } from './support/people';
 import { useSweep } from './support/sweep';

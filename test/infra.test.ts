@@ -12,19 +12,19 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'os';
 import { join, relative } from 'path';
 import { DEPLOY_FOLDER } from '../local/deployPackage';
-import { parseSettings, SETTING_NAMES } from '../lib/settings';
+import { parseSettings, SETTING_NAMES } from '../lib/shared/settings';
 import { readAzureYaml, yamlValue } from './support/azureYaml';
 import { SETTINGS_IN_AZURE } from './support/settings';
-import { CONTAINERS } from '../lib/storage/containers';
+import { CONTAINERS } from '../lib/shared/storage/containers';
 
 const ROOT = join(__dirname, '..');
 const INFRA = join(ROOT, 'infra');
 
 /** Settings the code reads only in local development: without them it uses DefaultAzureCredential. */
 const LOCAL_ONLY = ['COSMOS_KEY', 'COMMUNICATION_SERVICES_CONNECTION_STRING'];
-/** Settings whose default in lib/settings.ts is right in Azure, so the Bicep may leave them out. */
+/** Settings whose default in lib/shared/settings.ts is right in Azure, so the Bicep may leave them out. */
 const DEFAULT_MAY_BE_OMITTED = ['MICROSOFT_LOGIN_HOST'];
-/** Settings the platform and the SDKs read, not lib/settings.ts. */
+/** Settings the platform and the SDKs read, not lib/shared/settings.ts. */
 const PLATFORM_SETTINGS = [
   'AZURE_CLIENT_ID', // DefaultAzureCredential: which user-assigned identity to use
   'AzureWebJobsStorage__credential',
@@ -212,7 +212,7 @@ describe('the Function App settings', () => {
   const appSettings = entries(variableBlock(apiBicep, 'appSettings'));
   const set = [...appSettings.keys()];
 
-  it('are read from lib/settings.ts', () => {
+  it('are read from lib/shared/settings.ts', () => {
     // A guard on the list itself: if the schema's keys could not be read, everything below would pass.
     expect(SETTING_NAMES).toEqual(expect.arrayContaining(['COSMOS_ENDPOINT', 'SESSION_SIGNING_KEY', 'PUBLIC_BASE_URL']));
   });
@@ -273,7 +273,7 @@ describe('the Cosmos DB containers', () => {
     })),
   );
 
-  it('are every container of lib/storage/containers.ts, with the same partition key, and no other', () => {
+  it('are every container of lib/shared/storage/containers.ts, with the same partition key, and no other', () => {
     const expected = Object.fromEntries(Object.entries(CONTAINERS).map(([name, { partitionKey }]) => [name, partitionKey]));
     expect(Object.fromEntries(declared.map(({ name, partitionKey }) => [name, partitionKey]))).toEqual(expected);
     expect(declared).toHaveLength(Object.keys(CONTAINERS).length); // none declared twice

@@ -1,22 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import { clock } from '../lib/clock';
-import { container } from '../lib/storage/cosmos';
-import { useTestService, type TestService } from './support/service';
+import { clock } from '../lib/shared/clock';
+import { container } from '../lib/shared/storage/cosmos';
+import { useTestService } from './support/service';
 import { decodeClaims } from './support/microsoftShapes';
-import { idTokenFor, newPerson, register, uniqueName } from './support/people';
+import { newPerson, uniqueName } from './support/people';
 
-let service: TestService;
-
-useTestService((started) => {
-  service = started;
-});
+const service = useTestService();
 
 const signIn = (body: unknown) => service.call('POST', '/api/auth/microsoft', { body });
 
 describe('signing in with Microsoft', () => {
   it('signs in the linked account with a session that works', async () => {
-    const { person, username } = await register(service);
-    const response = await signIn({ idToken: idTokenFor(service, person) });
+    const { person, username } = await service.register();
+    const response = await signIn({ idToken: service.idTokenFor(person) });
     expect(response.status).toBe(200);
     expect(response.body).toMatchObject({ status: 'signed_in', account: { username, kind: 'user' } });
     const me = await service.call('GET', '/api/me', { token: response.body.sessionToken });
@@ -24,8 +20,8 @@ describe('signing in with Microsoft', () => {
   });
 
   it('costs at most three Cosmos requests, all point operations', async () => {
-    const { person } = await register(service);
-    const idToken = idTokenFor(service, person);
+    const { person } = await service.register();
+    const idToken = service.idTokenFor(person);
     service.cosmos.reset();
     expect((await signIn({ idToken })).status).toBe(200);
     const requests = service.cosmos.documentRequests();
@@ -37,7 +33,7 @@ describe('signing in with Microsoft', () => {
 
   it('asks an unknown Microsoft account to register, with its email address', async () => {
     const person = newPerson();
-    const response = await signIn({ idToken: idTokenFor(service, person) });
+    const response = await signIn({ idToken: service.idTokenFor(person) });
     expect(response.status).toBe(200);
     expect(response.body).toEqual({ status: 'registration_required', emailAddress: person.email });
 
@@ -46,9 +42,9 @@ describe('signing in with Microsoft', () => {
   });
 
   it('identifies the person by tenant and object id: the same email under another Microsoft account does not sign in', async () => {
-    const { person } = await register(service);
+    const { person } = await service.register();
     const impostor = newPerson({ email: person.email });
-    const response = await signIn({ idToken: idTokenFor(service, impostor) });
+    const response = await signIn({ idToken: service.idTokenFor(impostor) });
     expect(response.status).toBe(409);
     expect(response.body).toMatchObject({
       code: 'email_linked_to_another_microsoft_account',
@@ -69,13 +65,13 @@ describe('signing in with Microsoft', () => {
     }
     const legacy = newPerson();
     await seedAccount('user', legacy.email);
-    const legacyResponse = await signIn({ idToken: idTokenFor(service, legacy) });
+    const legacyResponse = await signIn({ idToken: service.idTokenFor(legacy) });
     expect(legacyResponse.status).toBe(409);
     expect(legacyResponse.body.code).toBe('password_sign_in_required');
 
     const orgAddress = newPerson();
     await seedAccount('organization', orgAddress.email);
-    const orgResponse = await signIn({ idToken: idTokenFor(service, orgAddress) });
+    const orgResponse = await signIn({ idToken: service.idTokenFor(orgAddress) });
     expect(orgResponse.status).toBe(409);
     expect(orgResponse.body.code).toBe('email_belongs_to_organization');
   });
@@ -141,21 +137,21 @@ describe('checking the ID token', () => {
   it("lets a work account's tenant policy govern by default, and says so in the account", async () => {
     const worker = newPerson({ tid: otherTenant });
     // A work account's ID token never carries acr or amr.
-    const idToken = idTokenFor(service, worker);
+    const idToken = service.idTokenFor(worker);
     expect(decodeClaims(idToken)).not.toHaveProperty('acr');
     const registered = await service.call('POST', '/api/accounts', { body: { idToken, username: uniqueName() } });
     expect(registered.status).toBe(201);
     expect(registered.body.account.microsoftAccount).toEqual({ email: worker.email, accountType: 'work', twoFactor: 'tenant_policy' });
 
-    const signedIn = await signIn({ idToken: idTokenFor(service, worker) });
+    const signedIn = await signIn({ idToken: service.idTokenFor(worker) });
     expect(signedIn.status).toBe(200);
     expect(signedIn.body.account.microsoftAccount.twoFactor).toBe('tenant_policy');
     // An mfaToken means nothing in tenant mode.
-    expect((await signIn({ idToken: idTokenFor(service, worker), mfaToken: 'anything' })).status).toBe(200);
+    expect((await signIn({ idToken: service.idTokenFor(worker), mfaToken: 'anything' })).status).toBe(200);
   });
 
   it('shows a personal account as verified two-factor', async () => {
-    const { sessionToken } = await register(service);
+    const { sessionToken } = await service.register();
     const me = await service.call('GET', '/api/me', { token: sessionToken });
     expect(me.body.microsoftAccount).toMatchObject({ accountType: 'personal', twoFactor: 'verified' });
   });
@@ -189,7 +185,7 @@ describe('checking the ID token', () => {
       expect((await signIn({ idToken: service.identity.mint(claimsOf()) })).status).toBe(200);
 
       const neverSeenTenant = newPerson({ tid: randomUUID() });
-      const response = await signIn({ idToken: idTokenFor(service, neverSeenTenant) });
+      const response = await signIn({ idToken: service.idTokenFor(neverSeenTenant) });
       expect(response.status).toBe(503);
       expect(response.body.code).toBe('identity_provider_unavailable');
       expect(response.headers.get('retry-after')).toBeTruthy();

@@ -6,7 +6,7 @@
  */
 import { createDevelopmentIdentity, type DevelopmentIdentity } from '../local/identity/developmentIdentity';
 import { createIdentityStandIn } from './standins/identity';
-import { listenOnLoopback, type LoopbackServer } from './standins/listen';
+import { listenOnLoopback, type LoopbackServer } from '../local/standins/listen';
 import { decodeClaims, expectPersonalIdToken, expectV1AccessToken, expectWorkIdToken } from './support/microsoftShapes';
 
 const CLIENT_ID = 'a1b2c3d4-0000-4000-8000-000000000001';

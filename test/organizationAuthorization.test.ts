@@ -1,20 +1,8 @@
-import { useTestService, type ApiResponse, type TestService } from './support/service';
+import { useTestService, type ApiResponse } from './support/service';
 import { uniqueName } from './support/people';
-import {
-  confirmedUser,
-  createOrganization,
-  invite,
-  inviteAndAccept,
-  organizationsOf,
-  removeMember,
-  type Member,
-} from './support/organizations';
+import type { Member } from './support/organizations';
 
-let service: TestService;
-
-useTestService((started) => {
-  service = started;
-});
+const service = useTestService();
 
 /**
  * One organization with someone in every position: its admin, a collaborator, a confirmed outsider, a
@@ -34,13 +22,13 @@ interface Fixture {
 
 async function organizationWithEveryone(): Promise<Fixture> {
   const [admin, collaborator, outsider, removed, invitee, newcomer] = await Promise.all(
-    Array.from({ length: 6 }, () => confirmedUser(service)),
+    Array.from({ length: 6 }, () => service.confirmedUser()),
   );
-  const { name } = await createOrganization(service, admin);
-  await inviteAndAccept(service, name, admin, collaborator, 'collaborator');
-  await inviteAndAccept(service, name, admin, removed, 'collaborator');
-  await removeMember(service, name, admin, removed);
-  const invitationToken = await invite(service, name, admin, invitee, 'collaborator');
+  const { name } = await service.createOrganization(admin);
+  await service.inviteAndAccept(name, admin, collaborator, 'collaborator');
+  await service.inviteAndAccept(name, admin, removed, 'collaborator');
+  await service.removeMember(name, admin, removed);
+  const invitationToken = await service.invite(name, admin, invitee, 'collaborator');
   return { name, admin, collaborator, outsider, removed, invitee, invitationToken, newcomer };
 }
 
@@ -154,16 +142,16 @@ const EFFECTS: Partial<Record<`${Route} × ${Role}`, (f: Fixture, response: ApiR
   },
   'PUT members/{collaborator} → admin × admin': async (f) => {
     expect((await adminView(f)).members).toContainEqual({ username: f.collaborator.username, role: 'admin' });
-    expect(await organizationsOf(service, f.collaborator)).toEqual([{ name: f.name, role: 'admin' }]);
+    expect(await service.organizationsOf(f.collaborator)).toEqual([{ name: f.name, role: 'admin' }]);
   },
   'DELETE members/{another member} × admin': async (f) => {
     expect((await adminView(f)).members).toEqual([{ username: f.admin.username, role: 'admin' }]);
-    expect(await organizationsOf(service, f.collaborator)).toEqual([]);
+    expect(await service.organizationsOf(f.collaborator)).toEqual([]);
     expect((await call(f.collaborator, { method: 'GET', path: `/api/organizations/${f.name}` })).status).toBe(404);
   },
   'DELETE members/{self} (leave) × collaborator': async (f) => {
     expect((await adminView(f)).members).toEqual([{ username: f.admin.username, role: 'admin' }]);
-    expect(await organizationsOf(service, f.collaborator)).toEqual([]);
+    expect(await service.organizationsOf(f.collaborator)).toEqual([]);
     expect((await call(f.collaborator, { method: 'GET', path: `/api/organizations/${f.name}` })).status).toBe(404);
   },
   'DELETE invitations/{invitee} × admin': async (f) => {
@@ -240,21 +228,21 @@ describe('the authorization matrix: every role × every organization route', () 
       body: { token: shared.invitationToken },
     });
     expect(accepted.status).toBe(200);
-    expect(await organizationsOf(service, shared.invitee)).toEqual([{ name: shared.name, role: 'collaborator' }]);
+    expect(await service.organizationsOf(shared.invitee)).toEqual([{ name: shared.name, role: 'collaborator' }]);
   });
 });
 
 describe('access follows membership at once', () => {
   it('a removed member loses access with its very next call, and GET /api/me no longer lists the organization', async () => {
-    const admin = await confirmedUser(service);
-    const member = await confirmedUser(service);
-    const { name } = await createOrganization(service, admin);
-    await inviteAndAccept(service, name, admin, member, 'collaborator');
+    const admin = await service.confirmedUser();
+    const member = await service.confirmedUser();
+    const { name } = await service.createOrganization(admin);
+    await service.inviteAndAccept(name, admin, member, 'collaborator');
     const get = () => call(member, { method: 'GET', path: `/api/organizations/${name}` });
     expect((await get()).status).toBe(200);
-    expect(await organizationsOf(service, member)).toEqual([{ name, role: 'collaborator' }]);
+    expect(await service.organizationsOf(member)).toEqual([{ name, role: 'collaborator' }]);
 
-    await removeMember(service, name, admin, member);
+    await service.removeMember(name, admin, member);
 
     // The same session, unchanged: the organization is now as unknown to it as one that never existed.
     const after = await get();
@@ -262,17 +250,17 @@ describe('access follows membership at once', () => {
     const missing = uniqueName('org');
     const nowhere = await call(member, { method: 'GET', path: `/api/organizations/${missing}` });
     expect(withoutName(after, name)).toEqual(withoutName(nowhere, missing));
-    expect(await organizationsOf(service, member)).toEqual([]);
+    expect(await service.organizationsOf(member)).toEqual([]);
     const leaveAgain = await call(member, { method: 'DELETE', path: `/api/organizations/${name}/members/${member.username}` });
     expect(leaveAgain.status).toBe(404);
   });
 
   it('an admin made a collaborator loses the admin actions and the admin view at once; promoted, gains them at once', async () => {
-    const founder = await confirmedUser(service);
-    const second = await confirmedUser(service);
-    const newcomer = await confirmedUser(service);
-    const { name } = await createOrganization(service, founder);
-    await inviteAndAccept(service, name, founder, second, 'admin');
+    const founder = await service.confirmedUser();
+    const second = await service.confirmedUser();
+    const newcomer = await service.confirmedUser();
+    const { name } = await service.createOrganization(founder);
+    await service.inviteAndAccept(name, founder, second, 'admin');
     expect((await call(second, { method: 'GET', path: `/api/organizations/${name}` })).body).toHaveProperty('pendingInvitations');
 
     const demoted = await call(founder, { method: 'PUT', path: `/api/organizations/${name}/members/${second.username}`, body: { role: 'collaborator' } });
@@ -284,7 +272,7 @@ describe('access follows membership at once', () => {
     const refused = await call(second, { method: 'POST', path: `/api/organizations/${name}/members`, body: { username: newcomer.username, role: 'admin' } });
     expect(refused.status).toBe(403);
     expect(refused.body.code).toBe('admin_required');
-    expect(await organizationsOf(service, second)).toEqual([{ name, role: 'collaborator' }]);
+    expect(await service.organizationsOf(second)).toEqual([{ name, role: 'collaborator' }]);
 
     const promoted = await call(founder, { method: 'PUT', path: `/api/organizations/${name}/members/${second.username}`, body: { role: 'admin' } });
     expect(promoted.status).toBe(204);
@@ -293,10 +281,10 @@ describe('access follows membership at once', () => {
   });
 
   it("gives the same 404 for another's organization, a deleted one, an individual account's name and a name nobody has", async () => {
-    const admin = await confirmedUser(service);
-    const stranger = await confirmedUser(service);
-    const others = await createOrganization(service, await confirmedUser(service));
-    const deleted = await createOrganization(service, admin);
+    const admin = await service.confirmedUser();
+    const stranger = await service.confirmedUser();
+    const others = await service.createOrganization(await service.confirmedUser());
+    const deleted = await service.createOrganization(admin);
     expect((await call(admin, { method: 'DELETE', path: `/api/organizations/${deleted.name}` })).status).toBe(204);
 
     const names = [others.name, others.name.toUpperCase(), deleted.name, stranger.username, uniqueName('org')];
@@ -304,14 +292,14 @@ describe('access follows membership at once', () => {
     const normalised = answers.map((answer, i) => withoutName(answer, names[i]));
     expect(normalised[0]).toMatchObject({ status: 404, code: 'not_found' });
     for (const other of normalised.slice(1)) expect(other).toEqual(normalised[0]);
-    expect(await organizationsOf(service, admin)).toEqual([]);
+    expect(await service.organizationsOf(admin)).toEqual([]);
   });
 
   it('an invited account is an outsider until it accepts', async () => {
-    const admin = await confirmedUser(service);
-    const invitee = await confirmedUser(service);
-    const { name } = await createOrganization(service, admin);
-    const token = await invite(service, name, admin, invitee, 'admin');
+    const admin = await service.confirmedUser();
+    const invitee = await service.confirmedUser();
+    const { name } = await service.createOrganization(admin);
+    const token = await service.invite(name, admin, invitee, 'admin');
 
     const before = await call(invitee, { method: 'GET', path: `/api/organizations/${name}` });
     expect(before.status).toBe(404);
@@ -320,7 +308,7 @@ describe('access follows membership at once', () => {
     expect(cancel.status).toBe(404);
 
     // Its own token names its organization: under another name it is not valid, existing or not.
-    const other = await createOrganization(service, admin);
+    const other = await service.createOrganization(admin);
     for (const elsewhere of [other.name, uniqueName('org')]) {
       const wrongPlace = await call(invitee, { method: 'POST', path: `/api/organizations/${elsewhere}/members/accept`, body: { token } });
       expect(`${wrongPlace.status} ${wrongPlace.body.code}`).toBe('400 invalid_token');

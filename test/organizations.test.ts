@@ -1,30 +1,12 @@
-import { clock } from '../lib/clock';
-import { useTestService, type TestService } from './support/service';
-import {
-  acceptInvitation,
-  confirmedUser as confirmedUserOf,
-  createOrganization as createOrganizationAs,
-  invite as inviteAs,
-  type Member,
-  type Role,
-} from './support/organizations';
-import { idTokenFor, newPerson, register, uniqueName } from './support/people';
-import { tokenIn, waitForEmailTo } from './support/waitFor';
+import { clock } from '../lib/shared/clock';
+import { useTestService } from './support/service';
+import type { Member } from './support/organizations';
+import { newPerson, uniqueName } from './support/people';
+import { tokenIn } from './support/waitFor';
 
-let service: TestService;
-
-useTestService((started) => {
-  service = started;
-});
+const service = useTestService();
 
 type User = Member;
-
-const confirmedUser = () => confirmedUserOf(service);
-const createOrganization = async (admin: User, name?: string, emailAddress?: string) => createOrganizationAs(service, admin, name, emailAddress);
-const invite = (admin: User, organization: string, member: User, role: Role = 'collaborator') =>
-  inviteAs(service, organization, admin, member, role);
-
-const accept = (member: User, organization: string, token: string) => acceptInvitation(service, organization, member, token);
 
 const getOrganization = (user: User, organization: string) =>
   service.call('GET', `/api/organizations/${organization}`, { token: user.sessionToken });
@@ -33,7 +15,7 @@ const me = async (user: User) => (await service.call('GET', '/api/me', { token: 
 
 describe('creating an organization', () => {
   it('makes the creator its admin and mails the organization address a confirmation link', async () => {
-    const admin = await confirmedUser();
+    const admin = await service.confirmedUser();
     const emailAddress = newPerson().email;
     const name = uniqueName('Contoso');
     const response = await service.call('POST', '/api/organizations', { token: admin.sessionToken, body: { name, emailAddress } });
@@ -48,13 +30,13 @@ describe('creating an organization', () => {
     });
     expect((await me(admin)).organizations).toEqual([{ name, role: 'admin' }]);
 
-    const email = await waitForEmailTo(service, emailAddress, `Confirm the email address of ${name}`);
+    const email = await service.waitForEmailTo(emailAddress, `Confirm the email address of ${name}`);
     expect((await service.call('POST', '/api/auth/confirm-email', { body: { token: tokenIn(email.links[0]) } })).status).toBe(200);
     expect((await getOrganization(admin, name.toUpperCase())).body.emailConfirmed).toBe(true);
   });
 
   it('needs a confirmed email address', async () => {
-    const { sessionToken } = await register(service);
+    const { sessionToken } = await service.register();
     const response = await service.call('POST', '/api/organizations', {
       token: sessionToken,
       body: { name: uniqueName('org'), emailAddress: newPerson().email },
@@ -64,7 +46,7 @@ describe('creating an organization', () => {
   });
 
   it('shares the username namespace and the email addresses with individual accounts', async () => {
-    const admin = await confirmedUser();
+    const admin = await service.confirmedUser();
     const takenName = await service.call('POST', '/api/organizations', {
       token: admin.sessionToken,
       body: { name: admin.username.toUpperCase(), emailAddress: newPerson().email },
@@ -79,20 +61,20 @@ describe('creating an organization', () => {
     expect(takenEmail.status).toBe(409);
     expect(takenEmail.body.code).toBe('email_in_use');
 
-    const { name, emailAddress } = await createOrganization(admin);
+    const { name, emailAddress } = await service.createOrganization(admin);
     const person = newPerson({ email: emailAddress });
     const registerAsOrganization = await service.call('POST', '/api/accounts', {
-      body: { idToken: idTokenFor(service, person), username: name.toLowerCase() },
+      body: { idToken: service.idTokenFor(person), username: name.toLowerCase() },
     });
     expect(registerAsOrganization.body.code).toBe('username_unavailable');
     const registerWithItsEmail = await service.call('POST', '/api/accounts', {
-      body: { idToken: idTokenFor(service, person), username: uniqueName() },
+      body: { idToken: service.idTokenFor(person), username: uniqueName() },
     });
     expect(registerWithItsEmail.body.code).toBe('email_in_use');
   });
 
   it('follows the naming rule', async () => {
-    const admin = await confirmedUser();
+    const admin = await service.confirmedUser();
     const response = await service.call('POST', '/api/organizations', {
       token: admin.sessionToken,
       body: { name: '-bad name-', emailAddress: newPerson().email },
@@ -104,16 +86,16 @@ describe('creating an organization', () => {
 
 describe('invitations', () => {
   it('invites by username with an emailed token; accepting makes a member', async () => {
-    const admin = await confirmedUser();
-    const member = await confirmedUser();
-    const { name } = await createOrganization(admin);
-    const token = await invite(admin, name, member);
+    const admin = await service.confirmedUser();
+    const member = await service.confirmedUser();
+    const { name } = await service.createOrganization(admin);
+    const token = await service.invite(name, admin, member);
 
     const pending = (await getOrganization(admin, name)).body.pendingInvitations;
     expect(pending).toEqual([{ username: member.username, role: 'collaborator', invitedAt: expect.any(String), expiresAt: expect.any(String) }]);
     expect(Date.parse(pending[0].expiresAt) - Date.parse(pending[0].invitedAt)).toBe(7 * 24 * 60 * 60 * 1000);
 
-    expect((await accept(member, name, token)).status).toBe(200);
+    expect((await service.acceptInvitation(name, member, token)).status).toBe(200);
     const organization = await getOrganization(member, name);
     expect(organization.body).toEqual({
       name,
@@ -127,10 +109,10 @@ describe('invitations', () => {
   });
 
   it('invites individual, confirmed accounts by username only', async () => {
-    const admin = await confirmedUser();
-    const { name } = await createOrganization(admin);
-    const other = await createOrganization(admin);
-    const unconfirmed = await register(service);
+    const admin = await service.confirmedUser();
+    const { name } = await service.createOrganization(admin);
+    const other = await service.createOrganization(admin);
+    const unconfirmed = await service.register();
     const cases: Array<[unknown, number, string]> = [
       [{ username: other.name, role: 'collaborator' }, 400, 'member_is_organization'],
       [{ username: unconfirmed.username, role: 'collaborator' }, 400, 'email_unconfirmed'],
@@ -146,69 +128,69 @@ describe('invitations', () => {
   });
 
   it('lets only the invited account use the token, once, within 7 days', async () => {
-    const admin = await confirmedUser();
-    const member = await confirmedUser();
-    const stranger = await confirmedUser();
-    const { name } = await createOrganization(admin);
-    const token = await invite(admin, name, member);
+    const admin = await service.confirmedUser();
+    const member = await service.confirmedUser();
+    const stranger = await service.confirmedUser();
+    const { name } = await service.createOrganization(admin);
+    const token = await service.invite(name, admin, member);
 
-    expect((await accept(stranger, name, token)).body.code).toBe('invalid_token');
-    expect((await accept(member, uniqueName('elsewhere'), token)).body.code).toBe('invalid_token');
-    expect((await accept(member, name, token)).status).toBe(200);
-    expect((await accept(member, name, token)).body.code).toBe('invalid_token');
+    expect((await service.acceptInvitation(name, stranger, token)).body.code).toBe('invalid_token');
+    expect((await service.acceptInvitation(uniqueName('elsewhere'), member, token)).body.code).toBe('invalid_token');
+    expect((await service.acceptInvitation(name, member, token)).status).toBe(200);
+    expect((await service.acceptInvitation(name, member, token)).body.code).toBe('invalid_token');
 
-    const late = await confirmedUser();
-    const lateToken = await invite(admin, name, late);
+    const late = await service.confirmedUser();
+    const lateToken = await service.invite(name, admin, late);
     jest.spyOn(clock, 'now').mockReturnValue(new Date(Date.now() + 8 * 24 * 60 * 60 * 1000));
     // Eight days on, the invitee signs in afresh; the invitation did not wait.
-    const signIn = await service.call('POST', '/api/auth/microsoft', { body: { idToken: idTokenFor(service, late.person) } });
-    const expired = await accept({ ...late, sessionToken: signIn.body.sessionToken }, name, lateToken);
+    const signIn = await service.call('POST', '/api/auth/microsoft', { body: { idToken: service.idTokenFor(late.person) } });
+    const expired = await service.acceptInvitation(name, { ...late, sessionToken: signIn.body.sessionToken }, lateToken);
     jest.restoreAllMocks();
     expect(expired.status).toBe(400);
     expect(expired.body.code).toBe('invalid_token');
   });
 
   it('replaces an earlier invitation when inviting again', async () => {
-    const admin = await confirmedUser();
-    const member = await confirmedUser();
-    const { name } = await createOrganization(admin);
-    const first = await invite(admin, name, member, 'collaborator');
-    const second = await invite(admin, name, member, 'admin');
+    const admin = await service.confirmedUser();
+    const member = await service.confirmedUser();
+    const { name } = await service.createOrganization(admin);
+    const first = await service.invite(name, admin, member, 'collaborator');
+    const second = await service.invite(name, admin, member, 'admin');
 
     expect((await getOrganization(admin, name)).body.pendingInvitations).toHaveLength(1);
-    expect((await accept(member, name, first)).body.code).toBe('invalid_token');
-    expect((await accept(member, name, second)).status).toBe(200);
+    expect((await service.acceptInvitation(name, member, first)).body.code).toBe('invalid_token');
+    expect((await service.acceptInvitation(name, member, second)).status).toBe(200);
     expect((await me(member)).organizations).toEqual([{ name, role: 'admin' }]);
   });
 
   it('can be rejected by the invited account or cancelled by an admin', async () => {
-    const admin = await confirmedUser();
-    const rejecting = await confirmedUser();
-    const cancelled = await confirmedUser();
-    const { name } = await createOrganization(admin);
-    const rejectToken = await invite(admin, name, rejecting);
-    const cancelToken = await invite(admin, name, cancelled);
+    const admin = await service.confirmedUser();
+    const rejecting = await service.confirmedUser();
+    const cancelled = await service.confirmedUser();
+    const { name } = await service.createOrganization(admin);
+    const rejectToken = await service.invite(name, admin, rejecting);
+    const cancelToken = await service.invite(name, admin, cancelled);
 
     const rejected = await service.call('POST', `/api/organizations/${name}/members/reject`, {
       token: rejecting.sessionToken,
       body: { token: rejectToken },
     });
     expect(rejected.status).toBe(204);
-    expect((await accept(rejecting, name, rejectToken)).body.code).toBe('invalid_token');
+    expect((await service.acceptInvitation(name, rejecting, rejectToken)).body.code).toBe('invalid_token');
 
     const cancel = await service.call('DELETE', `/api/organizations/${name}/invitations/${cancelled.username}`, { token: admin.sessionToken });
     expect(cancel.status).toBe(204);
-    expect((await accept(cancelled, name, cancelToken)).body.code).toBe('invalid_token');
+    expect((await service.acceptInvitation(name, cancelled, cancelToken)).body.code).toBe('invalid_token');
     expect((await getOrganization(admin, name)).body).toMatchObject({ members: [{ username: admin.username }], pendingInvitations: [] });
   });
 });
 
 describe('roles and leaving', () => {
   async function organizationWith(memberRole: 'admin' | 'collaborator') {
-    const admin = await confirmedUser();
-    const member = await confirmedUser();
-    const { name } = await createOrganization(admin);
-    expect((await accept(member, name, await invite(admin, name, member, memberRole))).status).toBe(200);
+    const admin = await service.confirmedUser();
+    const member = await service.confirmedUser();
+    const { name } = await service.createOrganization(admin);
+    expect((await service.acceptInvitation(name, member, await service.invite(name, admin, member, memberRole))).status).toBe(200);
     return { admin, member, name };
   }
 
@@ -259,10 +241,10 @@ describe('roles and leaving', () => {
 
 describe('deleting an organization', () => {
   it('refuses while other members remain, naming them; then deletes and keeps the name reserved', async () => {
-    const admin = await confirmedUser();
-    const member = await confirmedUser();
-    const { name, emailAddress } = await createOrganization(admin);
-    expect((await accept(member, name, await invite(admin, name, member))).status).toBe(200);
+    const admin = await service.confirmedUser();
+    const member = await service.confirmedUser();
+    const { name, emailAddress } = await service.createOrganization(admin);
+    expect((await service.acceptInvitation(name, member, await service.invite(name, admin, member))).status).toBe(200);
 
     const refused = await service.call('DELETE', `/api/organizations/${name}`, { token: admin.sessionToken });
     expect(refused.status).toBe(409);
@@ -278,19 +260,19 @@ describe('deleting an organization', () => {
     expect(again.status).toBe(409);
     expect(again.body.code).toBe('username_unavailable');
     // Its address is free again.
-    expect((await createOrganization(admin, uniqueName('org'), emailAddress)).emailAddress).toBe(emailAddress);
+    expect((await service.createOrganization(admin, uniqueName('org'), emailAddress)).emailAddress).toBe(emailAddress);
   });
 });
 
 describe('concurrent membership changes', () => {
   it('loses nothing: eight invitations accepted at the same moment give nine members', async () => {
-    const admin = await confirmedUser();
-    const { name } = await createOrganization(admin);
-    const members = await Promise.all(Array.from({ length: 8 }, () => confirmedUser()));
+    const admin = await service.confirmedUser();
+    const { name } = await service.createOrganization(admin);
+    const members = await Promise.all(Array.from({ length: 8 }, () => service.confirmedUser()));
     const tokens: string[] = [];
-    for (const member of members) tokens.push(await invite(admin, name, member));
+    for (const member of members) tokens.push(await service.invite(name, admin, member));
 
-    const answers = await Promise.all(members.map((member, i) => accept(member, name, tokens[i])));
+    const answers = await Promise.all(members.map((member, i) => service.acceptInvitation(name, member, tokens[i])));
     expect(answers.map((a) => a.status)).toEqual(Array(8).fill(200));
 
     const organization = (await getOrganization(admin, name)).body;
@@ -302,10 +284,10 @@ describe('concurrent membership changes', () => {
 
 describe('the security log', () => {
   it('records membership events for the people involved', async () => {
-    const admin = await confirmedUser();
-    const member = await confirmedUser();
-    const { name } = await createOrganization(admin);
-    await accept(member, name, await invite(admin, name, member));
+    const admin = await service.confirmedUser();
+    const member = await service.confirmedUser();
+    const { name } = await service.createOrganization(admin);
+    await service.acceptInvitation(name, member, await service.invite(name, admin, member));
     await service.call('DELETE', `/api/organizations/${name}/members/${member.username}`, { token: member.sessionToken });
 
     const actions = async (user: User) =>

@@ -1,13 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { clock } from '../lib/clock';
-import { useTestService, type TestService } from './support/service';
-import { newPerson, register } from './support/people';
+import { clock } from '../lib/shared/clock';
+import { useTestService } from './support/service';
+import { newPerson } from './support/people';
 
-let service: TestService;
-
-useTestService((started) => {
-  service = started;
-});
+const service = useTestService();
 
 afterEach(() => {
   service.mailbox.setOutage(false);
@@ -28,7 +24,7 @@ async function runDeliveryTimer(): Promise<void> {
 describe('the email outbox', () => {
   it('registers while email is down, then the timer delivers the confirmation exactly once', async () => {
     service.mailbox.setOutage(true);
-    const { person } = await register(service);
+    const { person } = await service.register();
     expect(mailTo(person.email)).toHaveLength(0);
 
     // Still down at the first retry: nothing lost, nothing sent.
@@ -54,7 +50,7 @@ describe('the email outbox', () => {
 
   it('sends an email whose send failed only once ACS accepts it, and never a second copy', async () => {
     service.mailbox.failNextSends(1);
-    const { person } = await register(service);
+    const { person } = await service.register();
     expect(mailTo(person.email)).toHaveLength(0);
     later(2);
     await Promise.all([runDeliveryTimer(), runDeliveryTimer()]);
@@ -79,7 +75,7 @@ describe('the email outbox', () => {
     expect(mailTo(person.email)).toHaveLength(0);
     // The failed attempt released its claims: the same person registers normally, and gets one email.
     jest.restoreAllMocks();
-    await register(service, person);
+    await service.register(person);
     expect(mailTo(person.email)).toHaveLength(1);
   });
 

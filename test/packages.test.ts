@@ -1,51 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import { clock } from '../lib/clock';
-import { useTestService, type TestService } from './support/service';
-import {
-  confirmedUser as confirmedUserOf,
-  createOrganization as createOrganizationAs,
-  inviteAndAccept,
-  type Member,
-} from './support/organizations';
-import { idTokenFor, newPerson, uniqueName } from './support/people';
-import {
-  acceptOwnership,
-  createKey as createKeyAs,
-  getPackage,
-  inviteOwner as inviteOwnerAs,
-  push as pushAs,
-  removeOwner as removeOwnerAs,
-  requestKey,
-  reservePrefix as reservePrefixAs,
-  API_KEY_HEADER,
-  type ApiKeyRequest,
-  type CreatedApiKey,
-} from './support/packages';
+import { clock } from '../lib/shared/clock';
+import { useTestService } from './support/service';
+import type { Member } from './support/organizations';
+import { newPerson, uniqueName } from './support/people';
+import { API_KEY_HEADER } from './support/packages';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const SITE_ADMIN = uniqueName('siteadmin');
 
-let service: TestService;
-
-useTestService(
-  (started) => {
-    service = started;
-  },
-  { settings: { SITE_ADMINS: `someone-else, ${SITE_ADMIN.toUpperCase()}` } },
-);
+const service = useTestService({ settings: { SITE_ADMINS: `someone-else, ${SITE_ADMIN.toUpperCase()}` } });
 
 type User = Member;
 
-const confirmedUser = () => confirmedUserOf(service);
-const createKey = (user: User, overrides: Partial<ApiKeyRequest> = {}) => createKeyAs(service, user, overrides);
-const push = (key: CreatedApiKey | string, id: string, version = '1.0.0') => pushAs(service, key, id, version);
-const packageOf = async (id: string) => (await getPackage(service, id)).body;
-const reservePrefix = (by: User, prefix: string, owners: string[]) => reservePrefixAs(service, by, prefix, owners);
-const removeOwner = (by: User, id: string, username: string) => removeOwnerAs(service, id, by, username);
-const accept = (by: User, id: string, token: string) => acceptOwnership(service, id, by, token);
-const inviteOwner = (by: User, id: string, invitee: { username: string; emailAddress: string }) =>
-  inviteOwnerAs(service, id, by, invitee.username, invitee.emailAddress);
-const asInvitee = (user: User) => ({ username: user.username, emailAddress: user.person.email });
+const packageOf = async (id: string) => (await service.getPackage(id)).body;
 
 /** Letters and digits no other test uses, to build package ids and prefixes from. */
 const tag = () => randomBytes(4).toString('hex');
@@ -60,109 +27,109 @@ const moveClock = (ms: number) => jest.spyOn(clock, 'now').mockReturnValue(new D
 
 /** A new session by the service's current clock (sessions last an hour, so one taken before a jump is gone). */
 async function signInAgain(user: User): Promise<User> {
-  const response = await service.call('POST', '/api/auth/microsoft', { body: { idToken: idTokenFor(service, user.person) } });
+  const response = await service.call('POST', '/api/auth/microsoft', { body: { idToken: service.idTokenFor(user.person) } });
   if (response.status !== 200) throw new Error(`signing in ${user.username} failed: ${response.status} ${response.text}`);
   return { ...user, sessionToken: response.body.sessionToken };
 }
 
 let siteAdmin: User | undefined;
 async function theSiteAdmin(): Promise<User> {
-  siteAdmin ??= await confirmedUserOf(service, newPerson(), SITE_ADMIN);
+  siteAdmin ??= await service.confirmedUser(newPerson(), SITE_ADMIN);
   return siteAdmin;
 }
 
 describe('the push check', () => {
   it('makes a new id the key owner’s package (201), then takes new versions (200) but no version twice', async () => {
-    const owner = await confirmedUser();
-    const key = await createKey(owner);
+    const owner = await service.confirmedUser();
+    const key = await service.createKey(owner);
     const id = newId('Contoso');
 
-    const first = await push(key, id, '1.0.0');
+    const first = await service.push(key, id, '1.0.0');
     expect(first.status).toBe(201);
     expect(first.body).toEqual({ id, owners: [owner.username], versions: ['1.0.0'], listed: true });
     expect(await packageOf(id)).toEqual({ id, owners: [owner.username], versions: ['1.0.0'], listed: true });
 
-    const second = await push(key, id, '1.1.0');
+    const second = await service.push(key, id, '1.1.0');
     expect(second.status).toBe(200);
     expect(second.body).toEqual({ id, owners: [owner.username], versions: ['1.0.0', '1.1.0'], listed: true });
 
-    const again = await push(key, id, '1.1.0');
+    const again = await service.push(key, id, '1.1.0');
     expect(again.status).toBe(409);
     expect(again.body.code).toBe('package_version_exists');
     // Versions compare case-insensitively too.
-    expect(outcome(await push(key, id, '2.0.0-Beta'))).toBe('200');
-    expect(outcome(await push(key, id, '2.0.0-beta'))).toBe('409 package_version_exists');
+    expect(outcome(await service.push(key, id, '2.0.0-Beta'))).toBe('200');
+    expect(outcome(await service.push(key, id, '2.0.0-beta'))).toBe('409 package_version_exists');
     expect((await packageOf(id)).versions).toEqual(['1.0.0', '1.1.0', '2.0.0-beta']);
   });
 
   it('compares ids case-insensitively: another casing is a new version of the same package', async () => {
-    const owner = await confirmedUser();
-    const key = await createKey(owner);
+    const owner = await service.confirmedUser();
+    const key = await service.createKey(owner);
     const id = newId('Contoso');
-    expect(outcome(await push(key, id, '1.0.0'))).toBe('201');
+    expect(outcome(await service.push(key, id, '1.0.0'))).toBe('201');
 
-    const lower = await push(key, id.toLowerCase(), '1.0.1');
+    const lower = await service.push(key, id.toLowerCase(), '1.0.1');
     expect(lower.status).toBe(200);
     expect(lower.body).toEqual({ id, owners: [owner.username], versions: ['1.0.0', '1.0.1'], listed: true });
-    expect(outcome(await push(key, id.toUpperCase(), '1.0.1'))).toBe('409 package_version_exists');
+    expect(outcome(await service.push(key, id.toUpperCase(), '1.0.1'))).toBe('409 package_version_exists');
     expect(await packageOf(id.toLowerCase())).toEqual({ id, owners: [owner.username], versions: ['1.0.0', '1.0.1'], listed: true });
 
     // Someone else's key cannot take it over by changing the case.
-    const other = await createKey(await confirmedUser());
-    expect(outcome(await push(other, id.toLowerCase(), '9.0.0'))).toBe('403 not_an_owner');
+    const other = await service.createKey(await service.confirmedUser());
+    expect(outcome(await service.push(other, id.toLowerCase(), '9.0.0'))).toBe('403 not_an_owner');
   });
 
   it('needs package:push for a new id; package:pushversion is enough for a new version', async () => {
-    const owner = await confirmedUser();
-    const pushKey = await createKey(owner, { scopes: ['package:push'] });
-    const versionKey = await createKey(owner, { scopes: ['package:pushversion'] });
-    const unlistKey = await createKey(owner, { scopes: ['package:unlist'] });
+    const owner = await service.confirmedUser();
+    const pushKey = await service.createKey(owner, { scopes: ['package:push'] });
+    const versionKey = await service.createKey(owner, { scopes: ['package:pushversion'] });
+    const unlistKey = await service.createKey(owner, { scopes: ['package:unlist'] });
     const id = newId();
 
-    const refused = await push(versionKey, id, '1.0.0');
+    const refused = await service.push(versionKey, id, '1.0.0');
     expect(refused.status).toBe(403);
     expect(refused.body.code).toBe('api_key_scope');
-    expect((await getPackage(service, id)).status).toBe(404);
+    expect((await service.getPackage(id)).status).toBe(404);
 
-    expect(outcome(await push(pushKey, id, '1.0.0'))).toBe('201');
-    expect(outcome(await push(versionKey, id, '1.1.0'))).toBe('200');
-    expect(outcome(await push(unlistKey, id, '1.2.0'))).toBe('403 api_key_scope');
+    expect(outcome(await service.push(pushKey, id, '1.0.0'))).toBe('201');
+    expect(outcome(await service.push(versionKey, id, '1.1.0'))).toBe('200');
+    expect(outcome(await service.push(unlistKey, id, '1.2.0'))).toBe('403 api_key_scope');
     expect((await packageOf(id)).versions).toEqual(['1.0.0', '1.1.0']);
   });
 
   it('refuses ids the key’s globs do not cover, new or existing', async () => {
-    const owner = await confirmedUser();
+    const owner = await service.confirmedUser();
     const stem = `Fabrikam${tag()}`;
-    const narrow = await createKey(owner, { packageGlobs: [`${stem}.*`], scopes: ['package:push', 'package:pushversion'] });
-    const broad = await createKey(owner);
+    const narrow = await service.createKey(owner, { packageGlobs: [`${stem}.*`], scopes: ['package:push', 'package:pushversion'] });
+    const broad = await service.createKey(owner);
     const outside = newId('Outside');
 
-    const refused = await push(narrow, outside, '1.0.0');
+    const refused = await service.push(narrow, outside, '1.0.0');
     expect(refused.status).toBe(403);
     expect(refused.body.code).toBe('api_key_scope');
 
-    expect(outcome(await push(broad, outside, '1.0.0'))).toBe('201');
-    expect(outcome(await push(narrow, outside, '1.1.0'))).toBe('403 api_key_scope');
-    expect(outcome(await push(narrow, `${stem}.Core`, '1.0.0'))).toBe('201');
+    expect(outcome(await service.push(broad, outside, '1.0.0'))).toBe('201');
+    expect(outcome(await service.push(narrow, outside, '1.1.0'))).toBe('403 api_key_scope');
+    expect(outcome(await service.push(narrow, `${stem}.Core`, '1.0.0'))).toBe('201');
   });
 
   it('refuses another owner’s key for an existing id (not_an_owner)', async () => {
-    const owner = await confirmedUser();
-    const stranger = await confirmedUser();
+    const owner = await service.confirmedUser();
+    const stranger = await service.confirmedUser();
     const id = newId();
-    expect(outcome(await push(await createKey(owner), id))).toBe('201');
+    expect(outcome(await service.push(await service.createKey(owner), id))).toBe('201');
 
-    const response = await push(await createKey(stranger, { scopes: ['package:push', 'package:pushversion'] }), id, '2.0.0');
+    const response = await service.push(await service.createKey(stranger, { scopes: ['package:push', 'package:pushversion'] }), id, '2.0.0');
     expect(response.status).toBe(403);
     expect(response.body.code).toBe('not_an_owner');
     expect(await packageOf(id)).toEqual({ id, owners: [owner.username], versions: ['1.0.0'], listed: true });
   });
 
   it('answers 401 invalid_api_key for unknown, malformed, revoked and expired keys, and without one', async () => {
-    const owner = await confirmedUser();
+    const owner = await service.confirmedUser();
     const id = newId();
-    const live = await createKey(owner);
-    expect(outcome(await push(live, id, '1.0.0'))).toBe('201');
+    const live = await service.createKey(owner);
+    expect(outcome(await service.push(live, id, '1.0.0'))).toBe('201');
 
     const [, keyId, secret] = live.key.split('.');
     const otherSecret = randomBytes(32).toString('base64url');
@@ -175,7 +142,7 @@ describe('the push check', () => {
       ['empty', ''],
     ];
     for (const [what, key] of cases) {
-      const response = await push(key, id, '1.1.0');
+      const response = await service.push(key, id, '1.1.0');
       expect(`${what}: ${outcome(response)}`).toBe(`${what}: 401 invalid_api_key`);
     }
 
@@ -184,37 +151,37 @@ describe('the push check', () => {
     expect(noHeader.body.code).toBe('invalid_api_key');
     expect(noHeader.headers.get('content-type')).toMatch(/^application\/problem\+json/);
 
-    const revoked = await createKey(owner);
-    expect(outcome(await push(revoked, id, '1.1.0'))).toBe('200');
+    const revoked = await service.createKey(owner);
+    expect(outcome(await service.push(revoked, id, '1.1.0'))).toBe('200');
     expect((await service.call('DELETE', `/api/me/api-keys/${revoked.id}`, { token: owner.sessionToken })).status).toBe(204);
-    expect(outcome(await push(revoked, id, '1.2.0'))).toBe('401 invalid_api_key');
+    expect(outcome(await service.push(revoked, id, '1.2.0'))).toBe('401 invalid_api_key');
 
     expect((await packageOf(id)).versions).toEqual(['1.0.0', '1.1.0']);
   });
 
   it('refuses a key once it expires, by the service’s clock', async () => {
-    const owner = await confirmedUser();
-    const key = await createKey(owner, { expiresInDays: 2 });
+    const owner = await service.confirmedUser();
+    const key = await service.createKey(owner, { expiresInDays: 2 });
     const id = newId();
     expect(Date.parse(key.expiresAt) - Date.now()).toBeGreaterThan(2 * DAY_MS - 60_000);
 
     moveClock(2 * DAY_MS - 60_000);
-    expect(outcome(await push(key, id, '1.0.0'))).toBe('201');
+    expect(outcome(await service.push(key, id, '1.0.0'))).toBe('201');
 
     moveClock(2 * DAY_MS + 60_000);
-    const expired = await push(key, id, '1.1.0');
+    const expired = await service.push(key, id, '1.1.0');
     expect(expired.status).toBe(401);
     expect(expired.body.code).toBe('invalid_api_key');
     jest.restoreAllMocks();
 
-    expect(outcome(await push(key, id, '1.1.0'))).toBe('200');
+    expect(outcome(await service.push(key, id, '1.1.0'))).toBe('200');
   });
 
   it('checks the key before it reads the body', async () => {
     const response = await service.call('PUT', '/api/packages', { headers: { [API_KEY_HEADER]: 'not-a-key' }, rawBody: '{not json' });
     expect(outcome(response)).toBe('401 invalid_api_key');
-    const owner = await confirmedUser();
-    const key = await createKey(owner);
+    const owner = await service.confirmedUser();
+    const key = await service.createKey(owner);
     const cases: Array<[unknown, string]> = [
       [{ id: newId(), version: 'one' }, 'version'],
       [{ id: 'bad id!', version: '1.0.0' }, 'id'],
@@ -264,12 +231,12 @@ describe('package globs', () => {
   ];
 
   it('matches `*` as the only wildcard, everything else literally, case-insensitively', async () => {
-    const owner = await confirmedUser();
+    const owner = await service.confirmedUser();
     const created = new Set<string>();
     const failures: string[] = [];
     for (const [index, [glob, id, covered]] of cases.entries()) {
-      const key = await createKey(owner, { packageGlobs: [glob] });
-      const response = await push(key, id, `1.0.${index}`);
+      const key = await service.createKey(owner, { packageGlobs: [glob] });
+      const response = await service.push(key, id, `1.0.${index}`);
       const expected = !covered ? '403 api_key_scope' : created.has(id.toLowerCase()) ? '200' : '201';
       if (covered) created.add(id.toLowerCase());
       if (outcome(response) !== expected) failures.push(`${glob} vs ${id}: ${outcome(response)}, expected ${expected}`);
@@ -277,24 +244,24 @@ describe('package globs', () => {
     expect(failures).toEqual([]);
     for (const [glob, id, covered] of cases) {
       if (!covered && !cases.some(([, other, yes]) => yes && other.toLowerCase() === id.toLowerCase())) {
-        expect(`${glob} vs ${id}: ${(await getPackage(service, id)).status}`).toBe(`${glob} vs ${id}: 404`);
+        expect(`${glob} vs ${id}: ${(await service.getPackage(id)).status}`).toBe(`${glob} vs ${id}: 404`);
       }
     }
   });
 
   it('lets a key with several globs push what any one of them covers', async () => {
-    const owner = await confirmedUser();
+    const owner = await service.confirmedUser();
     const [a, b] = [`Multi${tag()}`, `Multi${tag()}`];
-    const key = await createKey(owner, { packageGlobs: [`${a}.*`, `*.${b}`] });
-    expect(outcome(await push(key, `${a}.One`))).toBe('201');
-    expect(outcome(await push(key, `Any.${b}`))).toBe('201');
-    expect(outcome(await push(key, `${b}.Any`))).toBe('403 api_key_scope');
+    const key = await service.createKey(owner, { packageGlobs: [`${a}.*`, `*.${b}`] });
+    expect(outcome(await service.push(key, `${a}.One`))).toBe('201');
+    expect(outcome(await service.push(key, `Any.${b}`))).toBe('201');
+    expect(outcome(await service.push(key, `${b}.Any`))).toBe('403 api_key_scope');
   });
 
   it('refuses globs with characters other than id characters and *', async () => {
-    const owner = await confirmedUser();
+    const owner = await service.confirmedUser();
     for (const glob of ['Contoso.?', 'Con[t]oso', 'a|b', '', 'Contoso.(Lib)', 'a b']) {
-      const response = await requestKey(service, owner, { packageGlobs: [glob] });
+      const response = await service.requestKey(owner, { packageGlobs: [glob] });
       expect(`${JSON.stringify(glob)}: ${outcome(response)}`).toBe(`${JSON.stringify(glob)}: 400 invalid_request`);
       expect(response.body.detail).toContain("'packageGlobs.0'");
     }
@@ -306,13 +273,13 @@ describe('what a push costs', () => {
   const doc = (container: string, id: string) => new RegExp(`^GET /dbs/[^/]+/colls/${container}/docs/${id.replace(/[.]/g, '\\.')}$`);
 
   it('reads the key, the package and (for a new id) the prefix bucket by id, and queries nothing', async () => {
-    const owner = await confirmedUser();
-    const key = await createKey(owner);
+    const owner = await service.confirmedUser();
+    const key = await service.createKey(owner);
     const stem = `Cost${tag()}`;
     const id = `${stem}.Lib`;
 
     service.cosmos.reset();
-    expect(outcome(await push(key, id, '1.0.0'))).toBe('201');
+    expect(outcome(await service.push(key, id, '1.0.0'))).toBe('201');
     const created = service.cosmos.documentRequests();
     const createdReads = created.filter((line) => line.startsWith('GET '));
     expect(createdReads).toHaveLength(3);
@@ -327,7 +294,7 @@ describe('what a push costs', () => {
     ]);
 
     service.cosmos.reset();
-    expect(outcome(await push(key, id, '1.1.0'))).toBe('200');
+    expect(outcome(await service.push(key, id, '1.1.0'))).toBe('200');
     const version = service.cosmos.documentRequests();
     expect(version).toHaveLength(3);
     expect(version[0]).toMatch(doc('apiKeys', key.id));
@@ -336,17 +303,17 @@ describe('what a push costs', () => {
     expect(service.cosmos.queries()).toEqual([]);
 
     service.cosmos.reset();
-    expect(outcome(await push(key, id, '1.1.0'))).toBe('409 package_version_exists');
+    expect(outcome(await service.push(key, id, '1.1.0'))).toBe('409 package_version_exists');
     expect(service.cosmos.documentRequests()).toHaveLength(2);
     expect(service.cosmos.queries()).toEqual([]);
 
     service.cosmos.reset();
-    expect(outcome(await push('not-a-key', id, '1.2.0'))).toBe('401 invalid_api_key');
+    expect(outcome(await service.push('not-a-key', id, '1.2.0'))).toBe('401 invalid_api_key');
     expect(service.cosmos.documentRequests()).toEqual([]);
   });
 
   it('tells queries apart from creates (the harness check the budget relies on)', async () => {
-    const owner = await confirmedUser();
+    const owner = await service.confirmedUser();
     service.cosmos.reset();
     expect((await service.call('GET', '/api/me/audit', { token: owner.sessionToken })).status).toBe(200);
     expect(service.cosmos.queries().length).toBeGreaterThan(0);
@@ -356,51 +323,51 @@ describe('what a push costs', () => {
 
 describe('keys owned by an organization', () => {
   it('push new ids for the organization; members’ organization keys push its new versions', async () => {
-    const admin = await confirmedUser();
-    const member = await confirmedUser();
-    const outsider = await confirmedUser();
-    const { name: organization } = await createOrganizationAs(service, admin);
-    await inviteAndAccept(service, organization, admin, member);
+    const admin = await service.confirmedUser();
+    const member = await service.confirmedUser();
+    const outsider = await service.confirmedUser();
+    const { name: organization } = await service.createOrganization(admin);
+    await service.inviteAndAccept(organization, admin, member);
 
-    const adminKey = await createKey(admin, { owner: organization });
+    const adminKey = await service.createKey(admin, { owner: organization });
     expect(adminKey.owner).toBe(organization);
     const id = newId('Org');
-    const created = await push(adminKey, id, '1.0.0');
+    const created = await service.push(adminKey, id, '1.0.0');
     expect(created.status).toBe(201);
     expect(created.body.owners).toEqual([organization]);
 
-    const memberKey = await createKey(member, { owner: organization.toUpperCase(), scopes: ['package:pushversion'] });
+    const memberKey = await service.createKey(member, { owner: organization.toUpperCase(), scopes: ['package:pushversion'] });
     expect(memberKey.owner).toBe(organization);
-    expect(outcome(await push(memberKey, id, '1.1.0'))).toBe('200');
+    expect(outcome(await service.push(memberKey, id, '1.1.0'))).toBe('200');
     expect(await packageOf(id)).toEqual({ id, owners: [organization], versions: ['1.0.0', '1.1.0'], listed: true });
 
     // Keys the members own themselves do not push for the organization.
-    expect(outcome(await push(await createKey(admin), id, '1.2.0'))).toBe('403 not_an_owner');
-    expect(outcome(await push(await createKey(member), id, '1.2.0'))).toBe('403 not_an_owner');
+    expect(outcome(await service.push(await service.createKey(admin), id, '1.2.0'))).toBe('403 not_an_owner');
+    expect(outcome(await service.push(await service.createKey(member), id, '1.2.0'))).toBe('403 not_an_owner');
 
-    const refused = await requestKey(service, outsider, { owner: organization });
+    const refused = await service.requestKey(outsider, { owner: organization });
     expect(refused.status).toBe(403);
     expect(refused.body.code).toBe('owner_not_allowed');
-    const nobody = await requestKey(service, outsider, { owner: uniqueName('nobody') });
+    const nobody = await service.requestKey(outsider, { owner: uniqueName('nobody') });
     expect(outcome(nobody)).toBe('403 owner_not_allowed');
-    const anotherUser = await requestKey(service, outsider, { owner: member.username });
+    const anotherUser = await service.requestKey(outsider, { owner: member.username });
     expect(outcome(anotherUser)).toBe('403 owner_not_allowed');
   });
 });
 
 describe('two pushes of one new id at once', () => {
   it('give it one owner; the refused push leaves its owner no claim on the package', async () => {
-    const admin = await confirmedUser();
-    const rivalKey = await createKey(await confirmedUser());
+    const admin = await service.confirmedUser();
+    const rivalKey = await service.createKey(await service.confirmedUser());
     for (let round = 0; round < 6; round += 1) {
-      const { name: organization } = await createOrganizationAs(service, admin);
-      const orgKey = await createKey(admin, { owner: organization });
+      const { name: organization } = await service.createOrganization(admin);
+      const orgKey = await service.createKey(admin, { owner: organization });
       const id = newId('Race');
       // Either starts first, so each wins some rounds.
       const [byOrganization, byRival] =
         round % 2 === 0
-          ? await Promise.all([push(orgKey, id, '1.0.0'), push(rivalKey, id, '1.0.0')])
-          : (await Promise.all([push(rivalKey, id, '1.0.0'), push(orgKey, id, '1.0.0')])).reverse();
+          ? await Promise.all([service.push(orgKey, id, '1.0.0'), service.push(rivalKey, id, '1.0.0')])
+          : (await Promise.all([service.push(rivalKey, id, '1.0.0'), service.push(orgKey, id, '1.0.0')])).reverse();
       expect([outcome(byOrganization), outcome(byRival)].sort()).toEqual(['201', '403 not_an_owner']);
       const winner = byOrganization.status === 201 ? organization : byRival.body.owners[0];
       expect((await packageOf(id)).owners).toEqual([winner]);
@@ -416,51 +383,51 @@ describe('two pushes of one new id at once', () => {
 describe('package owners', () => {
   /** A package `owner` pushed, with the key it used. */
   async function ownedPackage(owner: User) {
-    const key = await createKey(owner);
+    const key = await service.createKey(owner);
     const id = newId();
-    expect(outcome(await push(key, id, '1.0.0'))).toBe('201');
+    expect(outcome(await service.push(key, id, '1.0.0'))).toBe('201');
     return { id, key };
   }
 
   it('invites by username with an emailed token; only the invitee can accept, and then pushes too', async () => {
-    const owner = await confirmedUser();
-    const invitee = await confirmedUser();
-    const stranger = await confirmedUser();
+    const owner = await service.confirmedUser();
+    const invitee = await service.confirmedUser();
+    const stranger = await service.confirmedUser();
     const { id } = await ownedPackage(owner);
 
-    const token = await inviteOwner(owner, id, asInvitee(invitee));
-    expect(outcome(await accept(stranger, id, token))).toBe('400 invalid_token');
-    expect(outcome(await accept(invitee, newId(), token))).toBe('400 invalid_token');
+    const token = await service.inviteOwner(id, owner, invitee.username, invitee.person.email);
+    expect(outcome(await service.acceptOwnership(id, stranger, token))).toBe('400 invalid_token');
+    expect(outcome(await service.acceptOwnership(newId(), invitee, token))).toBe('400 invalid_token');
     expect((await packageOf(id)).owners).toEqual([owner.username]);
 
-    const accepted = await accept(invitee, id, token);
+    const accepted = await service.acceptOwnership(id, invitee, token);
     expect(accepted.status).toBe(200);
     expect(accepted.body).toEqual({ id, owners: [owner.username, invitee.username], versions: ['1.0.0'], listed: true });
     expect(await packageOf(id)).toEqual({ id, owners: [owner.username, invitee.username], versions: ['1.0.0'], listed: true });
-    expect(outcome(await accept(invitee, id, token))).toBe('400 invalid_token');
+    expect(outcome(await service.acceptOwnership(id, invitee, token))).toBe('400 invalid_token');
 
-    expect(outcome(await push(await createKey(invitee, { scopes: ['package:pushversion'] }), id, '1.1.0'))).toBe('200');
+    expect(outcome(await service.push(await service.createKey(invitee, { scopes: ['package:pushversion'] }), id, '1.1.0'))).toBe('200');
   });
 
   it('lets invitations work for 7 days', async () => {
-    const owner = await confirmedUser();
-    const early = await confirmedUser();
-    const late = await confirmedUser();
+    const owner = await service.confirmedUser();
+    const early = await service.confirmedUser();
+    const late = await service.confirmedUser();
     const { id } = await ownedPackage(owner);
-    const earlyToken = await inviteOwner(owner, id, asInvitee(early));
-    const lateToken = await inviteOwner(owner, id, asInvitee(late));
+    const earlyToken = await service.inviteOwner(id, owner, early.username, early.person.email);
+    const lateToken = await service.inviteOwner(id, owner, late.username, late.person.email);
 
     moveClock(6 * DAY_MS);
-    expect(outcome(await accept(await signInAgain(early), id, earlyToken))).toBe('200');
+    expect(outcome(await service.acceptOwnership(id, await signInAgain(early), earlyToken))).toBe('200');
     moveClock(7 * DAY_MS + 60_000);
-    expect(outcome(await accept(await signInAgain(late), id, lateToken))).toBe('400 invalid_token');
+    expect(outcome(await service.acceptOwnership(id, await signInAgain(late), lateToken))).toBe('400 invalid_token');
     jest.restoreAllMocks();
     expect((await packageOf(id)).owners).toEqual([owner.username, early.username]);
   });
 
   it('lets only owners invite, and not an existing owner or a name nobody holds', async () => {
-    const owner = await confirmedUser();
-    const other = await confirmedUser();
+    const owner = await service.confirmedUser();
+    const other = await service.confirmedUser();
     const { id } = await ownedPackage(owner);
 
     const byStranger = await service.call('POST', `/api/packages/${id}/owners`, { token: other.sessionToken, body: { username: other.username } });
@@ -480,63 +447,65 @@ describe('package owners', () => {
   });
 
   it('removes owners (204) but never the last one (409 last_owner)', async () => {
-    const owner = await confirmedUser();
-    const second = await confirmedUser();
+    const owner = await service.confirmedUser();
+    const second = await service.confirmedUser();
     const { id, key } = await ownedPackage(owner);
-    expect(outcome(await accept(second, id, await inviteOwner(owner, id, asInvitee(second))))).toBe('200');
-    const secondKey = await createKey(second);
+    const invitation = await service.inviteOwner(id, owner, second.username, second.person.email);
+    expect(outcome(await service.acceptOwnership(id, second, invitation))).toBe('200');
+    const secondKey = await service.createKey(second);
 
-    expect(outcome(await removeOwner(await confirmedUser(), id, second.username))).toBe('403 not_an_owner');
-    const removed = await removeOwner(owner, id, second.username);
+    expect(outcome(await service.removeOwner(id, await service.confirmedUser(), second.username))).toBe('403 not_an_owner');
+    const removed = await service.removeOwner(id, owner, second.username);
     expect(removed.status).toBe(204);
     expect((await packageOf(id)).owners).toEqual([owner.username]);
-    expect(outcome(await push(secondKey, id, '2.0.0'))).toBe('403 not_an_owner');
-    expect(outcome(await removeOwner(owner, id, second.username))).toBe('404 not_found');
+    expect(outcome(await service.push(secondKey, id, '2.0.0'))).toBe('403 not_an_owner');
+    expect(outcome(await service.removeOwner(id, owner, second.username))).toBe('404 not_found');
 
-    const last = await removeOwner(owner, id, owner.username);
+    const last = await service.removeOwner(id, owner, owner.username);
     expect(last.status).toBe(409);
     expect(last.body.code).toBe('last_owner');
     expect((await packageOf(id)).owners).toEqual([owner.username]);
-    expect(outcome(await push(key, id, '2.0.0'))).toBe('200');
+    expect(outcome(await service.push(key, id, '2.0.0'))).toBe('200');
   });
 
   it('lets an owner leave while another owner remains', async () => {
-    const owner = await confirmedUser();
-    const second = await confirmedUser();
+    const owner = await service.confirmedUser();
+    const second = await service.confirmedUser();
     const { id } = await ownedPackage(owner);
-    expect(outcome(await accept(second, id, await inviteOwner(owner, id, asInvitee(second))))).toBe('200');
-    expect((await removeOwner(owner, id, owner.username)).status).toBe(204);
+    const invitation = await service.inviteOwner(id, owner, second.username, second.person.email);
+    expect(outcome(await service.acceptOwnership(id, second, invitation))).toBe('200');
+    expect((await service.removeOwner(id, owner, owner.username)).status).toBe(204);
     expect((await packageOf(id)).owners).toEqual([second.username]);
-    expect(outcome(await removeOwner(second, id, second.username))).toBe('409 last_owner');
+    expect(outcome(await service.removeOwner(id, second, second.username))).toBe('409 last_owner');
   });
 
   it('invites an organization: one of its admins accepts, then its members’ organization keys push', async () => {
-    const owner = await confirmedUser();
-    const orgAdmin = await confirmedUser();
-    const collaborator = await confirmedUser();
-    const organization = await createOrganizationAs(service, orgAdmin);
-    await inviteAndAccept(service, organization.name, orgAdmin, collaborator);
+    const owner = await service.confirmedUser();
+    const orgAdmin = await service.confirmedUser();
+    const collaborator = await service.confirmedUser();
+    const organization = await service.createOrganization(orgAdmin);
+    await service.inviteAndAccept(organization.name, orgAdmin, collaborator);
     const { id } = await ownedPackage(owner);
-    const collaboratorKey = await createKey(collaborator, { owner: organization.name, scopes: ['package:pushversion'] });
-    expect(outcome(await push(collaboratorKey, id, '1.1.0'))).toBe('403 not_an_owner');
+    const collaboratorKey = await service.createKey(collaborator, { owner: organization.name, scopes: ['package:pushversion'] });
+    expect(outcome(await service.push(collaboratorKey, id, '1.1.0'))).toBe('403 not_an_owner');
 
-    const token = await inviteOwner(owner, id, { username: organization.name, emailAddress: organization.emailAddress });
-    expect(outcome(await accept(collaborator, id, token))).toBe('400 invalid_token');
-    expect(outcome(await accept(owner, id, token))).toBe('400 invalid_token');
+    const token = await service.inviteOwner(id, owner, organization.name, organization.emailAddress);
+    expect(outcome(await service.acceptOwnership(id, collaborator, token))).toBe('400 invalid_token');
+    expect(outcome(await service.acceptOwnership(id, owner, token))).toBe('400 invalid_token');
 
-    const accepted = await accept(orgAdmin, id, token);
+    const accepted = await service.acceptOwnership(id, orgAdmin, token);
     expect(accepted.status).toBe(200);
     expect(accepted.body.owners).toEqual([owner.username, organization.name]);
 
-    expect(outcome(await push(collaboratorKey, id, '1.1.0'))).toBe('200');
+    expect(outcome(await service.push(collaboratorKey, id, '1.1.0'))).toBe('200');
     // Its admin manages the package for it: removing the original owner leaves the organization.
-    expect((await removeOwner(orgAdmin, id, owner.username)).status).toBe(204);
+    expect((await service.removeOwner(id, orgAdmin, owner.username)).status).toBe(204);
     expect(await packageOf(id)).toEqual({ id, owners: [organization.name], versions: ['1.0.0', '1.1.0'], listed: true });
-    expect(outcome(await removeOwner(collaborator, id, organization.name))).toBe('403 not_an_owner');
+    expect(outcome(await service.removeOwner(id, collaborator, organization.name))).toBe('403 not_an_owner');
   });
 
   it('answers 404 for a package nobody pushed', async () => {
-    const response = await getPackage(service, newId());
+    const response = await service.getPackage(newId());
     expect(response.status).toBe(404);
     expect(response.body.code).toBe('not_found');
   });
@@ -545,10 +514,10 @@ describe('package owners', () => {
 describe('reserved prefixes', () => {
   it('are reserved and listed by site admins only', async () => {
     const admin = await theSiteAdmin();
-    const owner = await confirmedUser();
+    const owner = await service.confirmedUser();
     const prefix = `Contoso${tag()}.`;
 
-    const reserved = await reservePrefix(admin, prefix, [owner.username]);
+    const reserved = await service.reservePrefix(admin, prefix, [owner.username]);
     expect(reserved.status).toBe(201);
     expect(reserved.body).toEqual({ prefix, owners: [owner.username], reservedAt: expect.any(String) });
 
@@ -556,7 +525,7 @@ describe('reserved prefixes', () => {
     expect(listed.status).toBe(200);
     expect(listed.body).toContainEqual({ prefix, owners: [owner.username], reservedAt: reserved.body.reservedAt });
 
-    const notAdmin = await reservePrefix(owner, `Other${tag()}.`, [owner.username]);
+    const notAdmin = await service.reservePrefix(owner, `Other${tag()}.`, [owner.username]);
     expect(notAdmin.status).toBe(403);
     expect(notAdmin.body.code).toBe('site_admin_required');
     expect(outcome(await service.call('GET', '/api/site-admin/prefixes', { token: owner.sessionToken }))).toBe('403 site_admin_required');
@@ -565,85 +534,85 @@ describe('reserved prefixes', () => {
 
   it('keep new ids under the prefix for its owners; other ids are unaffected', async () => {
     const admin = await theSiteAdmin();
-    const prefixOwner = await confirmedUser();
-    const someoneElse = await confirmedUser();
+    const prefixOwner = await service.confirmedUser();
+    const someoneElse = await service.confirmedUser();
     const base = `Contoso${tag()}`;
-    expect((await reservePrefix(admin, `${base}.`, [prefixOwner.username])).status).toBe(201);
-    const othersKey = await createKey(someoneElse);
-    const ownersKey = await createKey(prefixOwner);
+    expect((await service.reservePrefix(admin, `${base}.`, [prefixOwner.username])).status).toBe(201);
+    const othersKey = await service.createKey(someoneElse);
+    const ownersKey = await service.createKey(prefixOwner);
 
-    const refused = await push(othersKey, `${base}.Anything`);
+    const refused = await service.push(othersKey, `${base}.Anything`);
     expect(refused.status).toBe(403);
     expect(refused.body.code).toBe('prefix_reserved');
-    expect(outcome(await push(othersKey, `${base.toLowerCase()}.anything.else`))).toBe('403 prefix_reserved');
-    expect((await getPackage(service, `${base}.Anything`)).status).toBe(404);
+    expect(outcome(await service.push(othersKey, `${base.toLowerCase()}.anything.else`))).toBe('403 prefix_reserved');
+    expect((await service.getPackage(`${base}.Anything`)).status).toBe(404);
 
-    expect(outcome(await push(ownersKey, `${base}.Anything`))).toBe('201');
-    expect(outcome(await push(ownersKey, `${base.toUpperCase()}.SOMETHING`))).toBe('201');
+    expect(outcome(await service.push(ownersKey, `${base}.Anything`))).toBe('201');
+    expect(outcome(await service.push(ownersKey, `${base.toUpperCase()}.SOMETHING`))).toBe('201');
 
     for (const id of [`${base}X`, `${base}`, `Other${tag()}.${base}.Lib`, `${base}-Lib`, `${base}_Lib.Core`]) {
-      expect(`${id}: ${outcome(await push(othersKey, id))}`).toBe(`${id}: 201`);
+      expect(`${id}: ${outcome(await service.push(othersKey, id))}`).toBe(`${id}: 201`);
     }
   });
 
   it('let a longer reservation win for the ids under it', async () => {
     const admin = await theSiteAdmin();
-    const outer = await confirmedUser();
-    const inner = await confirmedUser();
+    const outer = await service.confirmedUser();
+    const inner = await service.confirmedUser();
     const base = `Contoso${tag()}`;
-    expect((await reservePrefix(admin, `${base}.`, [outer.username])).status).toBe(201);
-    expect((await reservePrefix(admin, `${base}.Internal.`, [inner.username])).status).toBe(201);
-    const outerKey = await createKey(outer);
-    const innerKey = await createKey(inner);
+    expect((await service.reservePrefix(admin, `${base}.`, [outer.username])).status).toBe(201);
+    expect((await service.reservePrefix(admin, `${base}.Internal.`, [inner.username])).status).toBe(201);
+    const outerKey = await service.createKey(outer);
+    const innerKey = await service.createKey(inner);
 
-    expect(outcome(await push(outerKey, `${base}.Internal.Tools`))).toBe('403 prefix_reserved');
-    expect(outcome(await push(innerKey, `${base}.Internal.Tools`))).toBe('201');
-    expect(outcome(await push(innerKey, `${base}.Public`))).toBe('403 prefix_reserved');
-    expect(outcome(await push(outerKey, `${base}.Public`))).toBe('201');
+    expect(outcome(await service.push(outerKey, `${base}.Internal.Tools`))).toBe('403 prefix_reserved');
+    expect(outcome(await service.push(innerKey, `${base}.Internal.Tools`))).toBe('201');
+    expect(outcome(await service.push(innerKey, `${base}.Public`))).toBe('403 prefix_reserved');
+    expect(outcome(await service.push(outerKey, `${base}.Public`))).toBe('201');
     // `Internal.` ends at the period: `InternalTools` is only under the shorter prefix.
-    expect(outcome(await push(innerKey, `${base}.InternalTools`))).toBe('403 prefix_reserved');
-    expect(outcome(await push(outerKey, `${base}.InternalTools`))).toBe('201');
+    expect(outcome(await service.push(innerKey, `${base}.InternalTools`))).toBe('403 prefix_reserved');
+    expect(outcome(await service.push(outerKey, `${base}.InternalTools`))).toBe('201');
   });
 
   it('may be owned by an organization, whose keys then push under it', async () => {
     const admin = await theSiteAdmin();
-    const orgAdmin = await confirmedUser();
-    const organization = await createOrganizationAs(service, orgAdmin);
+    const orgAdmin = await service.confirmedUser();
+    const organization = await service.createOrganization(orgAdmin);
     const base = `Contoso${tag()}`;
-    expect((await reservePrefix(admin, `${base}.`, [organization.name])).body.owners).toEqual([organization.name]);
+    expect((await service.reservePrefix(admin, `${base}.`, [organization.name])).body.owners).toEqual([organization.name]);
 
-    expect(outcome(await push(await createKey(orgAdmin), `${base}.Personal`))).toBe('403 prefix_reserved');
-    const pushed = await push(await createKey(orgAdmin, { owner: organization.name }), `${base}.Shared`);
+    expect(outcome(await service.push(await service.createKey(orgAdmin), `${base}.Personal`))).toBe('403 prefix_reserved');
+    const pushed = await service.push(await service.createKey(orgAdmin, { owner: organization.name }), `${base}.Shared`);
     expect(outcome(pushed)).toBe('201');
     expect(pushed.body.owners).toEqual([organization.name]);
   });
 
   it('do not take away packages pushed before the reservation', async () => {
     const admin = await theSiteAdmin();
-    const earlyOwner = await confirmedUser();
-    const prefixOwner = await confirmedUser();
+    const earlyOwner = await service.confirmedUser();
+    const prefixOwner = await service.confirmedUser();
     const base = `Contoso${tag()}`;
-    const earlyKey = await createKey(earlyOwner);
-    expect(outcome(await push(earlyKey, `${base}.Old`, '1.0.0'))).toBe('201');
+    const earlyKey = await service.createKey(earlyOwner);
+    expect(outcome(await service.push(earlyKey, `${base}.Old`, '1.0.0'))).toBe('201');
 
-    expect((await reservePrefix(admin, `${base}.`, [prefixOwner.username])).status).toBe(201);
-    expect(outcome(await push(earlyKey, `${base}.Old`, '1.1.0'))).toBe('200');
+    expect((await service.reservePrefix(admin, `${base}.`, [prefixOwner.username])).status).toBe(201);
+    expect(outcome(await service.push(earlyKey, `${base}.Old`, '1.1.0'))).toBe('200');
     expect(await packageOf(`${base}.Old`)).toEqual({ id: `${base}.Old`, owners: [earlyOwner.username], versions: ['1.0.0', '1.1.0'], listed: true });
-    expect(outcome(await push(earlyKey, `${base}.New`))).toBe('403 prefix_reserved');
+    expect(outcome(await service.push(earlyKey, `${base}.New`))).toBe('403 prefix_reserved');
     // Nor do they make the prefix owner an owner of it.
-    expect(outcome(await push(await createKey(prefixOwner), `${base}.Old`, '2.0.0'))).toBe('403 not_an_owner');
+    expect(outcome(await service.push(await service.createKey(prefixOwner), `${base}.Old`, '2.0.0'))).toBe('403 not_an_owner');
   });
 
   it('must end with a period and name owners that exist', async () => {
     const admin = await theSiteAdmin();
-    const owner = await confirmedUser();
+    const owner = await service.confirmedUser();
     for (const prefix of ['Contoso', `Contoso${tag()}.*`, '.', 'Contoso..']) {
-      const response = await reservePrefix(admin, prefix, [owner.username]);
+      const response = await service.reservePrefix(admin, prefix, [owner.username]);
       expect(`${prefix}: ${outcome(response)}`).toBe(`${prefix}: 400 invalid_request`);
       expect(response.body.detail).toContain("'prefix'");
     }
-    expect(outcome(await reservePrefix(admin, `Contoso${tag()}.`, []))).toBe('400 invalid_request');
-    expect(outcome(await reservePrefix(admin, `Contoso${tag()}.`, [uniqueName('nobody')]))).toBe('404 user_not_found');
+    expect(outcome(await service.reservePrefix(admin, `Contoso${tag()}.`, []))).toBe('400 invalid_request');
+    expect(outcome(await service.reservePrefix(admin, `Contoso${tag()}.`, [uniqueName('nobody')]))).toBe('404 user_not_found');
   });
 });
 
@@ -655,14 +624,14 @@ describe('the security log', () => {
   };
 
   it('records key creation and package ownership changes', async () => {
-    const owner = await confirmedUser();
-    const invitee = await confirmedUser();
-    const key = await createKey(owner);
+    const owner = await service.confirmedUser();
+    const invitee = await service.confirmedUser();
+    const key = await service.createKey(owner);
     const id = newId();
-    expect(outcome(await push(key, id))).toBe('201');
-    const token = await inviteOwner(owner, id, asInvitee(invitee));
-    expect(outcome(await accept(invitee, id, token))).toBe('200');
-    expect((await removeOwner(owner, id, invitee.username)).status).toBe(204);
+    expect(outcome(await service.push(key, id))).toBe('201');
+    const token = await service.inviteOwner(id, owner, invitee.username, invitee.person.email);
+    expect(outcome(await service.acceptOwnership(id, invitee, token))).toBe('200');
+    expect((await service.removeOwner(id, owner, invitee.username)).status).toBe(204);
 
     const ownerEvents = await auditActions(owner);
     expect(ownerEvents).toContainEqual(expect.objectContaining({ action: 'api_key_created', details: { keyId: key.id, owner: owner.username } }));

@@ -1,14 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { clock } from '../lib/clock';
-import { RATE_LIMITS } from '../lib/rateLimits';
-import { startSecondInstance, useTestService, type ApiResponse, type SecondInstance, type TestService } from './support/service';
-import { newPerson, register, uniqueName } from './support/people';
+import { clock } from '../lib/shared/clock';
+import { RATE_LIMITS } from '../lib/accounts/recovery/rateLimits';
+import { useTestService, type ApiResponse, type SecondInstance, type TestService } from './support/service';
+import { newPerson, uniqueName } from './support/people';
 
-let service: TestService;
-
-useTestService((started) => {
-  service = started;
-});
+const service = useTestService();
 
 const HOUR_MS = 60 * 60 * 1000;
 const MINUTE_MS = 60 * 1000;
@@ -51,8 +47,8 @@ describe('sign-in assistance', () => {
   const perClient = RATE_LIMITS.signInAssistancePerClient;
 
   it('limits calls per username, in any casing and either form, until the window ends', async () => {
-    const { username } = await register(service);
-    const { username: otherUser } = await register(service);
+    const { username } = await service.register();
+    const { username: otherUser } = await service.register();
     const hour = freshHour();
     pinClocks(hour + 10 * MINUTE_MS);
 
@@ -104,7 +100,7 @@ describe('forgot password', () => {
   });
 
   it('limits a registered address the same way', async () => {
-    const { person } = await register(service);
+    const { person } = await service.register();
     pinClocks(freshHour() + 10 * MINUTE_MS);
     for (let i = 0; i < perAddress.max; i += 1) expect((await forgotPassword(person.email)).status).toBe(202);
     expectTooManyRequests(await forgotPassword(person.email), perAddress.windowSeconds - 10 * 60);
@@ -115,7 +111,7 @@ describe('across instances', () => {
   let second: SecondInstance;
 
   beforeAll(async () => {
-    second = await startSecondInstance(service);
+    second = await service.startSecondInstance();
   });
 
   afterAll(async () => {
@@ -136,7 +132,7 @@ describe('across instances', () => {
   });
 
   it('counts sign-in assistance on both hosts against one limit', async () => {
-    const { username } = await register(service);
+    const { username } = await service.register();
     pinClocks(freshHour() + 10 * MINUTE_MS, second.clock);
     const hosts = [service, second];
 
@@ -163,7 +159,7 @@ describe('across instances', () => {
   });
 
   it('counts simultaneous calls on both hosts exactly', async () => {
-    const { username } = await register(service);
+    const { username } = await service.register();
     pinClocks(freshHour() + 10 * MINUTE_MS, second.clock);
     const limit = RATE_LIMITS.signInAssistancePerUser;
     const hosts = [service, second];

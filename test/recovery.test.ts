@@ -1,15 +1,11 @@
-import { clock } from '../lib/clock';
-import { container } from '../lib/storage/cosmos';
+import { clock } from '../lib/shared/clock';
+import { container } from '../lib/shared/storage/cosmos';
 import { NATIVE_ARGON2_HASHES } from './fixtures/argon2Hashes';
-import { FRONTEND_ORIGIN, useTestService, type TestService } from './support/service';
-import { idTokenFor, newPerson, register } from './support/people';
-import { tokenIn, waitFor, waitForEmailTo } from './support/waitFor';
+import { FRONTEND_ORIGIN, useTestService } from './support/service';
+import { newPerson } from './support/people';
+import { tokenIn, waitFor } from './support/waitFor';
 
-let service: TestService;
-
-useTestService((started) => {
-  service = started;
-});
+const service = useTestService();
 
 const STRONG_PASSWORD = 'correct horse battery staple 🐎';
 
@@ -39,7 +35,7 @@ async function resetLinkFor(emailAddress: string): Promise<string> {
 
 /** An account that lost its Microsoft account and set a password by email, as the FAQ's recovery describes. */
 async function accountWithPassword(password = STRONG_PASSWORD) {
-  const registered = await register(service);
+  const registered = await service.register();
   const token = tokenIn(await resetLinkFor(registered.person.email));
   const reset = await service.call('POST', '/api/auth/reset-password', { body: { token, newPassword: password } });
   expect(reset.status).toBe(200);
@@ -51,7 +47,7 @@ const passwordSignIn = (username: string, password: string) =>
 
 describe('forgot password', () => {
   it('answers a known and an unknown address identically, and mails a one-hour link only to the known one', async () => {
-    const { person } = await register(service);
+    const { person } = await service.register();
     const unknownAddress = newPerson().email;
     const known = await service.call('POST', '/api/auth/forgot-password', { body: { emailAddress: person.email.toUpperCase() } });
     const unknown = await service.call('POST', '/api/auth/forgot-password', { body: { emailAddress: unknownAddress } });
@@ -59,7 +55,7 @@ describe('forgot password', () => {
     expect(known.status).toBe(202);
     expect(unknown.status).toBe(202);
     expect(unknown.text).toBe(known.text);
-    const email = await waitForEmailTo(service, person.email, 'Reset your password');
+    const email = await service.waitForEmailTo(person.email, 'Reset your password');
     expect(email.links).toEqual([expect.stringMatching(new RegExp(`^${FRONTEND_ORIGIN}/account/reset-password\\?token=[A-Za-z0-9_-]{43}$`))]);
     expect(email.html).toContain('/account/reset-password?token=');
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -67,7 +63,7 @@ describe('forgot password', () => {
   });
 
   it('takes about as long for an unknown address as for a known one', async () => {
-    const { person } = await register(service);
+    const { person } = await service.register();
     const time = async (emailAddress: string) => {
       const started = performance.now();
       await service.call('POST', '/api/auth/forgot-password', { body: { emailAddress } });
@@ -86,7 +82,7 @@ describe('forgot password', () => {
 
 describe('resetting the password', () => {
   it('works once, ends every session, and lets the account sign in with the password', async () => {
-    const { person, username, sessionToken } = await register(service);
+    const { person, username, sessionToken } = await service.register();
     const token = tokenIn(await resetLinkFor(person.email));
 
     const reset = await service.call('POST', '/api/auth/reset-password', { body: { token, newPassword: STRONG_PASSWORD } });
@@ -103,7 +99,7 @@ describe('resetting the password', () => {
   });
 
   it('refuses a link older than an hour', async () => {
-    const { person } = await register(service);
+    const { person } = await service.register();
     const token = tokenIn(await resetLinkFor(person.email));
     later(61);
     const response = await service.call('POST', '/api/auth/reset-password', { body: { token, newPassword: STRONG_PASSWORD } });
@@ -116,7 +112,7 @@ describe('resetting the password', () => {
     ['a common password', () => 'password1', /most common/],
     ['a common password in other casing', () => 'QWERTY123', /most common/],
   ])('refuses %s with weak_password, and the link still works for a better one', async (_label, password, why) => {
-    const { person } = await register(service);
+    const { person } = await service.register();
     const token = tokenIn(await resetLinkFor(person.email));
     const weak = await service.call('POST', '/api/auth/reset-password', { body: { token, newPassword: password() } });
     expect(weak.status).toBe(400);
@@ -127,7 +123,7 @@ describe('resetting the password', () => {
   });
 
   it('refuses the username or email address as the password, in any casing', async () => {
-    const { person, username } = await register(service);
+    const { person, username } = await service.register();
     const token = tokenIn(await resetLinkFor(person.email));
     for (const password of [username.toUpperCase(), person.email.toUpperCase()]) {
       const response = await service.call('POST', '/api/auth/reset-password', { body: { token, newPassword: password } });
@@ -170,7 +166,7 @@ describe('password sign-in', () => {
   });
 
   it('refuses an account that has no password', async () => {
-    const { username } = await register(service);
+    const { username } = await service.register();
     const response = await passwordSignIn(username, STRONG_PASSWORD);
     expect(response.status).toBe(401);
     expect(response.body.code).toBe('invalid_credentials');
@@ -235,7 +231,7 @@ describe('changing the linked Microsoft account', () => {
 
     const linked = await service.call('PUT', '/api/me/microsoft-account', {
       token: recovery,
-      body: { idToken: idTokenFor(service, replacement) },
+      body: { idToken: service.idTokenFor(replacement) },
     });
     expect(linked.status).toBe(200);
     expect(linked.body.account).toMatchObject({
@@ -248,19 +244,19 @@ describe('changing the linked Microsoft account', () => {
     expect((await service.call('GET', '/api/me', { token: recovery })).status).toBe(401);
 
     expect((await passwordSignIn(username, STRONG_PASSWORD)).status).toBe(401);
-    const newSignIn = await service.call('POST', '/api/auth/microsoft', { body: { idToken: idTokenFor(service, replacement) } });
+    const newSignIn = await service.call('POST', '/api/auth/microsoft', { body: { idToken: service.idTokenFor(replacement) } });
     expect(newSignIn.body).toMatchObject({ status: 'signed_in', account: { username } });
-    const oldSignIn = await service.call('POST', '/api/auth/microsoft', { body: { idToken: idTokenFor(service, lost) } });
+    const oldSignIn = await service.call('POST', '/api/auth/microsoft', { body: { idToken: service.idTokenFor(lost) } });
     expect(oldSignIn.body.status).not.toBe('signed_in');
     expect(oldSignIn.body).not.toHaveProperty('sessionToken');
   });
 
   it('ends every other session and gives the caller a fresh one', async () => {
-    const { person, sessionToken: first } = await register(service);
-    const second = (await service.call('POST', '/api/auth/microsoft', { body: { idToken: idTokenFor(service, person) } })).body.sessionToken;
+    const { person, sessionToken: first } = await service.register();
+    const second = (await service.call('POST', '/api/auth/microsoft', { body: { idToken: service.idTokenFor(person) } })).body.sessionToken;
     const replaced = await service.call('PUT', '/api/me/microsoft-account', {
       token: first,
-      body: { idToken: idTokenFor(service, newPerson()) },
+      body: { idToken: service.idTokenFor(newPerson()) },
     });
     expect(replaced.status).toBe(200);
     expect((await service.call('GET', '/api/me', { token: first })).status).toBe(401);
@@ -269,11 +265,11 @@ describe('changing the linked Microsoft account', () => {
   });
 
   it('refuses a Microsoft account linked to another account, naming it', async () => {
-    const { sessionToken } = await register(service);
-    const { person: other } = await register(service);
+    const { sessionToken } = await service.register();
+    const { person: other } = await service.register();
     const response = await service.call('PUT', '/api/me/microsoft-account', {
       token: sessionToken,
-      body: { idToken: idTokenFor(service, other) },
+      body: { idToken: service.idTokenFor(other) },
     });
     expect(response.status).toBe(409);
     expect(response.body).toMatchObject({
@@ -285,7 +281,7 @@ describe('changing the linked Microsoft account', () => {
   });
 
   it('still requires a fresh, two-factor ID token', async () => {
-    const { sessionToken } = await register(service);
+    const { sessionToken } = await service.register();
     const person = newPerson();
     const stale = service.identity.mint({ email: person.email, oid: person.oid }, { issuedAt: new Date(clock.now().getTime() - 11 * 60 * 1000) });
     expect((await service.call('PUT', '/api/me/microsoft-account', { token: sessionToken, body: { idToken: stale } })).body.code).toBe(
@@ -305,7 +301,7 @@ describe('the security log', () => {
     const { sessionToken: recovery } = (await passwordSignIn(username, STRONG_PASSWORD)).body;
     const linked = await service.call('PUT', '/api/me/microsoft-account', {
       token: recovery,
-      body: { idToken: idTokenFor(service, newPerson()) },
+      body: { idToken: service.idTokenFor(newPerson()) },
     });
     const log = await service.call('GET', '/api/me/audit', { token: linked.body.sessionToken });
     const actions = log.body.events.map((e: { action: string }) => e.action);

@@ -1,18 +1,15 @@
-import { clock } from '../lib/clock';
-import { FRONTEND_ORIGIN, useTestService, type TestService } from './support/service';
-import { idTokenFor, newPerson, register, uniqueName } from './support/people';
+import { clock } from '../lib/shared/clock';
+import { FRONTEND_ORIGIN, useTestService } from './support/service';
+import { newPerson, uniqueName } from './support/people';
+import { tokenIn } from './support/waitFor';
 
-let service: TestService;
-
-useTestService((started) => {
-  service = started;
-});
+const service = useTestService();
 
 describe('registering an account', () => {
   it('creates the account, signs it in and mails a confirmation link to the frontend', async () => {
     const person = newPerson({ name: 'Ada Lovelace' });
     const response = await service.call('POST', '/api/accounts', {
-      body: { idToken: idTokenFor(service, person), username: 'Ada.Lovelace-1' },
+      body: { idToken: service.idTokenFor(person), username: 'Ada.Lovelace-1' },
     });
 
     expect(response.status).toBe(201);
@@ -42,7 +39,7 @@ describe('registering an account', () => {
   it('uses the address the person gives instead of the Microsoft one, and says the account type', async () => {
     const person = newPerson({ tid: '72f988bf-86f1-41af-91ab-2d7cd011db47' });
     const response = await service.call('POST', '/api/accounts', {
-      body: { idToken: idTokenFor(service, person), username: uniqueName(), emailAddress: 'Work.Person@Contoso.example' },
+      body: { idToken: service.idTokenFor(person), username: uniqueName(), emailAddress: 'Work.Person@Contoso.example' },
     });
     expect(response.status).toBe(201);
     expect(response.body.account.emailAddress).toBe('Work.Person@Contoso.example');
@@ -61,7 +58,7 @@ describe('registering an account', () => {
   it.each(['ab', 'a'.repeat(65), '-starts', 'ends.', 'has space', 'under_', 'ünicode', 'semi;colon', 'a..b/'])(
     'refuses the username %j with the naming rule',
     async (username) => {
-      const response = await service.call('POST', '/api/accounts', { body: { idToken: idTokenFor(service, newPerson()), username } });
+      const response = await service.call('POST', '/api/accounts', { body: { idToken: service.idTokenFor(newPerson()), username } });
       expect(response.status).toBe(400);
       expect(response.body).toMatchObject({
         code: 'invalid_username',
@@ -73,13 +70,13 @@ describe('registering an account', () => {
 
   it.each(['abc', 'a'.repeat(64), 'a_b.c-d', '0x0'])('accepts the username %j', async (name) => {
     const username = name.length > 10 ? name : `${name}${Date.now() % 100000}`;
-    await expect(register(service, newPerson(), username)).resolves.toMatchObject({ username });
+    await expect(service.register(newPerson(), username)).resolves.toMatchObject({ username });
   });
 
   it('keeps names unique whatever their casing', async () => {
-    const { username } = await register(service);
+    const { username } = await service.register();
     const response = await service.call('POST', '/api/accounts', {
-      body: { idToken: idTokenFor(service, newPerson()), username: username.toUpperCase() },
+      body: { idToken: service.idTokenFor(newPerson()), username: username.toUpperCase() },
     });
     expect(response.status).toBe(409);
     expect(response.body).toMatchObject({
@@ -89,9 +86,9 @@ describe('registering an account', () => {
   });
 
   it('keeps email addresses unique whatever their casing', async () => {
-    const { person } = await register(service);
+    const { person } = await service.register();
     const response = await service.call('POST', '/api/accounts', {
-      body: { idToken: idTokenFor(service, newPerson()), username: uniqueName(), emailAddress: person.email.toUpperCase() },
+      body: { idToken: service.idTokenFor(newPerson()), username: uniqueName(), emailAddress: person.email.toUpperCase() },
     });
     expect(response.status).toBe(409);
     expect(response.body).toMatchObject({
@@ -101,31 +98,31 @@ describe('registering an account', () => {
   });
 
   it('links one account per Microsoft account, identified by tenant and object id rather than email', async () => {
-    const { person } = await register(service);
+    const { person } = await service.register();
     const again = await service.call('POST', '/api/accounts', {
-      body: { idToken: idTokenFor(service, person), username: uniqueName(), emailAddress: 'other@example.com' },
+      body: { idToken: service.idTokenFor(person), username: uniqueName(), emailAddress: 'other@example.com' },
     });
     expect(again.status).toBe(409);
     expect(again.body.code).toBe('microsoft_account_in_use');
 
     // The same address under another Microsoft account is a different person.
     const sameEmailOtherAccount = await service.call('POST', '/api/accounts', {
-      body: { idToken: idTokenFor(service, newPerson({ email: person.email })), username: uniqueName() },
+      body: { idToken: service.idTokenFor(newPerson({ email: person.email })), username: uniqueName() },
     });
     expect(sameEmailOtherAccount.status).toBe(409);
     expect(sameEmailOtherAccount.body.code).toBe('email_in_use');
   });
 
   it('frees the name and address of a registration that failed, for the next person', async () => {
-    const { person: holder } = await register(service);
+    const { person: holder } = await service.register();
     const loser = newPerson();
     const username = uniqueName();
     const failed = await service.call('POST', '/api/accounts', {
-      body: { idToken: idTokenFor(service, loser), username, emailAddress: holder.email },
+      body: { idToken: service.idTokenFor(loser), username, emailAddress: holder.email },
     });
     expect(failed.status).toBe(409);
     // Neither the name nor the Microsoft account stayed claimed by the failed attempt.
-    await expect(register(service, loser, username)).resolves.toMatchObject({ username });
+    await expect(service.register(loser, username)).resolves.toMatchObject({ username });
   });
 
   it('gives one name to exactly one of 40 simultaneous registrations in different casings', async () => {
@@ -137,7 +134,7 @@ describe('registering an account', () => {
     const before = service.mailbox.delivered.length;
     const responses = await Promise.all(
       casings.map((username, i) =>
-        service.call('POST', '/api/accounts', { body: { idToken: idTokenFor(service, people[i]), username } }),
+        service.call('POST', '/api/accounts', { body: { idToken: service.idTokenFor(people[i]), username } }),
       ),
     );
 
@@ -148,16 +145,16 @@ describe('registering an account', () => {
 
     // The 39 losers left nothing behind: each can register another name with the same Microsoft account and address.
     const losers = people.filter((_, i) => responses[i].status === 409);
-    const retries = await Promise.all(losers.map((person) => register(service, person, uniqueName('retry'))));
+    const retries = await Promise.all(losers.map((person) => service.register(person, uniqueName('retry'))));
     expect(retries).toHaveLength(39);
   });
 });
 
 describe('confirming the email address', () => {
   async function registerAndGetLink() {
-    const registered = await register(service);
+    const registered = await service.register();
     const email = service.mailbox.delivered.find((e) => e.to.includes(registered.person.email));
-    const token = new URL(email!.links[0]).searchParams.get('token')!;
+    const token = tokenIn(email!.links[0]);
     return { ...registered, token };
   }
 

@@ -1,14 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import { clock } from '../lib/clock';
-import { useTestService, type ApiResponse, type TestService } from './support/service';
-import { idTokenFor, register } from './support/people';
+import { clock } from '../lib/shared/clock';
+import { useTestService, type ApiResponse } from './support/service';
 
-let service: TestService;
-
-useTestService((started) => {
-  service = started;
-});
+const service = useTestService();
 
 function expectUnauthorized(response: ApiResponse): void {
   expect(response.status).toBe(401);
@@ -58,12 +53,12 @@ describe('a request to GET /api/me answers 401 unauthorized', () => {
   });
 
   it('with the Microsoft ID token of the account instead of a session token', async () => {
-    const { person } = await register(service);
-    expectUnauthorized(await me(idTokenFor(service, person)));
+    const { person } = await service.register();
+    expectUnauthorized(await me(service.idTokenFor(person)));
   });
 
   it('with an unsigned (alg: none) token, or one signed with another key', async () => {
-    const { account } = await register(service);
+    const { account } = await service.register();
     // The control: the same token signed with the service's key is accepted.
     expect((await me(sessionLikeToken(account.id))).status).toBe(200);
 
@@ -72,7 +67,7 @@ describe('a request to GET /api/me answers 401 unauthorized', () => {
   });
 
   it('with a token signed by the service that is not a session of a live account', async () => {
-    const { account } = await register(service);
+    const { account } = await service.register();
     expectUnauthorized(await me(sessionLikeToken(account.id, { header: { typ: 'JWT' } })));
     expectUnauthorized(await me(sessionLikeToken(account.id, { claims: { aud: 'urn:something-else' } })));
     expectUnauthorized(await me(sessionLikeToken(account.id, { claims: { iss: 'urn:something-else' } })));
@@ -82,14 +77,14 @@ describe('a request to GET /api/me answers 401 unauthorized', () => {
   });
 
   it('with the session token in the query string instead of the Authorization header', async () => {
-    const { sessionToken } = await register(service);
+    const { sessionToken } = await service.register();
     expectUnauthorized(await service.call('GET', `/api/me?access_token=${encodeURIComponent(sessionToken)}`));
     expectUnauthorized(await service.call('GET', `/api/me?token=${encodeURIComponent(sessionToken)}`));
     expect((await me(sessionToken)).status).toBe(200);
   });
 
   it('once the session is over an hour old', async () => {
-    const { sessionToken } = await register(service);
+    const { sessionToken } = await service.register();
     const issued = Date.now();
     jest.spyOn(clock, 'now').mockReturnValue(new Date(issued + 59 * 60 * 1000));
     expect((await me(sessionToken)).status).toBe(200);
@@ -98,7 +93,7 @@ describe('a request to GET /api/me answers 401 unauthorized', () => {
   });
 
   it('without reading the database for a token that fails its signature', async () => {
-    const { account } = await register(service);
+    const { account } = await service.register();
     service.cosmos.reset();
     await me(sessionLikeToken(account.id, { key: randomBytes(48).toString('base64') }));
     await me('garbage');
@@ -108,8 +103,8 @@ describe('a request to GET /api/me answers 401 unauthorized', () => {
 
 describe('signing out everywhere', () => {
   it('ends every session issued so far, while a fresh Microsoft sign-in works', async () => {
-    const { person, sessionToken: first } = await register(service);
-    const signIn = await service.call('POST', '/api/auth/microsoft', { body: { idToken: idTokenFor(service, person) } });
+    const { person, sessionToken: first } = await service.register();
+    const signIn = await service.call('POST', '/api/auth/microsoft', { body: { idToken: service.idTokenFor(person) } });
     expect(signIn.body.status).toBe('signed_in');
     const second: string = signIn.body.sessionToken;
     expect((await me(first)).status).toBe(200);
@@ -123,7 +118,7 @@ describe('signing out everywhere', () => {
     expectUnauthorized(await me(second));
     expectUnauthorized(await service.call('POST', '/api/auth/sign-out-everywhere', { token: second }));
 
-    const again = await service.call('POST', '/api/auth/microsoft', { body: { idToken: idTokenFor(service, person) } });
+    const again = await service.call('POST', '/api/auth/microsoft', { body: { idToken: service.idTokenFor(person) } });
     expect(again.status).toBe(200);
     expect(again.body.status).toBe('signed_in');
     const fresh = await me(again.body.sessionToken);
@@ -138,7 +133,7 @@ describe('signing out everywhere', () => {
 
 describe('PATCH /api/me', () => {
   it('refuses any username, in any casing, even the same one', async () => {
-    const { username, sessionToken } = await register(service);
+    const { username, sessionToken } = await service.register();
     for (const attempt of [username, username.toUpperCase(), username.toLowerCase(), `${username}-2`, '']) {
       const response = await service.call('PATCH', '/api/me', { body: { username: attempt }, token: sessionToken });
       expect(response.status).toBe(400);
@@ -149,7 +144,7 @@ describe('PATCH /api/me', () => {
   });
 
   it('with {} answers 200 and the account, unchanged', async () => {
-    const { sessionToken } = await register(service);
+    const { sessionToken } = await service.register();
     const before = await me(sessionToken);
     const response = await service.call('PATCH', '/api/me', { body: {}, token: sessionToken });
     expect(response.status).toBe(200);
@@ -168,14 +163,14 @@ describe('PATCH /api/me', () => {
 
 describe('GET /api/me', () => {
   it('answers the signed-in account', async () => {
-    const { account, sessionToken } = await register(service);
+    const { account, sessionToken } = await service.register();
     const response = await me(sessionToken);
     expect(response.status).toBe(200);
     expect(response.body).toEqual(account);
   });
 
   it('costs exactly one Cosmos DB document request once warm', async () => {
-    const { sessionToken } = await register(service);
+    const { sessionToken } = await service.register();
     expect((await me(sessionToken)).status).toBe(200);
     service.cosmos.reset();
     expect((await me(sessionToken)).status).toBe(200);

@@ -1,14 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { clock } from '../lib/clock';
-import { useTestService, type ApiResponse, type TestService } from './support/service';
-import { newPerson, register, uniqueName, type Person } from './support/people';
-import { emailsTo, waitForEmailTo } from './support/waitFor';
+import { clock } from '../lib/shared/clock';
+import { useTestService, type ApiResponse } from './support/service';
+import { newPerson, uniqueName, type Person } from './support/people';
+import { tokenIn } from './support/waitFor';
 
-let service: TestService;
-
-useTestService((started) => {
-  service = started;
-});
+const service = useTestService();
 
 const SUBJECT = 'The Microsoft account you sign in with';
 
@@ -28,11 +24,11 @@ function inFreshRateWindow(): void {
 
 /** An account whose address differs from its Microsoft account's, so the tests can tell which one is used. */
 async function registerWithAddress(emailAddress: string, person: Person = newPerson()) {
-  const registered = await register(service, person);
+  const registered = await service.register(person);
   const changed = await service.call('POST', '/api/me/email', { token: registered.sessionToken, body: { emailAddress } });
   expect(changed.status).toBe(202);
-  const link = (await waitForEmailTo(service, emailAddress)).links[0];
-  const confirmed = await service.call('POST', '/api/auth/confirm-email', { body: { token: new URL(link).searchParams.get('token') } });
+  const link = (await service.waitForEmailTo(emailAddress)).links[0];
+  const confirmed = await service.call('POST', '/api/auth/confirm-email', { body: { token: tokenIn(link) } });
   expect(confirmed.status).toBe(200);
   return registered;
 }
@@ -41,7 +37,7 @@ const tag = () => randomUUID().slice(0, 8);
 
 describe('sign-in assistance with a username', () => {
   it('answers the masked address: first character, ten stars, last character, the domain', async () => {
-    const { username } = await register(service, newPerson({ email: `j${tag()}n@example.com` }));
+    const { username } = await service.register(newPerson({ email: `j${tag()}n@example.com` }));
     inFreshRateWindow();
     const response = await assist({ username });
     expect(response.status).toBe(200);
@@ -53,7 +49,7 @@ describe('sign-in assistance with a username', () => {
     ['a long one and a subdomain', () => `Alexandra.Long-Name+${tag()}Z@mail.fabrikam.example`, () => 'A**********Z@mail.fabrikam.example'],
   ])('masks %s the same way', async (_label, address, masked) => {
     const emailAddress = address();
-    const { username } = await register(service, newPerson({ email: emailAddress }));
+    const { username } = await service.register(newPerson({ email: emailAddress }));
     inFreshRateWindow();
     const response = await assist({ username });
     expect(response.status).toBe(200);
@@ -62,7 +58,7 @@ describe('sign-in assistance with a username', () => {
   });
 
   it('finds the user in any casing of the username', async () => {
-    const { username } = await register(service, newPerson({ email: `k${tag()}m@example.com` }), `Case.${uniqueName()}`);
+    const { username } = await service.register(newPerson({ email: `k${tag()}m@example.com` }), `Case.${uniqueName()}`);
     inFreshRateWindow();
     for (const spelling of [username, username.toUpperCase(), username.toLowerCase()]) {
       const response = await assist({ username: spelling });
@@ -126,7 +122,7 @@ describe('sign-in assistance with a username and an email address', () => {
     expect((await assist({ username: uniqueName('nobody'), emailAddress: accountAddress })).status).toBe(202);
 
     expect((await assist({ username: username.toUpperCase(), emailAddress: accountAddress.toLowerCase() })).status).toBe(202);
-    const email = await waitForEmailTo(service, accountAddress, SUBJECT);
+    const email = await service.waitForEmailTo(accountAddress, SUBJECT);
     expect(email.to).toEqual([accountAddress]);
     expect(email.plainText).toContain(`${person.name} <${person.email}>`);
     expect(email.plainText).toContain(username);
@@ -134,9 +130,9 @@ describe('sign-in assistance with a username and an email address', () => {
 
     // Emails go out in the background: give any stray one the time the matching one took, and more.
     await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(emailsTo(service, accountAddress).filter((e) => e.subject === SUBJECT)).toHaveLength(1);
-    expect(emailsTo(service, wrongAddress)).toHaveLength(0);
-    expect(emailsTo(service, person.email).filter((e) => e.subject === SUBJECT)).toHaveLength(0);
+    expect(service.emailsTo(accountAddress).filter((e) => e.subject === SUBJECT)).toHaveLength(1);
+    expect(service.emailsTo(wrongAddress)).toHaveLength(0);
+    expect(service.emailsTo(person.email).filter((e) => e.subject === SUBJECT)).toHaveLength(0);
   });
 
   it('takes about as long whether the address matches or not', async () => {
@@ -161,7 +157,7 @@ describe('sign-in assistance with a username and an email address', () => {
     }
     expect(Math.abs(matching - wrong)).toBeLessThan(100);
     expect(Math.abs(matching - unknownUser)).toBeLessThan(100);
-    await waitForEmailTo(service, accountAddress, SUBJECT);
+    await service.waitForEmailTo(accountAddress, SUBJECT);
   });
 
   it('refuses a malformed address, naming the field', async () => {

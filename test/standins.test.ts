@@ -1,9 +1,9 @@
 import * as crypto from 'node:crypto';
 import { EmailClient, type EmailClientOptions, type EmailMessage } from '@azure/communication-email';
 import * as jwt from 'jsonwebtoken';
-import { createAcsEmailStandIn, type AcsEmailStandIn } from './standins/acsEmail';
+import { createAcsEmailStandIn, type AcsEmailStandIn } from '../local/standins/acsEmail';
 import { createIdentityStandIn, PERSONAL_ACCOUNT_TENANT, type IdentityStandIn } from './standins/identity';
-import { listenOnLoopback, type LoopbackServer } from './standins/listen';
+import { listenOnLoopback, type LoopbackServer } from '../local/standins/listen';
 
 describe('ACS email stand-in with the real EmailClient', () => {
   const accessKey = crypto.randomBytes(32).toString('base64');

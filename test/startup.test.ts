@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { ConfigurationError, parseSettings } from '../lib/settings';
+import { ConfigurationError, parseSettings } from '../lib/shared/settings';
 import { startService } from '../local/start';
 import { startServiceProcess } from './support/process';
 import { SETTINGS_IN_AZURE } from './support/settings';
+import { tokenIn } from './support/waitFor';
 
 /** Every setting the service reads, and what tells it it runs in Azure. */
 const SERVICE_SETTINGS = [
@@ -352,7 +353,7 @@ describe('npm start with no settings (development defaults)', () => {
       expect(printed.join('\n')).toContain(link);
 
       // The printed link works.
-      const token = new URL(link).searchParams.get('token');
+      const token = tokenIn(link);
       expect((await post('/api/auth/confirm-email', { token })).status).toBe(200);
       const me = await fetch(`${service.url}/api/me`, { headers: { Authorization: `Bearer ${sessionToken}` } });
       expect(await me.json()).toMatchObject({ username: 'ada', emailConfirmed: true });

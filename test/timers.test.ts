@@ -1,19 +1,12 @@
-import { useTestService, type TestService } from './support/service';
-import { register } from './support/people';
+import { useTestService } from './support/service';
 
-let service: TestService;
 
-useTestService(
-  (started) => {
-    service = started;
-  },
-  { runSchedules: true },
-);
+const service = useTestService({ runSchedules: true });
 
 describe('timer functions on their schedule', () => {
   it('delivers an email that failed, on the next minute, without anyone asking', async () => {
     service.mailbox.failNextSends(1);
-    const { person } = await register(service);
+    const { person } = await service.register();
     expect(service.mailbox.delivered.filter((e) => e.to.includes(person.email))).toHaveLength(0);
 
     // deliverPendingEmails runs at second 0 of every minute; the email's first retry is due a minute after

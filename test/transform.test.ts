@@ -1,23 +1,9 @@
-import { FRONTEND_ORIGIN, useTestService, type ApiResponse, type TestService } from './support/service';
-import { idTokenFor, newPerson, uniqueName } from './support/people';
-import {
-  confirmedUser,
-  createOrganization,
-  emailCount,
-  inviteAndAccept,
-  nextEmailTo,
-  organizationsOf,
-  removeMember,
-  unconfirmedUser,
-  type Member,
-} from './support/organizations';
-import { emailsTo, tokenIn } from './support/waitFor';
+import { FRONTEND_ORIGIN, useTestService, type ApiResponse } from './support/service';
+import { newPerson, uniqueName } from './support/people';
+import type { Member } from './support/organizations';
+import { tokenIn } from './support/waitFor';
 
-let service: TestService;
-
-useTestService((started) => {
-  service = started;
-});
+const service = useTestService();
 
 const STRONG_PASSWORD = 'correct horse battery staple 🐎';
 
@@ -39,14 +25,14 @@ const cancel = (account: Pick<Member, 'sessionToken'>) => service.call('DELETE',
 const me = (member: Pick<Member, 'sessionToken'>) => service.call('GET', '/api/me', { token: member.sessionToken });
 
 const signInWithMicrosoft = (member: Pick<Member, 'person'>) =>
-  service.call('POST', '/api/auth/microsoft', { body: { idToken: idTokenFor(service, member.person) } });
+  service.call('POST', '/api/auth/microsoft', { body: { idToken: service.idTokenFor(member.person) } });
 
 /** Asks `admin` to administer `account` (202 expected) and returns the token of the email the admin gets. */
 async function requestTransform(account: Member, admin: Member): Promise<string> {
-  const seen = emailCount(service, admin.person.email);
+  const seen = service.emailCount(admin.person.email);
   const response = await askToTransform(account, admin.username);
   expect(response.status).toBe(202);
-  const email = await nextEmailTo(service, admin.person.email, transformSubject(account.username), seen);
+  const email = await service.nextEmailTo(admin.person.email, transformSubject(account.username), seen);
   return tokenIn(email.links[0]);
 }
 
@@ -68,11 +54,11 @@ async function expectTransformed(account: Member, admin: Member, sessionsOfTheAc
     emailConfirmed: true,
     pendingInvitations: [],
   });
-  expect(await organizationsOf(service, admin)).toEqual([{ name: account.username, role: 'admin' }]);
+  expect(await service.organizationsOf(admin)).toEqual([{ name: account.username, role: 'admin' }]);
 
   // Its name stays taken, in any casing, for accounts and organizations alike.
   for (const username of [account.username, account.username.toUpperCase()]) {
-    const registration = await service.call('POST', '/api/accounts', { body: { idToken: idTokenFor(service, newPerson()), username } });
+    const registration = await service.call('POST', '/api/accounts', { body: { idToken: service.idTokenFor(newPerson()), username } });
     expect(outcome(registration)).toBe('409 username_unavailable');
   }
   const sameName = await service.call('POST', '/api/organizations', {
@@ -84,10 +70,10 @@ async function expectTransformed(account: Member, admin: Member, sessionsOfTheAc
 
 /** An account with a confirmed address that lost its Microsoft account and set a password by email. */
 async function confirmedUserWithPassword(): Promise<Member> {
-  const member = await confirmedUser(service);
-  const seen = emailCount(service, member.person.email);
+  const member = await service.confirmedUser();
+  const seen = service.emailCount(member.person.email);
   expect((await service.call('POST', '/api/auth/forgot-password', { body: { emailAddress: member.person.email } })).status).toBe(202);
-  const email = await nextEmailTo(service, member.person.email, 'Reset your password', seen);
+  const email = await service.nextEmailTo(member.person.email, 'Reset your password', seen);
   const reset = await service.call('POST', '/api/auth/reset-password', { body: { token: tokenIn(email.links[0]), newPassword: STRONG_PASSWORD } });
   expect(reset.status).toBe(200);
   // The reset ended the Microsoft session; a fresh one for the tests that need it.
@@ -100,17 +86,17 @@ const passwordSignIn = (username: string) => service.call('POST', '/api/auth/pas
 
 describe('asking to become an organization', () => {
   it('answers 202 and mails a token to the named admin, not to the account', async () => {
-    const account = await confirmedUser(service);
-    const admin = await confirmedUser(service);
-    const mailToAccount = emailCount(service, account.person.email);
+    const account = await service.confirmedUser();
+    const admin = await service.confirmedUser();
+    const mailToAccount = service.emailCount(account.person.email);
 
     const token = await requestTransform(account, admin);
 
-    const email = emailsTo(service, admin.person.email).find((e) => e.subject === transformSubject(account.username))!;
+    const email = service.emailsTo(admin.person.email).find((e) => e.subject === transformSubject(account.username))!;
     expect(email.links).toEqual([expect.stringMatching(new RegExp(`^${FRONTEND_ORIGIN}/organizations/transform\\?token=[A-Za-z0-9_-]{43}$`))]);
     expect(email.plainText).toContain(account.username);
     await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(emailsTo(service, account.person.email).slice(mailToAccount)).toEqual([]);
+    expect(service.emailsTo(account.person.email).slice(mailToAccount)).toEqual([]);
     expect(service.mailbox.delivered.filter((e) => e.plainText.includes(token)).map((e) => e.to)).toEqual([[admin.person.email]]);
 
     // Nothing changes until the admin answers.
@@ -123,52 +109,52 @@ describe('asking to become an organization', () => {
       {
         label: 'an account whose email is unconfirmed',
         expected: '403 email_unconfirmed',
-        arrange: async () => ({ account: await unconfirmedUser(service), adminUsername: (await confirmedUser(service)).username, detail: /Confirm your email/ }),
+        arrange: async () => ({ account: await service.unconfirmedUser(), adminUsername: (await service.confirmedUser()).username, detail: /Confirm your email/ }),
       },
       {
         label: 'an account that administers an organization',
         expected: '409 transform_not_allowed',
         arrange: async () => {
-          const account = await confirmedUser(service);
-          const { name } = await createOrganization(service, account);
-          return { account, adminUsername: (await confirmedUser(service)).username, detail: new RegExp(`Leave ${name}`) };
+          const account = await service.confirmedUser();
+          const { name } = await service.createOrganization(account);
+          return { account, adminUsername: (await service.confirmedUser()).username, detail: new RegExp(`Leave ${name}`) };
         },
       },
       {
         label: 'an account that collaborates in an organization',
         expected: '409 transform_not_allowed',
         arrange: async () => {
-          const account = await confirmedUser(service);
-          const owner = await confirmedUser(service);
-          const { name } = await createOrganization(service, owner);
-          await inviteAndAccept(service, name, owner, account, 'collaborator');
+          const account = await service.confirmedUser();
+          const owner = await service.confirmedUser();
+          const { name } = await service.createOrganization(owner);
+          await service.inviteAndAccept(name, owner, account, 'collaborator');
           return { account, adminUsername: owner.username, detail: new RegExp(`Leave ${name}`) };
         },
       },
       {
         label: 'an admin nobody is called',
         expected: '404 user_not_found',
-        arrange: async () => ({ account: await confirmedUser(service), adminUsername: uniqueName('nobody'), detail: /There is no user named/ }),
+        arrange: async () => ({ account: await service.confirmedUser(), adminUsername: uniqueName('nobody'), detail: /There is no user named/ }),
       },
       {
         label: 'an admin that is an organization',
         expected: '400 member_is_organization',
         arrange: async () => {
-          const owner = await confirmedUser(service);
-          const { name } = await createOrganization(service, owner);
-          return { account: await confirmedUser(service), adminUsername: name, detail: /is an organization/ };
+          const owner = await service.confirmedUser();
+          const { name } = await service.createOrganization(owner);
+          return { account: await service.confirmedUser(), adminUsername: name, detail: /is an organization/ };
         },
       },
       {
         label: 'an admin whose email is unconfirmed',
         expected: '400 email_unconfirmed',
-        arrange: async () => ({ account: await confirmedUser(service), adminUsername: (await unconfirmedUser(service)).username, detail: /has not confirmed/ }),
+        arrange: async () => ({ account: await service.confirmedUser(), adminUsername: (await service.unconfirmedUser()).username, detail: /has not confirmed/ }),
       },
       {
         label: 'the account itself as its admin',
         expected: '409 transform_not_allowed',
         arrange: async () => {
-          const account = await confirmedUser(service);
+          const account = await service.confirmedUser();
           return { account, adminUsername: account.username.toUpperCase(), detail: /another account/ };
         },
       },
@@ -186,19 +172,19 @@ describe('asking to become an organization', () => {
     });
 
     it('lets an account that left its organizations ask', async () => {
-      const account = await confirmedUser(service);
-      const owner = await confirmedUser(service);
-      const { name } = await createOrganization(service, owner);
-      await inviteAndAccept(service, name, owner, account, 'collaborator');
+      const account = await service.confirmedUser();
+      const owner = await service.confirmedUser();
+      const { name } = await service.createOrganization(owner);
+      await service.inviteAndAccept(name, owner, account, 'collaborator');
       expect(outcome(await askToTransform(account, owner.username))).toBe('409 transform_not_allowed');
-      await removeMember(service, name, account, account);
+      await service.removeMember(name, account, account);
       await requestTransform(account, owner);
     });
   });
 
   it('works from the recovery session of a password sign-in, and the password no longer signs in afterwards', async () => {
     const account = await confirmedUserWithPassword();
-    const admin = await confirmedUser(service);
+    const admin = await service.confirmedUser();
     const recovery = await passwordSignIn(account.username);
     expect(recovery.body.status).toBe('password_login_discontinued');
     const recoverySession = { sessionToken: recovery.body.sessionToken as string };
@@ -212,7 +198,7 @@ describe('asking to become an organization', () => {
 
   it('can be cancelled from the recovery session too', async () => {
     const account = await confirmedUserWithPassword();
-    const admin = await confirmedUser(service);
+    const admin = await service.confirmedUser();
     const recoverySession = { sessionToken: (await passwordSignIn(account.username)).body.sessionToken as string };
     const token = await requestTransform({ ...account, ...recoverySession }, admin);
     expect((await cancel(recoverySession)).status).toBe(204);
@@ -222,9 +208,9 @@ describe('asking to become an organization', () => {
 
 describe('answering the request', () => {
   it('only the named admin can accept or reject it: anyone else holding the token gets invalid_token', async () => {
-    const account = await confirmedUser(service);
-    const admin = await confirmedUser(service);
-    const someoneElse = await confirmedUser(service);
+    const account = await service.confirmedUser();
+    const admin = await service.confirmedUser();
+    const someoneElse = await service.confirmedUser();
     const token = await requestTransform(account, admin);
 
     for (const stranger of [someoneElse, account]) {
@@ -233,7 +219,7 @@ describe('answering the request', () => {
     }
     expect(outcome(await service.call('POST', '/api/organizations/transform/accept', { body: { token } }))).toBe('401 unauthorized');
     expect((await me(account)).body.kind).toBe('user');
-    expect(await organizationsOf(service, someoneElse)).toEqual([]);
+    expect(await service.organizationsOf(someoneElse)).toEqual([]);
 
     // The attempts used nothing up.
     expect(await accept(admin, token)).toMatchObject({ status: 200 });
@@ -241,9 +227,9 @@ describe('answering the request', () => {
   });
 
   it('on accept, the account becomes an organization with the admin: it keeps its name and email, loses its sessions and sign-in', async () => {
-    const account = await confirmedUser(service);
+    const account = await service.confirmedUser();
     const secondSession = (await signInWithMicrosoft(account)).body.sessionToken as string;
-    const admin = await confirmedUser(service);
+    const admin = await service.confirmedUser();
     const token = await requestTransform(account, admin);
 
     const accepted = await accept(admin, token);
@@ -254,24 +240,24 @@ describe('answering the request', () => {
     expect(outcome(await reject(admin, token))).toBe('400 invalid_token');
 
     // No way back in through recovery either: organizations have no credentials to recover.
-    const seen = emailCount(service, account.person.email);
+    const seen = service.emailCount(account.person.email);
     expect((await service.call('POST', '/api/auth/forgot-password', { body: { emailAddress: account.person.email } })).status).toBe(202);
     const assistance = await service.call('POST', '/api/auth/sign-in-assistance', { body: { username: account.username } });
     expect(outcome(assistance)).toBe('404 user_not_found');
     await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(emailsTo(service, account.person.email).slice(seen).map((e) => e.subject)).not.toContain('Reset your password');
+    expect(service.emailsTo(account.person.email).slice(seen).map((e) => e.subject)).not.toContain('Reset your password');
 
     // The admin manages it like any organization, and the security logs say what happened.
-    const newcomer = await confirmedUser(service);
-    await inviteAndAccept(service, account.username, admin, newcomer, 'collaborator');
-    expect(await organizationsOf(service, newcomer)).toEqual([{ name: account.username, role: 'collaborator' }]);
+    const newcomer = await service.confirmedUser();
+    await service.inviteAndAccept(account.username, admin, newcomer, 'collaborator');
+    expect(await service.organizationsOf(newcomer)).toEqual([{ name: account.username, role: 'collaborator' }]);
     const audit = await service.call('GET', '/api/me/audit', { token: admin.sessionToken });
     expect(audit.body.events.map((e: { action: string }) => e.action)).toContain('transform_accepted');
   });
 
   it('on reject, the account stays exactly as it was and may ask again', async () => {
-    const account = await confirmedUser(service);
-    const admin = await confirmedUser(service);
+    const account = await service.confirmedUser();
+    const admin = await service.confirmedUser();
     const before = (await me(account)).body;
     const token = await requestTransform(account, admin);
 
@@ -280,7 +266,7 @@ describe('answering the request', () => {
     expect((await me(account)).body).toEqual(before);
     expect((await signInWithMicrosoft(account)).body).toMatchObject({ status: 'signed_in', account: { username: account.username } });
     expect(outcome(await service.call('GET', `/api/organizations/${account.username}`, { token: admin.sessionToken }))).toBe('404 not_found');
-    expect(await organizationsOf(service, admin)).toEqual([]);
+    expect(await service.organizationsOf(admin)).toEqual([]);
     expect(outcome(await accept(admin, token))).toBe('400 invalid_token');
 
     const again = await requestTransform(account, admin);
@@ -289,8 +275,8 @@ describe('answering the request', () => {
   });
 
   it('the account can cancel it: 204, and the token no longer accepts or rejects', async () => {
-    const account = await confirmedUser(service);
-    const admin = await confirmedUser(service);
+    const account = await service.confirmedUser();
+    const admin = await service.confirmedUser();
     const token = await requestTransform(account, admin);
 
     expect((await cancel(account)).status).toBe(204);
@@ -306,9 +292,9 @@ describe('answering the request', () => {
     ['the same admin', false],
     ['another admin', true],
   ])('asking again, of %s, replaces the earlier request', async (_label, anotherAdmin) => {
-    const account = await confirmedUser(service);
-    const first = await confirmedUser(service);
-    const second = anotherAdmin ? await confirmedUser(service) : first;
+    const account = await service.confirmedUser();
+    const first = await service.confirmedUser();
+    const second = anotherAdmin ? await service.confirmedUser() : first;
     const earlier = await requestTransform(account, first);
     const later = await requestTransform(account, second);
     expect(later).not.toBe(earlier);
@@ -318,18 +304,18 @@ describe('answering the request', () => {
     expect((await me(account)).body.kind).toBe('user');
     expect((await accept(second, later)).status).toBe(200);
     await expectTransformed(account, second);
-    if (anotherAdmin) expect(await organizationsOf(service, first)).toEqual([]);
+    if (anotherAdmin) expect(await service.organizationsOf(first)).toEqual([]);
   });
 
   it('the admin cannot accept once the account has joined an organization since it asked', async () => {
-    const account = await confirmedUser(service);
-    const admin = await confirmedUser(service);
+    const account = await service.confirmedUser();
+    const admin = await service.confirmedUser();
     const token = await requestTransform(account, admin);
-    await createOrganization(service, account);
+    await service.createOrganization(account);
 
     expect(outcome(await accept(admin, token))).toBe('409 transform_not_allowed');
     expect((await me(account)).body.kind).toBe('user');
-    expect(await organizationsOf(service, admin)).toEqual([]);
+    expect(await service.organizationsOf(admin)).toEqual([]);
   });
 });
 
@@ -337,8 +323,8 @@ describe('an accept interrupted halfway', () => {
   const accountsDoc = (id: string) => new RegExp(`^PUT .*/colls/accounts/docs/${id}$`);
 
   it('dies after the account became an organization but before the admin’s membership was mirrored; accepting again finishes it', async () => {
-    const account = await confirmedUser(service);
-    const admin = await confirmedUser(service);
+    const account = await service.confirmedUser();
+    const admin = await service.confirmedUser();
     const adminId = (await me(admin)).body.id as string;
     const token = await requestTransform(account, admin);
 
@@ -349,7 +335,7 @@ describe('an accept interrupted halfway', () => {
 
     // Halfway: the account is an organization already, but the admin's own list does not show it yet.
     expect(outcome(await me(account))).toBe('401 unauthorized');
-    expect(await organizationsOf(service, admin)).toEqual([]);
+    expect(await service.organizationsOf(admin)).toEqual([]);
     // There is no way back from halfway: rejecting is refused; only accepting again goes on.
     expect(outcome(await reject(admin, token))).toBe('400 invalid_token');
 
@@ -368,8 +354,8 @@ describe('an accept interrupted halfway', () => {
   ];
 
   it.each(steps)('fails at %s: 500, then accepting again gives 200 and a finished transform, then invalid_token', async (_step, write) => {
-    const account = await confirmedUser(service);
-    const admin = await confirmedUser(service);
+    const account = await service.confirmedUser();
+    const admin = await service.confirmedUser();
     const ids = { account: (await me(account)).body.id as string, admin: (await me(admin)).body.id as string };
     const token = await requestTransform(account, admin);
 
@@ -385,16 +371,16 @@ describe('an accept interrupted halfway', () => {
   });
 
   it('waits for the same admin: a halfway accept cannot be finished by anyone else', async () => {
-    const account = await confirmedUser(service);
-    const admin = await confirmedUser(service);
-    const someoneElse = await confirmedUser(service);
+    const account = await service.confirmedUser();
+    const admin = await service.confirmedUser();
+    const someoneElse = await service.confirmedUser();
     const adminId = (await me(admin)).body.id as string;
     const token = await requestTransform(account, admin);
 
     service.cosmos.failNext(accountsDoc(adminId), 500);
     expect((await accept(admin, token)).status).toBe(500);
     expect(outcome(await accept(someoneElse, token))).toBe('400 invalid_token');
-    expect(await organizationsOf(service, someoneElse)).toEqual([]);
+    expect(await service.organizationsOf(someoneElse)).toEqual([]);
     expect((await accept(admin, token)).status).toBe(200);
     await expectTransformed(account, admin);
   });

@@ -4,22 +4,16 @@
  * their `acr`.
  */
 import { randomUUID } from 'node:crypto';
-import { clock } from '../lib/clock';
-import { startSecondInstance, useTestService, type TestService } from './support/service';
-import { idTokenFor, newPerson, register, uniqueName, type Person } from './support/people';
+import { clock } from '../lib/shared/clock';
+import { useTestService } from './support/service';
+import { newPerson, uniqueName, type Person } from './support/people';
 import type { AccessTokenMintOptions } from './standins/identity';
 
 const MFA_API = 'api://gallery-mfa-check';
 const WORK_TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 
-let service: TestService;
 
-useTestService(
-  (started) => {
-    service = started;
-  },
-  { settings: { WORK_ACCOUNT_MFA: 'verified', MICROSOFT_MFA_API_AUDIENCE: MFA_API } },
-);
+const service = useTestService({ settings: { WORK_ACCOUNT_MFA: 'verified', MICROSOFT_MFA_API_AUDIENCE: MFA_API } });
 
 const worker = (overrides: Partial<Person> = {}) => newPerson({ tid: WORK_TENANT, ...overrides });
 const mfaTokenFor = (person: Person, options: Partial<AccessTokenMintOptions> = {}, claims: Record<string, unknown> = {}) =>
@@ -31,7 +25,7 @@ const signIn = (body: unknown) => service.call('POST', '/api/auth/microsoft', { 
 
 async function registerWorker(person: Person = worker()) {
   const response = await service.call('POST', '/api/accounts', {
-    body: { idToken: idTokenFor(service, person), mfaToken: mfaTokenFor(person), username: uniqueName() },
+    body: { idToken: service.idTokenFor(person), mfaToken: mfaTokenFor(person), username: uniqueName() },
   });
   expect(response.status).toBe(201);
   return { person, ...response.body };
@@ -42,7 +36,7 @@ describe('a work account in verified mode', () => {
     const { person, account, sessionToken } = await registerWorker();
     expect(account.microsoftAccount).toEqual({ email: person.email, accountType: 'work', twoFactor: 'verified' });
 
-    const response = await signIn({ idToken: idTokenFor(service, person), mfaToken: mfaTokenFor(person) });
+    const response = await signIn({ idToken: service.idTokenFor(person), mfaToken: mfaTokenFor(person) });
     expect(response.status).toBe(200);
     expect(response.body.account.microsoftAccount.twoFactor).toBe('verified');
     expect((await service.call('GET', '/api/me', { token: sessionToken })).body.microsoftAccount.twoFactor).toBe('verified');
@@ -51,11 +45,11 @@ describe('a work account in verified mode', () => {
   it('answers mfa_required without an mfaToken, or with one that shows no mfa, wherever an ID token is accepted', async () => {
     const { person } = await registerWorker();
     const stranger = worker();
-    const { sessionToken } = await register(service);
+    const { sessionToken } = await service.register();
     const attempts = (mfaToken: (p: Person) => { mfaToken?: string }) => [
-      signIn({ idToken: idTokenFor(service, person), ...mfaToken(person) }),
-      service.call('POST', '/api/accounts', { body: { idToken: idTokenFor(service, stranger), username: uniqueName(), ...mfaToken(stranger) } }),
-      service.call('PUT', '/api/me/microsoft-account', { token: sessionToken, body: { idToken: idTokenFor(service, stranger), ...mfaToken(stranger) } }),
+      signIn({ idToken: service.idTokenFor(person), ...mfaToken(person) }),
+      service.call('POST', '/api/accounts', { body: { idToken: service.idTokenFor(stranger), username: uniqueName(), ...mfaToken(stranger) } }),
+      service.call('PUT', '/api/me/microsoft-account', { token: sessionToken, body: { idToken: service.idTokenFor(stranger), ...mfaToken(stranger) } }),
     ];
     for (const mfaToken of [() => ({}), (p: Person) => ({ mfaToken: mfaTokenFor(p, { mfa: false }) })]) {
       for (const response of await Promise.all(attempts(mfaToken))) {
@@ -65,7 +59,7 @@ describe('a work account in verified mode', () => {
       }
     }
     // Nothing was linked or registered along the way.
-    expect((await signIn({ idToken: idTokenFor(service, stranger), mfaToken: mfaTokenFor(stranger) })).body.status).toBe('registration_required');
+    expect((await signIn({ idToken: service.idTokenFor(stranger), mfaToken: mfaTokenFor(stranger) })).body.status).toBe('registration_required');
   });
 
   const minutesAgo = (minutes: number) => new Date(clock.now().getTime() - minutes * 60 * 1000);
@@ -82,13 +76,13 @@ describe('a work account in verified mode', () => {
     ['signed with a key the platform does not publish', (p) => mfaTokenFor(p, { signWith: 'foreign' })],
     ['HMAC-signed with the public key', (p) => mfaTokenFor(p, { algorithm: 'HS256' })],
     ['unsigned', (p) => mfaTokenFor(p, { algorithm: 'none' })],
-    ['an ID token in its place', (p) => idTokenFor(service, p)],
+    ['an ID token in its place', (p) => service.idTokenFor(p)],
     ['no JWT at all', () => 'not-a-token'],
   ];
 
   it.each(invalid)('refuses an mfaToken %s as invalid_id_token', async (_label, mfaToken) => {
     const person = worker();
-    const response = await signIn({ idToken: idTokenFor(service, person), mfaToken: mfaToken(person) });
+    const response = await signIn({ idToken: service.idTokenFor(person), mfaToken: mfaToken(person) });
     expect(response.status).toBe(401);
     expect(response.body.code).toBe('invalid_id_token');
     expect(response.body.detail).toMatch(/MFA token/);
@@ -97,22 +91,22 @@ describe('a work account in verified mode', () => {
   it('records what the last sign-in showed: an account registered in tenant mode becomes verified', async () => {
     // Another instance still in tenant mode, as during a change of WORK_ACCOUNT_MFA.
     process.env.WORK_ACCOUNT_MFA = 'tenant';
-    const tenantMode = await startSecondInstance(service).finally(() => {
+    const tenantMode = await service.startSecondInstance().finally(() => {
       process.env.WORK_ACCOUNT_MFA = 'verified';
     });
     try {
       const person = worker();
-      const registered = await tenantMode.call('POST', '/api/accounts', { body: { idToken: idTokenFor(service, person), username: uniqueName() } });
+      const registered = await tenantMode.call('POST', '/api/accounts', { body: { idToken: service.idTokenFor(person), username: uniqueName() } });
       expect(registered.body.account.microsoftAccount.twoFactor).toBe('tenant_policy');
 
-      const signedIn = await signIn({ idToken: idTokenFor(service, person), mfaToken: mfaTokenFor(person) });
+      const signedIn = await signIn({ idToken: service.idTokenFor(person), mfaToken: mfaTokenFor(person) });
       expect(signedIn.body.account.microsoftAccount.twoFactor).toBe('verified');
       const me = await service.call('GET', '/api/me', { token: registered.body.sessionToken });
       expect(me.body.microsoftAccount.twoFactor).toBe('verified');
 
       // The next sign-in in the same mode writes nothing but its security log entry.
       service.cosmos.reset();
-      expect((await signIn({ idToken: idTokenFor(service, person), mfaToken: mfaTokenFor(person) })).status).toBe(200);
+      expect((await signIn({ idToken: service.idTokenFor(person), mfaToken: mfaTokenFor(person) })).status).toBe(200);
       expect(service.cosmos.documentRequests().length).toBeLessThanOrEqual(3);
     } finally {
       await tenantMode.stop();
@@ -122,8 +116,8 @@ describe('a work account in verified mode', () => {
 
 describe('a personal account in verified mode', () => {
   it('still shows two-step verification by its acr, with or without an mfaToken', async () => {
-    const { person } = await register(service);
-    expect((await signIn({ idToken: idTokenFor(service, person) })).status).toBe(200);
+    const { person } = await service.register();
+    expect((await signIn({ idToken: service.idTokenFor(person) })).status).toBe(200);
     const noAcr = await signIn({ idToken: service.identity.mint({ email: person.email, oid: person.oid }, { mfa: false, issuedAt: clock.now() }), mfaToken: mfaTokenFor(person) });
     expect(noAcr.status).toBe(403);
     expect(noAcr.body.code).toBe('mfa_required');

@@ -1,5 +1,5 @@
 // The Function App on the Flex Consumption plan, running as its user-assigned identity. Its app settings
-// are exactly the settings the code reads (lib/settings.ts) plus the platform's own; test/infra.test.ts
+// are exactly the settings the code reads (lib/shared/settings.ts) plus the platform's own; test/infra.test.ts
 // checks both directions. No setting holds a secret: SESSION_SIGNING_KEY is a Key Vault reference.
 
 param name string
@@ -75,10 +75,10 @@ param instanceMemoryMB int = 2048
 param maximumInstanceCount int = 100
 
 // Every app setting of the Function App. The application's settings (the keys of the zod schema in
-// lib/settings.ts) are set here except the local-only COSMOS_KEY and COMMUNICATION_SERVICES_CONNECTION_STRING
+// lib/shared/settings.ts) are set here except the local-only COSMOS_KEY and COMMUNICATION_SERVICES_CONNECTION_STRING
 // (without them the code uses DefaultAzureCredential) and MICROSOFT_LOGIN_HOST (its default is right).
 var appSettings = {
-  // The application (lib/settings.ts)
+  // The application (lib/shared/settings.ts)
   COSMOS_ENDPOINT: cosmosEndpoint
   COSMOS_DATABASE: cosmosDatabaseName
   COMMUNICATION_SERVICES_ENDPOINT: communicationServicesEndpoint

@@ -1,4 +1,4 @@
-// Cosmos DB for NoSQL: the account, the database and every container of lib/storage/containers.ts
+// Cosmos DB for NoSQL: the account, the database and every container of lib/shared/storage/containers.ts
 // (`CONTAINERS`), with the same names and partition keys (test/infra.test.ts holds the two together).
 // Keys are disabled: the Function App's identity gets the Cosmos DB Built-in Data Contributor role.
 
@@ -29,7 +29,7 @@ var serverless = throughputMode == 'serverless'
 // Cosmos DB Built-in Data Contributor (data plane: read and write items, query, no account management).
 var builtInDataContributorRoleId = '00000000-0000-0000-0000-000000000002'
 
-// The containers the code uses: one entry per key of CONTAINERS in lib/storage/containers.ts.
+// The containers the code uses: one entry per key of CONTAINERS in lib/shared/storage/containers.ts.
 // Partition key definition version 2 (hashes the whole value), the SDK's default for new containers.
 // `tokens` and `rateLimits` documents carry a `ttl`; defaultTtl -1 turns time to live on without a
 // default expiry, so each document's own `ttl` applies.

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { nowIso } from '../clock';
-import type { MicrosoftIdentity, TwoFactorCheck } from '../identity/microsoftIdToken';
-import { readDocument, updateDocument, type StoredDocument } from '../storage/cosmos';
+import { nowIso } from '../shared/clock';
+import type { MicrosoftIdentity, TwoFactorCheck } from '../shared/identity/microsoftIdToken';
+import { readDocument, updateDocument, type StoredDocument } from '../shared/storage/cosmos';
 
 export type OrganizationRole = 'admin' | 'collaborator';
 

@@ -1,6 +1,6 @@
-import { clock, nowIso } from '../clock';
-import { container, isConflict, isNotFound, isPreconditionFailed, readDocument, type StoredDocument } from '../storage/cosmos';
-import type { Problem } from '../http/problems';
+import { clock, nowIso } from '../shared/clock';
+import { container, isConflict, isNotFound, isPreconditionFailed, readDocument, type StoredDocument } from '../shared/storage/cosmos';
+import type { Problem } from '../shared/problems';
 import { readAccount, type AccountDocument } from './account';
 import { normaliseEmail, normaliseName } from './names';
 

@@ -1,13 +1,13 @@
-import type { InvocationContext } from '@azure/functions';
 import { z } from 'zod';
-import { recordAudit } from '../audit';
-import { confirmNewEmailMessage, emailChangeNoticeMessage } from '../email/messages';
-import { deliverSoon, queueEmail } from '../email/outbox';
-import { Problem } from '../http/problems';
-import { findToken, issueToken, spendToken, type TokenDocument } from '../tokens';
+import { recordAudit } from '../shared/audit';
+import { confirmNewEmailMessage, emailChangeNoticeMessage } from '../shared/email/messages';
+import { deliverSoon, queueEmail } from '../shared/email/outbox';
+import { Problem } from '../shared/problems';
+import { findToken, issueToken, spendToken, type TokenDocument } from '../shared/tokens';
 import { readAccount, updateAccount, type AccountDocument } from './account';
 import { claimHolder, releaseClaim, tryClaim } from './claims';
 import { emailAddressField, emailInUse, normaliseEmail } from './names';
+import type { Log } from '../shared/log';
 
 export const confirmEmailBody = z.object({ token: z.string().min(1).max(512) }).strict();
 export const changeEmailBody = z.object({ emailAddress: emailAddressField }).strict();
@@ -21,7 +21,7 @@ const accountExists = async (id: string) => (await readAccount(id)) !== undefine
  * Starts a change of address: the new address gets a confirmation link, the current one is told. The
  * account keeps its current address until the new one is confirmed.
  */
-export async function requestEmailChange(account: AccountDocument, newAddress: string, clientAddress: string, log: Pick<InvocationContext, 'warn'>): Promise<string> {
+export async function requestEmailChange(account: AccountDocument, newAddress: string, clientAddress: string, log: Log): Promise<string> {
   if (sameAddress(account.emailAddress, newAddress)) {
     throw new Problem('invalid_request', "The field 'emailAddress' is already your account's email address.");
   }

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { recordAudit } from '../audit';
-import { Problem } from '../http/problems';
-import { idTokenField, mfaTokenField, verifyMicrosoftSignIn, type MicrosoftSignInTokens } from '../identity/microsoftIdToken';
-import { issueSessionToken } from '../sessions';
+import { recordAudit } from '../shared/audit';
+import { Problem } from '../shared/problems';
+import { idTokenField, mfaTokenField, verifyMicrosoftSignIn, type MicrosoftSignInTokens } from '../shared/identity/microsoftIdToken';
+import { issueSessionToken } from './sessions';
 import { linkedMicrosoftAccount, toAccountView, updateAccount, type AccountDocument, type AccountView } from './account';
 import { releaseClaim, tryClaim } from './claims';
 

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { recordAudit } from '../audit';
-import { Problem } from '../http/problems';
-import { idTokenField, mfaTokenField, verifyMicrosoftSignIn, type MicrosoftIdentity } from '../identity/microsoftIdToken';
-import { issueSessionToken } from '../sessions';
-import { container, isPreconditionFailed } from '../storage/cosmos';
+import { recordAudit } from '../shared/audit';
+import { Problem } from '../shared/problems';
+import { idTokenField, mfaTokenField, verifyMicrosoftSignIn, type MicrosoftIdentity } from '../shared/identity/microsoftIdToken';
+import { issueSessionToken } from './sessions';
+import { container, isPreconditionFailed } from '../shared/storage/cosmos';
 import { accountView, toAccountView, type AccountDocument } from './account';
 import { accountHolding } from './claims';
 

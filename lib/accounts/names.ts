@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Problem } from '../http/problems';
+import { Problem } from '../shared/problems';
 
 const USERNAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*[A-Za-z0-9]$/;
 const USERNAME_RULE =

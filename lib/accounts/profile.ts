@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { recordAudit } from '../audit';
-import { Problem } from '../http/problems';
+import { recordAudit } from '../shared/audit';
+import { Problem } from '../shared/problems';
 import { toAccountView, updateAccount, type AccountDocument, type AccountView } from './account';
 
 export const updateMeBody = z.object({ username: z.string().max(256).optional() }).strict();

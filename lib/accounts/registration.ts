@@ -1,17 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { recordAudit } from '../audit';
-import { confirmEmailMessage } from '../email/messages';
-import { deliverSoon, queueEmail } from '../email/outbox';
-import { Problem } from '../http/problems';
-import { idTokenField, mfaTokenField, verifyMicrosoftSignIn } from '../identity/microsoftIdToken';
-import { issueSessionToken } from '../sessions';
-import { container } from '../storage/cosmos';
-import { issueToken } from '../tokens';
+import { recordAudit } from '../shared/audit';
+import { confirmEmailMessage } from '../shared/email/messages';
+import { deliverSoon, queueEmail } from '../shared/email/outbox';
+import { Problem } from '../shared/problems';
+import { idTokenField, mfaTokenField, verifyMicrosoftSignIn } from '../shared/identity/microsoftIdToken';
+import { issueSessionToken } from './sessions';
+import { container } from '../shared/storage/cosmos';
+import { issueToken } from '../shared/tokens';
 import { linkedMicrosoftAccount, newAccountDocument, toAccountView, type AccountView } from './account';
 import { withClaims, type ClaimKey } from './claims';
 import { assertValidUsername, emailAddressField, emailInUse, usernameField, usernameUnavailable } from './names';
 import { CONFIRMATION_LIFETIME_MS } from './emailAddress';
+import type { Log } from '../shared/log';
 
 export const registerAccountBody = z
   .object({ idToken: idTokenField, mfaToken: mfaTokenField.optional(), username: usernameField, emailAddress: emailAddressField.optional() })
@@ -25,7 +26,7 @@ export const registerAccountBody = z
 export async function registerAccount(
   input: z.infer<typeof registerAccountBody>,
   clientAddress: string,
-  log: { warn(...args: unknown[]): void },
+  log: Log,
 ): Promise<{ account: AccountView; sessionToken: string }> {
   assertValidUsername(input.username);
   const identity = await verifyMicrosoftSignIn(input);

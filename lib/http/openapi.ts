@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PROBLEMS, problemType, type DocumentedProblem, type ProblemCode } from './problems';
+import { PROBLEMS, problemType, type DocumentedProblem, type ProblemCode } from '../shared/problems';
 
 interface DescribedOperation {
   name: string;

@@ -1,11 +1,12 @@
-import type { HttpFunctionOptions, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { z } from 'zod';
-import '../startup';
-import { Problem, type DocumentedProblem } from './problems';
+import '../shared/startup';
+import { Problem, type DocumentedProblem } from '../shared/problems';
 import { describeOperation } from './openapi';
-import { authenticate, type Caller } from '../sessions';
+import { authenticate, type Caller } from '../accounts/sessions';
 import { authenticateApiKey, type ApiKeyDocument } from '../packages/apiKeys';
-import { isTransientStoreError } from '../storage/cosmos';
+import { isTransientStoreError } from '../shared/storage/cosmos';
+import type { Log } from '../shared/log';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 /** The header NuGet clients send their API key in. */
@@ -41,7 +42,6 @@ export interface OperationSpec<
   Query extends z.ZodObject | undefined,
   Auth extends AuthMode,
 > {
-  name: string;
   method: HttpMethod;
   /** The route below the `api` prefix, in the Functions host's template syntax. */
   route: string;
@@ -65,14 +65,16 @@ export const accepted = (body?: unknown): Reply => ({ status: 202, body });
 export const noContent = (): Reply => ({ status: 204 });
 
 /**
- * Turns an operation's spec into the Functions host's options: parses and checks the body, authenticates
- * the caller, answers failures as RFC 9457 problems, and records the operation for the OpenAPI document.
+ * Registers the HTTP function `name` with the Functions host from its spec: it parses and checks the body,
+ * authenticates the caller, answers failures as RFC 9457 problems, and records the operation (`name` is its
+ * operationId) for the OpenAPI document.
  */
 export function operation<Schema extends z.ZodType | undefined, Query extends z.ZodObject | undefined, Auth extends AuthMode>(
+  name: string,
   spec: OperationSpec<Schema, Query, Auth>,
-): HttpFunctionOptions {
-  describeOperation(spec);
-  return {
+): void {
+  describeOperation({ name, ...spec });
+  app.http(name, {
     methods: [spec.method],
     route: spec.route,
     authLevel: 'anonymous',
@@ -103,10 +105,10 @@ export function operation<Schema extends z.ZodType | undefined, Query extends z.
         return problemResponse(asProblem(error, log));
       }
     },
-  };
+  });
 }
 
-function asProblem(error: unknown, log: InvocationContext): Problem {
+function asProblem(error: unknown, log: Log): Problem {
   if (error instanceof Problem) return error;
   if (isTransientStoreError(error)) {
     log.warn('Storage is throttling or unavailable', error);

@@ -1,19 +1,19 @@
-import type { InvocationContext } from '@azure/functions';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { recordAudit } from '../audit';
-import { nowIso } from '../clock';
-import { confirmOrganizationEmailMessage } from '../email/messages';
-import { deliverSoon, queueEmail } from '../email/outbox';
-import { Problem } from '../http/problems';
-import { container } from '../storage/cosmos';
-import { issueToken } from '../tokens';
+import { recordAudit } from '../shared/audit';
+import { nowIso } from '../shared/clock';
+import { confirmOrganizationEmailMessage } from '../shared/email/messages';
+import { deliverSoon, queueEmail } from '../shared/email/outbox';
+import { Problem } from '../shared/problems';
+import { container } from '../shared/storage/cosmos';
+import { issueToken } from '../shared/tokens';
 import { newAccountDocument, readAccount, type AccountDocument } from '../accounts/account';
 import { accountHolding, releaseClaim, withClaims, type ClaimKey } from '../accounts/claims';
 import { CONFIRMATION_LIFETIME_MS } from '../accounts/emailAddress';
 import { assertValidUsername, emailAddressField, emailInUse, usernameField, usernameUnavailable } from '../accounts/names';
 import { ownedPackageIds } from '../packages/packages';
 import { assertAdmin, mirrorMembership, organizationForAdmin, roleOf, toOrganizationView, updateOrganization, type OrganizationDocument } from './organization';
+import type { Log } from '../shared/log';
 
 export const createOrganizationBody = z.object({ name: usernameField, emailAddress: emailAddressField }).strict();
 
@@ -25,7 +25,7 @@ export async function createOrganization(
   input: z.infer<typeof createOrganizationBody>,
   caller: AccountDocument,
   clientAddress: string,
-  log: Pick<InvocationContext, 'warn'>,
+  log: Log,
 ) {
   if (!caller.emailConfirmed) {
     throw new Problem('email_unconfirmed', 'Confirm your own email address before you create an organization.');

@@ -1,11 +1,10 @@
-import type { InvocationContext } from '@azure/functions';
 import { z } from 'zod';
-import { recordAudit } from '../audit';
-import { clock } from '../clock';
-import { organizationInvitationMessage } from '../email/messages';
-import { deliverSoon, queueEmail } from '../email/outbox';
-import { Problem } from '../http/problems';
-import { findToken, issueToken, spendToken } from '../tokens';
+import { recordAudit } from '../shared/audit';
+import { clock } from '../shared/clock';
+import { organizationInvitationMessage } from '../shared/email/messages';
+import { deliverSoon, queueEmail } from '../shared/email/outbox';
+import { Problem } from '../shared/problems';
+import { findToken, issueToken, spendToken, tokensConcerning } from '../shared/tokens';
 import { readAccount, type AccountDocument, type OrganizationRole } from '../accounts/account';
 import { revokeKeysForOrganization } from '../packages/apiKeys';
 import { accountHolding } from '../accounts/claims';
@@ -21,6 +20,7 @@ import {
   updateOrganization,
   type OrganizationDocument,
 } from './organization';
+import type { Log } from '../shared/log';
 
 export const inviteMemberBody = z.object({ username: usernameField, role: roleField }).strict();
 export const invitationTokenBody = z.object({ token: z.string().min(1).max(512) }).strict();
@@ -28,7 +28,6 @@ export const changeRoleBody = z.object({ role: roleField }).strict();
 
 const INVITATION_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
 
-type Log = Pick<InvocationContext, 'warn'>;
 
 /** The individual account named, with a confirmed address: what members and admins must be. */
 export async function confirmedIndividual(username: string): Promise<AccountDocument> {
@@ -188,8 +187,10 @@ export async function removeMember(name: string, username: string, caller: Accou
     throw new Problem('admin_required', `Only an admin of '${organization.username}' can remove other members.`);
   }
   await updateOrganization(organization.id, (current) => {
-    if (!leaving) // Checked again on the document being written: an admin demoted a moment ago changes nothing more.
-    assertAdmin(current, caller);
+    // Checked again on the document being written: an admin demoted a moment ago changes nothing more.
+    if (!leaving) {
+      assertAdmin(current, caller);
+    }
     if (!current.members.some((m) => m.accountId === target.accountId)) return undefined;
     const members = current.members.filter((m) => m.accountId !== target.accountId);
     assertKeepsAnAdmin(members, current.username);
@@ -202,11 +203,14 @@ export async function removeMember(name: string, username: string, caller: Accou
   await recordAudit(caller.id, leaving ? 'organization_left' : 'member_removed', clientAddress, details);
 }
 
-/** Drops a pending invitation (account deletion of the invitee). */
-export async function dropInvitation(organizationId: string, tokenId: string): Promise<void> {
-  await updateOrganization(organizationId, (current) =>
-    current.pendingInvitations.some((i) => i.tokenId === tokenId)
-      ? { ...current, pendingInvitations: current.pendingInvitations.filter((i) => i.tokenId !== tokenId) }
-      : undefined,
-  );
+/** The organizations forget the invitations sent to an account (account deletion); the tokens go with the account's. */
+export async function dropInvitationsTo(accountId: string): Promise<void> {
+  for (const token of await tokensConcerning(accountId, 'organization-invitation')) {
+    if (!token.subjectId) continue;
+    await updateOrganization(token.subjectId, (current) =>
+      current.pendingInvitations.some((i) => i.tokenId === token.id)
+        ? { ...current, pendingInvitations: current.pendingInvitations.filter((i) => i.tokenId !== token.id) }
+        : undefined,
+    );
+  }
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { clock } from '../clock';
-import { Problem } from '../http/problems';
+import { clock } from '../shared/clock';
+import { Problem } from '../shared/problems';
 import { updateAccount, type AccountDocument, type Member, type OrganizationRole } from '../accounts/account';
 import { accountHolding } from '../accounts/claims';
 
@@ -93,4 +93,15 @@ export function assertKeepsAnAdmin(members: Member[], organizationName: string):
   if (!members.some((member) => member.role === 'admin')) {
     throw new Problem('last_admin', `'${organizationName}' must keep at least one admin. Make another member an admin first.`);
   }
+}
+
+/** The organizations nobody but the account administers, by name: theirs to hand over before it is deleted. */
+export async function organizationsSolelyAdministered(account: AccountDocument): Promise<string[]> {
+  const names: string[] = [];
+  for (const membership of account.organizations.filter((o) => o.role === 'admin')) {
+    const organization = await accountHolding({ kind: 'username', name: membership.name });
+    const admins = organization?.members?.filter((m) => m.role === 'admin') ?? [];
+    if (admins.length === 1 && admins[0].accountId === account.id) names.push(organization!.username);
+  }
+  return names;
 }

@@ -1,17 +1,17 @@
-import type { InvocationContext } from '@azure/functions';
 import { z } from 'zod';
-import { recordAudit } from '../audit';
-import { nowIso } from '../clock';
-import { transformRequestMessage } from '../email/messages';
-import { deliverSoon, queueEmail } from '../email/outbox';
-import { Problem } from '../http/problems';
-import { findToken, issueToken, spendToken, type TokenDocument } from '../tokens';
+import { recordAudit } from '../shared/audit';
+import { nowIso } from '../shared/clock';
+import { transformRequestMessage } from '../shared/email/messages';
+import { deliverSoon, queueEmail } from '../shared/email/outbox';
+import { Problem } from '../shared/problems';
+import { findToken, issueToken, spendToken, tokensConcerning, type TokenDocument } from '../shared/tokens';
 import { readAccount, updateAccount, type AccountDocument } from '../accounts/account';
 import { releaseClaim } from '../accounts/claims';
 import { usernameField } from '../accounts/names';
 import { confirmedIndividual, invitationTokenBody } from './membership';
 import { mirrorMembership } from './organization';
 import { handOverApiKeys } from '../packages/apiKeys';
+import type { Log } from '../shared/log';
 
 export const requestTransformBody = z.object({ adminUsername: usernameField }).strict();
 export const transformTokenBody = invitationTokenBody;
@@ -35,7 +35,7 @@ function assertTransformable(account: AccountDocument): void {
  * Asks another confirmed individual account, named by username, to administer this account as an
  * organization; the emailed token goes to that admin. Asking again replaces the earlier request.
  */
-export async function requestTransform(account: AccountDocument, adminUsername: string, clientAddress: string, log: Pick<InvocationContext, 'warn'>) {
+export async function requestTransform(account: AccountDocument, adminUsername: string, clientAddress: string, log: Log) {
   assertTransformable(account);
   const admin = await confirmedIndividual(adminUsername);
   if (admin.id === account.id) throw notAllowed('The admin must be another account than the one becoming an organization.');
@@ -109,10 +109,24 @@ export async function acceptTransform(secret: string, admin: AccountDocument, cl
 export async function rejectTransform(secret: string, admin: AccountDocument, clientAddress: string): Promise<void> {
   const { token, account } = await requestForAdmin(secret, admin);
   if (account.kind !== 'user' || account.pendingTransform?.tokenId !== token.id) throw invalidRequest();
-  await updateAccount(account.id, (current) =>
-    current.pendingTransform?.tokenId === token.id ? { ...current, pendingTransform: null } : undefined,
-  );
+  await withdrawRequest(account.id, token.id);
   await spendToken(token);
   await recordAudit(admin.id, 'transform_rejected', clientAddress, { account: account.username });
   await recordAudit(account.id, 'transform_rejected', clientAddress, { admin: admin.username });
+}
+
+/** The account no longer waits for the answer to the request `tokenId` stands for (a newer one stays). */
+async function withdrawRequest(accountId: string, tokenId: string): Promise<void> {
+  await updateAccount(accountId, (current) => (current.pendingTransform?.tokenId === tokenId ? { ...current, pendingTransform: null } : undefined));
+}
+
+/**
+ * Drops the transform requests an account is part of (account deletion): those asking it to administer
+ * another account, which then waits no more, and its own. The tokens go with the account's.
+ */
+export async function dropTransformRequests(accountId: string): Promise<void> {
+  for (const token of await tokensConcerning(accountId, 'transform')) {
+    if (token.subjectId && token.subjectId !== accountId) await withdrawRequest(token.subjectId, token.id);
+  }
+  await updateAccount(accountId, (account) => (account.pendingTransform ? { ...account, pendingTransform: null } : undefined));
 }

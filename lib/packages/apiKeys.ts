@@ -1,9 +1,9 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { recordAudit } from '../audit';
-import { clock, nowIso } from '../clock';
-import { Problem } from '../http/problems';
-import { container, readDocument, replaceIfUnchanged, updateDocument, type StoredDocument } from '../storage/cosmos';
+import { recordAudit } from '../shared/audit';
+import { clock, nowIso } from '../shared/clock';
+import { Problem } from '../shared/problems';
+import { container, readDocument, replaceIfUnchanged, updateDocument, type StoredDocument } from '../shared/storage/cosmos';
 import { readAccount, updateAccount, type AccountDocument } from '../accounts/account';
 import { accountHolding } from '../accounts/claims';
 import { usernameField } from '../accounts/names';

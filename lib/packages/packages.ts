@@ -1,18 +1,18 @@
-import type { InvocationContext } from '@azure/functions';
 import { z } from 'zod';
-import { recordAudit } from '../audit';
-import { clock, nowIso } from '../clock';
-import { packageOwnerInvitationMessage } from '../email/messages';
-import { deliverSoon, queueEmail } from '../email/outbox';
-import { Problem } from '../http/problems';
-import { container, isConflict, isNotFound, isPreconditionFailed, readDocument, replaceIfUnchanged, updateDocument, type StoredDocument } from '../storage/cosmos';
-import { findToken, issueToken, spendToken } from '../tokens';
+import { recordAudit } from '../shared/audit';
+import { clock, nowIso } from '../shared/clock';
+import { packageOwnerInvitationMessage } from '../shared/email/messages';
+import { deliverSoon, queueEmail } from '../shared/email/outbox';
+import { Problem } from '../shared/problems';
+import { container, isConflict, isNotFound, isPreconditionFailed, readDocument, replaceIfUnchanged, updateDocument, type StoredDocument } from '../shared/storage/cosmos';
+import { findToken, issueToken, spendToken, tokensConcerning } from '../shared/tokens';
 import type { AccountDocument } from '../accounts/account';
 import { accountHolding } from '../accounts/claims';
 import { usernameField } from '../accounts/names';
 import { assertKeyAllows, type ApiKeyDocument } from './apiKeys';
 import { packageIdField } from './globs';
 import { reservationCovering } from './prefixes';
+import type { Log } from '../shared/log';
 
 export interface PackageOwner {
   accountId: string;
@@ -118,11 +118,29 @@ export async function releaseAllOwnerships(accountId: string, pageSize = 100, pa
   }
 }
 
-/** Drops an invitation to own a package (account deletion). */
-export async function dropOwnerInvitation(packageId: string, tokenId: string): Promise<void> {
-  await updateDocument<PackageDocument>('packages', packageId, (pkg) =>
-    pkg.pendingOwners.some((p) => p.tokenId === tokenId) ? { ...pkg, pendingOwners: pkg.pendingOwners.filter((p) => p.tokenId !== tokenId) } : undefined,
-  );
+/** The packages forget the invitations to own them sent to an account (account deletion); the tokens go with the account's. */
+export async function dropOwnerInvitationsTo(accountId: string): Promise<void> {
+  for (const token of await tokensConcerning(accountId, 'package-owner-invitation')) {
+    if (!token.subjectId) continue;
+    await updateDocument<PackageDocument>('packages', token.subjectId, (pkg) =>
+      pkg.pendingOwners.some((p) => p.tokenId === token.id)
+        ? { ...pkg, pendingOwners: pkg.pendingOwners.filter((p) => p.tokenId !== token.id) }
+        : undefined,
+    );
+  }
+}
+
+/** The packages nobody but the account owns, by id: its to hand over before it is deleted. */
+export async function solelyOwnedPackages(accountId: string): Promise<string[]> {
+  const packageIds = await ownedPackageIds(accountId, 10_000);
+  const solelyOwned: string[] = [];
+  for (let i = 0; i < packageIds.length; i += 50) {
+    const packages = await Promise.all(packageIds.slice(i, i + 50).map((id) => readDocument<PackageDocument>('packages', id)));
+    for (const pkg of packages) {
+      if (pkg && pkg.owners.length === 1 && pkg.owners[0].accountId === accountId) solelyOwned.push(pkg.displayId);
+    }
+  }
+  return solelyOwned;
 }
 
 const isOwner = (pkg: PackageDocument, accountId: string) => pkg.owners.some((o) => o.accountId === accountId);
@@ -206,7 +224,7 @@ async function packageManagedBy(packageId: string, caller: AccountDocument): Pro
 }
 
 /** Invites an account or organization to co-own the package; its emailed token works for 7 days. */
-export async function inviteOwner(packageId: string, username: string, caller: AccountDocument, clientAddress: string, log: Pick<InvocationContext, 'warn'>) {
+export async function inviteOwner(packageId: string, username: string, caller: AccountDocument, clientAddress: string, log: Log) {
   const pkg = await packageManagedBy(packageId, caller);
   const invitee = await accountHolding({ kind: 'username', name: username });
   if (!invitee || invitee.deletedAt) throw new Problem('user_not_found', `There is no account or organization named '${username}'.`);

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { recordAudit } from '../audit';
-import { nowIso } from '../clock';
-import { Problem } from '../http/problems';
-import { settings } from '../settings';
-import { container, readDocument, updateDocument, isConflict, type StoredDocument } from '../storage/cosmos';
+import { recordAudit } from '../shared/audit';
+import { nowIso } from '../shared/clock';
+import { Problem } from '../shared/problems';
+import { settings } from '../shared/settings';
+import { container, readDocument, updateDocument, isConflict, type StoredDocument } from '../shared/storage/cosmos';
 import type { AccountDocument } from '../accounts/account';
 import { accountHolding } from '../accounts/claims';
 import { usernameField } from '../accounts/names';

@@ -12,7 +12,7 @@ import {
   type MicrosoftPerson,
   type SigningKey,
 } from '../../local/identity/microsoftTokens';
-import { asyncListener, requestTarget, sendJson } from './http';
+import { asyncListener, requestTarget, sendJson } from '../../local/standins/http';
 
 export { PERSONAL_ACCOUNT_TENANT };
 

@@ -1,4 +1,4 @@
-import type { DeliveredEmail } from '../standins/acsEmail';
+import type { DeliveredEmail } from '../../local/standins/acsEmail';
 import { newPerson, register, uniqueName, type Person } from './people';
 import type { ApiResponse, TestService } from './service';
 import { emailsTo, tokenIn, waitFor } from './waitFor';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { clock } from '../../lib/clock';
+import { clock } from '../../lib/shared/clock';
 import { PERSONAL_ACCOUNT_TENANT } from '../standins/identity';
 import type { TestService } from './service';
 

@@ -2,10 +2,26 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import { createHttpServer } from '@vercel/cosmosdb-server';
 import { startLocalHost, type LocalHost } from '../../local/host';
-import { provisionContainers } from '../../lib/storage/cosmos';
-import { createAcsEmailStandIn, type AcsEmailStandIn } from '../standins/acsEmail';
+import { provisionContainers } from '../../lib/shared/storage/cosmos';
+import { createAcsEmailStandIn, type AcsEmailStandIn } from '../../local/standins/acsEmail';
 import { createIdentityStandIn, type IdentityStandIn } from '../standins/identity';
-import { listenOnLoopback, type LoopbackServer } from '../standins/listen';
+import { listenOnLoopback, type LoopbackServer } from '../../local/standins/listen';
+import {
+  acceptInvitation,
+  confirmedUser,
+  confirmRegistrationEmail,
+  createOrganization,
+  emailCount,
+  invite,
+  inviteAndAccept,
+  nextEmailTo,
+  organizationsOf,
+  removeMember,
+  unconfirmedUser,
+} from './organizations';
+import { acceptOwnership, createKey, getPackage, inviteOwner, push, pushOk, removeOwner, requestKey, reservePrefix } from './packages';
+import { idTokenFor, register } from './people';
+import { emailsTo, waitForEmailTo } from './waitFor';
 
 export const FRONTEND_ORIGIN = 'https://gallery.example';
 export const CLIENT_ID = 'test-client-id';
@@ -196,22 +212,72 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
   };
 }
 
+/** A helper that acts on the service as a frontend, a CI job or support would; the service comes first. */
+type Helper = (service: TestService, ...rest: never[]) => unknown;
+
+/** The helpers with the service already given. */
+export type Bound<Helpers extends Record<string, Helper>> = {
+  [Name in keyof Helpers]: Helpers[Name] extends (service: TestService, ...rest: infer Rest) => infer Result ? (...rest: Rest) => Result : never;
+};
+
+/** Gives each helper `service` as its first argument: `bound.register(person)` is `register(service, person)`. */
+export function bindHelpers<Helpers extends Record<string, Helper>>(service: TestService, helpers: Helpers): Bound<Helpers> {
+  return Object.fromEntries(
+    Object.entries(helpers).map(([name, helper]) => [name, (...rest: never[]) => helper(service, ...rest)]),
+  ) as Bound<Helpers>;
+}
+
+/** Every helper in test/support that takes the service first, as a test file's handle carries them. */
+const HELPERS = {
+  register,
+  idTokenFor,
+  emailsTo,
+  waitForEmailTo,
+  nextEmailTo,
+  emailCount,
+  confirmRegistrationEmail,
+  confirmedUser,
+  unconfirmedUser,
+  createOrganization,
+  invite,
+  acceptInvitation,
+  inviteAndAccept,
+  removeMember,
+  organizationsOf,
+  requestKey,
+  createKey,
+  push,
+  pushOk,
+  getPackage,
+  inviteOwner,
+  acceptOwnership,
+  removeOwner,
+  reservePrefix,
+  startSecondInstance,
+};
+
+/** What a test file holds: the running service, and the helpers bound to it (`service.confirmedUser()`). */
+export type TestServiceHandle = TestService & Bound<typeof HELPERS>;
+
 /**
  * Runs the service for the tests of one file: started before the first, stopped after the last; clock and
- * other spies are undone after each test.
+ * other spies are undone after each test. The handle is returned at once and filled in before the first test.
  */
-export function useTestService(onStarted: (service: TestService) => void, options: TestServiceOptions = {}): void {
-  let service: TestService | undefined;
+export function useTestService(options: TestServiceOptions = {}): TestServiceHandle {
+  const service = {} as TestServiceHandle;
+  Object.assign(service, bindHelpers(service, HELPERS));
+  let started: TestService | undefined;
   beforeAll(async () => {
-    service = await startTestService(options);
-    onStarted(service);
+    started = await startTestService(options);
+    Object.assign(service, started);
   });
   afterAll(async () => {
-    await service?.stop();
+    await started?.stop();
   });
   afterEach(() => {
     jest.restoreAllMocks();
   });
+  return service;
 }
 
 /**
@@ -222,8 +288,8 @@ export function useTestService(onStarted: (service: TestService) => void, option
 export interface SecondInstance {
   url: string;
   host: LocalHost;
-  /** This instance's own `clock` (lib/clock.ts): spy on it to move this instance's time. */
-  clock: typeof import('../../lib/clock').clock;
+  /** This instance's own `clock` (lib/shared/clock.ts): spy on it to move this instance's time. */
+  clock: typeof import('../../lib/shared/clock').clock;
   call: TestService['call'];
   stop(): Promise<void>;
 }
@@ -237,7 +303,7 @@ export async function startSecondInstance(service: TestService): Promise<SecondI
   // requires must land in the isolated registry too.
   await jest.isolateModulesAsync(async () => {
     const { startLocalHost: startIsolatedHost } = require('../../local/host') as typeof import('../../local/host');
-    const { clock } = require('../../lib/clock') as typeof import('../../lib/clock');
+    const { clock } = require('../../lib/shared/clock') as typeof import('../../lib/shared/clock');
     const host = await startIsolatedHost({ port: 0, corsOrigins: [FRONTEND_ORIGIN], runSchedules: false, log: () => undefined });
     started = { url: host.url, host, clock };
   });

@@ -1,6 +1,4 @@
-import { useTestService, type TestService } from './service';
-import { register } from './people';
-import { createKey } from './packages';
+import { useTestService, type TestServiceHandle } from './service';
 
 /** What a sweep over every route needs: a session, an API key, and the OpenAPI document that lists the routes. */
 export interface SweepFixture {
@@ -10,25 +8,22 @@ export interface SweepFixture {
   openApi: any;
 }
 
-export async function sweepFixture(service: TestService): Promise<SweepFixture> {
-  const user = await register(service);
-  const apiKey = (await createKey(service, user)).key;
-  const openApi = (await service.call('GET', '/api/openapi.json')).body;
-  return { sessionToken: user.sessionToken, apiKey, openApi };
-}
-
 export interface Sweep extends SweepFixture {
-  service: TestService;
+  service: TestServiceHandle;
 }
 
-/** Runs the service for a file that sweeps every route, with its fixture ready before the first test. */
+/**
+ * Runs the service for a file that sweeps every route; like the service handle, the sweep is returned at
+ * once and its fixture filled in before the first test.
+ */
 export function useSweep(): Sweep {
-  const sweep = {} as Sweep;
-  useTestService((service) => {
-    sweep.service = service;
-  });
+  const service = useTestService();
+  const sweep = { service } as Sweep;
   beforeAll(async () => {
-    Object.assign(sweep, await sweepFixture(sweep.service));
+    const user = await service.register();
+    const apiKey = (await service.createKey(user)).key;
+    const openApi = (await service.call('GET', '/api/openapi.json')).body;
+    Object.assign(sweep, { sessionToken: user.sessionToken, apiKey, openApi });
   });
   return sweep;
 }

@@ -1,4 +1,4 @@
-import type { DeliveredEmail } from '../standins/acsEmail';
+import type { DeliveredEmail } from '../../local/standins/acsEmail';
 import type { TestService } from './service';
 
 /**

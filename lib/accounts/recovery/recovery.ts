@@ -1,20 +1,20 @@
-import type { InvocationContext } from '@azure/functions';
 import { z } from 'zod';
-import { recordAudit } from '../audit';
-import { clock } from '../clock';
-import { resetPasswordMessage, signInAssistanceMessage } from '../email/messages';
-import { deliverSoon, queueEmail } from '../email/outbox';
-import type { EmailMessage } from '../email/sender';
-import { Problem } from '../http/problems';
-import { assertAcceptablePassword, hashPassword, MAX_PASSWORD_LENGTH, verifyPassword } from '../passwords';
-import { enforceRateLimit, RATE_LIMITS } from '../rateLimits';
+import { recordAudit } from '../../shared/audit';
+import { clock } from '../../shared/clock';
+import { resetPasswordMessage, signInAssistanceMessage } from '../../shared/email/messages';
+import { deliverSoon, queueEmail } from '../../shared/email/outbox';
+import type { EmailMessage } from '../../shared/email/sender';
+import { Problem } from '../../shared/problems';
+import { assertAcceptablePassword, hashPassword, MAX_PASSWORD_LENGTH, verifyPassword } from './passwords';
+import { enforceRateLimit, RATE_LIMITS } from './rateLimits';
 import { issueSessionToken } from '../sessions';
-import { withMinimumDuration } from '../timing';
-import { findToken, issueToken, spendToken } from '../tokens';
-import { accountView, readAccount, toAccountView, updateAccount, type AccountDocument } from './account';
-import { accountHolding } from './claims';
-import { maskEmailAddress } from './masking';
-import { emailAddressField, normaliseEmail, normaliseName, usernameField } from './names';
+import { withMinimumDuration } from './timing';
+import { findToken, issueToken, spendToken } from '../../shared/tokens';
+import { accountView, readAccount, toAccountView, updateAccount, type AccountDocument } from '../account';
+import { accountHolding } from '../claims';
+import { maskEmailAddress } from '../masking';
+import { emailAddressField, normaliseEmail, normaliseName, usernameField } from '../names';
+import type { Log } from '../../shared/log';
 
 const RESET_LINK_LIFETIME_MS = 60 * 60 * 1000;
 /** Longer than the work of the slowest path, so a known and an unknown address answer alike. */
@@ -42,7 +42,6 @@ export const SIGN_IN_ASSISTANCE_ANSWER = {
   message: 'If this is the email address of that account, we sent it the Microsoft account the account signs in with.',
 };
 
-type Log = Pick<InvocationContext, 'warn'>;
 
 /** Individual accounts only: organizations have no credentials to recover. */
 async function userNamed(username: string): Promise<AccountDocument | undefined> {

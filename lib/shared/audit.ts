@@ -1,9 +1,9 @@
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { nowIso } from './clock';
-import { Problem } from './http/problems';
+import { Problem } from './problems';
 import { settings } from './settings';
-import { container, isTransientStoreError } from './storage/cosmos';
+import { container, isNotFound, isTransientStoreError } from './storage/cosmos';
 
 export const AUDIT_ACTIONS = [
   'account_registered',
@@ -136,4 +136,26 @@ export async function readAuditLog(accountId: string, pageSize = 20, continuatio
     events: page.resources.map(({ at, action, clientAddress, details }) => ({ at, action, clientAddress, ...(details ? { details } : {}) })),
     continuationToken: page.continuationToken ? wrapContinuation(accountId, page.continuationToken) : null,
   };
+}
+
+/** Erases an account's security log (account deletion), all but the record of the deletion itself. */
+export async function eraseAuditLog(accountId: string): Promise<void> {
+  const events = container('audit').items.query<{ id: string; action: AuditAction }>(
+    // The WHERE repeats the partition key: the stand-in ignores the option, Cosmos DB then reads one partition.
+    { query: 'SELECT c.id, c.action FROM c WHERE c.accountId = @id', parameters: [{ name: '@id', value: accountId }] },
+    { partitionKey: accountId, maxItemCount: 100 },
+  );
+  const erased: string[] = [];
+  while (events.hasMoreResults()) {
+    for (const event of (await events.fetchNext()).resources) if (event.action !== 'account_deleted') erased.push(event.id);
+  }
+  for (let i = 0; i < erased.length; i += 20) {
+    await Promise.all(
+      erased.slice(i, i + 20).map((id) =>
+        container('audit').item(id, accountId).delete().catch((error: unknown) => {
+          if (!isNotFound(error)) throw error;
+        }),
+      ),
+    );
+  }
 }

@@ -6,8 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { callerFor, startTestService } from '../test/support/service';
-import { startServiceProcess } from '../test/support/process';
+import { callerFor, startTestService } from '../support/service';
+import { startServiceProcess } from '../support/process';
 import { OPERATION_NAMES, operations } from './workload';
 
 const CLIENTS = 8;
@@ -21,7 +21,7 @@ function residentMiB(pid: number): number {
 async function main(): Promise<void> {
   const seconds = Number(process.env.SOAK_SECONDS ?? 180);
   const standIns = await startTestService();
-  const { url, process: child } = await startServiceProcess(path.join(__dirname, 'start.js'), process.env);
+  const { url, process: child } = await startServiceProcess(path.join(__dirname, '..', '..', 'local', 'start.js'), process.env);
   const ops = await operations({ ...standIns, call: callerFor(url) });
   const deadline = Date.now() + seconds * 1000;
   const samples: number[] = [];

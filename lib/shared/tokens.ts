@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { clock } from './clock';
-import { Problem } from './http/problems';
+import { Problem } from './problems';
 import { container, isNotFound, isPreconditionFailed, readDocument, type StoredDocument } from './storage/cosmos';
 
 export type TokenPurpose = 'confirm-email' | 'reset-password' | 'organization-invitation' | 'transform' | 'package-owner-invitation';
@@ -64,5 +64,39 @@ export async function spendToken(token: TokenDocument): Promise<void> {
   } catch (error) {
     if (isNotFound(error) || isPreconditionFailed(error)) throw invalidToken();
     throw error;
+  }
+}
+
+/** The tokens issued to an account or about it, by purpose, a query across partitions (account deletion). */
+export async function tokensConcerning(accountId: string, purpose: TokenPurpose): Promise<TokenDocument[]> {
+  const { resources } = await container('tokens')
+    .items.query<TokenDocument>({
+      query: 'SELECT * FROM c WHERE (c.accountId = @id OR c.subjectId = @id) AND c.purpose = @purpose',
+      parameters: [
+        { name: '@id', value: accountId },
+        { name: '@purpose', value: purpose },
+      ],
+    })
+    .fetchAll();
+  return resources;
+}
+
+/**
+ * Deletes every token issued to an account or about it (account deletion), once the domains they stand for
+ * have forgotten them.
+ */
+export async function dropTokensConcerning(accountId: string): Promise<void> {
+  const tokens = container('tokens').items.query<{ id: string }>(
+    { query: 'SELECT c.id FROM c WHERE c.accountId = @id OR c.subjectId = @id', parameters: [{ name: '@id', value: accountId }] },
+    { maxItemCount: 100 },
+  );
+  while (tokens.hasMoreResults()) {
+    for (const { id } of (await tokens.fetchNext()).resources) {
+      try {
+        await container('tokens').item(id, id).delete();
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
+    }
   }
 }

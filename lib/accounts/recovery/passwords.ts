@@ -1,5 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { Problem } from './http/problems';
+import { Problem } from '../../shared/problems';
 
 /**
  * OWASP's argon2id row: 19 MiB of memory, two passes, one lane. The encoded hash (PHC string format) carries

@@ -1,7 +1,7 @@
 /** The operations `npm run bench` and `npm run soak` put load on, the way the frontend and the pipeline call them. */
-import type { TestService } from '../test/support/service';
-import { idTokenFor, newPerson, register, uniqueName } from '../test/support/people';
-import { createKey, pushOk } from '../test/support/packages';
+import type { TestService } from '../support/service';
+import { idTokenFor, newPerson, register, uniqueName } from '../support/people';
+import { createKey, pushOk } from '../support/packages';
 
 export interface Result {
   rps: number;

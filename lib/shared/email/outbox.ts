@@ -3,6 +3,7 @@ import { clock, nowIso } from '../clock';
 import { container, isConflict, isNotFound, isPreconditionFailed, readDocument, replaceIfUnchanged, type StoredDocument } from '../storage/cosmos';
 import type { ContainerName } from '../storage/containers';
 import { sendEmail, type EmailMessage } from './sender';
+import type { Log } from '../log';
 
 /**
  * The change an email announces. The email is queued before the change is written, so that no change goes
@@ -131,7 +132,7 @@ async function sendLeased(email: OutboxEmail): Promise<OutboxEmail['status']> {
  * Sends straight after the change that caused it: an email queued here is already leased and its cause
  * known to exist, so it goes without another read or write. On any trouble the timer picks it up later.
  */
-export async function deliverSoon(email: OutboxEmail, log: { warn(...args: unknown[]): void }): Promise<void> {
+export async function deliverSoon(email: OutboxEmail, log: Log): Promise<void> {
   try {
     await (heldHere.has(email) ? sendLeased(email) : deliverEmail(email));
   } catch (error) {

@@ -1,14 +1,20 @@
 import { z } from 'zod';
-import { recordAudit } from '../audit';
-import { clock } from '../clock';
-import { Problem } from '../http/problems';
-import { settings } from '../settings';
-import { container, isConflict, readDocument, replaceIfUnchanged, isPreconditionFailed, type StoredDocument } from '../storage/cosmos';
-import { ownedPackageIds, type PackageDocument } from '../packages/packages';
-import { updateAccount, type AccountDocument } from './account';
-import { accountHolding } from './claims';
+import { recordAudit } from '../shared/audit';
+import { clock, nowIso } from '../shared/clock';
+import { Problem } from '../shared/problems';
+import { settings } from '../shared/settings';
+import { container, isConflict, readDocument, replaceIfUnchanged, isPreconditionFailed, type StoredDocument } from '../shared/storage/cosmos';
+import { accountDeletedMessage } from '../shared/email/messages';
+import { deliverSoon, queueEmail } from '../shared/email/outbox';
+import type { Log } from '../shared/log';
+import { organizationsSolelyAdministered } from '../organizations/organization';
+import { solelyOwnedPackages } from '../packages/packages';
+import { readAccount, updateAccount, type AccountDocument } from '../accounts/account';
 
-/** The steps of processing a deletion, in order; each can run again without harm. */
+/**
+ * The steps of processing a deletion, in the order they run, under the names deletion documents record as
+ * done: stored, so never renamed. lib/deletion/processor.ts says what each does.
+ */
 export const DELETION_STEPS = [
   'confirmation_email',
   'api_keys',
@@ -44,21 +50,9 @@ export const deletionPreview = z.object({
  * and organizations nobody else administers (their collaborators would become admins, or they would go).
  */
 export async function previewDeletion(account: AccountDocument): Promise<z.infer<typeof deletionPreview>> {
-  const packageIds = await ownedPackageIds(account.id, 10_000);
-  const solelyOwnedPackages: string[] = [];
-  for (let i = 0; i < packageIds.length; i += 50) {
-    const packages = await Promise.all(packageIds.slice(i, i + 50).map((id) => readDocument<PackageDocument>('packages', id)));
-    for (const pkg of packages) {
-      if (pkg && pkg.owners.length === 1 && pkg.owners[0].accountId === account.id) solelyOwnedPackages.push(pkg.displayId);
-    }
-  }
-  const organizationsSolelyAdministered: string[] = [];
-  for (const membership of account.organizations.filter((o) => o.role === 'admin')) {
-    const organization = await accountHolding({ kind: 'username', name: membership.name });
-    const admins = organization?.members?.filter((m) => m.role === 'admin') ?? [];
-    if (admins.length === 1 && admins[0].accountId === account.id) organizationsSolelyAdministered.push(organization!.username);
-  }
-  return { solelyOwnedPackages, organizationsSolelyAdministered };
+  const packages = await solelyOwnedPackages(account.id);
+  const organizations = await organizationsSolelyAdministered(account);
+  return { solelyOwnedPackages: packages, organizationsSolelyAdministered: organizations };
 }
 
 /**
@@ -110,4 +104,19 @@ export async function cancelDeletion(account: AccountDocument, clientAddress: st
   if (!account.deletion) return;
   await updateAccount(account.id, (current) => ({ ...current, deletion: null }));
   await recordAudit(account.id, 'deletion_cancelled', clientAddress);
+}
+
+/** Tells the account's address that the deletion is done; queued once, however often the step runs. */
+export async function announceDeletion(accountId: string, log: Log): Promise<void> {
+  const account = await readAccount(accountId);
+  if (!account?.emailAddress) return;
+  const email = await queueEmail(accountDeletedMessage(account.username, account.emailAddress), { container: 'deletions', id: accountId }, `account-deleted:${accountId}`);
+  await deliverSoon(email, log);
+}
+
+/** The one record an erased security log keeps: whose deletion was processed, asked for when. */
+export async function recordDeletion(accountId: string, request: DeletionRequest): Promise<void> {
+  const account = await readAccount(accountId);
+  const deleted = account ? `${account.username} (requested ${request.requestedAt})` : request.requestedAt;
+  await recordAudit(accountId, 'account_deleted', 'system', { account: deleted, processedAt: nowIso() });
 }

@@ -7,8 +7,8 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { CosmosClient } from '@azure/cosmos';
-import { startTestService } from '../test/support/service';
-import { register } from '../test/support/people';
+import { startTestService } from '../support/service';
+import { register } from '../support/people';
 import { measure, OPERATION_NAMES, operations } from './workload';
 
 const LEVELS = [1, 16, 64];
@@ -64,7 +64,7 @@ async function main(): Promise<void> {
     }
   }
 
-  const root = path.resolve(__dirname, '..');
+  const root = path.resolve(__dirname, '..', '..');
   const bareNode = loadTime(['-e', '0'], process.env);
   const app = loadTime(['-e', `require(${JSON.stringify(path.join(root, 'local', 'host.js'))}).loadFunctionApp()`], process.env);
   console.log(`\nLoading the function app into a fresh Node process: ${app.toFixed(0)} ms (bare Node: ${bareNode.toFixed(0)} ms; median of 5).`);

@@ -1,7 +1,7 @@
 import jwt, { type JwtPayload } from 'jsonwebtoken';
 import { z } from 'zod';
 import { clock, secondsSinceEpoch } from '../clock';
-import { Problem } from '../http/problems';
+import { Problem } from '../problems';
 import { PERSONAL_MICROSOFT_ACCOUNT_TENANT, settings } from '../settings';
 import { signingKey } from './jwks';
 

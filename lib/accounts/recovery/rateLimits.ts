@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { clock } from './clock';
-import { Problem } from './http/problems';
-import { container, isConflict, isNotFound, type StoredDocument } from './storage/cosmos';
+import { clock } from '../../shared/clock';
+import { Problem } from '../../shared/problems';
+import { container, isConflict, isNotFound, type StoredDocument } from '../../shared/storage/cosmos';
 
 export interface RateLimit {
   name: string;

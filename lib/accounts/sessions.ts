@@ -1,9 +1,9 @@
 import type { HttpRequest } from '@azure/functions';
 import jwt, { type JwtPayload } from 'jsonwebtoken';
-import { secondsSinceEpoch } from './clock';
-import { Problem } from './http/problems';
-import { readAccount, type AccountDocument } from './accounts/account';
-import { settings } from './settings';
+import { secondsSinceEpoch } from '../shared/clock';
+import { Problem } from '../shared/problems';
+import { readAccount, type AccountDocument } from './account';
+import { settings } from '../shared/settings';
 
 const ISSUER = 'urn:gallery-accounts';
 const AUDIENCE = 'urn:gallery-accounts:api';

@@ -1,6 +1,6 @@
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { clock } from '../clock';
-import { Problem } from '../http/problems';
+import { Problem } from '../problems';
 
 interface KeySet {
   keys: Map<string, KeyObject>;

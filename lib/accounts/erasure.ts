@@ -1,0 +1,35 @@
+/**
+ * What deleting an account erases of the account itself; a tombstone with the username (reserved forever)
+ * stays. Each step runs again without harm.
+ */
+import { nowIso } from '../shared/clock';
+import { readAccount, updateAccount } from './account';
+import { releaseClaim } from './claims';
+
+/** The Microsoft account and the address become free to use again; every session ends. The name stays claimed. */
+export async function releaseCredentials(accountId: string): Promise<void> {
+  const account = await readAccount(accountId);
+  if (!account) return;
+  const { microsoftAccount, emailAddress } = account;
+  await updateAccount(accountId, (current) => ({
+    ...current,
+    deletedAt: current.deletedAt ?? nowIso(),
+    microsoftAccount: null,
+    passwordHash: null,
+    sessionVersion: current.sessionVersion + 1,
+  }));
+  if (microsoftAccount) await releaseClaim({ kind: 'microsoft', tid: microsoftAccount.tid, oid: microsoftAccount.oid }, accountId);
+  if (emailAddress) await releaseClaim({ kind: 'email', address: emailAddress }, accountId);
+}
+
+/** Empties the personal fields, and the lists of memberships and keys. */
+export async function removePersonalFields(accountId: string): Promise<void> {
+  await updateAccount(accountId, (current) => ({
+    ...current,
+    emailAddress: '',
+    emailConfirmed: false,
+    pendingEmailAddress: null,
+    organizations: [],
+    apiKeyIds: [],
+  }));
+}

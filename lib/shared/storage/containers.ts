@@ -1,0 +1,53 @@
+/**
+ * Every Cosmos DB container the service uses, with its partition key and the domain that owns it: only that
+ * domain's modules read and write its documents, and it clears an account's out of them when the account is
+ * deleted (lib/deletion runs those clean-ups in turn). infra/ declares the same list, and a test holds the two
+ * together.
+ */
+export const CONTAINERS = {
+  /**
+   * Owner: lib/accounts. Accounts and organizations, one document each, read by id on every authenticated
+   * call; lib/organizations keeps an organization's members and invitations on its document.
+   */
+  accounts: { partitionKey: '/id' },
+  /**
+   * Owner: lib/accounts (claims.ts). Uniqueness claims: a document whose id is the normalised key
+   * (`username:…`, `email:…`, `microsoft:{tid}:{oid}`). Creating it is the lock; Cosmos answers 409 to the
+   * second writer.
+   */
+  claims: { partitionKey: '/id' },
+  /** Owner: lib/shared/tokens.ts. One-time tokens (email confirmation, …), stored under the SHA-256 of the secret. */
+  tokens: { partitionKey: '/id' },
+  /** Owner: lib/shared/email. Emails waiting to be sent or sent, so none is lost while ACS is down and none is sent twice. */
+  outbox: { partitionKey: '/id' },
+  /** Owner: lib/shared/audit.ts. The security log, one partition per account so reading one's own log is a single-partition query. */
+  audit: { partitionKey: '/accountId' },
+  /**
+   * Owner: lib/packages (apiKeys.ts). API keys under the identifier embedded in the key itself, so checking a
+   * key is one point read. The secret is stored only as a SHA-256 hash.
+   */
+  apiKeys: { partitionKey: '/id' },
+  /** Owner: lib/packages. Packages under their lower-case id: owners, versions, listed; the push check reads one by id. */
+  packages: { partitionKey: '/id' },
+  /**
+   * Owner: lib/packages. Which packages an account or organization owns, one partition per owner, so its
+   * packages are a single-partition query (deletion preview, organization deletion). The package document
+   * is the truth.
+   */
+  ownerships: { partitionKey: '/accountId' },
+  /** Owner: lib/packages (prefixes.ts). Reserved id prefixes, bucketed by an id's first segment, so a push reads one bucket by id. */
+  prefixes: { partitionKey: '/id' },
+  /**
+   * Owner: lib/deletion. Deletion requests, one per account under its id: when it is due, which steps are
+   * done, and the lease of the timer run processing it, so an interrupted run is finished by the next and two
+   * runs never overlap.
+   */
+  deletions: { partitionKey: '/id' },
+  /**
+   * Owner: lib/accounts/recovery (rateLimits.ts). Rate-limit counters, one per limit, hashed key and time
+   * window, so limits hold across instances.
+   */
+  rateLimits: { partitionKey: '/id' },
+} as const;
+
+export type ContainerName = keyof typeof CONTAINERS;

@@ -3,13 +3,13 @@ import { recordAudit } from '../shared/audit';
 import { confirmNewEmailMessage, emailChangeNoticeMessage } from '../shared/email/messages';
 import { deliverSoon, queueEmail } from '../shared/email/outbox';
 import { Problem } from '../shared/problems';
-import { findToken, issueToken, spendToken, type TokenDocument } from '../shared/tokens';
+import { findToken, issueToken, spendToken, type TokenDocument, tokenField } from '../shared/tokens';
 import { readAccount, updateAccount, type AccountDocument } from './account';
 import { claimHolder, releaseClaim, tryClaim } from './claims';
 import { emailAddressField, emailInUse, normaliseEmail } from './names';
 import type { Log } from '../shared/log';
 
-export const confirmEmailBody = z.object({ token: z.string().min(1).max(512) }).strict();
+export const confirmEmailBody = z.object({ token: tokenField }).strict();
 export const changeEmailBody = z.object({ emailAddress: emailAddressField }).strict();
 
 export const CONFIRMATION_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;

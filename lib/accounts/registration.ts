@@ -10,12 +10,12 @@ import { container } from '../shared/storage/cosmos';
 import { issueToken } from '../shared/tokens';
 import { linkedMicrosoftAccount, newAccountDocument, toAccountView, type AccountView } from './account';
 import { withClaims, type ClaimKey } from './claims';
-import { assertValidUsername, emailAddressField, emailInUse, usernameField, usernameUnavailable } from './names';
+import { assertValidUsername, emailAddressField, emailInUse, newUsernameField, usernameUnavailable } from './names';
 import { CONFIRMATION_LIFETIME_MS } from './emailAddress';
 import type { Log } from '../shared/log';
 
 export const registerAccountBody = z
-  .object({ idToken: idTokenField, mfaToken: mfaTokenField.optional(), username: usernameField, emailAddress: emailAddressField.optional() })
+  .object({ idToken: idTokenField, mfaToken: mfaTokenField.optional(), username: newUsernameField, emailAddress: emailAddressField.optional() })
   .strict();
 
 /**

@@ -10,12 +10,12 @@ import { issueToken } from '../shared/tokens';
 import { newAccountDocument, readAccount, type AccountDocument } from '../accounts/account';
 import { accountHolding, releaseClaim, withClaims, type ClaimKey } from '../accounts/claims';
 import { CONFIRMATION_LIFETIME_MS } from '../accounts/emailAddress';
-import { assertValidUsername, emailAddressField, emailInUse, usernameField, usernameUnavailable } from '../accounts/names';
+import { assertValidUsername, emailAddressField, emailInUse, newUsernameField, usernameUnavailable } from '../accounts/names';
 import { ownedPackageIds } from '../packages/packages';
 import { assertAdmin, mirrorMembership, organizationForAdmin, roleOf, toOrganizationView, updateOrganization, type OrganizationDocument } from './organization';
 import type { Log } from '../shared/log';
 
-export const createOrganizationBody = z.object({ name: usernameField, emailAddress: emailAddressField }).strict();
+export const createOrganizationBody = z.object({ name: newUsernameField, emailAddress: emailAddressField }).strict();
 
 /**
  * Creates an organization in the username namespace with the caller as its admin. Like a registration, it
@@ -27,10 +27,10 @@ export async function createOrganization(
   clientAddress: string,
   log: Log,
 ) {
+  assertValidUsername(input.name);
   if (!caller.emailConfirmed) {
     throw new Problem('email_unconfirmed', 'Confirm your own email address before you create an organization.');
   }
-  assertValidUsername(input.name);
   const id = randomUUID();
   const keys: Array<[ClaimKey, Problem]> = [
     [{ kind: 'username', name: input.name }, usernameUnavailable(input.name)],

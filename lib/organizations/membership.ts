@@ -4,7 +4,7 @@ import { clock } from '../shared/clock';
 import { organizationInvitationMessage } from '../shared/email/messages';
 import { deliverSoon, queueEmail } from '../shared/email/outbox';
 import { Problem } from '../shared/problems';
-import { findToken, issueToken, spendToken, tokensConcerning } from '../shared/tokens';
+import { findToken, issueToken, spendToken, tokensConcerning, tokenField } from '../shared/tokens';
 import { readAccount, type AccountDocument, type OrganizationRole } from '../accounts/account';
 import { revokeKeysForOrganization } from '../packages/apiKeys';
 import { accountHolding } from '../accounts/claims';
@@ -23,7 +23,7 @@ import {
 import type { Log } from '../shared/log';
 
 export const inviteMemberBody = z.object({ username: usernameField, role: roleField }).strict();
-export const invitationTokenBody = z.object({ token: z.string().min(1).max(512) }).strict();
+export const invitationTokenBody = z.object({ token: tokenField }).strict();
 export const changeRoleBody = z.object({ role: roleField }).strict();
 
 const INVITATION_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;

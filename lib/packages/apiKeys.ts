@@ -51,6 +51,14 @@ export const apiKeyView = z.object({
 });
 export const apiKeyWithSecret = apiKeyView.extend({ key: z.string().describe('The secret: shown this once, never again') });
 
+/** `{id}`: one of the caller's keys, by the id its secret embeds. */
+export const apiKeyParams = z.object({
+  id: z
+    .string()
+    .regex(/^[0-9a-f]{32}$/, 'must be an API key id: 32 hexadecimal digits')
+    .meta({ examples: ['0f1e2d3c4b5a69788796a5b4c3d2e1f0'] }),
+});
+
 const KEY_PREFIX = 'gak1';
 
 function toView(key: ApiKeyDocument): z.infer<typeof apiKeyView> {

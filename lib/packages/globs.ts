@@ -4,7 +4,8 @@ import { z } from 'zod';
 export const packageIdField = z
   .string()
   .max(100)
-  .regex(/^[A-Za-z0-9_]+([.-][A-Za-z0-9_]+)*$/, 'must be a package id: letters, digits, underscores, with periods or hyphens between them');
+  .regex(/^[A-Za-z0-9_]+([.-][A-Za-z0-9_]+)*$/, 'must be a package id: letters, digits, underscores, with periods or hyphens between them')
+  .meta({ examples: ['Contoso.Utilities'] });
 
 /** A glob over package ids: the id's characters and `*`, the only wildcard. */
 export const packageGlobField = z

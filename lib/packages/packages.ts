@@ -5,7 +5,7 @@ import { packageOwnerInvitationMessage } from '../shared/email/messages';
 import { deliverSoon, queueEmail } from '../shared/email/outbox';
 import { Problem } from '../shared/problems';
 import { container, isConflict, isNotFound, isPreconditionFailed, readDocument, replaceIfUnchanged, updateDocument, type StoredDocument } from '../shared/storage/cosmos';
-import { findToken, issueToken, spendToken, tokensConcerning } from '../shared/tokens';
+import { findToken, issueToken, spendToken, tokensConcerning, tokenField } from '../shared/tokens';
 import type { AccountDocument } from '../accounts/account';
 import { accountHolding } from '../accounts/claims';
 import { usernameField } from '../accounts/names';
@@ -46,8 +46,13 @@ export const pushBody = z
   .strict();
 
 export const packageView = z.object({ id: z.string(), owners: z.array(z.string()), versions: z.array(z.string()), listed: z.boolean() });
+/** `{id}`: a package. */
+export const packageParams = z.object({ id: packageIdField });
+/** `{id}` and `{username}`: a package and one of its owners. */
+export const packageOwnerParams = z.object({ id: packageIdField, username: usernameField });
+
 export const inviteOwnerBody = z.object({ username: usernameField }).strict();
-export const ownerTokenBody = z.object({ token: z.string().min(1).max(512) }).strict();
+export const ownerTokenBody = z.object({ token: tokenField }).strict();
 
 const OWNER_INVITATION_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
 

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { z } from 'zod';
 import { clock } from './clock';
 import { Problem } from './problems';
 import { container, isNotFound, isPreconditionFailed, readDocument, type StoredDocument } from './storage/cosmos';
@@ -15,6 +16,13 @@ export interface TokenDocument extends StoredDocument {
   /** Lets Cosmos DB tidy up; expiry itself is checked in code against `expiresAt`. */
   ttl: number;
 }
+
+/** The token of an email link, as a body field: base64url, so nothing else reaches storage. */
+export const tokenField = z
+  .string()
+  .max(512)
+  .regex(/^[A-Za-z0-9_-]+$/, 'must be the token from the email link')
+  .meta({ examples: ['kq3Yc2m8ZxV0b1nR4tW7yA9eD6fH5jL2pS8uQ0iO3gE'] });
 
 /** 256 random bits: unguessable, so a lookup by its hash leaks nothing worth timing. */
 function newSecret(): string {

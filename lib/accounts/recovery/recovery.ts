@@ -9,7 +9,7 @@ import { assertAcceptablePassword, hashPassword, MAX_PASSWORD_LENGTH, verifyPass
 import { enforceRateLimit, RATE_LIMITS } from './rateLimits';
 import { issueSessionToken } from '../sessions';
 import { withMinimumDuration } from './timing';
-import { findToken, issueToken, spendToken } from '../../shared/tokens';
+import { findToken, issueToken, spendToken, tokenField } from '../../shared/tokens';
 import { accountView, readAccount, toAccountView, updateAccount, type AccountDocument } from '../account';
 import { accountHolding } from '../claims';
 import { maskEmailAddress } from '../masking';
@@ -23,7 +23,7 @@ const ENUMERATION_SAFE_DURATION_MS = 300;
 const passwordField = z.string().max(MAX_PASSWORD_LENGTH);
 
 export const forgotPasswordBody = z.object({ emailAddress: emailAddressField }).strict();
-export const resetPasswordBody = z.object({ token: z.string().min(1).max(512), newPassword: passwordField }).strict();
+export const resetPasswordBody = z.object({ token: tokenField, newPassword: passwordField }).strict();
 export const passwordSignInBody = z.object({ username: usernameField, password: passwordField }).strict();
 export const signInAssistanceBody = z.object({ username: usernameField, emailAddress: emailAddressField.optional() }).strict();
 

@@ -1,4 +1,5 @@
 import type { Container, CosmosClient } from '@azure/cosmos';
+import { Problem } from '../problems';
 import { settings } from '../settings';
 import { CONTAINERS, type ContainerName } from './containers';
 
@@ -104,12 +105,34 @@ export interface StoredDocument {
   _etag?: string;
 }
 
+/**
+ * Cosmos DB refuses ids with `/`, `\`, `?` or `#` (and the SDK throws before sending some of them); control
+ * characters and a trailing space make ids no client can address reliably.
+ */
+const UNSTORABLE_ID = /[/\\?#\u0000-\u001f\u007f-\u009f]|^\s*$|\s$/;
+const MAX_ID_LENGTH = 255;
+
+/**
+ * The backstop behind every schema: an id built from input that the store would refuse is the caller's bad
+ * input (400), never a server error. Fields and path parameters are checked first, and name themselves.
+ */
+export function assertStorableId(id: string): void {
+  if (id.length > MAX_ID_LENGTH || UNSTORABLE_ID.test(id)) {
+    throw new Problem(
+      'invalid_request',
+      "A name or id in this request holds a character that is not allowed (such as '/', '\\', '?', '#' or a control character), or is too long.",
+    );
+  }
+}
+
 /** One point read; a missing document is `undefined`, not an error. */
 export async function readDocument<T extends StoredDocument>(
   name: ContainerName,
   id: string,
   partitionKey: string = id,
 ): Promise<T | undefined> {
+  assertStorableId(id);
+  assertStorableId(partitionKey);
   const { resource } = await container(name).item(id, partitionKey).read<T>();
   return resource;
 }
@@ -120,6 +143,8 @@ export async function replaceIfUnchanged<T extends StoredDocument>(
   document: T,
   partitionKey: string = document.id,
 ): Promise<T> {
+  assertStorableId(document.id);
+  assertStorableId(partitionKey);
   const { resource } = await container(name)
     .item(document.id, partitionKey)
     .replace<T>(document, { accessCondition: { type: 'IfMatch', condition: document._etag ?? '' } });

@@ -176,3 +176,55 @@ describe('the security log', () => {
     ]);
   });
 });
+
+describe('concurrent changes to one key', () => {
+  const regenerate = (user: Member, id: string) => service.call('POST', `/api/me/api-keys/${id}/regenerate`, { token: user.sessionToken });
+
+  it('twenty regenerations at once: no 500, and exactly one of the secrets handed out works', async () => {
+    const user = await service.confirmedUser();
+    const { id } = await service.createKey(user);
+    const answers = await Promise.all(Array.from({ length: 20 }, () => regenerate(user, id)));
+    const outcomes = answers.map((a) => `${a.status} ${a.body?.code ?? ''}`.trim());
+    expect(outcomes.filter((o) => o !== '200' && o !== '409 concurrent_change')).toEqual([]);
+    const secrets = answers.filter((a) => a.status === 200).map((a) => a.body.key as string);
+    expect(secrets.length).toBeGreaterThanOrEqual(1);
+    for (const refused of answers.filter((a) => a.status === 409)) expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+
+    const working = [];
+    for (const secret of secrets) if ((await service.push(secret, uniqueName('regen'))).status === 201) working.push(secret);
+    expect(working).toHaveLength(1);
+    // The key is listed once, and regenerating again works as usual.
+    expect((await listKeys(user)).map((k: { id: string }) => k.id)).toEqual([id]);
+    expect((await regenerate(user, id)).status).toBe(200);
+  });
+
+  it('regenerations racing a revocation: the key ends revoked, and nothing answers 500', async () => {
+    const user = await service.confirmedUser();
+    const { id } = await service.createKey(user);
+    const answers = await Promise.all([
+      ...Array.from({ length: 5 }, () => regenerate(user, id)),
+      service.call('DELETE', `/api/me/api-keys/${id}`, { token: user.sessionToken }),
+      ...Array.from({ length: 5 }, () => regenerate(user, id)),
+      service.call('DELETE', `/api/me/api-keys/${id}`, { token: user.sessionToken }),
+    ]);
+    expect(answers.filter((a) => a.status >= 500)).toEqual([]);
+    expect(answers.filter((a) => a.status === 204).length).toBeGreaterThanOrEqual(1);
+    for (const secret of answers.filter((a) => a.status === 200).map((a) => a.body.key)) {
+      expect((await service.push(secret, uniqueName('revoked'))).body.code).toBe('invalid_api_key');
+    }
+    expect(await listKeys(user)).toEqual([]);
+  });
+
+  it('answers 409 concurrent_change, not 500, when a write loses to concurrent changes every time it retries', async () => {
+    const user = await service.confirmedUser();
+    const { id, key } = await service.createKey(user);
+    service.cosmos.failNext(new RegExp(`^PUT .*/colls/apiKeys/docs/${id}$`), 412, 100);
+    const response = await regenerate(user, id);
+    service.cosmos.clearFaults();
+    expect(response.status).toBe(409);
+    expect(response.body).toMatchObject({ code: 'concurrent_change', title: 'Changed by someone else at the same moment' });
+    expect(response.body.detail).toMatch(/^[A-Z].*\.$/);
+    // Nothing changed: the old secret still works.
+    expect((await service.push(key, uniqueName('unchanged'))).status).toBe(201);
+  });
+});

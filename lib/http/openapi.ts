@@ -72,6 +72,8 @@ function withImpliedProblems(op: DescribedOperation): DocumentedProblem[] {
     ...(op.body ? (['length_required'] as const) : []),
     // A path parameter that is not what its schema says, or has a malformed percent-encoding
     ...(op.route.includes('{') ? (['invalid_request'] as const) : []),
+    // A write whose every retry lost to concurrent changes
+    ...(op.method !== 'GET' ? (['concurrent_change'] as const) : []),
     ...(op.auth === 'none' ? [] : op.auth === 'api-key' ? (['invalid_api_key'] as const) : (['unauthorized'] as const)),
     ...(op.auth === 'session' ? (['microsoft_account_required'] as const) : []),
     'service_unavailable',

@@ -5,7 +5,7 @@ import { Problem, type DocumentedProblem } from '../shared/problems';
 import { describeOperation } from './openapi';
 import { authenticate, type Caller } from '../accounts/sessions';
 import { authenticateApiKey, type ApiKeyDocument } from '../packages/apiKeys';
-import { isTransientStoreError } from '../shared/storage/cosmos';
+import { isPreconditionFailed, isTransientStoreError } from '../shared/storage/cosmos';
 import type { Log } from '../shared/log';
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -119,6 +119,12 @@ export function operation<
 
 function asProblem(error: unknown, log: Log): Problem {
   if (error instanceof Problem) return error;
+  // A write guarded by an ETag lost to a concurrent change more often than its retries allow: the caller may
+  // look again and retry, as for any conflict.
+  if (isPreconditionFailed(error)) {
+    log.warn('A write lost every retry to concurrent changes', error);
+    return new Problem('concurrent_change', 'Someone changed this at the same moment. Reload it and try again.');
+  }
   if (isTransientStoreError(error)) {
     log.warn('Storage is throttling or unavailable', error);
     return new Problem('service_unavailable', 'The service is busy. Try again in a few seconds.', { 'Retry-After': '5' });

@@ -4,7 +4,7 @@ import { clock, nowIso } from '../shared/clock';
 import { packageOwnerInvitationMessage } from '../shared/email/messages';
 import { deliverSoon, queueEmail } from '../shared/email/outbox';
 import { Problem } from '../shared/problems';
-import { container, isConflict, isNotFound, isPreconditionFailed, readDocument, replaceIfUnchanged, updateDocument, type StoredDocument } from '../shared/storage/cosmos';
+import { container, isConflict, isNotFound, readDocument, updateDocument, updateDocumentFrom, type StoredDocument } from '../shared/storage/cosmos';
 import { findToken, issueToken, spendToken, tokensConcerning, tokenField } from '../shared/tokens';
 import type { AccountDocument } from '../accounts/account';
 import { accountHolding } from '../accounts/claims';
@@ -201,12 +201,7 @@ async function pushVersion(key: ApiKeyDocument, pkg: PackageDocument, version: s
     return { ...current, versions: [...current.versions, version] };
   };
   // The package read a moment ago is written back as is (no second read); only a concurrent change reads again.
-  try {
-    return await replaceIfUnchanged('packages', addVersion(pkg));
-  } catch (error) {
-    if (!isPreconditionFailed(error)) throw error;
-  }
-  return (await updateDocument<PackageDocument>('packages', pkg.id, addVersion)) ?? pkg;
+  return (await updateDocumentFrom('packages', pkg, addVersion)) ?? pkg;
 }
 
 const noSuchPackage = (id: string) => new Problem('not_found', `There is no package '${id}'.`);

@@ -154,8 +154,29 @@ export async function replaceIfUnchanged<T extends StoredDocument>(
 const MAX_UPDATE_ATTEMPTS = 25;
 
 /**
+ * `updateDocument` starting from a document just read: the first attempt writes without reading again, and
+ * only a concurrent change costs another read.
+ */
+export async function updateDocumentFrom<T extends StoredDocument>(
+  name: ContainerName,
+  read: T,
+  change: (current: T) => T | undefined,
+  partitionKey: string = read.id,
+): Promise<T | undefined> {
+  const next = change(read);
+  if (!next) return read;
+  try {
+    return await replaceIfUnchanged(name, next, partitionKey);
+  } catch (error) {
+    if (!isPreconditionFailed(error)) throw error;
+  }
+  return updateDocument(name, read.id, change, partitionKey);
+}
+
+/**
  * Read-modify-write that never overwrites a concurrent change: on a 412 it reads again and reapplies.
- * `change` returns the new document, or `undefined` to leave it as it is.
+ * `change` returns the new document, or `undefined` to leave it as it is. Should every attempt lose, the
+ * last 412 is thrown (the HTTP adapter answers it as a conflict).
  */
 export async function updateDocument<T extends StoredDocument>(
   name: ContainerName,
@@ -163,7 +184,7 @@ export async function updateDocument<T extends StoredDocument>(
   change: (current: T) => T | undefined,
   partitionKey: string = id,
 ): Promise<T | undefined> {
-  for (let attempt = 1; attempt <= MAX_UPDATE_ATTEMPTS; attempt += 1) {
+  for (let attempt = 1; ; attempt += 1) {
     const current = await readDocument<T>(name, id, partitionKey);
     if (!current) return undefined;
     const next = change(current);
@@ -171,10 +192,9 @@ export async function updateDocument<T extends StoredDocument>(
     try {
       return await replaceIfUnchanged(name, next, partitionKey);
     } catch (error) {
-      if (!isPreconditionFailed(error)) throw error;
+      if (!isPreconditionFailed(error) || attempt >= MAX_UPDATE_ATTEMPTS) throw error;
     }
     // Spread the retries of writers that collided, so they do not collide again in lockstep.
     await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
   }
-  throw new Error(`Gave up updating ${name}/${id} after repeated concurrent changes`);
 }

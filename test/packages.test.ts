@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { clock } from '../lib/shared/clock';
+import { container } from '../lib/shared/storage/cosmos';
 import { useTestService } from './support/service';
 import type { Member } from './support/organizations';
 import { newPerson, uniqueName } from './support/people';
@@ -56,10 +57,10 @@ describe('the push check', () => {
     const again = await service.push(key, id, '1.1.0');
     expect(again.status).toBe(409);
     expect(again.body.code).toBe('package_version_exists');
-    // Versions compare case-insensitively too.
+    // Versions compare case-insensitively too; the label keeps the case it was first pushed in, as NuGet's does.
     expect(outcome(await service.push(key, id, '2.0.0-Beta'))).toBe('200');
     expect(outcome(await service.push(key, id, '2.0.0-beta'))).toBe('409 package_version_exists');
-    expect((await packageOf(id)).versions).toEqual(['1.0.0', '1.1.0', '2.0.0-beta']);
+    expect((await packageOf(id)).versions).toEqual(['1.0.0', '1.1.0', '2.0.0-Beta']);
   });
 
   it('compares ids case-insensitively: another casing is a new version of the same package', async () => {
@@ -192,6 +193,155 @@ describe('the push check', () => {
       expect(outcome(bad)).toBe('400 invalid_request');
       expect(bad.body.detail).toContain(`'${field}'`);
     }
+  });
+});
+
+describe('versions as NuGet has them', () => {
+  /** A package of a fresh owner with `first` pushed; pushes of it take its key. */
+  async function packageWith(first: string) {
+    const owner = await service.confirmedUser();
+    const key = await service.createKey(owner, { scopes: ['package:push', 'package:pushversion'] });
+    const id = newId('Ver');
+    expect(outcome(await service.push(key, id, first))).toBe('201');
+    return { id, key };
+  }
+
+  it('takes every spelling NuGet treats as an existing version as that version: 409 package_version_exists', async () => {
+    const { id, key } = await packageWith('1.0.0');
+    for (const same of ['1.0', '1.0.0.0', '01.0.0', '1.00.0', '1.0.00', '001.000.000.000', '1.0.0+build', '1.0.0+build.01', ' 1.0.0 ']) {
+      const response = await service.push(key, id, same);
+      expect(`${same}: ${outcome(response)}`).toBe(`${same}: 409 package_version_exists`);
+      expect(response.body.detail).toContain("version '1.0.0'");
+    }
+    expect((await packageOf(id)).versions).toEqual(['1.0.0']);
+    // …and the other way round: a longer spelling first.
+    const other = await packageWith('1.0.0.0-Beta+sha.1');
+    expect((await packageOf(other.id)).versions).toEqual(['1.0.0-Beta']);
+    for (const same of ['1.0.0-beta', '1.0-BETA', '1.0.0-Beta+other']) expect(`${same}: ${outcome(await service.push(other.key, other.id, same))}`).toBe(`${same}: 409 package_version_exists`);
+    expect(outcome(await service.push(other.key, other.id, '1.0.0-beta.1'))).toBe('200');
+  });
+
+  it('stores and shows each version normalized, listed in NuGet’s order', async () => {
+    const { id, key } = await packageWith('2.0');
+    const accepted: Array<[string, string]> = [
+      ['1.0.01.0', '1.0.1'],
+      ['1.0.0.1', '1.0.0.1'],
+      ['1.0.0-beta.11', '1.0.0-beta.11'],
+      ['1.0.0-beta.2+abc', '1.0.0-beta.2'],
+      ['1.0.0-rc-1', '1.0.0-rc-1'],
+      ['1.0.0.0-alpha', '1.0.0-alpha'],
+      ['1.0.0-1.0', '1.0.0-1.0'],
+      ['1.0.0-0+b', '1.0.0-0'],
+      ['1-beta.1', '1.0.0-beta.1'],
+      ['2147483647.0.0', '2147483647.0.0'],
+    ];
+    for (const [input, normalized] of accepted) {
+      const response = await service.push(key, id, input);
+      expect(`${input}: ${outcome(response)}`).toBe(`${input}: 200`);
+      expect(response.body.versions).toContain(normalized);
+    }
+    expect((await packageOf(id)).versions).toEqual([
+      '1.0.0-0',
+      '1.0.0-1.0',
+      '1.0.0-alpha',
+      '1.0.0-beta.1',
+      '1.0.0-beta.2',
+      '1.0.0-beta.11',
+      '1.0.0-rc-1',
+      '1.0.0.1',
+      '1.0.1',
+      '2.0.0',
+      '2147483647.0.0',
+    ]);
+  });
+
+  it('refuses what NuGet.org refuses with 400 naming the version, and stores nothing', async () => {
+    const { id, key } = await packageWith('1.0.0');
+    const refused = [
+      '1',
+      '1-beta',
+      '',
+      'v1.0.0',
+      'V1.0',
+      '-1.0.0',
+      '1.0.0.0.0',
+      '1.0.',
+      '.1.0',
+      '1..0',
+      '1.a.0',
+      '1 . 0 . 0',
+      '1.0.0-',
+      '1.0.0+',
+      '1.0.0-beta+',
+      '1.0.0-.a',
+      '1.0.0-a.',
+      '1.0.0-a..b',
+      '1.0.0+a..b',
+      '1.0.0-beta.01',
+      '1.0.0-01',
+      '1.0.0-1',
+      '1.0.0-1a',
+      '1.0.0--x',
+      '1.0.0-a_b',
+      '1.0.0-ä',
+      '1.0.0+a+b',
+      '1.0.0-a b',
+      '2147483648.0.0',
+      '99999999999999999999.0',
+      `1.0.0+${'a'.repeat(59)}`,
+      `1.0.0-${'a'.repeat(59)}`,
+    ];
+    for (const version of refused) {
+      const response = await service.push(key, id, version);
+      expect(`${JSON.stringify(version)}: ${outcome(response)}`).toBe(`${JSON.stringify(version)}: 400 invalid_request`);
+      expect(response.body.detail).toMatch(/^The field 'version' /);
+    }
+    expect(outcome(await service.push(key, id, `1.0.0+${'a'.repeat(58)}`))).toBe('409 package_version_exists');
+    expect((await packageOf(id)).versions).toEqual(['1.0.0']);
+  });
+
+  it('limits an id and its full version to 160 characters together, as NuGet.org does', async () => {
+    const owner = await service.confirmedUser();
+    const key = await service.createKey(owner);
+    const id = `Long${tag()}.${'x'.repeat(100 - 13)}`;
+    expect(id).toHaveLength(100);
+    const tooLong = await service.push(key, id, `1.0.0+${'b'.repeat(55)}`);
+    expect(outcome(tooLong)).toBe('400 invalid_request');
+    expect(tooLong.body.detail).toContain("'version'");
+    expect(outcome(await service.push(key, id, `1.0.0+${'b'.repeat(54)}`))).toBe('201');
+  });
+
+  it('gives exactly one of several equivalent versions pushed at once, never a 500', async () => {
+    const spellings = ['1.0', '1.0.0', '1.0.0.0', '01.0.0', '1.00.0', '1.0.0+build', '1.0.0+ci.7', '001.0'];
+    // A new id: one push creates it, every other finds its version there.
+    const owner = await service.confirmedUser();
+    const key = await service.createKey(owner);
+    for (let round = 0; round < 3; round += 1) {
+      const id = newId('Same');
+      const answers = await Promise.all(spellings.map((version) => service.push(key, id, version)));
+      expect(answers.map(outcome).sort()).toEqual(['201', ...Array(spellings.length - 1).fill('409 package_version_exists')]);
+      expect((await packageOf(id)).versions).toEqual(['1.0.0']);
+      // An existing id: one push adds it.
+      const next = await Promise.all(spellings.map((version) => service.push(key, id, version.replace(/^0*1/, '2'))));
+      expect(next.map(outcome).sort()).toEqual(['200', ...Array(spellings.length - 1).fill('409 package_version_exists')]);
+      expect((await packageOf(id)).versions).toEqual(['1.0.0', '2.0.0']);
+    }
+  });
+
+  it('reads versions stored before they were normalized as NuGet does, and normalizes them with the next push', async () => {
+    const owner = await service.confirmedUser();
+    const key = await service.createKey(owner);
+    const id = newId('Legacy');
+    expect(outcome(await service.push(key, id, '0.1.0'))).toBe('201');
+    // As the service stored versions before: lower-cased as pushed, so spellings of one version side by side.
+    const { resource } = await container('packages').item(id.toLowerCase(), id.toLowerCase()).read();
+    await container('packages').items.upsert({ ...resource, versions: ['0.1.0', '1.0', '1.0.0+build', '2.0.0-beta', '2.0.0.0-beta', '03.0'] });
+
+    expect((await packageOf(id)).versions).toEqual(['0.1.0', '1.0.0', '2.0.0-beta', '3.0.0']);
+    for (const same of ['1.0.0', '3.0.0', '2.0.0-BETA']) expect(`${same}: ${outcome(await service.push(key, id, same))}`).toBe(`${same}: 409 package_version_exists`);
+    expect(outcome(await service.push(key, id, '4.0'))).toBe('200');
+    const { resource: rewritten } = await container('packages').item(id.toLowerCase(), id.toLowerCase()).read();
+    expect(rewritten.versions).toEqual(['0.1.0', '1.0.0', '2.0.0-beta', '3.0.0', '4.0.0']);
   });
 });
 

@@ -12,6 +12,7 @@ import { usernameField } from '../accounts/names';
 import { assertKeyAllows, type ApiKeyDocument } from './apiKeys';
 import { packageIdField } from './globs';
 import { reservationCovering } from './prefixes';
+import { compareVersions, MAX_ID_AND_VERSION_LENGTH, storedVersion, versionField, type NuGetVersion } from './versions';
 import type { Log } from '../shared/log';
 
 export interface PackageOwner {
@@ -28,7 +29,11 @@ export interface PackageDocument extends StoredDocument {
   /** As first pushed; `id` is its lower-case form. */
   displayId: string;
   owners: PackageOwner[];
-  /** Normalised (lower case) so 1.0.0-Beta and 1.0.0-beta are one version. */
+  /**
+   * NuGet's normalized versions, label case as first pushed (`1.0.0-Beta`), in push order; compared by
+   * their lower-case key. Stored before versions were normalized: lower-cased as pushed (`1.0`), read as
+   * normalized (lib/packages/versions.ts) and rewritten so with the next write.
+   */
   versions: string[];
   listed: boolean;
   pendingOwners: PendingOwner[];
@@ -36,14 +41,18 @@ export interface PackageDocument extends StoredDocument {
 }
 
 export const pushBody = z
-  .object({
-    id: packageIdField,
-    version: z
-      .string()
-      .max(64)
-      .regex(/^\d+(\.\d+){1,3}(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$/, 'must be a version such as 1.2.3 or 1.2.3-beta.1'),
-  })
-  .strict();
+  .object({ id: packageIdField, version: versionField })
+  .strict()
+  .superRefine((body, context) => {
+    if (body.id.length + body.version.full.length > MAX_ID_AND_VERSION_LENGTH) {
+      context.addIssue({
+        code: 'custom',
+        path: ['version'],
+        input: body.version.full,
+        message: `must be at most ${MAX_ID_AND_VERSION_LENGTH} characters long together with the id`,
+      });
+    }
+  });
 
 export const packageView = z.object({ id: z.string(), owners: z.array(z.string()), versions: z.array(z.string()), listed: z.boolean() });
 /** `{id}`: a package. */
@@ -56,10 +65,23 @@ export const ownerTokenBody = z.object({ token: tokenField }).strict();
 
 const OWNER_INVITATION_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
 
+/** The package's versions, normalized, each once (by its key), in push order. */
+function versionsOf(pkg: PackageDocument): Array<ReturnType<typeof storedVersion>> {
+  const seen = new Set<string>();
+  return pkg.versions.map(storedVersion).filter(({ key }) => !seen.has(key) && seen.add(key));
+}
+
+/** Versions in NuGet's order; one NuGet could not read (none is stored now) last, as stored. */
+function sortedVersions(pkg: PackageDocument): string[] {
+  const versions = versionsOf(pkg);
+  const parsed = versions.flatMap(({ parsed: version }) => (version ? [version] : []));
+  return [...parsed.sort(compareVersions).map((v) => v.normalized), ...versions.filter((v) => !v.parsed).map((v) => v.normalized)];
+}
+
 const toView = (pkg: PackageDocument): z.infer<typeof packageView> => ({
   id: pkg.displayId,
   owners: pkg.owners.map((o) => o.username),
-  versions: pkg.versions,
+  versions: sortedVersions(pkg),
   listed: pkg.listed,
 });
 
@@ -156,7 +178,7 @@ const isOwner = (pkg: PackageDocument, accountId: string) => pkg.owners.some((o)
  */
 export async function pushPackage(key: ApiKeyDocument, input: z.infer<typeof pushBody>): Promise<{ created: boolean; pkg: z.infer<typeof packageView> }> {
   const id = input.id.toLowerCase();
-  const version = input.version.toLowerCase();
+  const { version } = input;
   const existing = await readDocument<PackageDocument>('packages', id);
   if (existing) return { created: false, pkg: toView(await pushVersion(key, existing, version)) };
 
@@ -169,7 +191,7 @@ export async function pushPackage(key: ApiKeyDocument, input: z.infer<typeof pus
     id,
     displayId: input.id,
     owners: [{ accountId: key.ownerAccountId, username: key.ownerName }],
-    versions: [version],
+    versions: [version.normalized],
     listed: true,
     pendingOwners: [],
     createdAt: nowIso(),
@@ -189,16 +211,26 @@ export async function pushPackage(key: ApiKeyDocument, input: z.infer<typeof pus
   return { created: true, pkg: toView(pkg) };
 }
 
-async function pushVersion(key: ApiKeyDocument, pkg: PackageDocument, version: string): Promise<PackageDocument> {
+/**
+ * Adds a version unless one NuGet treats as the same is there (`1.0` after `1.0.0`, `1.0.0-BETA` after
+ * `1.0.0-beta`, `1.0.0+build` after `1.0.0`), listed or not: versions are immutable. Each attempt decides on
+ * the document it writes under its ETag, so of equivalent pushes at once exactly one succeeds.
+ */
+async function pushVersion(key: ApiKeyDocument, pkg: PackageDocument, version: NuGetVersion): Promise<PackageDocument> {
   assertKeyAllows(key, pkg.displayId, ['package:push', 'package:pushversion']);
   const addVersion = (current: PackageDocument): PackageDocument => {
     if (!isOwner(current, key.ownerAccountId)) {
       throw new Problem('not_an_owner', `'${key.ownerName}' is not an owner of '${current.displayId}'.`);
     }
-    if (current.versions.includes(version)) {
-      throw new Problem('package_version_exists', `'${current.displayId}' ${version} exists already. Push a new version.`);
+    const versions = versionsOf(current);
+    const existing = versions.find(({ key: known }) => known === version.key);
+    if (existing) {
+      throw new Problem(
+        'package_version_exists',
+        `A package with ID '${current.displayId}' and version '${existing.normalized}' already exists and cannot be modified. Push a new version.`,
+      );
     }
-    return { ...current, versions: [...current.versions, version] };
+    return { ...current, versions: [...versions.map((v) => v.normalized), version.normalized] };
   };
   // The package read a moment ago is written back as is (no second read); only a concurrent change reads again.
   return (await updateDocumentFrom('packages', pkg, addVersion)) ?? pkg;

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { nowIso } from '../shared/clock';
 import type { MicrosoftIdentity, TwoFactorCheck } from '../shared/identity/microsoftIdToken';
 import { readDocument, updateDocument, type StoredDocument } from '../shared/storage/cosmos';
+import type { TokenDocument, TokenRecipient } from '../shared/tokens';
+import { normaliseEmail } from './names';
 
 export type OrganizationRole = 'admin' | 'collaborator';
 
@@ -36,6 +38,13 @@ export interface AccountDocument extends StoredDocument {
   lockedUntil: string | null;
   /** Session tokens carry the version they were issued under; raising it ends every older session. */
   sessionVersion: number;
+  /**
+   * Emailed tokens record it when issued; raised when the email address changes, the password is reset or a
+   * Microsoft account is linked, which revokes every link sent before (absent: 0).
+   */
+  securityStamp?: number;
+  /** The token of the link that confirms `pendingEmailAddress`: a newer request's link replaces it. */
+  pendingEmailTokenId?: string | null;
   /** Denormalised from the memberships so GET /api/me stays one point read. */
   organizations: Array<{ name: string; role: OrganizationRole }>;
   /** The API keys this account created, so its keys are listed by point reads. */
@@ -137,6 +146,30 @@ export function toAccountView(account: AccountDocument): AccountView {
     createdAt: account.createdAt,
     deletion: account.deletion,
   };
+}
+
+/** Whom an emailed token goes to: the account at `emailAddress` (its own by default), under its current stamp. */
+export function tokenRecipient(account: AccountDocument, emailAddress = account.emailAddress): TokenRecipient {
+  return { accountId: account.id, emailAddress, securityStamp: account.securityStamp ?? 0 };
+}
+
+/** Revokes every emailed token issued before: for the credential changes the contract names. */
+export const withNewSecurityStamp = (account: AccountDocument): AccountDocument => ({
+  ...account,
+  securityStamp: (account.securityStamp ?? 0) + 1,
+});
+
+/**
+ * Whether an emailed token still speaks for the account: it went to `address` (the account's own address,
+ * unless the link confirms a new one), that address is where the token went, and nothing since revoked it.
+ */
+export function tokenStillAddressed(token: TokenDocument, account: AccountDocument, address: string | null = account.emailAddress): boolean {
+  return (
+    token.accountId === account.id &&
+    address !== null &&
+    normaliseEmail(token.emailAddress) === normaliseEmail(address) &&
+    (token.securityStamp ?? 0) === (account.securityStamp ?? 0)
+  );
 }
 
 export const readAccount = (id: string) => readDocument<AccountDocument>('accounts', id);

@@ -7,7 +7,7 @@ import { deliverSoon, queueEmail } from '../shared/email/outbox';
 import { Problem } from '../shared/problems';
 import { container } from '../shared/storage/cosmos';
 import { issueToken } from '../shared/tokens';
-import { newAccountDocument, readAccount, type AccountDocument } from '../accounts/account';
+import { newAccountDocument, readAccount, tokenRecipient, type AccountDocument } from '../accounts/account';
 import { accountHolding, releaseClaim, withClaims, type ClaimKey } from '../accounts/claims';
 import { CONFIRMATION_LIFETIME_MS } from '../accounts/emailAddress';
 import { assertValidUsername, emailAddressField, emailInUse, newUsernameField, usernameUnavailable } from '../accounts/names';
@@ -43,7 +43,7 @@ export async function createOrganization(
     pendingInvitations: [],
   };
   const email = await withClaims(id, keys, async () => {
-    const { secret } = await issueToken('confirm-email', id, input.emailAddress, CONFIRMATION_LIFETIME_MS);
+    const { secret } = await issueToken('confirm-email', tokenRecipient(organization), CONFIRMATION_LIFETIME_MS);
     const queued = await queueEmail(confirmOrganizationEmailMessage(input.name, input.emailAddress, secret), { container: 'accounts', id });
     await container('accounts').items.create(organization);
     return queued;

@@ -6,7 +6,7 @@ import { deliverSoon, queueEmail } from '../shared/email/outbox';
 import { Problem } from '../shared/problems';
 import { container, isConflict, isNotFound, readDocument, updateDocument, updateDocumentFrom, type StoredDocument } from '../shared/storage/cosmos';
 import { findToken, issueToken, spendToken, tokensConcerning, tokenField } from '../shared/tokens';
-import type { AccountDocument } from '../accounts/account';
+import { readAccount, tokenRecipient, tokenStillAddressed, type AccountDocument } from '../accounts/account';
 import { accountHolding } from '../accounts/claims';
 import { usernameField } from '../accounts/names';
 import { assertKeyAllows, type ApiKeyDocument } from './apiKeys';
@@ -244,33 +244,48 @@ export async function getPackage(packageId: string) {
   return toView(pkg);
 }
 
-/** Manages a package: an owner itself, or an admin of an organization that owns it. */
-async function packageManagedBy(packageId: string, caller: AccountDocument): Promise<PackageDocument> {
+/** An organization's admin, by the organization's own document (a member's copy of its roles may lag). */
+const administers = (account: AccountDocument | undefined, callerId: string): boolean =>
+  account?.kind === 'organization' && !account.deletedAt && (account.members ?? []).some((m) => m.accountId === callerId && m.role === 'admin');
+
+const notAnOwner = (pkg: PackageDocument) => new Problem('not_an_owner', `You are not an owner of '${pkg.displayId}'.`);
+
+/**
+ * Manages a package: an owner itself, or an admin of an organization that owns it. An organization's
+ * rights are read from its own document now (point reads), never from the caller's copy of its roles, so
+ * an admin demoted a moment ago manages nothing more. Answers the package and the owner the caller acts as;
+ * each write checks on the document it writes that this owner still is one.
+ */
+async function packageManagedBy(packageId: string, caller: AccountDocument): Promise<{ pkg: PackageDocument; actingAs: PackageOwner }> {
   const pkg = await readDocument<PackageDocument>('packages', packageId.toLowerCase());
   if (!pkg) throw noSuchPackage(packageId);
-  const adminOf = new Set(caller.organizations.filter((o) => o.role === 'admin').map((o) => o.name.toLowerCase()));
-  if (!pkg.owners.some((o) => o.accountId === caller.id || adminOf.has(o.username.toLowerCase()))) {
-    throw new Problem('not_an_owner', `You are not an owner of '${pkg.displayId}'.`);
-  }
-  return pkg;
+  const direct = pkg.owners.find((o) => o.accountId === caller.id);
+  if (direct) return { pkg, actingAs: direct };
+  const owners = await Promise.all(pkg.owners.map((o) => readAccount(o.accountId)));
+  const index = owners.findIndex((owner) => administers(owner, caller.id));
+  if (index < 0) throw notAnOwner(pkg);
+  return { pkg, actingAs: pkg.owners[index] };
 }
 
 /** Invites an account or organization to co-own the package; its emailed token works for 7 days. */
 export async function inviteOwner(packageId: string, username: string, caller: AccountDocument, clientAddress: string, log: Log) {
-  const pkg = await packageManagedBy(packageId, caller);
+  const { pkg, actingAs } = await packageManagedBy(packageId, caller);
   const invitee = await accountHolding({ kind: 'username', name: username });
   if (!invitee || invitee.deletedAt) throw new Problem('user_not_found', `There is no account or organization named '${username}'.`);
   if (isOwner(pkg, invitee.id)) throw new Problem('already_owner', `'${invitee.username}' already owns '${pkg.displayId}'.`);
-  const { secret, id: tokenId } = await issueToken('package-owner-invitation', invitee.id, invitee.emailAddress, OWNER_INVITATION_LIFETIME_MS, pkg.id);
+  const { secret, id: tokenId } = await issueToken('package-owner-invitation', tokenRecipient(invitee), OWNER_INVITATION_LIFETIME_MS, pkg.id);
   const email = await queueEmail(packageOwnerInvitationMessage(invitee, pkg.displayId, caller.username, secret), { container: 'packages', id: pkg.id });
   const expiresAt = new Date(clock.now().getTime() + OWNER_INVITATION_LIFETIME_MS).toISOString();
-  await updateDocument<PackageDocument>('packages', pkg.id, (current) => ({
-    ...current,
-    pendingOwners: [
-      ...current.pendingOwners.filter((p) => p.accountId !== invitee.id),
-      { accountId: invitee.id, username: invitee.username, tokenId, expiresAt },
-    ],
-  }));
+  await updateDocument<PackageDocument>('packages', pkg.id, (current) => {
+    if (!isOwner(current, actingAs.accountId)) throw notAnOwner(current);
+    return {
+      ...current,
+      pendingOwners: [
+        ...current.pendingOwners.filter((p) => p.accountId !== invitee.id),
+        { accountId: invitee.id, username: invitee.username, tokenId, expiresAt },
+      ],
+    };
+  });
   await recordAudit(caller.id, 'package_owner_invited', clientAddress, { package: pkg.displayId, owner: invitee.username });
   await deliverSoon(email, log);
 }
@@ -280,33 +295,41 @@ const invalidOwnerInvitation = () =>
 
 /**
  * Accepts an invitation to co-own: by the invited account, or for an invited organization by one of its
- * admins. The ownership record is written before the package's owner list, and the token spent last.
+ * admins, by the organization's own document. The invitation holds only while it is the package's current
+ * one and the address it went to is still the invitee's. The ownership record is written before the
+ * package's owner list, and the token spent last, so accepting again finishes an accept that died halfway.
  */
 export async function acceptOwnerInvitation(packageId: string, secret: string, caller: AccountDocument, clientAddress: string) {
   const token = await findToken(secret, 'package-owner-invitation');
   const pkg = await readDocument<PackageDocument>('packages', packageId.toLowerCase());
   const pending = pkg?.pendingOwners.find((p) => p.tokenId === token.id);
-  const actsFor =
-    token.accountId === caller.id ||
-    caller.organizations.some((o) => o.role === 'admin' && o.name.toLowerCase() === pending?.username.toLowerCase());
-  if (!pkg || token.subjectId !== pkg.id || !pending || !actsFor) throw invalidOwnerInvitation();
+  if (!pkg || token.subjectId !== pkg.id || !pending) throw invalidOwnerInvitation();
+  const invitee = pending.accountId === caller.id ? caller : await readAccount(pending.accountId);
+  const actsFor = invitee !== undefined && !invitee.deletedAt && (invitee.id === caller.id || administers(invitee, caller.id));
+  if (!actsFor || !tokenStillAddressed(token, invitee)) throw invalidOwnerInvitation();
   await recordOwnership(pending.accountId, pkg.id);
-  await updateDocument<PackageDocument>('packages', pkg.id, (current) => ({
-    ...current,
-    owners: isOwner(current, pending.accountId) ? current.owners : [...current.owners, { accountId: pending.accountId, username: pending.username }],
-    pendingOwners: current.pendingOwners.filter((p) => p.tokenId !== token.id),
-  }));
+  const updated = await updateDocument<PackageDocument>('packages', pkg.id, (current) => {
+    const stillPending = current.pendingOwners.some((p) => p.tokenId === token.id);
+    if (!stillPending && !isOwner(current, pending.accountId)) throw invalidOwnerInvitation();
+    return {
+      ...current,
+      owners: isOwner(current, pending.accountId) ? current.owners : [...current.owners, { accountId: pending.accountId, username: pending.username }],
+      pendingOwners: current.pendingOwners.filter((p) => p.tokenId !== token.id),
+    };
+  });
   await recordAudit(caller.id, 'package_owner_added', clientAddress, { package: pkg.displayId, owner: pending.username });
   await spendToken(token);
-  return toView((await readDocument<PackageDocument>('packages', pkg.id)) ?? pkg);
+  return toView(updated ?? pkg);
 }
 
 /** Removes an owner; a package always keeps one. */
 export async function removeOwner(packageId: string, username: string, caller: AccountDocument, clientAddress: string): Promise<void> {
-  const pkg = await packageManagedBy(packageId, caller);
+  const { pkg, actingAs } = await packageManagedBy(packageId, caller);
   const owner = pkg.owners.find((o) => o.username.toLowerCase() === username.toLowerCase());
   if (!owner) throw new Problem('not_found', `'${username}' is not an owner of '${pkg.displayId}'.`);
   await updateDocument<PackageDocument>('packages', pkg.id, (current) => {
+    // Two owners removing each other: the second finds itself no longer an owner.
+    if (!isOwner(current, actingAs.accountId)) throw notAnOwner(current);
     const owners = current.owners.filter((o) => o.accountId !== owner.accountId);
     if (owners.length === current.owners.length) return undefined;
     if (owners.length === 0) throw new Problem('last_owner', `'${current.displayId}' must keep an owner. Add another owner first.`);

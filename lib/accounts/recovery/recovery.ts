@@ -10,7 +10,16 @@ import { enforceRateLimit, RATE_LIMITS } from './rateLimits';
 import { issueSessionToken } from '../sessions';
 import { withMinimumDuration } from './timing';
 import { findToken, issueToken, spendToken, tokenField } from '../../shared/tokens';
-import { accountView, readAccount, toAccountView, updateAccount, type AccountDocument } from '../account';
+import {
+  accountView,
+  readAccount,
+  toAccountView,
+  tokenRecipient,
+  tokenStillAddressed,
+  updateAccount,
+  withNewSecurityStamp,
+  type AccountDocument,
+} from '../account';
 import { accountHolding } from '../claims';
 import { maskEmailAddress } from '../masking';
 import { emailAddressField, normaliseEmail, normaliseName, usernameField } from '../names';
@@ -64,30 +73,38 @@ export async function forgotPassword(emailAddress: string, clientAddress: string
   await withMinimumDuration(ENUMERATION_SAFE_DURATION_MS, async () => {
     const account = await accountHolding({ kind: 'email', address: emailAddress });
     if (account?.kind !== 'user' || normaliseEmail(account.emailAddress) !== normaliseEmail(emailAddress)) return;
-    const { secret: token } = await issueToken('reset-password', account.id, account.emailAddress, RESET_LINK_LIFETIME_MS);
+    const { secret: token } = await issueToken('reset-password', tokenRecipient(account), RESET_LINK_LIFETIME_MS);
     await recordAudit(account.id, 'password_reset_requested', clientAddress);
     await queueInBackground(resetPasswordMessage(account.username, account.emailAddress, token), account, log);
   });
 }
 
+const resetLinkRevoked = () => new Problem('invalid_token', 'This link is not valid any more. Ask for a new one.');
+
 /**
  * Sets a new password from an emailed link (also the first password of an account that never had one),
- * ends every session and lifts any lockout. A weak password leaves the link usable for another try.
+ * ends every session and lifts any lockout. A weak password leaves the link usable for another try. The
+ * link works only while the address it went to is still the account's and no email change, reset or
+ * Microsoft account link came since; the reset itself revokes every other link sent before.
  */
 export async function resetPassword(secret: string, newPassword: string, clientAddress: string): Promise<void> {
   const token = await findToken(secret, 'reset-password');
   const account = await readAccount(token.accountId);
-  if (account?.kind !== 'user') throw new Problem('invalid_token', 'This link is not valid any more. Ask for a new one.');
+  if (account?.kind !== 'user' || account.deletedAt || !tokenStillAddressed(token, account)) throw resetLinkRevoked();
   assertAcceptablePassword(newPassword, account);
   const passwordHash = await hashPassword(newPassword);
   await spendToken(token);
-  await updateAccount(account.id, (current) => ({
-    ...current,
-    passwordHash,
-    sessionVersion: current.sessionVersion + 1,
-    failedPasswordAttempts: 0,
-    lockedUntil: null,
-  }));
+  await updateAccount(account.id, (current) => {
+    // Checked again on the document written: an email change confirmed a moment ago revokes the link too.
+    if (current.kind !== 'user' || current.deletedAt || !tokenStillAddressed(token, current)) throw resetLinkRevoked();
+    return withNewSecurityStamp({
+      ...current,
+      passwordHash,
+      sessionVersion: current.sessionVersion + 1,
+      failedPasswordAttempts: 0,
+      lockedUntil: null,
+    });
+  });
   await recordAudit(account.id, 'password_reset', clientAddress);
 }
 

@@ -687,6 +687,62 @@ describe('package owners', () => {
     expect(outcome(await service.removeOwner(id, collaborator, organization.name))).toBe('403 not_an_owner');
   });
 
+  it('decides an organization’s rights from its own document: a demotion not yet copied to the member counts at once', async () => {
+    const orgAdmin = await service.confirmedUser();
+    const demoted = await service.confirmedUser();
+    const other = await service.confirmedUser();
+    const organization = await service.createOrganization(orgAdmin);
+    await service.inviteAndAccept(organization.name, orgAdmin, demoted, 'admin');
+    // The organization owns one package with `other`, and is invited to own another.
+    const { id } = await ownedPackage(other);
+    const invitation = await service.inviteOwner(id, other, organization.name, organization.emailAddress);
+    expect(outcome(await service.acceptOwnership(id, orgAdmin, invitation))).toBe('200');
+    const second = await ownedPackage(other);
+    const secondInvitation = await service.inviteOwner(second.id, other, organization.name, organization.emailAddress);
+
+    // The demotion is written to the organization; its copy on the member's account waits.
+    const { id: demotedId } = (await service.call('GET', '/api/me', { token: demoted.sessionToken })).body;
+    const held = service.cosmos.holdNext(new RegExp(`^PUT .*/colls/accounts/docs/${demotedId}$`));
+    const demotion = service.call('PUT', `/api/organizations/${organization.name}/members/${demoted.username}`, {
+      token: orgAdmin.sessionToken,
+      body: { role: 'collaborator' },
+    });
+    await held.reached;
+    expect(await service.organizationsOf(demoted)).toEqual([{ name: organization.name, role: 'admin' }]);
+
+    const attempts = {
+      invite: await service.call('POST', `/api/packages/${id}/owners`, { token: demoted.sessionToken, body: { username: demoted.username } }),
+      remove: await service.removeOwner(id, demoted, other.username),
+      accept: await service.acceptOwnership(second.id, demoted, secondInvitation),
+    };
+    held.release();
+    expect((await demotion).status).toBe(204);
+
+    expect(Object.entries(attempts).map(([what, response]) => `${what}: ${outcome(response)}`)).toEqual([
+      'invite: 403 not_an_owner',
+      'remove: 403 not_an_owner',
+      'accept: 400 invalid_token',
+    ]);
+    expect((await packageOf(id)).owners).toEqual([other.username, organization.name]);
+    expect((await packageOf(second.id)).owners).toEqual([other.username]);
+    // The admin who stayed one still can.
+    expect(outcome(await service.acceptOwnership(second.id, orgAdmin, secondInvitation))).toBe('200');
+  });
+
+  it('lets two owners removing each other at once leave one owner, never none', async () => {
+    for (let round = 0; round < 4; round += 1) {
+      const first = await service.confirmedUser();
+      const second = await service.confirmedUser();
+      const { id } = await ownedPackage(first);
+      expect(outcome(await service.acceptOwnership(id, second, await service.inviteOwner(id, first, second.username, second.person.email)))).toBe('200');
+      const answers = await Promise.all([service.removeOwner(id, first, second.username), service.removeOwner(id, second, first.username)]);
+      expect(answers.map(outcome).sort()).toEqual(['204', '403 not_an_owner']);
+      const { owners } = await packageOf(id);
+      expect(owners).toHaveLength(1);
+      expect(owners[0]).toBe(answers[0].status === 204 ? first.username : second.username);
+    }
+  });
+
   it('answers 404 for a package nobody pushed', async () => {
     const response = await service.getPackage(newId());
     expect(response.status).toBe(404);

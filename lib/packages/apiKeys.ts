@@ -24,10 +24,19 @@ export interface ApiKeyDocument extends StoredDocument {
   expiresInDays: number;
   createdAt: string;
   expiresAt: string;
+  /**
+   * When it stopped for good, and why: revoked by its holder (no reason), or with its owner's end, written
+   * by the change that ended the owner so the push check needs no read of the owner. A lock of the owner
+   * (later) is a reversible state beside this one, set and checked the same way (`refusalOf`).
+   */
   revokedAt: string | null;
+  revokedBecause?: RevocationReason;
   /** SHA-256 of the whole secret: it has 256 random bits, so a fast hash is as good as a slow one. */
   secretHash: string;
 }
+
+/** Why the service itself revoked a key: its owner was deleted, or its creator left the owning organization. */
+export type RevocationReason = 'owner_deleted' | 'left_organization';
 
 export const createApiKeyBody = z
   .object({
@@ -109,6 +118,7 @@ export async function createApiKey(caller: AccountDocument, input: z.infer<typeo
   // The account lists the key before it exists, so a crash never leaves a working key its owner cannot see.
   await updateAccount(caller.id, (account) => ({ ...account, apiKeyIds: [...(account.apiKeyIds ?? []), id] }));
   await container('apiKeys').items.create(key);
+  if (owner.id !== caller.id) await assertStillAllowedOwner(key, owner.id, caller.id);
   await recordAudit(caller.id, 'api_key_created', clientAddress, { keyId: id, owner: owner.username });
   return { ...toView(key), key: secret };
 }
@@ -158,8 +168,38 @@ export async function revokeApiKey(caller: AccountDocument, keyId: string, clien
   await recordAudit(caller.id, 'api_key_revoked', clientAddress, { keyId });
 }
 
-async function revokeKey(keyId: string): Promise<void> {
-  await updateDocument<ApiKeyDocument>('apiKeys', keyId, (key) => (key.revokedAt ? undefined : { ...key, revokedAt: nowIso() }));
+async function revokeKey(keyId: string, because?: RevocationReason): Promise<void> {
+  await updateDocument<ApiKeyDocument>('apiKeys', keyId, (key) =>
+    key.revokedAt ? undefined : { ...key, revokedAt: nowIso(), ...(because ? { revokedBecause: because } : {}) },
+  );
+}
+
+/**
+ * A key made for an organization stays only if its creator is still a member of it once the key exists: an
+ * organization deleted, or a member removed, while the key was being made must not leave it working (their
+ * revocation ran before the key was there to find).
+ */
+async function assertStillAllowedOwner(key: ApiKeyDocument, organizationId: string, creatorId: string): Promise<void> {
+  const organization = await readAccount(organizationId);
+  const member = organization?.kind === 'organization' && !organization.deletedAt && organization.members?.some((m) => m.accountId === creatorId);
+  if (member) return;
+  await revokeKey(key.id, organization?.deletedAt ? 'owner_deleted' : 'left_organization');
+  throw new Problem('owner_not_allowed', `A key can be owned by you or by an organization you belong to, not by '${key.ownerName}'.`);
+}
+
+/**
+ * Every live key owned by the account or organization stops working, whoever holds it: for an owner that
+ * ends (an organization deleted, an account deleted). An off-path query across partitions, so the push
+ * check itself never reads the owner.
+ */
+export async function revokeKeysOwnedBy(ownerId: string): Promise<void> {
+  const keys = container('apiKeys').items.query<Pick<ApiKeyDocument, 'id' | 'revokedAt'>>(
+    { query: 'SELECT c.id, c.revokedAt FROM c WHERE c.ownerAccountId = @owner', parameters: [{ name: '@owner', value: ownerId }] },
+    { maxItemCount: 100 },
+  );
+  while (keys.hasMoreResults()) {
+    for (const key of (await keys.fetchNext()).resources) if (key.revokedAt === null) await revokeKey(key.id, 'owner_deleted');
+  }
 }
 
 /** Every key the account holds stops working (account deletion). */
@@ -172,7 +212,7 @@ export async function revokeAllKeysOf(accountId: string): Promise<void> {
 /** Keys a member created for an organization stop working when the member leaves it. */
 export async function revokeKeysForOrganization(member: AccountDocument, organizationId: string): Promise<void> {
   for (const key of await liveKeysOf(member)) {
-    if (key.ownerAccountId === organizationId) await revokeKey(key.id);
+    if (key.ownerAccountId === organizationId) await revokeKey(key.id, 'left_organization');
   }
 }
 
@@ -193,7 +233,18 @@ export async function handOverApiKeys(organizationId: string, adminId: string): 
   await updateAccount(organizationId, (account) => (account.apiKeyIds?.length ? { ...account, apiKeyIds: [] } : undefined));
 }
 
-const invalidKey = () => new Problem('invalid_api_key', 'The API key is not valid: it may be unknown, revoked or expired. Create a new one.');
+const invalidKey = () =>
+  new Problem('invalid_api_key', 'The API key is not valid: it may be unknown, revoked or expired, or its owner no longer exists. Create a new one.');
+
+/**
+ * Why a key with the right secret does not work, if it does not: everything that can stop a key is on the
+ * key itself, so this needs no other read.
+ */
+function refusalOf(key: ApiKeyDocument): 'revoked' | 'expired' | undefined {
+  if (key.revokedAt !== null) return 'revoked';
+  if (Date.parse(key.expiresAt) <= clock.now().getTime()) return 'expired';
+  return undefined;
+}
 
 /** The key behind a secret: one point read, then a constant-time comparison of hashes. */
 export async function authenticateApiKey(secret: string | null): Promise<ApiKeyDocument> {
@@ -202,9 +253,7 @@ export async function authenticateApiKey(secret: string | null): Promise<ApiKeyD
   const key = await readDocument<ApiKeyDocument>('apiKeys', match[1]);
   const given = Buffer.from(hashSecret(secret), 'hex');
   const stored = Buffer.from(key?.secretHash ?? '0'.repeat(64), 'hex');
-  if (!key || !timingSafeEqual(given, stored) || key.revokedAt !== null || Date.parse(key.expiresAt) <= clock.now().getTime()) {
-    throw invalidKey();
-  }
+  if (!key || !timingSafeEqual(given, stored) || refusalOf(key)) throw invalidKey();
   return key;
 }
 

@@ -27,13 +27,13 @@ export async function requestEmailChange(account: AccountDocument, newAddress: s
   }
   const holder = await claimHolder({ kind: 'email', address: newAddress });
   if (holder && holder !== account.id && (await accountExists(holder))) throw emailInUse(newAddress);
-  const { secret: token, id: tokenId } = await issueToken('confirm-email', tokenRecipient(account, newAddress), CONFIRMATION_LIFETIME_MS);
+  const token = await issueToken('confirm-email', tokenRecipient(account, newAddress), CONFIRMATION_LIFETIME_MS);
   const cause = { container: 'accounts' as const, id: account.id };
   const emails = [
     await queueEmail(confirmNewEmailMessage(account.username, newAddress, token), cause),
     await queueEmail(emailChangeNoticeMessage(account.username, account.emailAddress, newAddress), cause),
   ];
-  await updateAccount(account.id, (current) => ({ ...current, pendingEmailAddress: newAddress, pendingEmailTokenId: tokenId }));
+  await updateAccount(account.id, (current) => ({ ...current, pendingEmailAddress: newAddress, pendingEmailTokenId: token.id }));
   await recordAudit(account.id, 'email_change_requested', clientAddress, { emailAddress: newAddress });
   await Promise.all(emails.map((email) => deliverSoon(email, log)));
   return newAddress;

@@ -55,8 +55,8 @@ export async function registerAccount(
     accountId,
     keys,
     async () => {
-      const { secret } = await issueToken('confirm-email', tokenRecipient(account), CONFIRMATION_LIFETIME_MS);
-      const queued = await queueEmail(confirmEmailMessage(input.username, emailAddress, secret), { container: 'accounts', id: accountId });
+      const token = await issueToken('confirm-email', tokenRecipient(account), CONFIRMATION_LIFETIME_MS);
+      const queued = await queueEmail(confirmEmailMessage(input.username, emailAddress, token), { container: 'accounts', id: accountId });
       await container('accounts').items.create(account);
       return queued;
     },

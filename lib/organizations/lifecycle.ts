@@ -44,8 +44,8 @@ export async function createOrganization(
     pendingInvitations: [],
   };
   const email = await withClaims(id, keys, async () => {
-    const { secret } = await issueToken('confirm-email', tokenRecipient(organization), CONFIRMATION_LIFETIME_MS);
-    const queued = await queueEmail(confirmOrganizationEmailMessage(input.name, input.emailAddress, secret), { container: 'accounts', id });
+    const token = await issueToken('confirm-email', tokenRecipient(organization), CONFIRMATION_LIFETIME_MS);
+    const queued = await queueEmail(confirmOrganizationEmailMessage(input.name, input.emailAddress, token), { container: 'accounts', id });
     await container('accounts').items.create(organization);
     return queued;
   });

@@ -60,9 +60,9 @@ export async function inviteMember(
   if (roleOf(organization, invitee.id)) {
     throw new Problem('already_member', `'${invitee.username}' is already a member of '${organization.username}'.`);
   }
-  const { secret, id: tokenId } = await issueToken('organization-invitation', tokenRecipient(invitee), INVITATION_LIFETIME_MS, organization.id);
+  const token = await issueToken('organization-invitation', tokenRecipient(invitee), INVITATION_LIFETIME_MS, organization.id);
   const email = await queueEmail(
-    organizationInvitationMessage(invitee, organization.username, caller.username, input.role, secret),
+    organizationInvitationMessage(invitee, organization.username, caller.username, input.role, token),
     { container: 'accounts', id: organization.id },
   );
   const now = clock.now();
@@ -72,7 +72,7 @@ export async function inviteMember(
       accountId: invitee.id,
       username: invitee.username,
       role: input.role,
-      tokenId,
+      tokenId: token.id,
       invitedAt: now.toISOString(),
       expiresAt: new Date(now.getTime() + INVITATION_LIFETIME_MS).toISOString(),
     };

@@ -39,11 +39,11 @@ export async function requestTransform(account: AccountDocument, adminUsername: 
   assertTransformable(account);
   const admin = await confirmedIndividual(adminUsername);
   if (admin.id === account.id) throw notAllowed('The admin must be another account than the one becoming an organization.');
-  const { secret, id: tokenId } = await issueToken('transform', tokenRecipient(admin), TRANSFORM_REQUEST_LIFETIME_MS, account.id);
-  const email = await queueEmail(transformRequestMessage(admin, account.username, secret), { container: 'accounts', id: account.id });
+  const token = await issueToken('transform', tokenRecipient(admin), TRANSFORM_REQUEST_LIFETIME_MS, account.id);
+  const email = await queueEmail(transformRequestMessage(admin, account.username, token), { container: 'accounts', id: account.id });
   await updateAccount(account.id, (current) => ({
     ...current,
-    pendingTransform: { adminAccountId: admin.id, adminUsername: admin.username, tokenId, requestedAt: nowIso() },
+    pendingTransform: { adminAccountId: admin.id, adminUsername: admin.username, tokenId: token.id, requestedAt: nowIso() },
   }));
   await recordAudit(account.id, 'transform_requested', clientAddress, { admin: admin.username });
   await deliverSoon(email, log);

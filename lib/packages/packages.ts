@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { recordAudit } from '../shared/audit';
-import { clock, nowIso } from '../shared/clock';
+import { nowIso } from '../shared/clock';
 import { packageOwnerInvitationMessage } from '../shared/email/messages';
 import { deliverSoon, queueEmail } from '../shared/email/outbox';
 import { Problem } from '../shared/problems';
@@ -273,9 +273,9 @@ export async function inviteOwner(packageId: string, username: string, caller: A
   const invitee = await accountHolding({ kind: 'username', name: username });
   if (!invitee || invitee.deletedAt) throw new Problem('user_not_found', `There is no account or organization named '${username}'.`);
   if (isOwner(pkg, invitee.id)) throw new Problem('already_owner', `'${invitee.username}' already owns '${pkg.displayId}'.`);
-  const { secret, id: tokenId } = await issueToken('package-owner-invitation', tokenRecipient(invitee), OWNER_INVITATION_LIFETIME_MS, pkg.id);
-  const email = await queueEmail(packageOwnerInvitationMessage(invitee, pkg.displayId, caller.username, secret), { container: 'packages', id: pkg.id });
-  const expiresAt = new Date(clock.now().getTime() + OWNER_INVITATION_LIFETIME_MS).toISOString();
+  const token = await issueToken('package-owner-invitation', tokenRecipient(invitee), OWNER_INVITATION_LIFETIME_MS, pkg.id);
+  const email = await queueEmail(packageOwnerInvitationMessage(invitee, pkg.displayId, caller.username, token), { container: 'packages', id: pkg.id });
+  const { id: tokenId, expiresAt } = token;
   await updateDocument<PackageDocument>('packages', pkg.id, (current) => {
     if (!isOwner(current, actingAs.accountId)) throw notAnOwner(current);
     return {

@@ -73,7 +73,7 @@ export async function forgotPassword(emailAddress: string, clientAddress: string
   await withMinimumDuration(ENUMERATION_SAFE_DURATION_MS, async () => {
     const account = await accountHolding({ kind: 'email', address: emailAddress });
     if (account?.kind !== 'user' || normaliseEmail(account.emailAddress) !== normaliseEmail(emailAddress)) return;
-    const { secret: token } = await issueToken('reset-password', tokenRecipient(account), RESET_LINK_LIFETIME_MS);
+    const token = await issueToken('reset-password', tokenRecipient(account), RESET_LINK_LIFETIME_MS);
     await recordAudit(account.id, 'password_reset_requested', clientAddress);
     await queueInBackground(resetPasswordMessage(account.username, account.emailAddress, token), account, log);
   });

@@ -40,7 +40,7 @@ export interface AccountDocument extends StoredDocument {
   sessionVersion: number;
   /**
    * Emailed tokens record it when issued; raised when the email address changes, the password is reset or a
-   * Microsoft account is linked, which revokes every link sent before (absent: 0).
+   * Microsoft account is linked, which revokes every reset link sent before (absent: 0).
    */
   securityStamp?: number;
   /** The token of the link that confirms `pendingEmailAddress`: a newer request's link replaces it. */
@@ -153,24 +153,28 @@ export function tokenRecipient(account: AccountDocument, emailAddress = account.
   return { accountId: account.id, emailAddress, securityStamp: account.securityStamp ?? 0 };
 }
 
-/** Revokes every emailed token issued before: for the credential changes the contract names. */
+/** Revokes every reset link issued before: for the credential changes the contract names. */
 export const withNewSecurityStamp = (account: AccountDocument): AccountDocument => ({
   ...account,
   securityStamp: (account.securityStamp ?? 0) + 1,
 });
 
 /**
- * Whether an emailed token still speaks for the account: it went to `address` (the account's own address,
- * unless the link confirms a new one), that address is where the token went, and nothing since revoked it.
+ * Whether an emailed token still speaks for the account: the address it went to is still the account's own
+ * (`address`: or, for the link that confirms a new one, the address the account waits to confirm). Every
+ * purpose asks this; an account that changed its address needs a new link or invitation.
  */
 export function tokenStillAddressed(token: TokenDocument, account: AccountDocument, address: string | null = account.emailAddress): boolean {
-  return (
-    token.accountId === account.id &&
-    address !== null &&
-    normaliseEmail(token.emailAddress) === normaliseEmail(address) &&
-    (token.securityStamp ?? 0) === (account.securityStamp ?? 0)
-  );
+  return token.accountId === account.id && address !== null && normaliseEmail(token.emailAddress) === normaliseEmail(address);
 }
+
+/**
+ * Whether the email address, password or Microsoft account changed since the token was issued: what revokes a
+ * reset link, which hands out a credential without a session. (Invitations and transform requests need the
+ * invitee's session anyway, and a confirmation link confirms only the address it went to.)
+ */
+export const credentialsChangedSince = (token: TokenDocument, account: AccountDocument): boolean =>
+  (token.securityStamp ?? 0) !== (account.securityStamp ?? 0);
 
 export const readAccount = (id: string) => readDocument<AccountDocument>('accounts', id);
 

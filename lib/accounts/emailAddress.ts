@@ -50,7 +50,7 @@ const noLongerValid = () =>
 
 /**
  * Whether the link confirms the change the account waits for: to the address it went to, by the latest
- * request's link (one recorded before links were recorded counts), with nothing revoked since.
+ * request's link (for a change asked for before links were recorded, any link to that address).
  */
 const confirmsPendingChange = (token: TokenDocument, account: AccountDocument) =>
   tokenStillAddressed(token, account, account.pendingEmailAddress) &&
@@ -59,7 +59,8 @@ const confirmsPendingChange = (token: TokenDocument, account: AccountDocument) =
 /**
  * The pending address becomes the account's: its claim is taken first (the address may have been taken
  * since the change was asked for), then the account switches, then the old address is released. The
- * switch revokes every link sent before it (reset links to the old address above all).
+ * switch revokes every reset link sent before it (and every other link to the old address is no longer
+ * addressed to the account).
  */
 async function switchToPendingAddress(token: TokenDocument, clientAddress: string): Promise<void> {
   const newAddress = token.emailAddress;

@@ -9,12 +9,13 @@ import { assertAcceptablePassword, hashPassword, MAX_PASSWORD_LENGTH, verifyPass
 import { enforceRateLimit, RATE_LIMITS } from './rateLimits';
 import { issueSessionToken } from '../sessions';
 import { withMinimumDuration } from './timing';
-import { findToken, issueToken, spendToken, tokenField } from '../../shared/tokens';
+import { findToken, issueToken, spendToken, tokenField, type TokenDocument } from '../../shared/tokens';
 import {
   accountView,
   readAccount,
   toAccountView,
   tokenRecipient,
+  credentialsChangedSince,
   tokenStillAddressed,
   updateAccount,
   withNewSecurityStamp,
@@ -81,6 +82,10 @@ export async function forgotPassword(emailAddress: string, clientAddress: string
 
 const resetLinkRevoked = () => new Problem('invalid_token', 'This link is not valid any more. Ask for a new one.');
 
+/** A reset link works for an individual account still at the address it went to, with no credential changed since. */
+const resetLinkHolds = (token: TokenDocument, account: AccountDocument | undefined): account is AccountDocument =>
+  account?.kind === 'user' && !account.deletedAt && tokenStillAddressed(token, account) && !credentialsChangedSince(token, account);
+
 /**
  * Sets a new password from an emailed link (also the first password of an account that never had one),
  * ends every session and lifts any lockout. A weak password leaves the link usable for another try. The
@@ -90,13 +95,13 @@ const resetLinkRevoked = () => new Problem('invalid_token', 'This link is not va
 export async function resetPassword(secret: string, newPassword: string, clientAddress: string): Promise<void> {
   const token = await findToken(secret, 'reset-password');
   const account = await readAccount(token.accountId);
-  if (account?.kind !== 'user' || account.deletedAt || !tokenStillAddressed(token, account)) throw resetLinkRevoked();
+  if (!resetLinkHolds(token, account)) throw resetLinkRevoked();
   assertAcceptablePassword(newPassword, account);
   const passwordHash = await hashPassword(newPassword);
   await spendToken(token);
   await updateAccount(account.id, (current) => {
     // Checked again on the document written: an email change confirmed a moment ago revokes the link too.
-    if (current.kind !== 'user' || current.deletedAt || !tokenStillAddressed(token, current)) throw resetLinkRevoked();
+    if (!resetLinkHolds(token, current)) throw resetLinkRevoked();
     return withNewSecurityStamp({
       ...current,
       passwordHash,

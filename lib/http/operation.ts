@@ -168,7 +168,7 @@ function clientAddressOf(request: HttpRequest): string {
 const noBody = z.object({}).strict();
 
 /** The `{name}` parameters of a route template (`{name}`, `{name:constraint}`, `{name?}`, `{*name}`). */
-export function routeParameterNames(route: string): string[] {
+function routeParameterNames(route: string): string[] {
   return [...route.matchAll(/\{\*?(\w+)(?::[^}?]+)?\??\}/g)].map(([, name]) => name);
 }
 

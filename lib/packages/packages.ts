@@ -68,7 +68,11 @@ const OWNER_INVITATION_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
 /** The package's versions, normalized, each once (by its key), in push order. */
 function versionsOf(pkg: PackageDocument): Array<ReturnType<typeof storedVersion>> {
   const seen = new Set<string>();
-  return pkg.versions.map(storedVersion).filter(({ key }) => !seen.has(key) && seen.add(key));
+  return pkg.versions.map(storedVersion).filter(({ key }) => {
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /** Versions in NuGet's order; one NuGet could not read (none is stored now) last, as stored. */

@@ -1,9 +1,10 @@
 import { ok, operation } from '../lib/http/operation';
-import { acceptOwnerInvitation, ownerTokenBody, packageView } from '../lib/packages/packages';
+import { acceptOwnerInvitation, ownerTokenBody, packageParams, packageView } from '../lib/packages/packages';
 
 operation('acceptPackageOwnership', {
   method: 'POST',
   route: 'packages/{id}/owners/accept',
+  params: packageParams,
   auth: 'session',
   summary: 'Become an owner of a package with the token of an invitation',
   body: ownerTokenBody,

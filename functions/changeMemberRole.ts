@@ -1,9 +1,11 @@
 import { noContent, operation } from '../lib/http/operation';
 import { changeMemberRole, changeRoleBody } from '../lib/organizations/membership';
+import { memberParams } from '../lib/organizations/organization';
 
 operation('changeMemberRole', {
   method: 'PUT',
   route: 'organizations/{name}/members/{username}',
+  params: memberParams,
   auth: 'session',
   summary: "Change a member's role (admins); the organization always keeps an admin",
   body: changeRoleBody,

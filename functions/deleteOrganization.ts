@@ -1,9 +1,11 @@
 import { noContent, operation } from '../lib/http/operation';
 import { deleteOrganization } from '../lib/organizations/lifecycle';
+import { organizationParams } from '../lib/organizations/organization';
 
 operation('deleteOrganization', {
   method: 'DELETE',
   route: 'organizations/{name}',
+  params: organizationParams,
   auth: 'session',
   summary: 'Delete an organization with no other members and no packages; its name stays reserved',
   responses: { 204: { description: 'Deleted' } },

@@ -1,9 +1,10 @@
 import { ok, operation } from '../lib/http/operation';
-import { organizationForMember, organizationView, toOrganizationView } from '../lib/organizations/organization';
+import { organizationForMember, organizationParams, organizationView, toOrganizationView } from '../lib/organizations/organization';
 
 operation('getOrganization', {
   method: 'GET',
   route: 'organizations/{name}',
+  params: organizationParams,
   auth: 'session',
   summary: 'An organization, for its members; admins also see its address and pending invitations',
   responses: { 200: { description: 'The organization', schema: organizationView } },

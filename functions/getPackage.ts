@@ -1,9 +1,10 @@
 import { ok, operation } from '../lib/http/operation';
-import { getPackage, packageView } from '../lib/packages/packages';
+import { getPackage, packageParams, packageView } from '../lib/packages/packages';
 
 operation('getPackage', {
   method: 'GET',
   route: 'packages/{id}',
+  params: packageParams,
   auth: 'none',
   summary: "A package's owners, versions and whether it is listed",
   responses: { 200: { description: 'The package', schema: packageView } },

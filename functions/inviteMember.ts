@@ -1,9 +1,11 @@
 import { accepted, operation } from '../lib/http/operation';
 import { inviteMember, inviteMemberBody } from '../lib/organizations/membership';
+import { organizationParams } from '../lib/organizations/organization';
 
 operation('inviteMember', {
   method: 'POST',
   route: 'organizations/{name}/members',
+  params: organizationParams,
   auth: 'session',
   summary: 'Invite an individual account, by username, as admin or collaborator (admins)',
   description: 'An email carries a token that only the invited account can use, within 7 days. Inviting again replaces the invitation.',

@@ -1,9 +1,10 @@
 import { accepted, operation } from '../lib/http/operation';
-import { inviteOwner, inviteOwnerBody } from '../lib/packages/packages';
+import { inviteOwner, inviteOwnerBody, packageParams } from '../lib/packages/packages';
 
 operation('invitePackageOwner', {
   method: 'POST',
   route: 'packages/{id}/owners',
+  params: packageParams,
   auth: 'session',
   summary: 'Invite an account or organization to co-own a package (owners, and admins of owning organizations)',
   description: 'An email carries a token, valid 7 days, for that account only (for an organization: one of its admins).',

@@ -1,9 +1,10 @@
 import { ok, operation } from '../lib/http/operation';
-import { apiKeyWithSecret, regenerateApiKey } from '../lib/packages/apiKeys';
+import { apiKeyParams, apiKeyWithSecret, regenerateApiKey } from '../lib/packages/apiKeys';
 
 operation('regenerateApiKey', {
   method: 'POST',
   route: 'me/api-keys/{id}/regenerate',
+  params: apiKeyParams,
   auth: 'session',
   summary: 'A new secret for a key, with the same scopes; the old secret stops working at once',
   responses: { 200: { description: 'The key and, once, its new secret', schema: apiKeyWithSecret } },

@@ -1,9 +1,11 @@
 import { noContent, operation } from '../lib/http/operation';
 import { invitationTokenBody, rejectInvitation } from '../lib/organizations/membership';
+import { organizationParams } from '../lib/organizations/organization';
 
 operation('rejectInvitation', {
   method: 'POST',
   route: 'organizations/{name}/members/reject',
+  params: organizationParams,
   auth: 'session',
   summary: 'Decline an invitation to the caller',
   body: invitationTokenBody,

@@ -1,9 +1,10 @@
 import { noContent, operation } from '../lib/http/operation';
-import { removeOwner } from '../lib/packages/packages';
+import { packageOwnerParams, removeOwner } from '../lib/packages/packages';
 
 operation('removePackageOwner', {
   method: 'DELETE',
   route: 'packages/{id}/owners/{username}',
+  params: packageOwnerParams,
   auth: 'session',
   summary: 'Remove an owner of a package; the last owner cannot be removed',
   responses: { 204: { description: 'No longer an owner' } },

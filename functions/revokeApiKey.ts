@@ -1,9 +1,10 @@
 import { noContent, operation } from '../lib/http/operation';
-import { revokeApiKey } from '../lib/packages/apiKeys';
+import { apiKeyParams, revokeApiKey } from '../lib/packages/apiKeys';
 
 operation('revokeApiKey', {
   method: 'DELETE',
   route: 'me/api-keys/{id}',
+  params: apiKeyParams,
   auth: 'session',
   summary: 'Revoke an API key, at once',
   responses: { 204: { description: 'Revoked' } },

@@ -162,6 +162,91 @@ describe('keys and organizations', () => {
   });
 });
 
+describe('keys whose owner is gone', () => {
+  const deleteOrganization = (name: string, admin: Member) => service.call('DELETE', `/api/organizations/${name}`, { token: admin.sessionToken });
+  /** A push that authenticates the key without creating anything: the id is outside the key's globs. */
+  const probe = async (key: { key: string }) => (await service.push(key.key, uniqueName('Outside.Lib'))).body.code;
+
+  /** Revoked when its creator left, then made live again, as a key left behind from before would be. */
+  async function strayKeyOf(organization: string, admin: Member): Promise<{ id: string; key: string }> {
+    const member = await service.confirmedUser();
+    await service.inviteAndAccept(organization, admin, member);
+    const stray = await service.createKey(member, { owner: organization, packageGlobs: ['Stray.*'] });
+    await service.removeMember(organization, admin, member);
+    const { resource } = await container('apiKeys').item(stray.id, stray.id).read();
+    await container('apiKeys').items.upsert({ ...resource, revokedAt: null, revokedBecause: undefined });
+    expect(await probe(stray)).toBe('api_key_scope');
+    return stray;
+  }
+
+  it('deleting an organization revokes every key it owns, whoever holds it: 401 invalid_api_key, nothing created', async () => {
+    const admin = await service.confirmedUser();
+    const { name } = await service.createOrganization(admin);
+    const adminsKey = await service.createKey(admin, { owner: name, packageGlobs: ['Deleted.*'] });
+    const ownKey = await service.createKey(admin, { packageGlobs: ['Own.*'] });
+    const stray = await strayKeyOf(name, admin);
+    expect(await probe(adminsKey)).toBe('api_key_scope');
+
+    expect((await deleteOrganization(name, admin)).status).toBe(204);
+    for (const key of [adminsKey, stray]) {
+      const id = `${key === stray ? 'Stray' : 'Deleted'}.${uniqueName('lib')}`;
+      const pushed = await service.push(key, id);
+      expect(`${pushed.status} ${pushed.body.code}`).toBe('401 invalid_api_key');
+      expect((await service.getPackage(id)).status).toBe(404);
+    }
+    expect((await service.push(ownKey, `Own.${uniqueName('lib')}`)).status).toBe(201);
+    expect(await listKeys(admin)).toEqual([expect.objectContaining({ id: ownKey.id })]);
+  });
+
+  it('the keys a transformed account handed to its admin stop when that organization is deleted', async () => {
+    const account = await service.confirmedUser();
+    const admin = await service.confirmedUser();
+    const { key } = await service.createKey(account);
+    expect((await service.call('POST', '/api/me/transform', { token: account.sessionToken, body: { adminUsername: admin.username } })).status).toBe(202);
+    const email = await service.waitForEmailTo(admin.person.email, /administer it as an organization/);
+    expect((await service.call('POST', '/api/organizations/transform/accept', { token: admin.sessionToken, body: { token: tokenIn(email.links[0]) } })).status).toBe(200);
+
+    expect((await deleteOrganization(account.username, admin)).status).toBe(204);
+    expect((await service.push(key, uniqueName('Orphan.Lib'))).body.code).toBe('invalid_api_key');
+  });
+
+  it('a key made for an organization while it is being deleted never works', async () => {
+    for (let round = 0; round < 6; round += 1) {
+      const admin = await service.confirmedUser();
+      const { name } = await service.createOrganization(admin);
+      const [created, deleted] = await Promise.all([service.requestKey(admin, { owner: name }), deleteOrganization(name, admin)]);
+      expect(deleted.status).toBe(204);
+      expect([201, 403]).toContain(created.status);
+      if (created.status === 403) expect(created.body.code).toBe('owner_not_allowed');
+      else expect((await service.push(created.body.key, uniqueName('Race.Lib'))).body.code).toBe('invalid_api_key');
+      expect(await listKeys(admin)).toEqual([]);
+    }
+  });
+
+  it('a key made for an organization while its maker is removed from it never works', async () => {
+    for (let round = 0; round < 6; round += 1) {
+      const admin = await service.confirmedUser();
+      const member = await service.confirmedUser();
+      const { name } = await service.createOrganization(admin);
+      await service.inviteAndAccept(name, admin, member);
+      const [created] = await Promise.all([service.requestKey(member, { owner: name }), service.removeMember(name, admin, member)]);
+      if (created.status === 201) expect((await service.push(created.body.key, uniqueName('Left.Lib'))).body.code).toBe('invalid_api_key');
+      else expect(`${created.status} ${created.body.code}`).toBe('403 owner_not_allowed');
+    }
+  });
+
+  it('deleting the account that alone belonged to an organization revokes every key the organization owns', async () => {
+    const user = await service.confirmedUser();
+    const { name } = await service.createOrganization(user);
+    const stray = await strayKeyOf(name, user);
+    expect((await service.call('DELETE', '/api/me', { token: user.sessionToken, body: { confirmUsername: user.username } })).status).toBe(202);
+    jest.spyOn(clock, 'now').mockImplementation(() => new Date(Date.now() + 25 * 60 * 60 * 1000));
+    await service.host.runTimer('processAccountDeletions');
+    jest.restoreAllMocks();
+    expect((await service.push(stray, uniqueName('Stray.Lib'))).body.code).toBe('invalid_api_key');
+  });
+});
+
 describe('the security log', () => {
   it('records key creation, regeneration and revocation', async () => {
     const user = await service.confirmedUser();
@@ -174,5 +259,57 @@ describe('the security log', () => {
       ['api_key_regenerated', id],
       ['api_key_created', id],
     ]);
+  });
+});
+
+describe('concurrent changes to one key', () => {
+  const regenerate = (user: Member, id: string) => service.call('POST', `/api/me/api-keys/${id}/regenerate`, { token: user.sessionToken });
+
+  it('twenty regenerations at once: no 500, and exactly one of the secrets handed out works', async () => {
+    const user = await service.confirmedUser();
+    const { id } = await service.createKey(user);
+    const answers = await Promise.all(Array.from({ length: 20 }, () => regenerate(user, id)));
+    const outcomes = answers.map((a) => `${a.status} ${a.body?.code ?? ''}`.trim());
+    expect(outcomes.filter((o) => o !== '200' && o !== '409 concurrent_change')).toEqual([]);
+    const secrets = answers.filter((a) => a.status === 200).map((a) => a.body.key as string);
+    expect(secrets.length).toBeGreaterThanOrEqual(1);
+    for (const refused of answers.filter((a) => a.status === 409)) expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+
+    const working = [];
+    for (const secret of secrets) if ((await service.push(secret, uniqueName('regen'))).status === 201) working.push(secret);
+    expect(working).toHaveLength(1);
+    // The key is listed once, and regenerating again works as usual.
+    expect((await listKeys(user)).map((k: { id: string }) => k.id)).toEqual([id]);
+    expect((await regenerate(user, id)).status).toBe(200);
+  });
+
+  it('regenerations racing a revocation: the key ends revoked, and nothing answers 500', async () => {
+    const user = await service.confirmedUser();
+    const { id } = await service.createKey(user);
+    const answers = await Promise.all([
+      ...Array.from({ length: 5 }, () => regenerate(user, id)),
+      service.call('DELETE', `/api/me/api-keys/${id}`, { token: user.sessionToken }),
+      ...Array.from({ length: 5 }, () => regenerate(user, id)),
+      service.call('DELETE', `/api/me/api-keys/${id}`, { token: user.sessionToken }),
+    ]);
+    expect(answers.filter((a) => a.status >= 500)).toEqual([]);
+    expect(answers.filter((a) => a.status === 204).length).toBeGreaterThanOrEqual(1);
+    for (const secret of answers.filter((a) => a.status === 200).map((a) => a.body.key)) {
+      expect((await service.push(secret, uniqueName('revoked'))).body.code).toBe('invalid_api_key');
+    }
+    expect(await listKeys(user)).toEqual([]);
+  });
+
+  it('answers 409 concurrent_change, not 500, when a write loses to concurrent changes every time it retries', async () => {
+    const user = await service.confirmedUser();
+    const { id, key } = await service.createKey(user);
+    service.cosmos.failNext(new RegExp(`^PUT .*/colls/apiKeys/docs/${id}$`), 412, 100);
+    const response = await regenerate(user, id);
+    service.cosmos.clearFaults();
+    expect(response.status).toBe(409);
+    expect(response.body).toMatchObject({ code: 'concurrent_change', title: 'Changed by someone else at the same moment' });
+    expect(response.body.detail).toMatch(/^[A-Z].*\.$/);
+    // Nothing changed: the old secret still works.
+    expect((await service.push(key, uniqueName('unchanged'))).status).toBe(201);
   });
 });

@@ -227,3 +227,66 @@ describe('changing the email address', () => {
     expect((await changeEmail(sessionToken, freshAddress())).status).toBe(401);
   });
 });
+
+describe('links sent to an address the account no longer has', () => {
+  it('a confirmation link of an earlier request for the same address stops working once another request came', async () => {
+    const { sessionToken } = await service.register();
+    const wanted = freshAddress('wanted');
+    const other = freshAddress('other');
+    expect((await changeEmail(sessionToken, wanted)).status).toBe(202);
+    const first = await confirmationToken(wanted);
+    expect((await changeEmail(sessionToken, other)).status).toBe(202);
+    const seen = service.emailCount(wanted);
+    expect((await changeEmail(sessionToken, wanted)).status).toBe(202);
+    const latest = tokenIn((await service.nextEmailTo(wanted, 'Confirm your new email address', seen)).links[0]);
+
+    expect((await confirm(first)).body.code).toBe('invalid_token');
+    expect((await me(sessionToken)).pendingEmailAddress).toBe(wanted);
+    expect((await confirm(latest)).status).toBe(200);
+    expect((await me(sessionToken)).emailAddress).toBe(wanted);
+  });
+
+  it('an organization invitation sent before the invitee changed address no longer works; a new one does', async () => {
+    const admin = await service.confirmedUser();
+    const invitee = await service.confirmedUser();
+    const { name } = await service.createOrganization(admin);
+    const stale = await service.invite(name, admin, invitee);
+    await service.changeEmailAddress(invitee, freshAddress());
+
+    expect((await service.acceptInvitation(name, invitee, stale)).body.code).toBe('invalid_token');
+    expect(await service.organizationsOf(invitee)).toEqual([]);
+    const fresh = await service.invite(name, admin, { ...invitee, person: { ...invitee.person, email: (await me(invitee.sessionToken)).emailAddress } });
+    expect((await service.acceptInvitation(name, invitee, fresh)).status).toBe(200);
+    expect(await service.organizationsOf(invitee)).toEqual([{ name, role: 'collaborator' }]);
+  });
+
+  it('a package owner invitation sent before the invitee changed address no longer works', async () => {
+    const owner = await service.confirmedUser();
+    const invitee = await service.confirmedUser();
+    const id = `Moved${randomUUID().slice(0, 8)}.Lib`;
+    expect((await service.push(await service.createKey(owner), id)).status).toBe(201);
+    const stale = await service.inviteOwner(id, owner, invitee.username, invitee.person.email);
+    const newAddress = freshAddress();
+    await service.changeEmailAddress(invitee, newAddress);
+
+    expect((await service.acceptOwnership(id, invitee, stale)).body.code).toBe('invalid_token');
+    expect((await service.getPackage(id)).body.owners).toEqual([owner.username]);
+    const fresh = await service.inviteOwner(id, owner, invitee.username, newAddress);
+    expect((await service.acceptOwnership(id, invitee, fresh)).status).toBe(200);
+  });
+
+  it('a transform request sent before the admin changed address no longer works', async () => {
+    const account = await service.confirmedUser();
+    const admin = await service.confirmedUser();
+    const subject = `${account.username} asks you to administer it as an organization`;
+    expect((await service.call('POST', '/api/me/transform', { token: account.sessionToken, body: { adminUsername: admin.username } })).status).toBe(202);
+    const stale = tokenIn((await service.waitForEmailTo(admin.person.email, subject)).links[0]);
+    await service.changeEmailAddress(admin, freshAddress());
+
+    for (const answer of ['accept', 'reject']) {
+      const response = await service.call('POST', `/api/organizations/transform/${answer}`, { token: admin.sessionToken, body: { token: stale } });
+      expect(`${answer}: ${response.status} ${response.body.code}`).toBe(`${answer}: 400 invalid_token`);
+    }
+    expect((await me(account.sessionToken)).kind).toBe('user');
+  });
+});

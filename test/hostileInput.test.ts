@@ -2,9 +2,9 @@ import type { ApiResponse } from './support/service';
 import { useSweep } from './support/sweep';
 
 /**
- * Hostile values in every field of every documented request body: oversized strings, huge arrays, control
- * characters and header injection in email addresses. Each answer is a 4xx problem naming the field, and
- * nothing is written.
+ * Hostile values in every field of every documented request body and in every path parameter: oversized
+ * strings, huge arrays, characters the store forbids in ids, control characters, and header injection in
+ * email addresses. Each answer is a 4xx problem naming the field, and nothing is written.
  */
 const sweep = useSweep();
 
@@ -14,6 +14,35 @@ interface Field {
   name: string;
   type: string;
   security: Array<Record<string, unknown>>;
+  /** The other fields the body needs, each with a value its schema accepts. */
+  siblings: Record<string, unknown>;
+}
+
+/** The example the document gives a path parameter: a value its schema accepts. */
+function exampleOf(parameters: any[] | undefined, name: string): string {
+  return parameters?.find((p) => p.in === 'path' && p.name === name)?.schema?.examples?.[0] ?? 'sample';
+}
+
+/** A route with its path parameters filled in from their documented examples, `hostile` in place of one. */
+function fillRoute(path: string, parameters: any[] | undefined, hostile?: { name: string; value: string }): string {
+  return path.replace(/\{(\w+)\}/g, (_all, name: string) => encodeURIComponent(name === hostile?.name ? hostile.value : exampleOf(parameters, name)));
+}
+
+/** A value a documented property's schema accepts, so a body is refused for the one field under test. */
+function acceptableValue(property: any): unknown {
+  if (property.examples?.length) return property.examples[0];
+  if (property.enum?.length) return property.enum[0];
+  switch (property.type) {
+    case 'integer':
+    case 'number':
+      return property.minimum ?? 1;
+    case 'boolean':
+      return true;
+    case 'array':
+      return [acceptableValue(property.items ?? {})];
+    default:
+      return property.format === 'email' ? 'sweep@example.com' : 'Contoso';
+  }
 }
 
 /** Every top-level field of every documented JSON body, with the route that takes it. */
@@ -23,8 +52,12 @@ function documentedFields(): Field[] {
     for (const [method, operation] of Object.entries<any>(operations)) {
       const schema = operation.requestBody?.content?.['application/json']?.schema;
       for (const shape of schema ? [schema, ...(schema.anyOf ?? [])] : []) {
-        for (const [name, property] of Object.entries<any>(shape.properties ?? {})) {
-          fields.push({ route: path.replace(/\{\w+\}/g, 'sample'), method: method.toUpperCase(), name, type: property.type, security: operation.security });
+        const properties = Object.entries<any>(shape.properties ?? {});
+        for (const [name, property] of properties) {
+          const siblings = Object.fromEntries(
+            properties.filter(([other]) => other !== name && shape.required?.includes(other)).map(([other, p]) => [other, acceptableValue(p)]),
+          );
+          fields.push({ route: fillRoute(path, operation.parameters), method: method.toUpperCase(), name, type: property.type, security: operation.security, siblings });
         }
       }
     }
@@ -32,7 +65,7 @@ function documentedFields(): Field[] {
   return fields;
 }
 
-function credentials(field: Field) {
+function credentials(field: Pick<Field, 'security'>) {
   const scheme = field.security?.[0] ?? {};
   return {
     token: 'session' in scheme ? sweep.sessionToken : undefined,
@@ -41,6 +74,7 @@ function credentials(field: Field) {
 }
 
 async function send(field: Field, value: unknown): Promise<ApiResponse> {
+  // Alone in the body, as a client that sends one field would: the answer names this field or a missing one.
   return sweep.service.call(field.method, `/api${field.route}`, { body: { [field.name]: value }, ...credentials(field) });
 }
 
@@ -84,6 +118,78 @@ describe('hostile values in every documented field', () => {
     ' victim@example.com',
     '\u202evictim@example.com',
   ];
+
+  /**
+   * What Cosmos DB refuses in an id (`/`, `\\`, `?`, `#`), control characters, a direction override, a space:
+   * none belongs in a name, id, version, prefix, glob or token.
+   */
+  const unstorable = ['/', '\\', '#', '?', '\u0000', '\n', '\u001f', '\u007f', '\u0085', '\u202e', ' ', '%'];
+  /** Body fields that name something: an account, an organization, a package, a version, a prefix, a token. */
+  const NAME_LIKE = ['username', 'name', 'owner', 'owners', 'adminUsername', 'id', 'version', 'prefix', 'packageGlobs', 'token'];
+  /** The contract's own codes for a name that breaks the naming rule, or a username sent at all. */
+  const NAMING_CODES = ['invalid_username', 'username_immutable'];
+
+  it.each(unstorable)('refuses %j inside every name-like body field, naming the field, and writes nothing', async (character) => {
+    const complaints: string[] = [];
+    const fields = documentedFields().filter((f) => NAME_LIKE.includes(f.name));
+    expect(fields.map((f) => f.name)).toEqual(expect.arrayContaining(NAME_LIKE));
+    sweep.service.cosmos.reset();
+    for (const field of fields) {
+      const hostile = `Contoso${character}Lib`;
+      const value = field.type === 'array' ? [hostile] : hostile;
+      const response = await sweep.service.call(field.method, `/api${field.route}`, { body: { ...field.siblings, [field.name]: value }, ...credentials(field) });
+      // The contract gives a name that breaks the rule its own code and sentence, which names no field.
+      const problem = NAMING_CODES.includes(response.body?.code) && response.status === 400 ? undefined : complaint(field, response);
+      if (problem) complaints.push(problem);
+      else if (!response.body.detail.includes(`'${field.name}`) && !NAMING_CODES.includes(response.body.code)) {
+        complaints.push(`${field.method} ${field.route} ${field.name}: ${response.status} ${response.body.code} ${response.body.detail}`);
+      }
+    }
+    expect(complaints).toEqual([]);
+    expect(writes()).toEqual([]);
+  });
+
+  interface Parameter {
+    path: string;
+    method: string;
+    name: string;
+    parameters: any[];
+    security: Array<Record<string, unknown>>;
+  }
+
+  /** Every path parameter of every documented route, authenticated or not. */
+  function documentedParameters(): Parameter[] {
+    return Object.entries<Record<string, any>>(sweep.openApi.paths).flatMap(([path, operations]) =>
+      Object.entries<any>(operations).flatMap(([method, operation]) =>
+        (operation.parameters ?? [])
+          .filter((p: any) => p.in === 'path')
+          .map((p: any) => ({ path, method: method.toUpperCase(), name: p.name, parameters: operation.parameters, security: operation.security })),
+      ),
+    );
+  }
+
+  const hostileParameters = [...unstorable.map((c) => `Contoso${c}Lib`), 'x'.repeat(300), '.hidden', 'Trailing.', '\u00e4'];
+
+  it.each(hostileParameters)('refuses %j in every path parameter, naming the parameter, and writes nothing', async (value) => {
+    const complaints: string[] = [];
+    const parameters = documentedParameters();
+    expect(parameters.map((p) => `${p.method} ${p.path} ${p.name}`)).toEqual(
+      expect.arrayContaining(['GET /packages/{id} id', 'GET /organizations/{name} name', 'DELETE /organizations/{name}/members/{username} username']),
+    );
+    sweep.service.cosmos.reset();
+    for (const parameter of parameters) {
+      const route = fillRoute(parameter.path, parameter.parameters, { name: parameter.name, value });
+      const response = await sweep.service.call(parameter.method, `/api${route}`, credentials(parameter));
+      const label = `${parameter.method} ${parameter.path} ${parameter.name}=${JSON.stringify(value)}`;
+      if (response.status !== 400) complaints.push(`${label}: answered ${response.status} ${response.text.slice(0, 200)}`);
+      // The platform's front end (Kestrel) refuses an encoded NUL in a path before any function runs.
+      else if (value.includes('\u0000')) continue;
+      else if (!/^application\/problem\+json/.test(response.headers.get('content-type') ?? '')) complaints.push(`${label}: not a problem`);
+      else if (!response.body.detail.includes(`path parameter '${parameter.name}'`)) complaints.push(`${label}: ${response.body.detail}`);
+    }
+    expect(complaints).toEqual([]);
+    expect(writes()).toEqual([]);
+  });
 
   it.each(hostileAddresses)('refuses the email address %j wherever one is taken, naming the field', async (address) => {
     const complaints: string[] = [];

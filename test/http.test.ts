@@ -18,19 +18,24 @@ interface HttpRoute {
   path: string;
 }
 
+/** The example the OpenAPI document gives a path parameter: a value its schema accepts. */
+function parameterExample(template: string, method: string, name: string): string {
+  const parameters: any[] = sweep.openApi.paths?.[template]?.[method.toLowerCase()]?.parameters ?? [];
+  return parameters.find((p) => p.in === 'path' && p.name === name)?.schema?.examples?.[0] ?? 'sample-value';
+}
+
 /** Every (method, route) the host serves, read from the registrations so a new route is covered at once. */
 function httpRoutes(): HttpRoute[] {
   return sweep.service.host.functions
     .filter((fn) => /^httpTrigger$/i.test(fn.trigger.type))
     .flatMap((fn) => {
       const route = fn.trigger.route ?? fn.name;
-      // `{id}`, `{id:constraint}`, `{id?}` and `{*rest}` all take a harmless value.
-      const filled = route.replace(/\{\*?\w+(?::[^}?]+)?\??\}/g, 'sample-value');
       return (fn.trigger.methods ?? ['GET', 'POST']).map((method) => ({
         name: fn.name,
         method: method.toUpperCase(),
         template: `/${route}`,
-        path: `/api/${filled}`,
+        // `{id}`, `{id:constraint}`, `{id?}` and `{*rest}` all take a harmless value: the documented example.
+        path: `/api/${route.replace(/\{\*?(\w+)(?::[^}?]+)?\??\}/g, (_all, name: string) => parameterExample(`/${route}`, method, name))}`,
       }));
     });
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { clock } from '../lib/shared/clock';
+import { container } from '../lib/shared/storage/cosmos';
 import { useTestService } from './support/service';
 import { newPerson } from './support/people';
 
@@ -83,6 +84,98 @@ describe('the email outbox', () => {
     await runDeliveryTimer();
     const unknown = await fetch(`${service.url}/admin/functions/noSuchFunction`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
     expect(unknown.status).toBe(404);
+  });
+});
+
+describe('the outbox schedule', () => {
+  /** Moves the clock to `minutes` after `start` and runs the delivery timer, as its every-minute schedule would. */
+  async function timerAt(start: number, minutes: number): Promise<void> {
+    jest.spyOn(clock, 'now').mockReturnValue(new Date(start + minutes * 60 * 1000));
+    await service.host.runTimer('deliverPendingEmails');
+  }
+
+  const forgotPassword = (emailAddress: string) => service.call('POST', '/api/auth/forgot-password', { body: { emailAddress } });
+  const resetLinksTo = (address: string) => mailTo(address).filter((e) => e.subject === 'Reset your password');
+
+  it('sends a reset link that waited through an outage within five minutes of ACS’s recovery', async () => {
+    const start = Date.now();
+    service.mailbox.setOutage(true);
+    // Asked for a minute apart, so their retries fall at different moments when ACS recovers.
+    const people = [];
+    for (let minute = 0; minute < 4; minute += 1) {
+      jest.spyOn(clock, 'now').mockReturnValue(new Date(start + minute * 60 * 1000));
+      const { person } = await service.register();
+      expect((await forgotPassword(person.email)).status).toBe(202);
+      people.push(person);
+    }
+    await service.host.idle();
+    for (let minute = 1; minute <= 40; minute += 1) await timerAt(start, minute);
+    expect(people.flatMap((p) => mailTo(p.email))).toEqual([]);
+
+    // ACS is back half a minute later; the timer goes on every minute.
+    service.mailbox.setOutage(false);
+    const recoveredAt = 40.5;
+    const sentAt = new Map<string, number>();
+    for (let minute = 41; minute <= 50; minute += 1) {
+      await timerAt(start, minute);
+      for (const person of people) if (resetLinksTo(person.email).length > 0 && !sentAt.has(person.email)) sentAt.set(person.email, minute);
+    }
+    expect(people.map((p) => (sentAt.get(p.email) ?? Infinity) - recoveredAt).filter((delay) => delay > 5)).toEqual([]);
+    // Each exactly once, with the confirmation of its registration.
+    for (const person of people) {
+      expect(resetLinksTo(person.email)).toHaveLength(1);
+      expect(mailTo(person.email)).toHaveLength(2);
+    }
+  });
+
+  it('never sends an email whose link expired while it waited; other emails still go', async () => {
+    const start = Date.now();
+    const { person, sessionToken } = await service.register();
+    service.mailbox.setOutage(true);
+    expect((await forgotPassword(person.email)).status).toBe(202);
+    const newAddress = newPerson().email;
+    // A notice without a link, and a confirmation link that works for a week.
+    expect((await service.call('POST', '/api/me/email', { token: sessionToken, body: { emailAddress: newAddress } })).status).toBe(202);
+    await service.host.idle();
+    for (let minute = 5; minute <= 60; minute += 5) await timerAt(start, minute);
+
+    // ACS recovers after the reset link's hour.
+    service.mailbox.setOutage(false);
+    await timerAt(start, 61);
+    await timerAt(start, 66);
+    expect(resetLinksTo(person.email)).toEqual([]);
+    expect(mailTo(person.email).map((e) => e.subject)).toEqual(['Confirm your email address', 'Your email address is being changed']);
+    expect(mailTo(newAddress).map((e) => e.subject)).toEqual(['Confirm your new email address']);
+    const { resources } = await container('outbox')
+      .items.query({ query: 'SELECT c.status, c.subject FROM c WHERE c["to"] = @to', parameters: [{ name: '@to', value: person.email }] })
+      .fetchAll();
+    expect(resources).toContainEqual({ status: 'expired', subject: 'Reset your password' });
+
+    // A new request gets a link that works, at once.
+    await timerAt(start, 70);
+    expect((await forgotPassword(person.email)).status).toBe(202);
+    await service.waitForEmailTo(person.email, 'Reset your password');
+  });
+
+  it('goes on with the other emails when one of them cannot be handled in a run', async () => {
+    const start = Date.now();
+    service.mailbox.setOutage(true);
+    const first = await service.register();
+    const second = await service.register();
+    service.mailbox.setOutage(false);
+    // The store refuses the first email's lease in the next run.
+    const firstEmail = (
+      await container('outbox')
+        .items.query<{ id: string }>({ query: 'SELECT c.id FROM c WHERE c["to"] = @to', parameters: [{ name: '@to', value: first.person.email }] })
+        .fetchAll()
+    ).resources[0];
+    service.cosmos.failNext(new RegExp(`^PUT .*/colls/outbox/docs/${firstEmail.id}$`), 503, 20);
+    await timerAt(start, 2);
+    service.cosmos.clearFaults();
+    expect(mailTo(second.person.email)).toHaveLength(1);
+    expect(mailTo(first.person.email)).toHaveLength(0);
+    await timerAt(start, 4);
+    expect(mailTo(first.person.email)).toHaveLength(1);
   });
 });
 

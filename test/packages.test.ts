@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { clock } from '../lib/shared/clock';
+import { container } from '../lib/shared/storage/cosmos';
 import { useTestService } from './support/service';
 import type { Member } from './support/organizations';
 import { newPerson, uniqueName } from './support/people';
@@ -56,10 +57,10 @@ describe('the push check', () => {
     const again = await service.push(key, id, '1.1.0');
     expect(again.status).toBe(409);
     expect(again.body.code).toBe('package_version_exists');
-    // Versions compare case-insensitively too.
+    // Versions compare case-insensitively too; the label keeps the case it was first pushed in, as NuGet's does.
     expect(outcome(await service.push(key, id, '2.0.0-Beta'))).toBe('200');
     expect(outcome(await service.push(key, id, '2.0.0-beta'))).toBe('409 package_version_exists');
-    expect((await packageOf(id)).versions).toEqual(['1.0.0', '1.1.0', '2.0.0-beta']);
+    expect((await packageOf(id)).versions).toEqual(['1.0.0', '1.1.0', '2.0.0-Beta']);
   });
 
   it('compares ids case-insensitively: another casing is a new version of the same package', async () => {
@@ -195,6 +196,155 @@ describe('the push check', () => {
   });
 });
 
+describe('versions as NuGet has them', () => {
+  /** A package of a fresh owner with `first` pushed; pushes of it take its key. */
+  async function packageWith(first: string) {
+    const owner = await service.confirmedUser();
+    const key = await service.createKey(owner, { scopes: ['package:push', 'package:pushversion'] });
+    const id = newId('Ver');
+    expect(outcome(await service.push(key, id, first))).toBe('201');
+    return { id, key };
+  }
+
+  it('takes every spelling NuGet treats as an existing version as that version: 409 package_version_exists', async () => {
+    const { id, key } = await packageWith('1.0.0');
+    for (const same of ['1.0', '1.0.0.0', '01.0.0', '1.00.0', '1.0.00', '001.000.000.000', '1.0.0+build', '1.0.0+build.01', ' 1.0.0 ']) {
+      const response = await service.push(key, id, same);
+      expect(`${same}: ${outcome(response)}`).toBe(`${same}: 409 package_version_exists`);
+      expect(response.body.detail).toContain("version '1.0.0'");
+    }
+    expect((await packageOf(id)).versions).toEqual(['1.0.0']);
+    // …and the other way round: a longer spelling first.
+    const other = await packageWith('1.0.0.0-Beta+sha.1');
+    expect((await packageOf(other.id)).versions).toEqual(['1.0.0-Beta']);
+    for (const same of ['1.0.0-beta', '1.0-BETA', '1.0.0-Beta+other']) expect(`${same}: ${outcome(await service.push(other.key, other.id, same))}`).toBe(`${same}: 409 package_version_exists`);
+    expect(outcome(await service.push(other.key, other.id, '1.0.0-beta.1'))).toBe('200');
+  });
+
+  it('stores and shows each version normalized, listed in NuGet’s order', async () => {
+    const { id, key } = await packageWith('2.0');
+    const accepted: Array<[string, string]> = [
+      ['1.0.01.0', '1.0.1'],
+      ['1.0.0.1', '1.0.0.1'],
+      ['1.0.0-beta.11', '1.0.0-beta.11'],
+      ['1.0.0-beta.2+abc', '1.0.0-beta.2'],
+      ['1.0.0-rc-1', '1.0.0-rc-1'],
+      ['1.0.0.0-alpha', '1.0.0-alpha'],
+      ['1.0.0-1.0', '1.0.0-1.0'],
+      ['1.0.0-0+b', '1.0.0-0'],
+      ['1-beta.1', '1.0.0-beta.1'],
+      ['2147483647.0.0', '2147483647.0.0'],
+    ];
+    for (const [input, normalized] of accepted) {
+      const response = await service.push(key, id, input);
+      expect(`${input}: ${outcome(response)}`).toBe(`${input}: 200`);
+      expect(response.body.versions).toContain(normalized);
+    }
+    expect((await packageOf(id)).versions).toEqual([
+      '1.0.0-0',
+      '1.0.0-1.0',
+      '1.0.0-alpha',
+      '1.0.0-beta.1',
+      '1.0.0-beta.2',
+      '1.0.0-beta.11',
+      '1.0.0-rc-1',
+      '1.0.0.1',
+      '1.0.1',
+      '2.0.0',
+      '2147483647.0.0',
+    ]);
+  });
+
+  it('refuses what NuGet.org refuses with 400 naming the version, and stores nothing', async () => {
+    const { id, key } = await packageWith('1.0.0');
+    const refused = [
+      '1',
+      '1-beta',
+      '',
+      'v1.0.0',
+      'V1.0',
+      '-1.0.0',
+      '1.0.0.0.0',
+      '1.0.',
+      '.1.0',
+      '1..0',
+      '1.a.0',
+      '1 . 0 . 0',
+      '1.0.0-',
+      '1.0.0+',
+      '1.0.0-beta+',
+      '1.0.0-.a',
+      '1.0.0-a.',
+      '1.0.0-a..b',
+      '1.0.0+a..b',
+      '1.0.0-beta.01',
+      '1.0.0-01',
+      '1.0.0-1',
+      '1.0.0-1a',
+      '1.0.0--x',
+      '1.0.0-a_b',
+      '1.0.0-ä',
+      '1.0.0+a+b',
+      '1.0.0-a b',
+      '2147483648.0.0',
+      '99999999999999999999.0',
+      `1.0.0+${'a'.repeat(59)}`,
+      `1.0.0-${'a'.repeat(59)}`,
+    ];
+    for (const version of refused) {
+      const response = await service.push(key, id, version);
+      expect(`${JSON.stringify(version)}: ${outcome(response)}`).toBe(`${JSON.stringify(version)}: 400 invalid_request`);
+      expect(response.body.detail).toMatch(/^The field 'version' /);
+    }
+    expect(outcome(await service.push(key, id, `1.0.0+${'a'.repeat(58)}`))).toBe('409 package_version_exists');
+    expect((await packageOf(id)).versions).toEqual(['1.0.0']);
+  });
+
+  it('limits an id and its full version to 160 characters together, as NuGet.org does', async () => {
+    const owner = await service.confirmedUser();
+    const key = await service.createKey(owner);
+    const id = `Long${tag()}.${'x'.repeat(100 - 13)}`;
+    expect(id).toHaveLength(100);
+    const tooLong = await service.push(key, id, `1.0.0+${'b'.repeat(55)}`);
+    expect(outcome(tooLong)).toBe('400 invalid_request');
+    expect(tooLong.body.detail).toContain("'version'");
+    expect(outcome(await service.push(key, id, `1.0.0+${'b'.repeat(54)}`))).toBe('201');
+  });
+
+  it('gives exactly one of several equivalent versions pushed at once, never a 500', async () => {
+    const spellings = ['1.0', '1.0.0', '1.0.0.0', '01.0.0', '1.00.0', '1.0.0+build', '1.0.0+ci.7', '001.0'];
+    // A new id: one push creates it, every other finds its version there.
+    const owner = await service.confirmedUser();
+    const key = await service.createKey(owner);
+    for (let round = 0; round < 3; round += 1) {
+      const id = newId('Same');
+      const answers = await Promise.all(spellings.map((version) => service.push(key, id, version)));
+      expect(answers.map(outcome).sort()).toEqual(['201', ...Array(spellings.length - 1).fill('409 package_version_exists')]);
+      expect((await packageOf(id)).versions).toEqual(['1.0.0']);
+      // An existing id: one push adds it.
+      const next = await Promise.all(spellings.map((version) => service.push(key, id, version.replace(/^0*1/, '2'))));
+      expect(next.map(outcome).sort()).toEqual(['200', ...Array(spellings.length - 1).fill('409 package_version_exists')]);
+      expect((await packageOf(id)).versions).toEqual(['1.0.0', '2.0.0']);
+    }
+  });
+
+  it('reads versions stored before they were normalized as NuGet does, and normalizes them with the next push', async () => {
+    const owner = await service.confirmedUser();
+    const key = await service.createKey(owner);
+    const id = newId('Legacy');
+    expect(outcome(await service.push(key, id, '0.1.0'))).toBe('201');
+    // As the service stored versions before: lower-cased as pushed, so spellings of one version side by side.
+    const { resource } = await container('packages').item(id.toLowerCase(), id.toLowerCase()).read();
+    await container('packages').items.upsert({ ...resource, versions: ['0.1.0', '1.0', '1.0.0+build', '2.0.0-beta', '2.0.0.0-beta', '03.0'] });
+
+    expect((await packageOf(id)).versions).toEqual(['0.1.0', '1.0.0', '2.0.0-beta', '3.0.0']);
+    for (const same of ['1.0.0', '3.0.0', '2.0.0-BETA']) expect(`${same}: ${outcome(await service.push(key, id, same))}`).toBe(`${same}: 409 package_version_exists`);
+    expect(outcome(await service.push(key, id, '4.0'))).toBe('200');
+    const { resource: rewritten } = await container('packages').item(id.toLowerCase(), id.toLowerCase()).read();
+    expect(rewritten.versions).toEqual(['0.1.0', '1.0.0', '2.0.0-beta', '3.0.0', '4.0.0']);
+  });
+});
+
 describe('package globs', () => {
   // [glob, id, covered]. Ids are pushed in order by one owner: a covered id is new (201) the first time
   // and a new version (200) after; an id not covered is refused and never created.
@@ -228,6 +378,16 @@ describe('package globs', () => {
     ['Exact.Id', 'Exact.Id2', false],
     ['*Lib*', 'MyLibrary', true],
     ['**', 'Two.Stars', true],
+    // The first and last pieces anchor at either end and may not overlap; the middle ones come in order.
+    ['ab*ba', 'aba', false],
+    ['ab*ba', 'abba', true],
+    ['a*b*a', 'a.b.a', true],
+    ['a*b*a', 'a.a', false],
+    ['*a.b*b.a*', 'a.b.a', false],
+    ['*a.b*b.a*', 'xa.bb.ax', true],
+    ['x*aab*', 'xaaab', true],
+    ['*A*B*C', 'cbaabc', true],
+    ['*A*B*C', 'cbac', false],
   ];
 
   it('matches `*` as the only wildcard, everything else literally, case-insensitively', async () => {
@@ -256,6 +416,29 @@ describe('package globs', () => {
     expect(outcome(await service.push(key, `${a}.One`))).toBe('201');
     expect(outcome(await service.push(key, `Any.${b}`))).toBe('201');
     expect(outcome(await service.push(key, `${b}.Any`))).toBe('403 api_key_scope');
+  });
+
+  it('match in time linear in the id, whatever the glob (no backtracking)', async () => {
+    const owner = await service.confirmedUser();
+    // The reviewer's glob: with a regular expression, one push of a 45-character id took seconds.
+    const reported = await service.createKey(owner, { packageGlobs: ['*a*a*a*a*a*a*a*a*b'] });
+    // The longest glob there is (128 characters, 64 stars) against the longest id there is.
+    const longest = await service.createKey(owner, { packageGlobs: [`${'*a'.repeat(63)}*b`] });
+    for (const [key, id] of [
+      [reported, 'a'.repeat(45)],
+      [reported, 'a'.repeat(100)],
+      [longest, 'a'.repeat(100)],
+      [longest, `${'a'.repeat(99)}c`],
+    ] as const) {
+      const started = performance.now();
+      const response = await service.push(key, id);
+      const elapsed = performance.now() - started;
+      expect(`${id.length} characters: ${outcome(response)}`).toBe(`${id.length} characters: 403 api_key_scope`);
+      expect(elapsed).toBeLessThan(500);
+    }
+    // And they still match what they should.
+    expect(outcome(await service.push(reported, `${'a'.repeat(8)}${tag()}b`))).toBe('201');
+    expect(outcome(await service.push(longest, `${'a'.repeat(63)}${tag()}b`))).toBe('201');
   });
 
   it('refuses globs with characters other than id characters and *', async () => {
@@ -502,6 +685,77 @@ describe('package owners', () => {
     expect((await service.removeOwner(id, orgAdmin, owner.username)).status).toBe(204);
     expect(await packageOf(id)).toEqual({ id, owners: [organization.name], versions: ['1.0.0', '1.1.0'], listed: true });
     expect(outcome(await service.removeOwner(id, collaborator, organization.name))).toBe('403 not_an_owner');
+  });
+
+  it('decides an organization’s rights from its own document: a demotion not yet copied to the member counts at once', async () => {
+    const orgAdmin = await service.confirmedUser();
+    const demoted = await service.confirmedUser();
+    const other = await service.confirmedUser();
+    const organization = await service.createOrganization(orgAdmin);
+    await service.inviteAndAccept(organization.name, orgAdmin, demoted, 'admin');
+    // The organization owns one package with `other`, and is invited to own another.
+    const { id } = await ownedPackage(other);
+    const invitation = await service.inviteOwner(id, other, organization.name, organization.emailAddress);
+    expect(outcome(await service.acceptOwnership(id, orgAdmin, invitation))).toBe('200');
+    const second = await ownedPackage(other);
+    const secondInvitation = await service.inviteOwner(second.id, other, organization.name, organization.emailAddress);
+
+    // The demotion is written to the organization; its copy on the member's account waits.
+    const { id: demotedId } = (await service.call('GET', '/api/me', { token: demoted.sessionToken })).body;
+    const held = service.cosmos.holdNext(new RegExp(`^PUT .*/colls/accounts/docs/${demotedId}$`));
+    const demotion = service.call('PUT', `/api/organizations/${organization.name}/members/${demoted.username}`, {
+      token: orgAdmin.sessionToken,
+      body: { role: 'collaborator' },
+    });
+    await held.reached;
+    expect(await service.organizationsOf(demoted)).toEqual([{ name: organization.name, role: 'admin' }]);
+
+    const attempts = {
+      invite: await service.call('POST', `/api/packages/${id}/owners`, { token: demoted.sessionToken, body: { username: demoted.username } }),
+      remove: await service.removeOwner(id, demoted, other.username),
+      accept: await service.acceptOwnership(second.id, demoted, secondInvitation),
+    };
+    held.release();
+    expect((await demotion).status).toBe(204);
+
+    expect(Object.entries(attempts).map(([what, response]) => `${what}: ${outcome(response)}`)).toEqual([
+      'invite: 403 not_an_owner',
+      'remove: 403 not_an_owner',
+      'accept: 400 invalid_token',
+    ]);
+    expect((await packageOf(id)).owners).toEqual([other.username, organization.name]);
+    expect((await packageOf(second.id)).owners).toEqual([other.username]);
+    // The admin who stayed one still can.
+    expect(outcome(await service.acceptOwnership(second.id, orgAdmin, secondInvitation))).toBe('200');
+  });
+
+  it('refuses a removal by an owner who was removed while it was being written', async () => {
+    const [first, second, third] = [await service.confirmedUser(), await service.confirmedUser(), await service.confirmedUser()];
+    const { id } = await ownedPackage(first);
+    for (const owner of [second, third]) {
+      expect(outcome(await service.acceptOwnership(id, owner, await service.inviteOwner(id, first, owner.username, owner.person.email)))).toBe('200');
+    }
+    // `second` has checked it owns the package and is about to write when `first` removes it.
+    const held = service.cosmos.holdNext(new RegExp(`^PUT .*/colls/packages/docs/${id.toLowerCase().replace(/\./g, '\\.')}$`));
+    const bySecond = service.removeOwner(id, second, third.username);
+    await held.reached;
+    expect((await service.removeOwner(id, first, second.username)).status).toBe(204);
+    held.release();
+    expect(outcome(await bySecond)).toBe('403 not_an_owner');
+    expect((await packageOf(id)).owners).toEqual([first.username, third.username]);
+  });
+
+  it('lets two owners removing each other at once leave exactly one owner', async () => {
+    for (let round = 0; round < 4; round += 1) {
+      const first = await service.confirmedUser();
+      const second = await service.confirmedUser();
+      const { id } = await ownedPackage(first);
+      expect(outcome(await service.acceptOwnership(id, second, await service.inviteOwner(id, first, second.username, second.person.email)))).toBe('200');
+      const answers = await Promise.all([service.removeOwner(id, first, second.username), service.removeOwner(id, second, first.username)]);
+      expect(answers.filter((a) => a.status === 204)).toHaveLength(1);
+      expect(answers.every((a) => a.status < 500)).toBe(true);
+      expect((await packageOf(id)).owners).toEqual([answers[0].status === 204 ? first.username : second.username]);
+    }
   });
 
   it('answers 404 for a package nobody pushed', async () => {

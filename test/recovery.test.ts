@@ -137,6 +137,72 @@ describe('resetting the password', () => {
   });
 });
 
+describe('a reset link works only while the address it went to is the account’s', () => {
+  const reset = (token: string, newPassword = STRONG_PASSWORD) =>
+    service.call('POST', '/api/auth/reset-password', { body: { token, newPassword } });
+  const freshAddress = () => newPerson().email.replace('@example.com', '@example.org');
+
+  it('stops working once the account changed its email address: the old mailbox cannot take the account over', async () => {
+    const { person, username, sessionToken } = await service.register();
+    const stale = tokenIn(await resetLinkFor(person.email));
+    const newAddress = freshAddress();
+    await service.changeEmailAddress({ sessionToken }, newAddress);
+
+    const refused = await reset(stale);
+    expect(refused.status).toBe(400);
+    expect(refused.body.code).toBe('invalid_token');
+    expect((await passwordSignIn(username, STRONG_PASSWORD)).status).toBe(401);
+    // A link to the address the account has now works.
+    expect((await reset(tokenIn(await resetLinkFor(newAddress)))).status).toBe(200);
+    expect((await passwordSignIn(username, STRONG_PASSWORD)).status).toBe(200);
+  });
+
+  it('still works while a change is only asked for: the address is still the account’s', async () => {
+    const { person, sessionToken } = await service.register();
+    const link = tokenIn(await resetLinkFor(person.email));
+    expect((await service.call('POST', '/api/me/email', { token: sessionToken, body: { emailAddress: freshAddress() } })).status).toBe(202);
+    expect((await reset(link)).status).toBe(200);
+  });
+
+  it('stops working once the password was reset with another link', async () => {
+    const { person } = await service.register();
+    const first = tokenIn(await resetLinkFor(person.email));
+    const second = tokenIn(await resetLinkFor(person.email));
+    expect((await reset(second)).status).toBe(200);
+    expect((await reset(first, `${STRONG_PASSWORD} two`)).body.code).toBe('invalid_token');
+  });
+
+  it('stops working once a Microsoft account was linked', async () => {
+    const { person, sessionToken } = await service.register();
+    const link = tokenIn(await resetLinkFor(person.email));
+    const replaced = await service.call('PUT', '/api/me/microsoft-account', { token: sessionToken, body: { idToken: service.idTokenFor(newPerson()) } });
+    expect(replaced.status).toBe(200);
+    expect((await reset(link)).body.code).toBe('invalid_token');
+    expect((await service.call('GET', '/api/me', { token: replaced.body.sessionToken })).body.hasPassword).toBe(false);
+  });
+
+  it('loses to an email change confirmed while the reset is being written', async () => {
+    const { person, username, sessionToken } = await service.register();
+    const me = (await service.call('GET', '/api/me', { token: sessionToken })).body;
+    const stale = tokenIn(await resetLinkFor(person.email));
+    const newAddress = freshAddress();
+    expect((await service.call('POST', '/api/me/email', { token: sessionToken, body: { emailAddress: newAddress } })).status).toBe(202);
+    const confirmation = await service.waitForEmailTo(newAddress, 'Confirm your new email address');
+
+    // The reset has checked its link and is about to write the account when the change is confirmed.
+    const held = service.cosmos.holdNext(new RegExp(`^PUT .*/colls/accounts/docs/${me.id}$`));
+    const resetting = reset(stale);
+    await held.reached;
+    expect((await service.call('POST', '/api/auth/confirm-email', { body: { token: tokenIn(confirmation.links[0]) } })).status).toBe(200);
+    held.release();
+
+    expect((await resetting).body.code).toBe('invalid_token');
+    expect((await passwordSignIn(username, STRONG_PASSWORD)).status).toBe(401);
+    const account = (await service.call('POST', '/api/auth/microsoft', { body: { idToken: service.idTokenFor(person) } })).body.account;
+    expect(account).toMatchObject({ emailAddress: newAddress, hasPassword: false });
+  });
+});
+
 describe('password sign-in', () => {
   it('answers a wrong password and an unknown user the same way', async () => {
     const { username } = await accountWithPassword();

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { nowIso } from '../shared/clock';
 import type { MicrosoftIdentity, TwoFactorCheck } from '../shared/identity/microsoftIdToken';
 import { readDocument, updateDocument, type StoredDocument } from '../shared/storage/cosmos';
+import type { TokenDocument, TokenRecipient } from '../shared/tokens';
+import { normaliseEmail } from './names';
 
 export type OrganizationRole = 'admin' | 'collaborator';
 
@@ -36,6 +38,13 @@ export interface AccountDocument extends StoredDocument {
   lockedUntil: string | null;
   /** Session tokens carry the version they were issued under; raising it ends every older session. */
   sessionVersion: number;
+  /**
+   * Emailed tokens record it when issued; raised when the email address changes, the password is reset or a
+   * Microsoft account is linked, which revokes every reset link sent before (absent: 0).
+   */
+  securityStamp?: number;
+  /** The token of the link that confirms `pendingEmailAddress`: a newer request's link replaces it. */
+  pendingEmailTokenId?: string | null;
   /** Denormalised from the memberships so GET /api/me stays one point read. */
   organizations: Array<{ name: string; role: OrganizationRole }>;
   /** The API keys this account created, so its keys are listed by point reads. */
@@ -138,6 +147,34 @@ export function toAccountView(account: AccountDocument): AccountView {
     deletion: account.deletion,
   };
 }
+
+/** Whom an emailed token goes to: the account at `emailAddress` (its own by default), under its current stamp. */
+export function tokenRecipient(account: AccountDocument, emailAddress = account.emailAddress): TokenRecipient {
+  return { accountId: account.id, emailAddress, securityStamp: account.securityStamp ?? 0 };
+}
+
+/** Revokes every reset link issued before: for the credential changes the contract names. */
+export const withNewSecurityStamp = (account: AccountDocument): AccountDocument => ({
+  ...account,
+  securityStamp: (account.securityStamp ?? 0) + 1,
+});
+
+/**
+ * Whether an emailed token still speaks for the account: the address it went to is still the account's own
+ * (`address`: or, for the link that confirms a new one, the address the account waits to confirm). Every
+ * purpose asks this; an account that changed its address needs a new link or invitation.
+ */
+export function tokenStillAddressed(token: TokenDocument, account: AccountDocument, address: string | null = account.emailAddress): boolean {
+  return token.accountId === account.id && address !== null && normaliseEmail(token.emailAddress) === normaliseEmail(address);
+}
+
+/**
+ * Whether the email address, password or Microsoft account changed since the token was issued: what revokes a
+ * reset link, which hands out a credential without a session. (Invitations and transform requests need the
+ * invitee's session anyway, and a confirmation link confirms only the address it went to.)
+ */
+export const credentialsChangedSince = (token: TokenDocument, account: AccountDocument): boolean =>
+  (token.securityStamp ?? 0) !== (account.securityStamp ?? 0);
 
 export const readAccount = (id: string) => readDocument<AccountDocument>('accounts', id);
 

@@ -1,5 +1,5 @@
 import { clock, nowIso } from '../shared/clock';
-import { container, isConflict, isNotFound, isPreconditionFailed, readDocument, type StoredDocument } from '../shared/storage/cosmos';
+import { assertStorableId, container, isConflict, isNotFound, isPreconditionFailed, readDocument, type StoredDocument } from '../shared/storage/cosmos';
 import type { Problem } from '../shared/problems';
 import { readAccount, type AccountDocument } from './account';
 import { normaliseEmail, normaliseName } from './names';
@@ -53,6 +53,7 @@ const accountExists = async (id: string) => (await readAccount(id)) !== undefine
  */
 export async function tryClaim(key: ClaimKey, accountId: string, claimant?: string): Promise<boolean> {
   const id = claimId(key);
+  assertStorableId(id);
   const claim: ClaimDocument = { id, accountId, claimedAt: nowIso(), ...(claimant ? { claimant } : {}) };
   try {
     await container('claims').items.create(claim);

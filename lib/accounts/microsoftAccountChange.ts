@@ -3,7 +3,7 @@ import { recordAudit } from '../shared/audit';
 import { Problem } from '../shared/problems';
 import { idTokenField, mfaTokenField, verifyMicrosoftSignIn, type MicrosoftSignInTokens } from '../shared/identity/microsoftIdToken';
 import { issueSessionToken } from './sessions';
-import { linkedMicrosoftAccount, toAccountView, updateAccount, type AccountDocument, type AccountView } from './account';
+import { linkedMicrosoftAccount, toAccountView, updateAccount, withNewSecurityStamp, type AccountDocument, type AccountView } from './account';
 import { releaseClaim, tryClaim } from './claims';
 
 export const replaceMicrosoftAccountBody = z.object({ idToken: idTokenField, mfaToken: mfaTokenField.optional() }).strict();
@@ -26,14 +26,17 @@ export async function replaceMicrosoftAccount(
       `Failed to update the Microsoft account with '${identity.name} <${identity.email ?? 'no email address'}>'. This could happen if it is already linked to another account. Contact support for more information.`,
     );
   }
-  const updated = await updateAccount(account.id, (current) => ({
-    ...current,
-    microsoftAccount: linkedMicrosoftAccount(identity),
-    passwordHash: null,
-    failedPasswordAttempts: 0,
-    lockedUntil: null,
-    sessionVersion: current.sessionVersion + 1,
-  }));
+  // A new link also revokes every emailed link sent before (reset links above all).
+  const updated = await updateAccount(account.id, (current) =>
+    withNewSecurityStamp({
+      ...current,
+      microsoftAccount: linkedMicrosoftAccount(identity),
+      passwordHash: null,
+      failedPasswordAttempts: 0,
+      lockedUntil: null,
+      sessionVersion: current.sessionVersion + 1,
+    }),
+  );
   if (!updated) throw new Problem('unauthorized', 'Your session has ended. Sign in again.');
   const old = account.microsoftAccount;
   if (old && (old.tid !== identity.tid || old.oid !== identity.oid)) {

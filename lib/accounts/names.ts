@@ -26,8 +26,19 @@ export function assertValidUsername(name: string): void {
   }
 }
 
-/** The shape is checked by the schema; the naming rule answers its own problem code. */
-export const usernameField = z.string().max(256);
+/**
+ * A name that finds an account or organization (in a body or a path): one the naming rule allows, since no
+ * other can exist, so nothing else reaches storage; a well-formed name nobody holds is simply not found.
+ */
+export const usernameField = z
+  .string()
+  .min(3)
+  .max(64)
+  .regex(USERNAME_PATTERN, 'must be a username: letters, digits, underscores, periods and hyphens, starting and ending with a letter or digit')
+  .meta({ examples: ['contoso'] });
+
+/** A name to register or create: the naming rule answers its own problem code (`invalid_username`). */
+export const newUsernameField = z.string().max(256);
 
 /**
  * An address that mail can be sent to and that is safe to put in a header: no control characters, no

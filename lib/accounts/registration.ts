@@ -8,14 +8,14 @@ import { idTokenField, mfaTokenField, verifyMicrosoftSignIn } from '../shared/id
 import { issueSessionToken } from './sessions';
 import { container } from '../shared/storage/cosmos';
 import { issueToken } from '../shared/tokens';
-import { linkedMicrosoftAccount, newAccountDocument, toAccountView, type AccountView } from './account';
+import { linkedMicrosoftAccount, newAccountDocument, toAccountView, tokenRecipient, type AccountView } from './account';
 import { withClaims, type ClaimKey } from './claims';
-import { assertValidUsername, emailAddressField, emailInUse, usernameField, usernameUnavailable } from './names';
+import { assertValidUsername, emailAddressField, emailInUse, newUsernameField, usernameUnavailable } from './names';
 import { CONFIRMATION_LIFETIME_MS } from './emailAddress';
 import type { Log } from '../shared/log';
 
 export const registerAccountBody = z
-  .object({ idToken: idTokenField, mfaToken: mfaTokenField.optional(), username: usernameField, emailAddress: emailAddressField.optional() })
+  .object({ idToken: idTokenField, mfaToken: mfaTokenField.optional(), username: newUsernameField, emailAddress: emailAddressField.optional() })
   .strict();
 
 /**
@@ -55,8 +55,8 @@ export async function registerAccount(
     accountId,
     keys,
     async () => {
-      const { secret } = await issueToken('confirm-email', accountId, emailAddress, CONFIRMATION_LIFETIME_MS);
-      const queued = await queueEmail(confirmEmailMessage(input.username, emailAddress, secret), { container: 'accounts', id: accountId });
+      const token = await issueToken('confirm-email', tokenRecipient(account), CONFIRMATION_LIFETIME_MS);
+      const queued = await queueEmail(confirmEmailMessage(input.username, emailAddress, token), { container: 'accounts', id: accountId });
       await container('accounts').items.create(account);
       return queued;
     },

@@ -3,7 +3,7 @@ import { eraseAuditLog } from '../shared/audit';
 import type { Log } from '../shared/log';
 import { container, isPreconditionFailed, readDocument, replaceIfUnchanged } from '../shared/storage/cosmos';
 import { dropTokensConcerning } from '../shared/tokens';
-import { revokeAllKeysOf } from '../packages/apiKeys';
+import { revokeAllKeysOf, revokeKeysOwnedBy } from '../packages/apiKeys';
 import { dropOwnerInvitationsTo, releaseAllOwnerships } from '../packages/packages';
 import { dissociatePrefixes } from '../packages/prefixes';
 import { removeFromAllOrganizations } from '../organizations/lifecycle';
@@ -24,7 +24,8 @@ type Step = (accountId: string, run: { request: DeletionRequest; log: Log }) => 
  */
 const STEPS: Record<DeletionStep, Step[]> = {
   confirmation_email: [(id, { log }) => announceDeletion(id, log)],
-  api_keys: [revokeAllKeysOf],
+  // The keys it holds, and any key it owns that someone else holds.
+  api_keys: [revokeAllKeysOf, revokeKeysOwnedBy],
   packages: [(id) => releaseAllOwnerships(id)],
   prefixes: [dissociatePrefixes],
   organizations: [removeFromAllOrganizations],

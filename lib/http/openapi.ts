@@ -10,6 +10,7 @@ interface DescribedOperation {
   auth: 'none' | 'session' | 'session-or-recovery' | 'api-key';
   body?: z.ZodType;
   query?: z.ZodObject;
+  params?: z.ZodObject;
   responses: Record<number, { description: string; schema?: z.ZodType }>;
   problems: readonly DocumentedProblem[];
 }
@@ -69,8 +70,10 @@ function withImpliedProblems(op: DescribedOperation): DocumentedProblem[] {
   const implied: ProblemCode[] = [
     ...(op.body || op.method !== 'GET' ? (['invalid_request', 'payload_too_large'] as const) : []),
     ...(op.body ? (['length_required'] as const) : []),
-    // A path parameter with a malformed percent-encoding
+    // A path parameter that is not what its schema says, or has a malformed percent-encoding
     ...(op.route.includes('{') ? (['invalid_request'] as const) : []),
+    // A write whose every retry lost to concurrent changes
+    ...(op.method !== 'GET' ? (['concurrent_change'] as const) : []),
     ...(op.auth === 'none' ? [] : op.auth === 'api-key' ? (['invalid_api_key'] as const) : (['unauthorized'] as const)),
     ...(op.auth === 'session' ? (['microsoft_account_required'] as const) : []),
     'service_unavailable',
@@ -83,7 +86,12 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
   for (const op of operations.values()) {
     const path = `/${op.route}`;
     const parameters = [
-      ...[...op.route.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({ name, in: 'path', required: true, schema: { type: 'string' } })),
+      ...[...op.route.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({
+        name,
+        in: 'path',
+        required: true,
+        schema: op.params?.shape[name] ? jsonSchema(op.params.shape[name] as z.ZodType, 'input') : { type: 'string' },
+      })),
       ...Object.entries(op.query?.shape ?? {}).map(([name, schema]) => ({
         name,
         in: 'query',

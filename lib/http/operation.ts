@@ -5,7 +5,7 @@ import { Problem, type DocumentedProblem } from '../shared/problems';
 import { describeOperation } from './openapi';
 import { authenticate, type Caller } from '../accounts/sessions';
 import { authenticateApiKey, type ApiKeyDocument } from '../packages/apiKeys';
-import { isTransientStoreError } from '../shared/storage/cosmos';
+import { isPreconditionFailed, isTransientStoreError } from '../shared/storage/cosmos';
 import type { Log } from '../shared/log';
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -26,10 +26,10 @@ export interface Reply {
  */
 export type AuthMode = 'none' | 'session' | 'session-or-recovery' | 'api-key';
 
-interface BaseContext<Body, Query> {
+interface BaseContext<Body, Query, Params> {
   body: Body;
   query: Query;
-  params: Record<string, string>;
+  params: Params;
   request: HttpRequest;
   clientAddress: string;
   log: InvocationContext;
@@ -41,6 +41,7 @@ export interface OperationSpec<
   Schema extends z.ZodType | undefined,
   Query extends z.ZodObject | undefined,
   Auth extends AuthMode,
+  Params extends z.ZodObject | undefined = undefined,
 > {
   method: HttpMethod;
   /** The route below the `api` prefix, in the Functions host's template syntax. */
@@ -51,10 +52,15 @@ export interface OperationSpec<
   body?: Schema;
   /** Query parameters, each a string; unknown ones are refused like unknown body fields. */
   query?: Query;
+  /**
+   * The route's path parameters, each a string: every `{name}` of the route, checked like body fields before
+   * the handler runs, so no identifier reaches storage unchecked.
+   */
+  params?: Params;
   responses: Record<number, { description: string; schema?: z.ZodType }>;
   problems: readonly DocumentedProblem[];
   handle(
-    context: BaseContext<Parsed<Schema>, Parsed<Query>> &
+    context: BaseContext<Parsed<Schema>, Parsed<Query>, Params extends z.ZodObject ? z.infer<Params> : Record<string, never>> &
       (Auth extends 'none' ? object : Auth extends 'api-key' ? { apiKey: ApiKeyDocument } : { caller: Caller }),
   ): Promise<Reply>;
 }
@@ -69,10 +75,13 @@ export const noContent = (): Reply => ({ status: 204 });
  * authenticates the caller, answers failures as RFC 9457 problems, and records the operation (`name` is its
  * operationId) for the OpenAPI document.
  */
-export function operation<Schema extends z.ZodType | undefined, Query extends z.ZodObject | undefined, Auth extends AuthMode>(
-  name: string,
-  spec: OperationSpec<Schema, Query, Auth>,
-): void {
+export function operation<
+  Schema extends z.ZodType | undefined,
+  Query extends z.ZodObject | undefined,
+  Auth extends AuthMode,
+  Params extends z.ZodObject | undefined = undefined,
+>(name: string, spec: OperationSpec<Schema, Query, Auth, Params>): void {
+  assertParamsDeclared(name, spec.route, spec.params);
   describeOperation({ name, ...spec });
   app.http(name, {
     methods: [spec.method],
@@ -86,7 +95,7 @@ export function operation<Schema extends z.ZodType | undefined, Query extends z.
             ? await authenticate(request, spec.auth === 'session-or-recovery')
             : undefined;
         const apiKey = spec.auth === 'api-key' ? await authenticateApiKey(request.headers.get(API_KEY_HEADER)) : undefined;
-        const params = readParams(request);
+        const params = readParams(request, spec.params);
         const body = await readBody(request, spec.body);
         const query = spec.query ? readQuery(request, spec.query) : undefined;
         const reply = await spec.handle({
@@ -110,6 +119,12 @@ export function operation<Schema extends z.ZodType | undefined, Query extends z.
 
 function asProblem(error: unknown, log: Log): Problem {
   if (error instanceof Problem) return error;
+  // A write guarded by an ETag lost to a concurrent change more often than its retries allow: the caller may
+  // look again and retry, as for any conflict.
+  if (isPreconditionFailed(error)) {
+    log.warn('A write lost every retry to concurrent changes', error);
+    return new Problem('concurrent_change', 'Someone changed this at the same moment. Reload it and try again.');
+  }
   if (isTransientStoreError(error)) {
     log.warn('Storage is throttling or unavailable', error);
     return new Problem('service_unavailable', 'The service is busy. Try again in a few seconds.', { 'Retry-After': '5' });
@@ -152,17 +167,35 @@ function clientAddressOf(request: HttpRequest): string {
 
 const noBody = z.object({}).strict();
 
+/** The `{name}` parameters of a route template (`{name}`, `{name:constraint}`, `{name?}`, `{*name}`). */
+function routeParameterNames(route: string): string[] {
+  return [...route.matchAll(/\{\*?(\w+)(?::[^}?]+)?\??\}/g)].map(([, name]) => name);
+}
+
+/** A route's parameters and its declared schema name the same things, or the app does not start. */
+function assertParamsDeclared(name: string, route: string, params: z.ZodObject | undefined): void {
+  const inRoute = routeParameterNames(route).sort();
+  const declared = Object.keys(params?.shape ?? {}).sort();
+  if (JSON.stringify(inRoute) !== JSON.stringify(declared)) {
+    throw new Error(`Operation ${name}: the route '${route}' has the parameters [${inRoute.join(', ')}] but declares [${declared.join(', ')}]`);
+  }
+}
+
 /**
- * Path parameters as the host decoded them. The host leaves a malformed or non-UTF-8 percent-encoding as it
- * was sent (so is `%2F`); no identifier of this API contains `%`, so such a parameter is bad input.
+ * Path parameters as the host decoded them, checked against the operation's schema. The host leaves a
+ * malformed or non-UTF-8 percent-encoding as it was sent (so is `%2F`); no identifier of this API contains
+ * `%`, so such a parameter is bad input.
  */
-function readParams(request: HttpRequest): Record<string, string> {
+function readParams(request: HttpRequest, schema: z.ZodObject | undefined): unknown {
   const params = { ...request.params };
   const malformed = Object.keys(params).find((name) => params[name].includes('%'));
   if (malformed !== undefined) {
     throw new Problem('invalid_request', `The path parameter '${malformed}' is not valid: its percent-encoding is malformed, or it holds a '%', which no name or id here has.`);
   }
-  return params;
+  if (!schema) return {};
+  const result = schema.strict().safeParse(params, { reportInput: true });
+  if (!result.success) throw invalidField(result.error.issues, 'path parameter');
+  return result.data;
 }
 
 /**

@@ -7,15 +7,16 @@ import { deliverSoon, queueEmail } from '../shared/email/outbox';
 import { Problem } from '../shared/problems';
 import { container } from '../shared/storage/cosmos';
 import { issueToken } from '../shared/tokens';
-import { newAccountDocument, readAccount, type AccountDocument } from '../accounts/account';
+import { newAccountDocument, readAccount, tokenRecipient, type AccountDocument } from '../accounts/account';
 import { accountHolding, releaseClaim, withClaims, type ClaimKey } from '../accounts/claims';
 import { CONFIRMATION_LIFETIME_MS } from '../accounts/emailAddress';
-import { assertValidUsername, emailAddressField, emailInUse, usernameField, usernameUnavailable } from '../accounts/names';
+import { assertValidUsername, emailAddressField, emailInUse, newUsernameField, usernameUnavailable } from '../accounts/names';
+import { revokeKeysOwnedBy } from '../packages/apiKeys';
 import { ownedPackageIds } from '../packages/packages';
 import { assertAdmin, mirrorMembership, organizationForAdmin, roleOf, toOrganizationView, updateOrganization, type OrganizationDocument } from './organization';
 import type { Log } from '../shared/log';
 
-export const createOrganizationBody = z.object({ name: usernameField, emailAddress: emailAddressField }).strict();
+export const createOrganizationBody = z.object({ name: newUsernameField, emailAddress: emailAddressField }).strict();
 
 /**
  * Creates an organization in the username namespace with the caller as its admin. Like a registration, it
@@ -27,10 +28,10 @@ export async function createOrganization(
   clientAddress: string,
   log: Log,
 ) {
+  assertValidUsername(input.name);
   if (!caller.emailConfirmed) {
     throw new Problem('email_unconfirmed', 'Confirm your own email address before you create an organization.');
   }
-  assertValidUsername(input.name);
   const id = randomUUID();
   const keys: Array<[ClaimKey, Problem]> = [
     [{ kind: 'username', name: input.name }, usernameUnavailable(input.name)],
@@ -43,8 +44,8 @@ export async function createOrganization(
     pendingInvitations: [],
   };
   const email = await withClaims(id, keys, async () => {
-    const { secret } = await issueToken('confirm-email', id, input.emailAddress, CONFIRMATION_LIFETIME_MS);
-    const queued = await queueEmail(confirmOrganizationEmailMessage(input.name, input.emailAddress, secret), { container: 'accounts', id });
+    const token = await issueToken('confirm-email', tokenRecipient(organization), CONFIRMATION_LIFETIME_MS);
+    const queued = await queueEmail(confirmOrganizationEmailMessage(input.name, input.emailAddress, token), { container: 'accounts', id });
     await container('accounts').items.create(organization);
     return queued;
   });
@@ -52,6 +53,18 @@ export async function createOrganization(
   await recordAudit(caller.id, 'organization_created', clientAddress, { organization: organization.username });
   await deliverSoon(email, log);
   return toOrganizationView(organization, caller.id);
+}
+
+/** Only its last member, an admin, deletes an organization. */
+function assertDeletable(organization: OrganizationDocument, caller: AccountDocument): void {
+  assertAdmin(organization, caller);
+  const others = organization.members.filter((member) => member.accountId !== caller.id);
+  if (others.length > 0) {
+    throw new Problem(
+      'organization_not_empty',
+      `'${organization.username}' still has ${others.length === 1 ? 'a member' : `${others.length} members`}: ${others.map((m) => m.username).join(', ')}. Remove ${others.length === 1 ? 'them' : 'them all'} first.`,
+    );
+  }
 }
 
 const asDeleted = (organization: OrganizationDocument): OrganizationDocument => ({
@@ -73,6 +86,7 @@ export async function removeFromAllOrganizations(accountId: string): Promise<voi
   const account = await readAccount(accountId);
   for (const membership of account?.organizations ?? []) {
     const found = await accountHolding({ kind: 'username', name: membership.name });
+    let deleted = Boolean(found?.kind === 'organization' && found.deletedAt);
     if (found?.kind === 'organization' && !found.deletedAt) {
       const updated = await updateOrganization(found.id, (current) => {
         if (!roleOf(current, accountId)) return undefined;
@@ -83,14 +97,20 @@ export async function removeFromAllOrganizations(accountId: string): Promise<voi
       });
       if (updated?.deletedAt) await releaseAddress(updated);
       if (updated) for (const member of updated.members) await mirrorMembership(member.accountId, updated.username, member.role);
+      deleted = Boolean(updated?.deletedAt);
     }
+    // Deleted now, or by a run that stopped before it could revoke: its keys stop either way (idempotent).
+    if (found && deleted) await revokeKeysOwnedBy(found.id);
     await mirrorMembership(accountId, membership.name, null);
   }
 }
 
 /**
  * Deletes an organization that has no other members and no packages. Its name stays reserved forever: the
- * document stays behind as a tombstone that the name's claim points to. Its address is released.
+ * document stays behind as a tombstone that the name's claim points to. Its address is released. Every API
+ * key it owns is revoked first, whoever made it, so a deletion that stops halfway can be asked for again
+ * and never leaves a key pushing for an owner that is gone: a key made meanwhile is found by the second
+ * look, after the tombstone, or finds the tombstone itself (createApiKey).
  */
 export async function deleteOrganization(name: string, caller: AccountDocument, clientAddress: string): Promise<void> {
   const organization = await organizationForAdmin(name, caller);
@@ -101,18 +121,15 @@ export async function deleteOrganization(name: string, caller: AccountDocument, 
       `'${organization.username}' still owns packages: ${packages.join(', ')}${packages.length === 5 ? ', …' : ''}. Transfer or remove its ownership first.`,
     );
   }
+  assertDeletable(organization, caller);
+  await revokeKeysOwnedBy(organization.id);
   const deleted = await updateOrganization(organization.id, (current) => {
-    assertAdmin(current, caller);
-    const others = current.members.filter((member) => member.accountId !== caller.id);
-    if (others.length > 0) {
-      throw new Problem(
-        'organization_not_empty',
-        `'${current.username}' still has ${others.length === 1 ? 'a member' : `${others.length} members`}: ${others.map((m) => m.username).join(', ')}. Remove ${others.length === 1 ? 'them' : 'them all'} first.`,
-      );
-    }
+    assertDeletable(current, caller);
     return asDeleted(current);
   });
   if (!deleted) return;
+  // A key made while this ran, after the first look, and checked before the tombstone was there.
+  await revokeKeysOwnedBy(organization.id);
   await releaseAddress(organization);
   await mirrorMembership(caller.id, organization.username, null);
   await recordAudit(caller.id, 'organization_deleted', clientAddress, { organization: organization.username });

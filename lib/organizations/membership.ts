@@ -4,8 +4,8 @@ import { clock } from '../shared/clock';
 import { organizationInvitationMessage } from '../shared/email/messages';
 import { deliverSoon, queueEmail } from '../shared/email/outbox';
 import { Problem } from '../shared/problems';
-import { findToken, issueToken, spendToken, tokensConcerning } from '../shared/tokens';
-import { readAccount, type AccountDocument, type OrganizationRole } from '../accounts/account';
+import { findToken, issueToken, spendToken, tokensConcerning, tokenField } from '../shared/tokens';
+import { readAccount, tokenRecipient, tokenStillAddressed, type AccountDocument, type OrganizationRole } from '../accounts/account';
 import { revokeKeysForOrganization } from '../packages/apiKeys';
 import { accountHolding } from '../accounts/claims';
 import { usernameField } from '../accounts/names';
@@ -23,7 +23,7 @@ import {
 import type { Log } from '../shared/log';
 
 export const inviteMemberBody = z.object({ username: usernameField, role: roleField }).strict();
-export const invitationTokenBody = z.object({ token: z.string().min(1).max(512) }).strict();
+export const invitationTokenBody = z.object({ token: tokenField }).strict();
 export const changeRoleBody = z.object({ role: roleField }).strict();
 
 const INVITATION_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
@@ -60,9 +60,9 @@ export async function inviteMember(
   if (roleOf(organization, invitee.id)) {
     throw new Problem('already_member', `'${invitee.username}' is already a member of '${organization.username}'.`);
   }
-  const { secret, id: tokenId } = await issueToken('organization-invitation', invitee.id, invitee.emailAddress, INVITATION_LIFETIME_MS, organization.id);
+  const token = await issueToken('organization-invitation', tokenRecipient(invitee), INVITATION_LIFETIME_MS, organization.id);
   const email = await queueEmail(
-    organizationInvitationMessage(invitee, organization.username, caller.username, input.role, secret),
+    organizationInvitationMessage(invitee, organization.username, caller.username, input.role, token),
     { container: 'accounts', id: organization.id },
   );
   const now = clock.now();
@@ -72,7 +72,7 @@ export async function inviteMember(
       accountId: invitee.id,
       username: invitee.username,
       role: input.role,
-      tokenId,
+      tokenId: token.id,
       invitedAt: now.toISOString(),
       expiresAt: new Date(now.getTime() + INVITATION_LIFETIME_MS).toISOString(),
     };
@@ -86,10 +86,13 @@ export async function inviteMember(
 const invalidInvitation = () =>
   new Problem('invalid_token', 'This invitation is not valid: it may have expired, been replaced, cancelled or answered already.');
 
-/** The invitation `secret` stands for, if it is the caller's own and to the organization named. */
+/**
+ * The invitation `secret` stands for, if it is the caller's own, sent to the address the caller still has,
+ * and to the organization named.
+ */
 async function callersInvitation(name: string, secret: string, caller: AccountDocument) {
   const token = await findToken(secret, 'organization-invitation');
-  if (token.accountId !== caller.id) throw invalidInvitation();
+  if (!tokenStillAddressed(token, caller)) throw invalidInvitation();
   const organization = await accountHolding({ kind: 'username', name });
   if (organization?.kind !== 'organization' || organization.deletedAt || organization.id !== token.subjectId) throw invalidInvitation();
   return { token, organization: organization as OrganizationDocument };

@@ -3,6 +3,7 @@ import { clock } from '../shared/clock';
 import { Problem } from '../shared/problems';
 import { updateAccount, type AccountDocument, type Member, type OrganizationRole } from '../accounts/account';
 import { accountHolding } from '../accounts/claims';
+import { usernameField } from '../accounts/names';
 
 export interface OrganizationDocument extends AccountDocument {
   kind: 'organization';
@@ -11,6 +12,11 @@ export interface OrganizationDocument extends AccountDocument {
 }
 
 export const roleField = z.enum(['admin', 'collaborator']);
+
+/** `{name}`: an organization. */
+export const organizationParams = z.object({ name: usernameField });
+/** `{name}` and `{username}`: an organization and one of its members (or someone invited). */
+export const memberParams = z.object({ name: usernameField, username: usernameField });
 
 export const organizationView = z.object({
   name: z.string(),

@@ -5,7 +5,7 @@ import { transformRequestMessage } from '../shared/email/messages';
 import { deliverSoon, queueEmail } from '../shared/email/outbox';
 import { Problem } from '../shared/problems';
 import { findToken, issueToken, spendToken, tokensConcerning, type TokenDocument } from '../shared/tokens';
-import { readAccount, updateAccount, type AccountDocument } from '../accounts/account';
+import { readAccount, tokenRecipient, tokenStillAddressed, updateAccount, type AccountDocument } from '../accounts/account';
 import { releaseClaim } from '../accounts/claims';
 import { usernameField } from '../accounts/names';
 import { confirmedIndividual, invitationTokenBody } from './membership';
@@ -39,11 +39,11 @@ export async function requestTransform(account: AccountDocument, adminUsername: 
   assertTransformable(account);
   const admin = await confirmedIndividual(adminUsername);
   if (admin.id === account.id) throw notAllowed('The admin must be another account than the one becoming an organization.');
-  const { secret, id: tokenId } = await issueToken('transform', admin.id, admin.emailAddress, TRANSFORM_REQUEST_LIFETIME_MS, account.id);
-  const email = await queueEmail(transformRequestMessage(admin, account.username, secret), { container: 'accounts', id: account.id });
+  const token = await issueToken('transform', tokenRecipient(admin), TRANSFORM_REQUEST_LIFETIME_MS, account.id);
+  const email = await queueEmail(transformRequestMessage(admin, account.username, token), { container: 'accounts', id: account.id });
   await updateAccount(account.id, (current) => ({
     ...current,
-    pendingTransform: { adminAccountId: admin.id, adminUsername: admin.username, tokenId, requestedAt: nowIso() },
+    pendingTransform: { adminAccountId: admin.id, adminUsername: admin.username, tokenId: token.id, requestedAt: nowIso() },
   }));
   await recordAudit(account.id, 'transform_requested', clientAddress, { admin: admin.username });
   await deliverSoon(email, log);
@@ -58,11 +58,12 @@ export async function cancelTransform(account: AccountDocument, clientAddress: s
 const invalidRequest = () =>
   new Problem('invalid_token', 'This request is not valid any more: it may have expired, been cancelled or answered already.');
 
-/** The transform request `secret` stands for, if the caller is the admin it names. */
+/** The transform request `secret` stands for, if the caller is the admin it names, at the address it went to. */
 async function requestForAdmin(secret: string, admin: AccountDocument): Promise<{ token: TokenDocument; account: AccountDocument }> {
   const token = await findToken(secret, 'transform');
+  if (!tokenStillAddressed(token, admin)) throw invalidRequest();
   const account = token.subjectId ? await readAccount(token.subjectId) : undefined;
-  if (token.accountId !== admin.id || !account) throw invalidRequest();
+  if (!account) throw invalidRequest();
   return { token, account };
 }
 

@@ -1,17 +1,18 @@
 import { z } from 'zod';
 import { recordAudit } from '../shared/audit';
-import { clock, nowIso } from '../shared/clock';
+import { nowIso } from '../shared/clock';
 import { packageOwnerInvitationMessage } from '../shared/email/messages';
 import { deliverSoon, queueEmail } from '../shared/email/outbox';
 import { Problem } from '../shared/problems';
-import { container, isConflict, isNotFound, isPreconditionFailed, readDocument, replaceIfUnchanged, updateDocument, type StoredDocument } from '../shared/storage/cosmos';
-import { findToken, issueToken, spendToken, tokensConcerning } from '../shared/tokens';
-import type { AccountDocument } from '../accounts/account';
+import { container, isConflict, isNotFound, readDocument, updateDocument, updateDocumentFrom, type StoredDocument } from '../shared/storage/cosmos';
+import { findToken, issueToken, spendToken, tokensConcerning, tokenField } from '../shared/tokens';
+import { readAccount, tokenRecipient, tokenStillAddressed, type AccountDocument } from '../accounts/account';
 import { accountHolding } from '../accounts/claims';
 import { usernameField } from '../accounts/names';
 import { assertKeyAllows, type ApiKeyDocument } from './apiKeys';
 import { packageIdField } from './globs';
 import { reservationCovering } from './prefixes';
+import { compareVersions, MAX_ID_AND_VERSION_LENGTH, storedVersion, versionField, type NuGetVersion } from './versions';
 import type { Log } from '../shared/log';
 
 export interface PackageOwner {
@@ -28,7 +29,11 @@ export interface PackageDocument extends StoredDocument {
   /** As first pushed; `id` is its lower-case form. */
   displayId: string;
   owners: PackageOwner[];
-  /** Normalised (lower case) so 1.0.0-Beta and 1.0.0-beta are one version. */
+  /**
+   * NuGet's normalized versions, label case as first pushed (`1.0.0-Beta`), in push order; compared by
+   * their lower-case key. Stored before versions were normalized: lower-cased as pushed (`1.0`), read as
+   * normalized (lib/packages/versions.ts) and rewritten so with the next write.
+   */
   versions: string[];
   listed: boolean;
   pendingOwners: PendingOwner[];
@@ -36,25 +41,51 @@ export interface PackageDocument extends StoredDocument {
 }
 
 export const pushBody = z
-  .object({
-    id: packageIdField,
-    version: z
-      .string()
-      .max(64)
-      .regex(/^\d+(\.\d+){1,3}(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$/, 'must be a version such as 1.2.3 or 1.2.3-beta.1'),
-  })
-  .strict();
+  .object({ id: packageIdField, version: versionField })
+  .strict()
+  .superRefine((body, context) => {
+    if (body.id.length + body.version.full.length > MAX_ID_AND_VERSION_LENGTH) {
+      context.addIssue({
+        code: 'custom',
+        path: ['version'],
+        input: body.version.full,
+        message: `must be at most ${MAX_ID_AND_VERSION_LENGTH} characters long together with the id`,
+      });
+    }
+  });
 
 export const packageView = z.object({ id: z.string(), owners: z.array(z.string()), versions: z.array(z.string()), listed: z.boolean() });
+/** `{id}`: a package. */
+export const packageParams = z.object({ id: packageIdField });
+/** `{id}` and `{username}`: a package and one of its owners. */
+export const packageOwnerParams = z.object({ id: packageIdField, username: usernameField });
+
 export const inviteOwnerBody = z.object({ username: usernameField }).strict();
-export const ownerTokenBody = z.object({ token: z.string().min(1).max(512) }).strict();
+export const ownerTokenBody = z.object({ token: tokenField }).strict();
 
 const OWNER_INVITATION_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** The package's versions, normalized, each once (by its key), in push order. */
+function versionsOf(pkg: PackageDocument): Array<ReturnType<typeof storedVersion>> {
+  const seen = new Set<string>();
+  return pkg.versions.map(storedVersion).filter(({ key }) => {
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** Versions in NuGet's order; one NuGet could not read (none is stored now) last, as stored. */
+function sortedVersions(pkg: PackageDocument): string[] {
+  const versions = versionsOf(pkg);
+  const parsed = versions.flatMap(({ parsed: version }) => (version ? [version] : []));
+  return [...parsed.sort(compareVersions).map((v) => v.normalized), ...versions.filter((v) => !v.parsed).map((v) => v.normalized)];
+}
 
 const toView = (pkg: PackageDocument): z.infer<typeof packageView> => ({
   id: pkg.displayId,
   owners: pkg.owners.map((o) => o.username),
-  versions: pkg.versions,
+  versions: sortedVersions(pkg),
   listed: pkg.listed,
 });
 
@@ -151,7 +182,7 @@ const isOwner = (pkg: PackageDocument, accountId: string) => pkg.owners.some((o)
  */
 export async function pushPackage(key: ApiKeyDocument, input: z.infer<typeof pushBody>): Promise<{ created: boolean; pkg: z.infer<typeof packageView> }> {
   const id = input.id.toLowerCase();
-  const version = input.version.toLowerCase();
+  const { version } = input;
   const existing = await readDocument<PackageDocument>('packages', id);
   if (existing) return { created: false, pkg: toView(await pushVersion(key, existing, version)) };
 
@@ -164,7 +195,7 @@ export async function pushPackage(key: ApiKeyDocument, input: z.infer<typeof pus
     id,
     displayId: input.id,
     owners: [{ accountId: key.ownerAccountId, username: key.ownerName }],
-    versions: [version],
+    versions: [version.normalized],
     listed: true,
     pendingOwners: [],
     createdAt: nowIso(),
@@ -184,24 +215,29 @@ export async function pushPackage(key: ApiKeyDocument, input: z.infer<typeof pus
   return { created: true, pkg: toView(pkg) };
 }
 
-async function pushVersion(key: ApiKeyDocument, pkg: PackageDocument, version: string): Promise<PackageDocument> {
+/**
+ * Adds a version unless one NuGet treats as the same is there (`1.0` after `1.0.0`, `1.0.0-BETA` after
+ * `1.0.0-beta`, `1.0.0+build` after `1.0.0`), listed or not: versions are immutable. Each attempt decides on
+ * the document it writes under its ETag, so of equivalent pushes at once exactly one succeeds.
+ */
+async function pushVersion(key: ApiKeyDocument, pkg: PackageDocument, version: NuGetVersion): Promise<PackageDocument> {
   assertKeyAllows(key, pkg.displayId, ['package:push', 'package:pushversion']);
   const addVersion = (current: PackageDocument): PackageDocument => {
     if (!isOwner(current, key.ownerAccountId)) {
       throw new Problem('not_an_owner', `'${key.ownerName}' is not an owner of '${current.displayId}'.`);
     }
-    if (current.versions.includes(version)) {
-      throw new Problem('package_version_exists', `'${current.displayId}' ${version} exists already. Push a new version.`);
+    const versions = versionsOf(current);
+    const existing = versions.find(({ key: known }) => known === version.key);
+    if (existing) {
+      throw new Problem(
+        'package_version_exists',
+        `A package with ID '${current.displayId}' and version '${existing.normalized}' already exists and cannot be modified. Push a new version.`,
+      );
     }
-    return { ...current, versions: [...current.versions, version] };
+    return { ...current, versions: [...versions.map((v) => v.normalized), version.normalized] };
   };
   // The package read a moment ago is written back as is (no second read); only a concurrent change reads again.
-  try {
-    return await replaceIfUnchanged('packages', addVersion(pkg));
-  } catch (error) {
-    if (!isPreconditionFailed(error)) throw error;
-  }
-  return (await updateDocument<PackageDocument>('packages', pkg.id, addVersion)) ?? pkg;
+  return (await updateDocumentFrom('packages', pkg, addVersion)) ?? pkg;
 }
 
 const noSuchPackage = (id: string) => new Problem('not_found', `There is no package '${id}'.`);
@@ -212,33 +248,48 @@ export async function getPackage(packageId: string) {
   return toView(pkg);
 }
 
-/** Manages a package: an owner itself, or an admin of an organization that owns it. */
-async function packageManagedBy(packageId: string, caller: AccountDocument): Promise<PackageDocument> {
+/** An organization's admin, by the organization's own document (a member's copy of its roles may lag). */
+const administers = (account: AccountDocument | undefined, callerId: string): boolean =>
+  account?.kind === 'organization' && !account.deletedAt && (account.members ?? []).some((m) => m.accountId === callerId && m.role === 'admin');
+
+const notAnOwner = (pkg: PackageDocument) => new Problem('not_an_owner', `You are not an owner of '${pkg.displayId}'.`);
+
+/**
+ * Manages a package: an owner itself, or an admin of an organization that owns it. An organization's
+ * rights are read from its own document now (point reads), never from the caller's copy of its roles, so
+ * an admin demoted a moment ago manages nothing more. Answers the package and the owner the caller acts as;
+ * each write checks on the document it writes that this owner still is one.
+ */
+async function packageManagedBy(packageId: string, caller: AccountDocument): Promise<{ pkg: PackageDocument; actingAs: PackageOwner }> {
   const pkg = await readDocument<PackageDocument>('packages', packageId.toLowerCase());
   if (!pkg) throw noSuchPackage(packageId);
-  const adminOf = new Set(caller.organizations.filter((o) => o.role === 'admin').map((o) => o.name.toLowerCase()));
-  if (!pkg.owners.some((o) => o.accountId === caller.id || adminOf.has(o.username.toLowerCase()))) {
-    throw new Problem('not_an_owner', `You are not an owner of '${pkg.displayId}'.`);
-  }
-  return pkg;
+  const direct = pkg.owners.find((o) => o.accountId === caller.id);
+  if (direct) return { pkg, actingAs: direct };
+  const owners = await Promise.all(pkg.owners.map((o) => readAccount(o.accountId)));
+  const index = owners.findIndex((owner) => administers(owner, caller.id));
+  if (index < 0) throw notAnOwner(pkg);
+  return { pkg, actingAs: pkg.owners[index] };
 }
 
 /** Invites an account or organization to co-own the package; its emailed token works for 7 days. */
 export async function inviteOwner(packageId: string, username: string, caller: AccountDocument, clientAddress: string, log: Log) {
-  const pkg = await packageManagedBy(packageId, caller);
+  const { pkg, actingAs } = await packageManagedBy(packageId, caller);
   const invitee = await accountHolding({ kind: 'username', name: username });
   if (!invitee || invitee.deletedAt) throw new Problem('user_not_found', `There is no account or organization named '${username}'.`);
   if (isOwner(pkg, invitee.id)) throw new Problem('already_owner', `'${invitee.username}' already owns '${pkg.displayId}'.`);
-  const { secret, id: tokenId } = await issueToken('package-owner-invitation', invitee.id, invitee.emailAddress, OWNER_INVITATION_LIFETIME_MS, pkg.id);
-  const email = await queueEmail(packageOwnerInvitationMessage(invitee, pkg.displayId, caller.username, secret), { container: 'packages', id: pkg.id });
-  const expiresAt = new Date(clock.now().getTime() + OWNER_INVITATION_LIFETIME_MS).toISOString();
-  await updateDocument<PackageDocument>('packages', pkg.id, (current) => ({
-    ...current,
-    pendingOwners: [
-      ...current.pendingOwners.filter((p) => p.accountId !== invitee.id),
-      { accountId: invitee.id, username: invitee.username, tokenId, expiresAt },
-    ],
-  }));
+  const token = await issueToken('package-owner-invitation', tokenRecipient(invitee), OWNER_INVITATION_LIFETIME_MS, pkg.id);
+  const email = await queueEmail(packageOwnerInvitationMessage(invitee, pkg.displayId, caller.username, token), { container: 'packages', id: pkg.id });
+  const { id: tokenId, expiresAt } = token;
+  await updateDocument<PackageDocument>('packages', pkg.id, (current) => {
+    if (!isOwner(current, actingAs.accountId)) throw notAnOwner(current);
+    return {
+      ...current,
+      pendingOwners: [
+        ...current.pendingOwners.filter((p) => p.accountId !== invitee.id),
+        { accountId: invitee.id, username: invitee.username, tokenId, expiresAt },
+      ],
+    };
+  });
   await recordAudit(caller.id, 'package_owner_invited', clientAddress, { package: pkg.displayId, owner: invitee.username });
   await deliverSoon(email, log);
 }
@@ -248,33 +299,41 @@ const invalidOwnerInvitation = () =>
 
 /**
  * Accepts an invitation to co-own: by the invited account, or for an invited organization by one of its
- * admins. The ownership record is written before the package's owner list, and the token spent last.
+ * admins, by the organization's own document. The invitation holds only while it is the package's current
+ * one and the address it went to is still the invitee's. The ownership record is written before the
+ * package's owner list, and the token spent last, so accepting again finishes an accept that died halfway.
  */
 export async function acceptOwnerInvitation(packageId: string, secret: string, caller: AccountDocument, clientAddress: string) {
   const token = await findToken(secret, 'package-owner-invitation');
   const pkg = await readDocument<PackageDocument>('packages', packageId.toLowerCase());
   const pending = pkg?.pendingOwners.find((p) => p.tokenId === token.id);
-  const actsFor =
-    token.accountId === caller.id ||
-    caller.organizations.some((o) => o.role === 'admin' && o.name.toLowerCase() === pending?.username.toLowerCase());
-  if (!pkg || token.subjectId !== pkg.id || !pending || !actsFor) throw invalidOwnerInvitation();
+  if (!pkg || token.subjectId !== pkg.id || !pending) throw invalidOwnerInvitation();
+  const invitee = pending.accountId === caller.id ? caller : await readAccount(pending.accountId);
+  const actsFor = invitee !== undefined && !invitee.deletedAt && (invitee.id === caller.id || administers(invitee, caller.id));
+  if (!actsFor || !tokenStillAddressed(token, invitee)) throw invalidOwnerInvitation();
   await recordOwnership(pending.accountId, pkg.id);
-  await updateDocument<PackageDocument>('packages', pkg.id, (current) => ({
-    ...current,
-    owners: isOwner(current, pending.accountId) ? current.owners : [...current.owners, { accountId: pending.accountId, username: pending.username }],
-    pendingOwners: current.pendingOwners.filter((p) => p.tokenId !== token.id),
-  }));
+  const updated = await updateDocument<PackageDocument>('packages', pkg.id, (current) => {
+    const stillPending = current.pendingOwners.some((p) => p.tokenId === token.id);
+    if (!stillPending && !isOwner(current, pending.accountId)) throw invalidOwnerInvitation();
+    return {
+      ...current,
+      owners: isOwner(current, pending.accountId) ? current.owners : [...current.owners, { accountId: pending.accountId, username: pending.username }],
+      pendingOwners: current.pendingOwners.filter((p) => p.tokenId !== token.id),
+    };
+  });
   await recordAudit(caller.id, 'package_owner_added', clientAddress, { package: pkg.displayId, owner: pending.username });
   await spendToken(token);
-  return toView((await readDocument<PackageDocument>('packages', pkg.id)) ?? pkg);
+  return toView(updated ?? pkg);
 }
 
 /** Removes an owner; a package always keeps one. */
 export async function removeOwner(packageId: string, username: string, caller: AccountDocument, clientAddress: string): Promise<void> {
-  const pkg = await packageManagedBy(packageId, caller);
+  const { pkg, actingAs } = await packageManagedBy(packageId, caller);
   const owner = pkg.owners.find((o) => o.username.toLowerCase() === username.toLowerCase());
   if (!owner) throw new Problem('not_found', `'${username}' is not an owner of '${pkg.displayId}'.`);
   await updateDocument<PackageDocument>('packages', pkg.id, (current) => {
+    // Two owners removing each other: the second finds itself no longer an owner.
+    if (!isOwner(current, actingAs.accountId)) throw notAnOwner(current);
     const owners = current.owners.filter((o) => o.accountId !== owner.accountId);
     if (owners.length === current.owners.length) return undefined;
     if (owners.length === 0) throw new Problem('last_owner', `'${current.displayId}' must keep an owner. Add another owner first.`);

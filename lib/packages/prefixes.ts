@@ -32,7 +32,8 @@ export const reservePrefixBody = z
     prefix: z
       .string()
       .max(100)
-      .regex(/^[A-Za-z0-9_]+([.-][A-Za-z0-9_]+)*\.$/, 'must be a package id prefix ending with a period, such as Contoso.'),
+      .regex(/^[A-Za-z0-9_]+([.-][A-Za-z0-9_]+)*\.$/, 'must be a package id prefix ending with a period, such as Contoso.')
+      .meta({ examples: ['Contoso.'] }),
     owners: z.array(usernameField).min(1).max(50),
   })
   .strict();

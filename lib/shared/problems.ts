@@ -49,6 +49,7 @@ export const PROBLEMS = {
   organization_not_empty: { status: 409, title: 'The organization is not empty' },
   transform_not_allowed: { status: 409, title: 'This account cannot be transformed' },
   not_found: { status: 404, title: 'Not found' },
+  concurrent_change: { status: 409, title: 'Changed by someone else at the same moment' },
   too_many_requests: { status: 429, title: 'Too many requests' },
   identity_provider_unavailable: { status: 503, title: 'Microsoft sign-in is unavailable' },
   service_unavailable: { status: 503, title: 'The service is temporarily unavailable' },

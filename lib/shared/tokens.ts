@@ -1,20 +1,41 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { z } from 'zod';
 import { clock } from './clock';
 import { Problem } from './problems';
 import { container, isNotFound, isPreconditionFailed, readDocument, type StoredDocument } from './storage/cosmos';
 
 export type TokenPurpose = 'confirm-email' | 'reset-password' | 'organization-invitation' | 'transform' | 'package-owner-invitation';
 
+/**
+ * Whom a token is for: the account, the address the email goes to, and the account's security stamp at the
+ * time. Redeeming checks the address is still the account's and the stamp unchanged (lib/accounts).
+ */
+export interface TokenRecipient {
+  accountId: string;
+  emailAddress: string;
+  securityStamp: number;
+}
+
 export interface TokenDocument extends StoredDocument {
   purpose: TokenPurpose;
   accountId: string;
+  /** The address the email with the token went to. */
   emailAddress: string;
+  /** The account's security stamp when the token was issued; tokens issued before stamps were kept have none (0). */
+  securityStamp?: number;
   /** What the token is about beyond its account: the organization an invitation is to, the account to transform. */
   subjectId?: string;
   expiresAt: string;
   /** Lets Cosmos DB tidy up; expiry itself is checked in code against `expiresAt`. */
   ttl: number;
 }
+
+/** The token of an email link, as a body field: base64url, so nothing else reaches storage. */
+export const tokenField = z
+  .string()
+  .max(512)
+  .regex(/^[A-Za-z0-9_-]+$/, 'must be the token from the email link')
+  .meta({ examples: ['kq3Yc2m8ZxV0b1nR4tW7yA9eD6fH5jL2pS8uQ0iO3gE'] });
 
 /** 256 random bits: unguessable, so a lookup by its hash leaks nothing worth timing. */
 function newSecret(): string {
@@ -25,26 +46,33 @@ function hashSecret(secret: string): string {
   return createHash('sha256').update(secret, 'utf8').digest('hex');
 }
 
+/** A token just issued: its secret, for the email that carries it, and when it stops working. */
+export interface IssuedToken {
+  id: string;
+  secret: string;
+  expiresAt: string;
+}
+
 /** Stores only the hash of a fresh one-time secret, and returns the secret for the email that carries it. */
 export async function issueToken(
   purpose: TokenPurpose,
-  accountId: string,
-  emailAddress: string,
+  { accountId, emailAddress, securityStamp }: TokenRecipient,
   lifetimeMs: number,
   subjectId?: string,
-): Promise<{ secret: string; id: string }> {
+): Promise<IssuedToken> {
   const secret = newSecret();
   const document: TokenDocument = {
     id: hashSecret(secret),
     purpose,
     accountId,
     emailAddress,
+    securityStamp,
     ...(subjectId ? { subjectId } : {}),
     expiresAt: new Date(clock.now().getTime() + lifetimeMs).toISOString(),
     ttl: Math.ceil(lifetimeMs / 1000) + 24 * 60 * 60,
   };
   await container('tokens').items.create(document);
-  return { secret, id: document.id };
+  return { secret, id: document.id, expiresAt: document.expiresAt };
 }
 
 const invalidToken = () =>

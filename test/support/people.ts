@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { clock } from '../../lib/shared/clock';
 import { PERSONAL_ACCOUNT_TENANT } from '../standins/identity';
 import type { TestService } from './service';
+import { emailsTo, tokenIn, waitFor } from './waitFor';
 
 export interface Person {
   email: string;
@@ -43,4 +44,18 @@ export async function register(service: TestService, person: Person = newPerson(
   const response = await service.call('POST', '/api/accounts', { body: { idToken: idTokenFor(service, person), username } });
   if (response.status !== 201) throw new Error(`registration failed: ${response.status} ${response.text}`);
   return { person, username, account: response.body.account, sessionToken: response.body.sessionToken as string };
+}
+
+/**
+ * Changes the account's email address as its owner would: asks for the change with its session, then
+ * follows the confirmation link sent to the new address. Fails the test unless both steps succeed.
+ */
+export async function changeEmailAddress(service: TestService, member: { sessionToken: string }, newAddress: string): Promise<void> {
+  const requested = await service.call('POST', '/api/me/email', { token: member.sessionToken, body: { emailAddress: newAddress } });
+  if (requested.status !== 202) throw new Error(`asking to change the address to ${newAddress} failed: ${requested.status} ${requested.text}`);
+  const email = await waitFor(() => emailsTo(service, newAddress).find((e) => e.subject === 'Confirm your new email address'), {
+    what: `the confirmation email to ${newAddress}`,
+  });
+  const confirmed = await service.call('POST', '/api/auth/confirm-email', { body: { token: tokenIn(email.links[0]) } });
+  if (confirmed.status !== 200) throw new Error(`confirming ${newAddress} failed: ${confirmed.status} ${confirmed.text}`);
 }

@@ -20,7 +20,7 @@ import {
   unconfirmedUser,
 } from './organizations';
 import { acceptOwnership, createKey, getPackage, inviteOwner, push, pushOk, removeOwner, requestKey, reservePrefix } from './packages';
-import { idTokenFor, register } from './people';
+import { changeEmailAddress, idTokenFor, register } from './people';
 import { emailsTo, waitForEmailTo } from './waitFor';
 
 export const FRONTEND_ORIGIN = 'https://gallery.example';
@@ -55,6 +55,16 @@ export interface CosmosRequestLog {
   onRequest(match: RegExp, react: () => void): void;
   /** Drops every injected fault still waiting. */
   clearFaults(): void;
+  /**
+   * The next request whose `METHOD url` matches waits until `release()`, to put a race in a chosen order;
+   * `reached` resolves once it has arrived and is waiting.
+   */
+  holdNext(match: RegExp): HeldRequest;
+}
+
+export interface HeldRequest {
+  reached: Promise<void>;
+  release(): void;
 }
 
 export interface TestService {
@@ -78,8 +88,15 @@ function countingCosmos(): { server: http.Server; log: CosmosRequestLog } {
   let queries: string[] = [];
   const faults: Array<{ match: RegExp; status: number; times: number }> = [];
   const reactions: Array<{ match: RegExp; react: () => void }> = [];
-  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+  const holds: Array<{ match: RegExp; arrived: () => void; released: Promise<void> }> = [];
+  server.on('request', async (req: http.IncomingMessage, res: http.ServerResponse) => {
     const line = `${req.method} ${req.url}`;
+    const hold = holds.findIndex(({ match }) => match.test(line));
+    if (hold !== -1) {
+      const [{ arrived, released }] = holds.splice(hold, 1);
+      arrived();
+      await released;
+    }
     requests.push(line);
     // A query is a POST to `/docs` like a create; only its content type tells them apart.
     if (/^application\/query\+json/i.test(req.headers['content-type'] ?? '')) queries.push(line);
@@ -121,6 +138,14 @@ function countingCosmos(): { server: http.Server; log: CosmosRequestLog } {
       clearFaults: () => {
         faults.length = 0;
         reactions.length = 0;
+      },
+      holdNext: (match) => {
+        let release = () => undefined as void;
+        let arrived = () => undefined as void;
+        const released = new Promise<void>((resolve) => (release = resolve));
+        const reached = new Promise<void>((resolve) => (arrived = resolve));
+        holds.push({ match, arrived, released });
+        return { reached, release };
       },
     },
   };
@@ -231,6 +256,7 @@ export function bindHelpers<Helpers extends Record<string, Helper>>(service: Tes
 const HELPERS = {
   register,
   idTokenFor,
+  changeEmailAddress,
   emailsTo,
   waitForEmailTo,
   nextEmailTo,

@@ -9,8 +9,18 @@ import { assertAcceptablePassword, hashPassword, MAX_PASSWORD_LENGTH, verifyPass
 import { enforceRateLimit, RATE_LIMITS } from './rateLimits';
 import { issueSessionToken } from '../sessions';
 import { withMinimumDuration } from './timing';
-import { findToken, issueToken, spendToken } from '../../shared/tokens';
-import { accountView, readAccount, toAccountView, updateAccount, type AccountDocument } from '../account';
+import { findToken, issueToken, spendToken, tokenField, type TokenDocument } from '../../shared/tokens';
+import {
+  accountView,
+  readAccount,
+  toAccountView,
+  tokenRecipient,
+  credentialsChangedSince,
+  tokenStillAddressed,
+  updateAccount,
+  withNewSecurityStamp,
+  type AccountDocument,
+} from '../account';
 import { accountHolding } from '../claims';
 import { maskEmailAddress } from '../masking';
 import { emailAddressField, normaliseEmail, normaliseName, usernameField } from '../names';
@@ -23,7 +33,7 @@ const ENUMERATION_SAFE_DURATION_MS = 300;
 const passwordField = z.string().max(MAX_PASSWORD_LENGTH);
 
 export const forgotPasswordBody = z.object({ emailAddress: emailAddressField }).strict();
-export const resetPasswordBody = z.object({ token: z.string().min(1).max(512), newPassword: passwordField }).strict();
+export const resetPasswordBody = z.object({ token: tokenField, newPassword: passwordField }).strict();
 export const passwordSignInBody = z.object({ username: usernameField, password: passwordField }).strict();
 export const signInAssistanceBody = z.object({ username: usernameField, emailAddress: emailAddressField.optional() }).strict();
 
@@ -64,30 +74,42 @@ export async function forgotPassword(emailAddress: string, clientAddress: string
   await withMinimumDuration(ENUMERATION_SAFE_DURATION_MS, async () => {
     const account = await accountHolding({ kind: 'email', address: emailAddress });
     if (account?.kind !== 'user' || normaliseEmail(account.emailAddress) !== normaliseEmail(emailAddress)) return;
-    const { secret: token } = await issueToken('reset-password', account.id, account.emailAddress, RESET_LINK_LIFETIME_MS);
+    const token = await issueToken('reset-password', tokenRecipient(account), RESET_LINK_LIFETIME_MS);
     await recordAudit(account.id, 'password_reset_requested', clientAddress);
     await queueInBackground(resetPasswordMessage(account.username, account.emailAddress, token), account, log);
   });
 }
 
+const resetLinkRevoked = () => new Problem('invalid_token', 'This link is not valid any more. Ask for a new one.');
+
+/** A reset link works for an individual account still at the address it went to, with no credential changed since. */
+const resetLinkHolds = (token: TokenDocument, account: AccountDocument | undefined): account is AccountDocument =>
+  account?.kind === 'user' && !account.deletedAt && tokenStillAddressed(token, account) && !credentialsChangedSince(token, account);
+
 /**
  * Sets a new password from an emailed link (also the first password of an account that never had one),
- * ends every session and lifts any lockout. A weak password leaves the link usable for another try.
+ * ends every session and lifts any lockout. A weak password leaves the link usable for another try. The
+ * link works only while the address it went to is still the account's and no email change, reset or
+ * Microsoft account link came since; the reset itself revokes every other link sent before.
  */
 export async function resetPassword(secret: string, newPassword: string, clientAddress: string): Promise<void> {
   const token = await findToken(secret, 'reset-password');
   const account = await readAccount(token.accountId);
-  if (account?.kind !== 'user') throw new Problem('invalid_token', 'This link is not valid any more. Ask for a new one.');
+  if (!resetLinkHolds(token, account)) throw resetLinkRevoked();
   assertAcceptablePassword(newPassword, account);
   const passwordHash = await hashPassword(newPassword);
   await spendToken(token);
-  await updateAccount(account.id, (current) => ({
-    ...current,
-    passwordHash,
-    sessionVersion: current.sessionVersion + 1,
-    failedPasswordAttempts: 0,
-    lockedUntil: null,
-  }));
+  await updateAccount(account.id, (current) => {
+    // Checked again on the document written: an email change confirmed a moment ago revokes the link too.
+    if (!resetLinkHolds(token, current)) throw resetLinkRevoked();
+    return withNewSecurityStamp({
+      ...current,
+      passwordHash,
+      sessionVersion: current.sessionVersion + 1,
+      failedPasswordAttempts: 0,
+      lockedUntil: null,
+    });
+  });
   await recordAudit(account.id, 'password_reset', clientAddress);
 }
 

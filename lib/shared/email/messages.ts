@@ -5,20 +5,35 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-/** Links point at the frontend, always from PUBLIC_BASE_URL: a request's Host header is the caller's to forge. */
-function frontendLink(path: string, token: string): string {
-  return `${settings().PUBLIC_BASE_URL}${path}?token=${encodeURIComponent(token)}`;
+/** The token an emailed link carries, and when it stops working (an issued token is one). */
+export interface LinkToken {
+  secret: string;
+  expiresAt: string;
 }
 
-function compose(to: string, subject: string, paragraphs: string[], action?: { label: string; url: string }): EmailMessage {
+interface Action {
+  label: string;
+  url: string;
+  expiresAt: string;
+}
+
+/**
+ * A link to the frontend carrying `token`, always from PUBLIC_BASE_URL (a request's Host header is the
+ * caller's to forge), with the token's expiry so the outbox never sends it once it cannot work.
+ */
+function frontendLink(label: string, path: string, token: LinkToken): Action {
+  return { label, url: `${settings().PUBLIC_BASE_URL}${path}?token=${encodeURIComponent(token.secret)}`, expiresAt: token.expiresAt };
+}
+
+function compose(to: string, subject: string, paragraphs: string[], action?: Action): EmailMessage {
   const plainText = [...paragraphs, ...(action ? [`${action.label}: ${action.url}`] : [])].join('\n\n') + '\n';
   const html =
     paragraphs.map((p) => `<p>${escapeHtml(p)}</p>`).join('') +
     (action ? `<p><a href="${escapeHtml(action.url)}">${escapeHtml(action.label)}</a></p>` : '');
-  return { to, subject, plainText, html };
+  return { to, subject, plainText, html, ...(action ? { linkExpiresAt: action.expiresAt } : {}) };
 }
 
-export function confirmEmailMessage(username: string, emailAddress: string, token: string): EmailMessage {
+export function confirmEmailMessage(username: string, emailAddress: string, token: LinkToken): EmailMessage {
   return compose(
     emailAddress,
     'Confirm your email address',
@@ -27,11 +42,11 @@ export function confirmEmailMessage(username: string, emailAddress: string, toke
       'Please confirm this email address for your package gallery account. Until you do, you cannot create organizations or join them.',
       'If you did not create this account, you can ignore this message.',
     ],
-    { label: 'Confirm your email address', url: frontendLink('/account/confirm-email', token) },
+    frontendLink('Confirm your email address', '/account/confirm-email', token),
   );
 }
 
-export function resetPasswordMessage(username: string, emailAddress: string, token: string): EmailMessage {
+export function resetPasswordMessage(username: string, emailAddress: string, token: LinkToken): EmailMessage {
   return compose(
     emailAddress,
     'Reset your password',
@@ -40,16 +55,16 @@ export function resetPasswordMessage(username: string, emailAddress: string, tok
       'Someone asked to reset the password of your package gallery account. The link works once, for one hour.',
       'A password only lets you back in to link a new Microsoft account. If you did not ask for this, ignore this message: your account is unchanged.',
     ],
-    { label: 'Reset your password', url: frontendLink('/account/reset-password', token) },
+    frontendLink('Reset your password', '/account/reset-password', token),
   );
 }
 
-export function confirmNewEmailMessage(username: string, newAddress: string, token: string): EmailMessage {
+export function confirmNewEmailMessage(username: string, newAddress: string, token: LinkToken): EmailMessage {
   return compose(
     newAddress,
     'Confirm your new email address',
     [`Hello ${username},`, 'Please confirm this address to make it the email address of your package gallery account.'],
-    { label: 'Confirm your new email address', url: frontendLink('/account/confirm-email', token) },
+    frontendLink('Confirm your new email address', '/account/confirm-email', token),
   );
 }
 
@@ -76,7 +91,7 @@ export function organizationInvitationMessage(
   organizationName: string,
   invitedBy: string,
   role: string,
-  token: string,
+  token: LinkToken,
 ): EmailMessage {
   return compose(
     invitee.emailAddress,
@@ -85,20 +100,20 @@ export function organizationInvitationMessage(
       `Hello ${invitee.username},`,
       `${invitedBy} invited you to join the organization ${organizationName} as ${role === 'admin' ? 'an admin' : 'a collaborator'}. The invitation works for 7 days.`,
     ],
-    { label: `Accept or decline the invitation to ${organizationName}`, url: frontendLink(`/organizations/${encodeURIComponent(organizationName)}/invitation`, token) },
+    frontendLink(`Accept or decline the invitation to ${organizationName}`, `/organizations/${encodeURIComponent(organizationName)}/invitation`, token),
   );
 }
 
-export function confirmOrganizationEmailMessage(organizationName: string, emailAddress: string, token: string): EmailMessage {
+export function confirmOrganizationEmailMessage(organizationName: string, emailAddress: string, token: LinkToken): EmailMessage {
   return compose(
     emailAddress,
     `Confirm the email address of ${organizationName}`,
     [`This address was given as the email address of the organization ${organizationName} on the package gallery.`, 'Please confirm it.'],
-    { label: 'Confirm the email address', url: frontendLink('/account/confirm-email', token) },
+    frontendLink('Confirm the email address', '/account/confirm-email', token),
   );
 }
 
-export function transformRequestMessage(admin: { username: string; emailAddress: string }, accountName: string, token: string): EmailMessage {
+export function transformRequestMessage(admin: { username: string; emailAddress: string }, accountName: string, token: LinkToken): EmailMessage {
   return compose(
     admin.emailAddress,
     `${accountName} asks you to administer it as an organization`,
@@ -107,7 +122,7 @@ export function transformRequestMessage(admin: { username: string; emailAddress:
       `The account ${accountName} asks to become an organization with you as its admin. It keeps its name, email address and packages, and can no longer sign in; you manage it from your own account.`,
       'The request works for 7 days.',
     ],
-    { label: `Accept or decline administering ${accountName}`, url: frontendLink('/organizations/transform', token) },
+    frontendLink(`Accept or decline administering ${accountName}`, '/organizations/transform', token),
   );
 }
 
@@ -115,13 +130,13 @@ export function packageOwnerInvitationMessage(
   invitee: { username: string; emailAddress: string },
   packageId: string,
   invitedBy: string,
-  token: string,
+  token: LinkToken,
 ): EmailMessage {
   return compose(
     invitee.emailAddress,
     `Become an owner of ${packageId}`,
     [`Hello ${invitee.username},`, `${invitedBy} invited you to become an owner of the package ${packageId}. The invitation works for 7 days.`],
-    { label: `Accept ownership of ${packageId}`, url: frontendLink(`/packages/${encodeURIComponent(packageId)}/owners/accept`, token) },
+    frontendLink(`Accept ownership of ${packageId}`, `/packages/${encodeURIComponent(packageId)}/owners/accept`, token),
   );
 }
 

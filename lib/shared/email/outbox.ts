@@ -15,7 +15,11 @@ export interface EmailCause {
 }
 
 interface OutboxEmail extends StoredDocument, EmailMessage {
-  status: 'pending' | 'sent' | 'abandoned' | 'failed';
+  /**
+   * `abandoned`: its cause never appeared; `expired`: its link stopped working before it could be sent;
+   * `failed`: still not accepted by ACS after days of retries.
+   */
+  status: 'pending' | 'sent' | 'abandoned' | 'expired' | 'failed';
   cause: EmailCause;
   createdAt: string;
   attempts: number;
@@ -27,8 +31,14 @@ interface OutboxEmail extends StoredDocument, EmailMessage {
 }
 
 const LEASE_MS = 60 * 1000;
-const MAX_ATTEMPTS = 15;
-const MAX_BACKOFF_MS = 60 * 60 * 1000;
+const MINUTE_MS = 60 * 1000;
+/**
+ * Minutes to wait after the first, second, … failed send; after that, the last. The timer runs every
+ * minute, so an email goes out at most this last wait plus a minute after ACS recovers: within five.
+ */
+const RETRY_DELAYS_MINUTES = [1, 1, 2, 3, 4];
+/** An email ACS has not taken after this long is given up (its link, if any, expired long before). */
+const GIVE_UP_AFTER_MS = 3 * 24 * 60 * MINUTE_MS;
 /** How long a cause may take to appear before its email is considered orphaned by a failed change. */
 const CAUSE_GRACE_MS = 10 * 60 * 1000;
 const BATCH_SIZE = 50;
@@ -72,9 +82,12 @@ export async function queueEmail(message: EmailMessage, cause: EmailCause, onceK
   }
 }
 
-function backoffMs(attempts: number): number {
-  return Math.min(60 * 1000 * 2 ** (attempts - 1), MAX_BACKOFF_MS);
+function retryDelayMs(attempts: number): number {
+  return RETRY_DELAYS_MINUTES[Math.min(attempts, RETRY_DELAYS_MINUTES.length) - 1] * MINUTE_MS;
 }
+
+/** An email whose link no longer works helps nobody, and a stale reset link only confuses. */
+const linkExpired = (email: OutboxEmail, now: Date) => email.linkExpiresAt !== undefined && Date.parse(email.linkExpiresAt) <= now.getTime();
 
 async function causeExists(cause: EmailCause): Promise<boolean> {
   return (await readDocument(cause.container, cause.id)) !== undefined;
@@ -107,22 +120,30 @@ async function deliverEmail(queued: OutboxEmail): Promise<OutboxEmail['status']>
   return sendLeased(email);
 }
 
-/** Hands a leased email to ACS and records the outcome: sent, or pending again after a backoff. */
+/**
+ * Hands a leased email to ACS and records the outcome: sent; pending again after its retry delay; or, once
+ * its link has expired, never sent.
+ */
 async function sendLeased(email: OutboxEmail): Promise<OutboxEmail['status']> {
   const now = clock.now();
+  if (linkExpired(email, now)) {
+    await replaceIfUnchanged('outbox', { ...email, status: 'expired' as const, leaseUntil: null });
+    return 'expired';
+  }
   try {
     await sendEmail(email, email.id);
   } catch (error) {
     const attempts = email.attempts + 1;
+    const status = now.getTime() - Date.parse(email.createdAt) >= GIVE_UP_AFTER_MS ? ('failed' as const) : ('pending' as const);
     await replaceIfUnchanged('outbox', {
       ...email,
-      status: attempts >= MAX_ATTEMPTS ? ('failed' as const) : ('pending' as const),
+      status,
       attempts,
       leaseUntil: null,
-      nextAttemptAt: new Date(now.getTime() + backoffMs(attempts)).toISOString(),
+      nextAttemptAt: new Date(now.getTime() + retryDelayMs(attempts)).toISOString(),
       lastError: error instanceof Error ? error.message.slice(0, 500) : String(error),
     });
-    return attempts >= MAX_ATTEMPTS ? 'failed' : 'pending';
+    return status;
   }
   await replaceIfUnchanged('outbox', { ...email, status: 'sent' as const, attempts: email.attempts + 1, leaseUntil: null, sentAt: nowIso() });
   return 'sent';
@@ -140,9 +161,12 @@ export async function deliverSoon(email: OutboxEmail, log: Log): Promise<void> {
   }
 }
 
-/** One timer run: every pending email whose next attempt is due, oldest first, in bounded batches. */
-export async function deliverPendingEmails(): Promise<Record<OutboxEmail['status'], number>> {
-  const tally = { pending: 0, sent: 0, abandoned: 0, failed: 0 };
+/**
+ * One timer run: every pending email whose next attempt is due, oldest first, in bounded batches. Trouble
+ * with one email (a lost lease, a store hiccup) leaves it for the next run and does not hold up the others.
+ */
+export async function deliverPendingEmails(log: Log): Promise<Record<OutboxEmail['status'], number>> {
+  const tally = { pending: 0, sent: 0, abandoned: 0, expired: 0, failed: 0 };
   const due = container('outbox').items.query<OutboxEmail>(
     {
       query: 'SELECT * FROM c WHERE c.status = "pending" AND c.nextAttemptAt <= @now ORDER BY c.nextAttemptAt',
@@ -152,7 +176,14 @@ export async function deliverPendingEmails(): Promise<Record<OutboxEmail['status
   );
   while (due.hasMoreResults()) {
     const { resources } = await due.fetchNext();
-    for (const email of resources) tally[await deliverEmail(email)] += 1;
+    for (const email of resources) {
+      try {
+        tally[await deliverEmail(email)] += 1;
+      } catch (error) {
+        log.warn(`Email ${email.id} left for the next run`, error);
+        tally.pending += 1;
+      }
+    }
   }
   return tally;
 }

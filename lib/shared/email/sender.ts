@@ -6,6 +6,8 @@ export interface EmailMessage {
   subject: string;
   plainText: string;
   html: string;
+  /** When the link the email carries stops working, if it carries one: after that the email is not sent. */
+  linkExpiresAt?: string;
 }
 
 let client: EmailClient | undefined;

@@ -1,4 +1,5 @@
 import type { Container, CosmosClient } from '@azure/cosmos';
+import { Problem } from '../problems';
 import { settings } from '../settings';
 import { CONTAINERS, type ContainerName } from './containers';
 
@@ -104,12 +105,34 @@ export interface StoredDocument {
   _etag?: string;
 }
 
+/**
+ * Cosmos DB refuses ids with `/`, `\`, `?` or `#` (and the SDK throws before sending some of them); control
+ * characters and a trailing space make ids no client can address reliably.
+ */
+const UNSTORABLE_ID = /[/\\?#\u0000-\u001f\u007f-\u009f]|^\s*$|\s$/;
+const MAX_ID_LENGTH = 255;
+
+/**
+ * The backstop behind every schema: an id built from input that the store would refuse is the caller's bad
+ * input (400), never a server error. Fields and path parameters are checked first, and name themselves.
+ */
+export function assertStorableId(id: string): void {
+  if (id.length > MAX_ID_LENGTH || UNSTORABLE_ID.test(id)) {
+    throw new Problem(
+      'invalid_request',
+      "A name or id in this request holds a character that is not allowed (such as '/', '\\', '?', '#' or a control character), or is too long.",
+    );
+  }
+}
+
 /** One point read; a missing document is `undefined`, not an error. */
 export async function readDocument<T extends StoredDocument>(
   name: ContainerName,
   id: string,
   partitionKey: string = id,
 ): Promise<T | undefined> {
+  assertStorableId(id);
+  assertStorableId(partitionKey);
   const { resource } = await container(name).item(id, partitionKey).read<T>();
   return resource;
 }
@@ -120,6 +143,8 @@ export async function replaceIfUnchanged<T extends StoredDocument>(
   document: T,
   partitionKey: string = document.id,
 ): Promise<T> {
+  assertStorableId(document.id);
+  assertStorableId(partitionKey);
   const { resource } = await container(name)
     .item(document.id, partitionKey)
     .replace<T>(document, { accessCondition: { type: 'IfMatch', condition: document._etag ?? '' } });
@@ -129,8 +154,29 @@ export async function replaceIfUnchanged<T extends StoredDocument>(
 const MAX_UPDATE_ATTEMPTS = 25;
 
 /**
+ * `updateDocument` starting from a document just read: the first attempt writes without reading again, and
+ * only a concurrent change costs another read.
+ */
+export async function updateDocumentFrom<T extends StoredDocument>(
+  name: ContainerName,
+  read: T,
+  change: (current: T) => T | undefined,
+  partitionKey: string = read.id,
+): Promise<T | undefined> {
+  const next = change(read);
+  if (!next) return read;
+  try {
+    return await replaceIfUnchanged(name, next, partitionKey);
+  } catch (error) {
+    if (!isPreconditionFailed(error)) throw error;
+  }
+  return updateDocument(name, read.id, change, partitionKey);
+}
+
+/**
  * Read-modify-write that never overwrites a concurrent change: on a 412 it reads again and reapplies.
- * `change` returns the new document, or `undefined` to leave it as it is.
+ * `change` returns the new document, or `undefined` to leave it as it is. Should every attempt lose, the
+ * last 412 is thrown (the HTTP adapter answers it as a conflict).
  */
 export async function updateDocument<T extends StoredDocument>(
   name: ContainerName,
@@ -138,7 +184,7 @@ export async function updateDocument<T extends StoredDocument>(
   change: (current: T) => T | undefined,
   partitionKey: string = id,
 ): Promise<T | undefined> {
-  for (let attempt = 1; attempt <= MAX_UPDATE_ATTEMPTS; attempt += 1) {
+  for (let attempt = 1; ; attempt += 1) {
     const current = await readDocument<T>(name, id, partitionKey);
     if (!current) return undefined;
     const next = change(current);
@@ -146,10 +192,9 @@ export async function updateDocument<T extends StoredDocument>(
     try {
       return await replaceIfUnchanged(name, next, partitionKey);
     } catch (error) {
-      if (!isPreconditionFailed(error)) throw error;
+      if (!isPreconditionFailed(error) || attempt >= MAX_UPDATE_ATTEMPTS) throw error;
     }
     // Spread the retries of writers that collided, so they do not collide again in lockstep.
     await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
   }
-  throw new Error(`Gave up updating ${name}/${id} after repeated concurrent changes`);
 }

@@ -135,6 +135,17 @@ describe('sign-in assistance with a username and an email address', () => {
     expect(service.emailsTo(person.email).filter((e) => e.subject === SUBJECT)).toHaveLength(0);
   });
 
+  it('mails nothing to an address the account never confirmed', async () => {
+    const person = newPerson();
+    const { username } = await service.register(person);
+    inFreshRateWindow();
+
+    expect((await assist({ username, emailAddress: person.email })).status).toBe(202);
+    await service.host.idle();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(service.emailsTo(person.email).filter((e) => e.subject === SUBJECT)).toHaveLength(0);
+  });
+
   it('takes about as long whether the address matches or not', async () => {
     const accountAddress = `timing.${tag()}@example.com`;
     const { username } = await registerWithAddress(accountAddress);

@@ -68,12 +68,20 @@ async function queueInBackground(message: EmailMessage, account: AccountDocument
   void deliverSoon(email, log);
 }
 
+/**
+ * Recovery mails only an individual account's confirmed address: an address nobody has proved to hold (a typo at
+ * registration, say) could belong to someone else, who would take the account over with a reset link.
+ */
+function isConfirmedAddressOf(account: AccountDocument | undefined, emailAddress: string): account is AccountDocument {
+  return account?.kind === 'user' && !account.deletedAt && account.emailConfirmed && normaliseEmail(account.emailAddress) === normaliseEmail(emailAddress);
+}
+
 export async function forgotPassword(emailAddress: string, clientAddress: string, log: Log): Promise<void> {
   await enforceRateLimit(RATE_LIMITS.forgotPasswordPerClient, clientAddress);
   await enforceRateLimit(RATE_LIMITS.forgotPasswordPerAddress, normaliseEmail(emailAddress));
   await withMinimumDuration(ENUMERATION_SAFE_DURATION_MS, async () => {
     const account = await accountHolding({ kind: 'email', address: emailAddress });
-    if (account?.kind !== 'user' || normaliseEmail(account.emailAddress) !== normaliseEmail(emailAddress)) return;
+    if (!isConfirmedAddressOf(account, emailAddress)) return;
     const token = await issueToken('reset-password', tokenRecipient(account), RESET_LINK_LIFETIME_MS);
     await recordAudit(account.id, 'password_reset_requested', clientAddress);
     await queueInBackground(resetPasswordMessage(account.username, account.emailAddress, token), account, log);
@@ -189,7 +197,7 @@ export async function sendSignInAssistance(username: string, emailAddress: strin
   await limitSignInAssistance(username, clientAddress);
   await withMinimumDuration(ENUMERATION_SAFE_DURATION_MS, async () => {
     const account = await userNamed(username);
-    if (!account || normaliseEmail(account.emailAddress) !== normaliseEmail(emailAddress)) return;
+    if (!isConfirmedAddressOf(account, emailAddress)) return;
     const linked = account.microsoftAccount ? [`${account.microsoftAccount.name} <${account.microsoftAccount.email ?? 'no email address'}>`] : [];
     await queueInBackground(signInAssistanceMessage(account.username, account.emailAddress, linked), account, log);
   });

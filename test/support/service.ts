@@ -21,6 +21,7 @@ import {
 } from './organizations';
 import { acceptOwnership, createKey, getPackage, inviteOwner, push, pushOk, removeOwner, requestKey, reservePrefix } from './packages';
 import { changeEmailAddress, idTokenFor, register } from './people';
+import { deleteAsSupport, lockAccount, lookUpAccount, releaseUsername, revokeLeakedKey, securityLog, setPasswordByEmail, unlockAccount } from './support';
 import { emailsTo, waitForEmailTo } from './waitFor';
 
 export const FRONTEND_ORIGIN = 'https://gallery.example';
@@ -279,6 +280,14 @@ const HELPERS = {
   acceptOwnership,
   removeOwner,
   reservePrefix,
+  lookUpAccount,
+  lockAccount,
+  unlockAccount,
+  deleteAsSupport,
+  releaseUsername,
+  revokeLeakedKey,
+  securityLog,
+  setPasswordByEmail,
   startSecondInstance,
 };
 

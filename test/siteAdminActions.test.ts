@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { clock } from '../lib/shared/clock';
 import { container } from '../lib/shared/storage/cosmos';
 import { CONTAINERS, type ContainerName } from '../lib/shared/storage/containers';
-import { useTestService, type ApiResponse } from './support/service';
+import { outcome, useTestService } from './support/service';
 import type { Member } from './support/organizations';
 import { newPerson, uniqueName } from './support/people';
 
@@ -18,7 +18,6 @@ beforeAll(async () => {
   admin = await service.confirmedUser(undefined, SITE_ADMIN);
 });
 
-const outcome = (response: ApiResponse) => `${response.status}${response.body?.code ? ` ${response.body.code}` : ''}`;
 const newId = () => `Support${randomBytes(4).toString('hex')}.Lib`;
 const me = (member: Pick<Member, 'sessionToken'>) => service.call('GET', '/api/me', { token: member.sessionToken });
 const runDeletionTimer = () => service.host.runTimer('processAccountDeletions');

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { clock } from '../lib/shared/clock';
-import { useTestService, type ApiResponse } from './support/service';
+import { outcome, useTestService } from './support/service';
 import type { Member } from './support/organizations';
 import { newPerson, uniqueName } from './support/people';
 import { tokenIn, waitFor } from './support/waitFor';
@@ -21,7 +21,6 @@ beforeAll(async () => {
   admin = await service.confirmedUser(undefined, SITE_ADMIN);
 });
 
-const outcome = (response: ApiResponse) => `${response.status}${response.body?.code ? ` ${response.body.code}` : ''}`;
 const tag = () => randomBytes(4).toString('hex');
 const newId = () => `Locked${tag()}.Lib`;
 const me = (member: Pick<Member, 'sessionToken'>) => service.call('GET', '/api/me', { token: member.sessionToken });

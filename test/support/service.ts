@@ -35,6 +35,9 @@ export interface ApiResponse {
   text: string;
 }
 
+/** A response as a person reads it: the status, and the problem's code if any (`403 site_admin_required`). */
+export const outcome = (response: Pick<ApiResponse, 'status' | 'body'>): string => `${response.status} ${response.body?.code ?? ''}`.trim();
+
 export interface CallOptions {
   body?: unknown;
   /** Sent as is, for malformed bodies. */

@@ -29,6 +29,7 @@ describe('creating an API key', () => {
       createdAt: expect.any(String),
       expiresAt: expect.any(String),
       expired: false,
+      suspended: false,
       key: expect.stringMatching(/^gak1\.[0-9a-f]{32}\.[A-Za-z0-9_-]{43}$/),
     });
     const { key, ...metadata } = created.body;

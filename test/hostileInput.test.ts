@@ -1,5 +1,5 @@
 import type { ApiResponse } from './support/service';
-import { useSweep } from './support/sweep';
+import { sessionFor, useSweep } from './support/sweep';
 
 /**
  * Hostile values in every field of every documented request body and in every path parameter: oversized
@@ -13,7 +13,7 @@ interface Field {
   method: string;
   name: string;
   type: string;
-  security: Array<Record<string, unknown>>;
+  security: Array<Record<string, string[]>>;
   /** The other fields the body needs, each with a value its schema accepts. */
   siblings: Record<string, unknown>;
 }
@@ -68,7 +68,7 @@ function documentedFields(): Field[] {
 function credentials(field: Pick<Field, 'security'>) {
   const scheme = field.security?.[0] ?? {};
   return {
-    token: 'session' in scheme ? sweep.sessionToken : undefined,
+    token: 'session' in scheme ? sessionFor(sweep, field.security) : undefined,
     headers: 'apiKey' in scheme ? { 'X-NuGet-ApiKey': sweep.apiKey } : undefined,
   };
 }
@@ -154,7 +154,7 @@ describe('hostile values in every documented field', () => {
     method: string;
     name: string;
     parameters: any[];
-    security: Array<Record<string, unknown>>;
+    security: Array<Record<string, string[]>>;
   }
 
   /** Every path parameter of every documented route, authenticated or not. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { nowIso } from '../shared/clock';
 import type { MicrosoftIdentity, TwoFactorCheck } from '../shared/identity/microsoftIdToken';
+import { Problem } from '../shared/problems';
 import { readDocument, updateDocument, type StoredDocument } from '../shared/storage/cosmos';
 import type { TokenDocument, TokenRecipient } from '../shared/tokens';
 import { normaliseEmail } from './names';
@@ -58,9 +59,32 @@ export interface AccountDocument extends StoredDocument {
   pendingInvitations?: Invitation[];
   /** How a transformed account became an organization, so an interrupted accept can be finished. */
   transformedFrom?: { tokenId: string; microsoftAccount: LinkedMicrosoftAccount | null };
-  /** A deleted account or organization stays as a tombstone: its name is reserved forever. */
+  /** A deleted account or organization stays as a tombstone: its name is reserved until support releases it. */
   deletedAt?: string | null;
+  /** When support released a deleted account's name, so it could be registered again (its claim is gone). */
+  usernameReleasedAt?: string;
+  /**
+   * Set by a site admin: the account cannot sign in, its sessions answer 401 and the API keys it holds or
+   * owns are suspended. Here, on the document every session check reads, so the check costs nothing.
+   */
+  lock?: AccountLock | null;
 }
+
+export interface AccountLock {
+  lockedAt: string;
+  /** The site admin's username. */
+  lockedBy: string;
+  reason: string;
+}
+
+/** A sign-in (of any kind) by an account support has locked. */
+export const lockedBySupport = () =>
+  new Problem(
+    'account_locked',
+    'This account is locked by support: it cannot sign in, and its API keys do not work. Contact support to find out why and what to do.',
+    {},
+    403,
+  );
 
 export interface Member {
   accountId: string;
@@ -180,3 +204,19 @@ export const readAccount = (id: string) => readDocument<AccountDocument>('accoun
 
 export const updateAccount = (id: string, change: (account: AccountDocument) => AccountDocument | undefined) =>
   updateDocument<AccountDocument>('accounts', id, change);
+
+/**
+ * Locks the account (`lock`) or unlocks it (`null`) for support. A lock leaves `sessionVersion` alone, so a
+ * locked site admin's session is still recognised (and refused as a site admin); an unlock raises it, so no
+ * session from before the lock comes back. Answers the account, and whether this call changed it (a second
+ * lock keeps the first one's time, admin and reason).
+ */
+export async function setAccountLock(id: string, lock: AccountLock | null): Promise<{ account: AccountDocument | undefined; changed: boolean }> {
+  let changed = false;
+  const account = await updateAccount(id, (current) => {
+    changed = Boolean(current.lock) !== Boolean(lock);
+    if (!changed) return undefined;
+    return lock ? { ...current, lock } : { ...current, lock: null, sessionVersion: current.sessionVersion + 1 };
+  });
+  return { account, changed };
+}

@@ -89,6 +89,30 @@ export async function releaseClaim(key: ClaimKey, accountId: string): Promise<vo
 }
 
 /**
+ * Gives a deleted account's or organization's name back to the namespace (support): its claim goes, so the
+ * next registration may take it. Decided on the claim as read and deleted only if it is still that claim
+ * (ETag), so a registration at the same moment either finds the claim still there (the name unavailable) or
+ * takes the freed name: never both. `in_use` while a live account holds it or a registration is taking it;
+ * `free` when no claim is left (never registered, or released already).
+ */
+export async function releaseDeletedName(name: string): Promise<{ outcome: 'released'; account: AccountDocument } | { outcome: 'in_use' | 'free' }> {
+  const id = claimId({ kind: 'username', name });
+  for (;;) {
+    const claim = await readDocument<ClaimDocument>('claims', id);
+    if (!claim) return { outcome: 'free' };
+    const account = await readAccount(claim.accountId);
+    if (!account?.deletedAt) return { outcome: 'in_use' };
+    try {
+      await container('claims').item(id, id).delete({ accessCondition: { type: 'IfMatch', condition: claim._etag ?? '' } });
+      return { outcome: 'released', account };
+    } catch (error) {
+      // Released by another request, or taken by a registration since it was read: look again.
+      if (!isNotFound(error) && !isPreconditionFailed(error)) throw error;
+    }
+  }
+}
+
+/**
  * Claims each key for a new account, in order (the first taken one answers its problem), then runs `write`,
  * which creates the account. Should anything fail before the account exists, the keys taken go back, so a
  * failed attempt leaves nothing behind.

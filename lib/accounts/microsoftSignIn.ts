@@ -4,7 +4,7 @@ import { Problem } from '../shared/problems';
 import { idTokenField, mfaTokenField, verifyMicrosoftSignIn, type MicrosoftIdentity } from '../shared/identity/microsoftIdToken';
 import { issueSessionToken } from './sessions';
 import { container, isPreconditionFailed } from '../shared/storage/cosmos';
-import { accountView, toAccountView, type AccountDocument } from './account';
+import { accountView, lockedBySupport, toAccountView, type AccountDocument } from './account';
 import { accountHolding } from './claims';
 
 export const microsoftSignInBody = z.union([
@@ -35,6 +35,10 @@ export async function signInWithMicrosoft(
   const identity = await verifyMicrosoftSignIn(body);
   const linked = await accountHolding({ kind: 'microsoft', tid: identity.tid, oid: identity.oid });
   if (linked && linked.kind === 'user' && isLinkedTo(linked, identity)) {
+    if (linked.lock) {
+      await recordAudit(linked.id, 'sign_in_failed', clientAddress, { method: 'microsoft', reason: 'locked_by_support' });
+      throw lockedBySupport();
+    }
     const [account] = await Promise.all([
       recordTwoFactorCheck(linked, identity),
       recordAudit(linked.id, 'signed_in', clientAddress, { method: 'microsoft' }),

@@ -8,8 +8,8 @@ import { idTokenField, mfaTokenField, verifyMicrosoftSignIn } from '../shared/id
 import { issueSessionToken } from './sessions';
 import { container } from '../shared/storage/cosmos';
 import { issueToken } from '../shared/tokens';
-import { linkedMicrosoftAccount, newAccountDocument, toAccountView, tokenRecipient, type AccountView } from './account';
-import { withClaims, type ClaimKey } from './claims';
+import { linkedMicrosoftAccount, lockedBySupport, newAccountDocument, toAccountView, tokenRecipient, type AccountView } from './account';
+import { accountHolding, withClaims, type ClaimKey } from './claims';
 import { assertValidUsername, emailAddressField, emailInUse, newUsernameField, usernameUnavailable } from './names';
 import { CONFIRMATION_LIFETIME_MS } from './emailAddress';
 import type { Log } from '../shared/log';
@@ -36,11 +36,9 @@ export async function registerAccount(
   }
 
   const accountId = randomUUID();
+  const microsoft: ClaimKey = { kind: 'microsoft', tid: identity.tid, oid: identity.oid };
   const keys: Array<[ClaimKey, Problem]> = [
-    [
-      { kind: 'microsoft', tid: identity.tid, oid: identity.oid },
-      new Problem('microsoft_account_in_use', 'This Microsoft account is already linked to an account. Sign in with it instead.'),
-    ],
+    [microsoft, new Problem('microsoft_account_in_use', 'This Microsoft account is already linked to an account. Sign in with it instead.')],
     [{ kind: 'username', name: input.username }, usernameUnavailable(input.username)],
     [{ kind: 'email', address: emailAddress }, emailInUse(emailAddress)],
   ];
@@ -61,7 +59,11 @@ export async function registerAccount(
       return queued;
     },
     `microsoft:${identity.tid}:${identity.oid}`,
-  );
+  ).catch(async (error: unknown) => {
+    // The Microsoft account of an account support has locked is told so, not sent to sign in with it.
+    if (error instanceof Problem && error.code === 'microsoft_account_in_use' && (await accountHolding(microsoft))?.lock) throw lockedBySupport();
+    throw error;
+  });
   await recordAudit(accountId, 'account_registered', clientAddress);
   await deliverSoon(email, log);
   return { account: toAccountView(account), sessionToken: issueSessionToken(account) };

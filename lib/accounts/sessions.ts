@@ -64,7 +64,7 @@ function sessionClaims(token: string): { accountId: string; sessionVersion: numb
  * The account behind the request's bearer token: one point read, which also tells whether the session was
  * revoked since it was issued. Only the Authorization header counts; tokens in URLs end up in logs.
  */
-export async function authenticate(request: HttpRequest, allowRecovery: boolean): Promise<Caller> {
+async function sessionOf(request: HttpRequest): Promise<Caller> {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.get('authorization') ?? '');
   if (!match) throw signInAgain('Sign in to continue: send your session token as a Bearer token.');
   const { accountId, sessionVersion, scope } = sessionClaims(match[1]);
@@ -72,11 +72,39 @@ export async function authenticate(request: HttpRequest, allowRecovery: boolean)
   if (!account || account.kind !== 'user' || account.deletedAt || account.sessionVersion !== sessionVersion) {
     throw signInAgain('Your session has ended. Sign in again.');
   }
-  if (scope === 'recovery' && !allowRecovery) {
+  return { account, scope };
+}
+
+/** What a session of an account support has locked answers, whatever it asks. */
+export const lockedAccountSessionEnded = () =>
+  signInAgain('Your session has ended: this account is locked by support. Contact support to find out why.');
+
+/** The signed-in caller; an account support has locked answers 401 at once, on every instance. */
+export async function authenticate(request: HttpRequest, allowRecovery: boolean): Promise<Caller> {
+  const caller = await sessionOf(request);
+  if (caller.account.lock) throw lockedAccountSessionEnded();
+  if (caller.scope === 'recovery' && !allowRecovery) {
     throw new Problem(
       'microsoft_account_required',
       'You signed in with a password, which only lets you link a Microsoft account. Link one from the account settings page, then sign in with it.',
     );
   }
-  return { account, scope };
+  return caller;
+}
+
+/** Named in SITE_ADMINS (case-insensitively), by the username on the account document read on this call. */
+export const isSiteAdmin = (account: AccountDocument): boolean =>
+  settings().SITE_ADMINS.some((name) => name.toLowerCase() === account.username.toLowerCase());
+
+/**
+ * A site admin acting for support: a full session of an account named in SITE_ADMINS that is not locked.
+ * Anyone else with a session, also a site admin's recovery session or a locked site admin, gets 403
+ * `site_admin_required` before anything else of the request is looked at; without a session, 401.
+ */
+export async function authenticateSiteAdmin(request: HttpRequest): Promise<Caller> {
+  const caller = await sessionOf(request);
+  if (caller.scope !== 'full' || caller.account.lock || !isSiteAdmin(caller.account)) {
+    throw new Problem('site_admin_required', 'Only site admins can do this.');
+  }
+  return caller;
 }

@@ -6,7 +6,7 @@ import { dropTokensConcerning } from '../shared/tokens';
 import { revokeAllKeysOf, revokeKeysOwnedBy } from '../packages/apiKeys';
 import { dropOwnerInvitationsTo, releaseAllOwnerships } from '../packages/packages';
 import { dissociatePrefixes } from '../packages/prefixes';
-import { removeFromAllOrganizations } from '../organizations/lifecycle';
+import { dissolveOrganization, removeFromAllOrganizations } from '../organizations/lifecycle';
 import { dropInvitationsTo } from '../organizations/membership';
 import { dropTransformRequests } from '../organizations/transform';
 import { releaseCredentials, removePersonalFields } from '../accounts/erasure';
@@ -23,12 +23,13 @@ type Step = (accountId: string, run: { request: DeletionRequest; log: Log }) => 
  * turn. Each can run again without harm, so a step that stopped halfway is simply run again.
  */
 const STEPS: Record<DeletionStep, Step[]> = {
-  confirmation_email: [(id, { log }) => announceDeletion(id, log)],
+  confirmation_email: [(id, { request, log }) => announceDeletion(id, request, log)],
   // The keys it holds, and any key it owns that someone else holds.
   api_keys: [revokeAllKeysOf, revokeKeysOwnedBy],
   packages: [(id) => releaseAllOwnerships(id)],
   prefixes: [dissociatePrefixes],
-  organizations: [removeFromAllOrganizations],
+  // Out of every organization it belongs to; an organization (support deletes those too) loses its members.
+  organizations: [removeFromAllOrganizations, dissolveOrganization],
   // Invitations to it, owner invitations, transform requests it made or was asked to answer; then their tokens.
   invitations: [dropInvitationsTo, dropOwnerInvitationsTo, dropTransformRequests, dropTokensConcerning],
   credentials: [releaseCredentials],

@@ -3,8 +3,8 @@ import { recordAudit } from '../shared/audit';
 import { clock, nowIso } from '../shared/clock';
 import { Problem } from '../shared/problems';
 import { settings } from '../shared/settings';
-import { container, isConflict, readDocument, replaceIfUnchanged, isPreconditionFailed, type StoredDocument } from '../shared/storage/cosmos';
-import { accountDeletedMessage } from '../shared/email/messages';
+import { container, isConflict, readDocument, replaceIfUnchanged, isPreconditionFailed, updateDocument, type StoredDocument } from '../shared/storage/cosmos';
+import { accountDeletedBySupportMessage, accountDeletedMessage } from '../shared/email/messages';
 import { deliverSoon, queueEmail } from '../shared/email/outbox';
 import type { Log } from '../shared/log';
 import { organizationsSolelyAdministered } from '../organizations/organization';
@@ -36,6 +36,21 @@ export interface DeletionRequest extends StoredDocument {
   leaseUntil: string | null;
   processedAt: string | null;
   lastError: string | null;
+  /** Set when a site admin scheduled it (support): the account cannot cancel it, and is told who deleted it. */
+  requestedBy?: SupportRequest;
+}
+
+export interface SupportRequest {
+  siteAdmin: string;
+  reason: string | null;
+}
+
+/** What a deletion looks like to support: who asked, and how far the timer has got. */
+export interface DeletionState {
+  requestedAt: string;
+  scheduledFor: string;
+  requestedBy: 'account' | 'support';
+  status: 'scheduled' | 'processing' | 'completed';
 }
 
 export const deleteMeBody = z.object({ confirmUsername: z.string().max(256) }).strict();
@@ -69,25 +84,69 @@ export async function requestDeletion(account: AccountDocument, confirmUsername:
     requestedAt: now.toISOString(),
     scheduledFor: new Date(now.getTime() + settings().ACCOUNT_DELETION_GRACE_PERIOD_HOURS * 60 * 60 * 1000).toISOString(),
   };
-  const request: DeletionRequest = {
-    id: account.id,
-    ...deletion,
-    status: 'pending',
-    completedSteps: [],
-    leaseUntil: null,
-    processedAt: null,
-    lastError: null,
-  };
   // The request is written first: the timer finds requests, not accounts.
-  await container('deletions').items.upsert(request);
+  await container('deletions').items.upsert(newRequest(account.id, deletion));
   const updated = await updateAccount(account.id, (current) => (current.deletion ? undefined : { ...current, deletion }));
   await recordAudit(account.id, 'deletion_requested', clientAddress, { scheduledFor: deletion.scheduledFor });
   return { deletion: updated?.deletion ?? deletion };
 }
 
-/** Cancels a deletion that has not started; once the timer has begun, it finishes. */
+const newRequest = (id: string, deletion: { requestedAt: string; scheduledFor: string }, requestedBy?: SupportRequest): DeletionRequest => ({
+  id,
+  ...deletion,
+  status: 'pending',
+  completedSteps: [],
+  leaseUntil: null,
+  processedAt: null,
+  lastError: null,
+  ...(requestedBy ? { requestedBy } : {}),
+});
+
+/**
+ * Support's deletion of an account or organization: due now, so the timer's next run processes it, by the
+ * same steps as one the account asked for; the account cannot cancel it. A deletion the account asked for is
+ * brought forward; one the timer has begun is left to finish.
+ */
+export async function scheduleDeletionNow(account: AccountDocument, requestedBy: SupportRequest): Promise<DeletionState> {
+  const now = nowIso();
+  const bringForward = (current: DeletionRequest): DeletionRequest | undefined => {
+    if (current.status === 'processing' || current.status === 'completed') return undefined;
+    if (current.status === 'cancelled') return { ...newRequest(account.id, { requestedAt: now, scheduledFor: now }, requestedBy), _etag: current._etag };
+    return { ...current, scheduledFor: now, requestedBy };
+  };
+  let request = await updateDocument<DeletionRequest>('deletions', account.id, bringForward);
+  if (!request) {
+    try {
+      ({ resource: request } = await container('deletions').items.create(newRequest(account.id, { requestedAt: now, scheduledFor: now }, requestedBy)));
+    } catch (error) {
+      // The account asked at the same moment: bring its request forward.
+      if (!isConflict(error)) throw error;
+      request = await updateDocument<DeletionRequest>('deletions', account.id, bringForward);
+    }
+  }
+  if (!request) throw new Error(`The deletion request of ${account.id} vanished while it was scheduled`);
+  const { requestedAt, scheduledFor } = request;
+  await updateAccount(account.id, (current) =>
+    current.deletion?.scheduledFor === scheduledFor ? undefined : { ...current, deletion: { requestedAt, scheduledFor } },
+  );
+  return deletionState(request)!;
+}
+
+/** The deletion of an account as support sees it, from its request; undefined when none is on the way. */
+export function deletionState(request: DeletionRequest | undefined): DeletionState | undefined {
+  if (!request || request.status === 'cancelled') return undefined;
+  const status = request.status === 'pending' ? 'scheduled' : request.status;
+  return { requestedAt: request.requestedAt, scheduledFor: request.scheduledFor, requestedBy: request.requestedBy ? 'support' : 'account', status };
+}
+
+export const readDeletionRequest = (accountId: string) => readDocument<DeletionRequest>('deletions', accountId);
+
+/** Cancels a deletion that has not started; once the timer has begun, it finishes. Support's is not the account's to cancel. */
 export async function cancelDeletion(account: AccountDocument, clientAddress: string): Promise<void> {
   const request = await readDocument<DeletionRequest>('deletions', account.id);
+  if (request?.requestedBy && request.status !== 'cancelled') {
+    throw new Problem('deletion_in_progress', 'Support scheduled the deletion of this account; it cannot be cancelled here. Contact support.');
+  }
   if (request && request.status !== 'cancelled') {
     if (request.status !== 'pending' || request.completedSteps.length > 0 || request.leaseUntil) {
       throw new Problem('deletion_in_progress', 'The deletion of this account has already begun and cannot be cancelled.');
@@ -107,16 +166,20 @@ export async function cancelDeletion(account: AccountDocument, clientAddress: st
 }
 
 /** Tells the account's address that the deletion is done; queued once, however often the step runs. */
-export async function announceDeletion(accountId: string, log: Log): Promise<void> {
+export async function announceDeletion(accountId: string, request: DeletionRequest, log: Log): Promise<void> {
   const account = await readAccount(accountId);
   if (!account?.emailAddress) return;
-  const email = await queueEmail(accountDeletedMessage(account.username, account.emailAddress), { container: 'deletions', id: accountId }, `account-deleted:${accountId}`);
+  const message = (request.requestedBy ? accountDeletedBySupportMessage : accountDeletedMessage)(account.username, account.emailAddress);
+  const email = await queueEmail(message, { container: 'deletions', id: accountId }, `account-deleted:${accountId}`);
   await deliverSoon(email, log);
 }
 
-/** The one record an erased security log keeps: whose deletion was processed, asked for when. */
+/** The one record an erased security log keeps: whose deletion was processed, asked for when, and by which site admin. */
 export async function recordDeletion(accountId: string, request: DeletionRequest): Promise<void> {
   const account = await readAccount(accountId);
   const deleted = account ? `${account.username} (requested ${request.requestedAt})` : request.requestedAt;
-  await recordAudit(accountId, 'account_deleted', 'system', { account: deleted, processedAt: nowIso() });
+  const bySupport = request.requestedBy
+    ? { siteAdmin: request.requestedBy.siteAdmin, ...(request.requestedBy.reason ? { reason: request.requestedBy.reason } : {}) }
+    : {};
+  await recordAudit(accountId, 'account_deleted', 'system', { account: deleted, processedAt: nowIso(), ...bySupport });
 }

@@ -7,7 +7,7 @@ interface DescribedOperation {
   route: string;
   summary: string;
   description?: string;
-  auth: 'none' | 'session' | 'session-or-recovery' | 'api-key';
+  auth: 'none' | 'session' | 'session-or-recovery' | 'api-key' | 'site-admin';
   body?: z.ZodType;
   query?: z.ZodObject;
   params?: z.ZodObject;
@@ -76,9 +76,20 @@ function withImpliedProblems(op: DescribedOperation): DocumentedProblem[] {
     ...(op.method !== 'GET' ? (['concurrent_change'] as const) : []),
     ...(op.auth === 'none' ? [] : op.auth === 'api-key' ? (['invalid_api_key'] as const) : (['unauthorized'] as const)),
     ...(op.auth === 'session' ? (['microsoft_account_required'] as const) : []),
+    ...(op.auth === 'site-admin' ? (['site_admin_required'] as const) : []),
     'service_unavailable',
   ];
   return [...new Set([...op.problems, ...implied])];
+}
+
+/**
+ * A site admin signs in like anyone else; the role the session must have is named in the requirement, as
+ * OpenAPI 3.1 allows for non-OAuth schemes.
+ */
+function securityOf(auth: DescribedOperation['auth']): Array<Record<string, string[]>> {
+  if (auth === 'none') return [];
+  if (auth === 'api-key') return [{ apiKey: [] }];
+  return [{ session: auth === 'site-admin' ? ['site_admin'] : [] }];
 }
 
 export function buildOpenApiDocument(serverUrl: string): Record<string, unknown> {
@@ -113,9 +124,14 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
       summary: op.summary,
       ...(op.description ? { description: op.description } : {}),
       ...(parameters.length ? { parameters } : {}),
-      security: op.auth === 'none' ? [] : op.auth === 'api-key' ? [{ apiKey: [] }] : [{ session: [] }],
+      security: securityOf(op.auth),
       ...(op.body
-        ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(op.body, 'input') } } } }
+        ? {
+            requestBody: {
+              required: !op.body.safeParse(undefined).success,
+              content: { 'application/json': { schema: jsonSchema(op.body, 'input') } },
+            },
+          }
         : {}),
       // An answer the operation documents itself (the health probe's 503) stands over an implied problem.
       responses: { ...problemResponses(withImpliedProblems(op)), ...successResponses },

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import '../shared/startup';
 import { Problem, type DocumentedProblem } from '../shared/problems';
 import { describeOperation } from './openapi';
-import { authenticate, type Caller } from '../accounts/sessions';
+import { authenticate, authenticateSiteAdmin, type Caller } from '../accounts/sessions';
 import { authenticateApiKey, type ApiKeyDocument } from '../packages/apiKeys';
 import { isPreconditionFailed, isTransientStoreError } from '../shared/storage/cosmos';
 import type { Log } from '../shared/log';
@@ -22,9 +22,10 @@ export interface Reply {
 
 /**
  * Who may call: anyone; a full session; or also the restricted session a password sign-in gives, which
- * only serves to link a Microsoft account (and what the contract lists with it).
+ * only serves to link a Microsoft account (and what the contract lists with it); an API key; or a site admin
+ * (support), the full session of an unlocked account named in SITE_ADMINS, every `/api/site-admin/...` route.
  */
-export type AuthMode = 'none' | 'session' | 'session-or-recovery' | 'api-key';
+export type AuthMode = 'none' | 'session' | 'session-or-recovery' | 'api-key' | 'site-admin';
 
 interface BaseContext<Body, Query, Params> {
   body: Body;
@@ -49,6 +50,7 @@ export interface OperationSpec<
   summary: string;
   description?: string;
   auth: Auth;
+  /** The JSON body; a schema that accepts `undefined` (`.optional()`) also takes a request without one. */
   body?: Schema;
   /** Query parameters, each a string; unknown ones are refused like unknown body fields. */
   query?: Query;
@@ -91,9 +93,11 @@ export function operation<
       try {
         // Strangers learn nothing about a route's body before they prove who they are.
         const caller =
-          spec.auth === 'session' || spec.auth === 'session-or-recovery'
-            ? await authenticate(request, spec.auth === 'session-or-recovery')
-            : undefined;
+          spec.auth === 'site-admin'
+            ? await authenticateSiteAdmin(request)
+            : spec.auth === 'session' || spec.auth === 'session-or-recovery'
+              ? await authenticate(request, spec.auth === 'session-or-recovery')
+              : undefined;
         const apiKey = spec.auth === 'api-key' ? await authenticateApiKey(request.headers.get(API_KEY_HEADER)) : undefined;
         const params = readParams(request, spec.params);
         const body = await readBody(request, spec.body);
@@ -215,7 +219,7 @@ async function readBody(request: HttpRequest, schema: z.ZodType | undefined): Pr
   if (bytes.length > MAX_BODY_BYTES) throw tooLarge();
   const text = bytes.toString('utf8');
   if (text.trim() === '') {
-    if (!schema) return undefined;
+    if (!schema || schema.safeParse(undefined).success) return undefined;
     if (bytes.length === 0 && sentInChunks(request)) {
       throw new Problem('length_required', 'Send the request body with a Content-Length header: a body sent in chunks does not reach the service.');
     }

@@ -106,6 +106,30 @@ export async function removeFromAllOrganizations(accountId: string): Promise<voi
 }
 
 /**
+ * An organization support deletes: every member's copy of the membership goes, then its members and
+ * invitations, on the document those copies were read from, so a member who joins meanwhile is caught by the
+ * next round. Its keys, packages and address go in the deletion's other steps, as an account's do. Runs again
+ * without harm.
+ */
+export async function dissolveOrganization(accountId: string): Promise<void> {
+  for (;;) {
+    const organization = await readAccount(accountId);
+    if (organization?.kind !== 'organization' || organization.deletedAt) return;
+    const members = organization.members ?? [];
+    for (const member of members) await mirrorMembership(member.accountId, organization.username, null);
+    const sameMembers = (current: OrganizationDocument) =>
+      current.members.length === members.length && current.members.every((m) => members.some((seen) => seen.accountId === m.accountId));
+    let joinedMeanwhile = false;
+    await updateOrganization(accountId, (current) => {
+      joinedMeanwhile = !sameMembers(current);
+      if (joinedMeanwhile || (current.members.length === 0 && current.pendingInvitations.length === 0)) return undefined;
+      return { ...current, members: [], pendingInvitations: [] };
+    });
+    if (!joinedMeanwhile) return;
+  }
+}
+
+/**
  * Deletes an organization that has no other members and no packages. Its name stays reserved forever: the
  * document stays behind as a tombstone that the name's claim points to. Its address is released. Every API
  * key it owns is revoked first, whoever made it, so a deletion that stops halfway can be asked for again

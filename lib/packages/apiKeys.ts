@@ -7,6 +7,7 @@ import { container, readDocument, updateDocument, updateDocumentFrom, type Store
 import { readAccount, updateAccount, type AccountDocument } from '../accounts/account';
 import { accountHolding } from '../accounts/claims';
 import { usernameField } from '../accounts/names';
+import { lockedAccountSessionEnded } from '../accounts/sessions';
 import { globMatches, packageGlobField } from './globs';
 
 export const API_KEY_SCOPES = ['package:push', 'package:pushversion', 'package:unlist'] as const;
@@ -26,17 +27,26 @@ export interface ApiKeyDocument extends StoredDocument {
   expiresAt: string;
   /**
    * When it stopped for good, and why: revoked by its holder (no reason), or with its owner's end, written
-   * by the change that ended the owner so the push check needs no read of the owner. A lock of the owner
-   * (later) is a reversible state beside this one, set and checked the same way (`refusalOf`).
+   * by the change that ended the owner so the push check needs no read of the owner.
    */
   revokedAt: string | null;
   revokedBecause?: RevocationReason;
+  /**
+   * The reversible state beside it: the ids of the locked accounts (its holder, its owner) whose lock
+   * suspends it, written by the lock and taken off by the unlock, so the push check reads it on the key
+   * (`refusalOf`). It works again once no id is left, unless it was revoked or expired meanwhile.
+   */
+  suspendedBy?: string[];
   /** SHA-256 of the whole secret: it has 256 random bits, so a fast hash is as good as a slow one. */
   secretHash: string;
 }
 
-/** Why the service itself revoked a key: its owner was deleted, or its creator left the owning organization. */
-export type RevocationReason = 'owner_deleted' | 'left_organization';
+/**
+ * Why a key was revoked other than by its holder: its owner was deleted; its creator left the owning
+ * organization; support revoked it as leaked; or it was made while its holder or owner was locked, and never
+ * handed out.
+ */
+export type RevocationReason = 'owner_deleted' | 'left_organization' | 'leaked' | 'account_locked';
 
 export const createApiKeyBody = z
   .object({
@@ -57,6 +67,7 @@ export const apiKeyView = z.object({
   createdAt: z.string(),
   expiresAt: z.string(),
   expired: z.boolean(),
+  suspended: z.boolean().describe('Its holder or its owner is locked by support: it works again once they are unlocked'),
 });
 export const apiKeyWithSecret = apiKeyView.extend({ key: z.string().describe('The secret: shown this once, never again') });
 
@@ -69,10 +80,22 @@ export const apiKeyParams = z.object({
 });
 
 const KEY_PREFIX = 'gak1';
+/** `gak1.<key id>.<secret>`: the shape of every key this service gives out. */
+const KEY_PATTERN = /^gak1\.([0-9a-f]{32})\.[A-Za-z0-9_-]{43}$/;
+
+/** A whole key, secret included, as a body field (support revoking a leaked one). */
+export const apiKeySecretField = z
+  .string()
+  .max(200)
+  .regex(KEY_PATTERN, 'must be an API key as this service gives them out: gak1.<id>.<secret>')
+  .meta({ examples: ['gak1.0f1e2d3c4b5a69788796a5b4c3d2e1f0.q3Yc2m8ZxV0b1nR4tW7yA9eD6fH5jL2pS8uQ0iO3gEk'] });
+
+const isSuspended = (key: ApiKeyDocument) => (key.suspendedBy?.length ?? 0) > 0;
 
 function toView(key: ApiKeyDocument): z.infer<typeof apiKeyView> {
   const { id, description, scopes, packageGlobs, ownerName: owner, createdAt, expiresAt } = key;
-  return { id, description, scopes, packageGlobs, owner, createdAt, expiresAt, expired: Date.parse(expiresAt) <= clock.now().getTime() };
+  const expired = Date.parse(expiresAt) <= clock.now().getTime();
+  return { id, description, scopes, packageGlobs, owner, createdAt, expiresAt, expired, suspended: isSuspended(key) };
 }
 
 const hashSecret = (secret: string) => createHash('sha256').update(secret, 'utf8').digest('hex');
@@ -90,8 +113,12 @@ async function allowedOwner(caller: AccountDocument, owner: string): Promise<Acc
   if (!organization || !isMember) {
     throw new Problem('owner_not_allowed', `A key can be owned by you or by an organization you belong to, not by '${owner}'.`);
   }
+  if (organization.lock) throw ownerLocked(organization.username);
   return organization;
 }
+
+const ownerLocked = (owner: string) =>
+  new Problem('owner_not_allowed', `'${owner}' is locked by support: no key can be made for it until it is unlocked. Contact support.`);
 
 const expiry = (days: number, from = clock.now()) => new Date(from.getTime() + days * 24 * 60 * 60 * 1000).toISOString();
 
@@ -115,9 +142,14 @@ export async function createApiKey(caller: AccountDocument, input: z.infer<typeo
     revokedAt: null,
     secretHash: hashSecret(secret),
   };
-  // The account lists the key before it exists, so a crash never leaves a working key its owner cannot see.
-  await updateAccount(caller.id, (account) => ({ ...account, apiKeyIds: [...(account.apiKeyIds ?? []), id] }));
+  // The account lists the key before it exists, so a crash never leaves a working key its owner cannot see,
+  // and a lock that reads the list from now on finds it.
+  await updateAccount(caller.id, (account) => {
+    if (account.lock) throw lockedAccountSessionEnded();
+    return { ...account, apiKeyIds: [...(account.apiKeyIds ?? []), id] };
+  });
   await container('apiKeys').items.create(key);
+  await assertHolderNotLocked(key);
   if (owner.id !== caller.id) await assertStillAllowedOwner(key, owner.id, caller.id);
   await recordAudit(caller.id, 'api_key_created', clientAddress, { keyId: id, owner: owner.username });
   return { ...toView(key), key: secret };
@@ -182,9 +214,20 @@ async function revokeKey(keyId: string, because?: RevocationReason): Promise<voi
 async function assertStillAllowedOwner(key: ApiKeyDocument, organizationId: string, creatorId: string): Promise<void> {
   const organization = await readAccount(organizationId);
   const member = organization?.kind === 'organization' && !organization.deletedAt && organization.members?.some((m) => m.accountId === creatorId);
-  if (member) return;
-  await revokeKey(key.id, organization?.deletedAt ? 'owner_deleted' : 'left_organization');
+  if (member && !organization.lock) return;
+  await revokeKey(key.id, !member ? (organization?.deletedAt ? 'owner_deleted' : 'left_organization') : 'account_locked');
+  if (member) throw ownerLocked(key.ownerName);
   throw new Problem('owner_not_allowed', `A key can be owned by you or by an organization you belong to, not by '${key.ownerName}'.`);
+}
+
+/**
+ * A key whose holder was locked while it was being made never works: the lock read the holder's list of
+ * keys before this key existed, so this look, after it exists, is the one that finds it.
+ */
+async function assertHolderNotLocked(key: ApiKeyDocument): Promise<void> {
+  if (!(await readAccount(key.creatorAccountId))?.lock) return;
+  await revokeKey(key.id, 'account_locked');
+  throw lockedAccountSessionEnded();
 }
 
 /**
@@ -193,12 +236,47 @@ async function assertStillAllowedOwner(key: ApiKeyDocument, organizationId: stri
  * check itself never reads the owner.
  */
 export async function revokeKeysOwnedBy(ownerId: string): Promise<void> {
+  for (const keyId of await liveKeyIdsOwnedBy(ownerId)) await revokeKey(keyId, 'owner_deleted');
+}
+
+/** The live keys an account or organization owns, whoever holds them: a query across partitions, never on a request's hot path. */
+async function liveKeyIdsOwnedBy(ownerId: string): Promise<string[]> {
   const keys = container('apiKeys').items.query<Pick<ApiKeyDocument, 'id' | 'revokedAt'>>(
     { query: 'SELECT c.id, c.revokedAt FROM c WHERE c.ownerAccountId = @owner', parameters: [{ name: '@owner', value: ownerId }] },
     { maxItemCount: 100 },
   );
+  const ids: string[] = [];
   while (keys.hasMoreResults()) {
-    for (const key of (await keys.fetchNext()).resources) if (key.revokedAt === null) await revokeKey(key.id, 'owner_deleted');
+    for (const key of (await keys.fetchNext()).resources) if (key.revokedAt === null) ids.push(key.id);
+  }
+  return ids;
+}
+
+/**
+ * Brings every key the account holds, and every key it owns (an organization's, whichever member made them),
+ * in line with the account's lock: suspended while it is locked, restored once it is not. The state is
+ * written on each key under the account's id, so a key suspended for both its holder and its owner works
+ * again only once neither is locked; a revoked key is left alone. Should the account be locked or unlocked
+ * again meanwhile, it goes round once more, so keys end as the account is. Runs again without harm: a lock or
+ * unlock cut short is finished by asking again.
+ */
+export async function matchKeysToLock(accountId: string): Promise<void> {
+  for (let round = 1; ; round += 1) {
+    const account = await readAccount(accountId);
+    if (!account) return;
+    const locked = Boolean(account.lock);
+    const apply = (key: ApiKeyDocument): ApiKeyDocument | undefined => {
+      const concerned = key.creatorAccountId === accountId || key.ownerAccountId === accountId;
+      const others = (key.suspendedBy ?? []).filter((id) => id !== accountId);
+      if (!concerned || key.revokedAt !== null || (key.suspendedBy ?? []).includes(accountId) === locked) return undefined;
+      return { ...key, suspendedBy: locked ? [...others, accountId] : others };
+    };
+    const keyIds = [...new Set([...(account.apiKeyIds ?? []), ...(await liveKeyIdsOwnedBy(accountId))])];
+    for (let i = 0; i < keyIds.length; i += 10) {
+      await Promise.all(keyIds.slice(i, i + 10).map((keyId) => updateDocument<ApiKeyDocument>('apiKeys', keyId, apply)));
+    }
+    if (Boolean((await readAccount(accountId))?.lock) === locked) return;
+    if (round >= 5) throw new Problem('concurrent_change', 'The account was locked and unlocked again while its API keys were being changed. Ask again.');
   }
 }
 
@@ -240,21 +318,51 @@ const invalidKey = () =>
  * Why a key with the right secret does not work, if it does not: everything that can stop a key is on the
  * key itself, so this needs no other read.
  */
-function refusalOf(key: ApiKeyDocument): 'revoked' | 'expired' | undefined {
+function refusalOf(key: ApiKeyDocument): 'revoked' | 'expired' | 'suspended' | undefined {
   if (key.revokedAt !== null) return 'revoked';
   if (Date.parse(key.expiresAt) <= clock.now().getTime()) return 'expired';
+  if (isSuspended(key)) return 'suspended';
   return undefined;
 }
 
-/** The key behind a secret: one point read, then a constant-time comparison of hashes. */
-export async function authenticateApiKey(secret: string | null): Promise<ApiKeyDocument> {
-  const match = /^gak1\.([0-9a-f]{32})\.[A-Za-z0-9_-]{43}$/.exec(secret ?? '');
-  if (!match || !secret) throw invalidKey();
+/** The key a secret belongs to, whatever its state: one point read, then a constant-time comparison of hashes. */
+async function keyWithSecret(secret: string): Promise<ApiKeyDocument | undefined> {
+  const match = KEY_PATTERN.exec(secret);
+  if (!match) return undefined;
   const key = await readDocument<ApiKeyDocument>('apiKeys', match[1]);
   const given = Buffer.from(hashSecret(secret), 'hex');
   const stored = Buffer.from(key?.secretHash ?? '0'.repeat(64), 'hex');
-  if (!key || !timingSafeEqual(given, stored) || refusalOf(key)) throw invalidKey();
+  return timingSafeEqual(given, stored) ? key : undefined;
+}
+
+/** The key behind a secret, if it works. Only its holder, who has the secret, learns that it is suspended. */
+export async function authenticateApiKey(secret: string | null): Promise<ApiKeyDocument> {
+  const key = await keyWithSecret(secret ?? '');
+  const refusal = key ? refusalOf(key) : 'unknown';
+  if (refusal === 'suspended') {
+    throw new Problem('invalid_api_key', 'The API key is suspended: its account or its owner is locked by support. Contact support.');
+  }
+  if (!key || refusal) throw invalidKey();
   return key;
+}
+
+/**
+ * Revokes a key whose secret was found where it should not be (support is given the secret, which is only
+ * hashed and compared, never stored or logged). A live key, or one a lock suspends, is revoked as leaked; a
+ * key already revoked or expired stays as it is. Answers the key and whether this call revoked it;
+ * undefined when no key has this secret.
+ */
+export async function revokeLeakedKey(secret: string): Promise<{ key: ApiKeyDocument; revokedNow: boolean } | undefined> {
+  const found = await keyWithSecret(secret);
+  if (!found) return undefined;
+  let revokedNow = false;
+  const key = await updateDocumentFrom<ApiKeyDocument>('apiKeys', found, (current) => {
+    // Decided on each document written: of two revocations at once, one revokes and the other finds it done.
+    const refusal = refusalOf(current);
+    revokedNow = refusal === undefined || refusal === 'suspended';
+    return revokedNow ? { ...current, revokedAt: nowIso(), revokedBecause: 'leaked' } : undefined;
+  });
+  return { key: key ?? found, revokedNow };
 }
 
 export function assertKeyAllows(key: ApiKeyDocument, packageId: string, anyOf: ApiKeyScope[]): void {

@@ -2,7 +2,6 @@ import { z } from 'zod';
 import { recordAudit } from '../shared/audit';
 import { nowIso } from '../shared/clock';
 import { Problem } from '../shared/problems';
-import { settings } from '../shared/settings';
 import { container, readDocument, updateDocument, isConflict, type StoredDocument } from '../shared/storage/cosmos';
 import type { AccountDocument } from '../accounts/account';
 import { accountHolding } from '../accounts/claims';
@@ -42,15 +41,11 @@ export const prefixView = z.object({ prefix: z.string(), owners: z.array(z.strin
 
 const bucketOf = (idOrPrefix: string) => idOrPrefix.toLowerCase().split('.')[0];
 
-function assertSiteAdmin(caller: AccountDocument): void {
-  if (!settings().SITE_ADMINS.some((name) => name.toLowerCase() === caller.username.toLowerCase())) {
-    throw new Problem('site_admin_required', 'Only site admins can reserve package id prefixes.');
-  }
-}
-
-/** Reserves (or re-assigns) a prefix to its owners, accounts or organizations named by username. */
+/**
+ * Reserves (or re-assigns) a prefix to its owners, accounts or organizations named by username. The caller
+ * is a site admin (the route's auth mode sees to that).
+ */
 export async function reservePrefix(caller: AccountDocument, input: z.infer<typeof reservePrefixBody>, clientAddress: string) {
-  assertSiteAdmin(caller);
   const owners: PrefixOwner[] = [];
   for (const name of input.owners) {
     const account = await accountHolding({ kind: 'username', name });
@@ -82,8 +77,7 @@ export async function reservePrefix(caller: AccountDocument, input: z.infer<type
   return { prefix: reservation.displayPrefix, owners: owners.map((o) => o.username), reservedAt: reservation.reservedAt };
 }
 
-export async function listPrefixes(caller: AccountDocument) {
-  assertSiteAdmin(caller);
+export async function listPrefixes() {
   const { resources } = await container('prefixes').items.readAll<PrefixBucket>().fetchAll();
   return resources
     .flatMap((bucket) => bucket.reservations)

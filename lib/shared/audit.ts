@@ -42,6 +42,14 @@ export const AUDIT_ACTIONS = [
   'deletion_requested',
   'deletion_cancelled',
   'account_deleted',
+  // Site admins acting for support: on the affected account's log (with the admin and the reason) ...
+  'locked_by_support',
+  'unlocked_by_support',
+  'deletion_scheduled_by_support',
+  'username_released_by_support',
+  'api_key_revoked_by_support',
+  // ... and on the admin's own log.
+  'support_action',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -24,7 +24,8 @@ export const PROBLEMS = {
   email_belongs_to_organization: { status: 409, title: 'The email address belongs to an organization' },
   weak_password: { status: 400, title: 'The password is too weak' },
   invalid_credentials: { status: 401, title: 'The username or password is not correct' },
-  account_locked: { status: 429, title: 'The account is locked for a while' },
+  // 429 with Retry-After while repeated failed password sign-ins hold the account; 403 while support has locked it.
+  account_locked: { status: 429, title: 'The account is locked', alsoAs: [403] },
   microsoft_account_required: { status: 403, title: 'Link a Microsoft account first' },
   microsoft_account_linked_elsewhere: { status: 409, title: 'The Microsoft account is linked to another account' },
   user_not_found: { status: 404, title: 'No such user' },
@@ -40,6 +41,7 @@ export const PROBLEMS = {
   already_owner: { status: 409, title: 'Already an owner' },
   package_version_exists: { status: 409, title: 'The package version exists already' },
   site_admin_required: { status: 403, title: 'Only site admins may do this' },
+  username_in_use: { status: 409, title: 'An account holds the username' },
   // The contract answers 403 when the caller's own address is unconfirmed, 400 when someone they name has one.
   email_unconfirmed: { status: 403, title: 'The email address is not confirmed yet', alsoAs: [400] },
   admin_required: { status: 403, title: 'Only an admin of the organization may do this' },
@@ -62,7 +64,7 @@ export type ProblemCode = keyof typeof PROBLEMS;
 export class Problem extends Error {
   readonly status: number;
 
-  /** `status` only where the contract gives one code two statuses (`email_unconfirmed`). */
+  /** `status` only where the contract gives one code two statuses (`email_unconfirmed`, `account_locked`). */
   constructor(
     readonly code: ProblemCode,
     readonly detail: string,

@@ -21,6 +21,7 @@ import {
 } from './organizations';
 import { acceptOwnership, createKey, getPackage, inviteOwner, push, pushOk, removeOwner, requestKey, reservePrefix } from './packages';
 import { changeEmailAddress, idTokenFor, register } from './people';
+import { deleteAsSupport, lockAccount, lookUpAccount, releaseUsername, revokeLeakedKey, securityLog, setPasswordByEmail, unlockAccount } from './support';
 import { emailsTo, waitForEmailTo } from './waitFor';
 
 export const FRONTEND_ORIGIN = 'https://gallery.example';
@@ -33,6 +34,9 @@ export interface ApiResponse {
   body: any;
   text: string;
 }
+
+/** A response as a person reads it: the status, and the problem's code if any (`403 site_admin_required`). */
+export const outcome = (response: Pick<ApiResponse, 'status' | 'body'>): string => `${response.status} ${response.body?.code ?? ''}`.trim();
 
 export interface CallOptions {
   body?: unknown;
@@ -279,6 +283,14 @@ const HELPERS = {
   acceptOwnership,
   removeOwner,
   reservePrefix,
+  lookUpAccount,
+  lockAccount,
+  unlockAccount,
+  deleteAsSupport,
+  releaseUsername,
+  revokeLeakedKey,
+  securityLog,
+  setPasswordByEmail,
   startSecondInstance,
 };
 

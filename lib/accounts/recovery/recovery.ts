@@ -12,6 +12,7 @@ import { withMinimumDuration } from './timing';
 import { findToken, issueToken, spendToken, tokenField, type TokenDocument } from '../../shared/tokens';
 import {
   accountView,
+  lockedBySupport,
   readAccount,
   toAccountView,
   tokenRecipient,
@@ -104,12 +105,15 @@ export async function resetPassword(secret: string, newPassword: string, clientA
   const token = await findToken(secret, 'reset-password');
   const account = await readAccount(token.accountId);
   if (!resetLinkHolds(token, account)) throw resetLinkRevoked();
+  // A new password would let nobody in while support holds the account; the link stays for after.
+  if (account.lock) throw lockedBySupport();
   assertAcceptablePassword(newPassword, account);
   const passwordHash = await hashPassword(newPassword);
   await spendToken(token);
   await updateAccount(account.id, (current) => {
     // Checked again on the document written: an email change confirmed a moment ago revokes the link too.
     if (!resetLinkHolds(token, current)) throw resetLinkRevoked();
+    if (current.lock) throw lockedBySupport();
     return withNewSecurityStamp({
       ...current,
       passwordHash,
@@ -170,6 +174,11 @@ export async function signInWithPassword(
   if (!account || !matches) {
     if (account) await recordFailedSignIn(account, clientAddress);
     throw new Problem('invalid_credentials', 'The username or password is not correct.');
+  }
+  // Only once the password is right: a wrong one answers alike for every account.
+  if (account.lock) {
+    await recordAudit(account.id, 'sign_in_failed', clientAddress, { method: 'password', reason: 'locked_by_support' });
+    throw lockedBySupport();
   }
   const current =
     account.failedPasswordAttempts || account.lockedUntil

@@ -140,6 +140,28 @@ export function packageOwnerInvitationMessage(
   );
 }
 
+/** To the holder of a key support revoked because its secret was found exposed. */
+export function leakedApiKeyRevokedMessage(
+  holder: { username: string; emailAddress: string },
+  key: { description: string; owner: string; revokedAt: string },
+): EmailMessage {
+  // The description is the holder's own text: one line in the subject.
+  const description = key.description.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ');
+  return compose(holder.emailAddress, `API key '${description}' revoked: it was exposed`, [
+    `Hello ${holder.username},`,
+    `Your API key '${description}', which pushes for ${key.owner}, was found exposed where others could read it, so our support team revoked it at ${key.revokedAt} (UTC). It no longer works for anyone.`,
+    'What to do: create a new key from the API keys page and put it wherever the old one was used (a CI secret, a script), keeping it out of source code, logs and build output. Then check the latest versions of the packages the key could push; if you did not publish one of them, unlist it and contact support.',
+  ]);
+}
+
+export function accountDeletedBySupportMessage(username: string, emailAddress: string): EmailMessage {
+  return compose(emailAddress, 'Your account has been deleted by support', [
+    `Hello ${username},`,
+    `The package gallery account ${username} has been deleted by our support team: its API keys are revoked, it no longer owns packages or has members or memberships, and its email address is free to use again.`,
+    'If you think this is a mistake, or want to know why, contact support.',
+  ]);
+}
+
 export function accountDeletedMessage(username: string, emailAddress: string): EmailMessage {
   return compose(emailAddress, 'Your account has been deleted', [
     `Hello ${username},`,

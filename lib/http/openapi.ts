@@ -7,7 +7,7 @@ interface DescribedOperation {
   route: string;
   summary: string;
   description?: string;
-  auth: 'none' | 'session' | 'session-or-recovery' | 'api-key';
+  auth: 'none' | 'session' | 'session-or-recovery' | 'api-key' | 'session-or-api-key';
   body?: z.ZodType;
   query?: z.ZodObject;
   params?: z.ZodObject;
@@ -65,6 +65,15 @@ function problemResponses(problems: readonly DocumentedProblem[]): Record<string
   );
 }
 
+/** The security requirements of each way of calling: either of two, where a route takes a key or a session. */
+const SECURITY: Record<DescribedOperation['auth'], Array<Record<string, []>>> = {
+  none: [],
+  session: [{ session: [] }],
+  'session-or-recovery': [{ session: [] }],
+  'api-key': [{ apiKey: [] }],
+  'session-or-api-key': [{ apiKey: [] }, { session: [] }],
+};
+
 /** Problems every operation of its kind can answer, whether or not its spec lists them. */
 function withImpliedProblems(op: DescribedOperation): DocumentedProblem[] {
   const implied: ProblemCode[] = [
@@ -74,8 +83,9 @@ function withImpliedProblems(op: DescribedOperation): DocumentedProblem[] {
     ...(op.route.includes('{') ? (['invalid_request'] as const) : []),
     // A write whose every retry lost to concurrent changes
     ...(op.method !== 'GET' ? (['concurrent_change'] as const) : []),
-    ...(op.auth === 'none' ? [] : op.auth === 'api-key' ? (['invalid_api_key'] as const) : (['unauthorized'] as const)),
-    ...(op.auth === 'session' ? (['microsoft_account_required'] as const) : []),
+    ...(SECURITY[op.auth].some((scheme) => 'apiKey' in scheme) ? (['invalid_api_key'] as const) : []),
+    ...(SECURITY[op.auth].some((scheme) => 'session' in scheme) ? (['unauthorized'] as const) : []),
+    ...(op.auth === 'session' || op.auth === 'session-or-api-key' ? (['microsoft_account_required'] as const) : []),
     'service_unavailable',
   ];
   return [...new Set([...op.problems, ...implied])];
@@ -113,7 +123,7 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
       summary: op.summary,
       ...(op.description ? { description: op.description } : {}),
       ...(parameters.length ? { parameters } : {}),
-      security: op.auth === 'none' ? [] : op.auth === 'api-key' ? [{ apiKey: [] }] : [{ session: [] }],
+      security: SECURITY[op.auth],
       ...(op.body
         ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(op.body, 'input') } } } }
         : {}),

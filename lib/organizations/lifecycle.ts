@@ -47,7 +47,7 @@ export async function createOrganization(
   const email = await withClaims(id, keys, async () => {
     const token = await issueToken('confirm-email', tokenRecipient(organization), CONFIRMATION_LIFETIME_MS);
     const queued = await queueEmail(confirmOrganizationEmailMessage(input.name, input.emailAddress, token), { container: 'accounts', id });
-    await container('accounts').items.create(organization);
+    await container('accounts').items.create({ ...organization, emailConfirmationTokenId: token.id });
     return queued;
   });
   await mirrorMembership(caller.id, organization.username, 'admin');

@@ -211,6 +211,30 @@ describe('limits', () => {
   }, 60_000);
 });
 
+describe('an account deleted', () => {
+  it('takes its invitations with it: those it sent no longer work, those to it are gone from the package', async () => {
+    const [leaving, partner, invitee, other] = await users(4);
+    const id = await ownedPackage(partner);
+    await addOwner(id, partner, leaving);
+    const sentByLeaving = await service.inviteOwner(id, leaving, invitee.username, invitee.person.email);
+    const theirs = await ownedPackage(other);
+    await service.inviteOwner(theirs, other, leaving.username, leaving.person.email);
+
+    expect((await service.call('DELETE', '/api/me', { token: leaving.sessionToken, body: { confirmUsername: leaving.username } })).status).toBe(202);
+    jest.spyOn(clock, 'now').mockReturnValue(new Date(Date.now() + 25 * 60 * 60 * 1000));
+    await service.host.runTimer('processAccountDeletions');
+    jest.restoreAllMocks();
+
+    expect(outcome(await service.acceptOwnership(id, invitee, sentByLeaving))).toBe('400 invalid_token');
+    expect((await service.myPackages(invitee)).invitations.received).toEqual([]);
+    expect((await service.myPackages(partner)).invitations.sent).toEqual([]);
+    expect((await service.myPackages(other)).invitations.sent).toEqual([]);
+    // The package it was invited to can invite three others again.
+    for (const someone of await users(3)) expect(outcome(await invite(theirs, other, someone.username))).toBe('202');
+    expect(await ownersOf(id)).toEqual([partner.username]);
+  });
+});
+
 describe('my packages', () => {
   it('lists what the caller owns directly and through its organizations, with the owning name', async () => {
     const [user, partner, orgAdmin, stranger] = await users(4);

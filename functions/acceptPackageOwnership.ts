@@ -1,5 +1,6 @@
 import { ok, operation } from '../lib/http/operation';
-import { acceptOwnerInvitation, ownerTokenBody, packageParams, packageView } from '../lib/packages/packages';
+import { acceptOwnerInvitation, ownerTokenBody } from '../lib/packages/owners';
+import { packageParams, packageView } from '../lib/packages/packages';
 
 operation('acceptPackageOwnership', {
   method: 'POST',
@@ -9,6 +10,6 @@ operation('acceptPackageOwnership', {
   summary: 'Become an owner of a package with the token of an invitation',
   body: ownerTokenBody,
   responses: { 200: { description: 'The package with its new owner', schema: packageView } },
-  problems: ['invalid_token'],
+  problems: ['invalid_token', 'owner_limit'],
   handle: async ({ params, body, caller, clientAddress }) => ok(await acceptOwnerInvitation(params.id, body.token, caller.account, clientAddress)),
 });

@@ -1,5 +1,6 @@
 import { accepted, operation } from '../lib/http/operation';
-import { inviteOwner, inviteOwnerBody, packageParams } from '../lib/packages/packages';
+import { inviteOwner, inviteOwnerBody } from '../lib/packages/owners';
+import { packageParams } from '../lib/packages/packages';
 
 operation('invitePackageOwner', {
   method: 'POST',
@@ -7,10 +8,12 @@ operation('invitePackageOwner', {
   params: packageParams,
   auth: 'session',
   summary: 'Invite an account or organization to co-own a package (owners, and admins of owning organizations)',
-  description: 'An email carries a token, valid 7 days, for that account only (for an organization: one of its admins).',
+  description:
+    'An email carries a token, valid 7 days, for that account only (for an organization: one of its admins). Inviting the same account ' +
+    'again replaces its invitation. A package has at most 15 owners and 3 invitations waiting for an answer.',
   body: inviteOwnerBody,
   responses: { 202: { description: 'Invited' } },
-  problems: ['not_found', 'not_an_owner', 'user_not_found', 'already_owner'],
+  problems: ['not_found', 'not_an_owner', 'user_not_found', 'already_owner', 'owner_limit'],
   handle: async ({ params, body, caller, clientAddress, log }) => {
     await inviteOwner(params.id, body.username, caller.account, clientAddress, log);
     return accepted();

@@ -1,5 +1,6 @@
 import { noContent, operation } from '../lib/http/operation';
-import { packageOwnerParams, removeOwner } from '../lib/packages/packages';
+import { removeOwner } from '../lib/packages/owners';
+import { packageOwnerParams } from '../lib/packages/packages';
 
 operation('removePackageOwner', {
   method: 'DELETE',

@@ -2,7 +2,7 @@ import { clock } from '../lib/shared/clock';
 import { container } from '../lib/shared/storage/cosmos';
 import { useTestService } from './support/service';
 import type { Member } from './support/organizations';
-import type { ApiKeyRequest } from './support/packages';
+import { listed, type ApiKeyRequest } from './support/packages';
 import { uniqueName } from './support/people';
 import { tokenIn } from './support/waitFor';
 
@@ -69,6 +69,82 @@ describe('creating an API key', () => {
     for (const owner of [name, admin.username, 'no-such-owner']) {
       const response = await service.requestKey(outsider, { owner });
       expect(`${owner}: ${response.status} ${response.body.code}`).toBe(`${owner}: 403 owner_not_allowed`);
+    }
+  });
+});
+
+describe('editing a key', () => {
+  const outcome = (response: { status: number; body?: { code?: string } }) => `${response.status} ${response.body?.code ?? ''}`.trim();
+
+  it('changes its description and globs; its secret, scopes, owner and expiry stay', async () => {
+    const user = await service.confirmedUser();
+    const stem = uniqueName('Edit').replace('-', '');
+    const original = await service.createKey(user, { description: 'old', scopes: ['package:push'], packageGlobs: [`${stem}.Old.*`] });
+    const { key, ...before } = original;
+
+    const edited = await service.editKey(user, original.id, { description: '  new description ', packageGlobs: [`${stem}.New.*`, `${stem}.Other`] });
+    expect(edited.status).toBe(200);
+    expect(edited.body).toEqual({ ...before, description: 'new description', packageGlobs: [`${stem}.New.*`, `${stem}.Other`] });
+    expect(await listKeys(user)).toEqual([edited.body]);
+    // The same secret pushes what the new globs cover, and no longer what only the old ones did.
+    expect((await service.push(key, `${stem}.New.Lib`)).status).toBe(201);
+    expect(outcome(await service.push(key, `${stem}.Old.Lib`))).toBe('403 api_key_scope');
+
+    const onlyDescription = await service.editKey(user, original.id, { description: 'described again' });
+    expect(onlyDescription.body).toMatchObject({ description: 'described again', packageGlobs: [`${stem}.New.*`, `${stem}.Other`] });
+    const events = (await service.call('GET', '/api/me/audit', { token: user.sessionToken })).body.events;
+    expect(events.slice(0, 3).map((e: { action: string; details: Record<string, string> }) => [e.action, e.details])).toEqual([
+      ['api_key_edited', { keyId: original.id, changed: 'description' }],
+      ['package_pushed', expect.objectContaining({ keyId: original.id })],
+      ['api_key_edited', { keyId: original.id, changed: 'description, packageGlobs' }],
+    ]);
+  });
+
+  it.each([
+    [{}, 'description'],
+    [{ scopes: ['package:unlist'] }, 'scopes'],
+    [{ owner: 'someone' }, 'owner'],
+    [{ expiresInDays: 365 }, 'expiresInDays'],
+    [{ description: '' }, 'description'],
+    [{ description: 5 }, 'description'],
+    [{ packageGlobs: [] }, 'packageGlobs'],
+    [{ packageGlobs: ['bad glob!'] }, 'packageGlobs.0'],
+    [{ packageGlobs: 'Contoso.*' }, 'packageGlobs'],
+  ])('refuses %j, naming the field, and changes nothing', async (body, field) => {
+    const user = await service.confirmedUser();
+    const created = await service.createKey(user);
+    const response = await service.call('PATCH', `/api/me/api-keys/${created.id}`, { token: user.sessionToken, body });
+    expect(outcome(response)).toBe('400 invalid_request');
+    expect(response.body.detail).toContain(`'${field}'`);
+    const { key: _secret, ...unchanged } = created;
+    expect(await listKeys(user)).toEqual([expect.objectContaining(unchanged)]);
+  });
+
+  it("answers 404 for another's key, a revoked one and one that never was; needs a full session", async () => {
+    const owner = await service.confirmedUser();
+    const other = await service.confirmedUser();
+    const { id } = await service.createKey(owner);
+    expect(outcome(await service.editKey(other, id, { description: 'mine now' }))).toBe('404 not_found');
+    expect(outcome(await service.editKey(owner, '0'.repeat(32), { description: 'nothing' }))).toBe('404 not_found');
+    expect(outcome(await service.call('PATCH', `/api/me/api-keys/${id}`, { body: { description: 'anonymous' } }))).toBe('401 unauthorized');
+    const revoked = await service.createKey(owner);
+    expect((await service.call('DELETE', `/api/me/api-keys/${revoked.id}`, { token: owner.sessionToken })).status).toBe(204);
+    expect(outcome(await service.editKey(owner, revoked.id, { description: 'back' }))).toBe('404 not_found');
+    const recovery = await service.recoverySession(owner);
+    expect(outcome(await service.editKey({ sessionToken: recovery }, id, { description: 'x' }))).toBe('403 microsoft_account_required');
+  });
+
+  it('an edit and a regeneration at once both land: the new secret pushes with the new globs', async () => {
+    const user = await service.confirmedUser();
+    const stem = uniqueName('Both').replace('-', '');
+    for (let round = 0; round < 3; round += 1) {
+      const { id } = await service.createKey(user, { packageGlobs: ['Nothing.*'] });
+      const [edited, regenerated] = await Promise.all([
+        service.editKey(user, id, { packageGlobs: [`${stem}.*`] }),
+        service.call('POST', `/api/me/api-keys/${id}/regenerate`, { token: user.sessionToken }),
+      ]);
+      expect([edited.status, regenerated.status]).toEqual([200, 200]);
+      expect((await service.push(regenerated.body.key, `${stem}.R${round}`)).status).toBe(201);
     }
   });
 });
@@ -156,7 +232,7 @@ describe('keys and organizations', () => {
 
     expect(await listKeys(admin)).toEqual([expect.objectContaining({ id, owner: account.username })]);
     expect((await service.push(key, packageId, '1.1.0')).status).toBe(200);
-    expect((await service.call('GET', `/api/packages/${packageId}`)).body).toMatchObject({ owners: [account.username], versions: ['1.0.0', '1.1.0'] });
+    expect((await service.call('GET', `/api/packages/${packageId}`)).body).toMatchObject({ owners: [account.username], versions: listed('1.0.0', '1.1.0') });
     // The admin now manages the key: it can revoke it.
     expect((await service.call('DELETE', `/api/me/api-keys/${id}`, { token: admin.sessionToken })).status).toBe(204);
     expect((await service.push(key, packageId, '1.2.0')).body.code).toBe('invalid_api_key');

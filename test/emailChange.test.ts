@@ -290,3 +290,69 @@ describe('links sent to an address the account no longer has', () => {
     expect((await me(account.sessionToken)).kind).toBe('user');
   });
 });
+
+describe('sending the confirmation link again', () => {
+  const resend = (token: string | undefined) => service.call('POST', '/api/me/email/resend-confirmation', { token });
+  const outcome = (response: { status: number; body?: { code?: string } }) => `${response.status} ${response.body?.code ?? ''}`.trim();
+  /** The newest email to `address` with `subject`, once `seen` emails had arrived there. */
+  const nextLink = async (address: string, subject: string, seen: number) => tokenIn((await service.nextEmailTo(address, subject, seen)).links[0]);
+
+  it('to an unconfirmed address: a new link that confirms it, and the earlier link stops working', async () => {
+    const { person, sessionToken } = await service.register();
+    const earlier = await nextLink(person.email, 'Confirm your email address', 0);
+    const seen = service.emailCount(person.email);
+    const resent = await resend(sessionToken);
+    expect(resent.status).toBe(202);
+    const fresh = await nextLink(person.email, 'Confirm your email address', seen);
+    expect(fresh).not.toBe(earlier);
+
+    expect(outcome(await confirm(earlier))).toBe('400 invalid_token');
+    expect((await me(sessionToken)).emailConfirmed).toBe(false);
+    expect(outcome(await confirm(fresh))).toBe('200');
+    expect((await me(sessionToken)).emailConfirmed).toBe(true);
+    // Nothing left to confirm.
+    const nothing = await resend(sessionToken);
+    expect(outcome(nothing)).toBe('400 invalid_request');
+    expect(nothing.body.detail).toMatch(/confirmed already/);
+    const log = (await service.call('GET', '/api/me/audit', { token: sessionToken })).body.events.map((e: { action: string }) => e.action);
+    expect(log.slice(0, 2)).toEqual(['email_confirmed', 'email_confirmation_resent']);
+  });
+
+  it('for a pending change: to the new address, and the earlier link to it stops working', async () => {
+    const { sessionToken, person } = await service.register();
+    const newAddress = freshAddress();
+    expect((await changeEmail(sessionToken, newAddress)).status).toBe(202);
+    const earlier = await confirmationToken(newAddress);
+    const seenNew = service.emailCount(newAddress);
+    const seenOld = service.emailCount(person.email);
+    expect((await resend(sessionToken)).status).toBe(202);
+    const fresh = await nextLink(newAddress, 'Confirm your new email address', seenNew);
+    // The current address is neither sent a link nor told again.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(service.emailCount(person.email)).toBe(seenOld);
+
+    expect(outcome(await confirm(earlier))).toBe('400 invalid_token');
+    expect(outcome(await confirm(fresh))).toBe('200');
+    expect(await me(sessionToken)).toMatchObject({ emailAddress: newAddress, emailConfirmed: true, pendingEmailAddress: null });
+  });
+
+  it('twice at once: each sends a link, and exactly one of them works', async () => {
+    const { person, sessionToken } = await service.register();
+    const seen = service.emailCount(person.email);
+    const answers = await Promise.all([resend(sessionToken), resend(sessionToken)]);
+    expect(answers.map((a) => a.status)).toEqual([202, 202]);
+    await waitFor(() => service.emailCount(person.email) >= seen + 2, { what: 'two new links' });
+    const links = service.emailsTo(person.email).slice(seen).map((e) => tokenIn(e.links[0]));
+    const outcomes = [];
+    for (const link of links) outcomes.push(outcome(await confirm(link)));
+    expect(outcomes.sort()).toEqual(['200', '400 invalid_token']);
+  });
+
+  it('needs a full session', async () => {
+    expect(outcome(await resend(undefined))).toBe('401 unauthorized');
+    const user = await service.register();
+    await service.confirmRegistrationEmail(user);
+    const recovery = await service.recoverySession(user);
+    expect(outcome(await resend(recovery))).toBe('403 microsoft_account_required');
+  });
+});

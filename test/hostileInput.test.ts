@@ -170,6 +170,13 @@ describe('hostile values in every documented field', () => {
 
   const hostileParameters = [...unstorable.map((c) => `Contoso${c}Lib`), 'x'.repeat(300), '.hidden', 'Trailing.', '\u00e4'];
 
+  /**
+   * A trailing period ends no name or id, but it ends every reserved prefix (`Contoso.`): where a parameter's
+   * documented pattern asks for that period, 'Trailing.' is a name like any other.
+   */
+  const asksForTrailingPeriod = (parameter: Parameter): boolean =>
+    (parameter.parameters.find((p: any) => p.name === parameter.name)?.schema?.pattern ?? '').endsWith('\\.$');
+
   it.each(hostileParameters)('refuses %j in every path parameter, naming the parameter, and writes nothing', async (value) => {
     const complaints: string[] = [];
     const parameters = documentedParameters();
@@ -178,6 +185,7 @@ describe('hostile values in every documented field', () => {
     );
     sweep.service.cosmos.reset();
     for (const parameter of parameters) {
+      if (value === 'Trailing.' && asksForTrailingPeriod(parameter)) continue;
       const route = fillRoute(parameter.path, parameter.parameters, { name: parameter.name, value });
       const response = await sweep.service.call(parameter.method, `/api${route}`, credentials(parameter));
       const label = `${parameter.method} ${parameter.path} ${parameter.name}=${JSON.stringify(value)}`;

@@ -4,7 +4,8 @@ import { container } from '../lib/shared/storage/cosmos';
 import { useTestService } from './support/service';
 import type { Member } from './support/organizations';
 import { newPerson, uniqueName } from './support/people';
-import { API_KEY_HEADER } from './support/packages';
+import { API_KEY_HEADER, listed } from './support/packages';
+import { waitFor } from './support/waitFor';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const SITE_ADMIN = uniqueName('siteadmin');
@@ -14,6 +15,8 @@ const service = useTestService({ settings: { SITE_ADMINS: `someone-else, ${SITE_
 type User = Member;
 
 const packageOf = async (id: string) => (await service.getPackage(id)).body;
+/** The package's versions, in the order it lists them. */
+const versionsOf = async (id: string): Promise<string[]> => (await packageOf(id)).versions.map((v: { version: string }) => v.version);
 
 /** Letters and digits no other test uses, to build package ids and prefixes from. */
 const tag = () => randomBytes(4).toString('hex');
@@ -47,12 +50,12 @@ describe('the push check', () => {
 
     const first = await service.push(key, id, '1.0.0');
     expect(first.status).toBe(201);
-    expect(first.body).toEqual({ id, owners: [owner.username], versions: ['1.0.0'], listed: true });
-    expect(await packageOf(id)).toEqual({ id, owners: [owner.username], versions: ['1.0.0'], listed: true });
+    expect(first.body).toEqual({ id, owners: [owner.username], versions: listed('1.0.0'), listed: true });
+    expect(await packageOf(id)).toEqual({ id, owners: [owner.username], versions: listed('1.0.0'), listed: true });
 
     const second = await service.push(key, id, '1.1.0');
     expect(second.status).toBe(200);
-    expect(second.body).toEqual({ id, owners: [owner.username], versions: ['1.0.0', '1.1.0'], listed: true });
+    expect(second.body).toEqual({ id, owners: [owner.username], versions: listed('1.0.0', '1.1.0'), listed: true });
 
     const again = await service.push(key, id, '1.1.0');
     expect(again.status).toBe(409);
@@ -60,7 +63,7 @@ describe('the push check', () => {
     // Versions compare case-insensitively too; the label keeps the case it was first pushed in, as NuGet's does.
     expect(outcome(await service.push(key, id, '2.0.0-Beta'))).toBe('200');
     expect(outcome(await service.push(key, id, '2.0.0-beta'))).toBe('409 package_version_exists');
-    expect((await packageOf(id)).versions).toEqual(['1.0.0', '1.1.0', '2.0.0-Beta']);
+    expect(await versionsOf(id)).toEqual(['1.0.0', '1.1.0', '2.0.0-Beta']);
   });
 
   it('compares ids case-insensitively: another casing is a new version of the same package', async () => {
@@ -71,9 +74,9 @@ describe('the push check', () => {
 
     const lower = await service.push(key, id.toLowerCase(), '1.0.1');
     expect(lower.status).toBe(200);
-    expect(lower.body).toEqual({ id, owners: [owner.username], versions: ['1.0.0', '1.0.1'], listed: true });
+    expect(lower.body).toEqual({ id, owners: [owner.username], versions: listed('1.0.0', '1.0.1'), listed: true });
     expect(outcome(await service.push(key, id.toUpperCase(), '1.0.1'))).toBe('409 package_version_exists');
-    expect(await packageOf(id.toLowerCase())).toEqual({ id, owners: [owner.username], versions: ['1.0.0', '1.0.1'], listed: true });
+    expect(await packageOf(id.toLowerCase())).toEqual({ id, owners: [owner.username], versions: listed('1.0.0', '1.0.1'), listed: true });
 
     // Someone else's key cannot take it over by changing the case.
     const other = await service.createKey(await service.confirmedUser());
@@ -95,7 +98,7 @@ describe('the push check', () => {
     expect(outcome(await service.push(pushKey, id, '1.0.0'))).toBe('201');
     expect(outcome(await service.push(versionKey, id, '1.1.0'))).toBe('200');
     expect(outcome(await service.push(unlistKey, id, '1.2.0'))).toBe('403 api_key_scope');
-    expect((await packageOf(id)).versions).toEqual(['1.0.0', '1.1.0']);
+    expect(await versionsOf(id)).toEqual(['1.0.0', '1.1.0']);
   });
 
   it('refuses ids the key’s globs do not cover, new or existing', async () => {
@@ -123,7 +126,7 @@ describe('the push check', () => {
     const response = await service.push(await service.createKey(stranger, { scopes: ['package:push', 'package:pushversion'] }), id, '2.0.0');
     expect(response.status).toBe(403);
     expect(response.body.code).toBe('not_an_owner');
-    expect(await packageOf(id)).toEqual({ id, owners: [owner.username], versions: ['1.0.0'], listed: true });
+    expect(await packageOf(id)).toEqual({ id, owners: [owner.username], versions: listed('1.0.0'), listed: true });
   });
 
   it('answers 401 invalid_api_key for unknown, malformed, revoked and expired keys, and without one', async () => {
@@ -157,7 +160,7 @@ describe('the push check', () => {
     expect((await service.call('DELETE', `/api/me/api-keys/${revoked.id}`, { token: owner.sessionToken })).status).toBe(204);
     expect(outcome(await service.push(revoked, id, '1.2.0'))).toBe('401 invalid_api_key');
 
-    expect((await packageOf(id)).versions).toEqual(['1.0.0', '1.1.0']);
+    expect(await versionsOf(id)).toEqual(['1.0.0', '1.1.0']);
   });
 
   it('refuses a key once it expires, by the service’s clock', async () => {
@@ -213,10 +216,10 @@ describe('versions as NuGet has them', () => {
       expect(`${same}: ${outcome(response)}`).toBe(`${same}: 409 package_version_exists`);
       expect(response.body.detail).toContain("version '1.0.0'");
     }
-    expect((await packageOf(id)).versions).toEqual(['1.0.0']);
+    expect(await versionsOf(id)).toEqual(['1.0.0']);
     // …and the other way round: a longer spelling first.
     const other = await packageWith('1.0.0.0-Beta+sha.1');
-    expect((await packageOf(other.id)).versions).toEqual(['1.0.0-Beta']);
+    expect(await versionsOf(other.id)).toEqual(['1.0.0-Beta']);
     for (const same of ['1.0.0-beta', '1.0-BETA', '1.0.0-Beta+other']) expect(`${same}: ${outcome(await service.push(other.key, other.id, same))}`).toBe(`${same}: 409 package_version_exists`);
     expect(outcome(await service.push(other.key, other.id, '1.0.0-beta.1'))).toBe('200');
   });
@@ -238,9 +241,9 @@ describe('versions as NuGet has them', () => {
     for (const [input, normalized] of accepted) {
       const response = await service.push(key, id, input);
       expect(`${input}: ${outcome(response)}`).toBe(`${input}: 200`);
-      expect(response.body.versions).toContain(normalized);
+      expect(response.body.versions).toContainEqual({ version: normalized, listed: true });
     }
-    expect((await packageOf(id)).versions).toEqual([
+    expect(await versionsOf(id)).toEqual([
       '1.0.0-0',
       '1.0.0-1.0',
       '1.0.0-alpha',
@@ -297,7 +300,7 @@ describe('versions as NuGet has them', () => {
       expect(response.body.detail).toMatch(/^The field 'version' /);
     }
     expect(outcome(await service.push(key, id, `1.0.0+${'a'.repeat(58)}`))).toBe('409 package_version_exists');
-    expect((await packageOf(id)).versions).toEqual(['1.0.0']);
+    expect(await versionsOf(id)).toEqual(['1.0.0']);
   });
 
   it('limits an id and its full version to 160 characters together, as NuGet.org does', async () => {
@@ -320,11 +323,11 @@ describe('versions as NuGet has them', () => {
       const id = newId('Same');
       const answers = await Promise.all(spellings.map((version) => service.push(key, id, version)));
       expect(answers.map(outcome).sort()).toEqual(['201', ...Array(spellings.length - 1).fill('409 package_version_exists')]);
-      expect((await packageOf(id)).versions).toEqual(['1.0.0']);
+      expect(await versionsOf(id)).toEqual(['1.0.0']);
       // An existing id: one push adds it.
       const next = await Promise.all(spellings.map((version) => service.push(key, id, version.replace(/^0*1/, '2'))));
       expect(next.map(outcome).sort()).toEqual(['200', ...Array(spellings.length - 1).fill('409 package_version_exists')]);
-      expect((await packageOf(id)).versions).toEqual(['1.0.0', '2.0.0']);
+      expect(await versionsOf(id)).toEqual(['1.0.0', '2.0.0']);
     }
   });
 
@@ -337,7 +340,7 @@ describe('versions as NuGet has them', () => {
     const { resource } = await container('packages').item(id.toLowerCase(), id.toLowerCase()).read();
     await container('packages').items.upsert({ ...resource, versions: ['0.1.0', '1.0', '1.0.0+build', '2.0.0-beta', '2.0.0.0-beta', '03.0'] });
 
-    expect((await packageOf(id)).versions).toEqual(['0.1.0', '1.0.0', '2.0.0-beta', '3.0.0']);
+    expect(await versionsOf(id)).toEqual(['0.1.0', '1.0.0', '2.0.0-beta', '3.0.0']);
     for (const same of ['1.0.0', '3.0.0', '2.0.0-BETA']) expect(`${same}: ${outcome(await service.push(key, id, same))}`).toBe(`${same}: 409 package_version_exists`);
     expect(outcome(await service.push(key, id, '4.0'))).toBe('200');
     const { resource: rewritten } = await container('packages').item(id.toLowerCase(), id.toLowerCase()).read();
@@ -470,19 +473,18 @@ describe('what a push costs', () => {
     expect(createdReads[1]).toMatch(doc('packages', id.toLowerCase()));
     expect(createdReads[2]).toMatch(doc('prefixes', stem.toLowerCase()));
     expect(service.cosmos.queries()).toEqual([]);
-    // The writes: the owner's record of the package, then the package.
-    expect(created.filter((line) => !line.startsWith('GET ')).map((line) => line.replace(/^(\w+ )\/dbs\/[^/]+/, '$1'))).toEqual([
-      'POST /colls/ownerships/docs',
-      'POST /colls/packages/docs',
-    ]);
+    // The writes: the owner's record of the package, then the package; the record of the push alongside.
+    const writes = (lines: string[]) => lines.filter((line) => !line.startsWith('GET ')).map((line) => line.replace(/^(\w+ )\/dbs\/[^/]+/, '$1'));
+    expect(writes(created).filter((line) => !line.includes('/audit/'))).toEqual(['POST /colls/ownerships/docs', 'POST /colls/packages/docs']);
+    expect(writes(created).filter((line) => line.includes('/audit/'))).toEqual(['POST /colls/audit/docs']);
 
     service.cosmos.reset();
     expect(outcome(await service.push(key, id, '1.1.0'))).toBe('200');
     const version = service.cosmos.documentRequests();
-    expect(version).toHaveLength(3);
+    expect(version).toHaveLength(4);
     expect(version[0]).toMatch(doc('apiKeys', key.id));
     expect(version[1]).toMatch(doc('packages', id.toLowerCase()));
-    expect(version[2]).toMatch(new RegExp(`^PUT /dbs/[^/]+/colls/packages/docs/${id.toLowerCase().replace('.', '\\.')}$`));
+    expect(writes(version).sort()).toEqual(['POST /colls/audit/docs', `PUT /colls/packages/docs/${id.toLowerCase()}`]);
     expect(service.cosmos.queries()).toEqual([]);
 
     service.cosmos.reset();
@@ -493,6 +495,33 @@ describe('what a push costs', () => {
     service.cosmos.reset();
     expect(outcome(await service.push('not-a-key', id, '1.2.0'))).toBe('401 invalid_api_key');
     expect(service.cosmos.documentRequests()).toEqual([]);
+  });
+
+  it('sends the record of a push alongside the package write, not after it: no second round trip', async () => {
+    const owner = await service.confirmedUser();
+    const key = await service.createKey(owner);
+    const id = newId('Cost');
+    expect(outcome(await service.push(key, id, '1.0.0'))).toBe('201');
+    for (const [version, write] of [
+      ['1.1.0', /^PUT .*\/colls\/packages\/docs\//],
+      ['1.2.0', /^POST .*\/colls\/audit\/docs$/],
+    ] as const) {
+      service.cosmos.reset();
+      // Either write held back: the other has already reached the store.
+      const held = service.cosmos.holdNext(write);
+      const pushing = service.push(key, id, version);
+      await held.reached;
+      const other = write.source.includes('audit') ? /^PUT .*\/colls\/packages\/docs\// : /^POST .*\/colls\/audit\/docs$/;
+      await waitFor(() => service.cosmos.documentRequests().some((line) => other.test(line)), { what: `the other write of the push of ${version}` });
+      held.release();
+      expect(outcome(await pushing)).toBe('200');
+    }
+    const log = (await service.call('GET', '/api/me/audit', { token: owner.sessionToken })).body.events;
+    expect(log.filter((e: { action: string }) => e.action === 'package_pushed').map((e: { details: { version: string } }) => e.details.version)).toEqual([
+      '1.2.0',
+      '1.1.0',
+      '1.0.0',
+    ]);
   });
 
   it('tells queries apart from creates (the harness check the budget relies on)', async () => {
@@ -522,7 +551,7 @@ describe('keys owned by an organization', () => {
     const memberKey = await service.createKey(member, { owner: organization.toUpperCase(), scopes: ['package:pushversion'] });
     expect(memberKey.owner).toBe(organization);
     expect(outcome(await service.push(memberKey, id, '1.1.0'))).toBe('200');
-    expect(await packageOf(id)).toEqual({ id, owners: [organization], versions: ['1.0.0', '1.1.0'], listed: true });
+    expect(await packageOf(id)).toEqual({ id, owners: [organization], versions: listed('1.0.0', '1.1.0'), listed: true });
 
     // Keys the members own themselves do not push for the organization.
     expect(outcome(await service.push(await service.createKey(admin), id, '1.2.0'))).toBe('403 not_an_owner');
@@ -585,8 +614,8 @@ describe('package owners', () => {
 
     const accepted = await service.acceptOwnership(id, invitee, token);
     expect(accepted.status).toBe(200);
-    expect(accepted.body).toEqual({ id, owners: [owner.username, invitee.username], versions: ['1.0.0'], listed: true });
-    expect(await packageOf(id)).toEqual({ id, owners: [owner.username, invitee.username], versions: ['1.0.0'], listed: true });
+    expect(accepted.body).toEqual({ id, owners: [owner.username, invitee.username], versions: listed('1.0.0'), listed: true });
+    expect(await packageOf(id)).toEqual({ id, owners: [owner.username, invitee.username], versions: listed('1.0.0'), listed: true });
     expect(outcome(await service.acceptOwnership(id, invitee, token))).toBe('400 invalid_token');
 
     expect(outcome(await service.push(await service.createKey(invitee, { scopes: ['package:pushversion'] }), id, '1.1.0'))).toBe('200');
@@ -683,7 +712,7 @@ describe('package owners', () => {
     expect(outcome(await service.push(collaboratorKey, id, '1.1.0'))).toBe('200');
     // Its admin manages the package for it: removing the original owner leaves the organization.
     expect((await service.removeOwner(id, orgAdmin, owner.username)).status).toBe(204);
-    expect(await packageOf(id)).toEqual({ id, owners: [organization.name], versions: ['1.0.0', '1.1.0'], listed: true });
+    expect(await packageOf(id)).toEqual({ id, owners: [organization.name], versions: listed('1.0.0', '1.1.0'), listed: true });
     expect(outcome(await service.removeOwner(id, collaborator, organization.name))).toBe('403 not_an_owner');
   });
 
@@ -851,7 +880,7 @@ describe('reserved prefixes', () => {
 
     expect((await service.reservePrefix(admin, `${base}.`, [prefixOwner.username])).status).toBe(201);
     expect(outcome(await service.push(earlyKey, `${base}.Old`, '1.1.0'))).toBe('200');
-    expect(await packageOf(`${base}.Old`)).toEqual({ id: `${base}.Old`, owners: [earlyOwner.username], versions: ['1.0.0', '1.1.0'], listed: true });
+    expect(await packageOf(`${base}.Old`)).toEqual({ id: `${base}.Old`, owners: [earlyOwner.username], versions: listed('1.0.0', '1.1.0'), listed: true });
     expect(outcome(await service.push(earlyKey, `${base}.New`))).toBe('403 prefix_reserved');
     // Nor do they make the prefix owner an owner of it.
     expect(outcome(await service.push(await service.createKey(prefixOwner), `${base}.Old`, '2.0.0'))).toBe('403 not_an_owner');
@@ -867,6 +896,40 @@ describe('reserved prefixes', () => {
     }
     expect(outcome(await service.reservePrefix(admin, `Contoso${tag()}.`, []))).toBe('400 invalid_request');
     expect(outcome(await service.reservePrefix(admin, `Contoso${tag()}.`, [uniqueName('nobody')]))).toBe('404 user_not_found');
+  });
+
+  it('are released by site admins: new ids under them are anyone’s again, packages pushed under them keep their owners', async () => {
+    const admin = await theSiteAdmin();
+    const prefixOwner = await service.confirmedUser();
+    const someoneElse = await service.confirmedUser();
+    const base = `Contoso${tag()}`;
+    expect((await service.reservePrefix(admin, `${base}.`, [prefixOwner.username])).status).toBe(201);
+    expect((await service.reservePrefix(admin, `${base}.Internal.`, [prefixOwner.username])).status).toBe(201);
+    await service.pushOk(await service.createKey(prefixOwner), `${base}.Kept`, '1.0.0', 201);
+    const othersKey = await service.createKey(someoneElse);
+    expect(outcome(await service.push(othersKey, `${base}.Mine`))).toBe('403 prefix_reserved');
+
+    expect(outcome(await service.releasePrefix(someoneElse, `${base}.`))).toBe('403 site_admin_required');
+    const released = await service.releasePrefix(admin, `${base.toUpperCase()}.`);
+    expect(released.status).toBe(204);
+    expect(outcome(await service.releasePrefix(admin, `${base}.`))).toBe('404 not_found');
+
+    const listed = (await service.call('GET', '/api/site-admin/prefixes', { token: admin.sessionToken })).body.map((r: { prefix: string }) => r.prefix);
+    expect(listed).toContain(`${base}.Internal.`);
+    expect(listed).not.toContain(`${base}.`);
+    expect(outcome(await service.push(othersKey, `${base}.Mine`))).toBe('201');
+    expect(outcome(await service.push(othersKey, `${base}.Internal.Lib`))).toBe('403 prefix_reserved');
+    expect((await packageOf(`${base}.Kept`)).owners).toEqual([prefixOwner.username]);
+  });
+
+  it('are released only by a path that names a prefix, with a full session', async () => {
+    const admin = await theSiteAdmin();
+    for (const prefix of ['Contoso', 'Contoso..', '.Contoso.']) {
+      const response = await service.releasePrefix(admin, prefix);
+      expect(`${prefix}: ${outcome(response)}`).toBe(`${prefix}: 400 invalid_request`);
+      expect(response.body.detail).toContain("path parameter 'prefix'");
+    }
+    expect((await service.call('DELETE', `/api/site-admin/prefixes/Contoso${tag()}.`)).status).toBe(401);
   });
 });
 

@@ -107,6 +107,25 @@ describe('forgot password', () => {
   });
 });
 
+describe('confirmation links sent again', () => {
+  it('are limited per address too, however many accounts ask to change to it', async () => {
+    const target = unusedAddress();
+    const accounts = [await service.register(), await service.register()];
+    pinClocks(freshHour() + 10 * MINUTE_MS);
+    const sessions: string[] = [];
+    for (const { person } of accounts) {
+      const signedIn = await service.call('POST', '/api/auth/microsoft', { body: { idToken: service.idTokenFor(person) } });
+      sessions.push(signedIn.body.sessionToken);
+      expect((await service.call('POST', '/api/me/email', { token: signedIn.body.sessionToken, body: { emailAddress: target } })).status).toBe(202);
+    }
+    const limit = RATE_LIMITS.resendConfirmationPerAddress;
+    const resend = (i: number) => service.call('POST', '/api/me/email/resend-confirmation', { token: sessions[i % 2] });
+    for (let i = 0; i < limit.max; i += 1) expect((await resend(i)).status).toBe(202);
+    expectTooManyRequests(await resend(0), limit.windowSeconds - 10 * 60);
+    expectTooManyRequests(await resend(1), limit.windowSeconds - 10 * 60);
+  });
+});
+
 describe('across instances', () => {
   let second: SecondInstance;
 
@@ -156,6 +175,19 @@ describe('across instances', () => {
     }
     expectTooManyRequests(await forgotPassword(address, hosts[0]), limit.windowSeconds - 10 * 60);
     expectTooManyRequests(await forgotPassword(address, hosts[1]), limit.windowSeconds - 10 * 60);
+  });
+
+  it('counts confirmation links sent again on both hosts against one limit per account', async () => {
+    const { person } = await service.register();
+    pinClocks(freshHour() + 10 * MINUTE_MS, second.clock);
+    const signedIn = await service.call('POST', '/api/auth/microsoft', { body: { idToken: service.idTokenFor(person) } });
+    const hosts = [service, second];
+    const resend = (via: Pick<TestService, 'call'>) => via.call('POST', '/api/me/email/resend-confirmation', { token: signedIn.body.sessionToken });
+
+    const limit = RATE_LIMITS.resendConfirmationPerAccount;
+    for (let i = 0; i < limit.max; i += 1) expect((await resend(hosts[i % 2])).status).toBe(202);
+    expectTooManyRequests(await resend(hosts[0]), limit.windowSeconds - 10 * 60);
+    expectTooManyRequests(await resend(hosts[1]), limit.windowSeconds - 10 * 60);
   });
 
   it('counts simultaneous calls on both hosts exactly', async () => {

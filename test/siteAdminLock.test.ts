@@ -256,7 +256,7 @@ describe('locking an account', () => {
         const newPackage = await call('PUT', '/api/packages', { headers: { 'X-NuGet-ApiKey': key.key }, body: { id: newId(), version: '1.0.0' } });
         expect(outcome(newPackage)).toBe('401 invalid_api_key');
       }
-      expect((await service.getPackage(id)).body.versions).toEqual(['1.0.0']);
+      expect((await service.getPackage(id)).body.versions).toEqual([{ version: '1.0.0', listed: true }]);
     } finally {
       await second.stop();
     }
@@ -472,7 +472,7 @@ describe('what a lock costs the hot paths', () => {
     expect(requests()).toEqual([expect.stringMatching(/^GET \/colls\/accounts\/docs\/[^/]+$/)]);
   });
 
-  it('leaves the push check one key read, one package read and one write, and a suspended key one read', async () => {
+  it('leaves the push check one key read, one package read and one write (with its audit record beside it), and a suspended key one read', async () => {
     const user = await service.confirmedUser();
     const key = await service.createKey(user);
     const id = newId();
@@ -482,9 +482,11 @@ describe('what a lock costs the hot paths', () => {
 
     service.cosmos.reset();
     expect(outcome(await service.push(key, id, '1.1.0'))).toBe('200');
-    expect(requests()).toEqual([
+    // The package write and the push's audit record go out together (see packages.test.ts).
+    expect(requests().sort()).toEqual([
       `GET /colls/apiKeys/docs/${key.id}`,
       `GET /colls/packages/docs/${id.toLowerCase()}`,
+      'POST /colls/audit/docs',
       `PUT /colls/packages/docs/${id.toLowerCase()}`,
     ]);
 
@@ -496,7 +498,7 @@ describe('what a lock costs the hot paths', () => {
     expect(outcome(await service.unlockAccount(admin, user.username))).toBe('200');
     service.cosmos.reset();
     expect(outcome(await service.push(key, id, '1.2.0'))).toBe('200');
-    expect(requests()).toHaveLength(3);
+    expect(requests()).toHaveLength(4);
     expect(service.cosmos.queries()).toEqual([]);
   });
 

@@ -31,7 +31,7 @@ var builtInDataContributorRoleId = '00000000-0000-0000-0000-000000000002'
 
 // The containers the code uses: one entry per key of CONTAINERS in lib/shared/storage/containers.ts.
 // Partition key definition version 2 (hashes the whole value), the SDK's default for new containers.
-// `tokens` and `rateLimits` documents carry a `ttl`; defaultTtl -1 turns time to live on without a
+// `tokens`, `ownerInvitations` and `rateLimits` documents carry a `ttl`; defaultTtl -1 turns time to live on without a
 // default expiry, so each document's own `ttl` applies.
 var containers = [
   {
@@ -66,6 +66,11 @@ var containers = [
   {
     name: 'ownerships'
     paths: ['/accountId']
+  }
+  {
+    name: 'ownerInvitations'
+    paths: ['/accountId']
+    defaultTtl: -1
   }
   {
     name: 'prefixes'

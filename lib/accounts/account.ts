@@ -46,6 +46,11 @@ export interface AccountDocument extends StoredDocument {
   securityStamp?: number;
   /** The token of the link that confirms `pendingEmailAddress`: a newer request's link replaces it. */
   pendingEmailTokenId?: string | null;
+  /**
+   * The token of the link that confirms `emailAddress` while it is unconfirmed: a link sent again replaces
+   * it (absent on accounts made before links were recorded: any link to the address confirms it).
+   */
+  emailConfirmationTokenId?: string;
   /** Denormalised from the memberships so GET /api/me stays one point read. */
   organizations: Array<{ name: string; role: OrganizationRole }>;
   /** The API keys this account created, so its keys are listed by point reads. */

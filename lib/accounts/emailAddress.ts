@@ -1,12 +1,13 @@
 import { z } from 'zod';
 import { recordAudit } from '../shared/audit';
-import { confirmNewEmailMessage, emailChangeNoticeMessage } from '../shared/email/messages';
-import { deliverSoon, queueEmail } from '../shared/email/outbox';
+import { confirmEmailMessage, confirmNewEmailMessage, emailChangeNoticeMessage } from '../shared/email/messages';
+import { abandonEmail, deliverSoon, queueEmail } from '../shared/email/outbox';
 import { Problem } from '../shared/problems';
 import { findToken, issueToken, spendToken, type TokenDocument, tokenField } from '../shared/tokens';
 import { readAccount, tokenRecipient, tokenStillAddressed, updateAccount, withNewSecurityStamp, type AccountDocument } from './account';
 import { claimHolder, releaseClaim, tryClaim } from './claims';
 import { emailAddressField, emailInUse, normaliseEmail } from './names';
+import { enforceRateLimit, RATE_LIMITS } from './recovery/rateLimits';
 import type { Log } from '../shared/log';
 
 export const confirmEmailBody = z.object({ token: tokenField }).strict();
@@ -45,6 +46,36 @@ export async function cancelEmailChange(account: AccountDocument, clientAddress:
   await recordAudit(account.id, 'email_change_cancelled', clientAddress);
 }
 
+/**
+ * Sends the link that confirms the account's address again, to the address it waits to confirm: the new
+ * one of a pending change, or else its own while unconfirmed. The new link replaces the earlier one, which
+ * stops working. Limited per account and per address across instances, so it cannot flood a mailbox.
+ */
+export async function resendConfirmation(account: AccountDocument, clientAddress: string, log: Log): Promise<void> {
+  const pending = account.pendingEmailAddress;
+  const address = pending ?? (account.emailConfirmed ? null : account.emailAddress);
+  if (address === null) {
+    throw new Problem('invalid_request', 'Your email address is confirmed already, and no change of address waits for confirmation.');
+  }
+  await enforceRateLimit(RATE_LIMITS.resendConfirmationPerAccount, account.id);
+  await enforceRateLimit(RATE_LIMITS.resendConfirmationPerAddress, normaliseEmail(address));
+  const token = await issueToken('confirm-email', tokenRecipient(account, address), CONFIRMATION_LIFETIME_MS);
+  const message = pending ? confirmNewEmailMessage(account.username, address, token) : confirmEmailMessage(account.username, address, token);
+  const email = await queueEmail(message, { container: 'accounts', id: account.id });
+  const updated = await updateAccount(account.id, (current) => {
+    // The account still waits for this address to confirm (nothing changed it meanwhile): the new link replaces the earlier.
+    if (pending !== null) return current.pendingEmailAddress === pending ? { ...current, pendingEmailTokenId: token.id } : undefined;
+    return !current.emailConfirmed && sameAddress(current.emailAddress, address) ? { ...current, emailConfirmationTokenId: token.id } : undefined;
+  });
+  const replaced = pending !== null ? updated?.pendingEmailTokenId === token.id : updated?.emailConfirmationTokenId === token.id;
+  if (!replaced) {
+    await abandonEmail(email, log);
+    throw new Problem('concurrent_change', 'Your email address changed at the same moment. Reload your account and try again.');
+  }
+  await recordAudit(account.id, 'email_confirmation_resent', clientAddress, { emailAddress: address });
+  await deliverSoon(email, log);
+}
+
 const noLongerValid = () =>
   new Problem('invalid_token', 'This link confirms an address your account no longer uses or no longer asks for. Ask for a new one.');
 
@@ -69,7 +100,14 @@ async function switchToPendingAddress(token: TokenDocument, clientAddress: strin
   const account = await updateAccount(token.accountId, (current) => {
     if (!confirmsPendingChange(token, current)) return undefined;
     previous = current.emailAddress;
-    return withNewSecurityStamp({ ...current, emailAddress: newAddress, emailConfirmed: true, pendingEmailAddress: null, pendingEmailTokenId: null });
+    return withNewSecurityStamp({
+      ...current,
+      emailAddress: newAddress,
+      emailConfirmed: true,
+      emailConfirmationTokenId: token.id,
+      pendingEmailAddress: null,
+      pendingEmailTokenId: null,
+    });
   });
   if (!account || !sameAddress(account.emailAddress, newAddress)) {
     await releaseClaim({ kind: 'email', address: newAddress }, token.accountId);
@@ -81,6 +119,13 @@ async function switchToPendingAddress(token: TokenDocument, clientAddress: strin
 }
 
 /**
+ * Whether the link confirms the account's own address: one sent to it, and the latest one sent (for an
+ * account made before links were recorded, any link to that address).
+ */
+const confirmsCurrentAddress = (token: TokenDocument, account: AccountDocument) =>
+  tokenStillAddressed(token, account) && (account.emailConfirmationTokenId === undefined || account.emailConfirmationTokenId === token.id);
+
+/**
  * Confirms the address a link was sent to: the account's current address, or the new one it asked to
  * change to. Confirming is idempotent, so it happens before the token is spent: a crash between the two
  * leaves a link that simply works again.
@@ -89,8 +134,8 @@ export async function confirmEmail(secret: string, clientAddress: string): Promi
   const token = await findToken(secret, 'confirm-email');
   const current = await readAccount(token.accountId);
   if (current && confirmsPendingChange(token, current)) return switchToPendingAddress(token, clientAddress);
-  const account = await updateAccount(token.accountId, (a) => (tokenStillAddressed(token, a) && !a.emailConfirmed ? { ...a, emailConfirmed: true } : undefined));
+  const account = await updateAccount(token.accountId, (a) => (confirmsCurrentAddress(token, a) && !a.emailConfirmed ? { ...a, emailConfirmed: true } : undefined));
   await spendToken(token);
-  if (!account || !tokenStillAddressed(token, account)) throw noLongerValid();
+  if (!account || !confirmsCurrentAddress(token, account)) throw noLongerValid();
   await recordAudit(account.id, 'email_confirmed', clientAddress, { emailAddress: account.emailAddress });
 }

@@ -55,7 +55,7 @@ export async function registerAccount(
     async () => {
       const token = await issueToken('confirm-email', tokenRecipient(account), CONFIRMATION_LIFETIME_MS);
       const queued = await queueEmail(confirmEmailMessage(input.username, emailAddress, token), { container: 'accounts', id: accountId });
-      await container('accounts').items.create(account);
+      await container('accounts').items.create({ ...account, emailConfirmationTokenId: token.id });
       return queued;
     },
     `microsoft:${identity.tid}:${identity.oid}`,

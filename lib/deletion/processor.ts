@@ -4,7 +4,8 @@ import type { Log } from '../shared/log';
 import { container, isPreconditionFailed, readDocument, replaceIfUnchanged } from '../shared/storage/cosmos';
 import { dropTokensConcerning } from '../shared/tokens';
 import { revokeAllKeysOf, revokeKeysOwnedBy } from '../packages/apiKeys';
-import { dropOwnerInvitationsTo, releaseAllOwnerships } from '../packages/packages';
+import { dropOwnerInvitationsOf } from '../packages/owners';
+import { releaseAllOwnerships } from '../packages/packages';
 import { dissociatePrefixes } from '../packages/prefixes';
 import { dissolveOrganization, removeFromAllOrganizations } from '../organizations/lifecycle';
 import { dropInvitationsTo } from '../organizations/membership';
@@ -30,8 +31,8 @@ const STEPS: Record<DeletionStep, Step[]> = {
   prefixes: [dissociatePrefixes],
   // Out of every organization it belongs to; an organization (support deletes those too) loses its members.
   organizations: [removeFromAllOrganizations, dissolveOrganization],
-  // Invitations to it, owner invitations, transform requests it made or was asked to answer; then their tokens.
-  invitations: [dropInvitationsTo, dropOwnerInvitationsTo, dropTransformRequests, dropTokensConcerning],
+  // Invitations to it, owner invitations to it and from it, transform requests it made or was asked to answer; then their tokens.
+  invitations: [dropInvitationsTo, dropOwnerInvitationsOf, dropTransformRequests, dropTokensConcerning],
   credentials: [releaseCredentials],
   personal_data: [eraseAuditLog, removePersonalFields, (id, { request }) => recordDeletion(id, request)],
 };

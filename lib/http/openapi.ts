@@ -7,7 +7,7 @@ interface DescribedOperation {
   route: string;
   summary: string;
   description?: string;
-  auth: 'none' | 'session' | 'session-or-recovery' | 'api-key' | 'site-admin';
+  auth: 'none' | 'session' | 'session-or-recovery' | 'api-key' | 'session-or-api-key' | 'site-admin';
   body?: z.ZodType;
   query?: z.ZodObject;
   params?: z.ZodObject;
@@ -65,6 +65,18 @@ function problemResponses(problems: readonly DocumentedProblem[]): Record<string
   );
 }
 
+/** The security requirements of each way of calling: either of two, where a route takes a key or a session. */
+const SECURITY: Record<DescribedOperation['auth'], Array<Record<string, string[]>>> = {
+  none: [],
+  session: [{ session: [] }],
+  'session-or-recovery': [{ session: [] }],
+  'api-key': [{ apiKey: [] }],
+  'session-or-api-key': [{ apiKey: [] }, { session: [] }],
+  // A site admin signs in like anyone else; the role the session must have is named in the requirement, as
+  // OpenAPI 3.1 allows for non-OAuth schemes.
+  'site-admin': [{ session: ['site_admin'] }],
+};
+
 /** Problems every operation of its kind can answer, whether or not its spec lists them. */
 function withImpliedProblems(op: DescribedOperation): DocumentedProblem[] {
   const implied: ProblemCode[] = [
@@ -74,22 +86,13 @@ function withImpliedProblems(op: DescribedOperation): DocumentedProblem[] {
     ...(op.route.includes('{') ? (['invalid_request'] as const) : []),
     // A write whose every retry lost to concurrent changes
     ...(op.method !== 'GET' ? (['concurrent_change'] as const) : []),
-    ...(op.auth === 'none' ? [] : op.auth === 'api-key' ? (['invalid_api_key'] as const) : (['unauthorized'] as const)),
-    ...(op.auth === 'session' ? (['microsoft_account_required'] as const) : []),
+    ...(SECURITY[op.auth].some((scheme) => 'apiKey' in scheme) ? (['invalid_api_key'] as const) : []),
+    ...(SECURITY[op.auth].some((scheme) => 'session' in scheme) ? (['unauthorized'] as const) : []),
+    ...(op.auth === 'session' || op.auth === 'session-or-api-key' ? (['microsoft_account_required'] as const) : []),
     ...(op.auth === 'site-admin' ? (['site_admin_required'] as const) : []),
     'service_unavailable',
   ];
   return [...new Set([...op.problems, ...implied])];
-}
-
-/**
- * A site admin signs in like anyone else; the role the session must have is named in the requirement, as
- * OpenAPI 3.1 allows for non-OAuth schemes.
- */
-function securityOf(auth: DescribedOperation['auth']): Array<Record<string, string[]>> {
-  if (auth === 'none') return [];
-  if (auth === 'api-key') return [{ apiKey: [] }];
-  return [{ session: auth === 'site-admin' ? ['site_admin'] : [] }];
 }
 
 export function buildOpenApiDocument(serverUrl: string): Record<string, unknown> {
@@ -124,7 +127,7 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
       summary: op.summary,
       ...(op.description ? { description: op.description } : {}),
       ...(parameters.length ? { parameters } : {}),
-      security: securityOf(op.auth),
+      security: SECURITY[op.auth],
       ...(op.body
         ? {
             requestBody: {

@@ -22,10 +22,11 @@ export interface Reply {
 
 /**
  * Who may call: anyone; a full session; or also the restricted session a password sign-in gives, which
- * only serves to link a Microsoft account (and what the contract lists with it); an API key; or a site admin
- * (support), the full session of an unlocked account named in SITE_ADMINS, every `/api/site-admin/...` route.
+ * only serves to link a Microsoft account (and what the contract lists with it); an API key; either a key (when
+ * the request carries one) or a full session; or a site admin (support), the full session of an unlocked account
+ * named in SITE_ADMINS, every `/api/site-admin/...` route.
  */
-export type AuthMode = 'none' | 'session' | 'session-or-recovery' | 'api-key' | 'site-admin';
+export type AuthMode = 'none' | 'session' | 'session-or-recovery' | 'api-key' | 'session-or-api-key' | 'site-admin';
 
 interface BaseContext<Body, Query, Params> {
   body: Body;
@@ -63,7 +64,13 @@ export interface OperationSpec<
   problems: readonly DocumentedProblem[];
   handle(
     context: BaseContext<Parsed<Schema>, Parsed<Query>, Params extends z.ZodObject ? z.infer<Params> : Record<string, never>> &
-      (Auth extends 'none' ? object : Auth extends 'api-key' ? { apiKey: ApiKeyDocument } : { caller: Caller }),
+      (Auth extends 'none'
+        ? object
+        : Auth extends 'api-key'
+          ? { apiKey: ApiKeyDocument }
+          : Auth extends 'session-or-api-key'
+            ? { apiKey: ApiKeyDocument; caller?: undefined } | { caller: Caller; apiKey?: undefined }
+            : { caller: Caller }),
   ): Promise<Reply>;
 }
 
@@ -92,13 +99,14 @@ export function operation<
     handler: async (request, log) => {
       try {
         // Strangers learn nothing about a route's body before they prove who they are.
+        const byKey = spec.auth === 'api-key' || (spec.auth === 'session-or-api-key' && request.headers.has(API_KEY_HEADER));
         const caller =
           spec.auth === 'site-admin'
             ? await authenticateSiteAdmin(request)
-            : spec.auth === 'session' || spec.auth === 'session-or-recovery'
+            : !byKey && spec.auth !== 'none'
               ? await authenticate(request, spec.auth === 'session-or-recovery')
               : undefined;
-        const apiKey = spec.auth === 'api-key' ? await authenticateApiKey(request.headers.get(API_KEY_HEADER)) : undefined;
+        const apiKey = byKey ? await authenticateApiKey(request.headers.get(API_KEY_HEADER)) : undefined;
         const params = readParams(request, spec.params);
         const body = await readBody(request, spec.body);
         const query = spec.query ? readQuery(request, spec.query) : undefined;

@@ -14,6 +14,7 @@ import { assertValidUsername, emailAddressField, emailInUse, newUsernameField, u
 import { revokeKeysOwnedBy } from '../packages/apiKeys';
 import { ownedPackageIds } from '../packages/packages';
 import { assertAdmin, mirrorMembership, organizationForAdmin, roleOf, toOrganizationView, updateOrganization, type OrganizationDocument } from './organization';
+import { recordMembershipChange } from './trail';
 import type { Log } from '../shared/log';
 
 export const createOrganizationBody = z.object({ name: newUsernameField, emailAddress: emailAddressField }).strict();
@@ -46,11 +47,12 @@ export async function createOrganization(
   const email = await withClaims(id, keys, async () => {
     const token = await issueToken('confirm-email', tokenRecipient(organization), CONFIRMATION_LIFETIME_MS);
     const queued = await queueEmail(confirmOrganizationEmailMessage(input.name, input.emailAddress, token), { container: 'accounts', id });
-    await container('accounts').items.create(organization);
+    await container('accounts').items.create({ ...organization, emailConfirmationTokenId: token.id });
     return queued;
   });
   await mirrorMembership(caller.id, organization.username, 'admin');
   await recordAudit(caller.id, 'organization_created', clientAddress, { organization: organization.username });
+  await recordMembershipChange(organization.id, 'organization_created', caller, { member: caller.username, role: 'admin' });
   await deliverSoon(email, log);
   return toOrganizationView(organization, caller.id);
 }
@@ -79,22 +81,31 @@ const releaseAddress = (organization: OrganizationDocument) =>
 
 /**
  * Takes a deleted account out of every organization it belongs to. An organization it alone belonged to is
- * deleted (its name stays reserved); where only collaborators remain, they all become admins. Runs again
- * without harm.
+ * deleted (its name stays reserved); where only collaborators remain, they all become admins. The trail
+ * of each organization it leaves records it. Runs again without harm.
  */
 export async function removeFromAllOrganizations(accountId: string): Promise<void> {
   const account = await readAccount(accountId);
   for (const membership of account?.organizations ?? []) {
     const found = await accountHolding({ kind: 'username', name: membership.name });
     let deleted = Boolean(found?.kind === 'organization' && found.deletedAt);
-    if (found?.kind === 'organization' && !found.deletedAt) {
+    if (account && found?.kind === 'organization' && !found.deletedAt) {
+      let promoted: string[] = [];
+      let removed = false;
       const updated = await updateOrganization(found.id, (current) => {
-        if (!roleOf(current, accountId)) return undefined;
+        removed = Boolean(roleOf(current, accountId));
+        if (!removed) return undefined;
         const members = current.members.filter((m) => m.accountId !== accountId);
         if (members.length === 0) return asDeleted(current);
         const keepsAnAdmin = members.some((m) => m.role === 'admin');
+        promoted = keepsAnAdmin ? [] : members.map((m) => m.username);
         return { ...current, members: keepsAnAdmin ? members : members.map((m) => ({ ...m, role: 'admin' as const })) };
       });
+      if (removed) {
+        const reason = { reason: 'account_deleted' };
+        await recordMembershipChange(found.id, 'member_left', account, { member: account.username, ...reason }, `left:${accountId}`);
+        for (const member of promoted) await recordMembershipChange(found.id, 'member_role_changed', account, { member, role: 'admin', ...reason });
+      }
       if (updated?.deletedAt) await releaseAddress(updated);
       if (updated) for (const member of updated.members) await mirrorMembership(member.accountId, updated.username, member.role);
       deleted = Boolean(updated?.deletedAt);
@@ -157,4 +168,5 @@ export async function deleteOrganization(name: string, caller: AccountDocument, 
   await releaseAddress(organization);
   await mirrorMembership(caller.id, organization.username, null);
   await recordAudit(caller.id, 'organization_deleted', clientAddress, { organization: organization.username });
+  await recordMembershipChange(organization.id, 'organization_deleted', caller, {});
 }

@@ -20,6 +20,7 @@ import {
   updateOrganization,
   type OrganizationDocument,
 } from './organization';
+import { recordMembershipChange } from './trail';
 import type { Log } from '../shared/log';
 
 export const inviteMemberBody = z.object({ username: usernameField, role: roleField }).strict();
@@ -80,6 +81,7 @@ export async function inviteMember(
   });
   await recordAudit(caller.id, 'member_invited', clientAddress, { organization: organization.username, member: invitee.username, role: input.role });
   await recordAudit(invitee.id, 'invitation_received', clientAddress, { organization: organization.username, role: input.role });
+  await recordMembershipChange(organization.id, 'member_invited', caller, { member: invitee.username, role: input.role });
   await deliverSoon(email, log);
 }
 
@@ -118,6 +120,7 @@ export async function acceptInvitation(name: string, secret: string, caller: Acc
   if (!role) throw invalidInvitation();
   await mirrorMembership(caller.id, organization.username, role);
   await recordAudit(caller.id, 'invitation_accepted', clientAddress, { organization: organization.username, role });
+  await recordMembershipChange(organization.id, 'member_joined', caller, { member: caller.username, role });
   await spendToken(token);
 }
 
@@ -131,6 +134,7 @@ export async function rejectInvitation(name: string, secret: string, caller: Acc
   if (!updated || roleOf(updated, caller.id)) throw invalidInvitation();
   await spendToken(token);
   await recordAudit(caller.id, 'invitation_rejected', clientAddress, { organization: organization.username });
+  await recordMembershipChange(organization.id, 'invitation_rejected', caller, { member: caller.username });
 }
 
 export async function cancelInvitation(name: string, username: string, caller: AccountDocument, clientAddress: string): Promise<void> {
@@ -143,6 +147,7 @@ export async function cancelInvitation(name: string, username: string, caller: A
   });
   if (updated && updated.pendingInvitations.length < organization.pendingInvitations.length) {
     await recordAudit(caller.id, 'invitation_cancelled', clientAddress, { organization: organization.username, member: username });
+    await recordMembershipChange(organization.id, 'invitation_cancelled', caller, { member: username });
   }
 }
 
@@ -176,6 +181,7 @@ export async function changeMemberRole(
   if (!updated) throw notAMember(username, organization.username);
   await mirrorMembership(target.accountId, organization.username, role);
   await recordAudit(caller.id, 'member_role_changed', clientAddress, { organization: organization.username, member: target.username, role });
+  await recordMembershipChange(organization.id, 'member_role_changed', caller, { member: target.username, role });
 }
 
 /**
@@ -204,6 +210,7 @@ export async function removeMember(name: string, username: string, caller: Accou
   if (former) await revokeKeysForOrganization(former, organization.id);
   const details = { organization: organization.username, member: target.username };
   await recordAudit(caller.id, leaving ? 'organization_left' : 'member_removed', clientAddress, details);
+  await recordMembershipChange(organization.id, leaving ? 'member_left' : 'member_removed', caller, { member: target.username });
 }
 
 /** The organizations forget the invitations sent to an account (account deletion); the tokens go with the account's. */

@@ -10,6 +10,7 @@ import { releaseClaim } from '../accounts/claims';
 import { usernameField } from '../accounts/names';
 import { confirmedIndividual, invitationTokenBody } from './membership';
 import { mirrorMembership } from './organization';
+import { recordMembershipChange } from './trail';
 import { handOverApiKeys } from '../packages/apiKeys';
 import type { Log } from '../shared/log';
 
@@ -101,9 +102,11 @@ export async function acceptTransform(secret: string, admin: AccountDocument, cl
   const former = organization.transformedFrom.microsoftAccount;
   if (former) await releaseClaim({ kind: 'microsoft', tid: former.tid, oid: former.oid }, organization.id);
   await mirrorMembership(admin.id, organization.username, 'admin');
-  await handOverApiKeys(organization.id, admin.id);
+  await handOverApiKeys(organization.id, admin);
   await recordAudit(admin.id, 'transform_accepted', clientAddress, { organization: organization.username });
   await recordAudit(organization.id, 'transform_accepted', clientAddress, { admin: admin.username });
+  const joined = { member: admin.username, role: 'admin' };
+  await recordMembershipChange(organization.id, 'transform_accepted', admin, joined, `transformed:${token.id}`);
   await spendToken(token);
 }
 

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { recordAudit } from '../shared/audit';
+import { recordAudit, recordTrailEvent, type AuditAction } from '../shared/audit';
 import { clock, nowIso } from '../shared/clock';
 import { Problem } from '../shared/problems';
 import { container, readDocument, updateDocument, updateDocumentFrom, type StoredDocument } from '../shared/storage/cosmos';
@@ -22,6 +22,8 @@ export interface ApiKeyDocument extends StoredDocument {
   ownerName: string;
   /** Who holds the key: the account that created it, or the admin a transformed account handed it to. */
   creatorAccountId: string;
+  /** The holder's username, so what the key does names it without a read (absent on keys made before). */
+  creatorName?: string;
   expiresInDays: number;
   createdAt: string;
   expiresAt: string;
@@ -48,15 +50,27 @@ export interface ApiKeyDocument extends StoredDocument {
  */
 export type RevocationReason = 'owner_deleted' | 'left_organization' | 'leaked' | 'account_locked';
 
+const descriptionField = z.string().trim().min(1).max(256);
+const packageGlobsField = z.array(packageGlobField).min(1).max(100);
+
 export const createApiKeyBody = z
   .object({
-    description: z.string().trim().min(1).max(256),
+    description: descriptionField,
     scopes: z.array(z.enum(API_KEY_SCOPES)).min(1).max(API_KEY_SCOPES.length),
-    packageGlobs: z.array(packageGlobField).min(1).max(100),
+    packageGlobs: packageGlobsField,
     owner: usernameField,
     expiresInDays: z.number().int().min(1).max(365),
   })
   .strict();
+
+/** What an edit may change (NuGet.org's "Edit" on a key): its scopes and owner stay. */
+export const editApiKeyBody = z
+  .object({ description: descriptionField.optional(), packageGlobs: packageGlobsField.optional() })
+  .strict()
+  .refine((body) => body.description !== undefined || body.packageGlobs !== undefined, {
+    message: "is required when 'packageGlobs' is not given",
+    path: ['description'],
+  });
 
 export const apiKeyView = z.object({
   id: z.string(),
@@ -136,6 +150,7 @@ export async function createApiKey(caller: AccountDocument, input: z.infer<typeo
     ownerAccountId: owner.id,
     ownerName: owner.username,
     creatorAccountId: caller.id,
+    creatorName: caller.username,
     expiresInDays: input.expiresInDays,
     createdAt: now.toISOString(),
     expiresAt: expiry(input.expiresInDays, now),
@@ -151,8 +166,30 @@ export async function createApiKey(caller: AccountDocument, input: z.infer<typeo
   await container('apiKeys').items.create(key);
   await assertHolderNotLocked(key);
   if (owner.id !== caller.id) await assertStillAllowedOwner(key, owner.id, caller.id);
-  await recordAudit(caller.id, 'api_key_created', clientAddress, { keyId: id, owner: owner.username });
+  await recordKeyEvent('api_key_created', caller, key, clientAddress, { keyId: id, owner: owner.username });
   return { ...toView(key), key: secret };
+}
+
+/**
+ * Records what was done to a key in its holder's log and, for a key an organization owns, in the
+ * organization's trail (naming the member and the key).
+ */
+async function recordKeyEvent(
+  action: AuditAction,
+  caller: AccountDocument,
+  key: ApiKeyDocument,
+  clientAddress: string,
+  details: Record<string, string>,
+): Promise<void> {
+  await recordAudit(caller.id, action, clientAddress, details);
+  if (key.ownerAccountId === caller.id) return;
+  const { keyId: _inApiKey, ...rest } = details;
+  await recordTrailEvent([key.ownerAccountId], {
+    action,
+    actor: { accountId: caller.id, username: caller.username },
+    apiKey: { id: key.id, description: key.description },
+    details: rest,
+  });
 }
 
 async function liveKeysOf(account: AccountDocument): Promise<ApiKeyDocument[]> {
@@ -174,12 +211,18 @@ async function callersKey(caller: AccountDocument, keyId: string): Promise<ApiKe
 }
 
 /**
+ * The caller's key, for a change of its secret or settings: the one place that decides which keys may be
+ * changed (a key trusted publishing hands out, later, may not).
+ */
+const keyToChange = (caller: AccountDocument, keyId: string) => callersKey(caller, keyId);
+
+/**
  * A new secret for the same key: same scopes, globs and owner, a fresh expiry; the old secret stops at once.
  * Of regenerations at the same moment one wins; the others answer 409 rather than hand out a secret that
  * the winner's already replaced. A concurrent change of anything else is simply retried.
  */
 export async function regenerateApiKey(caller: AccountDocument, keyId: string, clientAddress: string) {
-  const key = await callersKey(caller, keyId);
+  const key = await keyToChange(caller, keyId);
   const secret = newSecret(key.id);
   const updated = await updateDocumentFrom<ApiKeyDocument>('apiKeys', key, (current) => {
     if (current.revokedAt !== null || current.creatorAccountId !== caller.id) throw noSuchKey();
@@ -189,15 +232,28 @@ export async function regenerateApiKey(caller: AccountDocument, keyId: string, c
     return { ...current, secretHash: hashSecret(secret), expiresAt: expiry(key.expiresInDays) };
   });
   if (!updated) throw noSuchKey();
-  await recordAudit(caller.id, 'api_key_regenerated', clientAddress, { keyId });
+  await recordKeyEvent('api_key_regenerated', caller, updated, clientAddress, { keyId });
   return { ...toView(updated), key: secret };
 }
 
+/** Changes a key's description or globs; its secret, scopes, owner and expiry stay. */
+export async function editApiKey(caller: AccountDocument, keyId: string, input: z.infer<typeof editApiKeyBody>, clientAddress: string) {
+  const key = await keyToChange(caller, keyId);
+  const updated = await updateDocumentFrom<ApiKeyDocument>('apiKeys', key, (current) => {
+    if (current.revokedAt !== null || current.creatorAccountId !== caller.id) throw noSuchKey();
+    return { ...current, ...(input.description !== undefined ? { description: input.description } : {}), ...(input.packageGlobs ? { packageGlobs: input.packageGlobs } : {}) };
+  });
+  if (!updated) throw noSuchKey();
+  const changed = [...(input.description !== undefined ? ['description'] : []), ...(input.packageGlobs ? ['packageGlobs'] : [])];
+  await recordKeyEvent('api_key_edited', caller, updated, clientAddress, { keyId, changed: changed.join(', ') });
+  return toView(updated);
+}
+
 export async function revokeApiKey(caller: AccountDocument, keyId: string, clientAddress: string): Promise<void> {
-  await callersKey(caller, keyId);
+  const key = await callersKey(caller, keyId);
   await revokeKey(keyId);
   await updateAccount(caller.id, (account) => ({ ...account, apiKeyIds: (account.apiKeyIds ?? []).filter((id) => id !== keyId) }));
-  await recordAudit(caller.id, 'api_key_revoked', clientAddress, { keyId });
+  await recordKeyEvent('api_key_revoked', caller, key, clientAddress, { keyId });
 }
 
 async function revokeKey(keyId: string, because?: RevocationReason): Promise<void> {
@@ -298,14 +354,14 @@ export async function revokeKeysForOrganization(member: AccountDocument, organiz
  * A transformed account's keys pass to its admin: they keep their id, secret and scopes, and their owner is
  * the same document, now the organization. Idempotent, for an accept that runs again.
  */
-export async function handOverApiKeys(organizationId: string, adminId: string): Promise<void> {
+export async function handOverApiKeys(organizationId: string, admin: Pick<AccountDocument, 'id' | 'username'>): Promise<void> {
   const organization = await readAccount(organizationId);
   for (const keyId of organization?.apiKeyIds ?? []) {
     await updateDocument<ApiKeyDocument>('apiKeys', keyId, (key) =>
-      key.creatorAccountId === organizationId ? { ...key, creatorAccountId: adminId } : undefined,
+      key.creatorAccountId === organizationId ? { ...key, creatorAccountId: admin.id, creatorName: admin.username } : undefined,
     );
-    await updateAccount(adminId, (admin) =>
-      admin.apiKeyIds?.includes(keyId) ? undefined : { ...admin, apiKeyIds: [...(admin.apiKeyIds ?? []), keyId] },
+    await updateAccount(admin.id, (current) =>
+      current.apiKeyIds?.includes(keyId) ? undefined : { ...current, apiKeyIds: [...(current.apiKeyIds ?? []), keyId] },
     );
   }
   await updateAccount(organizationId, (account) => (account.apiKeyIds?.length ? { ...account, apiKeyIds: [] } : undefined));

@@ -1,18 +1,15 @@
 import { z } from 'zod';
-import { recordAudit } from '../shared/audit';
-import { nowIso } from '../shared/clock';
-import { packageOwnerInvitationMessage } from '../shared/email/messages';
-import { deliverSoon, queueEmail } from '../shared/email/outbox';
+import { recordTrailEvent } from '../shared/audit';
+import { clock, nowIso } from '../shared/clock';
 import { Problem } from '../shared/problems';
 import { container, isConflict, isNotFound, readDocument, updateDocument, updateDocumentFrom, type StoredDocument } from '../shared/storage/cosmos';
-import { findToken, issueToken, spendToken, tokensConcerning, tokenField } from '../shared/tokens';
-import { readAccount, tokenRecipient, tokenStillAddressed, type AccountDocument } from '../accounts/account';
-import { accountHolding } from '../accounts/claims';
+import { readAccount, type AccountDocument } from '../accounts/account';
 import { usernameField } from '../accounts/names';
 import { assertKeyAllows, type ApiKeyDocument } from './apiKeys';
 import { packageIdField } from './globs';
+import { organizationsAmong, pushRecorded, recordListingChange, type PackageActor } from './packageEvents';
 import { reservationCovering } from './prefixes';
-import { compareVersions, MAX_ID_AND_VERSION_LENGTH, storedVersion, versionField, type NuGetVersion } from './versions';
+import { compareVersions, MAX_ID_AND_VERSION_LENGTH, storedVersion, versionField, versionLookupField, type NuGetVersion } from './versions';
 import type { Log } from '../shared/log';
 
 export interface PackageOwner {
@@ -20,9 +17,14 @@ export interface PackageOwner {
   username: string;
 }
 
-interface PendingOwner extends PackageOwner {
+/** An invitation to co-own the package, waiting for its answer; `tokenId` is the emailed token's. */
+export interface PendingOwner extends PackageOwner {
   tokenId: string;
   expiresAt: string;
+  /** When, by whom, and for which owner (the inviter, or an organization it administers); absent on invitations sent before they were kept. */
+  invitedAt?: string;
+  invitedBy?: PackageOwner;
+  invitedFor?: PackageOwner;
 }
 
 export interface PackageDocument extends StoredDocument {
@@ -35,6 +37,12 @@ export interface PackageDocument extends StoredDocument {
    * normalized (lib/packages/versions.ts) and rewritten so with the next write.
    */
   versions: string[];
+  /**
+   * The keys of the versions unlisted. Absent on packages stored before versions were listed one by one:
+   * every version was then as `listed` says; the next write records them here.
+   */
+  unlistedVersions?: string[];
+  /** Whether any version is listed, kept in step with `unlistedVersions`. */
   listed: boolean;
   pendingOwners: PendingOwner[];
   createdAt: string;
@@ -54,19 +62,24 @@ export const pushBody = z
     }
   });
 
-export const packageView = z.object({ id: z.string(), owners: z.array(z.string()), versions: z.array(z.string()), listed: z.boolean() });
+export const packageView = z.object({
+  id: z.string(),
+  owners: z.array(z.string()),
+  versions: z.array(z.object({ version: z.string().describe('Normalized'), listed: z.boolean() })).describe("In NuGet's version order"),
+  listed: z.boolean().describe('Whether any version is listed'),
+});
 /** `{id}`: a package. */
 export const packageParams = z.object({ id: packageIdField });
-/** `{id}` and `{username}`: a package and one of its owners. */
+/** `{id}` and `{username}`: a package and one of its owners (or an account invited to be one). */
 export const packageOwnerParams = z.object({ id: packageIdField, username: usernameField });
+/** `{id}` and `{version}`: one version of a package, in any spelling NuGet reads as it (`1.0` is `1.0.0`). */
+export const packageVersionParams = z.object({ id: packageIdField, version: versionLookupField });
+export const listedBody = z.object({ listed: z.boolean() }).strict();
 
-export const inviteOwnerBody = z.object({ username: usernameField }).strict();
-export const ownerTokenBody = z.object({ token: tokenField }).strict();
-
-const OWNER_INVITATION_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
+type StoredVersion = ReturnType<typeof storedVersion>;
 
 /** The package's versions, normalized, each once (by its key), in push order. */
-function versionsOf(pkg: PackageDocument): Array<ReturnType<typeof storedVersion>> {
+export function versionsOf(pkg: PackageDocument): StoredVersion[] {
   const seen = new Set<string>();
   return pkg.versions.map(storedVersion).filter(({ key }) => {
     if (seen.has(key)) return false;
@@ -76,25 +89,36 @@ function versionsOf(pkg: PackageDocument): Array<ReturnType<typeof storedVersion
 }
 
 /** Versions in NuGet's order; one NuGet could not read (none is stored now) last, as stored. */
-function sortedVersions(pkg: PackageDocument): string[] {
+function sortedVersions(pkg: PackageDocument): StoredVersion[] {
   const versions = versionsOf(pkg);
-  const parsed = versions.flatMap(({ parsed: version }) => (version ? [version] : []));
-  return [...parsed.sort(compareVersions).map((v) => v.normalized), ...versions.filter((v) => !v.parsed).map((v) => v.normalized)];
+  const parsed = versions.filter((v): v is StoredVersion & { parsed: NuGetVersion } => v.parsed !== undefined);
+  return [...parsed.sort((a, b) => compareVersions(a.parsed, b.parsed)), ...versions.filter((v) => !v.parsed)];
 }
 
-const toView = (pkg: PackageDocument): z.infer<typeof packageView> => ({
-  id: pkg.displayId,
-  owners: pkg.owners.map((o) => o.username),
-  versions: sortedVersions(pkg),
-  listed: pkg.listed,
-});
+/** The keys of the unlisted versions (a package stored before they were kept one by one: all or none). */
+function unlistedKeys(pkg: PackageDocument): Set<string> {
+  if (pkg.unlistedVersions) return new Set(pkg.unlistedVersions);
+  return new Set(pkg.listed ? [] : versionsOf(pkg).map((v) => v.key));
+}
+
+/** The package with exactly these versions unlisted, and `listed` saying whether any other is. */
+function withUnlisted(pkg: PackageDocument, unlisted: Set<string>): PackageDocument {
+  const keys = versionsOf(pkg).map((v) => v.key);
+  return { ...pkg, unlistedVersions: keys.filter((key) => unlisted.has(key)), listed: keys.some((key) => !unlisted.has(key)) };
+}
+
+export function toView(pkg: PackageDocument): z.infer<typeof packageView> {
+  const unlisted = unlistedKeys(pkg);
+  const versions = sortedVersions(pkg).map(({ normalized, key }) => ({ version: normalized, listed: !unlisted.has(key) }));
+  return { id: pkg.displayId, owners: pkg.owners.map((o) => o.username), versions, listed: versions.some((v) => v.listed) };
+}
 
 /** Records in the owner's partition that it owns the package; the package's own owner list stays the truth. */
-async function recordOwnership(accountId: string, packageId: string): Promise<void> {
+export async function recordOwnership(accountId: string, packageId: string): Promise<void> {
   await container('ownerships').items.upsert({ id: packageId, accountId });
 }
 
-async function forgetOwnership(accountId: string, packageId: string): Promise<void> {
+export async function forgetOwnership(accountId: string, packageId: string): Promise<void> {
   try {
     await container('ownerships').item(packageId, accountId).delete();
   } catch (error) {
@@ -123,12 +147,24 @@ export async function ownedPackageIds(accountId: string, limit: number): Promise
   return resources.map((r) => r.id);
 }
 
+/** Reads packages by (lower-case) id, 50 point reads at a time; missing ones are left out. */
+export async function readPackages(packageIds: readonly string[]): Promise<PackageDocument[]> {
+  const packages: PackageDocument[] = [];
+  for (let i = 0; i < packageIds.length; i += 50) {
+    const batch = await Promise.all(packageIds.slice(i, i + 50).map((id) => readDocument<PackageDocument>('packages', id)));
+    packages.push(...batch.filter((pkg): pkg is PackageDocument => pkg !== undefined));
+  }
+  return packages;
+}
+
 /**
  * Removes the account from the owners of every package it owns, a page at a time: a package it owned
- * alone is unlisted and left with no owner. Each ownership record goes once its package is updated, so a
- * run that stops halfway resumes where it was.
+ * alone is unlisted and left with no owner; an organization still owning one finds the change in its
+ * trail. Each ownership record goes once its package is updated, so a run that stops halfway resumes where
+ * it was (and records nothing twice).
  */
 export async function releaseAllOwnerships(accountId: string, pageSize = 100, parallel = 10): Promise<number> {
+  const account = await readAccount(accountId);
   let released = 0;
   for (;;) {
     const page = await ownedPackageIds(accountId, pageSize);
@@ -136,11 +172,20 @@ export async function releaseAllOwnerships(accountId: string, pageSize = 100, pa
     for (let i = 0; i < page.length; i += parallel) {
       await Promise.all(
         page.slice(i, i + parallel).map(async (packageId) => {
-          await updateDocument<PackageDocument>('packages', packageId, (pkg) => {
+          const updated = await updateDocument<PackageDocument>('packages', packageId, (pkg) => {
             if (!isOwner(pkg, accountId)) return undefined;
             const owners = pkg.owners.filter((o) => o.accountId !== accountId);
-            return { ...pkg, owners, listed: owners.length > 0 && pkg.listed };
+            const unlisted = owners.length > 0 ? unlistedKeys(pkg) : new Set(versionsOf(pkg).map((v) => v.key));
+            return withUnlisted({ ...pkg, owners }, unlisted);
           });
+          if (updated && account) {
+            await recordTrailEvent(await organizationsAmong(updated.owners.map((o) => o.accountId)), {
+              id: `owner-deleted:${packageId}:${accountId}`,
+              action: 'package_owner_removed',
+              actor: { accountId, username: account.username },
+              details: { package: updated.displayId, owner: account.username, reason: 'account_deleted' },
+            });
+          }
           await forgetOwnership(accountId, packageId);
         }),
       );
@@ -149,42 +194,36 @@ export async function releaseAllOwnerships(accountId: string, pageSize = 100, pa
   }
 }
 
-/** The packages forget the invitations to own them sent to an account (account deletion); the tokens go with the account's. */
-export async function dropOwnerInvitationsTo(accountId: string): Promise<void> {
-  for (const token of await tokensConcerning(accountId, 'package-owner-invitation')) {
-    if (!token.subjectId) continue;
-    await updateDocument<PackageDocument>('packages', token.subjectId, (pkg) =>
-      pkg.pendingOwners.some((p) => p.tokenId === token.id)
-        ? { ...pkg, pendingOwners: pkg.pendingOwners.filter((p) => p.tokenId !== token.id) }
-        : undefined,
-    );
-  }
-}
-
 /** The packages nobody but the account owns, by id: its to hand over before it is deleted. */
 export async function solelyOwnedPackages(accountId: string): Promise<string[]> {
-  const packageIds = await ownedPackageIds(accountId, 10_000);
-  const solelyOwned: string[] = [];
-  for (let i = 0; i < packageIds.length; i += 50) {
-    const packages = await Promise.all(packageIds.slice(i, i + 50).map((id) => readDocument<PackageDocument>('packages', id)));
-    for (const pkg of packages) {
-      if (pkg && pkg.owners.length === 1 && pkg.owners[0].accountId === accountId) solelyOwned.push(pkg.displayId);
-    }
-  }
-  return solelyOwned;
+  const packages = await readPackages(await ownedPackageIds(accountId, 10_000));
+  return packages.filter((pkg) => pkg.owners.length === 1 && pkg.owners[0].accountId === accountId).map((pkg) => pkg.displayId);
 }
 
-const isOwner = (pkg: PackageDocument, accountId: string) => pkg.owners.some((o) => o.accountId === accountId);
+export const isOwner = (pkg: PackageDocument, accountId: string) => pkg.owners.some((o) => o.accountId === accountId);
 
 /**
  * The check the push pipeline calls: the key (one point read), the package (one), and for a new id the
- * prefix reservations (one). A new id is owned by the key's owner; a new version needs an owner's key.
+ * prefix reservations (one); then the package write and its audit record, at the same time. A new id is
+ * owned by the key's owner; a new version needs an owner's key. Everything that refuses a push is decided
+ * before anything is written.
  */
-export async function pushPackage(key: ApiKeyDocument, input: z.infer<typeof pushBody>): Promise<{ created: boolean; pkg: z.infer<typeof packageView> }> {
+export async function pushPackage(
+  key: ApiKeyDocument,
+  input: z.infer<typeof pushBody>,
+  clientAddress: string,
+  log: Log,
+): Promise<{ created: boolean; pkg: z.infer<typeof packageView> }> {
   const id = input.id.toLowerCase();
   const { version } = input;
+  const by = { key, clientAddress };
   const existing = await readDocument<PackageDocument>('packages', id);
-  if (existing) return { created: false, pkg: toView(await pushVersion(key, existing, version)) };
+  if (existing) {
+    const addVersion = versionAdder(key, version);
+    addVersion(existing);
+    const pushed = await pushRecorded(by, existing.displayId, version, () => updateDocumentFrom('packages', existing, addVersion), log);
+    return { created: false, pkg: toView(pushed ?? existing) };
+  }
 
   assertKeyAllows(key, input.id, ['package:push']);
   const reservation = await reservationCovering(input.id);
@@ -196,36 +235,41 @@ export async function pushPackage(key: ApiKeyDocument, input: z.infer<typeof pus
     displayId: input.id,
     owners: [{ accountId: key.ownerAccountId, username: key.ownerName }],
     versions: [version.normalized],
+    unlistedVersions: [],
     listed: true,
     pendingOwners: [],
     createdAt: nowIso(),
   };
-  await recordOwnership(key.ownerAccountId, id);
+  return pushRecorded(by, input.id, version, () => createPackage(key, pkg, version), log);
+}
+
+/** Creates the package; if someone created it a moment before, this push is a new version of theirs. */
+async function createPackage(key: ApiKeyDocument, pkg: PackageDocument, version: NuGetVersion) {
+  await recordOwnership(key.ownerAccountId, pkg.id);
   try {
     await container('packages').items.create(pkg);
+    return { created: true, pkg: toView(pkg) };
   } catch (error) {
     if (!isConflict(error)) throw error;
-    // Someone pushed the same new id a moment ago: this is now a new version of their package.
-    const raced = await readDocument<PackageDocument>('packages', id);
-    if (!raced) throw error;
-    // The record written above claims a package this owner did not get: take it back.
-    if (!isOwner(raced, key.ownerAccountId)) await forgetOwnership(key.ownerAccountId, id);
-    return { created: false, pkg: toView(await pushVersion(key, raced, version)) };
   }
-  return { created: true, pkg: toView(pkg) };
+  const raced = await readDocument<PackageDocument>('packages', pkg.id);
+  if (!raced) throw new Problem('concurrent_change', `'${pkg.displayId}' was changed by another request at the same moment. Push it again.`);
+  // The record written above claims a package this owner did not get: take it back.
+  if (!isOwner(raced, key.ownerAccountId)) await forgetOwnership(key.ownerAccountId, pkg.id);
+  const pushed = await updateDocumentFrom('packages', raced, versionAdder(key, version));
+  return { created: false, pkg: toView(pushed ?? raced) };
 }
 
 /**
- * Adds a version unless one NuGet treats as the same is there (`1.0` after `1.0.0`, `1.0.0-BETA` after
- * `1.0.0-beta`, `1.0.0+build` after `1.0.0`), listed or not: versions are immutable. Each attempt decides on
- * the document it writes under its ETag, so of equivalent pushes at once exactly one succeeds.
+ * The change that adds a version, unless one NuGet treats as the same is there (`1.0` after `1.0.0`,
+ * `1.0.0-BETA` after `1.0.0-beta`, `1.0.0+build` after `1.0.0`), listed or not: versions are immutable. Each
+ * attempt decides on the document it writes under its ETag, so of equivalent pushes at once exactly one
+ * succeeds. A new version is listed.
  */
-async function pushVersion(key: ApiKeyDocument, pkg: PackageDocument, version: NuGetVersion): Promise<PackageDocument> {
-  assertKeyAllows(key, pkg.displayId, ['package:push', 'package:pushversion']);
-  const addVersion = (current: PackageDocument): PackageDocument => {
-    if (!isOwner(current, key.ownerAccountId)) {
-      throw new Problem('not_an_owner', `'${key.ownerName}' is not an owner of '${current.displayId}'.`);
-    }
+function versionAdder(key: ApiKeyDocument, version: NuGetVersion): (current: PackageDocument) => PackageDocument {
+  return (current) => {
+    assertKeyAllows(key, current.displayId, ['package:push', 'package:pushversion']);
+    if (!isOwner(current, key.ownerAccountId)) throw notAnOwner(current, key.ownerName);
     const versions = versionsOf(current);
     const existing = versions.find(({ key: known }) => known === version.key);
     if (existing) {
@@ -234,13 +278,11 @@ async function pushVersion(key: ApiKeyDocument, pkg: PackageDocument, version: N
         `A package with ID '${current.displayId}' and version '${existing.normalized}' already exists and cannot be modified. Push a new version.`,
       );
     }
-    return { ...current, versions: [...versions.map((v) => v.normalized), version.normalized] };
+    return withUnlisted({ ...current, versions: [...versions.map((v) => v.normalized), version.normalized] }, unlistedKeys(current));
   };
-  // The package read a moment ago is written back as is (no second read); only a concurrent change reads again.
-  return (await updateDocumentFrom('packages', pkg, addVersion)) ?? pkg;
 }
 
-const noSuchPackage = (id: string) => new Problem('not_found', `There is no package '${id}'.`);
+export const noSuchPackage = (id: string) => new Problem('not_found', `There is no package '${id}'.`);
 
 export async function getPackage(packageId: string) {
   const pkg = await readDocument<PackageDocument>('packages', packageId.toLowerCase());
@@ -249,10 +291,11 @@ export async function getPackage(packageId: string) {
 }
 
 /** An organization's admin, by the organization's own document (a member's copy of its roles may lag). */
-const administers = (account: AccountDocument | undefined, callerId: string): boolean =>
+export const administers = (account: AccountDocument | undefined, callerId: string): boolean =>
   account?.kind === 'organization' && !account.deletedAt && (account.members ?? []).some((m) => m.accountId === callerId && m.role === 'admin');
 
-const notAnOwner = (pkg: PackageDocument) => new Problem('not_an_owner', `You are not an owner of '${pkg.displayId}'.`);
+export const notAnOwner = (pkg: PackageDocument, who = 'You') =>
+  new Problem('not_an_owner', `${who === 'You' ? 'You are' : `'${who}' is`} not an owner of '${pkg.displayId}'.`);
 
 /**
  * Manages a package: an owner itself, or an admin of an organization that owns it. An organization's
@@ -260,7 +303,7 @@ const notAnOwner = (pkg: PackageDocument) => new Problem('not_an_owner', `You ar
  * an admin demoted a moment ago manages nothing more. Answers the package and the owner the caller acts as;
  * each write checks on the document it writes that this owner still is one.
  */
-async function packageManagedBy(packageId: string, caller: AccountDocument): Promise<{ pkg: PackageDocument; actingAs: PackageOwner }> {
+export async function packageManagedBy(packageId: string, caller: AccountDocument): Promise<{ pkg: PackageDocument; actingAs: PackageOwner }> {
   const pkg = await readDocument<PackageDocument>('packages', packageId.toLowerCase());
   if (!pkg) throw noSuchPackage(packageId);
   const direct = pkg.owners.find((o) => o.accountId === caller.id);
@@ -271,74 +314,46 @@ async function packageManagedBy(packageId: string, caller: AccountDocument): Pro
   return { pkg, actingAs: pkg.owners[index] };
 }
 
-/** Invites an account or organization to co-own the package; its emailed token works for 7 days. */
-export async function inviteOwner(packageId: string, username: string, caller: AccountDocument, clientAddress: string, log: Log) {
-  const { pkg, actingAs } = await packageManagedBy(packageId, caller);
-  const invitee = await accountHolding({ kind: 'username', name: username });
-  if (!invitee || invitee.deletedAt) throw new Problem('user_not_found', `There is no account or organization named '${username}'.`);
-  if (isOwner(pkg, invitee.id)) throw new Problem('already_owner', `'${invitee.username}' already owns '${pkg.displayId}'.`);
-  const token = await issueToken('package-owner-invitation', tokenRecipient(invitee), OWNER_INVITATION_LIFETIME_MS, pkg.id);
-  const email = await queueEmail(packageOwnerInvitationMessage(invitee, pkg.displayId, caller.username, token), { container: 'packages', id: pkg.id });
-  const { id: tokenId, expiresAt } = token;
-  await updateDocument<PackageDocument>('packages', pkg.id, (current) => {
-    if (!isOwner(current, actingAs.accountId)) throw notAnOwner(current);
-    return {
-      ...current,
-      pendingOwners: [
-        ...current.pendingOwners.filter((p) => p.accountId !== invitee.id),
-        { accountId: invitee.id, username: invitee.username, tokenId, expiresAt },
-      ],
-    };
-  });
-  await recordAudit(caller.id, 'package_owner_invited', clientAddress, { package: pkg.displayId, owner: invitee.username });
-  await deliverSoon(email, log);
-}
-
-const invalidOwnerInvitation = () =>
-  new Problem('invalid_token', 'This invitation to own the package is not valid: it may have expired, been replaced or used already.');
+/** Who may unlist or relist: an `package:unlist` key whose owner owns the package, or a session that manages it. */
+export type ListingCaller = { key: ApiKeyDocument } | { account: AccountDocument };
 
 /**
- * Accepts an invitation to co-own: by the invited account, or for an invited organization by one of its
- * admins, by the organization's own document. The invitation holds only while it is the package's current
- * one and the address it went to is still the invitee's. The ownership record is written before the
- * package's owner list, and the token spent last, so accepting again finishes an accept that died halfway.
+ * Unlists or relists one version. A key needs `package:unlist` and globs covering the id, and its owner must
+ * own the package; a session must manage it (an owner, or an admin of an owning organization). Setting what
+ * is already so changes and records nothing. Like a push, the write is under the package's ETag, so an
+ * unlist and a push at the same moment both land.
  */
-export async function acceptOwnerInvitation(packageId: string, secret: string, caller: AccountDocument, clientAddress: string) {
-  const token = await findToken(secret, 'package-owner-invitation');
-  const pkg = await readDocument<PackageDocument>('packages', packageId.toLowerCase());
-  const pending = pkg?.pendingOwners.find((p) => p.tokenId === token.id);
-  if (!pkg || token.subjectId !== pkg.id || !pending) throw invalidOwnerInvitation();
-  const invitee = pending.accountId === caller.id ? caller : await readAccount(pending.accountId);
-  const actsFor = invitee !== undefined && !invitee.deletedAt && (invitee.id === caller.id || administers(invitee, caller.id));
-  if (!actsFor || !tokenStillAddressed(token, invitee)) throw invalidOwnerInvitation();
-  await recordOwnership(pending.accountId, pkg.id);
-  const updated = await updateDocument<PackageDocument>('packages', pkg.id, (current) => {
-    const stillPending = current.pendingOwners.some((p) => p.tokenId === token.id);
-    if (!stillPending && !isOwner(current, pending.accountId)) throw invalidOwnerInvitation();
-    return {
-      ...current,
-      owners: isOwner(current, pending.accountId) ? current.owners : [...current.owners, { accountId: pending.accountId, username: pending.username }],
-      pendingOwners: current.pendingOwners.filter((p) => p.tokenId !== token.id),
-    };
+export async function setVersionListed(packageId: string, version: NuGetVersion, listed: boolean, caller: ListingCaller, clientAddress: string): Promise<void> {
+  let pkg: PackageDocument;
+  let by: PackageActor;
+  if ('key' in caller) {
+    assertKeyAllows(caller.key, packageId, ['package:unlist']);
+    const found = await readDocument<PackageDocument>('packages', packageId.toLowerCase());
+    if (!found) throw noSuchPackage(packageId);
+    if (!isOwner(found, caller.key.ownerAccountId)) throw notAnOwner(found, caller.key.ownerName);
+    pkg = found;
+    by = { key: caller.key, clientAddress };
+  } else {
+    const managed = await packageManagedBy(packageId, caller.account);
+    pkg = managed.pkg;
+    by = { account: caller.account, actingAs: managed.actingAs, clientAddress };
+  }
+  const owner = 'key' in by ? { accountId: by.key.ownerAccountId, username: by.key.ownerName } : by.actingAs;
+  const stored = versionsOf(pkg).find((v) => v.key === version.key);
+  if (!stored) throw new Problem('not_found', `'${pkg.displayId}' has no version '${version.normalized}'.`);
+  let changed = false;
+  await updateDocumentFrom<PackageDocument>('packages', pkg, (current) => {
+    changed = false;
+    if (!isOwner(current, owner.accountId)) throw notAnOwner(current, 'key' in by ? owner.username : 'You');
+    const unlisted = unlistedKeys(current);
+    if (listed !== unlisted.has(version.key)) return undefined;
+    if (listed) unlisted.delete(version.key);
+    else unlisted.add(version.key);
+    changed = true;
+    return withUnlisted(current, unlisted);
   });
-  await recordAudit(caller.id, 'package_owner_added', clientAddress, { package: pkg.displayId, owner: pending.username });
-  await spendToken(token);
-  return toView(updated ?? pkg);
+  if (changed) await recordListingChange(listed, by, pkg.displayId, stored.normalized);
 }
 
-/** Removes an owner; a package always keeps one. */
-export async function removeOwner(packageId: string, username: string, caller: AccountDocument, clientAddress: string): Promise<void> {
-  const { pkg, actingAs } = await packageManagedBy(packageId, caller);
-  const owner = pkg.owners.find((o) => o.username.toLowerCase() === username.toLowerCase());
-  if (!owner) throw new Problem('not_found', `'${username}' is not an owner of '${pkg.displayId}'.`);
-  await updateDocument<PackageDocument>('packages', pkg.id, (current) => {
-    // Two owners removing each other: the second finds itself no longer an owner.
-    if (!isOwner(current, actingAs.accountId)) throw notAnOwner(current);
-    const owners = current.owners.filter((o) => o.accountId !== owner.accountId);
-    if (owners.length === current.owners.length) return undefined;
-    if (owners.length === 0) throw new Problem('last_owner', `'${current.displayId}' must keep an owner. Add another owner first.`);
-    return { ...current, owners };
-  });
-  await forgetOwnership(owner.accountId, pkg.id);
-  await recordAudit(caller.id, 'package_owner_removed', clientAddress, { package: pkg.displayId, owner: owner.username });
-}
+/** Whether an invitation still waits for its answer by the service's clock. */
+export const stillPending = (pending: PendingOwner) => Date.parse(pending.expiresAt) > clock.now().getTime();

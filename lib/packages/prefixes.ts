@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { recordAudit } from '../shared/audit';
 import { nowIso } from '../shared/clock';
 import { Problem } from '../shared/problems';
 import { container, readDocument, updateDocument, isConflict, type StoredDocument } from '../shared/storage/cosmos';
 import type { AccountDocument } from '../accounts/account';
 import { accountHolding } from '../accounts/claims';
 import { usernameField } from '../accounts/names';
+import { recordOwnershipChange } from './packageEvents';
 
 export interface PrefixOwner {
   accountId: string;
@@ -26,16 +26,15 @@ interface PrefixBucket extends StoredDocument {
   reservations: Reservation[];
 }
 
-export const reservePrefixBody = z
-  .object({
-    prefix: z
-      .string()
-      .max(100)
-      .regex(/^[A-Za-z0-9_]+([.-][A-Za-z0-9_]+)*\.$/, 'must be a package id prefix ending with a period, such as Contoso.')
-      .meta({ examples: ['Contoso.'] }),
-    owners: z.array(usernameField).min(1).max(50),
-  })
-  .strict();
+const prefixField = z
+  .string()
+  .max(100)
+  .regex(/^[A-Za-z0-9_]+([.-][A-Za-z0-9_]+)*\.$/, 'must be a package id prefix ending with a period, such as Contoso.')
+  .meta({ examples: ['Contoso.'] });
+
+export const reservePrefixBody = z.object({ prefix: prefixField, owners: z.array(usernameField).min(1).max(50) }).strict();
+/** `{prefix}`: a reserved prefix, as listed (`Contoso.`), in any casing. */
+export const prefixParams = z.object({ prefix: prefixField });
 
 export const prefixView = z.object({ prefix: z.string(), owners: z.array(z.string()), reservedAt: z.string() });
 
@@ -60,10 +59,11 @@ export async function reservePrefix(caller: AccountDocument, input: z.infer<type
     reservedBy: caller.username,
   };
   const id = bucketOf(input.prefix);
-  const place = (bucket: PrefixBucket) => ({
-    ...bucket,
-    reservations: [...bucket.reservations.filter((r) => r.prefix !== reservation.prefix), reservation],
-  });
+  let previous: Reservation | undefined;
+  const place = (bucket: PrefixBucket) => {
+    previous = bucket.reservations.find((r) => r.prefix === reservation.prefix);
+    return { ...bucket, reservations: [...bucket.reservations.filter((r) => r.prefix !== reservation.prefix), reservation] };
+  };
   const updated = await updateDocument<PrefixBucket>('prefixes', id, place);
   if (!updated) {
     try {
@@ -73,8 +73,24 @@ export async function reservePrefix(caller: AccountDocument, input: z.infer<type
       await updateDocument<PrefixBucket>('prefixes', id, place);
     }
   }
-  await recordAudit(caller.id, 'prefix_reserved', clientAddress, { prefix: input.prefix });
+  // Recorded for its owners, and for those a reservation made again leaves out.
+  const concerned = [...owners, ...(previous?.owners ?? [])].map((o) => o.accountId);
+  const details = { prefix: input.prefix, owners: owners.map((o) => o.username).join(', ') };
+  await recordOwnershipChange('prefix_reserved', { account: caller, clientAddress }, details, concerned);
   return { prefix: reservation.displayPrefix, owners: owners.map((o) => o.username), reservedAt: reservation.reservedAt };
+}
+
+/** Releases a reservation: anyone may push new ids under the prefix again; packages pushed under it keep their owners. */
+export async function releasePrefix(caller: AccountDocument, prefix: string, clientAddress: string): Promise<void> {
+  const key = prefix.toLowerCase();
+  let released: Reservation | undefined;
+  await updateDocument<PrefixBucket>('prefixes', bucketOf(prefix), (bucket) => {
+    released = bucket.reservations.find((r) => r.prefix === key);
+    return released ? { ...bucket, reservations: bucket.reservations.filter((r) => r.prefix !== key) } : undefined;
+  });
+  if (!released) throw new Problem('not_found', `No prefix '${prefix}' is reserved.`);
+  const details = { prefix: released.displayPrefix };
+  await recordOwnershipChange('prefix_released', { account: caller, clientAddress }, details, released.owners.map((o) => o.accountId));
 }
 
 export async function listPrefixes() {

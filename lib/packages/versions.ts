@@ -176,16 +176,28 @@ function compareLabels(a: string, b: string): number {
   return la < lb ? -1 : la > lb ? 1 : 0;
 }
 
+/** A version field read by `read`: what it refuses is a 400 naming the field, with the reason. */
+function versionSchema(read: (input: string) => VersionReading) {
+  return z
+    .string()
+    .max(256)
+    .meta({ examples: ['1.0.0'] })
+    .transform((value, context): NuGetVersion => {
+      const reading = read(value);
+      if ('refusal' in reading) {
+        context.addIssue({ code: 'custom', message: reading.refusal, input: value });
+        return z.NEVER;
+      }
+      return reading.version;
+    });
+}
+
 /** The `version` of a push: refused as NuGet.org refuses it (400 naming the field), read as NuGet reads it. */
-export const versionField = z
-  .string()
-  .max(256)
-  .meta({ examples: ['1.0.0'] })
-  .transform((value, context): NuGetVersion => {
-    const reading = readVersion(value);
-    if ('refusal' in reading) {
-      context.addIssue({ code: 'custom', message: reading.refusal, input: value });
-      return z.NEVER;
-    }
-    return reading.version;
-  });
+export const versionField = versionSchema(readVersion);
+
+/**
+ * A version of a package already pushed, named in a path: any spelling NuGet reads as that version (`1.0`,
+ * `1.0.0.0` and `1.0.0+build` all name `1.0.0`), as NuGet.org finds a version to unlist. NuGet.org's push
+ * rules do not apply: they decided what was pushed, not how it may be named.
+ */
+export const versionLookupField = versionSchema(parseVersion);

@@ -1,9 +1,10 @@
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { nowIso } from './clock';
+import type { Log } from './log';
 import { Problem } from './problems';
 import { settings } from './settings';
-import { container, isNotFound, isTransientStoreError } from './storage/cosmos';
+import { container, isConflict, isNotFound, isPreconditionFailed, isTransientStoreError } from './storage/cosmos';
 
 export const AUDIT_ACTIONS = [
   'account_registered',
@@ -35,10 +36,20 @@ export const AUDIT_ACTIONS = [
   'api_key_created',
   'api_key_regenerated',
   'api_key_revoked',
+  'api_key_edited',
   'package_owner_invited',
   'package_owner_added',
   'package_owner_removed',
+  'package_owner_invitation_rejected',
+  'package_owner_invitation_withdrawn',
+  'package_pushed',
+  'package_unlisted',
+  'package_relisted',
   'prefix_reserved',
+  'prefix_released',
+  'email_confirmation_resent',
+  'member_joined',
+  'member_left',
   'deletion_requested',
   'deletion_cancelled',
   'account_deleted',
@@ -54,13 +65,51 @@ export const AUDIT_ACTIONS = [
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
+/** Who did what an owner's trail records: a member (by name, which stays after it leaves or is deleted). */
+export interface AuditActor {
+  accountId: string;
+  /** Absent only where the writer could not know it without a read on a hot path (a key made before keys named their maker). */
+  username?: string;
+}
+
+/** The API key an event was done with. */
+export interface AuditApiKey {
+  id: string;
+  description: string;
+}
+
+/**
+ * One record of the `audit` container, in the partition of the account or organization it belongs to: an
+ * account's own security log, or an owner's trail (`trail`: what an organization's members did for it, or
+ * what was done to an account's packages, keys and memberships).
+ */
 export interface AuditEvent {
   id: string;
   accountId: string;
   action: AuditAction;
   at: string;
-  clientAddress: string;
+  /** The address of the account's own request; never kept in an organization's trail, whose readers are other people. */
+  clientAddress?: string;
   details?: Record<string, string>;
+  actor?: AuditActor;
+  apiKey?: AuditApiKey;
+  /**
+   * Part of the owner's trail. An organization's trail shows only these: a transformed account keeps its
+   * id, and its earlier, personal log is not its members' to read.
+   */
+  trail?: true;
+}
+
+/** An event of an owner's trail, before it is placed in a partition. */
+export interface TrailEvent {
+  action: AuditAction;
+  actor: AuditActor;
+  apiKey?: AuditApiKey;
+  details: Record<string, string>;
+  /** Only for an event in the actor's own partition (its own security log). */
+  clientAddress?: string;
+  /** A fixed id makes recording it again (a step that runs twice) a no-op. */
+  id?: string;
 }
 
 /** Appends to the account's security log. */
@@ -72,6 +121,69 @@ export async function recordAudit(
 ): Promise<void> {
   const event: AuditEvent = { id: randomUUID(), accountId, action, at: nowIso(), clientAddress, ...(details ? { details } : {}) };
   await container('audit').items.create(event);
+}
+
+/** The record of `event` in the partition of `ownerId`. */
+export function trailRecord(ownerId: string, event: TrailEvent): AuditEvent {
+  const { action, actor, apiKey, details, clientAddress, id } = event;
+  return {
+    id: id ?? randomUUID(),
+    accountId: ownerId,
+    action,
+    at: nowIso(),
+    ...(clientAddress !== undefined ? { clientAddress } : {}),
+    details,
+    actor,
+    ...(apiKey ? { apiKey } : {}),
+    trail: true,
+  };
+}
+
+/** Records `event` in the trail of each owner named (an event with a fixed id once per owner, however often it runs). */
+export async function recordTrailEvent(ownerIds: readonly string[], event: TrailEvent): Promise<void> {
+  await Promise.all(
+    [...new Set(ownerIds)].map(async (ownerId) => {
+      try {
+        await container('audit').items.create(trailRecord(ownerId, event));
+      } catch (error) {
+        if (!(event.id !== undefined && isConflict(error))) throw error;
+      }
+    }),
+  );
+}
+
+/**
+ * Makes `change` and writes `record` at the same time, so recording costs no second round trip. The
+ * record's id is fixed by what it records (a version is pushed once), which settles every way the two can
+ * part: a change that fails takes back the record it wrote (only while it is still the one it wrote); a
+ * change that succeeds where a record of the same id was there already (a retry of a request that died
+ * between the two, or a simultaneous request for the same thing that is about to fail) writes its own over
+ * it. A record that cannot be written at all after the change landed is logged as an error rather than
+ * failing a change that has been made.
+ */
+export async function changeRecorded<T>(record: AuditEvent, change: () => Promise<T>, log: Log): Promise<T> {
+  const [changed, recorded] = await Promise.allSettled([change(), container('audit').items.create(record)]);
+  if (changed.status === 'rejected') {
+    if (recorded.status === 'fulfilled') await takeBack(record, recorded.value.resource?._etag, log);
+    throw changed.reason;
+  }
+  if (recorded.status === 'rejected') {
+    try {
+      await container('audit').items.upsert(record);
+    } catch (error) {
+      log.error(`The audit record ${record.id} of a change that was made could not be written`, error);
+    }
+  }
+  return changed.value;
+}
+
+async function takeBack(record: AuditEvent, etag: string | undefined, log: Log): Promise<void> {
+  try {
+    await container('audit').item(record.id, record.accountId).delete({ accessCondition: { type: 'IfMatch', condition: etag ?? '' } });
+  } catch (error) {
+    // Gone, or rewritten by the request whose change succeeded: either way not this one's to remove.
+    if (!isNotFound(error) && !isPreconditionFailed(error)) log.error(`The audit record ${record.id} of a change that failed could not be removed`, error);
+  }
 }
 
 export const auditQuery = z.object({
@@ -99,37 +211,41 @@ export const auditPage = z.object({
 const badContinuation = () =>
   new Problem('invalid_request', "The query parameter 'continuationToken' is not one this service gave out. Start again from the first page.");
 
+/** What a continuation token pages: an account's own log, or an owner's trail. */
+type Pager = 'audit' | 'trail';
+
 /**
- * The continuation tokens this service gives out: Cosmos DB's, signed for the account they page, so a forged
- * or altered one, or another account's, is refused here whatever the store would make of it.
+ * The continuation tokens this service gives out: Cosmos DB's, signed for the log and the account they
+ * page, so a forged or altered one, or another account's, is refused here whatever the store would make of it.
  */
-function continuationSignature(accountId: string, continuation: string): Buffer {
-  return createHmac('sha256', settings().SESSION_SIGNING_KEY).update(`audit-continuation\n${accountId}\n${continuation}`).digest();
+function continuationSignature(pager: Pager, accountId: string, continuation: string): Buffer {
+  return createHmac('sha256', settings().SESSION_SIGNING_KEY).update(`${pager}-continuation\n${accountId}\n${continuation}`).digest();
 }
 
-function wrapContinuation(accountId: string, continuation: string): string {
-  const signature = continuationSignature(accountId, continuation).toString('base64url');
+function wrapContinuation(pager: Pager, accountId: string, continuation: string): string {
+  const signature = continuationSignature(pager, accountId, continuation).toString('base64url');
   return `${Buffer.from(continuation, 'utf8').toString('base64url')}.${signature}`;
 }
 
-function unwrapContinuation(accountId: string, token: string): string {
+function unwrapContinuation(pager: Pager, accountId: string, token: string): string {
   const [encoded, signature, ...rest] = token.split('.');
   if (rest.length > 0 || !encoded || !signature) throw badContinuation();
   const continuation = Buffer.from(encoded, 'base64url').toString('utf8');
-  const expected = continuationSignature(accountId, continuation);
+  const expected = continuationSignature(pager, accountId, continuation);
   const given = Buffer.from(signature, 'base64url');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw badContinuation();
   return continuation;
 }
 
 /**
- * One page of the account's own log, newest first: a query within its partition. The continuation token
- * is Cosmos DB's, signed and wrapped so it travels safely in a URL.
+ * One page of the events in one partition, newest first: a query within the partition. The continuation
+ * token is Cosmos DB's, signed and wrapped so it travels safely in a URL.
  */
-export async function readAuditLog(accountId: string, pageSize = 20, continuationToken?: string): Promise<z.infer<typeof auditPage>> {
-  const continuation = continuationToken === undefined ? undefined : unwrapContinuation(accountId, continuationToken);
+async function readPage(pager: Pager, accountId: string, pageSize: number, continuationToken: string | undefined) {
+  const continuation = continuationToken === undefined ? undefined : unwrapContinuation(pager, accountId, continuationToken);
+  const onlyTrail = pager === 'trail' ? ' AND c.trail = true' : '';
   const iterator = container('audit').items.query<AuditEvent>(
-    { query: 'SELECT * FROM c WHERE c.accountId = @accountId ORDER BY c.at DESC', parameters: [{ name: '@accountId', value: accountId }] },
+    { query: `SELECT * FROM c WHERE c.accountId = @accountId${onlyTrail} ORDER BY c.at DESC`, parameters: [{ name: '@accountId', value: accountId }] },
     { partitionKey: accountId, maxItemCount: pageSize, continuationToken: continuation },
   );
   let page;
@@ -141,9 +257,30 @@ export async function readAuditLog(accountId: string, pageSize = 20, continuatio
     throw error;
   }
   return {
-    events: page.resources.map(({ at, action, clientAddress, details }) => ({ at, action, clientAddress, ...(details ? { details } : {}) })),
-    continuationToken: page.continuationToken ? wrapContinuation(accountId, page.continuationToken) : null,
+    events: page.resources,
+    continuationToken: page.continuationToken ? wrapContinuation(pager, accountId, page.continuationToken) : null,
   };
+}
+
+/** The key an event was done with, as the account's own log shows it: among the details, as key events show theirs. */
+const withKeyDetails = ({ details, apiKey }: AuditEvent): Record<string, string> | undefined =>
+  apiKey ? { ...details, keyId: apiKey.id, keyDescription: apiKey.description } : details;
+
+/** One page of the account's own log, newest first. */
+export async function readAuditLog(accountId: string, pageSize = 20, continuationToken?: string): Promise<z.infer<typeof auditPage>> {
+  const page = await readPage('audit', accountId, pageSize, continuationToken);
+  return {
+    events: page.events.map((event) => {
+      const details = withKeyDetails(event);
+      return { at: event.at, action: event.action, clientAddress: event.clientAddress ?? 'unknown', ...(details ? { details } : {}) };
+    }),
+    continuationToken: page.continuationToken,
+  };
+}
+
+/** One page of an owner's trail, newest first, as stored (the owner's domain says who may read it and how it shows). */
+export async function readTrail(ownerId: string, pageSize = 20, continuationToken?: string): Promise<{ events: AuditEvent[]; continuationToken: string | null }> {
+  return readPage('trail', ownerId, pageSize, continuationToken);
 }
 
 /** Erases an account's security log (account deletion), all but the record of the deletion itself. */

@@ -125,3 +125,7 @@ export async function organizationsOf(service: TestService, member: Pick<Member,
   if (me.status !== 200) throw new Error(`GET /api/me failed: ${me.status} ${me.text}`);
   return me.body.organizations;
 }
+
+/** One page of an organization's audit trail, `GET /api/organizations/{name}/audit`, as `by` sees it. */
+export const organizationAudit = (service: TestService, organization: string, by: Pick<Member, 'sessionToken'>, query = '') =>
+  service.call('GET', `/api/organizations/${organization}/audit${query}`, { token: by.sessionToken });

@@ -69,6 +69,9 @@ export async function pushOk(
   return response;
 }
 
+/** The `versions` of a package view where each of these is listed: `listed('1.0.0', '1.1.0')`. */
+export const listed = (...versions: string[]) => versions.map((version) => ({ version, listed: true }));
+
 /** `GET /api/packages/{id}`. */
 export const getPackage = (service: TestService, id: string): Promise<ApiResponse> => service.call('GET', `/api/packages/${encodeURIComponent(id)}`);
 
@@ -93,13 +96,52 @@ export async function inviteOwner(
   return tokenIn(email.links[0]);
 }
 
+/** Who unlists or relists: a key (its secret, or the created key) in `X-NuGet-ApiKey`, or a signed-in account. */
+export type ListingCaller = { key: string | Pick<CreatedApiKey, 'key'> } | Pick<Member, 'sessionToken'>;
+
+/** `PUT /api/packages/{id}/versions/{version}/listed` with `{ listed }`, by a key or a session. */
+export function setListed(service: TestService, id: string, version: string, listed: boolean, by: ListingCaller): Promise<ApiResponse> {
+  const credentials =
+    'key' in by
+      ? { headers: { [API_KEY_HEADER]: typeof by.key === 'string' ? by.key : by.key.key } }
+      : { token: by.sessionToken };
+  return service.call('PUT', `/api/packages/${encodeURIComponent(id)}/versions/${encodeURIComponent(version)}/listed`, { body: { listed }, ...credentials });
+}
+
 /** `POST /api/packages/{id}/owners/accept` by `by` with `token`. */
 export const acceptOwnership = (service: TestService, packageId: string, by: Pick<Member, 'sessionToken'>, token: string): Promise<ApiResponse> =>
   service.call('POST', `/api/packages/${encodeURIComponent(packageId)}/owners/accept`, { token: by.sessionToken, body: { token } });
 
+/** `POST /api/packages/{id}/owners/reject` by `by` with `token`: declines the invitation. */
+export const rejectOwnership = (service: TestService, packageId: string, by: Pick<Member, 'sessionToken'>, token: string): Promise<ApiResponse> =>
+  service.call('POST', `/api/packages/${encodeURIComponent(packageId)}/owners/reject`, { token: by.sessionToken, body: { token } });
+
+/** `DELETE /api/packages/{id}/owners/invitations/{username}` by `by`: withdraws the invitation waiting for `username`. */
+export const withdrawOwnerInvitation = (service: TestService, packageId: string, by: Pick<Member, 'sessionToken'>, username: string): Promise<ApiResponse> =>
+  service.call('DELETE', `/api/packages/${encodeURIComponent(packageId)}/owners/invitations/${encodeURIComponent(username)}`, { token: by.sessionToken });
+
+/** `GET /api/me/packages` as `user`, failing the test unless it answers 200. */
+export async function myPackages(service: TestService, user: Pick<Member, 'sessionToken'>) {
+  const response = await service.call('GET', '/api/me/packages', { token: user.sessionToken });
+  if (response.status !== 200) throw new Error(`GET /api/me/packages failed: ${response.status} ${response.text}`);
+  return response.body;
+}
+
 /** `DELETE /api/packages/{id}/owners/{username}` by `by`. */
 export const removeOwner = (service: TestService, packageId: string, by: Pick<Member, 'sessionToken'>, username: string): Promise<ApiResponse> =>
   service.call('DELETE', `/api/packages/${encodeURIComponent(packageId)}/owners/${encodeURIComponent(username)}`, { token: by.sessionToken });
+
+/** `DELETE /api/site-admin/prefixes/{prefix}` by `by` (a site admin, for it to work). */
+export const releasePrefix = (service: TestService, by: Pick<Member, 'sessionToken'>, prefix: string): Promise<ApiResponse> =>
+  service.call('DELETE', `/api/site-admin/prefixes/${encodeURIComponent(prefix)}`, { token: by.sessionToken });
+
+/** `PATCH /api/me/api-keys/{id}` by `user` with `changes`. */
+export const editKey = (
+  service: TestService,
+  user: Pick<Member, 'sessionToken'>,
+  keyId: string,
+  changes: { description?: string; packageGlobs?: string[] },
+): Promise<ApiResponse> => service.call('PATCH', `/api/me/api-keys/${keyId}`, { token: user.sessionToken, body: changes });
 
 /** `POST /api/site-admin/prefixes` by `by` (a site admin, for it to work). */
 export const reservePrefix = (service: TestService, by: Pick<Member, 'sessionToken'>, prefix: string, owners: string[]): Promise<ApiResponse> =>

@@ -59,3 +59,22 @@ export async function changeEmailAddress(service: TestService, member: { session
   const confirmed = await service.call('POST', '/api/auth/confirm-email', { body: { token: tokenIn(email.links[0]) } });
   if (confirmed.status !== 200) throw new Error(`confirming ${newAddress} failed: ${confirmed.status} ${confirmed.text}`);
 }
+
+/**
+ * A recovery session of the account, as someone who lost their Microsoft account gets one: a password set
+ * through the emailed reset link, then a password sign-in. The reset ends the account's other sessions.
+ */
+export async function recoverySession(service: TestService, member: { person: Person; username: string }): Promise<string> {
+  const seen = emailsTo(service, member.person.email).length;
+  const asked = await service.call('POST', '/api/auth/forgot-password', { body: { emailAddress: member.person.email } });
+  if (asked.status !== 202) throw new Error(`asking for a reset link failed: ${asked.status} ${asked.text}`);
+  const email = await waitFor(() => emailsTo(service, member.person.email).slice(seen).find((e) => e.subject === 'Reset your password'), {
+    what: `the reset email to ${member.person.email}`,
+  });
+  const password = `Recovery ${randomUUID()}`;
+  const reset = await service.call('POST', '/api/auth/reset-password', { body: { token: tokenIn(email.links[0]), newPassword: password } });
+  if (reset.status !== 200) throw new Error(`resetting the password failed: ${reset.status} ${reset.text}`);
+  const signedIn = await service.call('POST', '/api/auth/password', { body: { username: member.username, password } });
+  if (signedIn.status !== 200) throw new Error(`the password sign-in failed: ${signedIn.status} ${signedIn.text}`);
+  return signedIn.body.sessionToken;
+}

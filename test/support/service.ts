@@ -15,12 +15,29 @@ import {
   invite,
   inviteAndAccept,
   nextEmailTo,
+  organizationAudit,
   organizationsOf,
   removeMember,
   unconfirmedUser,
 } from './organizations';
-import { acceptOwnership, createKey, getPackage, inviteOwner, push, pushOk, removeOwner, requestKey, reservePrefix } from './packages';
-import { changeEmailAddress, idTokenFor, register } from './people';
+import {
+  acceptOwnership,
+  createKey,
+  editKey,
+  getPackage,
+  inviteOwner,
+  myPackages,
+  push,
+  pushOk,
+  rejectOwnership,
+  releasePrefix,
+  removeOwner,
+  requestKey,
+  reservePrefix,
+  setListed,
+  withdrawOwnerInvitation,
+} from './packages';
+import { changeEmailAddress, idTokenFor, recoverySession, register } from './people';
 import { deleteAsSupport, lockAccount, lookUpAccount, releaseUsername, revokeLeakedKey, securityLog, setPasswordByEmail, unlockAccount } from './support';
 import { emailsTo, waitForEmailTo } from './waitFor';
 
@@ -261,6 +278,7 @@ const HELPERS = {
   register,
   idTokenFor,
   changeEmailAddress,
+  recoverySession,
   emailsTo,
   waitForEmailTo,
   nextEmailTo,
@@ -274,15 +292,22 @@ const HELPERS = {
   inviteAndAccept,
   removeMember,
   organizationsOf,
+  organizationAudit,
   requestKey,
   createKey,
+  editKey,
   push,
   pushOk,
   getPackage,
+  setListed,
   inviteOwner,
   acceptOwnership,
+  rejectOwnership,
+  withdrawOwnerInvitation,
   removeOwner,
+  myPackages,
   reservePrefix,
+  releasePrefix,
   lookUpAccount,
   lockAccount,
   unlockAccount,

@@ -162,6 +162,19 @@ export async function deliverSoon(email: OutboxEmail, log: Log): Promise<void> {
 }
 
 /**
+ * Drops an email this request queued for a change that was then refused (its cause exists already, so the
+ * timer would otherwise send it): it is never sent. Should that fail, the timer sends it, with a link the
+ * refused change never made valid.
+ */
+export async function abandonEmail(email: OutboxEmail, log: Log): Promise<void> {
+  try {
+    await replaceIfUnchanged('outbox', { ...email, status: 'abandoned' as const, leaseUntil: null });
+  } catch (error) {
+    log.warn(`Email ${email.id} of a refused change could not be withdrawn`, error);
+  }
+}
+
+/**
  * One timer run: every pending email whose next attempt is due, oldest first, in bounded batches. Trouble
  * with one email (a lost lease, a store hiccup) leaves it for the next run and does not hold up the others.
  */

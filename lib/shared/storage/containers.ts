@@ -35,6 +35,12 @@ export const CONTAINERS = {
    * is the truth.
    */
   ownerships: { partitionKey: '/accountId' },
+  /**
+   * Owner: lib/packages (owners.ts). Copies of the owner invitations waiting for an answer, one partition per
+   * account or organization they were sent to or for, so "my packages" finds them with one query each. The
+   * package document is the truth.
+   */
+  ownerInvitations: { partitionKey: '/accountId' },
   /** Owner: lib/packages (prefixes.ts). Reserved id prefixes, bucketed by an id's first segment, so a push reads one bucket by id. */
   prefixes: { partitionKey: '/id' },
   /**

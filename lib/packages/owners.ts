@@ -1,0 +1,292 @@
+import { z } from 'zod';
+import { clock, nowIso } from '../shared/clock';
+import { packageOwnerInvitationMessage } from '../shared/email/messages';
+import { abandonEmail, deliverSoon, queueEmail } from '../shared/email/outbox';
+import { Problem } from '../shared/problems';
+import { container, isNotFound, readDocument, updateDocument, type StoredDocument } from '../shared/storage/cosmos';
+import { findToken, issueToken, spendToken, tokensConcerning, tokenField } from '../shared/tokens';
+import { readAccount, tokenRecipient, tokenStillAddressed, type AccountDocument } from '../accounts/account';
+import { accountHolding } from '../accounts/claims';
+import { usernameField } from '../accounts/names';
+import { recordOwnershipChange } from './packageEvents';
+import {
+  administers,
+  forgetOwnership,
+  isOwner,
+  notAnOwner,
+  packageManagedBy,
+  recordOwnership,
+  stillPending,
+  toView,
+  type PackageDocument,
+  type PendingOwner,
+} from './packages';
+import type { Log } from '../shared/log';
+
+export const inviteOwnerBody = z.object({ username: usernameField }).strict();
+export const ownerTokenBody = z.object({ token: tokenField }).strict();
+
+const OWNER_INVITATION_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
+/** NuGet.org's limits (MaxOwnerPerPackageRegistration, MaxOwnerRequestsPerPackageRegistration). */
+export const MAX_OWNERS = 15;
+export const MAX_PENDING_INVITATIONS = 3;
+
+const ownerLimit = (detail: string) => new Problem('owner_limit', detail);
+
+const tooManyOwners = (pkg: PackageDocument) =>
+  ownerLimit(`'${pkg.displayId}' has ${MAX_OWNERS} owners, as many as a package may have. Remove an owner first.`);
+
+/**
+ * Whether the package can take another invitation: fewer than 15 owners (one more could never accept) and
+ * fewer than 3 invitations waiting, not counting one to the same invitee, which a new invitation replaces.
+ */
+function assertRoomToInvite(pkg: PackageDocument, inviteeId: string): void {
+  if (pkg.owners.length >= MAX_OWNERS) throw tooManyOwners(pkg);
+  const waiting = pkg.pendingOwners.filter((p) => stillPending(p) && p.accountId !== inviteeId);
+  if (waiting.length >= MAX_PENDING_INVITATIONS) {
+    throw ownerLimit(
+      `'${pkg.displayId}' has ${MAX_PENDING_INVITATIONS} owner invitations waiting for an answer, as many as it may have. Withdraw one or wait for an answer.`,
+    );
+  }
+}
+
+/**
+ * A copy of a waiting invitation in the partition of an account it concerns: the invited account or
+ * organization (`received`), and the owner it was sent for (`sent`), so "my packages" finds both with one
+ * query per partition. The package document stays the truth: a copy whose invitation is gone is skipped.
+ */
+interface InvitationRecord extends StoredDocument {
+  accountId: string;
+  side: 'received' | 'sent';
+  packageId: string;
+  inviteeId: string;
+  tokenId: string;
+  /** Lets Cosmos DB tidy up a day after the invitation expires; correctness never depends on it. */
+  ttl: number;
+}
+
+const recordId = (side: InvitationRecord['side'], packageId: string, inviteeId: string) => `${side}:${packageId}:${inviteeId}`;
+
+async function deleteRecord(side: InvitationRecord['side'], packageId: string, inviteeId: string, accountId: string): Promise<void> {
+  try {
+    await container('ownerInvitations').item(recordId(side, packageId, inviteeId), accountId).delete();
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+  }
+}
+
+async function indexInvitation(packageId: string, pending: PendingOwner): Promise<void> {
+  const ttl = Math.ceil((Date.parse(pending.expiresAt) - clock.now().getTime()) / 1000) + 24 * 60 * 60;
+  const sides: Array<[InvitationRecord['side'], string | undefined]> = [
+    ['received', pending.accountId],
+    ['sent', pending.invitedFor?.accountId],
+  ];
+  await Promise.all(
+    sides.map(async ([side, accountId]) => {
+      if (accountId === undefined) return;
+      const record: InvitationRecord = { id: recordId(side, packageId, pending.accountId), accountId, side, packageId, inviteeId: pending.accountId, tokenId: pending.tokenId, ttl };
+      await container('ownerInvitations').items.upsert(record);
+    }),
+  );
+}
+
+async function unindexInvitation(packageId: string, pending: PendingOwner): Promise<void> {
+  await Promise.all([
+    deleteRecord('received', packageId, pending.accountId, pending.accountId),
+    pending.invitedFor ? deleteRecord('sent', packageId, pending.accountId, pending.invitedFor.accountId) : undefined,
+  ]);
+}
+
+/** The copies of invitations sent to or for an account or organization: one query within its partition. */
+export async function invitationRecordsOf(accountId: string): Promise<InvitationRecord[]> {
+  const { resources } = await container('ownerInvitations')
+    .items.query<InvitationRecord>(
+      // The filter names the partition too: the local stand-in ignores the option.
+      { query: 'SELECT * FROM c WHERE c.accountId = @accountId', parameters: [{ name: '@accountId', value: accountId }] },
+      { partitionKey: accountId },
+    )
+    .fetchAll();
+  return resources;
+}
+
+const ownerIds = (pkg: PackageDocument) => pkg.owners.map((o) => o.accountId);
+
+/**
+ * Invites an account or organization to co-own the package; its emailed token works for 7 days. Inviting
+ * the same one again replaces the earlier invitation. The limits are checked on the document read, so a
+ * refused invitation sends nothing, and again on the one written, so invitations at the same moment never
+ * exceed them.
+ */
+export async function inviteOwner(packageId: string, username: string, caller: AccountDocument, clientAddress: string, log: Log) {
+  const { pkg, actingAs } = await packageManagedBy(packageId, caller);
+  const invitee = await accountHolding({ kind: 'username', name: username });
+  if (!invitee || invitee.deletedAt) throw new Problem('user_not_found', `There is no account or organization named '${username}'.`);
+  const alreadyOwner = () => new Problem('already_owner', `'${invitee.username}' already owns '${pkg.displayId}'.`);
+  if (isOwner(pkg, invitee.id)) throw alreadyOwner();
+  assertRoomToInvite(pkg, invitee.id);
+  const token = await issueToken('package-owner-invitation', tokenRecipient(invitee), OWNER_INVITATION_LIFETIME_MS, pkg.id);
+  const email = await queueEmail(packageOwnerInvitationMessage(invitee, pkg.displayId, caller.username, token), { container: 'packages', id: pkg.id });
+  const invitation: PendingOwner = {
+    accountId: invitee.id,
+    username: invitee.username,
+    tokenId: token.id,
+    expiresAt: token.expiresAt,
+    invitedAt: nowIso(),
+    invitedBy: { accountId: caller.id, username: caller.username },
+    invitedFor: actingAs,
+  };
+  let replaced: PendingOwner | undefined;
+  try {
+    await updateDocument<PackageDocument>('packages', pkg.id, (current) => {
+      if (!isOwner(current, actingAs.accountId)) throw notAnOwner(current);
+      if (isOwner(current, invitee.id)) throw alreadyOwner();
+      assertRoomToInvite(current, invitee.id);
+      replaced = current.pendingOwners.find((p) => p.accountId === invitee.id);
+      // Expired invitations go with the next write.
+      const others = current.pendingOwners.filter((p) => p.accountId !== invitee.id && stillPending(p));
+      return { ...current, pendingOwners: [...others, invitation] };
+    });
+  } catch (error) {
+    await abandonEmail(email, log);
+    throw error;
+  }
+  if (replaced?.invitedFor && replaced.invitedFor.accountId !== actingAs.accountId) {
+    await deleteRecord('sent', pkg.id, invitee.id, replaced.invitedFor.accountId);
+  }
+  await indexInvitation(pkg.id, invitation);
+  const details = { package: pkg.displayId, owner: invitee.username };
+  await recordOwnershipChange('package_owner_invited', { account: caller, clientAddress }, details, [...ownerIds(pkg), invitee.id]);
+  await deliverSoon(email, log);
+}
+
+const invalidOwnerInvitation = () =>
+  new Problem('invalid_token', 'This invitation to own the package is not valid: it may have expired, been replaced, withdrawn or answered already.');
+
+/**
+ * The invitation `secret` stands for, for the caller to answer: the invited account itself, or for an
+ * invited organization one of its admins, by the organization's own document. It holds only while it is
+ * the package's current one and the address it went to is still the invitee's.
+ */
+async function invitationAnsweredBy(packageId: string, secret: string, caller: AccountDocument) {
+  const token = await findToken(secret, 'package-owner-invitation');
+  const pkg = await readDocument<PackageDocument>('packages', packageId.toLowerCase());
+  const pending = pkg?.pendingOwners.find((p) => p.tokenId === token.id);
+  if (!pkg || token.subjectId !== pkg.id || !pending) throw invalidOwnerInvitation();
+  const invitee = pending.accountId === caller.id ? caller : await readAccount(pending.accountId);
+  const actsFor = invitee !== undefined && !invitee.deletedAt && (invitee.id === caller.id || administers(invitee, caller.id));
+  if (!actsFor || !tokenStillAddressed(token, invitee)) throw invalidOwnerInvitation();
+  return { token, pkg, pending };
+}
+
+/**
+ * Accepts an invitation to co-own. The ownership record is written before the package's owner list, and
+ * the token spent last, so accepting again finishes an accept that died halfway. A package at 15 owners
+ * refuses it (checked on the document written, so of accepts racing for the last place one wins); the
+ * invitation then stays, to be accepted once an owner leaves.
+ */
+export async function acceptOwnerInvitation(packageId: string, secret: string, caller: AccountDocument, clientAddress: string) {
+  const { token, pkg, pending } = await invitationAnsweredBy(packageId, secret, caller);
+  await recordOwnership(pending.accountId, pkg.id);
+  let updated: PackageDocument | undefined;
+  try {
+    updated = await updateDocument<PackageDocument>('packages', pkg.id, (current) => {
+      const waiting = current.pendingOwners.some((p) => p.tokenId === token.id);
+      const owner = isOwner(current, pending.accountId);
+      if (!waiting && !owner) throw invalidOwnerInvitation();
+      if (!owner && current.owners.length >= MAX_OWNERS) throw tooManyOwners(current);
+      return {
+        ...current,
+        owners: owner ? current.owners : [...current.owners, { accountId: pending.accountId, username: pending.username }],
+        pendingOwners: current.pendingOwners.filter((p) => p.tokenId !== token.id),
+      };
+    });
+  } catch (error) {
+    // The record written above claims a package the invitee did not get.
+    const now = await readDocument<PackageDocument>('packages', pkg.id);
+    if (!now || !isOwner(now, pending.accountId)) await forgetOwnership(pending.accountId, pkg.id);
+    throw error;
+  }
+  const owners = updated ?? pkg;
+  await unindexInvitation(pkg.id, pending);
+  const details = { package: pkg.displayId, owner: pending.username };
+  await recordOwnershipChange('package_owner_added', { account: caller, clientAddress }, details, [...ownerIds(owners), pending.accountId]);
+  await spendToken(token);
+  return toView(owners);
+}
+
+/** Declines an invitation to co-own: by whoever could accept it, with its token. */
+export async function rejectOwnerInvitation(packageId: string, secret: string, caller: AccountDocument, clientAddress: string): Promise<void> {
+  const { token, pkg, pending } = await invitationAnsweredBy(packageId, secret, caller);
+  let declined = false;
+  await updateDocument<PackageDocument>('packages', pkg.id, (current) => {
+    declined = current.pendingOwners.some((p) => p.tokenId === token.id);
+    return declined ? { ...current, pendingOwners: current.pendingOwners.filter((p) => p.tokenId !== token.id) } : undefined;
+  });
+  if (!declined) throw invalidOwnerInvitation();
+  await spendToken(token);
+  await unindexInvitation(pkg.id, pending);
+  const details = { package: pkg.displayId, owner: pending.username };
+  await recordOwnershipChange('package_owner_invitation_rejected', { account: caller, clientAddress }, details, [...ownerIds(pkg), pending.accountId]);
+}
+
+/** Withdraws the invitation waiting for `username`: by anyone who manages the package. Its token stops working. */
+export async function withdrawOwnerInvitation(packageId: string, username: string, caller: AccountDocument, clientAddress: string): Promise<void> {
+  const { pkg, actingAs } = await packageManagedBy(packageId, caller);
+  const noInvitation = () => new Problem('not_found', `No invitation to own '${pkg.displayId}' is waiting for '${username}'.`);
+  const pending = pkg.pendingOwners.find((p) => p.username.toLowerCase() === username.toLowerCase());
+  if (!pending) throw noInvitation();
+  let withdrawn = false;
+  await updateDocument<PackageDocument>('packages', pkg.id, (current) => {
+    if (!isOwner(current, actingAs.accountId)) throw notAnOwner(current);
+    withdrawn = current.pendingOwners.some((p) => p.tokenId === pending.tokenId);
+    return withdrawn ? { ...current, pendingOwners: current.pendingOwners.filter((p) => p.tokenId !== pending.tokenId) } : undefined;
+  });
+  // Answered or withdrawn by someone else meanwhile.
+  if (!withdrawn) throw noInvitation();
+  await unindexInvitation(pkg.id, pending);
+  const details = { package: pkg.displayId, owner: pending.username };
+  await recordOwnershipChange('package_owner_invitation_withdrawn', { account: caller, clientAddress }, details, [...ownerIds(pkg), pending.accountId]);
+}
+
+/** Removes an owner; a package always keeps one. */
+export async function removeOwner(packageId: string, username: string, caller: AccountDocument, clientAddress: string): Promise<void> {
+  const { pkg, actingAs } = await packageManagedBy(packageId, caller);
+  const owner = pkg.owners.find((o) => o.username.toLowerCase() === username.toLowerCase());
+  if (!owner) throw new Problem('not_found', `'${username}' is not an owner of '${pkg.displayId}'.`);
+  await updateDocument<PackageDocument>('packages', pkg.id, (current) => {
+    // Two owners removing each other: the second finds itself no longer an owner.
+    if (!isOwner(current, actingAs.accountId)) throw notAnOwner(current);
+    const owners = current.owners.filter((o) => o.accountId !== owner.accountId);
+    if (owners.length === current.owners.length) return undefined;
+    if (owners.length === 0) throw new Problem('last_owner', `'${current.displayId}' must keep an owner. Add another owner first.`);
+    return { ...current, owners };
+  });
+  await forgetOwnership(owner.accountId, pkg.id);
+  const details = { package: pkg.displayId, owner: owner.username };
+  await recordOwnershipChange('package_owner_removed', { account: caller, clientAddress }, details, ownerIds(pkg));
+}
+
+/** The package forgets the waiting invitation `tokenId` stands for, and so do the copies of it. */
+async function dropInvitation(packageId: string, tokenId: string): Promise<void> {
+  let dropped: PendingOwner | undefined;
+  await updateDocument<PackageDocument>('packages', packageId, (pkg) => {
+    dropped = pkg.pendingOwners.find((p) => p.tokenId === tokenId);
+    return dropped ? { ...pkg, pendingOwners: pkg.pendingOwners.filter((p) => p.tokenId !== tokenId) } : undefined;
+  });
+  if (dropped) await unindexInvitation(packageId, dropped);
+}
+
+/**
+ * Account deletion: the packages forget the invitations sent to the account and those sent for it (an
+ * invitation from an owner that is gone is nobody's to honour), and its copies go. The tokens go with the
+ * account's.
+ */
+export async function dropOwnerInvitationsOf(accountId: string): Promise<void> {
+  for (const token of await tokensConcerning(accountId, 'package-owner-invitation')) {
+    if (token.subjectId) await dropInvitation(token.subjectId, token.id);
+  }
+  for (const record of await invitationRecordsOf(accountId)) {
+    await dropInvitation(record.packageId, record.tokenId);
+    await deleteRecord(record.side, record.packageId, record.inviteeId, accountId);
+  }
+}

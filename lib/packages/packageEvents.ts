@@ -1,0 +1,102 @@
+import { changeRecorded, recordAudit, recordTrailEvent, trailRecord, type AuditAction, type TrailEvent } from '../shared/audit';
+import type { Log } from '../shared/log';
+import { readAccount, type AccountDocument } from '../accounts/account';
+import type { ApiKeyDocument } from './apiKeys';
+import type { PackageOwner } from './packages';
+
+/**
+ * Where what happens to packages is recorded: every operation on a package or a prefix records through
+ * here, so what is recorded about it (and, later, who is told) is decided in one place.
+ *
+ * - A version pushed, unlisted or relisted is one record, in the partition of the owner it was done for:
+ *   the key's owner, or the owner a signed-in account acted as. For an account that is its own security
+ *   log; for an organization, its trail, naming the member (and the key, by description and id).
+ * - A change of owners or of a reserved prefix is recorded in the actor's own log and in the trail of
+ *   every organization it concerns.
+ */
+
+/** A signed-in account acting on a package as itself or for an organization it administers. */
+export interface SessionActor {
+  account: AccountDocument;
+  actingAs: PackageOwner;
+  clientAddress: string;
+}
+
+/** An API key acting for its owner. */
+export interface KeyActor {
+  key: ApiKeyDocument;
+  clientAddress: string;
+}
+
+export type PackageActor = SessionActor | KeyActor;
+
+const isKeyActor = (actor: PackageActor): actor is KeyActor => 'key' in actor;
+
+/**
+ * The record of a version event and the partition it belongs in. The client address is kept only where the
+ * actor acted for itself (its own log); an organization's members do not see each other's addresses.
+ */
+function versionEvent(action: AuditAction, by: PackageActor, packageId: string, version: string): { ownerId: string; event: TrailEvent } {
+  if (isKeyActor(by)) {
+    const { key } = by;
+    // A key owned by someone other than its holder is an organization's (an account's keys are its own).
+    const forItself = key.ownerAccountId === key.creatorAccountId;
+    return {
+      ownerId: key.ownerAccountId,
+      event: {
+        action,
+        actor: { accountId: key.creatorAccountId, ...(key.creatorName ? { username: key.creatorName } : {}) },
+        apiKey: { id: key.id, description: key.description },
+        details: { package: packageId, version },
+        ...(forItself ? { clientAddress: by.clientAddress } : {}),
+      },
+    };
+  }
+  const forItself = by.actingAs.accountId === by.account.id;
+  return {
+    ownerId: by.actingAs.accountId,
+    event: {
+      action,
+      actor: { accountId: by.account.id, username: by.account.username },
+      details: { package: packageId, version },
+      ...(forItself ? { clientAddress: by.clientAddress } : {}),
+    },
+  };
+}
+
+/**
+ * Makes a push and records it in one round trip (see `changeRecorded`): the record's id is fixed by the
+ * package and version, which are pushed once.
+ */
+export function pushRecorded<T>(by: KeyActor, packageId: string, version: { normalized: string; key: string }, push: () => Promise<T>, log: Log): Promise<T> {
+  const { ownerId, event } = versionEvent('package_pushed', by, packageId, version.normalized);
+  const id = `push:${packageId.toLowerCase()}:${version.key}`;
+  return changeRecorded(trailRecord(ownerId, { ...event, id }), push, log);
+}
+
+/** Records a version unlisted or relisted: only a real change is recorded. */
+export async function recordListingChange(listed: boolean, by: PackageActor, packageId: string, version: string): Promise<void> {
+  const { ownerId, event } = versionEvent(listed ? 'package_relisted' : 'package_unlisted', by, packageId, version);
+  await recordTrailEvent([ownerId], event);
+}
+
+/** The live organizations among these accounts and organizations, by their own documents (point reads). */
+export async function organizationsAmong(accountIds: readonly string[]): Promise<string[]> {
+  const accounts = await Promise.all([...new Set(accountIds)].map((id) => readAccount(id)));
+  return accounts.filter((a): a is AccountDocument => a?.kind === 'organization' && !a.deletedAt).map((a) => a.id);
+}
+
+/**
+ * Records a change of package owners or of a prefix reservation: in the actor's own log, and in the trail of
+ * every organization among `concerned` (the owners before and after, the owner invited, added or removed).
+ */
+export async function recordOwnershipChange(
+  action: AuditAction,
+  by: { account: AccountDocument; clientAddress: string },
+  details: Record<string, string>,
+  concerned: readonly string[],
+): Promise<void> {
+  await recordAudit(by.account.id, action, by.clientAddress, details);
+  const organizations = await organizationsAmong(concerned.filter((id) => id !== by.account.id));
+  await recordTrailEvent(organizations, { action, actor: { accountId: by.account.id, username: by.account.username }, details });
+}

@@ -96,7 +96,10 @@ export function operation<Schema extends z.ZodType | undefined, Query extends z.
           apiKey,
           params,
           request,
-          clientAddress: clientAddressOf(request),
+          // Worked out only for the operations that record it.
+          get clientAddress() {
+            return clientAddressOf(request);
+          },
           log,
           // The auth mode decides which of caller and apiKey is set; TypeScript cannot follow that through.
         } as unknown as Parameters<typeof spec.handle>[0]);
@@ -124,10 +127,11 @@ function asProblem(error: unknown, log: Log): Problem {
  */
 const SECURITY_HEADERS = { 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff', Vary: 'Origin' };
 
+/** A JSON body as text with its content type: `jsonBody` would have the library build the headers twice. */
 function toResponse(reply: Reply): HttpResponseInit {
   return reply.body === undefined
     ? { status: reply.status, headers: { ...SECURITY_HEADERS, ...reply.headers } }
-    : { status: reply.status, jsonBody: reply.body, headers: { ...SECURITY_HEADERS, ...reply.headers } };
+    : { status: reply.status, body: JSON.stringify(reply.body), headers: { ...SECURITY_HEADERS, 'Content-Type': 'application/json', ...reply.headers } };
 }
 
 function problemResponse(problem: Problem): HttpResponseInit {

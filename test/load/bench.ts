@@ -5,9 +5,9 @@
  *   worker does and invokes the registered handlers as the worker does (local/worker.ts: the trigger's data as
  *   the host sends it, then `@azure/functions`' own invocation model builds the HttpRequest and the
  *   InvocationContext and turns the answer into bytes). Beside it runs the floor (test/load/floor.ts): the same
- *   Cosmos DB requests with the same SDKs and nothing else. `process.cpuUsage()` around a run of many requests
- *   gives the CPU per request; service and floor alternate, run after run, and the table shows medians and the
- *   median of the ratios of the same run. The stand-ins (Cosmos DB, Communication Services, the identity
+ *   Cosmos DB requests with the same SDKs and nothing else. `process.cpuUsage()` around a run of a few hundred
+ *   requests, one at a time, gives the CPU per request; service and floor alternate, run after run, and the
+ *   table shows medians and the median of the ratios of the pairs of runs. The stand-ins (Cosmos DB, Communication Services, the identity
  *   platform) run in this process, so their work is not counted.
  * - Cosmos DB requests per operation, counted at the stand-in (keep-alive, as Cosmos DB is).
  * - Throughput at 16 concurrent clients over HTTP: the local host serving the app, and the floor behind a bare
@@ -35,8 +35,6 @@ const PER_RUN: Record<OperationName, number> = {
   'push check (new version)': 150,
   registration: 40,
 };
-/** One request at a time: the CPU a request costs by itself (the throughput figures show requests side by side). */
-const CONCURRENCY = 1;
 const HTTP_CLIENTS = 16;
 const HTTP_REQUESTS = 3000;
 const COLD_STARTS = Number(process.env.BENCH_COLD_STARTS ?? 10);
@@ -110,7 +108,7 @@ async function measureCpu(
   const count = PER_RUN[operation];
   const runOnce = async (side: Side, runCount = count) => {
     const input = await inputFor(service, operation, fixture, runCount);
-    const answer = await ask({ kind: 'run', side, operation, input, count: runCount, concurrency: CONCURRENCY });
+    const answer = await ask({ kind: 'run', side, operation, input, count: runCount });
     return (answer as Extract<BenchAnswer, { kind: 'ran' }>).cpuMicrosPerRequest;
   };
   const counted = async (side: Side) => {
@@ -213,7 +211,7 @@ async function main(): Promise<void> {
   await service.stop();
 
   console.log(`\n${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}).`);
-  console.log(`CPU per request: median of ${RUNS} runs; ratio: median of the runs' own ratios; ${CONCURRENCY} requests in flight.\n`);
+  console.log(`CPU per request: median of ${RUNS} runs of each, one request at a time; ratio: median of the pairs' own ratios.\n`);
   console.log('| operation | CPU per request, this service | floor | ratio | Cosmos requests (service / floor) | req/s at 16 clients over HTTP (service / floor) |');
   console.log('|---|---|---|---|---|---|');
   for (const operation of MEASURED) {

@@ -15,7 +15,7 @@ import { requestFor, type BenchRequest, type OperationInput, type OperationName 
 export type Side = 'service' | 'floor';
 
 export type BenchMessage =
-  | { kind: 'run'; side: Side; operation: OperationName; input: OperationInput; count: number; concurrency: number }
+  | { kind: 'run'; side: Side; operation: OperationName; input: OperationInput; count: number }
   | { kind: 'serve' };
 
 export type BenchAnswer =
@@ -60,18 +60,12 @@ function floorOperation(floor: Floor, method: string, path: string): (request: F
 async function run(floor: Floor, message: Extract<BenchMessage, { kind: 'run' }>): Promise<number> {
   const requests = Array.from({ length: message.count }, (_, i) => requestFor(message.operation, message.input, i));
   collectGarbage();
-  let next = 0;
+  // One at a time: what a request costs by itself (the throughput figures show requests side by side).
   const started = process.cpuUsage();
-  await Promise.all(
-    Array.from({ length: message.concurrency }, async () => {
-      while (next < requests.length) {
-        const request = requests[next++];
-        const status =
-          message.side === 'service' ? await viaWorker(request) : (await floorOperation(floor, request.method, request.path)(request)).status;
-        if (status !== request.expect) throw new Error(`${message.side} ${request.method} ${request.path} answered ${status}, not ${request.expect}`);
-      }
-    }),
-  );
+  for (const request of requests) {
+    const status = message.side === 'service' ? await viaWorker(request) : (await floorOperation(floor, request.method, request.path)(request)).status;
+    if (status !== request.expect) throw new Error(`${message.side} ${request.method} ${request.path} answered ${status}, not ${request.expect}`);
+  }
   const used = process.cpuUsage(started);
   return (used.user + used.system) / message.count;
 }

@@ -127,11 +127,14 @@ function asProblem(error: unknown, log: Log): Problem {
  */
 const SECURITY_HEADERS = { 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff', Vary: 'Origin' };
 
-/** A JSON body as text with its content type: `jsonBody` would have the library build the headers twice. */
+/**
+ * A JSON body as bytes with its content type: `jsonBody` would have the library build the headers twice, and
+ * the WHATWG Response it builds reads bytes back more cheaply than text.
+ */
 function toResponse(reply: Reply): HttpResponseInit {
   return reply.body === undefined
     ? { status: reply.status, headers: { ...SECURITY_HEADERS, ...reply.headers } }
-    : { status: reply.status, body: JSON.stringify(reply.body), headers: { ...SECURITY_HEADERS, 'Content-Type': 'application/json', ...reply.headers } };
+    : { status: reply.status, body: Buffer.from(JSON.stringify(reply.body)), headers: { ...SECURITY_HEADERS, 'Content-Type': 'application/json', ...reply.headers } };
 }
 
 function problemResponse(problem: Problem): HttpResponseInit {

@@ -3,9 +3,9 @@ import type * as JsonWebToken from 'jsonwebtoken';
 let loaded: typeof JsonWebToken | undefined;
 const jsonwebtoken = () => (loaded ??= require('jsonwebtoken') as typeof JsonWebToken);
 
-type Call<F> = F extends (...args: infer A) => infer R ? (...args: A) => R : never;
+/** The function `name` of jsonwebtoken, with its overloads, loading the library when first called. */
 const lazy = <Name extends 'sign' | 'verify' | 'decode'>(name: Name) =>
-  ((...args: unknown[]) => (jsonwebtoken()[name] as (...a: unknown[]) => unknown)(...args)) as unknown as (typeof JsonWebToken)[Name] & Call<(typeof JsonWebToken)[Name]>;
+  ((...args: unknown[]) => (jsonwebtoken()[name] as (...a: unknown[]) => unknown)(...args)) as unknown as (typeof JsonWebToken)[Name];
 
 /**
  * `jsonwebtoken`, loaded on its first use rather than with the function app: most of a cold start's load is

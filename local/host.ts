@@ -5,26 +5,16 @@
  * as the host forwards them, runs timers on their schedules and on `POST /admin/functions/{name}`, and
  * answers CORS as the platform does.
  */
-import { randomUUID } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import Module from 'node:module';
 import path from 'node:path';
-import { HttpRequest, HttpResponse, InvocationContext, type HttpHandler, type HttpResponseInit, type TimerHandler } from '@azure/functions';
 import { CronExpressionParser } from 'cron-parser';
-import { appStartHooks, registeredFunctions, type RegisteredFunction } from './functionsCore';
+import { appStartHooks, registeredFunctions, type RegisteredFunction, type RpcHttpData } from './functionsCore';
 import { corsFor, decodePath, functionAppErrors, isHttpFunction, routeOf } from './hostRules';
+import { httpTriggerData, invokeFunction, loadEntryPoints, projectRoot, timerTriggerData, type WorkerLog } from './worker';
 
-const CORE_MODULE = '@azure/functions-core';
 /** The platform's own ceiling is far higher; this only keeps a runaway client from filling memory. */
 const MAX_REQUEST_BYTES = 8 * 1024 * 1024;
-
-// In Azure the worker provides @azure/functions-core; here this host does.
-const moduleInternals = Module as unknown as { _resolveFilename: (request: string, ...rest: unknown[]) => string };
-const resolveFilename = moduleInternals._resolveFilename;
-moduleInternals._resolveFilename = function (request: string, ...rest: unknown[]) {
-  return request === CORE_MODULE ? require.resolve('./functionsCore') : resolveFilename.call(this, request, ...rest);
-};
 
 export interface DevRoute {
   /** A path prefix outside the API, such as `/dev/identity`. */
@@ -69,16 +59,6 @@ export interface FunctionAppFiles {
   entryPoints?: string[];
 }
 
-/** This project's root: host.json sits there, whether this file runs from source or from dist/. */
-function projectRoot(): string {
-  let directory = __dirname;
-  while (!existsSync(path.join(directory, 'host.json'))) {
-    if (directory === path.dirname(directory)) throw new Error('host.json not found above ' + __dirname);
-    directory = path.dirname(directory);
-  }
-  return directory;
-}
-
 function routePrefix(root: string): string {
   const hostJson = JSON.parse(readFileSync(path.join(root, 'host.json'), 'utf8')) as {
     extensions?: { http?: { routePrefix?: string } };
@@ -86,51 +66,12 @@ function routePrefix(root: string): string {
   return hostJson.extensions?.http?.routePrefix ?? 'api';
 }
 
-/** Files matching a glob of `*` wildcards within folder names (what `main` needs here; `**` is refused). */
-function globFiles(root: string, pattern: string): string[] {
-  if (pattern.includes('**')) throw new Error(`The local host reads no '**' in package.json's main: ${pattern}`);
-  const toRegExp = (part: string) => new RegExp(`^${part.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')}$`);
-  let matches = [''];
-  for (const part of pattern.split('/').filter(Boolean)) {
-    const regExp = toRegExp(part);
-    matches = matches.flatMap((dir) => {
-      const full = path.join(root, dir);
-      if (!existsSync(full)) return [];
-      return readdirSync(full).filter((name) => regExp.test(name)).sort().map((name) => path.posix.join(dir, name));
-    });
-  }
-  return matches;
-}
-
-/**
- * The entry points the Node.js worker loads: the files matching package.json's `main`, in order
- * (Azure/azure-functions-nodejs-worker src/startApp.ts). Run from TypeScript sources (ts-jest), the sources
- * stand in for the compiled files `main` names.
- */
-function entryPoints(root: string): string[] {
-  const { main } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { main?: string };
-  if (!main) throw new Error(`package.json in ${root} has no main: the worker would load no function`);
-  const fromSources = path.extname(__filename) === '.ts';
-  const pattern = fromSources ? main.replace(/^(\.\/)?dist\//, '').replace(/\.js$/, '.ts') : main;
-  const files = globFiles(root, pattern).filter((file) => !file.endsWith('.d.ts'));
-  if (files.length === 0) throw new Error(`Worker was unable to load entry point "${main}": Found zero files matching the supplied pattern`);
-  return files.map((file) => path.join(root, file));
-}
-
 /**
  * Loads the function app as the worker does (every entry point, reporting a failing file as the worker
  * does), refuses it where the real host would put a function in error, then runs the appStart hooks.
  */
 export async function loadFunctionApp(app: FunctionAppFiles = {}): Promise<readonly RegisteredFunction[]> {
-  const root = app.root ?? projectRoot();
-  for (const file of app.entryPoints ?? entryPoints(root)) {
-    try {
-      require(file);
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      throw new Error(`Worker was unable to load entry point "${path.relative(root, file)}": ${message}`, { cause: error });
-    }
-  }
+  loadEntryPoints(app.root ?? projectRoot(), app.entryPoints);
   const errors = functionAppErrors(registeredFunctions);
   if (errors.length > 0) {
     throw new Error(`The Azure Functions host would not run this function app as it is:\n${errors.join('\n')}`);
@@ -201,14 +142,7 @@ function parseJson(text: string): unknown {
   }
 }
 
-function invocationContext(functionName: string, log: (line: string) => void): InvocationContext {
-  return new InvocationContext({
-    invocationId: randomUUID(),
-    functionName,
-    logHandler: (level, ...args) =>
-      log(`[${functionName}] ${level}: ${args.map((a) => (a instanceof Error ? a.stack ?? a.message : typeof a === 'string' ? a : JSON.stringify(a))).join(' ')}`),
-  });
-}
+const workerLog = (functionName: string, log: (line: string) => void): WorkerLog => (level, message) => log(`[${functionName}] ${level}: ${message}`);
 
 export async function startLocalHost(options: LocalHostOptions): Promise<LocalHost> {
   const log = options.log ?? ((line: string) => console.log(line));
@@ -230,9 +164,8 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     const current = running.get(name);
     if (current) return current;
     const run = (async () => {
-      const timer = { isPastDue, schedule: { adjustForDST: true }, scheduleStatus: { last: new Date().toISOString(), next: '', lastUpdated: new Date().toISOString() } };
       try {
-        await (fn.handler as TimerHandler)(timer, invocationContext(name, log));
+        await invokeFunction(fn, timerTriggerData(isPastDue), workerLog(name, log));
       } catch (error) {
         log(`[${name}] failed: ${error instanceof Error ? error.stack : String(error)}`);
       } finally {
@@ -272,28 +205,17 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     // Like the platform's front end: the address it saw is appended, and the function trusts only that one.
     const peer = req.socket.remoteAddress ?? 'unknown';
     headers['x-forwarded-for'] = headers['x-forwarded-for'] ? `${headers['x-forwarded-for']}, ${peer}` : peer;
-    const request = new HttpRequest({
-      method: req.method,
-      url: url.toString(),
-      headers,
-      query: Object.fromEntries(url.searchParams),
-      params,
-      body: body.length > 0 ? { bytes: body } : undefined,
-    });
-    let response: HttpResponse;
+    const data = httpTriggerData({ method: req.method ?? 'GET', url: url.toString(), headers, query: url.searchParams, params, body });
+    let response: RpcHttpData | null | undefined;
     try {
-      const result = await (route.fn.handler as HttpHandler)(request, invocationContext(route.fn.name, log));
-      response = result instanceof HttpResponse ? result : new HttpResponse((result ?? {}) as HttpResponseInit);
+      response = (await invokeFunction(route.fn, data, workerLog(route.fn.name, log)))?.http;
     } catch (error) {
       log(`[${route.fn.name}] failed: ${error instanceof Error ? error.stack : String(error)}`);
       res.writeHead(500, cors).end();
       return;
     }
-    const responseHeaders: Record<string, string> = {};
-    response.headers.forEach((value, name) => {
-      responseHeaders[name] = value;
-    });
-    res.writeHead(response.status ?? 200, { ...responseHeaders, ...cors }).end(Buffer.from(await response.arrayBuffer()));
+    const status = Number(response?.statusCode ?? 200);
+    res.writeHead(status, { ...response?.headers, ...cors }).end(response?.body?.bytes ?? undefined);
   }
 
   /**

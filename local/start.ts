@@ -62,8 +62,8 @@ async function applyDevelopmentDefaults(
   const standIns: LoopbackServer[] = [];
   const listening: Array<(origin: string) => void> = [];
   if (!env.COSMOS_ENDPOINT) {
-    const { createHttpServer } = await import('@vercel/cosmosdb-server');
-    const cosmos = await listenOnLoopback(createHttpServer());
+    const { createCosmosStandIn } = await import('./standins/cosmos');
+    const cosmos = await listenOnLoopback(createCosmosStandIn());
     standIns.push(cosmos);
     env.COSMOS_ENDPOINT = cosmos.url;
     env.COSMOS_KEY ??= randomBytes(32).toString('base64');

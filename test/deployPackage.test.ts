@@ -10,13 +10,20 @@
  *     ignore file itself and local.settings.json; node_modules stays (`remoteBuild: false`);
  *  5. the postpackage hooks.
  * Then every function of the package is loaded in a fresh Node process that has nothing but the package's
- * own production node_modules, as the Functions worker loads it, and a password is hashed there (WebAssembly).
+ * own production node_modules, as the Functions worker loads it, and a password sign-in is invoked there, which
+ * hashes in the password worker thread (WebAssembly) started from the bundle.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
+import { CosmosClient } from '@azure/cosmos';
+import { CONTAINERS } from '../lib/shared/storage/containers';
 import { ignoreRule, keptFiles } from '../local/deployPackage';
+import { createCosmosStandIn } from '../local/standins/cosmos';
+import { listenOnLoopback } from '../local/standins/listen';
 import { readAzureYaml, yamlValue } from './support/azureYaml';
 import { SETTINGS_IN_AZURE } from './support/settings';
 
@@ -74,37 +81,56 @@ function zippedFiles(folder: string): string[] {
   });
 }
 
-/** Runs in the fresh process: the worker's loading (this project's compiled local host), then a password hash. */
+/**
+ * Runs in the fresh process: the worker's loading and invoking (this project's compiled local host and worker),
+ * then a password sign-in of an unknown user, which costs an argon2 hash in the password worker thread.
+ */
 const LOADER = `
 const path = require('node:path');
 const fs = require('node:fs');
 const { builtinModules } = require('node:module');
-const [hostModule, root] = process.argv.slice(1);
+const [hostModule, workerModule, root] = process.argv.slice(1);
 (async () => {
   const { loadFunctionApp } = require(hostModule);
+  const { invokeFunction, httpTriggerData } = require(workerModule);
   const functions = await loadFunctionApp({ root });
-  // Modules the code requires only when first used must resolve from the package as well.
+  // Modules the code requires only when first used (or hands a worker thread by path) must resolve from the package as well.
   const required = new Set();
   const walk = (dir) => fs.readdirSync(dir, { withFileTypes: true }).forEach((entry) => {
     const file = path.join(dir, entry.name);
     if (entry.isDirectory()) return walk(file);
-    for (const [, name] of fs.readFileSync(file, 'utf8').matchAll(/require\\("([^".][^"]*)"\\)/g)) required.add(name);
+    for (const [, name] of fs.readFileSync(file, 'utf8').matchAll(/require(?:\\.resolve)?\\("([^".][^"]*)"\\)/g)) required.add(name);
   });
   walk(path.join(root, 'dist'));
   const unresolved = [...required].filter((name) => {
     if (name.startsWith('node:') || builtinModules.includes(name) || name === '@azure/functions-core') return false;
     try { require.resolve(name, { paths: [path.join(root, 'dist')] }); return false; } catch { return true; }
   });
-  const passwords = require(path.join(root, 'dist', 'lib', 'accounts', 'recovery', 'passwords.js'));
-  const hash = await passwords.hashPassword('a passphrase to check');
-  const verified = await passwords.verifyPassword(hash, 'a passphrase to check');
-  console.log(JSON.stringify({ functions: functions.map((fn) => fn.name), unresolved, verified }));
+  const body = Buffer.from(JSON.stringify({ username: 'nobody-here', password: 'a passphrase to check' }));
+  const answer = await invokeFunction(
+    functions.find((fn) => fn.name === 'signInWithPassword'),
+    httpTriggerData({ method: 'POST', url: 'https://gallery.example/api/auth/password', headers: { 'content-type': 'application/json', 'content-length': String(body.length) }, query: new URLSearchParams(), params: {}, body }),
+    (level, message) => console.error(level, message),
+  );
+  const passwordSignIn = { status: Number(answer.http.statusCode), body: JSON.parse(Buffer.from(answer.http.body.bytes).toString()) };
+  console.log(JSON.stringify({ functions: functions.map((fn) => fn.name), required: [...required], unresolved, passwordSignIn }));
   process.exit(0);
 })().catch((error) => { console.error(error.stack); process.exit(1); });
 `;
 
+/** A Cosmos DB stand-in with the database and containers, for the package to read from. */
+async function storage() {
+  const server = await listenOnLoopback(createCosmosStandIn());
+  const key = randomBytes(32).toString('base64');
+  const client = new CosmosClient({ endpoint: server.url, key, connectionPolicy: { enableEndpointDiscovery: false } });
+  const { database } = await client.databases.createIfNotExists({ id: 'accounts' });
+  for (const [id, { partitionKey }] of Object.entries(CONTAINERS)) await database.containers.createIfNotExists({ id, partitionKey: { paths: [partitionKey] } });
+  client.dispose();
+  return { server, settings: { COSMOS_ENDPOINT: server.url, COSMOS_KEY: key, COSMOS_DATABASE: 'accounts' } };
+}
+
 describe('azd package for the api service', () => {
-  it('replays azd’s steps into a package that loads every function with production dependencies only', () => {
+  it('replays azd’s steps into a package that loads every function with production dependencies only', async () => {
     const project = path.join(work, 'project');
     copyProject(project);
     const lock = statSync(path.join(project, 'package-lock.json'));
@@ -125,7 +151,9 @@ describe('azd package for the api service', () => {
       cpSync(path.join(folder, file), path.join(unzipped, file), { verbatimSymlinks: true });
     }
     expect(readdirSync(unzipped).sort()).toEqual(['dist', 'host.json', 'node_modules', 'package.json']);
-    expect(readdirSync(path.join(unzipped, 'dist')).sort()).toEqual(['functions', 'lib']);
+    // The function files bundled into the one file package.json's main names (local/bundle.ts).
+    expect(readdirSync(path.join(unzipped, 'dist'))).toEqual(['bundle']);
+    expect(files.filter((file) => file.startsWith('dist/'))).toEqual(['dist/bundle/functions.js']);
     expect(files.filter((file) => file.startsWith('dist/') && !file.endsWith('.js'))).toEqual([]);
 
     const manifest = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
@@ -149,19 +177,28 @@ describe('azd package for the api service', () => {
     // Nothing to compile and no platform binary.
     expect(files.filter((file) => /\.node$|binding\.gyp$/.test(file))).toEqual([]);
 
-    const loaded = spawnSync(process.execPath, ['-e', LOADER, path.join(ROOT, 'dist', 'local', 'host.js'), unzipped], {
-      cwd: unzipped,
-      encoding: 'utf8',
-      env: { PATH: process.env.PATH, ...SETTINGS_IN_AZURE },
-    });
-    if (loaded.status !== 0) throw new Error(`the package did not load:\n${loaded.stderr}`);
-    const result = JSON.parse(loaded.stdout) as { functions: string[]; unresolved: string[]; verified: boolean };
+    // The stand-in answers from this process, so the package runs in another without blocking it.
+    const cosmos = await storage();
+    let output: string;
+    try {
+      const local = path.join(ROOT, 'dist', 'local');
+      ({ stdout: output } = await promisify(execFile)(process.execPath, ['-e', LOADER, path.join(local, 'host.js'), path.join(local, 'worker.js'), unzipped], {
+        cwd: unzipped,
+        env: { PATH: process.env.PATH, ...SETTINGS_IN_AZURE, ...cosmos.settings },
+      }));
+    } finally {
+      await cosmos.server.close();
+    }
+    const result = JSON.parse(output) as { functions: string[]; required: string[]; unresolved: string[]; passwordSignIn: { status: number; body: { code: string } } };
     const declared = readdirSync(path.join(ROOT, 'functions')).flatMap((file) =>
       [...readFileSync(path.join(ROOT, 'functions', file), 'utf8').matchAll(/\b(?:app\.\w+|operation)\(\s*'([^']+)'/g)].map((match) => match[1]),
     );
     expect(result.functions.sort()).toEqual(declared.sort());
+    // What the bundle leaves to node_modules is there, and resolves.
+    expect(result.required).toEqual(expect.arrayContaining(['@azure/cosmos', 'hash-wasm']));
     expect(result.unresolved).toEqual([]);
-    expect(result.verified).toBe(true);
+    // An unknown user costs an argon2 hash like a wrong password: the worker thread ran from the bundle.
+    expect(result.passwordSignIn).toEqual({ status: 401, body: expect.objectContaining({ code: 'invalid_credentials' }) });
 
     // The README's deploy steps build the package the same way.
     const readme = readFileSync(path.join(ROOT, 'infra', 'README.md'), 'utf8');

@@ -8,9 +8,9 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { CosmosClient } from '@azure/cosmos';
-import { createHttpServer, createHttpsServer } from '@vercel/cosmosdb-server';
 import { CONTAINERS } from '../lib/shared/storage/containers';
 import { createAcsEmailStandIn } from '../local/standins/acsEmail';
+import { createCosmosStandIn, createCosmosStandInWithTls } from '../local/standins/cosmos';
 import { listenOnLoopback, type LoopbackServer } from '../local/standins/listen';
 import { startServiceProcess } from './support/process';
 import { SETTINGS_IN_AZURE } from './support/settings';
@@ -48,7 +48,7 @@ async function health(url: string): Promise<{ status: number; body: { status: st
 
 describe('in production', () => {
   it('creates nothing, answers 503 naming what is missing until it exists, then 200, and then stops checking', async () => {
-    const server = createHttpServer();
+    const server = createCosmosStandIn();
     let cosmosRequests = 0;
     server.on('request', () => (cosmosRequests += 1));
     const cosmos = await listenOnLoopback(server);
@@ -91,7 +91,7 @@ describe('in production', () => {
   });
 
   it('answers 503 when Cosmos DB does not answer at all', async () => {
-    const closed = await listenOnLoopback(createHttpServer());
+    const closed = await listenOnLoopback(createCosmosStandIn());
     await closed.close();
     const service = await startServiceProcess(ENTRY, await productionSettings(closed.url, 'accounts'));
     running.push(service.process);
@@ -104,7 +104,7 @@ describe('in production', () => {
 describe('npm start outside production', () => {
   it('creates the database and containers on an https:// endpoint, as for the Cosmos DB emulator', async () => {
     // The stand-in's own self-signed certificate, which the emulator's users accept the same way.
-    const server = createHttpsServer();
+    const server = createCosmosStandInWithTls();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as { port: number };
     servers.push({

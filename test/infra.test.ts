@@ -527,17 +527,16 @@ describe('the deployed package (.funcignore)', () => {
     expect(kept.sort()).toEqual(['dist', 'host.json', 'node_modules', 'package.json']);
   });
 
-  it('keeps the compiled functions and lib, not the compiled local host and tests', () => {
+  it('keeps the bundle package.json’s main names, and none of the compiled sources beside it', () => {
     const tsconfig = JSON.parse(read(join(ROOT, 'tsconfig.json'))) as { include: string[] };
-    const kept = tsconfig.include.filter((folder) => !excluded(`dist/${folder}`));
-    expect(kept.sort()).toEqual(['functions', 'lib']);
-    // package.json's main points into what is kept.
+    expect(tsconfig.include.filter((folder) => !excluded(`dist/${folder}`))).toEqual([]);
     const { main } = JSON.parse(read(join(ROOT, 'package.json'))) as { main: string };
-    expect(main).toMatch(/^dist\/functions\//);
+    expect(main).toBe('dist/bundle/functions.js');
+    expect(excluded('dist/bundle')).toBe(false);
   });
 
   it('finds the built code where package.json says, when it has been built', () => {
-    if (!existsSync(join(ROOT, 'dist', 'functions'))) return;
-    expect(readdirSync(join(ROOT, 'dist', 'functions')).some((file) => file.endsWith('.js'))).toBe(true);
+    if (!existsSync(join(ROOT, 'dist', 'bundle'))) return;
+    expect(existsSync(join(ROOT, 'dist', 'bundle', 'functions.js'))).toBe(true);
   });
 });

@@ -177,3 +177,16 @@ describe('GET /api/me', () => {
     expect(service.cosmos.documentRequests()).toHaveLength(1);
   });
 });
+
+describe('session tokens', () => {
+  it('are byte for byte what jsonwebtoken signs with SESSION_SIGNING_KEY as its secret, so tokens issued before keep working', async () => {
+    const { sessionToken } = await service.register();
+    const { header, payload } = jwt.decode(sessionToken, { complete: true }) as jwt.Jwt;
+    expect(header).toEqual({ alg: 'HS256', typ: 'session+jwt' });
+    const signedWithTheSetting = jwt.sign(payload as object, process.env.SESSION_SIGNING_KEY!, { algorithm: 'HS256', header });
+    expect(sessionToken).toBe(signedWithTheSetting);
+    expect(jwt.verify(sessionToken, process.env.SESSION_SIGNING_KEY!, { algorithms: ['HS256'] })).toEqual(payload);
+    // And one signed that way is a session the service takes.
+    expect((await me(sessionLikeToken(payload.sub as string, { claims: { sv: (payload as jwt.JwtPayload).sv } }))).status).toBe(200);
+  });
+});

@@ -1,9 +1,35 @@
 import * as crypto from 'node:crypto';
 import { EmailClient, type EmailClientOptions, type EmailMessage } from '@azure/communication-email';
+import { CosmosClient } from '@azure/cosmos';
 import * as jwt from 'jsonwebtoken';
+import { createCosmosStandIn } from '../local/standins/cosmos';
 import { createAcsEmailStandIn, type AcsEmailStandIn } from '../local/standins/acsEmail';
 import { createIdentityStandIn, PERSONAL_ACCOUNT_TENANT, type IdentityStandIn } from './standins/identity';
 import { listenOnLoopback, type LoopbackServer } from '../local/standins/listen';
+
+describe('Cosmos DB stand-in with the real CosmosClient', () => {
+  it('keeps connections alive as Cosmos DB does, so the SDK reuses one connection for request after request', async () => {
+    const standIn = createCosmosStandIn();
+    let connections = 0;
+    standIn.on('connection', () => (connections += 1));
+    const answers: Array<string | undefined> = [];
+    standIn.on('request', (_req, res: import('node:http').ServerResponse) => res.on('finish', () => answers.push(String(res.getHeader('connection')))));
+    const server = await listenOnLoopback(standIn);
+    try {
+      const key = crypto.randomBytes(32).toString('base64');
+      const client = new CosmosClient({ endpoint: server.url, key, connectionPolicy: { enableEndpointDiscovery: false } });
+      const { database } = await client.databases.createIfNotExists({ id: 'keep-alive' });
+      const { container } = await database.containers.createIfNotExists({ id: 'items', partitionKey: { paths: ['/id'] } });
+      await container.items.create({ id: 'a' });
+      for (let i = 0; i < 10; i += 1) expect((await container.item('a', 'a').read()).resource?.id).toBe('a');
+      expect(answers.length).toBeGreaterThan(10);
+      expect(new Set(answers)).toEqual(new Set(['keep-alive']));
+      expect(connections).toBe(1);
+    } finally {
+      await server.close();
+    }
+  });
+});
 
 describe('ACS email stand-in with the real EmailClient', () => {
   const accessKey = crypto.randomBytes(32).toString('base64');

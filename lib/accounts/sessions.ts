@@ -1,6 +1,8 @@
+import { createSecretKey, type KeyObject } from 'node:crypto';
 import type { HttpRequest } from '@azure/functions';
-import jwt, { type JwtPayload } from 'jsonwebtoken';
+import type { Jwt, JwtPayload } from 'jsonwebtoken';
 import { secondsSinceEpoch } from '../shared/clock';
+import { jwt } from '../shared/jwt';
 import { Problem } from '../shared/problems';
 import { readAccount, type AccountDocument } from './account';
 import { settings } from '../shared/settings';
@@ -22,8 +24,21 @@ export interface Caller {
   scope: SessionScope;
 }
 
+let signingKey: { setting: string; key: KeyObject } | undefined;
+
+/**
+ * SESSION_SIGNING_KEY as a KeyObject. Given a string, jsonwebtoken first tries to read it as a PEM key and only
+ * then uses it as an HMAC secret, which costs more than the HMAC itself on every token signed or checked
+ * (auth0/node-jsonwebtoken #966, #1046). The secret is the same bytes (the string's UTF-8), so tokens do not change.
+ */
+function sessionKey(): KeyObject {
+  const setting = settings().SESSION_SIGNING_KEY;
+  if (signingKey?.setting !== setting) signingKey = { setting, key: createSecretKey(Buffer.from(setting, 'utf8')) };
+  return signingKey.key;
+}
+
 export function issueSessionToken(account: Pick<AccountDocument, 'id' | 'sessionVersion'>, scope: SessionScope = 'full'): string {
-  return jwt.sign({ sv: account.sessionVersion, scp: scope, iat: secondsSinceEpoch() }, settings().SESSION_SIGNING_KEY, {
+  return jwt.sign({ sv: account.sessionVersion, scp: scope, iat: secondsSinceEpoch() }, sessionKey(), {
     algorithm: 'HS256',
     header: { alg: 'HS256', typ: TOKEN_TYPE },
     subject: account.id,
@@ -36,9 +51,9 @@ export function issueSessionToken(account: Pick<AccountDocument, 'id' | 'session
 const signInAgain = (detail: string) => new Problem('unauthorized', detail, { 'WWW-Authenticate': 'Bearer' });
 
 function sessionClaims(token: string): { accountId: string; sessionVersion: number; scope: SessionScope } {
-  let verified: jwt.Jwt;
+  let verified: Jwt;
   try {
-    verified = jwt.verify(token, settings().SESSION_SIGNING_KEY, {
+    verified = jwt.verify(token, sessionKey(), {
       algorithms: ['HS256'],
       issuer: ISSUER,
       audience: AUDIENCE,

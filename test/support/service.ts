@@ -1,9 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type http from 'node:http';
-import { createHttpServer } from '@vercel/cosmosdb-server';
 import { startLocalHost, type LocalHost } from '../../local/host';
 import { provisionContainers } from '../../lib/shared/storage/cosmos';
 import { createAcsEmailStandIn, type AcsEmailStandIn } from '../../local/standins/acsEmail';
+import { createCosmosStandIn } from '../../local/standins/cosmos';
 import { createIdentityStandIn, type IdentityStandIn } from '../standins/identity';
 import { listenOnLoopback, type LoopbackServer } from '../../local/standins/listen';
 import {
@@ -101,7 +101,7 @@ export interface TestService {
 }
 
 function countingCosmos(): { server: http.Server; log: CosmosRequestLog } {
-  const server = createHttpServer();
+  const server = createCosmosStandIn();
   // Put a recorder (and fault injector) in front of the stand-in's own request handler.
   const [standIn] = server.listeners('request') as http.RequestListener[];
   server.removeAllListeners('request');

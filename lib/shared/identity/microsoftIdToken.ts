@@ -1,6 +1,7 @@
-import jwt, { type JwtPayload } from 'jsonwebtoken';
+import type { JwtHeader, JwtPayload } from 'jsonwebtoken';
 import { z } from 'zod';
 import { clock, secondsSinceEpoch } from '../clock';
+import { jwt } from '../jwt';
 import { Problem } from '../problems';
 import { PERSONAL_MICROSOFT_ACCOUNT_TENANT, settings } from '../settings';
 import { signingKey } from './jwks';
@@ -44,7 +45,7 @@ const PERSONAL_ACCOUNT_MFA_ACR = 'urn:microsoft:policies:mfa';
 const invalid = (detail: string) => new Problem('invalid_id_token', detail);
 
 /** The header and claims of a token, before its signature is checked; undefined for what is no JWT. */
-function decode(token: string): { header: jwt.JwtHeader; payload: JwtPayload } | undefined {
+function decode(token: string): { header: JwtHeader; payload: JwtPayload } | undefined {
   const decoded = jwt.decode(token, { complete: true });
   return decoded && typeof decoded.payload === 'object' ? { header: decoded.header, payload: decoded.payload } : undefined;
 }
@@ -55,7 +56,7 @@ function decode(token: string): { header: jwt.JwtHeader; payload: JwtPayload } |
  */
 async function verifySignedToken(
   token: string,
-  header: jwt.JwtHeader,
+  header: JwtHeader,
   keysUrl: string,
   expected: { issuer: string; audience: string },
   describe: { what: string; again: string },

@@ -30,8 +30,16 @@ function cosmosClient(): CosmosClient {
   return client;
 }
 
+const containers = new Map<ContainerName, Container>();
+
+/** The SDK's handle on a container, made once: every request of the service goes through here. */
 export function container(name: ContainerName): Container {
-  return cosmosClient().database(settings().COSMOS_DATABASE).container(name);
+  let found = containers.get(name);
+  if (!found) {
+    found = cosmosClient().database(settings().COSMOS_DATABASE).container(name);
+    containers.set(name, found);
+  }
+  return found;
 }
 
 /**

@@ -1,0 +1,116 @@
+/**
+ * The measured process of `npm run bench`, run by test/load/bench.ts: it loads the function app as the
+ * Functions worker does (package.json's `main`, through local/worker.ts) and invokes the registered handlers as
+ * the worker does, and beside it runs the floor (test/load/floor.ts). Nothing else runs here, so the CPU time
+ * this process uses over a run is the cost of the requests of that run. Asked over IPC, it also serves both
+ * over HTTP for the throughput figures.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { invokeFunction, httpTriggerData, loadEntryPoints, projectRoot } from '../../local/worker';
+import { appStartHooks, registeredFunctions, type RegisteredFunction } from '../../local/functionsCore';
+import { createFloor, type Floor, type FloorReply, type FloorRequest } from './floor';
+import { requestFor, type BenchRequest, type OperationInput, type OperationName } from './requests';
+
+export type Side = 'service' | 'floor';
+
+export type BenchMessage =
+  | { kind: 'run'; side: Side; operation: OperationName; input: OperationInput; count: number }
+  | { kind: 'serve' };
+
+export type BenchAnswer =
+  | { kind: 'ready' }
+  | { kind: 'ran'; cpuMicrosPerRequest: number }
+  | { kind: 'serving'; service: string; floor: string }
+  | { kind: 'failed'; error: string };
+
+const collectGarbage = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
+
+const routed = new Map<string, RegisteredFunction>();
+
+function functionFor(method: string, path: string): RegisteredFunction {
+  const route = path.replace(/^\/api\//, '');
+  const fn = routed.get(`${method} ${route}`) ?? registeredFunctions.find((f) => f.trigger.route === route && f.trigger.methods?.includes(method));
+  if (!fn) throw new Error(`No function serves ${method} ${path}`);
+  routed.set(`${method} ${route}`, fn);
+  return fn;
+}
+
+async function viaWorker(request: BenchRequest): Promise<number> {
+  const data = httpTriggerData({
+    method: request.method,
+    url: `https://${request.headers.host}${request.path}`,
+    headers: request.headers,
+    query: new URLSearchParams(),
+    params: {},
+    body: request.body,
+  });
+  const answer = await invokeFunction(functionFor(request.method, request.path), data, () => undefined);
+  return Number(answer?.http?.statusCode);
+}
+
+function floorOperation(floor: Floor, method: string, path: string): (request: FloorRequest) => Promise<FloorReply> {
+  if (method === 'GET' && path === '/api/me') return floor.me;
+  if (method === 'POST' && path === '/api/auth/microsoft') return floor.signIn;
+  if (method === 'PUT' && path === '/api/packages') return floor.push;
+  if (method === 'POST' && path === '/api/accounts') return floor.register;
+  throw new Error(`The floor serves no ${method} ${path}`);
+}
+
+async function run(floor: Floor, message: Extract<BenchMessage, { kind: 'run' }>): Promise<number> {
+  const requests = Array.from({ length: message.count }, (_, i) => requestFor(message.operation, message.input, i));
+  collectGarbage();
+  // One at a time: what a request costs by itself (the throughput figures show requests side by side).
+  const started = process.cpuUsage();
+  for (const request of requests) {
+    const status = message.side === 'service' ? await viaWorker(request) : (await floorOperation(floor, request.method, request.path)(request)).status;
+    if (status !== request.expect) throw new Error(`${message.side} ${request.method} ${request.path} answered ${status}, not ${request.expect}`);
+  }
+  const used = process.cpuUsage(started);
+  return (used.user + used.system) / message.count;
+}
+
+async function readAll(req: http.IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** The floor behind a bare node:http server: what serving it over HTTP costs at the least. */
+async function serveFloor(floor: Floor): Promise<string> {
+  const server = http.createServer((req, res) => {
+    void (async () => {
+      const body = await readAll(req);
+      const headers = req.headers as Record<string, string>;
+      headers['x-forwarded-for'] ??= req.socket.remoteAddress ?? '';
+      const reply = await floorOperation(floor, req.method ?? 'GET', req.url ?? '/')({ headers, body });
+      res.writeHead(reply.status, { 'content-type': 'application/json' }).end(reply.body);
+    })().catch((error: unknown) => res.writeHead(500).end(String(error)));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+async function main(): Promise<void> {
+  loadEntryPoints(projectRoot());
+  for (const hook of appStartHooks) await hook({ hookData: {}, appHookData: {} });
+  const floor = await createFloor();
+  const send = (answer: BenchAnswer) => process.send!(answer);
+  process.on('message', (message: BenchMessage) => {
+    const work =
+      message.kind === 'run'
+        ? run(floor, message).then((cpuMicrosPerRequest): BenchAnswer => ({ kind: 'ran', cpuMicrosPerRequest }))
+        : (async (): Promise<BenchAnswer> => {
+            const { startLocalHost } = await import('../../local/host');
+            const host = await startLocalHost({ port: 0, corsOrigins: [], runSchedules: false, log: () => undefined });
+            return { kind: 'serving', service: host.url, floor: await serveFloor(floor) };
+          })();
+    work.then(send, (error: unknown) => send({ kind: 'failed', error: error instanceof Error ? error.stack ?? error.message : String(error) }));
+  });
+  send({ kind: 'ready' });
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

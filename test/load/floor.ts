@@ -128,7 +128,10 @@ export async function createFloor() {
       return json(200, { status: 'signed_in', sessionToken: issueSession(account!), account: view(account!) });
     },
 
-    /** The push check of a new version: the key read and checked, the package read, the package written. */
+    /**
+     * The push check of a new version: the key read and checked, the package read, then the package written and
+     * the push's audit record created at the same moment.
+     */
     async push(request: FloorRequest): Promise<FloorReply> {
       const secret = request.headers['x-nuget-apikey'];
       const keyId = /^gak1\.([0-9a-f]{32})\./.exec(secret)![1];
@@ -137,10 +140,21 @@ export async function createFloor() {
       const { id, version } = bodyOf(request) as { id: string; version: string };
       const { resource: pkg } = await containers.packages.item(id.toLowerCase(), id.toLowerCase()).read();
       if (!pkg.owners.some((o: { accountId: string }) => o.accountId === key.ownerAccountId) || pkg.versions.includes(version)) return json(409, {});
-      const { resource: updated } = await containers.packages
-        .item(pkg.id, pkg.id)
-        .replace({ ...pkg, versions: [...pkg.versions, version.toLowerCase()] }, { accessCondition: { type: 'IfMatch', condition: pkg._etag } });
-      return json(200, { id: updated!.displayId, owners: updated!.owners.map((o: { username: string }) => o.username), versions: updated!.versions, listed: updated!.listed });
+      const [{ resource: updated }] = await Promise.all([
+        containers.packages
+          .item(pkg.id, pkg.id)
+          .replace({ ...pkg, versions: [...pkg.versions, version] }, { accessCondition: { type: 'IfMatch', condition: pkg._etag } }),
+        containers.audit.items.create({
+          id: `push:${pkg.id}:${version.toLowerCase()}`,
+          accountId: key.ownerAccountId,
+          action: 'package_pushed',
+          at: new Date().toISOString(),
+          clientAddress: request.headers['x-forwarded-for'],
+          details: { package: pkg.displayId, version, keyId: key.id },
+        }),
+      ]);
+      const versions = updated!.versions.map((v: string) => ({ version: v, listed: true }));
+      return json(200, { id: updated!.displayId, owners: updated!.owners.map((o: { username: string }) => o.username), versions, listed: updated!.listed });
     },
 
     /**

@@ -38,6 +38,7 @@ import {
   withdrawOwnerInvitation,
 } from './packages';
 import { changeEmailAddress, idTokenFor, recoverySession, register } from './people';
+import { deliverNotices, noticesTo, setNotifications } from './notices';
 import { deleteAsSupport, lockAccount, lookUpAccount, releaseUsername, revokeLeakedKey, securityLog, setPasswordByEmail, unlockAccount } from './support';
 import { emailsTo, waitForEmailTo } from './waitFor';
 
@@ -317,6 +318,9 @@ const HELPERS = {
   securityLog,
   setPasswordByEmail,
   startSecondInstance,
+  deliverNotices,
+  noticesTo,
+  setNotifications,
 };
 
 /** What a test file holds: the running service, and the helpers bound to it (`service.confirmedUser()`). */

@@ -137,6 +137,15 @@ describe('the expiry timer', () => {
     expect(warnings(user, 'Nightly <build>')).toEqual(['within 7 days', 'within a day']);
   });
 
+  it('runs on demand through the host\u2019s admin API, as the other timers do', async () => {
+    const user = await service.confirmedUser();
+    const key = await keyFor(user, 9, 'on demand');
+    at(key.madeAt, 3);
+    expect((await service.call('POST', '/admin/functions/notifyExpiringApiKeys', { body: {} })).status).toBe(202);
+    await service.host.idle();
+    expect(warnings(user, 'on demand')).toEqual(['within 7 days']);
+  });
+
   it('gives a key only the warnings that fall after it was made, and only the most urgent after a missed week', async () => {
     const user = await service.confirmedUser();
     const fiveDays = await keyFor(user, 5, 'five days');

@@ -217,13 +217,19 @@ describe('the expiry timer', () => {
     expect(queries.every((line) => line === '/colls/apiKeyExpiries/docs')).toBe(true);
   });
 
-  it('sends each warning once when it runs on two instances at the same moment', async () => {
+  /** Three people's 20-day keys, and a second instance, with the clock of both moved to 6.5 days before expiry. */
+  async function threeKeysAWeekFromExpiry(description: string) {
     const users = await Promise.all([service.confirmedUser(), service.confirmedUser(), service.confirmedUser()]);
-    const keys = await Promise.all(users.map((user) => keyFor(user, 20, 'concurrent')));
+    const keys = await Promise.all(users.map((user) => keyFor(user, 20, description)));
     const second = await service.startSecondInstance();
+    at(keys[0].madeAt, 13.5);
+    jest.spyOn(second.clock, 'now').mockReturnValue(new Date(keys[0].madeAt + 13.5 * DAY_MS));
+    return { users, second };
+  }
+
+  it('sends each warning once when it runs on two instances at the same moment', async () => {
+    const { users, second } = await threeKeysAWeekFromExpiry('concurrent');
     try {
-      at(keys[0].madeAt, 13.5);
-      jest.spyOn(second.clock, 'now').mockReturnValue(new Date(keys[0].madeAt + 13.5 * DAY_MS));
       await Promise.all([runTimer(), second.host.runTimer('notifyExpiringApiKeys'), runTimer()]);
       await Promise.all([runTimer(), second.host.runTimer('notifyExpiringApiKeys')]);
     } finally {
@@ -233,12 +239,8 @@ describe('the expiry timer', () => {
   });
 
   it('is finished by the next run after one that stopped halfway, and the stopped one sends nothing twice when it goes on', async () => {
-    const users = await Promise.all([service.confirmedUser(), service.confirmedUser(), service.confirmedUser()]);
-    const keys = await Promise.all(users.map((user) => keyFor(user, 20, 'resumed')));
-    const second = await service.startSecondInstance();
+    const { users, second } = await threeKeysAWeekFromExpiry('resumed');
     try {
-      at(keys[0].madeAt, 13.5);
-      jest.spyOn(second.clock, 'now').mockReturnValue(new Date(keys[0].madeAt + 13.5 * DAY_MS));
       // The first run sends one warning and stops before recording it: as if its process died there.
       const stopped = service.cosmos.holdNext(/^PUT .*\/colls\/apiKeyExpiries\/docs\//);
       const firstRun = runTimer();

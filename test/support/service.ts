@@ -319,6 +319,7 @@ const HELPERS = {
   setPasswordByEmail,
   startSecondInstance,
   deliverNotices,
+  deliverNoticesOnTwoInstances,
   noticesTo,
   setNotifications,
 };
@@ -376,4 +377,18 @@ export async function startSecondInstance(service: TestService): Promise<SecondI
   });
   const instance = started!;
   return { ...instance, call: callerFor(instance.url), stop: () => instance.host.close() };
+}
+
+/**
+ * Runs the outbox timer on this instance and on a second one at the same moment, as a scale-out would (the
+ * second's clock as far ahead as the first's run), so a test can show that nothing is delivered twice.
+ */
+export async function deliverNoticesOnTwoInstances(service: TestService): Promise<void> {
+  const second = await startSecondInstance(service);
+  try {
+    jest.spyOn(second.clock, 'now').mockReturnValue(new Date(Date.now() + 5 * 60 * 1000));
+    await Promise.all([deliverNotices(service), second.host.runTimer('deliverPendingEmails')]);
+  } finally {
+    await second.stop();
+  }
 }

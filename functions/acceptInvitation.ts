@@ -11,8 +11,8 @@ operation('acceptInvitation', {
   body: invitationTokenBody,
   responses: { 200: { description: 'The caller is a member' } },
   problems: ['invalid_token'],
-  handle: async ({ params, body, caller, clientAddress }) => {
-    await acceptInvitation(params.name, body.token, caller.account, clientAddress);
+  handle: async ({ params, body, caller, clientAddress, log }) => {
+    await acceptInvitation(params.name, body.token, caller.account, clientAddress, log);
     return ok({ joined: true });
   },
 });

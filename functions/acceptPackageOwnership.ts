@@ -11,5 +11,5 @@ operation('acceptPackageOwnership', {
   body: ownerTokenBody,
   responses: { 200: { description: 'The package with its new owner', schema: packageView } },
   problems: ['invalid_token', 'owner_limit'],
-  handle: async ({ params, body, caller, clientAddress }) => ok(await acceptOwnerInvitation(params.id, body.token, caller.account, clientAddress)),
+  handle: async ({ params, body, caller, clientAddress, log }) => ok(await acceptOwnerInvitation(params.id, body.token, caller.account, clientAddress, log)),
 });

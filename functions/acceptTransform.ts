@@ -12,8 +12,8 @@ operation('acceptTransform', {
   body: transformTokenBody,
   responses: { 200: { description: 'The account is an organization with the caller as admin' } },
   problems: ['invalid_token', 'transform_not_allowed', 'email_unconfirmed'],
-  handle: async ({ body, caller, clientAddress }) => {
-    await acceptTransform(body.token, caller.account, clientAddress);
+  handle: async ({ body, caller, clientAddress, log }) => {
+    await acceptTransform(body.token, caller.account, clientAddress, log);
     return ok({ transformed: true });
   },
 });

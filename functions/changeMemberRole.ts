@@ -11,8 +11,8 @@ operation('changeMemberRole', {
   body: changeRoleBody,
   responses: { 204: { description: 'The role is set' } },
   problems: ['not_found', 'admin_required', 'last_admin'],
-  handle: async ({ params, body, caller, clientAddress }) => {
-    await changeMemberRole(params.name, params.username, body.role, caller.account, clientAddress);
+  handle: async ({ params, body, caller, clientAddress, log }) => {
+    await changeMemberRole(params.name, params.username, body.role, caller.account, clientAddress, log);
     return noContent();
   },
 });

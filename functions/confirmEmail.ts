@@ -9,8 +9,8 @@ operation('confirmEmail', {
   body: confirmEmailBody,
   responses: { 200: { description: 'The address is confirmed' } },
   problems: ['invalid_token', 'email_in_use'],
-  handle: async ({ body, clientAddress }) => {
-    await confirmEmail(body.token, clientAddress);
+  handle: async ({ body, clientAddress, log }) => {
+    await confirmEmail(body.token, clientAddress, log);
     return ok({ emailConfirmed: true });
   },
 });

@@ -12,5 +12,5 @@ operation('createApiKey', {
   body: createApiKeyBody,
   responses: { 201: { description: 'The key and, once, its secret', schema: apiKeyWithSecret } },
   problems: ['owner_not_allowed'],
-  handle: async ({ body, caller, clientAddress }) => created(await createApiKey(caller.account, body, clientAddress)),
+  handle: async ({ body, caller, clientAddress, log }) => created(await createApiKey(caller.account, body, clientAddress, log)),
 });

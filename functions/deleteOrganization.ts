@@ -10,8 +10,8 @@ operation('deleteOrganization', {
   summary: 'Delete an organization with no other members and no packages; its name stays reserved',
   responses: { 204: { description: 'Deleted' } },
   problems: ['not_found', 'admin_required', 'organization_not_empty'],
-  handle: async ({ params, caller, clientAddress }) => {
-    await deleteOrganization(params.name, caller.account, clientAddress);
+  handle: async ({ params, caller, clientAddress, log }) => {
+    await deleteOrganization(params.name, caller.account, clientAddress, log);
     return noContent();
   },
 });

@@ -10,5 +10,5 @@ operation('editApiKey', {
   body: editApiKeyBody,
   responses: { 200: { description: 'The key as it is now', schema: apiKeyView } },
   problems: ['not_found'],
-  handle: async ({ params, body, caller, clientAddress }) => ok(await editApiKey(caller.account, params.id, body, clientAddress)),
+  handle: async ({ params, body, caller, clientAddress, log }) => ok(await editApiKey(caller.account, params.id, body, clientAddress, log)),
 });

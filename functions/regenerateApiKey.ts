@@ -9,5 +9,5 @@ operation('regenerateApiKey', {
   summary: 'A new secret for a key, with the same scopes; the old secret stops working at once',
   responses: { 200: { description: 'The key and, once, its new secret', schema: apiKeyWithSecret } },
   problems: ['not_found'],
-  handle: async ({ params, caller, clientAddress }) => ok(await regenerateApiKey(caller.account, params.id, clientAddress)),
+  handle: async ({ params, caller, clientAddress, log }) => ok(await regenerateApiKey(caller.account, params.id, clientAddress, log)),
 });

@@ -11,8 +11,8 @@ operation('rejectPackageOwnership', {
   body: ownerTokenBody,
   responses: { 204: { description: 'Declined; the token no longer works' } },
   problems: ['invalid_token'],
-  handle: async ({ params, body, caller, clientAddress }) => {
-    await rejectOwnerInvitation(params.id, body.token, caller.account, clientAddress);
+  handle: async ({ params, body, caller, clientAddress, log }) => {
+    await rejectOwnerInvitation(params.id, body.token, caller.account, clientAddress, log);
     return noContent();
   },
 });

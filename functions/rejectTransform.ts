@@ -9,8 +9,8 @@ operation('rejectTransform', {
   body: transformTokenBody,
   responses: { 204: { description: 'Declined' } },
   problems: ['invalid_token'],
-  handle: async ({ body, caller, clientAddress }) => {
-    await rejectTransform(body.token, caller.account, clientAddress);
+  handle: async ({ body, caller, clientAddress, log }) => {
+    await rejectTransform(body.token, caller.account, clientAddress, log);
     return noContent();
   },
 });

@@ -10,8 +10,8 @@ operation('removeMember', {
   summary: 'Remove a member (admins), or leave (the member); the organization always keeps an admin',
   responses: { 204: { description: 'No longer a member' } },
   problems: ['not_found', 'admin_required', 'last_admin'],
-  handle: async ({ params, caller, clientAddress }) => {
-    await removeMember(params.name, params.username, caller.account, clientAddress);
+  handle: async ({ params, caller, clientAddress, log }) => {
+    await removeMember(params.name, params.username, caller.account, clientAddress, log);
     return noContent();
   },
 });

@@ -10,8 +10,8 @@ operation('removePackageOwner', {
   summary: 'Remove an owner of a package; the last owner cannot be removed',
   responses: { 204: { description: 'No longer an owner' } },
   problems: ['not_found', 'not_an_owner', 'last_owner'],
-  handle: async ({ params, caller, clientAddress }) => {
-    await removeOwner(params.id, params.username, caller.account, clientAddress);
+  handle: async ({ params, caller, clientAddress, log }) => {
+    await removeOwner(params.id, params.username, caller.account, clientAddress, log);
     return noContent();
   },
 });

@@ -13,5 +13,5 @@ operation('replaceMicrosoftAccount', {
   body: replaceMicrosoftAccountBody,
   responses: { 200: { description: 'The account and a fresh session', schema: accountWithSession } },
   problems: ['invalid_id_token', 'mfa_required', 'identity_provider_unavailable', 'microsoft_account_linked_elsewhere'],
-  handle: async ({ body, caller, clientAddress }) => ok(await replaceMicrosoftAccount(caller.account, body, clientAddress)),
+  handle: async ({ body, caller, clientAddress, log }) => ok(await replaceMicrosoftAccount(caller.account, body, clientAddress, log)),
 });

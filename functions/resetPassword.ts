@@ -9,8 +9,8 @@ operation('resetPassword', {
   body: resetPasswordBody,
   responses: { 200: { description: 'The password is set; sign in with it to link a Microsoft account' } },
   problems: ['invalid_token', 'weak_password'],
-  handle: async ({ body, clientAddress }) => {
-    await resetPassword(body.token, body.newPassword, clientAddress);
+  handle: async ({ body, clientAddress, log }) => {
+    await resetPassword(body.token, body.newPassword, clientAddress, log);
     return ok({ passwordReset: true });
   },
 });

@@ -9,8 +9,8 @@ operation('revokeApiKey', {
   summary: 'Revoke an API key, at once',
   responses: { 204: { description: 'Revoked' } },
   problems: ['not_found'],
-  handle: async ({ params, caller, clientAddress }) => {
-    await revokeApiKey(caller.account, params.id, clientAddress);
+  handle: async ({ params, caller, clientAddress, log }) => {
+    await revokeApiKey(caller.account, params.id, clientAddress, log);
     return noContent();
   },
 });

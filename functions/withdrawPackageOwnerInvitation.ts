@@ -10,8 +10,8 @@ operation('withdrawPackageOwnerInvitation', {
   summary: 'Withdraw the invitation to own a package waiting for an account or organization (owners, and admins of owning organizations)',
   responses: { 204: { description: 'Withdrawn; its token no longer works' } },
   problems: ['not_found', 'not_an_owner'],
-  handle: async ({ params, caller, clientAddress }) => {
-    await withdrawOwnerInvitation(params.id, params.username, caller.account, clientAddress);
+  handle: async ({ params, caller, clientAddress, log }) => {
+    await withdrawOwnerInvitation(params.id, params.username, caller.account, clientAddress, log);
     return noContent();
   },
 });

@@ -139,6 +139,11 @@ describe('processing a deletion', () => {
     expect((await service.push(world.key, world.shared, '9.0.0')).body.code).toBe('invalid_api_key');
     const signIn = await service.call('POST', '/api/auth/microsoft', { body: { idToken: service.idTokenFor(user.person) } });
     expect(signIn.body).toEqual({ status: 'registration_required', emailAddress: user.person.email });
+    // Its keys' expiry entries go with them: the expiry timer has nothing left to warn it of.
+    const { resources: expiries } = await container('apiKeyExpiries')
+      .items.query({ query: 'SELECT * FROM c WHERE c.keyId = @id', parameters: [{ name: '@id', value: world.key.id }] })
+      .fetchAll();
+    expect(expiries).toEqual([]);
 
     // Packages: the one it owned alone is unlisted with no owner; the shared one keeps its other owner.
     expect((await service.getPackage(world.alone)).body).toMatchObject({ owners: [], listed: false });

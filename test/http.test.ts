@@ -535,6 +535,15 @@ describe('the OpenAPI document', () => {
     }
     expect(wrong).toEqual([]);
   });
+
+  it('documents X-NuGet-Warning on every answer of a route an API key calls, and on no other', () => {
+    const byKey = operations().filter(({ operation }) => operation.security?.some((scheme: any) => 'apiKey' in scheme));
+    expect(byKey.map(({ method, path }) => `${method} ${path}`)).toEqual(expect.arrayContaining(['PUT /packages']));
+    for (const { operation } of operations()) {
+      const warns = Object.values(operation.responses as Record<string, any>).map((response) => Boolean(response.headers?.['X-NuGet-Warning']));
+      expect(new Set(warns)).toEqual(new Set([byKey.some((keyed) => keyed.operation === operation)]));
+    }
+  });
 });
 
 describe('running a timer function on demand', () => {

@@ -25,6 +25,7 @@ describe('registering an account', () => {
       organizations: [],
       createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       deletion: null,
+      notifications: { emailAllowed: true, notifyPackagePushed: true },
     });
     const me = await service.call('GET', '/api/me', { token: response.body.sessionToken });
     expect(me.status).toBe(200);

@@ -73,7 +73,22 @@ export interface AccountDocument extends StoredDocument {
    * owns are suspended. Here, on the document every session check reads, so the check costs nothing.
    */
   lock?: AccountLock | null;
+  /** Which emails the account wants beyond those about its own security (absent: every one; see lib/accounts/notices.ts). */
+  notifications?: Partial<NotificationSettings>;
 }
+
+export interface NotificationSettings {
+  /** Every notice that is not about the account's own security or a request it must answer. */
+  emailAllowed: boolean;
+  /** A notice for each version pushed of a package it owns (or an organization it administers owns). */
+  notifyPackagePushed: boolean;
+}
+
+/** The account's settings, each `true` unless it turned it off (an account stored before they existed has none). */
+export const notificationsOf = (account: Pick<AccountDocument, 'notifications'>): NotificationSettings => ({
+  emailAllowed: account.notifications?.emailAllowed ?? true,
+  notifyPackagePushed: account.notifications?.notifyPackagePushed ?? true,
+});
 
 export interface AccountLock {
   lockedAt: string;
@@ -148,6 +163,12 @@ export const accountView = z.object({
   organizations: z.array(z.object({ name: z.string(), role: z.enum(['admin', 'collaborator']) })),
   createdAt: z.string(),
   deletion: z.object({ requestedAt: z.string(), scheduledFor: z.string() }).nullable(),
+  notifications: z
+    .object({
+      emailAllowed: z.boolean().describe('Emails that are not about the account\'s own security or a request it must answer'),
+      notifyPackagePushed: z.boolean().describe('An email for each version pushed of a package the account owns'),
+    })
+    .describe('Which emails the account gets besides those about its own security, which always go'),
 });
 
 export type AccountView = z.infer<typeof accountView>;
@@ -174,6 +195,7 @@ export function toAccountView(account: AccountDocument): AccountView {
     organizations: account.organizations,
     createdAt: account.createdAt,
     deletion: account.deletion,
+    notifications: notificationsOf(account),
   };
 }
 

@@ -1,11 +1,13 @@
 import { z } from 'zod';
 import { recordAudit } from '../shared/audit';
-import { confirmEmailMessage, confirmNewEmailMessage, emailChangeNoticeMessage } from '../shared/email/messages';
+import { nowIso } from '../shared/clock';
+import { confirmEmailMessage, confirmNewEmailMessage, emailAddressChangedNotice, emailChangeNoticeMessage } from '../shared/email/messages';
 import { abandonEmail, deliverSoon, queueEmail } from '../shared/email/outbox';
 import { Problem } from '../shared/problems';
 import { findToken, issueToken, spendToken, type TokenDocument, tokenField } from '../shared/tokens';
 import { readAccount, tokenRecipient, tokenStillAddressed, updateAccount, withNewSecurityStamp, type AccountDocument } from './account';
 import { claimHolder, releaseClaim, tryClaim } from './claims';
+import { announced, noticeTo } from './notices';
 import { emailAddressField, emailInUse, normaliseEmail } from './names';
 import { enforceRateLimit, RATE_LIMITS } from './recovery/rateLimits';
 import type { Log } from '../shared/log';
@@ -91,31 +93,41 @@ const confirmsPendingChange = (token: TokenDocument, account: AccountDocument) =
  * The pending address becomes the account's: its claim is taken first (the address may have been taken
  * since the change was asked for), then the account switches, then the old address is released. The
  * switch revokes every reset link sent before it (and every other link to the old address is no longer
- * addressed to the account).
+ * addressed to the account). The old address is told once the switch is made: it was told of the request
+ * when it was made, and now hears that it no longer belongs to the account.
  */
-async function switchToPendingAddress(token: TokenDocument, clientAddress: string): Promise<void> {
+async function switchToPendingAddress(account: AccountDocument, token: TokenDocument, clientAddress: string, log: Log): Promise<void> {
   const newAddress = token.emailAddress;
   if (!(await tryClaim({ kind: 'email', address: newAddress }, token.accountId))) throw emailInUse(newAddress);
+  // The address read here is the one switched from: only this change's confirmation can change it meanwhile.
+  const content = emailAddressChangedNotice(account.username, account.emailAddress, newAddress, { at: nowIso(), clientAddress });
+  const notice = await noticeTo(account, 'security', content, { container: 'accounts', id: account.id }, { to: account.emailAddress });
   let previous: string | undefined;
-  const account = await updateAccount(token.accountId, (current) => {
-    if (!confirmsPendingChange(token, current)) return undefined;
-    previous = current.emailAddress;
-    return withNewSecurityStamp({
-      ...current,
-      emailAddress: newAddress,
-      emailConfirmed: true,
-      emailConfirmationTokenId: token.id,
-      pendingEmailAddress: null,
-      pendingEmailTokenId: null,
-    });
-  });
-  if (!account || !sameAddress(account.emailAddress, newAddress)) {
+  const switched = await announced(
+    notice,
+    () =>
+      updateAccount(token.accountId, (current) => {
+        if (!confirmsPendingChange(token, current)) return undefined;
+        previous = current.emailAddress;
+        return withNewSecurityStamp({
+          ...current,
+          emailAddress: newAddress,
+          emailConfirmed: true,
+          emailConfirmationTokenId: token.id,
+          pendingEmailAddress: null,
+          pendingEmailTokenId: null,
+        });
+      }),
+    log,
+    () => previous !== undefined,
+  );
+  if (!switched || !sameAddress(switched.emailAddress, newAddress)) {
     await releaseClaim({ kind: 'email', address: newAddress }, token.accountId);
     throw noLongerValid();
   }
   await spendToken(token);
-  if (previous !== undefined && !sameAddress(previous, newAddress)) await releaseClaim({ kind: 'email', address: previous }, account.id);
-  await recordAudit(account.id, 'email_changed', clientAddress, { emailAddress: newAddress });
+  if (previous !== undefined && !sameAddress(previous, newAddress)) await releaseClaim({ kind: 'email', address: previous }, switched.id);
+  await recordAudit(switched.id, 'email_changed', clientAddress, { emailAddress: newAddress });
 }
 
 /**
@@ -130,10 +142,10 @@ const confirmsCurrentAddress = (token: TokenDocument, account: AccountDocument) 
  * change to. Confirming is idempotent, so it happens before the token is spent: a crash between the two
  * leaves a link that simply works again.
  */
-export async function confirmEmail(secret: string, clientAddress: string): Promise<void> {
+export async function confirmEmail(secret: string, clientAddress: string, log: Log): Promise<void> {
   const token = await findToken(secret, 'confirm-email');
   const current = await readAccount(token.accountId);
-  if (current && confirmsPendingChange(token, current)) return switchToPendingAddress(token, clientAddress);
+  if (current && confirmsPendingChange(token, current)) return switchToPendingAddress(current, token, clientAddress, log);
   const account = await updateAccount(token.accountId, (a) => (confirmsCurrentAddress(token, a) && !a.emailConfirmed ? { ...a, emailConfirmed: true } : undefined));
   await spendToken(token);
   if (!account || !confirmsCurrentAddress(token, account)) throw noLongerValid();

@@ -25,12 +25,12 @@ type Step = (accountId: string, run: { request: DeletionRequest; log: Log }) => 
  */
 const STEPS: Record<DeletionStep, Step[]> = {
   confirmation_email: [(id, { request, log }) => announceDeletion(id, request, log)],
-  // The keys it holds, and any key it owns that someone else holds.
-  api_keys: [revokeAllKeysOf, revokeKeysOwnedBy],
+  // The keys it holds, and any key it owns that someone else holds (whose holder is told).
+  api_keys: [revokeAllKeysOf, (id, { log }) => revokeKeysOwnedBy(id, log)],
   packages: [(id) => releaseAllOwnerships(id)],
   prefixes: [dissociatePrefixes],
   // Out of every organization it belongs to; an organization (support deletes those too) loses its members.
-  organizations: [removeFromAllOrganizations, dissolveOrganization],
+  organizations: [(id, { log }) => removeFromAllOrganizations(id, log), dissolveOrganization],
   // Invitations to it, owner invitations to it and from it, transform requests it made or was asked to answer; then their tokens.
   invitations: [dropInvitationsTo, dropOwnerInvitationsOf, dropTransformRequests, dropTokensConcerning],
   credentials: [releaseCredentials],

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { PROBLEMS, problemType, type DocumentedProblem, type ProblemCode } from '../shared/problems';
+import { WARNING_HEADER } from '../packages/keyExpiry';
 
 interface DescribedOperation {
   name: string;
@@ -39,7 +40,7 @@ const problemSchema = {
   },
 };
 
-function problemResponses(problems: readonly DocumentedProblem[]): Record<string, unknown> {
+function problemResponses(problems: readonly DocumentedProblem[]): Record<string, Record<string, unknown>> {
   const byStatus = new Map<number, ProblemCode[]>();
   for (const problem of problems) {
     const { code, status } = typeof problem === 'string' ? { code: problem, status: PROBLEMS[problem].status } : problem;
@@ -75,6 +76,13 @@ const SECURITY: Record<DescribedOperation['auth'], Array<Record<string, string[]
   // A site admin signs in like anyone else; the role the session must have is named in the requirement, as
   // OpenAPI 3.1 allows for non-OAuth schemes.
   'site-admin': [{ session: ['site_admin'] }],
+};
+
+/** On every answer to a request whose API key proved itself and expires within 10 days, as NuGet.org's API warns. */
+const expiryWarningHeader = {
+  description:
+    'Present when the API key expires within 10 days: "Your API key expires in {N} days ({expiresAt}). Visit {PUBLIC_BASE_URL}/account/api-keys to regenerate your API key." (the NuGet client prints it as a warning)',
+  schema: { type: 'string' },
 };
 
 /** Problems every operation of its kind can answer, whether or not its spec lists them. */
@@ -121,6 +129,10 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
           : { description: response.description },
       ]),
     );
+    const responses: Record<string, Record<string, unknown>> = { ...problemResponses(withImpliedProblems(op)), ...successResponses };
+    if (SECURITY[op.auth].some((scheme) => 'apiKey' in scheme)) {
+      for (const response of Object.values(responses)) response.headers = { [WARNING_HEADER]: expiryWarningHeader };
+    }
     paths[path] ??= {};
     paths[path][op.method.toLowerCase()] = {
       operationId: op.name,
@@ -137,7 +149,7 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
           }
         : {}),
       // An answer the operation documents itself (the health probe's 503) stands over an implied problem.
-      responses: { ...problemResponses(withImpliedProblems(op)), ...successResponses },
+      responses,
     };
   }
   return {

@@ -5,6 +5,7 @@ import { Problem, type DocumentedProblem } from '../shared/problems';
 import { describeOperation } from './openapi';
 import { authenticate, authenticateSiteAdmin, type Caller } from '../accounts/sessions';
 import { authenticateApiKey, type ApiKeyDocument } from '../packages/apiKeys';
+import { expiryWarning, WARNING_HEADER } from '../packages/keyExpiry';
 import { isPreconditionFailed, isTransientStoreError } from '../shared/storage/cosmos';
 import type { Log } from '../shared/log';
 
@@ -97,6 +98,8 @@ export function operation<
     route: spec.route,
     authLevel: 'anonymous',
     handler: async (request, log) => {
+      // Once a key has proved itself, every answer (a refusal too) warns if it expires soon, as NuGet.org's does.
+      let warning: Record<string, string> | undefined;
       try {
         // Strangers learn nothing about a route's body before they prove who they are.
         const byKey = spec.auth === 'api-key' || (spec.auth === 'session-or-api-key' && request.headers.has(API_KEY_HEADER));
@@ -107,6 +110,8 @@ export function operation<
               ? await authenticate(request, spec.auth === 'session-or-recovery')
               : undefined;
         const apiKey = byKey ? await authenticateApiKey(request.headers.get(API_KEY_HEADER)) : undefined;
+        const expiring = apiKey && expiryWarning(apiKey);
+        if (expiring) warning = { [WARNING_HEADER]: expiring };
         const params = readParams(request, spec.params);
         const body = await readBody(request, spec.body);
         const query = spec.query ? readQuery(request, spec.query) : undefined;
@@ -124,9 +129,9 @@ export function operation<
           log,
           // The auth mode decides which of caller and apiKey is set; TypeScript cannot follow that through.
         } as unknown as Parameters<typeof spec.handle>[0]);
-        return toResponse(reply);
+        return toResponse(warning ? { ...reply, headers: { ...warning, ...reply.headers } } : reply);
       } catch (error) {
-        return problemResponse(asProblem(error, log));
+        return problemResponse(asProblem(error, log), warning);
       }
     },
   });
@@ -164,11 +169,11 @@ function toResponse(reply: Reply): HttpResponseInit {
     : { status: reply.status, body: Buffer.from(JSON.stringify(reply.body)), headers: { ...SECURITY_HEADERS, 'Content-Type': 'application/json', ...reply.headers } };
 }
 
-function problemResponse(problem: Problem): HttpResponseInit {
+function problemResponse(problem: Problem, headers: Record<string, string> = {}): HttpResponseInit {
   return {
     status: problem.status,
     body: JSON.stringify(problem),
-    headers: { ...SECURITY_HEADERS, 'Content-Type': 'application/problem+json', ...problem.headers },
+    headers: { ...SECURITY_HEADERS, 'Content-Type': 'application/problem+json', ...headers, ...problem.headers },
   };
 }
 

@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { recordAudit } from '../shared/audit';
 import { nowIso } from '../shared/clock';
-import { confirmOrganizationEmailMessage } from '../shared/email/messages';
+import { confirmOrganizationEmailMessage, memberRemovedNotice, memberRoleChangedNotice } from '../shared/email/messages';
 import { deliverSoon, queueEmail } from '../shared/email/outbox';
 import { Problem } from '../shared/problems';
 import { container } from '../shared/storage/cosmos';
 import { issueToken } from '../shared/tokens';
-import { newAccountDocument, readAccount, tokenRecipient, type AccountDocument } from '../accounts/account';
+import { newAccountDocument, readAccount, tokenRecipient, type AccountDocument, type Member } from '../accounts/account';
+import { noticeToAll } from '../accounts/notices';
 import { accountHolding, releaseClaim, withClaims, type ClaimKey } from '../accounts/claims';
 import { CONFIRMATION_LIFETIME_MS } from '../accounts/emailAddress';
 import { assertValidUsername, emailAddressField, emailInUse, newUsernameField, usernameUnavailable } from '../accounts/names';
@@ -16,6 +17,7 @@ import { ownedPackageIds } from '../packages/packages';
 import { assertAdmin, mirrorMembership, organizationForAdmin, roleOf, toOrganizationView, updateOrganization, type OrganizationDocument } from './organization';
 import { recordMembershipChange } from './trail';
 import type { Log } from '../shared/log';
+import type { EmailCause } from '../shared/email/outbox';
 
 export const createOrganizationBody = z.object({ name: newUsernameField, emailAddress: emailAddressField }).strict();
 
@@ -82,15 +84,16 @@ const releaseAddress = (organization: OrganizationDocument) =>
 /**
  * Takes a deleted account out of every organization it belongs to. An organization it alone belonged to is
  * deleted (its name stays reserved); where only collaborators remain, they all become admins. The trail
- * of each organization it leaves records it. Runs again without harm.
+ * of each organization it leaves records it, and its admins are told (as are the collaborators made admins).
+ * Runs again without harm.
  */
-export async function removeFromAllOrganizations(accountId: string): Promise<void> {
+export async function removeFromAllOrganizations(accountId: string, log: Log): Promise<void> {
   const account = await readAccount(accountId);
   for (const membership of account?.organizations ?? []) {
     const found = await accountHolding({ kind: 'username', name: membership.name });
     let deleted = Boolean(found?.kind === 'organization' && found.deletedAt);
     if (account && found?.kind === 'organization' && !found.deletedAt) {
-      let promoted: string[] = [];
+      let promoted: Member[] = [];
       let removed = false;
       const updated = await updateOrganization(found.id, (current) => {
         removed = Boolean(roleOf(current, accountId));
@@ -98,22 +101,37 @@ export async function removeFromAllOrganizations(accountId: string): Promise<voi
         const members = current.members.filter((m) => m.accountId !== accountId);
         if (members.length === 0) return asDeleted(current);
         const keepsAnAdmin = members.some((m) => m.role === 'admin');
-        promoted = keepsAnAdmin ? [] : members.map((m) => m.username);
+        promoted = keepsAnAdmin ? [] : members;
         return { ...current, members: keepsAnAdmin ? members : members.map((m) => ({ ...m, role: 'admin' as const })) };
       });
       if (removed) {
         const reason = { reason: 'account_deleted' };
         await recordMembershipChange(found.id, 'member_left', account, { member: account.username, ...reason }, `left:${accountId}`);
-        for (const member of promoted) await recordMembershipChange(found.id, 'member_role_changed', account, { member, role: 'admin', ...reason });
+        for (const member of promoted) await recordMembershipChange(found.id, 'member_role_changed', account, { member: member.username, role: 'admin', ...reason });
+        if (!updated?.deletedAt) await tellAdminsOfDeletedMember(found, account, promoted);
       }
       if (updated?.deletedAt) await releaseAddress(updated);
       if (updated) for (const member of updated.members) await mirrorMembership(member.accountId, updated.username, member.role);
       deleted = Boolean(updated?.deletedAt);
     }
     // Deleted now, or by a run that stopped before it could revoke: its keys stop either way (idempotent).
-    if (found && deleted) await revokeKeysOwnedBy(found.id);
+    if (found && deleted) await revokeKeysOwnedBy(found.id, log);
     await mirrorMembership(accountId, membership.name, null);
   }
+}
+
+/** The admins of an organization a deleted account left (and the collaborators made admins) are told, once. */
+async function tellAdminsOfDeletedMember(organization: AccountDocument, member: AccountDocument, promoted: Member[]): Promise<void> {
+  const change = { at: nowIso() };
+  const cause: EmailCause = { container: 'accounts', id: organization.id };
+  const once = `${organization.id}:${member.id}`;
+  await noticeToAll([organization.id], 'emailAllowed', memberRemovedNotice(organization.username, member.username, { accountDeleted: true }, change), cause, {
+    onceKey: `member-deleted:${once}`,
+    afterChange: true,
+  });
+  if (promoted.length === 0) return;
+  const content = memberRoleChangedNotice(organization.username, promoted.map((m) => m.username), 'admin', undefined, change);
+  await noticeToAll([organization.id], 'emailAllowed', content, cause, { onceKey: `members-promoted:${once}`, afterChange: true });
 }
 
 /**
@@ -147,7 +165,7 @@ export async function dissolveOrganization(accountId: string): Promise<void> {
  * and never leaves a key pushing for an owner that is gone: a key made meanwhile is found by the second
  * look, after the tombstone, or finds the tombstone itself (createApiKey).
  */
-export async function deleteOrganization(name: string, caller: AccountDocument, clientAddress: string): Promise<void> {
+export async function deleteOrganization(name: string, caller: AccountDocument, clientAddress: string, log: Log): Promise<void> {
   const organization = await organizationForAdmin(name, caller);
   const packages = await ownedPackageIds(organization.id, 5);
   if (packages.length > 0) {
@@ -157,14 +175,14 @@ export async function deleteOrganization(name: string, caller: AccountDocument, 
     );
   }
   assertDeletable(organization, caller);
-  await revokeKeysOwnedBy(organization.id);
+  await revokeKeysOwnedBy(organization.id, log);
   const deleted = await updateOrganization(organization.id, (current) => {
     assertDeletable(current, caller);
     return asDeleted(current);
   });
   if (!deleted) return;
   // A key made while this ran, after the first look, and checked before the tombstone was there.
-  await revokeKeysOwnedBy(organization.id);
+  await revokeKeysOwnedBy(organization.id, log);
   await releaseAddress(organization);
   await mirrorMembership(caller.id, organization.username, null);
   await recordAudit(caller.id, 'organization_deleted', clientAddress, { organization: organization.username });

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { recordAudit } from '../shared/audit';
-import { clock } from '../shared/clock';
-import { organizationInvitationMessage } from '../shared/email/messages';
+import { clock, nowIso } from '../shared/clock';
+import { memberJoinedNotice, memberRemovedNotice, memberRoleChangedNotice, organizationInvitationMessage } from '../shared/email/messages';
 import { deliverSoon, queueEmail } from '../shared/email/outbox';
 import { Problem } from '../shared/problems';
 import { findToken, issueToken, spendToken, tokensConcerning, tokenField } from '../shared/tokens';
@@ -9,6 +9,7 @@ import { readAccount, tokenRecipient, tokenStillAddressed, type AccountDocument,
 import { revokeKeysForOrganization } from '../packages/apiKeys';
 import { accountHolding } from '../accounts/claims';
 import { usernameField } from '../accounts/names';
+import { announced, noticeToAll } from '../accounts/notices';
 import {
   assertAdmin,
   assertKeepsAnAdmin,
@@ -103,19 +104,34 @@ async function callersInvitation(name: string, secret: string, caller: AccountDo
 /**
  * Joins the organization. The organization's document is written first (the membership and the spent
  * invitation in one ETag-guarded step), then the member's own list; a crash between them is finished by
- * accepting again, since the token is spent last.
+ * accepting again, since the token is spent last. The member and the organization's admins are told (once,
+ * however often the accept runs).
  */
-export async function acceptInvitation(name: string, secret: string, caller: AccountDocument, clientAddress: string): Promise<void> {
+export async function acceptInvitation(name: string, secret: string, caller: AccountDocument, clientAddress: string, log: Log): Promise<void> {
   const { token, organization } = await callersInvitation(name, secret, caller);
-  const joined = await updateOrganization(organization.id, (current) => {
-    const invitation = current.pendingInvitations.find((i) => i.tokenId === token.id);
-    if (!invitation) return undefined;
-    return {
-      ...current,
-      members: [...current.members.filter((m) => m.accountId !== caller.id), { accountId: caller.id, username: caller.username, role: invitation.role }],
-      pendingInvitations: current.pendingInvitations.filter((i) => i.tokenId !== token.id),
-    };
-  });
+  const invited = organization.pendingInvitations.find((i) => i.tokenId === token.id);
+  const notice = await noticeToAll(
+    [caller.id, organization.id],
+    'emailAllowed',
+    memberJoinedNotice(organization.username, caller.username, invited?.role ?? roleOf(organization, caller.id) ?? 'collaborator', { at: nowIso() }),
+    { container: 'accounts', id: organization.id },
+    { onceKey: `member-joined:${token.id}` },
+  );
+  const joined = await announced(
+    notice,
+    () =>
+      updateOrganization(organization.id, (current) => {
+        const invitation = current.pendingInvitations.find((i) => i.tokenId === token.id);
+        if (!invitation) return undefined;
+        return {
+          ...current,
+          members: [...current.members.filter((m) => m.accountId !== caller.id), { accountId: caller.id, username: caller.username, role: invitation.role }],
+          pendingInvitations: current.pendingInvitations.filter((i) => i.tokenId !== token.id),
+        };
+      }),
+    log,
+    (current) => current !== undefined && roleOf(current, caller.id) !== undefined,
+  );
   const role = joined && roleOf(joined, caller.id);
   if (!role) throw invalidInvitation();
   await mirrorMembership(caller.id, organization.username, role);
@@ -160,24 +176,35 @@ function memberNamed(organization: OrganizationDocument, username: string) {
   return member;
 }
 
-/** Admins change roles; the organization always keeps an admin. */
+/** Admins change roles; the organization always keeps an admin. The member and the admins are told of a new role. */
 export async function changeMemberRole(
   name: string,
   username: string,
   role: OrganizationRole,
   caller: AccountDocument,
   clientAddress: string,
+  log: Log,
 ): Promise<void> {
   const organization = await organizationForAdmin(name, caller);
   const target = memberNamed(organization, username);
-  const updated = await updateOrganization(organization.id, (current) => {
-    // Checked again on the document being written: an admin demoted a moment ago changes nothing more.
-    assertAdmin(current, caller);
-    const members = current.members.map((m) => (m.accountId === target.accountId ? { ...m, role } : m));
-    if (!current.members.some((m) => m.accountId === target.accountId)) throw notAMember(username, current.username);
-    assertKeepsAnAdmin(members, current.username);
-    return { ...current, members };
-  });
+  const content = memberRoleChangedNotice(organization.username, [target.username], role, caller.username, { at: nowIso() });
+  const notice = await noticeToAll([target.accountId, organization.id], 'emailAllowed', content, { container: 'accounts', id: organization.id });
+  let changed = false;
+  const updated = await announced(
+    notice,
+    () =>
+      updateOrganization(organization.id, (current) => {
+        // Checked again on the document being written: an admin demoted a moment ago changes nothing more.
+        assertAdmin(current, caller);
+        const members = current.members.map((m) => (m.accountId === target.accountId ? { ...m, role } : m));
+        if (!current.members.some((m) => m.accountId === target.accountId)) throw notAMember(username, current.username);
+        assertKeepsAnAdmin(members, current.username);
+        changed = roleOf(current, target.accountId) !== role;
+        return { ...current, members };
+      }),
+    log,
+    () => changed,
+  );
   if (!updated) throw notAMember(username, organization.username);
   await mirrorMembership(target.accountId, organization.username, role);
   await recordAudit(caller.id, 'member_role_changed', clientAddress, { organization: organization.username, member: target.username, role });
@@ -186,28 +213,38 @@ export async function changeMemberRole(
 
 /**
  * Admins remove anyone; any member may leave. The organization always keeps an admin. The keys the member
- * made for the organization stop working with the membership.
+ * made for the organization stop working with the membership. The member and the admins are told.
  */
-export async function removeMember(name: string, username: string, caller: AccountDocument, clientAddress: string): Promise<void> {
+export async function removeMember(name: string, username: string, caller: AccountDocument, clientAddress: string, log: Log): Promise<void> {
   const organization = await organizationForMember(name, caller);
   const target = memberNamed(organization, username);
   const leaving = target.accountId === caller.id;
   if (!leaving && roleOf(organization, caller.id) !== 'admin') {
     throw new Problem('admin_required', `Only an admin of '${organization.username}' can remove other members.`);
   }
-  await updateOrganization(organization.id, (current) => {
-    // Checked again on the document being written: an admin demoted a moment ago changes nothing more.
-    if (!leaving) {
-      assertAdmin(current, caller);
-    }
-    if (!current.members.some((m) => m.accountId === target.accountId)) return undefined;
-    const members = current.members.filter((m) => m.accountId !== target.accountId);
-    assertKeepsAnAdmin(members, current.username);
-    return { ...current, members };
-  });
+  const content = memberRemovedNotice(organization.username, target.username, leaving ? {} : { by: caller.username }, { at: nowIso() });
+  const notice = await noticeToAll([target.accountId, organization.id], 'emailAllowed', content, { container: 'accounts', id: organization.id });
+  let removed = false;
+  await announced(
+    notice,
+    () =>
+      updateOrganization(organization.id, (current) => {
+        // Checked again on the document being written: an admin demoted a moment ago changes nothing more.
+        if (!leaving) {
+          assertAdmin(current, caller);
+        }
+        removed = current.members.some((m) => m.accountId === target.accountId);
+        if (!removed) return undefined;
+        const members = current.members.filter((m) => m.accountId !== target.accountId);
+        assertKeepsAnAdmin(members, current.username);
+        return { ...current, members };
+      }),
+    log,
+    () => removed,
+  );
   await mirrorMembership(target.accountId, organization.username, null);
   const former = await readAccount(target.accountId);
-  if (former) await revokeKeysForOrganization(former, organization.id);
+  if (former) await revokeKeysForOrganization(former, organization.id, log);
   const details = { organization: organization.username, member: target.username };
   await recordAudit(caller.id, leaving ? 'organization_left' : 'member_removed', clientAddress, details);
   await recordMembershipChange(organization.id, leaving ? 'member_left' : 'member_removed', caller, { member: target.username });

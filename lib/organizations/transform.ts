@@ -1,13 +1,14 @@
 import { z } from 'zod';
 import { recordAudit } from '../shared/audit';
 import { nowIso } from '../shared/clock';
-import { transformRequestMessage } from '../shared/email/messages';
+import { transformAcceptedNotice, transformRejectedNotice, transformRequestMessage } from '../shared/email/messages';
 import { deliverSoon, queueEmail } from '../shared/email/outbox';
 import { Problem } from '../shared/problems';
 import { findToken, issueToken, spendToken, tokensConcerning, type TokenDocument } from '../shared/tokens';
 import { readAccount, tokenRecipient, tokenStillAddressed, updateAccount, type AccountDocument } from '../accounts/account';
 import { releaseClaim } from '../accounts/claims';
 import { usernameField } from '../accounts/names';
+import { announced, noticeTo } from '../accounts/notices';
 import { confirmedIndividual, invitationTokenBody } from './membership';
 import { mirrorMembership } from './organization';
 import { recordMembershipChange } from './trail';
@@ -73,14 +74,32 @@ async function requestForAdmin(secret: string, admin: AccountDocument): Promise<
  * address and packages stay as they are, and its API keys pass to the admin, still owned by it; it loses
  * its Microsoft account, password and sessions. Each step
  * can run again: an accept that died halfway is finished by accepting again, since the token is spent last.
+ * The account's own address is told (once), as a notice about its security: it can no longer sign in.
  */
-export async function acceptTransform(secret: string, admin: AccountDocument, clientAddress: string): Promise<void> {
+export async function acceptTransform(secret: string, admin: AccountDocument, clientAddress: string, log: Log): Promise<void> {
   const { token, account } = await requestForAdmin(secret, admin);
   if (account.kind === 'user') {
     if (account.pendingTransform?.tokenId !== token.id) throw invalidRequest();
     assertTransformable(account);
   }
-  const organization = await updateAccount(account.id, (current) => {
+  const content = transformAcceptedNotice(account.username, admin.username, { at: nowIso() });
+  const notice = await noticeTo(account, 'security', content, { container: 'accounts', id: account.id }, { onceKey: `transform-accepted:${token.id}` });
+  const organization = await announced(notice, () => turnIntoOrganization(account, token, admin), log, (changed) => changed?.transformedFrom?.tokenId === token.id);
+  if (organization?.kind !== 'organization' || organization.transformedFrom?.tokenId !== token.id) throw invalidRequest();
+  const former = organization.transformedFrom.microsoftAccount;
+  if (former) await releaseClaim({ kind: 'microsoft', tid: former.tid, oid: former.oid }, organization.id);
+  await mirrorMembership(admin.id, organization.username, 'admin');
+  await handOverApiKeys(organization.id, admin);
+  await recordAudit(admin.id, 'transform_accepted', clientAddress, { organization: organization.username });
+  await recordAudit(organization.id, 'transform_accepted', clientAddress, { admin: admin.username });
+  const joined = { member: admin.username, role: 'admin' };
+  await recordMembershipChange(organization.id, 'transform_accepted', admin, joined, `transformed:${token.id}`);
+  await spendToken(token);
+}
+
+/** The account's document becomes the organization's, with the admin as its one member; a second run changes nothing. */
+function turnIntoOrganization(account: AccountDocument, token: TokenDocument, admin: AccountDocument) {
+  return updateAccount(account.id, (current) => {
     if (current.kind === 'organization') return undefined;
     if (current.pendingTransform?.tokenId !== token.id) throw invalidRequest();
     return {
@@ -98,23 +117,23 @@ export async function acceptTransform(secret: string, admin: AccountDocument, cl
       sessionVersion: current.sessionVersion + 1,
     };
   });
-  if (organization?.kind !== 'organization' || organization.transformedFrom?.tokenId !== token.id) throw invalidRequest();
-  const former = organization.transformedFrom.microsoftAccount;
-  if (former) await releaseClaim({ kind: 'microsoft', tid: former.tid, oid: former.oid }, organization.id);
-  await mirrorMembership(admin.id, organization.username, 'admin');
-  await handOverApiKeys(organization.id, admin);
-  await recordAudit(admin.id, 'transform_accepted', clientAddress, { organization: organization.username });
-  await recordAudit(organization.id, 'transform_accepted', clientAddress, { admin: admin.username });
-  const joined = { member: admin.username, role: 'admin' };
-  await recordMembershipChange(organization.id, 'transform_accepted', admin, joined, `transformed:${token.id}`);
-  await spendToken(token);
 }
 
-export async function rejectTransform(secret: string, admin: AccountDocument, clientAddress: string): Promise<void> {
+/** The admin declines; the account that asked is told (unless it turned such emails off). */
+export async function rejectTransform(secret: string, admin: AccountDocument, clientAddress: string, log: Log): Promise<void> {
   const { token, account } = await requestForAdmin(secret, admin);
   if (account.kind !== 'user' || account.pendingTransform?.tokenId !== token.id) throw invalidRequest();
-  await withdrawRequest(account.id, token.id);
-  await spendToken(token);
+  const content = transformRejectedNotice(account.username, admin.username, { at: nowIso() });
+  const notice = await noticeTo(account, 'emailAllowed', content, { container: 'accounts', id: account.id });
+  // Of two answers at once, the one that spends the token tells the account.
+  await announced(
+    notice,
+    async () => {
+      await withdrawRequest(account.id, token.id);
+      await spendToken(token);
+    },
+    log,
+  );
   await recordAudit(admin.id, 'transform_rejected', clientAddress, { account: account.username });
   await recordAudit(account.id, 'transform_rejected', clientAddress, { admin: admin.username });
 }

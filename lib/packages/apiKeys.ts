@@ -2,13 +2,24 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import { z } from 'zod';
 import { recordAudit, recordTrailEvent, type AuditAction } from '../shared/audit';
 import { clock, nowIso } from '../shared/clock';
+import {
+  apiKeyCreatedNotice,
+  apiKeyEditedNotice,
+  apiKeyRegeneratedNotice,
+  apiKeyRevokedNotice,
+  type NoticeContent,
+  type NoticedKey,
+} from '../shared/email/messages';
+import type { Log } from '../shared/log';
 import { Problem } from '../shared/problems';
 import { container, readDocument, updateDocument, updateDocumentFrom, type StoredDocument } from '../shared/storage/cosmos';
 import { readAccount, updateAccount, type AccountDocument } from '../accounts/account';
 import { accountHolding } from '../accounts/claims';
 import { usernameField } from '../accounts/names';
+import { announced, nothingQueued, noticeTo, noticeToAll, type Notice } from '../accounts/notices';
 import { lockedAccountSessionEnded } from '../accounts/sessions';
 import { globMatches, packageGlobField } from './globs';
+import { forgetExpiry, handedOutByTrustedPublishing, indexExpiry } from './keyExpiry';
 
 export const API_KEY_SCOPES = ['package:push', 'package:pushversion', 'package:unlist'] as const;
 export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
@@ -136,7 +147,7 @@ const ownerLocked = (owner: string) =>
 
 const expiry = (days: number, from = clock.now()) => new Date(from.getTime() + days * 24 * 60 * 60 * 1000).toISOString();
 
-export async function createApiKey(caller: AccountDocument, input: z.infer<typeof createApiKeyBody>, clientAddress: string) {
+export async function createApiKey(caller: AccountDocument, input: z.infer<typeof createApiKeyBody>, clientAddress: string, log: Log) {
   const owner = await allowedOwner(caller, input.owner);
   // One reading of the clock, so the key lives exactly the days asked for.
   const now = clock.now();
@@ -157,15 +168,23 @@ export async function createApiKey(caller: AccountDocument, input: z.infer<typeo
     revokedAt: null,
     secretHash: hashSecret(secret),
   };
-  // The account lists the key before it exists, so a crash never leaves a working key its owner cannot see,
-  // and a lock that reads the list from now on finds it.
-  await updateAccount(caller.id, (account) => {
-    if (account.lock) throw lockedAccountSessionEnded();
-    return { ...account, apiKeyIds: [...(account.apiKeyIds ?? []), id] };
-  });
-  await container('apiKeys').items.create(key);
-  await assertHolderNotLocked(key);
-  if (owner.id !== caller.id) await assertStillAllowedOwner(key, owner.id, caller.id);
+  const notice = await keyNotice(caller, key, apiKeyCreatedNotice({ ...noticed(key), scopes: key.scopes, packageGlobs: key.packageGlobs, expiresAt: key.expiresAt }, { at: key.createdAt, clientAddress }));
+  await announced(
+    notice,
+    async () => {
+      // The account lists the key before it exists, so a crash never leaves a working key its owner cannot see,
+      // and a lock that reads the list from now on finds it; so does the expiry timer, from its entry.
+      await updateAccount(caller.id, (account) => {
+        if (account.lock) throw lockedAccountSessionEnded();
+        return { ...account, apiKeyIds: [...(account.apiKeyIds ?? []), id] };
+      });
+      await indexExpiry(key);
+      await container('apiKeys').items.create(key);
+      await assertHolderNotLocked(key);
+      if (owner.id !== caller.id) await assertStillAllowedOwner(key, owner.id, caller.id);
+    },
+    log,
+  );
   await recordKeyEvent('api_key_created', caller, key, clientAddress, { keyId: id, owner: owner.username });
   return { ...toView(key), key: secret };
 }
@@ -190,6 +209,19 @@ async function recordKeyEvent(
     apiKey: { id: key.id, description: key.description },
     details: rest,
   });
+}
+
+/** The key as a notice names it. */
+const noticed = (key: ApiKeyDocument): NoticedKey => ({ id: key.id, description: key.description, owner: key.ownerName });
+
+/**
+ * The notice to the key's holder of what the caller does to it, queued before the change (a security notice:
+ * it always goes). Keys trusted publishing hands out are never announced: every CI run makes one, and the
+ * security log and the owner's trail record them.
+ */
+async function keyNotice(holder: AccountDocument, key: ApiKeyDocument, content: NoticeContent, onceKey?: string): Promise<Notice> {
+  if (handedOutByTrustedPublishing(key)) return nothingQueued;
+  return noticeTo(holder, 'security', content, { container: 'apiKeys', id: key.id }, { onceKey });
 }
 
 async function liveKeysOf(account: AccountDocument): Promise<ApiKeyDocument[]> {
@@ -221,45 +253,67 @@ const keyToChange = (caller: AccountDocument, keyId: string) => callersKey(calle
  * Of regenerations at the same moment one wins; the others answer 409 rather than hand out a secret that
  * the winner's already replaced. A concurrent change of anything else is simply retried.
  */
-export async function regenerateApiKey(caller: AccountDocument, keyId: string, clientAddress: string) {
+export async function regenerateApiKey(caller: AccountDocument, keyId: string, clientAddress: string, log: Log) {
   const key = await keyToChange(caller, keyId);
   const secret = newSecret(key.id);
-  const updated = await updateDocumentFrom<ApiKeyDocument>('apiKeys', key, (current) => {
-    if (current.revokedAt !== null || current.creatorAccountId !== caller.id) throw noSuchKey();
-    if (current.secretHash !== key.secretHash) {
-      throw new Problem('concurrent_change', 'This key was regenerated by another request at the same moment. Regenerate it again to get a secret you can use.');
-    }
-    return { ...current, secretHash: hashSecret(secret), expiresAt: expiry(key.expiresInDays) };
-  });
+  const expiresAt = expiry(key.expiresInDays);
+  const notice = await keyNotice(caller, key, apiKeyRegeneratedNotice({ ...noticed(key), expiresAt }, { at: nowIso(), clientAddress }));
+  const updated = await announced(
+    notice,
+    async () => {
+      // The new expiry is indexed before the key has it, so the timer never misses it.
+      await indexExpiry({ id: key.id, expiresAt, expiresInDays: key.expiresInDays });
+      return updateDocumentFrom<ApiKeyDocument>('apiKeys', key, (current) => {
+        if (current.revokedAt !== null || current.creatorAccountId !== caller.id) throw noSuchKey();
+        if (current.secretHash !== key.secretHash) {
+          throw new Problem('concurrent_change', 'This key was regenerated by another request at the same moment. Regenerate it again to get a secret you can use.');
+        }
+        return { ...current, secretHash: hashSecret(secret), expiresAt };
+      });
+    },
+    log,
+  );
   if (!updated) throw noSuchKey();
+  await forgetExpiry(key.id, key.expiresAt);
   await recordKeyEvent('api_key_regenerated', caller, updated, clientAddress, { keyId });
   return { ...toView(updated), key: secret };
 }
 
-/** Changes a key's description or globs; its secret, scopes, owner and expiry stay. */
-export async function editApiKey(caller: AccountDocument, keyId: string, input: z.infer<typeof editApiKeyBody>, clientAddress: string) {
+/** Changes a key's description or globs; its secret, scopes, owner and expiry stay (and so does its expiry's entry). */
+export async function editApiKey(caller: AccountDocument, keyId: string, input: z.infer<typeof editApiKeyBody>, clientAddress: string, log: Log) {
   const key = await keyToChange(caller, keyId);
-  const updated = await updateDocumentFrom<ApiKeyDocument>('apiKeys', key, (current) => {
-    if (current.revokedAt !== null || current.creatorAccountId !== caller.id) throw noSuchKey();
-    return { ...current, ...(input.description !== undefined ? { description: input.description } : {}), ...(input.packageGlobs ? { packageGlobs: input.packageGlobs } : {}) };
-  });
+  const edited = { description: input.description !== undefined, packageGlobs: input.packageGlobs !== undefined };
+  const content = apiKeyEditedNotice({ ...noticed(key), packageGlobs: key.packageGlobs, ...input }, edited, { at: nowIso(), clientAddress });
+  const updated = await announced(await keyNotice(caller, key, content), () =>
+    updateDocumentFrom<ApiKeyDocument>('apiKeys', key, (current) => {
+      if (current.revokedAt !== null || current.creatorAccountId !== caller.id) throw noSuchKey();
+      return { ...current, ...(input.description !== undefined ? { description: input.description } : {}), ...(input.packageGlobs ? { packageGlobs: input.packageGlobs } : {}) };
+    }),
+    log,
+  );
   if (!updated) throw noSuchKey();
-  const changed = [...(input.description !== undefined ? ['description'] : []), ...(input.packageGlobs ? ['packageGlobs'] : [])];
+  const changed = [...(edited.description ? ['description'] : []), ...(edited.packageGlobs ? ['packageGlobs'] : [])];
   await recordKeyEvent('api_key_edited', caller, updated, clientAddress, { keyId, changed: changed.join(', ') });
   return toView(updated);
 }
 
-export async function revokeApiKey(caller: AccountDocument, keyId: string, clientAddress: string): Promise<void> {
+export async function revokeApiKey(caller: AccountDocument, keyId: string, clientAddress: string, log: Log): Promise<void> {
   const key = await callersKey(caller, keyId);
-  await revokeKey(keyId);
+  const notice = await keyNotice(caller, key, apiKeyRevokedNotice(noticed(key), 'holder', { at: nowIso(), clientAddress }));
+  await announced(notice, () => revokeKey(keyId), log, (revoked) => revoked);
   await updateAccount(caller.id, (account) => ({ ...account, apiKeyIds: (account.apiKeyIds ?? []).filter((id) => id !== keyId) }));
   await recordKeyEvent('api_key_revoked', caller, key, clientAddress, { keyId });
 }
 
-async function revokeKey(keyId: string, because?: RevocationReason): Promise<void> {
-  await updateDocument<ApiKeyDocument>('apiKeys', keyId, (key) =>
-    key.revokedAt ? undefined : { ...key, revokedAt: nowIso(), ...(because ? { revokedBecause: because } : {}) },
-  );
+/** Revokes the key unless it is revoked already; answers whether this call revoked it. Its expiry's entry goes with it. */
+async function revokeKey(keyId: string, because?: RevocationReason): Promise<boolean> {
+  let revoked = false;
+  const key = await updateDocument<ApiKeyDocument>('apiKeys', keyId, (current) => {
+    revoked = current.revokedAt === null;
+    return revoked ? { ...current, revokedAt: nowIso(), ...(because ? { revokedBecause: because } : {}) } : undefined;
+  });
+  if (key) await forgetExpiry(key.id, key.expiresAt);
+  return revoked;
 }
 
 /**
@@ -291,21 +345,30 @@ async function assertHolderNotLocked(key: ApiKeyDocument): Promise<void> {
  * ends (an organization deleted, an account deleted). An off-path query across partitions, so the push
  * check itself never reads the owner.
  */
-export async function revokeKeysOwnedBy(ownerId: string): Promise<void> {
-  for (const keyId of await liveKeyIdsOwnedBy(ownerId)) await revokeKey(keyId, 'owner_deleted');
+export async function revokeKeysOwnedBy(ownerId: string, log: Log): Promise<void> {
+  for (const key of await liveKeysOwnedBy(ownerId)) {
+    // Its holder is told, unless it is the owner itself, whose own deletion this is.
+    const notice =
+      key.creatorAccountId === ownerId
+        ? nothingQueued
+        : await noticeToAll([key.creatorAccountId], 'security', apiKeyRevokedNotice(noticed(key), 'owner_deleted', { at: nowIso() }), { container: 'apiKeys', id: key.id }, {
+            onceKey: `api-key-revoked:${key.id}:owner_deleted`,
+          });
+    await announced(notice, () => revokeKey(key.id, 'owner_deleted'), log, (revoked) => revoked);
+  }
 }
 
 /** The live keys an account or organization owns, whoever holds them: a query across partitions, never on a request's hot path. */
-async function liveKeyIdsOwnedBy(ownerId: string): Promise<string[]> {
-  const keys = container('apiKeys').items.query<Pick<ApiKeyDocument, 'id' | 'revokedAt'>>(
-    { query: 'SELECT c.id, c.revokedAt FROM c WHERE c.ownerAccountId = @owner', parameters: [{ name: '@owner', value: ownerId }] },
+async function liveKeysOwnedBy(ownerId: string): Promise<ApiKeyDocument[]> {
+  const keys = container('apiKeys').items.query<ApiKeyDocument>(
+    { query: 'SELECT * FROM c WHERE c.ownerAccountId = @owner', parameters: [{ name: '@owner', value: ownerId }] },
     { maxItemCount: 100 },
   );
-  const ids: string[] = [];
+  const live: ApiKeyDocument[] = [];
   while (keys.hasMoreResults()) {
-    for (const key of (await keys.fetchNext()).resources) if (key.revokedAt === null) ids.push(key.id);
+    for (const key of (await keys.fetchNext()).resources) if (key.revokedAt === null) live.push(key);
   }
-  return ids;
+  return live;
 }
 
 /**
@@ -327,7 +390,7 @@ export async function matchKeysToLock(accountId: string): Promise<void> {
       if (!concerned || key.revokedAt !== null || (key.suspendedBy ?? []).includes(accountId) === locked) return undefined;
       return { ...key, suspendedBy: locked ? [...others, accountId] : others };
     };
-    const keyIds = [...new Set([...(account.apiKeyIds ?? []), ...(await liveKeyIdsOwnedBy(accountId))])];
+    const keyIds = [...new Set([...(account.apiKeyIds ?? []), ...(await liveKeysOwnedBy(accountId)).map((key) => key.id)])];
     for (let i = 0; i < keyIds.length; i += 10) {
       await Promise.all(keyIds.slice(i, i + 10).map((keyId) => updateDocument<ApiKeyDocument>('apiKeys', keyId, apply)));
     }
@@ -343,10 +406,13 @@ export async function revokeAllKeysOf(accountId: string): Promise<void> {
   await updateAccount(accountId, (current) => (current.apiKeyIds?.length ? { ...current, apiKeyIds: [] } : undefined));
 }
 
-/** Keys a member created for an organization stop working when the member leaves it. */
-export async function revokeKeysForOrganization(member: AccountDocument, organizationId: string): Promise<void> {
+/** Keys a member created for an organization stop working when the member leaves it; the member is told. */
+export async function revokeKeysForOrganization(member: AccountDocument, organizationId: string, log: Log): Promise<void> {
   for (const key of await liveKeysOf(member)) {
-    if (key.ownerAccountId === organizationId) await revokeKey(key.id, 'left_organization');
+    if (key.ownerAccountId !== organizationId) continue;
+    const content = apiKeyRevokedNotice(noticed(key), 'left_organization', { at: nowIso() });
+    const notice = await keyNotice(member, key, content, `api-key-revoked:${key.id}:left_organization`);
+    await announced(notice, () => revokeKey(key.id, 'left_organization'), log, (revoked) => revoked);
   }
 }
 
@@ -418,6 +484,7 @@ export async function revokeLeakedKey(secret: string): Promise<{ key: ApiKeyDocu
     revokedNow = refusal === undefined || refusal === 'suspended';
     return revokedNow ? { ...current, revokedAt: nowIso(), revokedBecause: 'leaked' } : undefined;
   });
+  if (revokedNow) await forgetExpiry(found.id, found.expiresAt);
   return { key: key ?? found, revokedNow };
 }
 

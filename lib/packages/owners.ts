@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { clock, nowIso } from '../shared/clock';
-import { packageOwnerInvitationMessage } from '../shared/email/messages';
+import {
+  ownerInvitationDeclinedNotice,
+  ownerInvitationWithdrawnNotice,
+  packageOwnerAddedNotice,
+  packageOwnerInvitationMessage,
+  packageOwnerRemovedNotice,
+} from '../shared/email/messages';
 import { abandonEmail, deliverSoon, queueEmail } from '../shared/email/outbox';
 import { Problem } from '../shared/problems';
 import { container, isNotFound, readDocument, updateDocument, type StoredDocument } from '../shared/storage/cosmos';
@@ -8,7 +14,8 @@ import { findToken, issueToken, spendToken, tokensConcerning, tokenField } from 
 import { readAccount, tokenRecipient, tokenStillAddressed, type AccountDocument } from '../accounts/account';
 import { accountHolding } from '../accounts/claims';
 import { usernameField } from '../accounts/names';
-import { recordOwnershipChange } from './packageEvents';
+import { announced } from '../accounts/notices';
+import { packageNotice, recordOwnershipChange } from './packageEvents';
 import {
   administers,
   forgetOwnership,
@@ -182,24 +189,32 @@ async function invitationAnsweredBy(packageId: string, secret: string, caller: A
  * Accepts an invitation to co-own. The ownership record is written before the package's owner list, and
  * the token spent last, so accepting again finishes an accept that died halfway. A package at 15 owners
  * refuses it (checked on the document written, so of accepts racing for the last place one wins); the
- * invitation then stays, to be accepted once an owner leaves.
+ * invitation then stays, to be accepted once an owner leaves. Every owner, the new one too, is told (once).
  */
-export async function acceptOwnerInvitation(packageId: string, secret: string, caller: AccountDocument, clientAddress: string) {
+export async function acceptOwnerInvitation(packageId: string, secret: string, caller: AccountDocument, clientAddress: string, log: Log) {
   const { token, pkg, pending } = await invitationAnsweredBy(packageId, secret, caller);
+  const content = packageOwnerAddedNotice(pkg.displayId, pending.username, pending.invitedBy?.username, { at: nowIso() });
+  const notice = await packageNotice(pkg.id, [...ownerIds(pkg), pending.accountId], content, `owner-added:${token.id}`);
   await recordOwnership(pending.accountId, pkg.id);
   let updated: PackageDocument | undefined;
   try {
-    updated = await updateDocument<PackageDocument>('packages', pkg.id, (current) => {
-      const waiting = current.pendingOwners.some((p) => p.tokenId === token.id);
-      const owner = isOwner(current, pending.accountId);
-      if (!waiting && !owner) throw invalidOwnerInvitation();
-      if (!owner && current.owners.length >= MAX_OWNERS) throw tooManyOwners(current);
-      return {
-        ...current,
-        owners: owner ? current.owners : [...current.owners, { accountId: pending.accountId, username: pending.username }],
-        pendingOwners: current.pendingOwners.filter((p) => p.tokenId !== token.id),
-      };
-    });
+    updated = await announced(
+      notice,
+      () =>
+        updateDocument<PackageDocument>('packages', pkg.id, (current) => {
+          const waiting = current.pendingOwners.some((p) => p.tokenId === token.id);
+          const owner = isOwner(current, pending.accountId);
+          if (!waiting && !owner) throw invalidOwnerInvitation();
+          if (!owner && current.owners.length >= MAX_OWNERS) throw tooManyOwners(current);
+          return {
+            ...current,
+            owners: owner ? current.owners : [...current.owners, { accountId: pending.accountId, username: pending.username }],
+            pendingOwners: current.pendingOwners.filter((p) => p.tokenId !== token.id),
+          };
+        }),
+      log,
+      (current) => current !== undefined && isOwner(current, pending.accountId),
+    );
   } catch (error) {
     // The record written above claims a package the invitee did not get.
     const now = await readDocument<PackageDocument>('packages', pkg.id);
@@ -214,14 +229,25 @@ export async function acceptOwnerInvitation(packageId: string, secret: string, c
   return toView(owners);
 }
 
-/** Declines an invitation to co-own: by whoever could accept it, with its token. */
-export async function rejectOwnerInvitation(packageId: string, secret: string, caller: AccountDocument, clientAddress: string): Promise<void> {
+/**
+ * Declines an invitation to co-own: by whoever could accept it, with its token. Whoever sent it, and the owner
+ * it was sent for, are told (every owner, for an invitation that does not say).
+ */
+export async function rejectOwnerInvitation(packageId: string, secret: string, caller: AccountDocument, clientAddress: string, log: Log): Promise<void> {
   const { token, pkg, pending } = await invitationAnsweredBy(packageId, secret, caller);
+  const inviters = pending.invitedBy || pending.invitedFor ? [pending.invitedBy?.accountId, pending.invitedFor?.accountId] : ownerIds(pkg);
+  const notice = await packageNotice(pkg.id, inviters, ownerInvitationDeclinedNotice(pkg.displayId, pending.username, { at: nowIso() }));
   let declined = false;
-  await updateDocument<PackageDocument>('packages', pkg.id, (current) => {
-    declined = current.pendingOwners.some((p) => p.tokenId === token.id);
-    return declined ? { ...current, pendingOwners: current.pendingOwners.filter((p) => p.tokenId !== token.id) } : undefined;
-  });
+  await announced(
+    notice,
+    () =>
+      updateDocument<PackageDocument>('packages', pkg.id, (current) => {
+        declined = current.pendingOwners.some((p) => p.tokenId === token.id);
+        return declined ? { ...current, pendingOwners: current.pendingOwners.filter((p) => p.tokenId !== token.id) } : undefined;
+      }),
+    log,
+    () => declined,
+  );
   if (!declined) throw invalidOwnerInvitation();
   await spendToken(token);
   await unindexInvitation(pkg.id, pending);
@@ -229,18 +255,28 @@ export async function rejectOwnerInvitation(packageId: string, secret: string, c
   await recordOwnershipChange('package_owner_invitation_rejected', { account: caller, clientAddress }, details, [...ownerIds(pkg), pending.accountId]);
 }
 
-/** Withdraws the invitation waiting for `username`: by anyone who manages the package. Its token stops working. */
-export async function withdrawOwnerInvitation(packageId: string, username: string, caller: AccountDocument, clientAddress: string): Promise<void> {
+/**
+ * Withdraws the invitation waiting for `username`: by anyone who manages the package. Its token stops working,
+ * and the account invited is told.
+ */
+export async function withdrawOwnerInvitation(packageId: string, username: string, caller: AccountDocument, clientAddress: string, log: Log): Promise<void> {
   const { pkg, actingAs } = await packageManagedBy(packageId, caller);
   const noInvitation = () => new Problem('not_found', `No invitation to own '${pkg.displayId}' is waiting for '${username}'.`);
   const pending = pkg.pendingOwners.find((p) => p.username.toLowerCase() === username.toLowerCase());
   if (!pending) throw noInvitation();
+  const notice = await packageNotice(pkg.id, [pending.accountId], ownerInvitationWithdrawnNotice(pkg.displayId, pending.username, caller.username, { at: nowIso() }));
   let withdrawn = false;
-  await updateDocument<PackageDocument>('packages', pkg.id, (current) => {
-    if (!isOwner(current, actingAs.accountId)) throw notAnOwner(current);
-    withdrawn = current.pendingOwners.some((p) => p.tokenId === pending.tokenId);
-    return withdrawn ? { ...current, pendingOwners: current.pendingOwners.filter((p) => p.tokenId !== pending.tokenId) } : undefined;
-  });
+  await announced(
+    notice,
+    () =>
+      updateDocument<PackageDocument>('packages', pkg.id, (current) => {
+        if (!isOwner(current, actingAs.accountId)) throw notAnOwner(current);
+        withdrawn = current.pendingOwners.some((p) => p.tokenId === pending.tokenId);
+        return withdrawn ? { ...current, pendingOwners: current.pendingOwners.filter((p) => p.tokenId !== pending.tokenId) } : undefined;
+      }),
+    log,
+    () => withdrawn,
+  );
   // Answered or withdrawn by someone else meanwhile.
   if (!withdrawn) throw noInvitation();
   await unindexInvitation(pkg.id, pending);
@@ -248,19 +284,28 @@ export async function withdrawOwnerInvitation(packageId: string, username: strin
   await recordOwnershipChange('package_owner_invitation_withdrawn', { account: caller, clientAddress }, details, [...ownerIds(pkg), pending.accountId]);
 }
 
-/** Removes an owner; a package always keeps one. */
-export async function removeOwner(packageId: string, username: string, caller: AccountDocument, clientAddress: string): Promise<void> {
+/** Removes an owner; a package always keeps one. Every owner, the one removed too, is told. */
+export async function removeOwner(packageId: string, username: string, caller: AccountDocument, clientAddress: string, log: Log): Promise<void> {
   const { pkg, actingAs } = await packageManagedBy(packageId, caller);
   const owner = pkg.owners.find((o) => o.username.toLowerCase() === username.toLowerCase());
   if (!owner) throw new Problem('not_found', `'${username}' is not an owner of '${pkg.displayId}'.`);
-  await updateDocument<PackageDocument>('packages', pkg.id, (current) => {
-    // Two owners removing each other: the second finds itself no longer an owner.
-    if (!isOwner(current, actingAs.accountId)) throw notAnOwner(current);
-    const owners = current.owners.filter((o) => o.accountId !== owner.accountId);
-    if (owners.length === current.owners.length) return undefined;
-    if (owners.length === 0) throw new Problem('last_owner', `'${current.displayId}' must keep an owner. Add another owner first.`);
-    return { ...current, owners };
-  });
+  const notice = await packageNotice(pkg.id, ownerIds(pkg), packageOwnerRemovedNotice(pkg.displayId, owner.username, caller.username, { at: nowIso() }));
+  let removed = false;
+  await announced(
+    notice,
+    () =>
+      updateDocument<PackageDocument>('packages', pkg.id, (current) => {
+        // Two owners removing each other: the second finds itself no longer an owner.
+        if (!isOwner(current, actingAs.accountId)) throw notAnOwner(current);
+        const owners = current.owners.filter((o) => o.accountId !== owner.accountId);
+        removed = owners.length !== current.owners.length;
+        if (!removed) return undefined;
+        if (owners.length === 0) throw new Problem('last_owner', `'${current.displayId}' must keep an owner. Add another owner first.`);
+        return { ...current, owners };
+      }),
+    log,
+    () => removed,
+  );
   await forgetOwnership(owner.accountId, pkg.id);
   const details = { package: pkg.displayId, owner: owner.username };
   await recordOwnershipChange('package_owner_removed', { account: caller, clientAddress }, details, ownerIds(pkg));

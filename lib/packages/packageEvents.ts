@@ -1,8 +1,23 @@
-import { changeRecorded, recordAudit, recordTrailEvent, trailRecord, type AuditAction, type TrailEvent } from '../shared/audit';
+import {
+  changeRecorded,
+  noticeQueued,
+  recordAudit,
+  recordsAwaitingNotice,
+  recordTrailEvent,
+  trailRecord,
+  type AuditAction,
+  type StoredAuditEvent,
+  type TrailEvent,
+} from '../shared/audit';
+import { clock } from '../shared/clock';
+import { packagePushedNotice, type NoticeContent } from '../shared/email/messages';
 import type { Log } from '../shared/log';
+import { readDocument } from '../shared/storage/cosmos';
 import { readAccount, type AccountDocument } from '../accounts/account';
+import { noticeToAll, type Notice } from '../accounts/notices';
 import type { ApiKeyDocument } from './apiKeys';
-import type { PackageOwner } from './packages';
+import type { PackageDocument, PackageOwner } from './packages';
+import { storedVersion } from './versions';
 
 /**
  * Where what happens to packages is recorded: every operation on a package or a prefix records through
@@ -13,6 +28,11 @@ import type { PackageOwner } from './packages';
  *   log; for an organization, its trail, naming the member (and the key, by description and id).
  * - A change of owners or of a reserved prefix is recorded in the actor's own log and in the trail of
  *   every organization it concerns.
+ *
+ * And who is told: a push, every owner who wants push notices (an organization: its admins, each by their
+ * own preference); a change of owners or an invitation declined or withdrawn, the owners or the account it
+ * concerns, unless they turned such emails off. The push check must stay one write, so its notice travels in
+ * its record (`announce`), and the outbox timer queues it from there (`announcePushes`).
  */
 
 /** A signed-in account acting on a package as itself or for an organization it administers. */
@@ -71,7 +91,60 @@ function versionEvent(action: AuditAction, by: PackageActor, packageId: string, 
 export function pushRecorded<T>(by: KeyActor, packageId: string, version: { normalized: string; key: string }, push: () => Promise<T>, log: Log): Promise<T> {
   const { ownerId, event } = versionEvent('package_pushed', by, packageId, version.normalized);
   const id = `push:${packageId.toLowerCase()}:${version.key}`;
-  return changeRecorded(trailRecord(ownerId, { ...event, id }), push, log);
+  return changeRecorded(trailRecord(ownerId, { ...event, id, announce: true }), push, log);
+}
+
+/** How long a push's record may wait for its package write to land (a push retried) before its notice is dropped. */
+const PUSH_LANDING_GRACE_MS = 10 * 60 * 1000;
+/** Pushes announced by one timer run at most; the next run takes the rest. */
+const PUSHES_PER_RUN = 200;
+
+/**
+ * Queues the notice of each push whose record still carries it: one outbox entry per push, for every owner of
+ * the package now, under an id fixed by the push, so two runs at once, or a run after one that died halfway,
+ * queue it once. A record whose package never got the version (a push cut short between its two writes) is
+ * left for a while, in case the push is retried, then dropped.
+ */
+export async function announcePushes(log: Log): Promise<number> {
+  let announced = 0;
+  for (const record of await recordsAwaitingNotice(PUSHES_PER_RUN)) {
+    try {
+      if (await announcePush(record)) announced += 1;
+    } catch (error) {
+      log.warn(`The notice of ${record.id} is left for the next run`, error);
+    }
+  }
+  return announced;
+}
+
+async function announcePush(record: StoredAuditEvent): Promise<boolean> {
+  const [, packageId, versionKey] = /^push:([^:]+):(.+)$/.exec(record.id) ?? [];
+  const pkg = packageId ? await readDocument<PackageDocument>('packages', packageId) : undefined;
+  const landed = pkg !== undefined && pkg.versions.some((stored) => storedVersion(stored).key === versionKey);
+  if (!landed) {
+    if (packageId && clock.now().getTime() - Date.parse(record.at) < PUSH_LANDING_GRACE_MS) return false;
+    await noticeQueued(record);
+    return false;
+  }
+  const content = packagePushedNotice(
+    pkg.displayId,
+    record.details?.version ?? versionKey,
+    { keyId: record.apiKey?.id ?? 'unknown', keyDescription: record.apiKey?.description ?? 'unknown', holder: record.actor?.username },
+    { at: record.at },
+  );
+  const owners = pkg.owners.map((owner) => owner.accountId);
+  await noticeToAll(owners, 'notifyPackagePushed', content, { container: 'packages', id: pkg.id }, { onceKey: record.id, afterChange: true });
+  await noticeQueued(record);
+  return true;
+}
+
+/**
+ * A notice about a package (owners, invitations) to the accounts and organizations named, unless they turned
+ * such emails off; queued before its change, as `announced` (lib/accounts/notices.ts) settles it.
+ */
+export function packageNotice(packageId: string, accountIds: ReadonlyArray<string | undefined>, content: NoticeContent, onceKey?: string): Promise<Notice> {
+  const audience = accountIds.filter((id): id is string => id !== undefined);
+  return noticeToAll(audience, 'emailAllowed', content, { container: 'packages', id: packageId.toLowerCase() }, { onceKey });
 }
 
 /** Records a version unlisted or relisted: only a real change is recorded. */

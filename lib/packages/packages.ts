@@ -7,6 +7,8 @@ import { readAccount, type AccountDocument } from '../accounts/account';
 import { usernameField } from '../accounts/names';
 import { assertKeyAllows, type ApiKeyDocument } from './apiKeys';
 import { packageIdField } from './globs';
+import { packageOwnerRemovedNotice } from '../shared/email/messages';
+import { noticeToAll } from '../accounts/notices';
 import { organizationsAmong, pushRecorded, recordListingChange, type PackageActor } from './packageEvents';
 import { reservationCovering } from './prefixes';
 import { compareVersions, MAX_ID_AND_VERSION_LENGTH, storedVersion, versionField, versionLookupField, type NuGetVersion } from './versions';
@@ -160,8 +162,8 @@ export async function readPackages(packageIds: readonly string[]): Promise<Packa
 /**
  * Removes the account from the owners of every package it owns, a page at a time: a package it owned
  * alone is unlisted and left with no owner; an organization still owning one finds the change in its
- * trail. Each ownership record goes once its package is updated, so a run that stops halfway resumes where
- * it was (and records nothing twice).
+ * trail, and the owners left are told. Each ownership record goes once its package is updated, so a run that
+ * stops halfway resumes where it was (and records and tells nothing twice).
  */
 export async function releaseAllOwnerships(accountId: string, pageSize = 100, parallel = 10): Promise<number> {
   const account = await readAccount(accountId);
@@ -179,12 +181,15 @@ export async function releaseAllOwnerships(accountId: string, pageSize = 100, pa
             return withUnlisted({ ...pkg, owners }, unlisted);
           });
           if (updated && account) {
-            await recordTrailEvent(await organizationsAmong(updated.owners.map((o) => o.accountId)), {
+            const owners = updated.owners.map((o) => o.accountId);
+            await recordTrailEvent(await organizationsAmong(owners), {
               id: `owner-deleted:${packageId}:${accountId}`,
               action: 'package_owner_removed',
               actor: { accountId, username: account.username },
               details: { package: updated.displayId, owner: account.username, reason: 'account_deleted' },
             });
+            const content = packageOwnerRemovedNotice(updated.displayId, account.username, undefined, { at: nowIso() });
+            await noticeToAll(owners, 'emailAllowed', content, { container: 'packages', id: packageId }, { onceKey: `owner-deleted:${packageId}:${accountId}`, afterChange: true });
           }
           await forgetOwnership(accountId, packageId);
         }),

@@ -61,6 +61,7 @@ export const AUDIT_ACTIONS = [
   'api_key_revoked_by_support',
   // ... and on the admin's own log.
   'support_action',
+  'notification_settings_changed',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
@@ -98,7 +99,15 @@ export interface AuditEvent {
    * id, and its earlier, personal log is not its members' to read.
    */
   trail?: true;
+  /**
+   * Others are told of this event by email, and the timer has not queued that notice yet: the record itself
+   * carries it, so the change that wrote it needed no write of its own for it (a push).
+   */
+  notice?: 'pending';
 }
+
+/** A record as read back, with the ETag that guards a change of it. */
+export type StoredAuditEvent = AuditEvent & { _etag?: string };
 
 /** An event of an owner's trail, before it is placed in a partition. */
 export interface TrailEvent {
@@ -110,6 +119,8 @@ export interface TrailEvent {
   clientAddress?: string;
   /** A fixed id makes recording it again (a step that runs twice) a no-op. */
   id?: string;
+  /** Others are to be told of it: the record carries the notice until the timer queues it (`recordsAwaitingNotice`). */
+  announce?: boolean;
 }
 
 /** Appends to the account's security log. */
@@ -125,7 +136,7 @@ export async function recordAudit(
 
 /** The record of `event` in the partition of `ownerId`. */
 export function trailRecord(ownerId: string, event: TrailEvent): AuditEvent {
-  const { action, actor, apiKey, details, clientAddress, id } = event;
+  const { action, actor, apiKey, details, clientAddress, id, announce } = event;
   return {
     id: id ?? randomUUID(),
     accountId: ownerId,
@@ -136,7 +147,35 @@ export function trailRecord(ownerId: string, event: TrailEvent): AuditEvent {
     actor,
     ...(apiKey ? { apiKey } : {}),
     trail: true,
+    ...(announce ? { notice: 'pending' as const } : {}),
   };
+}
+
+/**
+ * Up to `max` records whose notice the timer has still to queue, oldest first: a query across partitions,
+ * run by the timer only, that the index answers from the few records marked.
+ */
+export async function recordsAwaitingNotice(max: number): Promise<StoredAuditEvent[]> {
+  const { resources } = await container('audit')
+    .items.query<StoredAuditEvent>({
+      query: 'SELECT TOP @max * FROM c WHERE c.notice = "pending" ORDER BY c.at',
+      parameters: [{ name: '@max', value: max }],
+    })
+    .fetchAll();
+  return resources;
+}
+
+/**
+ * The record's notice is queued (or will never be: its change did not land). Written under the record's
+ * ETag: a record rewritten meanwhile (the same push retried) keeps its mark, and the next run looks again.
+ */
+export async function noticeQueued(record: StoredAuditEvent): Promise<void> {
+  const { notice: _queued, ...rest } = record;
+  try {
+    await container('audit').item(record.id, record.accountId).replace(rest, { accessCondition: { type: 'IfMatch', condition: record._etag ?? '' } });
+  } catch (error) {
+    if (!isNotFound(error) && !isPreconditionFailed(error)) throw error;
+  }
 }
 
 /** Records `event` in the trail of each owner named (an event with a fixed id once per owner, however often it runs). */

@@ -151,6 +151,8 @@ export async function createFloor() {
           at: new Date().toISOString(),
           clientAddress: request.headers['x-forwarded-for'],
           details: { package: pkg.displayId, version, keyId: key.id },
+          // The record carries the push's notice to the owners until the outbox timer queues it.
+          notice: 'pending',
         }),
       ]);
       const versions = updated!.versions.map((v: string) => ({ version: v, listed: true }));

@@ -38,6 +38,7 @@ import {
   withdrawOwnerInvitation,
 } from './packages';
 import { changeEmailAddress, idTokenFor, recoverySession, register } from './people';
+import { deliverNotices, noticesTo, setNotifications } from './notices';
 import { deleteAsSupport, lockAccount, lookUpAccount, releaseUsername, revokeLeakedKey, securityLog, setPasswordByEmail, unlockAccount } from './support';
 import { emailsTo, waitForEmailTo } from './waitFor';
 
@@ -317,6 +318,10 @@ const HELPERS = {
   securityLog,
   setPasswordByEmail,
   startSecondInstance,
+  deliverNotices,
+  deliverNoticesOnTwoInstances,
+  noticesTo,
+  setNotifications,
 };
 
 /** What a test file holds: the running service, and the helpers bound to it (`service.confirmedUser()`). */
@@ -372,4 +377,18 @@ export async function startSecondInstance(service: TestService): Promise<SecondI
   });
   const instance = started!;
   return { ...instance, call: callerFor(instance.url), stop: () => instance.host.close() };
+}
+
+/**
+ * Runs the outbox timer on this instance and on a second one at the same moment, as a scale-out would (the
+ * second's clock as far ahead as the first's run), so a test can show that nothing is delivered twice.
+ */
+export async function deliverNoticesOnTwoInstances(service: TestService): Promise<void> {
+  const second = await startSecondInstance(service);
+  try {
+    jest.spyOn(second.clock, 'now').mockReturnValue(new Date(Date.now() + 5 * 60 * 1000));
+    await Promise.all([deliverNotices(service), second.host.runTimer('deliverPendingEmails')]);
+  } finally {
+    await second.stop();
+  }
 }

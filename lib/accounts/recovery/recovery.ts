@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { recordAudit } from '../../shared/audit';
-import { clock } from '../../shared/clock';
-import { resetPasswordMessage, signInAssistanceMessage } from '../../shared/email/messages';
+import { clock, nowIso } from '../../shared/clock';
+import { passwordSetNotice, resetPasswordMessage, signInAssistanceMessage } from '../../shared/email/messages';
 import { deliverSoon, queueEmail } from '../../shared/email/outbox';
 import type { EmailMessage } from '../../shared/email/sender';
 import { Problem } from '../../shared/problems';
@@ -23,6 +23,7 @@ import {
   type AccountDocument,
 } from '../account';
 import { accountHolding } from '../claims';
+import { announced, noticeTo } from '../notices';
 import { maskEmailAddress } from '../masking';
 import { emailAddressField, normaliseEmail, normaliseName, usernameField } from '../names';
 import type { Log } from '../../shared/log';
@@ -99,9 +100,10 @@ const resetLinkHolds = (token: TokenDocument, account: AccountDocument | undefin
  * Sets a new password from an emailed link (also the first password of an account that never had one),
  * ends every session and lifts any lockout. A weak password leaves the link usable for another try. The
  * link works only while the address it went to is still the account's and no email change, reset or
- * Microsoft account link came since; the reset itself revokes every other link sent before.
+ * Microsoft account link came since; the reset itself revokes every other link sent before. The address is
+ * told that a password was set, once it is.
  */
-export async function resetPassword(secret: string, newPassword: string, clientAddress: string): Promise<void> {
+export async function resetPassword(secret: string, newPassword: string, clientAddress: string, log: Log): Promise<void> {
   const token = await findToken(secret, 'reset-password');
   const account = await readAccount(token.accountId);
   if (!resetLinkHolds(token, account)) throw resetLinkRevoked();
@@ -110,18 +112,25 @@ export async function resetPassword(secret: string, newPassword: string, clientA
   assertAcceptablePassword(newPassword, account);
   const passwordHash = await hashPassword(newPassword);
   await spendToken(token);
-  await updateAccount(account.id, (current) => {
-    // Checked again on the document written: an email change confirmed a moment ago revokes the link too.
-    if (!resetLinkHolds(token, current)) throw resetLinkRevoked();
-    if (current.lock) throw lockedBySupport();
-    return withNewSecurityStamp({
-      ...current,
-      passwordHash,
-      sessionVersion: current.sessionVersion + 1,
-      failedPasswordAttempts: 0,
-      lockedUntil: null,
-    });
-  });
+  const notice = await noticeTo(account, 'security', passwordSetNotice({ at: nowIso(), clientAddress }), { container: 'accounts', id: account.id });
+  await announced(
+    notice,
+    () =>
+      updateAccount(account.id, (current) => {
+        // Checked again on the document written: an email change confirmed a moment ago revokes the link too.
+        if (!resetLinkHolds(token, current)) throw resetLinkRevoked();
+        if (current.lock) throw lockedBySupport();
+        return withNewSecurityStamp({
+          ...current,
+          passwordHash,
+          sessionVersion: current.sessionVersion + 1,
+          failedPasswordAttempts: 0,
+          lockedUntil: null,
+        });
+      }),
+    log,
+    (changed) => changed !== undefined,
+  );
   await recordAudit(account.id, 'password_reset', clientAddress);
 }
 

@@ -169,3 +169,286 @@ export function accountDeletedMessage(username: string, emailAddress: string): E
     `The username ${username} stays reserved and will not be given to anyone else.`,
   ]);
 }
+
+/**
+ * What a notice says, the same for every recipient: each email adds the greeting and the line that says why it
+ * was sent. Every string from users (names, descriptions, package ids) is HTML-escaped with its paragraph.
+ */
+export interface NoticeContent {
+  subject: string;
+  paragraphs: string[];
+}
+
+/**
+ * Which of the recipient's preferences let a notice through: `security` (the account's own security, and what
+ * it must answer) always goes; `emailAllowed` is every other notice; `notifyPackagePushed` is the push notice.
+ */
+export type NoticeGate = 'security' | 'emailAllowed' | 'notifyPackagePushed';
+
+/** One line, for a subject or a quotation: a key's description is its maker's own text. */
+export const oneLine = (text: string) => text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').trim();
+
+/** `2026-01-10 12:00:00 UTC`: when, in words a person reads at a glance. */
+export const readableTime = (iso: string) => `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
+
+/** ` from the address 203.0.113.5`, where the request's address is known. */
+export const fromAddress = (clientAddress: string | undefined) =>
+  clientAddress && clientAddress !== 'unknown' ? ` from the address ${clientAddress}` : '';
+
+const settingsPage = () => `${settings().PUBLIC_BASE_URL}/account`;
+export const apiKeysPage = () => `${settings().PUBLIC_BASE_URL}/account/api-keys`;
+
+const WHY: Record<NoticeGate, () => string> = {
+  security: () => 'This is a notice about the security of your package gallery account: these are always sent.',
+  emailAllowed: () => `To stop emails like this one, turn off email notices in your account settings: ${settingsPage()}`,
+  notifyPackagePushed: () => `You get this because you own the package. To stop emails about pushes, turn off push notices in your account settings: ${settingsPage()}`,
+};
+
+/** A notice as the email one recipient gets. */
+export function noticeEmail(recipient: { username: string; emailAddress: string }, content: NoticeContent, gate: NoticeGate): EmailMessage {
+  return compose(recipient.emailAddress, content.subject, [`Hello ${recipient.username},`, ...content.paragraphs, WHY[gate]()]);
+}
+
+/** When, and from where, a change was made: what lets a person tell their own change from someone else's. */
+export interface ChangeMade {
+  at: string;
+  clientAddress?: string;
+}
+
+const someoneElseSignsIn =
+  'someone else can sign in to your account: sign out everywhere from the account settings page, check your API keys and your Microsoft account, and contact support.';
+const notYouSignedIn = `If this was not you, ${someoneElseSignsIn}`;
+
+export interface NoticedKey {
+  id: string;
+  description: string;
+  owner: string;
+}
+
+const keyName = (key: NoticedKey) => `'${oneLine(key.description)}' (id ${key.id}, pushing for ${key.owner})`;
+
+export function apiKeyCreatedNotice(key: NoticedKey & { scopes: string[]; packageGlobs: string[]; expiresAt: string }, change: ChangeMade): NoticeContent {
+  return {
+    subject: `API key '${oneLine(key.description)}' created`,
+    paragraphs: [
+      `The API key ${keyName(key)} was created for your account at ${readableTime(change.at)}${fromAddress(change.clientAddress)}. It allows ${key.scopes.join(', ')} for packages matching ${key.packageGlobs.join(', ')} until ${readableTime(key.expiresAt)}.`,
+      `If you did not create it, revoke it at once on the API keys page (${apiKeysPage()}). ${notYouSignedIn}`,
+    ],
+  };
+}
+
+export function apiKeyRegeneratedNotice(key: NoticedKey & { expiresAt: string }, change: ChangeMade): NoticeContent {
+  return {
+    subject: `API key '${oneLine(key.description)}' regenerated`,
+    paragraphs: [
+      `The API key ${keyName(key)} was given a new secret at ${readableTime(change.at)}${fromAddress(change.clientAddress)}. Its old secret no longer works; it now expires at ${readableTime(key.expiresAt)}.`,
+      `If you did not regenerate it, revoke it at once on the API keys page (${apiKeysPage()}). ${notYouSignedIn}`,
+    ],
+  };
+}
+
+export function apiKeyEditedNotice(key: NoticedKey & { packageGlobs: string[] }, changed: { description: boolean; packageGlobs: boolean }, change: ChangeMade): NoticeContent {
+  const what = [
+    ...(changed.description ? [`its description is now '${oneLine(key.description)}'`] : []),
+    ...(changed.packageGlobs ? [`it now covers packages matching ${key.packageGlobs.join(', ')}`] : []),
+  ];
+  return {
+    subject: `API key '${oneLine(key.description)}' changed`,
+    paragraphs: [
+      `The API key ${keyName(key)} was changed at ${readableTime(change.at)}${fromAddress(change.clientAddress)}: ${what.join(', and ')}.`,
+      `If you did not change it, revoke it at once on the API keys page (${apiKeysPage()}). ${notYouSignedIn}`,
+    ],
+  };
+}
+
+/** Why a key was revoked, as its holder is told (support's revocation of a leaked key has its own message). */
+export type RevokedBecause = 'holder' | 'owner_deleted' | 'left_organization';
+
+export function apiKeyRevokedNotice(key: NoticedKey, because: RevokedBecause, change: ChangeMade): NoticeContent {
+  const when = readableTime(change.at);
+  const paragraphs = {
+    holder: [
+      `The API key ${keyName(key)} was revoked at ${when}${fromAddress(change.clientAddress)}. It no longer works for anyone.`,
+      `If you did not revoke it, ${someoneElseSignsIn}`,
+    ],
+    owner_deleted: [
+      `The API key ${keyName(key)} was revoked at ${when}, because the organization ${key.owner} it pushed for was deleted. It no longer works for anyone.`,
+      'If you did not expect the organization to be deleted, contact support.',
+    ],
+    left_organization: [
+      `The API key ${keyName(key)} was revoked at ${when}, because you are no longer a member of ${key.owner}, which it pushed for. It no longer works for anyone.`,
+      `If you did not expect to leave ${key.owner}, ask one of its admins, or contact support.`,
+    ],
+  }[because];
+  return { subject: `API key '${oneLine(key.description)}' revoked`, paragraphs };
+}
+
+export function microsoftAccountLinkedNotice(
+  linked: { name: string; email?: string | null },
+  effects: { replacedAnother: boolean; passwordRemoved: boolean },
+  change: ChangeMade,
+): NoticeContent {
+  return {
+    subject: 'A Microsoft account was linked to your account',
+    paragraphs: [
+      `The Microsoft account ${oneLine(linked.name)} <${linked.email ?? 'no email address'}> was linked to your package gallery account at ${readableTime(change.at)}${fromAddress(change.clientAddress)}: it is now the one you sign in with, and every other session was ended.` +
+        (effects.replacedAnother ? ' The Microsoft account linked before no longer signs in.' : '') +
+        (effects.passwordRemoved ? ' Your password was removed: password sign-in ends once a Microsoft account is linked.' : ''),
+      'If this was not you, someone else now signs in to your account: contact support at once, and do not use it until support has answered.',
+    ],
+  };
+}
+
+export function passwordSetNotice(change: ChangeMade): NoticeContent {
+  return {
+    subject: 'A password was set for your account',
+    paragraphs: [
+      `A password was set for your package gallery account at ${readableTime(change.at)}${fromAddress(change.clientAddress)}, with a reset link sent to this address. Every session was ended. A password only lets you back in to link a new Microsoft account.`,
+      'If this was not you, someone can read this mailbox or followed your link: secure your email account, then contact support.',
+    ],
+  };
+}
+
+/** To the address an account had, once the switch to its new one is made: the old mailbox hears of it last. */
+export function emailAddressChangedNotice(username: string, oldAddress: string, newAddress: string, change: ChangeMade): NoticeContent {
+  return {
+    subject: 'Your email address was changed',
+    paragraphs: [
+      `The email address of your package gallery account ${username} was changed from ${oldAddress} to ${newAddress} at ${readableTime(change.at)}${fromAddress(change.clientAddress)}, when the new address was confirmed. This address no longer gets the account's emails and cannot reset its password.`,
+      'If this was not you, contact support at once: someone who could sign in to your account has moved it to an address they read.',
+    ],
+  };
+}
+
+const asRole = (role: string) => (role === 'admin' ? 'an admin' : 'a collaborator');
+
+/** To the member and the organization's admins. */
+export function memberJoinedNotice(organization: string, member: string, role: string, change: ChangeMade): NoticeContent {
+  return {
+    subject: `${member} joined the organization ${organization}`,
+    paragraphs: [
+      `${member} accepted the invitation to the organization ${organization} and joined it as ${asRole(role)} at ${readableTime(change.at)}.`,
+      `If you did not expect this, an admin of ${organization} can remove the member on the organization's members page.`,
+    ],
+  };
+}
+
+/** `by` is the admin who removed the member; absent when the member left (or its account was deleted). */
+export function memberRemovedNotice(organization: string, member: string, how: { by?: string; accountDeleted?: boolean }, change: ChangeMade): NoticeContent {
+  const what = how.accountDeleted
+    ? `${member} is no longer a member of the organization ${organization}: its account was deleted at ${readableTime(change.at)}.`
+    : how.by
+      ? `${how.by} removed ${member} from the organization ${organization} at ${readableTime(change.at)}.`
+      : `${member} left the organization ${organization} at ${readableTime(change.at)}.`;
+  return {
+    subject: `${member} is no longer a member of ${organization}`,
+    paragraphs: [
+      `${what} The API keys ${member} made for ${organization} no longer work.`,
+      `If you did not expect this, ask an admin of ${organization}, or contact support.`,
+    ],
+  };
+}
+
+/**
+ * `by` is the admin who changed it; absent when the organization's last admin was deleted and every
+ * collaborator became an admin (then `members` names them all).
+ */
+export function memberRoleChangedNotice(organization: string, members: string[], role: string, by: string | undefined, change: ChangeMade): NoticeContent {
+  const who = members.join(', ');
+  const are = members.length === 1 ? 'is' : 'are';
+  const what = by
+    ? `${by} made ${who} ${asRole(role)} of the organization ${organization} at ${readableTime(change.at)}.`
+    : `${who} ${are} now ${members.length === 1 ? asRole(role) : `${role}s`} of the organization ${organization}: its last admin's account was deleted at ${readableTime(change.at)}.`;
+  return {
+    subject: `${who} ${are} now ${members.length === 1 ? asRole(role) : `${role}s`} of ${organization}`,
+    paragraphs: [what, `If you did not expect this, ask an admin of ${organization}, or contact support.`],
+  };
+}
+
+export function transformAcceptedNotice(account: string, admin: string, change: ChangeMade): NoticeContent {
+  return {
+    subject: `${account} is now an organization`,
+    paragraphs: [
+      `${admin} accepted to administer ${account}, which became an organization at ${readableTime(change.at)}: it can no longer sign in, every session of it was ended, its packages stay, and its API keys now belong to ${admin}.`,
+      `If you did not ask for this, contact support at once.`,
+    ],
+  };
+}
+
+export function transformRejectedNotice(account: string, admin: string, change: ChangeMade): NoticeContent {
+  return {
+    subject: `${admin} declined to administer ${account}`,
+    paragraphs: [
+      `${admin} declined the request to administer ${account} as an organization, at ${readableTime(change.at)}. The account stays as it is.`,
+      'If you still want to turn it into an organization, ask another account to administer it. If you did not ask at all, contact support.',
+    ],
+  };
+}
+
+export function packageOwnerAddedNotice(packageId: string, owner: string, invitedBy: string | undefined, change: ChangeMade): NoticeContent {
+  return {
+    subject: `${owner} is now an owner of ${packageId}`,
+    paragraphs: [
+      `${owner} accepted ${invitedBy ? `the invitation ${invitedBy} sent` : 'an invitation'} and became an owner of the package ${packageId} at ${readableTime(change.at)}.`,
+      `If you did not expect this, an owner of ${packageId} can remove it on the package's owners page.`,
+    ],
+  };
+}
+
+/** `by` is whoever removed the owner; absent when the owner's account was deleted. */
+export function packageOwnerRemovedNotice(packageId: string, owner: string, by: string | undefined, change: ChangeMade): NoticeContent {
+  const what = by
+    ? `${by} removed ${owner} from the owners of the package ${packageId} at ${readableTime(change.at)}.`
+    : `${owner} is no longer an owner of the package ${packageId}: its account was deleted at ${readableTime(change.at)}.`;
+  return {
+    subject: `${owner} is no longer an owner of ${packageId}`,
+    paragraphs: [what, `If you did not expect this, contact the other owners of ${packageId}, or support.`],
+  };
+}
+
+export function packagePushedNotice(packageId: string, version: string, pushedWith: { keyId: string; keyDescription: string; holder?: string }, change: ChangeMade): NoticeContent {
+  const by = `the API key '${oneLine(pushedWith.keyDescription)}' (id ${pushedWith.keyId})${pushedWith.holder ? ` of ${pushedWith.holder}` : ''}`;
+  return {
+    subject: `Package pushed: ${packageId} ${version}`,
+    paragraphs: [
+      `The package ${packageId} ${version} was pushed at ${readableTime(change.at)} with ${by}.`,
+      `If this push was not intended, unlist the version, have the key revoked, and contact support: a key that can push for you may have leaked.`,
+    ],
+  };
+}
+
+export function ownerInvitationDeclinedNotice(packageId: string, invitee: string, change: ChangeMade): NoticeContent {
+  return {
+    subject: `${invitee} declined to own ${packageId}`,
+    paragraphs: [
+      `${invitee} declined the invitation to become an owner of the package ${packageId}, at ${readableTime(change.at)}.`,
+      `If you did not invite ${invitee}, check the owners of ${packageId}, or contact support.`,
+    ],
+  };
+}
+
+export function ownerInvitationWithdrawnNotice(packageId: string, invitee: string, by: string, change: ChangeMade): NoticeContent {
+  return {
+    subject: `Invitation to own ${packageId} withdrawn`,
+    paragraphs: [
+      `${by} withdrew the invitation for ${invitee} to become an owner of the package ${packageId}, at ${readableTime(change.at)}. Its link no longer works.`,
+      'Nothing needs doing. If you expected to become an owner, ask the owners of the package to invite you again.',
+    ],
+  };
+}
+
+/** 7 days, then 1 day, before a key expires, to the account that holds it. */
+export function apiKeyExpiringMessage(holder: { username: string; emailAddress: string }, key: NoticedKey & { expiresAt: string }, warning: '7d' | '1d'): EmailMessage {
+  const within = warning === '7d' ? 'within 7 days' : 'within a day';
+  return noticeEmail(
+    holder,
+    {
+      subject: `Your API key '${oneLine(key.description)}' expires ${within}`,
+      paragraphs: [
+        `Your API key ${keyName(key)} expires ${within}, at ${readableTime(key.expiresAt)}. From then on every push with it fails.`,
+        `To keep publishing, regenerate it (or create a new one) on the API keys page, ${apiKeysPage()}, and put the new secret wherever the key is used, such as a CI secret. If you no longer need it, let it expire.`,
+      ],
+    },
+    'security',
+  );
+}

@@ -27,6 +27,12 @@ export const CONTAINERS = {
    * key is one point read. The secret is stored only as a SHA-256 hash.
    */
   apiKeys: { partitionKey: '/id' },
+  /**
+   * Owner: lib/packages (keyExpiry.ts). One entry per live API key in the partition of the UTC day it
+   * expires (`2026-01-10`), written with the key and moved when it is regenerated, so the timer that warns of
+   * expiry reads the next eight days' partitions instead of every key.
+   */
+  apiKeyExpiries: { partitionKey: '/day' },
   /** Owner: lib/packages. Packages under their lower-case id: owners, versions, listed; the push check reads one by id. */
   packages: { partitionKey: '/id' },
   /**

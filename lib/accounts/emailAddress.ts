@@ -7,7 +7,8 @@ import { findToken, issueToken, spendToken, type TokenDocument, tokenField } fro
 import { readAccount, tokenRecipient, tokenStillAddressed, updateAccount, withNewSecurityStamp, type AccountDocument } from './account';
 import { claimHolder, releaseClaim, tryClaim } from './claims';
 import { emailAddressField, emailInUse, normaliseEmail } from './names';
-import { enforceRateLimit, RATE_LIMITS } from './recovery/rateLimits';
+import { enforceRateLimit } from '../shared/rateLimits';
+import { RATE_LIMITS } from './recovery/rateLimits';
 import type { Log } from '../shared/log';
 
 export const confirmEmailBody = z.object({ token: tokenField }).strict();

@@ -1,7 +1,7 @@
 import { changeRecorded, recordAudit, recordTrailEvent, trailRecord, type AuditAction, type TrailEvent } from '../shared/audit';
 import type { Log } from '../shared/log';
 import { readAccount, type AccountDocument } from '../accounts/account';
-import type { ApiKeyDocument } from './apiKeys';
+import { auditKeyOf, type ApiKeyDocument } from './apiKeys';
 import type { PackageOwner } from './packages';
 
 /**
@@ -46,7 +46,8 @@ function versionEvent(action: AuditAction, by: PackageActor, packageId: string, 
       event: {
         action,
         actor: { accountId: key.creatorAccountId, ...(key.creatorName ? { username: key.creatorName } : {}) },
-        apiKey: { id: key.id, description: key.description },
+        // A key trusted publishing made says so (and, in its description, the repository, workflow and run).
+        apiKey: auditKeyOf(key),
         details: { package: packageId, version },
         ...(forItself ? { clientAddress: by.clientAddress } : {}),
       },

@@ -259,7 +259,7 @@ describe('removing a policy', () => {
   });
 });
 
-describe('account deletion', () => {
+describe('deletion', () => {
   it("removes the policies the account made, whichever owner they are for", async () => {
     const admin = await service.confirmedUser();
     const member = await service.confirmedUser();
@@ -275,5 +275,18 @@ describe('account deletion', () => {
       .fetchAll();
     expect(resources).toEqual([]);
     expect(await service.trustedPublishersOf(admin)).toEqual([]);
+  });
+
+  it('of an organization removes the policies it owns, its former members\' too, and no other', async () => {
+    const admin = await service.confirmedUser();
+    const member = await service.confirmedUser();
+    const name = await organizationWith(admin, member);
+    await service.addTrustedPublisher(admin, newRepository(), { owner: name });
+    await service.addTrustedPublisher(member, newRepository(), { owner: name });
+    const own = await service.addTrustedPublisher(member, newRepository());
+    await service.removeMember(name, admin, member);
+    expect((await service.call('DELETE', `/api/organizations/${name}`, { token: admin.sessionToken })).status).toBe(204);
+    expect(await service.trustedPublishersOf(admin)).toEqual([]);
+    expect((await service.trustedPublishersOf(member)).map((p: { id: string }) => p.id)).toEqual([own.id]);
   });
 });

@@ -8,6 +8,7 @@ import { readAccount, type AccountDocument } from '../accounts/account';
 import { accountHolding } from '../accounts/claims';
 import { usernameField } from '../accounts/names';
 import { allowedOwner, revokeTrustedPublishingKeys } from '../packages/apiKeys';
+import { deleteOrganization } from '../organizations/lifecycle';
 import { roleOf, type OrganizationDocument } from '../organizations/organization';
 
 /**
@@ -386,4 +387,16 @@ export async function deleteTrustedPublishersOf(accountId: string): Promise<void
       if (!isNotFound(error)) throw error;
     }
   }
+}
+
+/**
+ * Deletes an organization (lib/organizations/lifecycle.ts), then the policies it owns: with their owner gone
+ * none could make a key again, and they would only stay in their creators' lists. Asking again after a stop
+ * between the two finds the organization gone (404); its policies then show `inactive` until their creators
+ * remove them.
+ */
+export async function deleteOrganizationAndItsPolicies(name: string, caller: AccountDocument, clientAddress: string): Promise<void> {
+  await deleteOrganization(name, caller, clientAddress);
+  const organization = await accountHolding({ kind: 'username', name });
+  if (organization?.kind === 'organization' && organization.deletedAt) await deleteTrustedPublishersOf(organization.id);
 }

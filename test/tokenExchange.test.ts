@@ -485,16 +485,16 @@ describe('the accounts behind a matching policy', () => {
     expect((await service.exchangeToken(member.username, service.workflowToken(repository))).status).toBe(200);
   });
 
-  it('an owner organization deleted: refused, saying the owner is gone', async () => {
+  it('an owner organization deleted: its policies go with it, and nothing matches any more', async () => {
     const admin = await service.confirmedUser();
     const { name } = await service.createOrganization(admin);
     const repository = newRepository();
     await service.addTrustedPublisher(admin, repository, { owner: name });
+    const key = await service.trustedPublishingKey(admin.username, service.workflowToken(repository));
     expect((await service.call('DELETE', `/api/organizations/${name}`, { token: admin.sessionToken })).status).toBe(204);
-    expect(refusal(await service.exchangeToken(admin.username, service.workflowToken(repository)))).toBe(
-      `400 The owner '${name}' of the matching trust policy no longer exists.`,
-    );
-    expect((await service.trustedPublishersOf(admin))[0].status).toBe('inactive');
+    expect(refusal(await service.exchangeToken(admin.username, service.workflowToken(repository)))).toBe(noMatch(admin.username));
+    expect(await service.trustedPublishersOf(admin)).toEqual([]);
+    expect((await service.push(key, uniqueName('Gone.Lib'))).body.code).toBe('invalid_api_key');
   });
 
   it('a creator deleted: nothing matches any more', async () => {

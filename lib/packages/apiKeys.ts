@@ -49,19 +49,23 @@ export interface ApiKeyDocument extends StoredDocument {
   trustedPublishing?: TrustedPublishingGrant;
 }
 
-/** The policy and the workflow run (from its GitHub Actions OIDC token) a trusted publishing key was made for. */
-export interface TrustedPublishingGrant {
-  policyId: string;
+/** What a GitHub Actions OIDC token says about the workflow run it was given to, as a key made for it keeps it. */
+export interface WorkflowRunFacts {
   /** `owner/name`, as the token names it. */
   repository: string;
   repositoryId: string;
-  workflowFile: string;
   ref: string;
   sha: string;
   runId: string;
   runAttempt: string;
   actor: string;
   eventName: string;
+}
+
+/** The policy and the workflow run a trusted publishing key was made for. */
+export interface TrustedPublishingGrant extends WorkflowRunFacts {
+  policyId: string;
+  workflowFile: string;
   environment: string | null;
 }
 

@@ -4,6 +4,7 @@ import { signingKey } from '../shared/identity/jwks';
 import { jwt } from '../shared/jwt';
 import { Problem } from '../shared/problems';
 import { settings } from '../shared/settings';
+import type { WorkflowRunFacts } from '../packages/apiKeys';
 
 /**
  * The GitHub Actions OIDC token a workflow run presents to the token exchange, checked as NuGet.org checks it
@@ -19,21 +20,14 @@ export interface WorkflowRun {
   jti: string;
   /** `exp`, in seconds since the epoch. */
   expiresAt: number;
-  /** `owner/name`. */
-  repository: string;
-  repositoryId: string;
   repositoryOwner: string;
   repositoryOwnerId: string;
   /** `{owner}/{repo}/.github/workflows/{file}@{ref}` of the workflow the job runs in. */
   jobWorkflowRef: string;
   /** Present only when the job runs in a deployment environment. */
   environment: string | undefined;
-  ref: string;
-  sha: string;
-  runId: string;
-  runAttempt: string;
-  actor: string;
-  eventName: string;
+  /** What the key made for the run keeps of it (its repository, `ref`, `sha`, run, `actor`, `event_name`). */
+  facts: WorkflowRunFacts;
 }
 
 /** GitHub back-dates `nbf`; a minute covers the clocks of this service's instances. */
@@ -95,17 +89,19 @@ export async function verifyWorkflowToken(token: string): Promise<WorkflowRun> {
     issuer,
     jti: payload.jti,
     expiresAt: claims.exp,
-    repository: text(claims.repository),
-    repositoryId: text(claims.repository_id),
     repositoryOwner: text(claims.repository_owner),
     repositoryOwnerId: text(claims.repository_owner_id),
     jobWorkflowRef: text(claims.job_workflow_ref),
     environment: typeof claims.environment === 'string' ? claims.environment : undefined,
-    ref: text(claims.ref),
-    sha: text(claims.sha),
-    runId: text(claims.run_id),
-    runAttempt: text(claims.run_attempt),
-    actor: text(claims.actor),
-    eventName: text(claims.event_name),
+    facts: {
+      repository: text(claims.repository),
+      repositoryId: text(claims.repository_id),
+      ref: text(claims.ref),
+      sha: text(claims.sha),
+      runId: text(claims.run_id),
+      runAttempt: text(claims.run_attempt),
+      actor: text(claims.actor),
+      eventName: text(claims.event_name),
+    },
   };
 }

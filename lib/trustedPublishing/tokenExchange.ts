@@ -65,9 +65,9 @@ export function checkTokenRequestHeaders(request: HttpRequest): void {
  */
 function trusts(policy: TrustedPublisherDocument, run: WorkflowRun, now: number): boolean {
   const repository = `${policy.repositoryOwner}/${policy.repository}`.toLowerCase();
-  if (run.repositoryOwner.toLowerCase() !== policy.repositoryOwner.toLowerCase() || run.repository.toLowerCase() !== repository) return false;
+  if (run.repositoryOwner.toLowerCase() !== policy.repositoryOwner.toLowerCase() || run.facts.repository.toLowerCase() !== repository) return false;
   if (policy.repositoryId !== null) {
-    if (run.repositoryId !== policy.repositoryId || run.repositoryOwnerId !== policy.repositoryOwnerId) return false;
+    if (run.facts.repositoryId !== policy.repositoryId || run.repositoryOwnerId !== policy.repositoryOwnerId) return false;
   } else if (hasLapsed(policy, now)) {
     return false;
   }
@@ -144,7 +144,7 @@ export async function exchangeToken(token: string, input: z.infer<typeof tokenRe
 
   const owner = await ownerToIssueFor(creator, policy);
   await spend(run, policy);
-  const ids = { repositoryOwnerId: run.repositoryOwnerId, repositoryId: run.repositoryId };
+  const ids = { repositoryOwnerId: run.repositoryOwnerId, repositoryId: run.facts.repositoryId };
   // A policy pinned to other ids at the same moment (a repository made again under the name) never matched.
   const { matches, pinnedNow } = policy.repositoryId === null ? await pinPolicy(policy, ids) : { matches: await markUsed(policy), pinnedNow: false };
   if (!matches) throw noMatchingPolicy(input.username);
@@ -153,19 +153,7 @@ export async function exchangeToken(token: string, input: z.infer<typeof tokenRe
   const { secret, expiresAt } = await createTrustedPublishingKey(
     creator,
     owner,
-    {
-      policyId: policy.id,
-      repository: run.repository,
-      repositoryId: run.repositoryId,
-      workflowFile: policy.workflowFile,
-      ref: run.ref,
-      sha: run.sha,
-      runId: run.runId,
-      runAttempt: run.runAttempt,
-      actor: run.actor,
-      eventName: run.eventName,
-      environment: run.environment ?? null,
-    },
+    { ...run.facts, policyId: policy.id, workflowFile: policy.workflowFile, environment: run.environment ?? null },
     EXCHANGE_REFUSALS(creator),
     clientAddress,
   );

@@ -50,6 +50,10 @@ param workAccountMfa string = 'tenant'
 @description('With workAccountMfa verified: the App ID URI (or application ID) of the API registration the frontend gets that access token for, its aud (MICROSOFT_MFA_API_AUDIENCE). Empty otherwise.')
 param microsoftMfaApiAudience string = ''
 
+@minLength(1)
+@description('The audience GitHub Actions OIDC tokens exchanged for trusted publishing keys must carry (TRUSTED_PUBLISHING_AUDIENCE): what workflows give the NuGet/login action as `audience`. By default the gallery\'s origin, as NuGet.org\'s is https://www.nuget.org. Changing it breaks every workflow that names the old one.')
+param trustedPublishingAudience string = publicBaseUrl
+
 @allowed([
   'serverless'
   'provisioned'
@@ -324,6 +328,7 @@ module api 'app/api.bicep' = {
     accountDeletionGracePeriodHours: accountDeletionGracePeriodHours
     workAccountMfa: workAccountMfa
     microsoftMfaApiAudience: microsoftMfaApiAudience
+    trustedPublishingAudience: trustedPublishingAudience
   }
 }
 

@@ -13,6 +13,7 @@ import { createAcsEmailStandIn, type DeliveredEmail } from './standins/acsEmail'
 import { listenOnLoopback, type LoopbackServer } from './standins/listen';
 import { developmentConsoleRoutes } from './console';
 import { createDevelopmentIdentity } from './identity/developmentIdentity';
+import { createDevelopmentGitHubIssuer } from './githubActions/developmentIssuer';
 
 const DEFAULT_PORT = 7071;
 
@@ -39,8 +40,11 @@ function mailboxRoute(delivered: DeliveredEmail[]): http.RequestListener {
   };
 }
 
-/** The development identity's port: the next one after the API's, so a frontend's MSAL configuration stays put. */
-const identityPort = (port: number) => (port === 0 || port >= 65535 ? 0 : port + 1);
+/**
+ * A stand-in's port beside the API's: the development identity's is the next one, so a frontend's MSAL
+ * configuration stays put, and the GitHub Actions issuer's the one after.
+ */
+const portBeside = (port: number, offset: number) => (port === 0 || port + offset > 65535 ? 0 : port + offset);
 
 interface DevelopmentDefaults {
   routes: DevRoute[];
@@ -87,7 +91,7 @@ async function applyDevelopmentDefaults(
     if (env.WORK_ACCOUNT_MFA === 'verified') env.MICROSOFT_MFA_API_AUDIENCE ||= `api://${env.MICROSOFT_CLIENT_ID}`;
     const identity = createDevelopmentIdentity({ clientId: env.MICROSOFT_CLIENT_ID, mfaApiAudience: env.MICROSOFT_MFA_API_AUDIENCE || undefined });
     // An origin of its own, like login.microsoftonline.com, whose issuers are known before the host listens.
-    const login = await listenOnLoopback(identity.handle, identityPort(port));
+    const login = await listenOnLoopback(identity.handle, portBeside(port, 1));
     standIns.push(login);
     identity.setLoginHost(login.url);
     env.MICROSOFT_LOGIN_HOST = login.url;
@@ -102,6 +106,22 @@ async function applyDevelopmentDefaults(
   }
   env.SESSION_SIGNING_KEY ||= randomBytes(48).toString('base64');
   env.PUBLIC_BASE_URL ||= 'http://localhost:3000';
+  // Trusted publishing asks tokens for the gallery's own origin, as NuGet.org's are for https://www.nuget.org.
+  env.TRUSTED_PUBLISHING_AUDIENCE ||= env.PUBLIC_BASE_URL;
+  if (!env.GITHUB_OIDC_ISSUER) {
+    const github = createDevelopmentGitHubIssuer({ audience: env.TRUSTED_PUBLISHING_AUDIENCE });
+    // An origin of its own, like token.actions.githubusercontent.com, known before the host listens.
+    const issuer = await listenOnLoopback(github.handle, portBeside(port, 2));
+    standIns.push(issuer);
+    github.setIssuer(issuer.url);
+    env.GITHUB_OIDC_ISSUER = issuer.url;
+    routes.push({ prefix: '/dev/github-actions/token', handler: github.mintForScripts });
+    notes.push(
+      (origin) =>
+        `GitHub Actions OIDC: development issuer at ${issuer.url} (trusted publishing: README). Scripts get a workflow run's token with\n` +
+        `   curl -s -X POST ${origin}/dev/github-actions/token -H 'Content-Type: application/json' -d '{"repository":"contoso/contoso-sdk","workflowFile":"release.yml"}'`,
+    );
+  }
   return { routes, notes, standIns, listening };
 }
 

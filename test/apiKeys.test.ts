@@ -30,6 +30,7 @@ describe('creating an API key', () => {
       expiresAt: expect.any(String),
       expired: false,
       suspended: false,
+      trustedPublishing: false,
       key: expect.stringMatching(/^gak1\.[0-9a-f]{32}\.[A-Za-z0-9_-]{43}$/),
     });
     const { key, ...metadata } = created.body;

@@ -16,7 +16,7 @@ const CHROMIUM = {
   executablePath: '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 };
-const SERVICE_SETTINGS = /^(COSMOS_|COMMUNICATION_SERVICES_|EMAIL_SENDER_ADDRESS|MICROSOFT_|SESSION_SIGNING_KEY|PUBLIC_BASE_URL|ACCOUNT_DELETION_|SITE_ADMINS|WORK_ACCOUNT_MFA|NODE_ENV|WEBSITE_)/;
+const SERVICE_SETTINGS = /^(COSMOS_|COMMUNICATION_SERVICES_|EMAIL_SENDER_ADDRESS|MICROSOFT_|SESSION_SIGNING_KEY|PUBLIC_BASE_URL|ACCOUNT_DELETION_|SITE_ADMINS|WORK_ACCOUNT_MFA|TRUSTED_PUBLISHING_|GITHUB_OIDC_|NODE_ENV|WEBSITE_)/;
 
 interface Console {
   url: string;

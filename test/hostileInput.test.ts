@@ -1,5 +1,5 @@
 import type { ApiResponse } from './support/service';
-import { sessionFor, useSweep } from './support/sweep';
+import { answersNuGetErrors, sentenceOf, sessionFor, useSweep } from './support/sweep';
 
 /**
  * Hostile values in every field of every documented request body and in every path parameter: oversized
@@ -16,6 +16,8 @@ interface Field {
   security: Array<Record<string, string[]>>;
   /** The other fields the body needs, each with a value its schema accepts. */
   siblings: Record<string, unknown>;
+  /** Its errors answer NuGet.org's token API shape, `{ error }`, not problems. */
+  nuget: boolean;
 }
 
 /** The example the document gives a path parameter: a value its schema accepts. */
@@ -57,7 +59,15 @@ function documentedFields(): Field[] {
           const siblings = Object.fromEntries(
             properties.filter(([other]) => other !== name && shape.required?.includes(other)).map(([other, p]) => [other, acceptableValue(p)]),
           );
-          fields.push({ route: fillRoute(path, operation.parameters), method: method.toUpperCase(), name, type: property.type, security: operation.security, siblings });
+          fields.push({
+            route: fillRoute(path, operation.parameters),
+            method: method.toUpperCase(),
+            name,
+            type: property.type,
+            security: operation.security,
+            siblings,
+            nuget: answersNuGetErrors(operation),
+          });
         }
       }
     }
@@ -65,10 +75,11 @@ function documentedFields(): Field[] {
   return fields;
 }
 
+/** What the route documents it needs: a session, an API key, or a CI provider's OIDC token (any Bearer token reaches the body). */
 function credentials(field: Pick<Field, 'security'>) {
   const scheme = field.security?.[0] ?? {};
   return {
-    token: 'session' in scheme ? sessionFor(sweep, field.security) : undefined,
+    token: 'session' in scheme || 'oidcToken' in scheme ? sessionFor(sweep, field.security) : undefined,
     headers: 'apiKey' in scheme ? { 'X-NuGet-ApiKey': sweep.apiKey } : undefined,
   };
 }
@@ -81,10 +92,14 @@ async function send(field: Field, value: unknown): Promise<ApiResponse> {
 function complaint(field: Field, response: ApiResponse): string | undefined {
   const label = `${field.method} ${field.route} ${field.name}`;
   if (response.status < 400 || response.status >= 500) return `${label}: answered ${response.status}`;
-  if (!/^application\/problem\+json/.test(response.headers.get('content-type') ?? '')) return `${label}: not a problem`;
+  // The token API answers NuGet.org's shape, { error }, with 400 for every refusal of the request's body.
+  const shaped = field.nuget
+    ? response.status === 400 && /^application\/json/.test(response.headers.get('content-type') ?? '') && typeof response.body?.error === 'string'
+    : /^application\/problem\+json/.test(response.headers.get('content-type') ?? '');
+  if (!shaped) return `${label}: not a problem`;
   if (/\bat \S+ \(|node_modules|\.ts:\d+|zod|cosmos/i.test(response.text)) return `${label}: leaks internals`;
   // A field the body did not get right is named; a 400 for another missing field names that one.
-  if (response.status === 400 && !/'[\w.]+'/.test(response.body.detail)) return `${label}: detail names no field (${response.body.detail})`;
+  if (response.status === 400 && !/'[\w.]+'/.test(sentenceOf(response))) return `${label}: detail names no field (${sentenceOf(response)})`;
   return undefined;
 }
 
@@ -99,8 +114,8 @@ describe('hostile values in every documented field', () => {
       const response = await send(field, value);
       const problem = complaint(field, response);
       if (problem) complaints.push(problem);
-      else if (response.status === 400 && !response.body.detail.includes(`'${field.name}`) && !/is required/.test(response.body.detail)) {
-        complaints.push(`${field.method} ${field.route} ${field.name}: names another field (${response.body.detail})`);
+      else if (response.status === 400 && !sentenceOf(response).includes(`'${field.name}`) && !/is required/.test(sentenceOf(response))) {
+        complaints.push(`${field.method} ${field.route} ${field.name}: names another field (${sentenceOf(response)})`);
       }
     }
     expect(complaints).toEqual([]);
@@ -141,8 +156,8 @@ describe('hostile values in every documented field', () => {
       // The contract gives a name that breaks the rule its own code and sentence, which names no field.
       const problem = NAMING_CODES.includes(response.body?.code) && response.status === 400 ? undefined : complaint(field, response);
       if (problem) complaints.push(problem);
-      else if (!response.body.detail.includes(`'${field.name}`) && !NAMING_CODES.includes(response.body.code)) {
-        complaints.push(`${field.method} ${field.route} ${field.name}: ${response.status} ${response.body.code} ${response.body.detail}`);
+      else if (!sentenceOf(response).includes(`'${field.name}`) && !NAMING_CODES.includes(response.body.code)) {
+        complaints.push(`${field.method} ${field.route} ${field.name}: ${response.status} ${response.body.code} ${sentenceOf(response)}`);
       }
     }
     expect(complaints).toEqual([]);

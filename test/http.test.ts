@@ -3,7 +3,7 @@ import { MAX_BODY_BYTES } from '../lib/http/operation';
 import { PROBLEMS, problemType, type ProblemCode } from '../lib/shared/problems';
 import { FRONTEND_ORIGIN, type ApiResponse } from './support/service';
 import { register } from './support/people';
-import { sessionFor, useSweep } from './support/sweep';
+import { answersNuGetErrors, sentenceOf, sessionFor, useSweep } from './support/sweep';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- the OpenAPI document is walked as plain JSON */
 
@@ -70,8 +70,8 @@ function needsSession(route: HttpRoute): boolean {
 }
 
 /**
- * The credentials a route documents: a session token (a site admin's where it asks for one) or an API key,
- * so the body is what gets judged.
+ * The credentials a route documents: a session token (a site admin's where it asks for one; any Bearer token
+ * where it takes a CI provider's OIDC token) or an API key, so the body is what gets judged.
  */
 const credentialsFor = (route: HttpRoute, token = sessionFor(sweep, documented(route)?.security)) => ({
   token: needsSession(route) ? token : undefined,
@@ -122,6 +122,33 @@ function problemComplaints(label: string, response: ApiResponse, code: ProblemCo
   return complaints;
 }
 
+/**
+ * Everything wrong with an error answer in NuGet.org's token API shape (the one route the contract gives
+ * it): `{ error }` with a sentence, as JSON, under the status NuGet's clients expect, never cached, nothing
+ * internal shown.
+ */
+function nugetComplaints(label: string, response: ApiResponse, status: number): string[] {
+  const complaints: string[] = [];
+  const say = (what: string) => complaints.push(`${label}: ${what} (got ${response.status} ${response.text.slice(0, 300)})`);
+  if (response.status !== status) say(`status is not ${status}`);
+  if (!/^application\/json\b/.test(response.headers.get('content-type') ?? '')) say(`content-type is ${response.headers.get('content-type')}, not application/json`);
+  if (response.headers.get('cache-control') !== 'no-store') say('Cache-Control is not no-store');
+  if (status === 401 && response.headers.get('www-authenticate') !== 'Bearer') say('a 401 without WWW-Authenticate: Bearer');
+  if (JSON.stringify(Object.keys(response.body ?? {})) !== '["error"]') say('the body is not { error }');
+  else if (typeof response.body.error !== 'string' || !/^[A-Z].*[.!]$/s.test(response.body.error)) say('error is not a sentence');
+  for (const leak of LEAKS) if (leak.test(response.text)) say(`it shows internals (${leak})`);
+  return complaints;
+}
+
+/**
+ * What is wrong with the route's answer to a request it must refuse as `code`: a problem, or where the
+ * route answers NuGet.org's shape, `{ error }` under 401 for what is 401 and 400 for any other refusal.
+ */
+function errorComplaints(route: HttpRoute, label: string, response: ApiResponse, code: ProblemCode): string[] {
+  if (!answersNuGetErrors(documented(route))) return problemComplaints(label, response, code);
+  return nugetComplaints(label, response, PROBLEMS[code].status === 401 ? 401 : 400);
+}
+
 async function send(route: HttpRoute, rawBody: string): Promise<ApiResponse> {
   const credentials = credentialsFor(route);
   return sweep.service.call(route.method, route.path, {
@@ -143,8 +170,9 @@ describe('every route that takes a body refuses hostile input with a problem nam
   it('sweeps the routes the host registered, including the known body-taking ones', () => {
     const swept = routesTakingABody().map((route) => `${route.method} ${route.template}`);
     expect(swept).toEqual(
-      expect.arrayContaining(['POST /accounts', 'POST /auth/microsoft', 'POST /auth/confirm-email', 'PATCH /me', 'POST /auth/sign-out-everywhere']),
+      expect.arrayContaining(['POST /accounts', 'POST /auth/microsoft', 'POST /auth/confirm-email', 'PATCH /me', 'POST /auth/sign-out-everywhere', 'POST /v2/token']),
     );
+    expect(routesTakingABody().filter((route) => answersNuGetErrors(documented(route))).map((route) => route.template)).toEqual(['/v2/token']);
   });
 
   const notAnObject: Array<[string, string]> = [
@@ -163,8 +191,8 @@ describe('every route that takes a body refuses hostile input with a problem nam
     for (const route of routesTakingABody()) {
       const response = await send(route, rawBody);
       const label = `${route.method} ${route.path}`;
-      complaints.push(...problemComplaints(label, response, 'invalid_request'));
-      if (/The field '/.test(response.body?.detail ?? '')) complaints.push(`${label}: names a field of a body that has none`);
+      complaints.push(...errorComplaints(route, label, response, 'invalid_request'));
+      if (/The field '/.test(sentenceOf(response))) complaints.push(`${label}: names a field of a body that has none`);
     }
     expect(complaints).toEqual([]);
   });
@@ -189,8 +217,8 @@ describe('every route that takes a body refuses hostile input with a problem nam
     for (const route of routesTakingABody()) {
       const response = await send(route, rawBody);
       const label = `${route.method} ${route.path}`;
-      complaints.push(...problemComplaints(label, response, 'invalid_request'));
-      const detail: string = response.body?.detail ?? '';
+      complaints.push(...errorComplaints(route, label, response, 'invalid_request'));
+      const detail = sentenceOf(response);
       const field = /^The field '([^']+)' /.exec(detail)?.[1]?.split('.')[0];
       if (field === undefined) {
         complaints.push(`${label}: detail '${detail}' names no field`);
@@ -208,8 +236,8 @@ describe('every route that takes a body refuses hostile input with a problem nam
     const complaints: string[] = [];
     for (const route of routesTakingABody()) {
       const response = await send(route, rawBody);
-      complaints.push(...problemComplaints(`${route.method} ${route.path}`, response, 'payload_too_large'));
-      if (!/64 KiB/.test(response.body?.detail ?? '')) complaints.push(`${route.method} ${route.path}: detail does not give the limit`);
+      complaints.push(...errorComplaints(route, `${route.method} ${route.path}`, response, 'payload_too_large'));
+      if (!/64 KiB/.test(sentenceOf(response))) complaints.push(`${route.method} ${route.path}: detail does not give the limit`);
     }
     expect(complaints).toEqual([]);
   });
@@ -486,8 +514,11 @@ describe('the OpenAPI document', () => {
       const siteAdmins = documented(route)?.security?.some((scheme: any) => scheme.session?.includes('site_admin'));
       const fresh = needsSession(route) && !siteAdmins ? (await register(sweep.service)).sessionToken : undefined;
       const credentials = fresh ? credentialsFor(route, fresh) : credentialsFor(route);
-      const empty = await sweep.service.call(route.method, route.path, credentials);
-      const refusedEmpty = empty.status === 400 && empty.body?.code === 'invalid_request';
+      // NuGet.org's token API looks at the content type before the body, as NuGet's clients send it.
+      const nuget = answersNuGetErrors(documented(route));
+      const empty = await sweep.service.call(route.method, route.path, nuget ? { ...credentials, headers: { 'Content-Type': 'application/json' } } : credentials);
+      const refusedEmpty =
+        empty.status === 400 && (nuget ? /The request body is required/.test(empty.body?.error) : empty.body?.code === 'invalid_request');
       const requestBody = documented(route)?.requestBody;
       // A body that may be left out (support's optional reason) is read only when sent: an unknown field shows it.
       const optional = requestBody?.required === false;
@@ -517,9 +548,15 @@ describe('the OpenAPI document', () => {
     for (const { method, path, operation } of operations()) {
       for (const [status, response] of Object.entries(operation.responses as Record<string, any>)) {
         if (Number(status) < 400) continue;
-        // The one answer of 400 or more the contract gives another shape: 503 { status: "unavailable", detail }.
+        // The answers of 400 or more the contract gives another shape: 503 { status: "unavailable", detail }, and
+        // NuGet.org's token API's { error }, which answers a refusal 400 or 401 only.
         if (`${method} ${path} ${status}` === 'GET /health 503') {
           if (!response.content?.['application/json']?.schema?.properties?.detail) wrong.push('GET /health 503: not documented as { status, detail }');
+          continue;
+        }
+        if (answersNuGetErrors(operation)) {
+          if (!response.content?.['application/json']?.schema?.properties?.error) wrong.push(`${method} ${path} ${status}: not documented as { error }`);
+          if (![400, 401, 429, 503].includes(Number(status))) wrong.push(`${method} ${path} ${status}: NuGet's token API answers no such status`);
           continue;
         }
         const schema = response.content?.['application/problem+json']?.schema;

@@ -23,7 +23,7 @@ const INFRA = join(ROOT, 'infra');
 /** Settings the code reads only in local development: without them it uses DefaultAzureCredential. */
 const LOCAL_ONLY = ['COSMOS_KEY', 'COMMUNICATION_SERVICES_CONNECTION_STRING'];
 /** Settings whose default in lib/shared/settings.ts is right in Azure, so the Bicep may leave them out. */
-const DEFAULT_MAY_BE_OMITTED = ['MICROSOFT_LOGIN_HOST'];
+const DEFAULT_MAY_BE_OMITTED = ['MICROSOFT_LOGIN_HOST', 'GITHUB_OIDC_ISSUER'];
 /** Settings the platform and the SDKs read, not lib/shared/settings.ts. */
 const PLATFORM_SETTINGS = [
   'AZURE_CLIENT_ID', // DefaultAzureCredential: which user-assigned identity to use
@@ -250,6 +250,13 @@ describe('the Function App settings', () => {
     expect(site.get('keyVaultAccessIdentityResourceId')).toBe('identityResourceId');
     // Decorators read with their strings blanked, so parentheses inside descriptions do not count.
     expect(mask(mainBicep)).toMatch(/@secure\(\)\s*(@\w+\([^)]*\)\s*)*param sessionSigningKey string/);
+  });
+
+  it("set the trusted publishing audience, by default the gallery's origin, and leave GitHub's issuer to its default", () => {
+    expect(appSettings.get('TRUSTED_PUBLISHING_AUDIENCE')).toBe('trustedPublishingAudience');
+    expect(entries(params(mainBicep, 'app/api.bicep')).get('trustedPublishingAudience')).toBe('trustedPublishingAudience');
+    expect(mask(mainBicep)).toMatch(/^param trustedPublishingAudience string = publicBaseUrl$/m);
+    expect(parseSettings(SETTINGS_IN_AZURE).GITHUB_OIDC_ISSUER).toBe('https://token.actions.githubusercontent.com');
   });
 
   it('name the user-assigned identity for DefaultAzureCredential, the host storage and telemetry', () => {

@@ -2,7 +2,8 @@
  * The code is built in layers, and every import points down or sideways within its own folder: the function
  * files on the HTTP adapter, the adapter on the domains, the domains on the shared services. Account deletion
  * is a workflow over the domains, so it sits above them; support (what site admins do) acts on all of them,
- * deletion included, so it sits above that. local/ (the local host, npm start and its stand-ins)
+ * deletion included, so it sits above that. Trusted publishing makes keys (packages) for organizations, so it
+ * sits above those, and deletion clears its policies. local/ (the local host, npm start and its stand-ins)
  * may use any of lib/; nothing outside test/ imports from test/, which is left out of the deployed package.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -12,7 +13,7 @@ import ts from 'typescript';
 const ROOT = path.resolve(__dirname, '..');
 
 /** Highest first. */
-const LAYERS = ['functions', 'lib/http', 'lib/support', 'lib/deletion', 'lib/organizations', 'lib/packages', 'lib/accounts', 'lib/shared'];
+const LAYERS = ['functions', 'lib/http', 'lib/support', 'lib/deletion', 'lib/trustedPublishing', 'lib/organizations', 'lib/packages', 'lib/accounts', 'lib/shared'];
 
 const within = (file: string, folder: string) => file === folder || file.startsWith(`${folder}/`);
 

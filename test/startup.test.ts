@@ -22,6 +22,8 @@ const SERVICE_SETTINGS = [
   'SITE_ADMINS',
   'WORK_ACCOUNT_MFA',
   'MICROSOFT_MFA_API_AUDIENCE',
+  'TRUSTED_PUBLISHING_AUDIENCE',
+  'GITHUB_OIDC_ISSUER',
   'PORT',
   'NODE_ENV',
   'WEBSITE_INSTANCE_ID',
@@ -37,6 +39,7 @@ const REQUIRED = [
   'PUBLIC_BASE_URL',
   'COMMUNICATION_SERVICES_CONNECTION_STRING',
   'COMMUNICATION_SERVICES_ENDPOINT',
+  'TRUSTED_PUBLISHING_AUDIENCE',
 ];
 
 /** A complete production configuration: managed identity for Cosmos DB and ACS. */
@@ -133,6 +136,10 @@ describe('a malformed setting stops start-up, naming it', () => {
     ['WORK_ACCOUNT_MFA', 'strict'],
     ['WORK_ACCOUNT_MFA', 'Verified'],
     ['MICROSOFT_MFA_API_AUDIENCE', 'gallery mfa'],
+    ['TRUSTED_PUBLISHING_AUDIENCE', 'https://gallery.example nuget'],
+    ['TRUSTED_PUBLISHING_AUDIENCE', 'https://gallery.example\n'],
+    ['GITHUB_OIDC_ISSUER', 'http://token.actions.githubusercontent.com'],
+    ['GITHUB_OIDC_ISSUER', 'token.actions.githubusercontent.com'],
   ])('%s = %j', (name, value) => {
     const message = settingsFailure({ ...VALID, [name]: value });
     expect(message).toMatch(new RegExp(`^The service cannot start: ${name} `));
@@ -218,6 +225,7 @@ describe('well-formed settings are accepted', () => {
       ACCOUNT_DELETION_GRACE_PERIOD_HOURS: 24,
       SITE_ADMINS: [],
       WORK_ACCOUNT_MFA: 'tenant',
+      GITHUB_OIDC_ISSUER: 'https://token.actions.githubusercontent.com',
     });
   });
 
@@ -250,8 +258,13 @@ describe('well-formed settings are accepted', () => {
       COMMUNICATION_SERVICES_CONNECTION_STRING: 'endpoint=http://127.0.0.1:7000/;accesskey=c2VjcmV0',
       MICROSOFT_LOGIN_HOST: 'http://127.0.0.1:7001/',
       PUBLIC_BASE_URL: 'http://localhost:3000',
+      GITHUB_OIDC_ISSUER: 'http://127.0.0.1:7073',
     });
-    expect(parsed).toMatchObject({ MICROSOFT_LOGIN_HOST: 'http://127.0.0.1:7001', PUBLIC_BASE_URL: 'http://localhost:3000' });
+    expect(parsed).toMatchObject({
+      MICROSOFT_LOGIN_HOST: 'http://127.0.0.1:7001',
+      PUBLIC_BASE_URL: 'http://localhost:3000',
+      GITHUB_OIDC_ISSUER: 'http://127.0.0.1:7073',
+    });
   });
 
   it('reads the grace period and site admins', () => {
@@ -282,7 +295,7 @@ describe('npm start in production', () => {
     });
     try {
       const local = url.replace('0.0.0.0', '127.0.0.1');
-      for (const route of ['/', '/console/config.json', '/console/console.js', '/dev/identity/token', '/dev/mailbox']) {
+      for (const route of ['/', '/console/config.json', '/console/console.js', '/dev/identity/token', '/dev/mailbox', '/dev/github-actions/token']) {
         expect({ route, status: (await fetch(`${local}${route}`)).status }).toEqual({ route, status: 404 });
       }
     } finally {
@@ -357,6 +370,35 @@ describe('npm start with no settings (development defaults)', () => {
       expect((await post('/api/auth/confirm-email', { token })).status).toBe(200);
       const me = await fetch(`${service.url}/api/me`, { headers: { Authorization: `Bearer ${sessionToken}` } });
       expect(await me.json()).toMatchObject({ username: 'ada', emailConfirmed: true });
+
+      // Trusted publishing, against the development stand-in for GitHub Actions' OIDC issuer, as the README walks it.
+      const issuer = process.env.GITHUB_OIDC_ISSUER;
+      expect(issuer).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(process.env.TRUSTED_PUBLISHING_AUDIENCE).toBe('http://localhost:3000');
+      expect(await (await fetch(`${issuer}/.well-known/openid-configuration`)).json()).toMatchObject({ issuer, jwks_uri: `${issuer}/.well-known/jwks` });
+      const policy = await fetch(`${service.url}/api/me/trusted-publishers`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${sessionToken}` },
+        body: JSON.stringify({ owner: 'ada', repositoryOwner: 'contoso', repository: 'contoso-sdk', workflowFile: 'release.yml' }),
+      });
+      expect(policy.status).toBe(201);
+      const run = await post('/dev/github-actions/token', { repository: 'contoso/contoso-sdk', workflowFile: 'release.yml' });
+      expect(run.status).toBe(200);
+      const { value: oidcToken } = (await run.json()) as { value: string };
+      const exchanged = await fetch(`${service.url}/api/v2/token`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${oidcToken}`, 'User-Agent': 'nuget/login-action' },
+        body: JSON.stringify({ username: 'ada', tokenType: 'ApiKey' }),
+      });
+      expect(exchanged.status).toBe(200);
+      const { apiKey } = (await exchanged.json()) as { apiKey: string };
+      const pushed = await fetch(`${service.url}/api/packages`, {
+        method: 'PUT',
+        headers: { 'Content-Type': 'application/json', 'X-NuGet-ApiKey': apiKey },
+        body: JSON.stringify({ id: 'Contoso.Sdk', version: '1.0.0' }),
+      });
+      expect(pushed.status).toBe(201);
+      expect(service.notes.join('\n')).toContain(`${service.url}/dev/github-actions/token`);
 
       // The development console, configured for the development identity, which publishes its discovery document.
       const consolePage = await fetch(`${service.url}/`);

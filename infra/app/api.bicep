@@ -55,6 +55,9 @@ param workAccountMfa string = 'tenant'
 @description('The aud of the access token verified work-account MFA asks for; empty unless workAccountMfa is verified.')
 param microsoftMfaApiAudience string = ''
 
+@description('The aud every GitHub Actions OIDC token exchanged for a trusted publishing key must carry.')
+param trustedPublishingAudience string
+
 @allowed([
   '20'
   '22'
@@ -76,7 +79,8 @@ param maximumInstanceCount int = 100
 
 // Every app setting of the Function App. The application's settings (the keys of the zod schema in
 // lib/shared/settings.ts) are set here except the local-only COSMOS_KEY and COMMUNICATION_SERVICES_CONNECTION_STRING
-// (without them the code uses DefaultAzureCredential) and MICROSOFT_LOGIN_HOST (its default is right).
+// (without them the code uses DefaultAzureCredential), MICROSOFT_LOGIN_HOST and GITHUB_OIDC_ISSUER (their
+// defaults, Microsoft's and GitHub's own, are right).
 var appSettings = {
   // The application (lib/shared/settings.ts)
   COSMOS_ENDPOINT: cosmosEndpoint
@@ -90,6 +94,7 @@ var appSettings = {
   SITE_ADMINS: siteAdmins
   WORK_ACCOUNT_MFA: workAccountMfa
   MICROSOFT_MFA_API_AUDIENCE: microsoftMfaApiAudience
+  TRUSTED_PUBLISHING_AUDIENCE: trustedPublishingAudience
 
   // DefaultAzureCredential picks the user-assigned identity by its client ID.
   AZURE_CLIENT_ID: identityClientId

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { nowIso } from '../shared/clock';
 import type { MicrosoftIdentity, TwoFactorCheck } from '../shared/identity/microsoftIdToken';
 import { Problem } from '../shared/problems';
-import { readDocument, updateDocument, type StoredDocument } from '../shared/storage/cosmos';
+import { readDocument, updateDocument, updateDocumentFrom, type StoredDocument } from '../shared/storage/cosmos';
 import type { TokenDocument, TokenRecipient } from '../shared/tokens';
 import { normaliseEmail } from './names';
 
@@ -55,6 +55,11 @@ export interface AccountDocument extends StoredDocument {
   organizations: Array<{ name: string; role: OrganizationRole }>;
   /** The API keys this account created, so its keys are listed by point reads. */
   apiKeyIds?: string[];
+  /**
+   * Of those, the keys trusted publishing made for its policies' workflow runs, with when each expires: they
+   * live minutes, so each new one drops the expired ones from both lists (lib/packages/apiKeys.ts).
+   */
+  trustedPublishingKeys?: Array<{ id: string; expiresAt: string }>;
   createdAt: string;
   deletion: null | { requestedAt: string; scheduledFor: string };
   /** A user's request to become an organization, waiting for the named admin's answer. */
@@ -231,6 +236,10 @@ export const readAccount = (id: string) => readDocument<AccountDocument>('accoun
 
 export const updateAccount = (id: string, change: (account: AccountDocument) => AccountDocument | undefined) =>
   updateDocument<AccountDocument>('accounts', id, change);
+
+/** `updateAccount` starting from the document just read (a session's): a second read only if it changed meanwhile. */
+export const updateAccountFrom = (account: AccountDocument, change: (account: AccountDocument) => AccountDocument | undefined) =>
+  updateDocumentFrom<AccountDocument>('accounts', account, change);
 
 /**
  * Locks the account (`lock`) or unlocks it (`null`) for support. A lock leaves `sessionVersion` alone, so a

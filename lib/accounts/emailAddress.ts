@@ -9,7 +9,8 @@ import { readAccount, tokenRecipient, tokenStillAddressed, updateAccount, withNe
 import { claimHolder, releaseClaim, tryClaim } from './claims';
 import { announced, noticeTo } from './notices';
 import { emailAddressField, emailInUse, normaliseEmail } from './names';
-import { enforceRateLimit, RATE_LIMITS } from './recovery/rateLimits';
+import { enforceRateLimit } from '../shared/rateLimits';
+import { RATE_LIMITS } from './recovery/rateLimits';
 import type { Log } from '../shared/log';
 
 export const confirmEmailBody = z.object({ token: tokenField }).strict();

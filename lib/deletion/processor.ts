@@ -10,6 +10,7 @@ import { dissociatePrefixes } from '../packages/prefixes';
 import { dissolveOrganization, removeFromAllOrganizations } from '../organizations/lifecycle';
 import { dropInvitationsTo } from '../organizations/membership';
 import { dropTransformRequests } from '../organizations/transform';
+import { deleteTrustedPublishersOf } from '../trustedPublishing/policies';
 import { releaseCredentials, removePersonalFields } from '../accounts/erasure';
 import { announceDeletion, DELETION_STEPS, recordDeletion, type DeletionRequest, type DeletionStep } from './request';
 
@@ -25,8 +26,9 @@ type Step = (accountId: string, run: { request: DeletionRequest; log: Log }) => 
  */
 const STEPS: Record<DeletionStep, Step[]> = {
   confirmation_email: [(id, { request, log }) => announceDeletion(id, request, log)],
-  // The keys it holds, and any key it owns that someone else holds (whose holder is told).
-  api_keys: [revokeAllKeysOf, (id, { log }) => revokeKeysOwnedBy(id, log)],
+  // Its trusted publishing policies first, so none makes a key meanwhile; then the keys it holds, and any
+  // key it owns that someone else holds (whose holder is told).
+  api_keys: [deleteTrustedPublishersOf, revokeAllKeysOf, (id, { log }) => revokeKeysOwnedBy(id, log)],
   packages: [(id) => releaseAllOwnerships(id)],
   prefixes: [dissociatePrefixes],
   // Out of every organization it belongs to; an organization (support deletes those too) loses its members.

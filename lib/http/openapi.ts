@@ -8,12 +8,13 @@ interface DescribedOperation {
   route: string;
   summary: string;
   description?: string;
-  auth: 'none' | 'session' | 'session-or-recovery' | 'api-key' | 'session-or-api-key' | 'site-admin';
+  auth: 'none' | 'session' | 'session-or-recovery' | 'api-key' | 'session-or-api-key' | 'site-admin' | 'bearer';
   body?: z.ZodType;
   query?: z.ZodObject;
   params?: z.ZodObject;
   responses: Record<number, { description: string; schema?: z.ZodType }>;
   problems: readonly DocumentedProblem[];
+  errorShape?: 'problem' | 'nuget';
 }
 
 /** Filled as the function files register their routes, so the document describes exactly what is served. */
@@ -76,6 +77,7 @@ const SECURITY: Record<DescribedOperation['auth'], Array<Record<string, string[]
   // A site admin signs in like anyone else; the role the session must have is named in the requirement, as
   // OpenAPI 3.1 allows for non-OAuth schemes.
   'site-admin': [{ session: ['site_admin'] }],
+  bearer: [{ oidcToken: [] }],
 };
 
 /** On every answer to a request whose API key proved itself and expires within 10 days, as NuGet.org's API warns. */
@@ -84,6 +86,25 @@ const expiryWarningHeader = {
     'Present when the API key expires within 10 days: "Your API key expires in {N} days ({expiresAt}). Visit {PUBLIC_BASE_URL}/account/api-keys to regenerate your API key." (the NuGet client prints it as a warning)',
   schema: { type: 'string' },
 };
+
+/** The error answers of an operation in NuGet.org's token API shape: `{ error }`, under these statuses only. */
+function nugetErrorResponses(): Record<string, Record<string, unknown>> {
+  const content = {
+    'application/json': {
+      schema: {
+        type: 'object',
+        required: ['error'],
+        properties: { error: { type: 'string', description: 'A sentence saying what is wrong (NuGet clients show it)' } },
+      },
+    },
+  };
+  return {
+    '400': { description: 'The request is not one the service can take (its headers or body), or the account or owner cannot be given a key', content },
+    '401': { description: 'No or several Authorization headers, or a token that is not valid, matches no policy or was used already (WWW-Authenticate: Bearer)', content },
+    '429': { description: 'Too many requests from this client address (Retry-After)', content },
+    '503': { description: 'The service or the token issuer is unavailable for now (Retry-After)', content },
+  };
+}
 
 /** Problems every operation of its kind can answer, whether or not its spec lists them. */
 function withImpliedProblems(op: DescribedOperation): DocumentedProblem[] {
@@ -129,7 +150,8 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
           : { description: response.description },
       ]),
     );
-    const responses: Record<string, Record<string, unknown>> = { ...problemResponses(withImpliedProblems(op)), ...successResponses };
+    const errorResponses = op.errorShape === 'nuget' ? nugetErrorResponses() : problemResponses(withImpliedProblems(op));
+    const responses: Record<string, Record<string, unknown>> = { ...errorResponses, ...successResponses };
     if (SECURITY[op.auth].some((scheme) => 'apiKey' in scheme)) {
       for (const response of Object.values(responses)) response.headers = { [WARNING_HEADER]: expiryWarningHeader };
     }
@@ -157,7 +179,8 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
     info: {
       title: 'Package gallery account service',
       version: '1.0.0',
-      description: 'Accounts, organizations and API keys of the package gallery. Errors are RFC 9457 problems.',
+      description:
+        "Accounts, organizations and API keys of the package gallery. Errors are RFC 9457 problems, except those of NuGet.org's token API (POST /v2/token), which answers { error }.",
     },
     servers: [{ url: serverUrl }],
     paths,
@@ -166,6 +189,12 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
       securitySchemes: {
         session: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
         apiKey: { type: 'apiKey', in: 'header', name: 'X-NuGet-ApiKey' },
+        oidcToken: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description: 'An OpenID Connect token of a CI provider: a GitHub Actions OIDC token (trusted publishing)',
+        },
       },
     },
   };

@@ -24,10 +24,20 @@ export interface Reply {
 /**
  * Who may call: anyone; a full session; or also the restricted session a password sign-in gives, which
  * only serves to link a Microsoft account (and what the contract lists with it); an API key; either a key (when
- * the request carries one) or a full session; or a site admin (support), the full session of an unlocked account
- * named in SITE_ADMINS, every `/api/site-admin/...` route.
+ * the request carries one) or a full session; a site admin (support), the full session of an unlocked account
+ * named in SITE_ADMINS, every `/api/site-admin/...` route; or `bearer`, a Bearer token the operation checks
+ * itself (the GitHub Actions OIDC token of the trusted publishing exchange), taken from the one Authorization
+ * header as NuGet.org's token API takes it.
  */
-export type AuthMode = 'none' | 'session' | 'session-or-recovery' | 'api-key' | 'session-or-api-key' | 'site-admin';
+export type AuthMode = 'none' | 'session' | 'session-or-recovery' | 'api-key' | 'session-or-api-key' | 'site-admin' | 'bearer';
+
+/**
+ * How failures are answered: RFC 9457 problems (every route of the contract but one), or `nuget`, the shape
+ * of NuGet.org's token API that NuGet's clients and the NuGet/login action read: `{ error }` with a sentence.
+ * There a refusal of the request is 401 (with `WWW-Authenticate: Bearer`) or 400, whatever problem it was;
+ * a rate limit (429) and the service's own trouble (503, 500) keep their status.
+ */
+export type ErrorShape = 'problem' | 'nuget';
 
 interface BaseContext<Body, Query, Params> {
   body: Body;
@@ -63,6 +73,10 @@ export interface OperationSpec<
   params?: Params;
   responses: Record<number, { description: string; schema?: z.ZodType }>;
   problems: readonly DocumentedProblem[];
+  /** Default `problem`. */
+  errorShape?: ErrorShape;
+  /** Checks of the request's headers, after the caller is authenticated and before the body is read. */
+  checkHeaders?(request: HttpRequest): void;
   handle(
     context: BaseContext<Parsed<Schema>, Parsed<Query>, Params extends z.ZodObject ? z.infer<Params> : Record<string, never>> &
       (Auth extends 'none'
@@ -71,7 +85,9 @@ export interface OperationSpec<
           ? { apiKey: ApiKeyDocument }
           : Auth extends 'session-or-api-key'
             ? { apiKey: ApiKeyDocument; caller?: undefined } | { caller: Caller; apiKey?: undefined }
-            : { caller: Caller }),
+            : Auth extends 'bearer'
+              ? { bearerToken: string }
+              : { caller: Caller }),
   ): Promise<Reply>;
 }
 
@@ -103,15 +119,17 @@ export function operation<
       try {
         // Strangers learn nothing about a route's body before they prove who they are.
         const byKey = spec.auth === 'api-key' || (spec.auth === 'session-or-api-key' && request.headers.has(API_KEY_HEADER));
+        const bearerToken = spec.auth === 'bearer' ? bearerTokenOf(request) : undefined;
         const caller =
           spec.auth === 'site-admin'
             ? await authenticateSiteAdmin(request)
-            : !byKey && spec.auth !== 'none'
+            : !byKey && spec.auth !== 'none' && spec.auth !== 'bearer'
               ? await authenticate(request, spec.auth === 'session-or-recovery')
               : undefined;
         const apiKey = byKey ? await authenticateApiKey(request.headers.get(API_KEY_HEADER)) : undefined;
         const expiring = apiKey && expiryWarning(apiKey);
         if (expiring) warning = { [WARNING_HEADER]: expiring };
+        spec.checkHeaders?.(request);
         const params = readParams(request, spec.params);
         const body = await readBody(request, spec.body);
         const query = spec.query ? readQuery(request, spec.query) : undefined;
@@ -120,6 +138,7 @@ export function operation<
           query,
           caller,
           apiKey,
+          bearerToken,
           params,
           request,
           // Worked out only for the operations that record it.
@@ -131,7 +150,8 @@ export function operation<
         } as unknown as Parameters<typeof spec.handle>[0]);
         return toResponse(warning ? { ...reply, headers: { ...warning, ...reply.headers } } : reply);
       } catch (error) {
-        return problemResponse(asProblem(error, log), warning);
+        const problem = asProblem(error, log);
+        return spec.errorShape === 'nuget' ? nugetErrorResponse(problem) : problemResponse(problem, warning);
       }
     },
   });
@@ -175,6 +195,40 @@ function problemResponse(problem: Problem, headers: Record<string, string> = {})
     body: JSON.stringify(problem),
     headers: { ...SECURITY_HEADERS, 'Content-Type': 'application/problem+json', ...headers, ...problem.headers },
   };
+}
+
+/** A problem in NuGet.org's token API shape (see `ErrorShape`). */
+function nugetErrorResponse(problem: Problem): HttpResponseInit {
+  const status = problem.status === 401 || problem.status === 429 || problem.status >= 500 ? problem.status : 400;
+  return {
+    status,
+    body: Buffer.from(JSON.stringify({ error: problem.detail })),
+    headers: {
+      ...SECURITY_HEADERS,
+      'Content-Type': 'application/json',
+      ...problem.headers,
+      ...(status === 401 ? { 'WWW-Authenticate': 'Bearer' } : {}),
+    },
+  };
+}
+
+const bearerRefused = (detail: string) => new Problem('unauthorized', detail, { 'WWW-Authenticate': 'Bearer' });
+
+/**
+ * The Bearer token of the one Authorization header, refused in NuGet.org's words and order
+ * (NuGetGallery's TokenApiController): none, several (the host joins repeated headers with a comma, which
+ * no token has), another scheme, an empty token, or another credential beside it.
+ */
+function bearerTokenOf(request: HttpRequest): string {
+  const header = request.headers.get('authorization');
+  if (header === null) throw bearerRefused('The Authorization header is missing.');
+  if (header.includes(',')) throw bearerRefused('Only one Authorization header is allowed.');
+  const match = /^Bearer(?:\s+(.*))?$/is.exec(header.trim());
+  if (!match) throw bearerRefused("The Authorization header value must start with 'Bearer '.");
+  const token = (match[1] ?? '').trim();
+  if (token === '') throw bearerRefused('The bearer token is missing from the Authorization header.');
+  if (request.headers.has(API_KEY_HEADER)) throw bearerRefused('Only Bearer token authentication is accepted.');
+  return token;
 }
 
 /**

@@ -15,7 +15,14 @@ export const organizationAuditPage = z.object({
       at: z.string(),
       action: z.enum(AUDIT_ACTIONS),
       actor: z.object({ username: z.string() }).nullable().describe('The member who did it'),
-      apiKey: z.object({ id: z.string(), description: z.string() }).nullable().describe('The key it was done with, if any'),
+      apiKey: z
+        .object({
+          id: z.string(),
+          description: z.string(),
+          trustedPublishing: z.literal(true).optional().describe('A short-lived key a trusted publishing policy gave a GitHub Actions workflow'),
+        })
+        .nullable()
+        .describe('The key it was done with, if any'),
       details: z.record(z.string(), z.string()).describe('What it was done to: package, version, owner, prefix, member, role'),
     }),
   ),

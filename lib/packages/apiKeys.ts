@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { recordAudit, recordTrailEvent, type AuditAction } from '../shared/audit';
+import { recordAudit, recordTrailEvent, type AuditAction, type AuditApiKey } from '../shared/audit';
 import { clock, nowIso } from '../shared/clock';
 import {
   apiKeyCreatedNotice,
@@ -13,7 +13,7 @@ import {
 import type { Log } from '../shared/log';
 import { Problem } from '../shared/problems';
 import { container, readDocument, updateDocument, updateDocumentFrom, type StoredDocument } from '../shared/storage/cosmos';
-import { readAccount, updateAccount, type AccountDocument } from '../accounts/account';
+import { readAccount, updateAccount, updateAccountFrom, type AccountDocument } from '../accounts/account';
 import { accountHolding } from '../accounts/claims';
 import { usernameField } from '../accounts/names';
 import { announced, nothingQueued, noticeTo, noticeToAll, type Notice } from '../accounts/notices';
@@ -35,6 +35,7 @@ export interface ApiKeyDocument extends StoredDocument {
   creatorAccountId: string;
   /** The holder's username, so what the key does names it without a read (absent on keys made before). */
   creatorName?: string;
+  /** 0 for a key trusted publishing made, which lives minutes (`TRUSTED_PUBLISHING_KEY_MINUTES`). */
   expiresInDays: number;
   createdAt: string;
   expiresAt: string;
@@ -52,14 +53,42 @@ export interface ApiKeyDocument extends StoredDocument {
   suspendedBy?: string[];
   /** SHA-256 of the whole secret: it has 256 random bits, so a fast hash is as good as a slow one. */
   secretHash: string;
+  /**
+   * Set on a key trusted publishing made for one GitHub Actions run: the policy that matched and the run it
+   * was given to. Such a key cannot be edited or regenerated, and what it pushes says where it came from.
+   */
+  trustedPublishing?: TrustedPublishingGrant;
 }
+
+/** What a GitHub Actions OIDC token says about the workflow run it was given to, as a key made for it keeps it. */
+export interface WorkflowRunFacts {
+  /** `owner/name`, as the token names it. */
+  repository: string;
+  repositoryId: string;
+  ref: string;
+  sha: string;
+  runId: string;
+  runAttempt: string;
+  actor: string;
+  eventName: string;
+}
+
+/** The policy and the workflow run a trusted publishing key was made for. */
+export interface TrustedPublishingGrant extends WorkflowRunFacts {
+  policyId: string;
+  workflowFile: string;
+  environment: string | null;
+}
+
+/** How long a key trusted publishing makes works (the contract's 15 minutes; NuGet.org's default too). */
+export const TRUSTED_PUBLISHING_KEY_MINUTES = 15;
 
 /**
  * Why a key was revoked other than by its holder: its owner was deleted; its creator left the owning
- * organization; support revoked it as leaked; or it was made while its holder or owner was locked, and never
- * handed out.
+ * organization; support revoked it as leaked; it was made while its holder or owner was locked, and never
+ * handed out; or the trusted publishing policy that made it was removed.
  */
-export type RevocationReason = 'owner_deleted' | 'left_organization' | 'leaked' | 'account_locked';
+export type RevocationReason = 'owner_deleted' | 'left_organization' | 'leaked' | 'account_locked' | 'policy_removed';
 
 const descriptionField = z.string().trim().min(1).max(256);
 const packageGlobsField = z.array(packageGlobField).min(1).max(100);
@@ -93,6 +122,9 @@ export const apiKeyView = z.object({
   expiresAt: z.string(),
   expired: z.boolean(),
   suspended: z.boolean().describe('Its holder or its owner is locked by support: it works again once they are unlocked'),
+  trustedPublishing: z
+    .boolean()
+    .describe('Made by trusted publishing for one GitHub Actions run (scope package:push, every id, 15 minutes): it cannot be edited or regenerated'),
 });
 export const apiKeyWithSecret = apiKeyView.extend({ key: z.string().describe('The secret: shown this once, never again') });
 
@@ -120,7 +152,13 @@ const isSuspended = (key: ApiKeyDocument) => (key.suspendedBy?.length ?? 0) > 0;
 function toView(key: ApiKeyDocument): z.infer<typeof apiKeyView> {
   const { id, description, scopes, packageGlobs, ownerName: owner, createdAt, expiresAt } = key;
   const expired = Date.parse(expiresAt) <= clock.now().getTime();
-  return { id, description, scopes, packageGlobs, owner, createdAt, expiresAt, expired, suspended: isSuspended(key) };
+  const trustedPublishing = key.trustedPublishing !== undefined;
+  return { id, description, scopes, packageGlobs, owner, createdAt, expiresAt, expired, suspended: isSuspended(key), trustedPublishing };
+}
+
+/** The key as the audit records name it: by id and description, and whether trusted publishing made it. */
+export function auditKeyOf(key: ApiKeyDocument): AuditApiKey {
+  return { id: key.id, description: key.description, ...(key.trustedPublishing ? { trustedPublishing: true } : {}) };
 }
 
 const hashSecret = (secret: string) => createHash('sha256').update(secret, 'utf8').digest('hex');
@@ -130,20 +168,42 @@ function newSecret(keyId: string): string {
   return `${KEY_PREFIX}.${keyId}.${randomBytes(32).toString('base64url')}`;
 }
 
-/** The owner a key may push for: the caller, or an organization the caller belongs to. */
-async function allowedOwner(caller: AccountDocument, owner: string): Promise<AccountDocument> {
+/**
+ * The owner a key may push for: the caller, or an organization the caller belongs to (by the organization's
+ * own document), that support has not locked. A trusted publishing policy, which makes keys, may be owned by
+ * the same; `what` names the thing in the refusal.
+ */
+export async function allowedOwner(caller: AccountDocument, owner: string, what = 'A key'): Promise<AccountDocument> {
   if (owner.toLowerCase() === caller.username.toLowerCase()) return caller;
   const organization = await accountHolding({ kind: 'username', name: owner });
   const isMember = organization?.kind === 'organization' && !organization.deletedAt && organization.members?.some((m) => m.accountId === caller.id);
-  if (!organization || !isMember) {
-    throw new Problem('owner_not_allowed', `A key can be owned by you or by an organization you belong to, not by '${owner}'.`);
-  }
-  if (organization.lock) throw ownerLocked(organization.username);
+  if (!organization || !isMember) throw notAnAllowedOwner(owner, what);
+  if (organization.lock) throw SESSION_REFUSALS.ownerLocked(organization.username);
   return organization;
 }
 
-const ownerLocked = (owner: string) =>
-  new Problem('owner_not_allowed', `'${owner}' is locked by support: no key can be made for it until it is unlocked. Contact support.`);
+const notAnAllowedOwner = (owner: string, what: string) =>
+  new Problem('owner_not_allowed', `${what} can be owned by you or by an organization you belong to, not by '${owner}'.`);
+
+/**
+ * What a key being made is refused with when something changed while it was made: the person asking with a
+ * session is told one way, a workflow exchanging a token (lib/trustedPublishing) another.
+ */
+export interface KeyRefusals {
+  /** Its holder is locked by support. */
+  holderLocked(): Problem;
+  /** Its owner, an organization, is locked by support. */
+  ownerLocked(owner: string): Problem;
+  /** Its holder no longer belongs to the owning organization, or the organization is gone. */
+  ownerNotAllowed(owner: string): Problem;
+}
+
+const SESSION_REFUSALS: KeyRefusals = {
+  holderLocked: lockedAccountSessionEnded,
+  ownerLocked: (owner) =>
+    new Problem('owner_not_allowed', `'${owner}' is locked by support: no key can be made for it until it is unlocked. Contact support.`),
+  ownerNotAllowed: (owner) => notAnAllowedOwner(owner, 'A key'),
+};
 
 const expiry = (days: number, from = clock.now()) => new Date(from.getTime() + days * 24 * 60 * 60 * 1000).toISOString();
 
@@ -169,24 +229,88 @@ export async function createApiKey(caller: AccountDocument, input: z.infer<typeo
     secretHash: hashSecret(secret),
   };
   const notice = await keyNotice(caller, key, apiKeyCreatedNotice({ ...noticed(key), scopes: key.scopes, packageGlobs: key.packageGlobs, expiresAt: key.expiresAt }, { at: key.createdAt, clientAddress }));
-  await announced(
-    notice,
-    async () => {
-      // The account lists the key before it exists, so a crash never leaves a working key its owner cannot see,
-      // and a lock that reads the list from now on finds it; so does the expiry timer, from its entry.
-      await updateAccount(caller.id, (account) => {
-        if (account.lock) throw lockedAccountSessionEnded();
-        return { ...account, apiKeyIds: [...(account.apiKeyIds ?? []), id] };
-      });
-      await indexExpiry(key);
-      await container('apiKeys').items.create(key);
-      await assertHolderNotLocked(key);
-      if (owner.id !== caller.id) await assertStillAllowedOwner(key, owner.id, caller.id);
-    },
-    log,
-  );
+  await announced(notice, () => storeNewKey(caller, key, SESSION_REFUSALS), log);
   await recordKeyEvent('api_key_created', caller, key, clientAddress, { keyId: id, owner: owner.username });
   return { ...toView(key), key: secret };
+}
+
+/**
+ * A key for the GitHub Actions run a trusted publishing policy matched: scope `package:push` for every id,
+ * held by the policy's creator and owned by the policy's owner, for 15 minutes. Made and checked as every key
+ * is (`storeNewKey`), refused in the words of the token exchange, and recorded in the holder's log and the
+ * owning organization's trail.
+ */
+export async function createTrustedPublishingKey(
+  holder: AccountDocument,
+  owner: Pick<AccountDocument, 'id' | 'username'>,
+  grant: TrustedPublishingGrant,
+  refusals: KeyRefusals,
+  clientAddress: string,
+): Promise<{ secret: string; expiresAt: string }> {
+  const now = clock.now();
+  const id = randomUUID().replace(/-/g, '');
+  const secret = newSecret(id);
+  const key: ApiKeyDocument = {
+    id,
+    description: `Trusted publishing: ${grant.repository}, ${grant.workflowFile}, run ${grant.runId}`.slice(0, 256),
+    scopes: ['package:push'],
+    packageGlobs: ['*'],
+    ownerAccountId: owner.id,
+    ownerName: owner.username,
+    creatorAccountId: holder.id,
+    creatorName: holder.username,
+    expiresInDays: 0,
+    createdAt: now.toISOString(),
+    expiresAt: new Date(now.getTime() + TRUSTED_PUBLISHING_KEY_MINUTES * 60 * 1000).toISOString(),
+    revokedAt: null,
+    secretHash: hashSecret(secret),
+    trustedPublishing: grant,
+  };
+  await storeNewKey(holder, key, refusals);
+  await recordKeyEvent('trusted_publishing_key_created', holder, key, clientAddress, {
+    keyId: id,
+    owner: owner.username,
+    policyId: grant.policyId,
+    repository: grant.repository,
+    workflowFile: grant.workflowFile,
+    runId: grant.runId,
+  });
+  return { secret, expiresAt: key.expiresAt };
+}
+
+/**
+ * Stores a new key. Its holder's account lists it before it exists, so a crash never leaves a working key
+ * its holder cannot see, and a lock that reads the list from then on finds it. Once it exists it is checked
+ * again against what may have changed meanwhile (its holder locked; the owning organization deleted, locked,
+ * or left by its holder): such a key is revoked at once and never handed out.
+ */
+async function storeNewKey(holder: AccountDocument, key: ApiKeyDocument, refusals: KeyRefusals): Promise<void> {
+  await updateAccountFrom(holder, (account) => {
+    if (account.lock) throw refusals.holderLocked();
+    return withKeyListed(account, key);
+  });
+  // The expiry timer finds the key from its entry, so the entry exists first; keys trusted publishing makes are never warned of.
+  if (!key.trustedPublishing) await indexExpiry(key);
+  await container('apiKeys').items.create(key);
+  await assertHolderNotLocked(key, refusals);
+  if (key.ownerAccountId !== holder.id) await assertStillAllowedOwner(key, refusals);
+}
+
+/**
+ * The account listing one more key. Keys trusted publishing makes live minutes and come with every build,
+ * so the account also keeps when each expires, and each new one drops those expired (or revoked) from both
+ * lists: the account does not grow with every build.
+ */
+function withKeyListed(account: AccountDocument, key: ApiKeyDocument): AccountDocument {
+  const listed = account.apiKeyIds ?? [];
+  if (!key.trustedPublishing) return { ...account, apiKeyIds: [...listed, key.id] };
+  const now = clock.now().getTime();
+  const spent = new Set((account.trustedPublishingKeys ?? []).filter((k) => Date.parse(k.expiresAt) <= now || !listed.includes(k.id)).map((k) => k.id));
+  return {
+    ...account,
+    apiKeyIds: [...listed.filter((id) => !spent.has(id)), key.id],
+    trustedPublishingKeys: [...(account.trustedPublishingKeys ?? []).filter((k) => !spent.has(k.id)), { id: key.id, expiresAt: key.expiresAt }],
+  };
 }
 
 /**
@@ -206,7 +330,7 @@ async function recordKeyEvent(
   await recordTrailEvent([key.ownerAccountId], {
     action,
     actor: { accountId: caller.id, username: caller.username },
-    apiKey: { id: key.id, description: key.description },
+    apiKey: auditKeyOf(key),
     details: rest,
   });
 }
@@ -244,9 +368,19 @@ async function callersKey(caller: AccountDocument, keyId: string): Promise<ApiKe
 
 /**
  * The caller's key, for a change of its secret or settings: the one place that decides which keys may be
- * changed (a key trusted publishing hands out, later, may not).
+ * changed. A key trusted publishing made for one workflow run may not: it was never shown to its holder, and
+ * a new secret or wider globs would outlive the run it was made for.
  */
-const keyToChange = (caller: AccountDocument, keyId: string) => callersKey(caller, keyId);
+async function keyToChange(caller: AccountDocument, keyId: string): Promise<ApiKeyDocument> {
+  const key = await callersKey(caller, keyId);
+  if (key.trustedPublishing) {
+    throw new Problem(
+      'trusted_publishing_key',
+      `This key was made by trusted publishing for one GitHub Actions run: it cannot be edited or regenerated, and it stops working by itself ${TRUSTED_PUBLISHING_KEY_MINUTES} minutes after it was made. Revoke it if you must stop it sooner.`,
+    );
+  }
+  return key;
+}
 
 /**
  * A new secret for the same key: same scopes, globs and owner, a fresh expiry; the old secret stops at once.
@@ -321,23 +455,23 @@ async function revokeKey(keyId: string, because?: RevocationReason): Promise<boo
  * organization deleted, or a member removed, while the key was being made must not leave it working (their
  * revocation ran before the key was there to find).
  */
-async function assertStillAllowedOwner(key: ApiKeyDocument, organizationId: string, creatorId: string): Promise<void> {
-  const organization = await readAccount(organizationId);
-  const member = organization?.kind === 'organization' && !organization.deletedAt && organization.members?.some((m) => m.accountId === creatorId);
+async function assertStillAllowedOwner(key: ApiKeyDocument, refusals: KeyRefusals): Promise<void> {
+  const organization = await readAccount(key.ownerAccountId);
+  const member =
+    organization?.kind === 'organization' && !organization.deletedAt && organization.members?.some((m) => m.accountId === key.creatorAccountId);
   if (member && !organization.lock) return;
   await revokeKey(key.id, !member ? (organization?.deletedAt ? 'owner_deleted' : 'left_organization') : 'account_locked');
-  if (member) throw ownerLocked(key.ownerName);
-  throw new Problem('owner_not_allowed', `A key can be owned by you or by an organization you belong to, not by '${key.ownerName}'.`);
+  throw member ? refusals.ownerLocked(key.ownerName) : refusals.ownerNotAllowed(key.ownerName);
 }
 
 /**
  * A key whose holder was locked while it was being made never works: the lock read the holder's list of
  * keys before this key existed, so this look, after it exists, is the one that finds it.
  */
-async function assertHolderNotLocked(key: ApiKeyDocument): Promise<void> {
+async function assertHolderNotLocked(key: ApiKeyDocument, refusals: KeyRefusals): Promise<void> {
   if (!(await readAccount(key.creatorAccountId))?.lock) return;
   await revokeKey(key.id, 'account_locked');
-  throw lockedAccountSessionEnded();
+  throw refusals.holderLocked();
 }
 
 /**
@@ -396,6 +530,19 @@ export async function matchKeysToLock(accountId: string): Promise<void> {
     }
     if (Boolean((await readAccount(accountId))?.lock) === locked) return;
     if (round >= 5) throw new Problem('concurrent_change', 'The account was locked and unlocked again while its API keys were being changed. Ask again.');
+  }
+}
+
+/**
+ * The live keys a trusted publishing policy made stop working: when the policy is removed, what its workflows
+ * were given goes with it. Its creator holds them, among the few such keys its account lists.
+ */
+export async function revokeTrustedPublishingKeys(holderId: string, policyId: string): Promise<void> {
+  const holder = await readAccount(holderId);
+  for (const { id } of holder?.trustedPublishingKeys ?? []) {
+    await updateDocument<ApiKeyDocument>('apiKeys', id, (key) =>
+      key.revokedAt === null && key.trustedPublishing?.policyId === policyId ? { ...key, revokedAt: nowIso(), revokedBecause: 'policy_removed' } : undefined,
+    );
   }
 }
 

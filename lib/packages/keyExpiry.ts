@@ -52,10 +52,10 @@ const dayOf = (iso: string) => iso.slice(0, 10);
 const entryId = (keyId: string, expiresAt: string) => `${keyId}:${expiresAt}`;
 
 /**
- * Keys trusted publishing hands out (`trustedPublishing: true`, living 15 minutes, made by every CI run):
+ * Keys trusted publishing hands out (they carry the workflow run that asked, living 15 minutes, made by every CI run):
  * neither warned of nor announced, as NuGet.org skips its short-lived keys.
  */
-export const handedOutByTrustedPublishing = (key: ApiKeyDocument): boolean => (key as ApiKeyDocument & { trustedPublishing?: boolean }).trustedPublishing === true;
+export const handedOutByTrustedPublishing = (key: ApiKeyDocument): boolean => key.trustedPublishing !== undefined;
 
 /**
  * Records when the key expires, before the key is written with that expiry (a creation, a regeneration), so

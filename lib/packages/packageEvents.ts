@@ -15,7 +15,7 @@ import type { Log } from '../shared/log';
 import { readDocument } from '../shared/storage/cosmos';
 import { readAccount, type AccountDocument } from '../accounts/account';
 import { noticeToAll, type Notice } from '../accounts/notices';
-import type { ApiKeyDocument } from './apiKeys';
+import { auditKeyOf, type ApiKeyDocument } from './apiKeys';
 import type { PackageDocument, PackageOwner } from './packages';
 import { storedVersion } from './versions';
 
@@ -66,7 +66,8 @@ function versionEvent(action: AuditAction, by: PackageActor, packageId: string, 
       event: {
         action,
         actor: { accountId: key.creatorAccountId, ...(key.creatorName ? { username: key.creatorName } : {}) },
-        apiKey: { id: key.id, description: key.description },
+        // A key trusted publishing made says so (and, in its description, the repository, workflow and run).
+        apiKey: auditKeyOf(key),
         details: { package: packageId, version },
         ...(forItself ? { clientAddress: by.clientAddress } : {}),
       },

@@ -62,6 +62,12 @@ export const AUDIT_ACTIONS = [
   // ... and on the admin's own log.
   'support_action',
   'notification_settings_changed',
+  // Trusted publishing: policies added, first used (pinned to the repository's ids) and removed, and the
+  // short-lived keys their workflows are given.
+  'trusted_publisher_added',
+  'trusted_publisher_pinned',
+  'trusted_publisher_removed',
+  'trusted_publishing_key_created',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
@@ -77,6 +83,8 @@ export interface AuditActor {
 export interface AuditApiKey {
   id: string;
   description: string;
+  /** A short-lived key a trusted publishing policy gave a GitHub Actions workflow. */
+  trustedPublishing?: true;
 }
 
 /**
@@ -303,7 +311,9 @@ async function readPage(pager: Pager, accountId: string, pageSize: number, conti
 
 /** The key an event was done with, as the account's own log shows it: among the details, as key events show theirs. */
 const withKeyDetails = ({ details, apiKey }: AuditEvent): Record<string, string> | undefined =>
-  apiKey ? { ...details, keyId: apiKey.id, keyDescription: apiKey.description } : details;
+  apiKey
+    ? { ...details, keyId: apiKey.id, keyDescription: apiKey.description, ...(apiKey.trustedPublishing ? { trustedPublishing: 'true' } : {}) }
+    : details;
 
 /** One page of the account's own log, newest first. */
 export async function readAuditLog(accountId: string, pageSize = 20, continuationToken?: string): Promise<z.infer<typeof auditPage>> {

@@ -68,6 +68,15 @@ const settingsSchema = z
       .string()
       .refine((value) => GUID.test(value) || /^[a-z][a-z0-9+.-]*:\/\/\S+$/i.test(value), 'must be an App ID URI (api://...) or an application ID')
       .optional(),
+    // The `aud` every GitHub Actions OIDC token exchanged at POST /api/v2/token must carry: what a workflow
+    // names as NuGet/login's `audience` (NuGet.org's is https://www.nuget.org). Any string GitHub can put in a
+    // token: no white space or control characters.
+    TRUSTED_PUBLISHING_AUDIENCE: z
+      .string()
+      .max(512)
+      .regex(/^[^\s\u0000-\u001f\u007f]+$/, 'must be the audience GitHub Actions OIDC tokens are asked for, without white space (for example https://gallery.example)'),
+    // The token's `iss`; its keys are served at {issuer}/.well-known/jwks.
+    GITHUB_OIDC_ISSUER: serviceUrl.default('https://token.actions.githubusercontent.com'),
   })
   .refine(
     (s) => Boolean(s.COMMUNICATION_SERVICES_CONNECTION_STRING) !== Boolean(s.COMMUNICATION_SERVICES_ENDPOINT),

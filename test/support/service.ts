@@ -5,6 +5,7 @@ import { provisionContainers } from '../../lib/shared/storage/cosmos';
 import { createAcsEmailStandIn, type AcsEmailStandIn } from '../../local/standins/acsEmail';
 import { createCosmosStandIn } from '../../local/standins/cosmos';
 import { createIdentityStandIn, type IdentityStandIn } from '../standins/identity';
+import { createGitHubActionsStandIn, type GitHubActionsStandIn } from '../standins/githubActions';
 import { listenOnLoopback, type LoopbackServer } from '../../local/standins/listen';
 import {
   acceptInvitation,
@@ -37,13 +38,24 @@ import {
   setListed,
   withdrawOwnerInvitation,
 } from './packages';
-import { changeEmailAddress, idTokenFor, recoverySession, register } from './people';
+import { changeEmailAddress, idTokenFor, recoverySession, register, signIn } from './people';
 import { deliverNotices, noticesTo, setNotifications } from './notices';
 import { deleteAsSupport, lockAccount, lookUpAccount, releaseUsername, revokeLeakedKey, securityLog, setPasswordByEmail, unlockAccount } from './support';
 import { emailsTo, waitForEmailTo } from './waitFor';
+import {
+  addTrustedPublisher,
+  exchangeToken,
+  removeTrustedPublisher,
+  requestTrustedPublisher,
+  trustedPublishersOf,
+  trustedPublishingKey,
+  workflowToken,
+} from './trustedPublishing';
 
 export const FRONTEND_ORIGIN = 'https://gallery.example';
 export const CLIENT_ID = 'test-client-id';
+/** The `aud` GitHub Actions OIDC tokens are asked for (TRUSTED_PUBLISHING_AUDIENCE): the gallery's origin, as infra/ sets it. */
+export const TRUSTED_PUBLISHING_AUDIENCE = FRONTEND_ORIGIN;
 
 export interface ApiResponse {
   status: number;
@@ -96,6 +108,8 @@ export interface TestService {
   host: LocalHost;
   mailbox: AcsEmailStandIn;
   identity: IdentityStandIn;
+  /** GitHub Actions' OIDC issuer (GITHUB_OIDC_ISSUER): repositories, and the tokens their workflow runs get. */
+  github: GitHubActionsStandIn;
   cosmos: CosmosRequestLog;
   call(method: string, path: string, options?: CallOptions): Promise<ApiResponse>;
   stop(): Promise<void>;
@@ -214,13 +228,16 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
   const accessKey = randomBytes(32).toString('base64');
   const mailbox = createAcsEmailStandIn({ accessKey });
   const identity = createIdentityStandIn({ clientId: CLIENT_ID });
+  const github = createGitHubActionsStandIn({ audience: TRUSTED_PUBLISHING_AUDIENCE });
   const servers: LoopbackServer[] = [
     await listenOnLoopback(cosmos.server),
     await listenOnLoopback(mailbox.handle),
     await listenOnLoopback(identity.handle),
+    await listenOnLoopback(github.handle),
   ];
-  const [cosmosServer, acsServer, loginServer] = servers;
+  const [cosmosServer, acsServer, loginServer, githubServer] = servers;
   identity.setLoginHost(loginServer.url);
+  github.setIssuer(githubServer.url);
   Object.assign(process.env, {
     COSMOS_ENDPOINT: cosmosServer.url,
     COSMOS_KEY: randomBytes(32).toString('base64'),
@@ -231,6 +248,8 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     MICROSOFT_LOGIN_HOST: loginServer.url,
     SESSION_SIGNING_KEY: randomBytes(48).toString('base64'),
     PUBLIC_BASE_URL: FRONTEND_ORIGIN,
+    TRUSTED_PUBLISHING_AUDIENCE,
+    GITHUB_OIDC_ISSUER: githubServer.url,
     ...options.settings,
   });
   await provisionContainers();
@@ -250,6 +269,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     host,
     mailbox,
     identity,
+    github,
     cosmos: cosmos.log,
     call,
     stop: async () => {
@@ -278,6 +298,7 @@ export function bindHelpers<Helpers extends Record<string, Helper>>(service: Tes
 const HELPERS = {
   register,
   idTokenFor,
+  signIn,
   changeEmailAddress,
   recoverySession,
   emailsTo,
@@ -322,6 +343,13 @@ const HELPERS = {
   deliverNoticesOnTwoInstances,
   noticesTo,
   setNotifications,
+  requestTrustedPublisher,
+  addTrustedPublisher,
+  trustedPublishersOf,
+  removeTrustedPublisher,
+  workflowToken,
+  exchangeToken,
+  trustedPublishingKey,
 };
 
 /** What a test file holds: the running service, and the helpers bound to it (`service.confirmedUser()`). */

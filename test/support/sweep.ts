@@ -1,5 +1,5 @@
 import { uniqueName } from './people';
-import { useTestService, type TestServiceHandle } from './service';
+import { useTestService, type ApiResponse, type TestServiceHandle } from './service';
 
 /** What a sweep over every route needs: sessions, an API key, and the OpenAPI document that lists the routes. */
 export interface SweepFixture {
@@ -41,3 +41,13 @@ export function useSweep(): Sweep {
 export function sessionFor(sweep: SweepFixture, security: Array<Record<string, string[]>> | undefined): string {
   return security?.some((scheme) => scheme.session?.includes('site_admin')) ? sweep.siteAdminToken : sweep.sessionToken;
 }
+
+/**
+ * Whether an operation answers its errors in the shape of NuGet.org's token API, `{ error }` (POST /v2/token,
+ * which NuGet's clients read), as its documented 400 says, rather than as RFC 9457 problems.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the OpenAPI document is walked as plain JSON
+export const answersNuGetErrors = (operation: any): boolean => Boolean(operation?.responses?.['400']?.content?.['application/json']?.schema?.properties?.error);
+
+/** What an error answer says: a problem's `detail`, or the `error` of NuGet's shape. */
+export const sentenceOf = (response: Pick<ApiResponse, 'body'>): string => response.body?.detail ?? response.body?.error ?? '';

@@ -1,13 +1,4 @@
-import { createHash } from 'node:crypto';
-import { clock } from '../../shared/clock';
-import { Problem } from '../../shared/problems';
-import { container, isConflict, isNotFound, type StoredDocument } from '../../shared/storage/cosmos';
-
-export interface RateLimit {
-  name: string;
-  max: number;
-  windowSeconds: number;
-}
+import type { RateLimit } from '../../shared/rateLimits';
 
 /** Per client address and per target, so neither one source nor many sources can hammer one account. */
 export const RATE_LIMITS = {
@@ -20,43 +11,3 @@ export const RATE_LIMITS = {
   resendConfirmationPerAccount: { name: 'resend-confirmation:account', max: 5, windowSeconds: 60 * 60 },
   resendConfirmationPerAddress: { name: 'resend-confirmation:address', max: 5, windowSeconds: 60 * 60 },
 } as const satisfies Record<string, RateLimit>;
-
-interface Counter extends StoredDocument {
-  count: number;
-  ttl: number;
-}
-
-const incrementCount = async (id: string) =>
-  (await container('rateLimits').item(id, id).patch<Counter>([{ op: 'incr', path: '/count', value: 1 }])).resource?.count ?? 1;
-
-/** Adds one to the window's counter in Cosmos DB, shared by every instance: one patch once it exists. */
-async function increment(id: string, ttl: number): Promise<number> {
-  try {
-    return await incrementCount(id);
-  } catch (error) {
-    if (!isNotFound(error)) throw error;
-  }
-  try {
-    await container('rateLimits').items.create<Counter>({ id, count: 1, ttl });
-    return 1;
-  } catch (error) {
-    // Another instance created it first: count on theirs.
-    if (!isConflict(error)) throw error;
-    return incrementCount(id);
-  }
-}
-
-/**
- * Counts one call against `limit` for `key` in a fixed window; past the limit, 429 with the seconds until
- * the window ends. Keys are stored hashed: the counters hold no email address or username.
- */
-export async function enforceRateLimit(limit: RateLimit, key: string): Promise<void> {
-  const now = clock.now().getTime() / 1000;
-  const windowStart = Math.floor(now / limit.windowSeconds) * limit.windowSeconds;
-  const hashedKey = createHash('sha256').update(key.toLowerCase()).digest('hex').slice(0, 32);
-  const count = await increment(`${limit.name}:${hashedKey}:${windowStart}`, limit.windowSeconds * 2);
-  if (count > limit.max) {
-    const retryAfter = Math.max(1, Math.ceil(windowStart + limit.windowSeconds - now));
-    throw new Problem('too_many_requests', `Too many attempts. Try again in ${retryAfter} seconds.`, { 'Retry-After': String(retryAfter) });
-  }
-}

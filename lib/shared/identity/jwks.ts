@@ -7,7 +7,10 @@ interface KeySet {
   fetchedAt: number;
 }
 
-/** Microsoft rotates keys every few weeks; a day-old copy is still good, and an unknown kid refreshes it. */
+/**
+ * Microsoft and GitHub rotate keys every few weeks and publish the next one beside the current one; a day-old
+ * copy is still good, and an unknown kid refreshes it.
+ */
 const MAX_AGE_MS = 24 * 60 * 60 * 1000;
 /** An attacker can send tokens with made-up kids; refresh at most this often per key set. */
 const MIN_REFRESH_INTERVAL_MS = 60 * 1000;
@@ -43,22 +46,20 @@ async function refresh(url: string): Promise<KeySet> {
 
 /**
  * The signing key `kid` from the key set at `url`: fetched once, cached, and fetched again when it is stale
- * or does not know the kid. With no usable copy and the platform unreachable, sign-in fails closed.
+ * or does not know the kid. With no usable copy and the issuer unreachable, it fails closed with the
+ * problem `unavailable` makes (each issuer's callers say what cannot be checked).
  */
-export async function signingKey(url: string, kid: string): Promise<KeyObject | undefined> {
+export async function signingKey(url: string, kid: string, unavailable: () => Problem): Promise<KeyObject | undefined> {
   const cached = keySets.get(url);
+  // A copy from the future (the clock was set back since) counts as stale.
   const age = cached ? clock.now().getTime() - cached.fetchedAt : Infinity;
-  if (cached && age < MAX_AGE_MS && (cached.keys.has(kid) || age < MIN_REFRESH_INTERVAL_MS)) {
+  if (cached && age >= 0 && age < MAX_AGE_MS && (cached.keys.has(kid) || age < MIN_REFRESH_INTERVAL_MS)) {
     return cached.keys.get(kid);
   }
   try {
     return (await refresh(url)).keys.get(kid);
   } catch {
     if (cached) return cached.keys.get(kid);
-    throw new Problem(
-      'identity_provider_unavailable',
-      'Microsoft sign-in cannot be checked right now. Try again in a few minutes.',
-      { 'Retry-After': '30' },
-    );
+    throw unavailable();
   }
 }

@@ -44,6 +44,9 @@ const PERSONAL_ACCOUNT_MFA_ACR = 'urn:microsoft:policies:mfa';
 
 const invalid = (detail: string) => new Problem('invalid_id_token', detail);
 
+const microsoftUnavailable = () =>
+  new Problem('identity_provider_unavailable', 'Microsoft sign-in cannot be checked right now. Try again in a few minutes.', { 'Retry-After': '30' });
+
 /** The header and claims of a token, before its signature is checked; undefined for what is no JWT. */
 function decode(token: string): { header: JwtHeader; payload: JwtPayload } | undefined {
   const decoded = jwt.decode(token, { complete: true });
@@ -64,7 +67,7 @@ async function verifySignedToken(
   if (header.alg !== 'RS256' || typeof header.kid !== 'string') {
     throw invalid(`${describe.what} must be signed with RS256 by the Microsoft identity platform.`);
   }
-  const key = await signingKey(keysUrl, header.kid);
+  const key = await signingKey(keysUrl, header.kid, microsoftUnavailable);
   if (!key) throw invalid(`${describe.what} was not signed by a key the Microsoft identity platform publishes.`);
   try {
     return jwt.verify(token, key, {

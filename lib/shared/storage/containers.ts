@@ -56,10 +56,22 @@ export const CONTAINERS = {
    */
   deletions: { partitionKey: '/id' },
   /**
-   * Owner: lib/accounts/recovery (rateLimits.ts). Rate-limit counters, one per limit, hashed key and time
-   * window, so limits hold across instances.
+   * Owner: lib/shared/rateLimits.ts (the limits themselves belong to the domains that count them).
+   * Rate-limit counters, one per limit, hashed key and time window, so limits hold across instances.
    */
   rateLimits: { partitionKey: '/id' },
+  /**
+   * Owner: lib/trustedPublishing (policies.ts). Trusted publishing policies, one partition per account that
+   * created them, so the token exchange, which knows only that account's username, finds its policies with
+   * one query within one partition.
+   */
+  trustedPublishers: { partitionKey: '/creatorId' },
+  /**
+   * Owner: lib/trustedPublishing (tokenExchange.ts). One record per GitHub Actions OIDC token exchanged, under a
+   * hash of its issuer and `jti`: creating it is what spends the token, so a second exchange of the same
+   * token gets Cosmos DB's 409 on any instance. Kept (`ttl`) a while beyond the token's own expiry.
+   */
+  usedOidcTokens: { partitionKey: '/id' },
 } as const;
 
 export type ContainerName = keyof typeof CONTAINERS;

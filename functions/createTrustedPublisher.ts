@@ -1,0 +1,17 @@
+import { created, operation } from '../lib/http/operation';
+import { createTrustedPublisher, createTrustedPublisherBody, trustedPublisherView } from '../lib/trustedPublishing/policies';
+
+operation('createTrustedPublisher', {
+  method: 'POST',
+  route: 'me/trusted-publishers',
+  auth: 'session',
+  summary: 'Trust a GitHub Actions workflow to get short-lived API keys for you or an organization you belong to',
+  description:
+    '`owner` the caller or an organization the caller belongs to; `repositoryOwner` and `repository` as in github.com/<owner>/<repository>; ' +
+    '`workflowFile` the file name in .github/workflows; `environment` the deployment environment the job must run in (none: any). ' +
+    'The first token that fully matches pins the policy to the repository\'s and its owner\'s ids; unused, it lapses after 7 days.',
+  body: createTrustedPublisherBody,
+  responses: { 201: { description: 'The policy, pending its first use', schema: trustedPublisherView } },
+  problems: ['owner_not_allowed', 'trusted_publisher_limit'],
+  handle: async ({ body, caller, clientAddress }) => created(await createTrustedPublisher(caller.account, body, clientAddress)),
+});

@@ -1,0 +1,20 @@
+import { ok, operation } from '../lib/http/operation';
+import { checkTokenRequestHeaders, exchangeToken, tokenRequestBody, tokenResponse } from '../lib/trustedPublishing/tokenExchange';
+
+operation('exchangeToken', {
+  method: 'POST',
+  route: 'v2/token',
+  auth: 'bearer',
+  summary: "NuGet.org's token API: a GitHub Actions OIDC token for a short-lived API key (trusted publishing)",
+  description:
+    'What the NuGet/login action calls: the workflow run\'s GitHub Actions OIDC token as Bearer, `Content-Type: application/json`, a ' +
+    '`User-Agent`, and `{ username, tokenType: "ApiKey" }`, `username` being the account that made the trust policy. The key has scope ' +
+    'package:push and glob `*`, is owned by the policy\'s owner, and works for 15 minutes. Errors answer NuGet.org\'s shape, `{ error }`, ' +
+    'and say nothing about which accounts or policies exist.',
+  errorShape: 'nuget',
+  checkHeaders: checkTokenRequestHeaders,
+  body: tokenRequestBody,
+  responses: { 200: { description: 'The key', schema: tokenResponse } },
+  problems: [],
+  handle: async ({ bearerToken, body, clientAddress }) => ok(await exchangeToken(bearerToken, body, clientAddress)),
+});

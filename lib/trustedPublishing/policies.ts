@@ -1,0 +1,403 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { recordAudit, recordTrailEvent, type AuditAction } from '../shared/audit';
+import { clock } from '../shared/clock';
+import type { Log } from '../shared/log';
+import { Problem } from '../shared/problems';
+import { container, isNotFound, readDocument, updateDocumentFrom, type StoredDocument } from '../shared/storage/cosmos';
+import { readAccount, type AccountDocument } from '../accounts/account';
+import { accountHolding } from '../accounts/claims';
+import { usernameField } from '../accounts/names';
+import { allowedOwner, revokeTrustedPublishingKeys } from '../packages/apiKeys';
+import { deleteOrganization } from '../organizations/lifecycle';
+import { roleOf, type OrganizationDocument } from '../organizations/organization';
+
+/**
+ * Trusted publishing policies: an account trusts one GitHub Actions workflow (repository owner, repository,
+ * workflow file, and optionally a deployment environment) to be given short-lived API keys for itself or for
+ * an organization it belongs to (NuGet.org's "Trusted Publishing", with organization-owned policies). A policy
+ * is pinned to the repository's and its owner's numeric ids by the first token that fully matches it, so a
+ * repository deleted and made again under the same name (a new id) cannot use it; one never used lapses
+ * after 7 days.
+ */
+export interface TrustedPublisherDocument extends StoredDocument {
+  /** The partition: the account that made it, whose username its workflows exchange tokens under. */
+  creatorId: string;
+  creatorName: string;
+  /** Whose keys it makes: its creator, or an organization its creator belongs to. */
+  ownerId: string;
+  ownerName: string;
+  repositoryOwner: string;
+  repository: string;
+  workflowFile: string;
+  environment: string | null;
+  /** GitHub's `repository_owner_id` and `repository_id` of the first token that matched it; null until then. */
+  repositoryOwnerId: string | null;
+  repositoryId: string | null;
+  createdAt: string;
+  /** Until it is first used: when it lapses. */
+  lapsesAt: string | null;
+  pinnedAt: string | null;
+  lastUsedAt: string | null;
+}
+
+/** A policy never used stops working this long after it was made (NuGet.org's "temporarily active for 7 days"). */
+const UNUSED_POLICY_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
+/** How many policies one account may make: the token exchange reads them all. */
+export const MAX_POLICIES_PER_ACCOUNT = 50;
+
+// GitHub's rules for the names a policy holds, so a policy that could never match is refused when made.
+const repositoryOwnerField = z
+  .string()
+  .max(39)
+  .regex(
+    /^[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?$/,
+    "must be a GitHub user or organization name, as in github.com/<owner>: letters, digits and hyphens (not first or last), at most 39 characters",
+  )
+  .meta({ examples: ['contoso'] });
+const repositoryField = z
+  .string()
+  .max(100)
+  .regex(/^(?!\.\.?$)[A-Za-z0-9._-]+$/, "must be the repository's own name, without its owner or a URL: letters, digits, '.', '_' and '-', at most 100 characters")
+  .meta({ examples: ['contoso-sdk'] });
+const workflowFileField = z
+  .string()
+  .max(255)
+  .regex(/^[A-Za-z0-9._-]+\.ya?ml$/i, 'must be the file name of a workflow in .github/workflows, without a path: a .yml or .yaml file such as release.yml')
+  .meta({ examples: ['release.yml'] });
+const environmentField = z
+  .string()
+  .trim()
+  .min(1)
+  .max(255)
+  .regex(/^[^\u0000-\u001f\u007f]+$/, 'must be the name of a GitHub deployment environment, without control characters')
+  .meta({ examples: ['release'] });
+
+export const createTrustedPublisherBody = z
+  .object({
+    owner: usernameField.describe('Whose keys the policy makes: you, or an organization you belong to'),
+    repositoryOwner: repositoryOwnerField,
+    repository: repositoryField,
+    workflowFile: workflowFileField,
+    environment: environmentField.nullable().optional().describe('The deployment environment the job must run in; none: any'),
+  })
+  .strict();
+
+/** `{id}`: one policy. */
+export const trustedPublisherParams = z.object({
+  id: z
+    .string()
+    .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'must be a trusted publishing policy id')
+    .meta({ examples: ['4b2f3c1d-5e6f-4a7b-8c9d-0e1f2a3b4c5d'] }),
+});
+
+export const POLICY_STATUSES = ['active', 'pending', 'lapsed', 'inactive'] as const;
+type PolicyStatus = (typeof POLICY_STATUSES)[number];
+
+export const trustedPublisherView = z.object({
+  id: z.string(),
+  owner: z.string(),
+  createdBy: z.string().describe('The username its workflows exchange tokens under (NuGet/login\'s `user`)'),
+  repositoryOwner: z.string(),
+  repository: z.string(),
+  workflowFile: z.string(),
+  environment: z.string().nullable(),
+  status: z
+    .enum(POLICY_STATUSES)
+    .describe(
+      '`active`: pinned to the repository\'s ids, makes keys; `pending`: not used yet, makes keys until `lapsesAt` and is pinned by the first; ' +
+        '`lapsed`: not used within 7 days, makes no keys (add it again); `inactive`: its creator no longer belongs to the organization that owns it, or that organization is gone, so it makes no keys while so',
+    ),
+  lapsesAt: z.string().nullable().describe('Until it is first used: when it lapses (or lapsed)'),
+  pinned: z
+    .object({ repositoryOwnerId: z.string(), repositoryId: z.string(), pinnedAt: z.string() })
+    .nullable()
+    .describe("The GitHub ids of the repository's owner and the repository, from the first token that matched"),
+  createdAt: z.string(),
+  lastUsedAt: z.string().nullable(),
+});
+type TrustedPublisherView = z.infer<typeof trustedPublisherView>;
+
+const noSuchPolicy = () => new Problem('not_found', 'There is no trusted publishing policy with that id that you can see.');
+
+/** Whether the creator may still make keys for the owner: itself, or a live organization it belongs to. */
+function ownerAllows(policy: TrustedPublisherDocument, owner: AccountDocument | undefined): boolean {
+  if (policy.ownerId === policy.creatorId) return true;
+  return owner?.kind === 'organization' && !owner.deletedAt && roleOf(owner as OrganizationDocument, policy.creatorId) !== undefined;
+}
+
+/** Whether a policy never used has passed its 7 days. */
+export const hasLapsed = (policy: TrustedPublisherDocument, now = clock.now().getTime()): boolean =>
+  policy.repositoryId === null && policy.lapsesAt !== null && Date.parse(policy.lapsesAt) <= now;
+
+function statusOf(policy: TrustedPublisherDocument, owner: AccountDocument | undefined): PolicyStatus {
+  if (!ownerAllows(policy, owner)) return 'inactive';
+  if (policy.repositoryId !== null) return 'active';
+  return hasLapsed(policy) ? 'lapsed' : 'pending';
+}
+
+function toView(policy: TrustedPublisherDocument, owner: AccountDocument | undefined): TrustedPublisherView {
+  const { id, ownerName, creatorName, repositoryOwner, repository, workflowFile, environment, lapsesAt, createdAt, lastUsedAt } = policy;
+  const pinned =
+    policy.repositoryId !== null && policy.repositoryOwnerId !== null && policy.pinnedAt !== null
+      ? { repositoryOwnerId: policy.repositoryOwnerId, repositoryId: policy.repositoryId, pinnedAt: policy.pinnedAt }
+      : null;
+  return {
+    id,
+    owner: ownerName,
+    createdBy: creatorName,
+    repositoryOwner,
+    repository,
+    workflowFile,
+    environment,
+    status: statusOf(policy, owner),
+    lapsesAt,
+    pinned,
+    createdAt,
+    lastUsedAt,
+  };
+}
+
+const byAge = (a: TrustedPublisherDocument, b: TrustedPublisherDocument) => a.createdAt.localeCompare(b.createdAt);
+
+/** The policies an account made (at most 50), oldest first: one query within its partition. */
+export async function policiesCreatedBy(creatorId: string): Promise<TrustedPublisherDocument[]> {
+  const { resources } = await container('trustedPublishers')
+    .items.query<TrustedPublisherDocument>(
+      // The filter names the partition too: the local stand-in ignores the option.
+      { query: 'SELECT * FROM c WHERE c.creatorId = @creator', parameters: [{ name: '@creator', value: creatorId }] },
+      { partitionKey: creatorId },
+    )
+    .fetchAll();
+  return resources.sort(byAge);
+}
+
+/** The policies other members made for these organizations: a query across partitions, off every hot path. */
+async function policiesOwnedByOthers(ownerIds: string[], callerId: string): Promise<TrustedPublisherDocument[]> {
+  if (ownerIds.length === 0) return [];
+  const { resources } = await container('trustedPublishers')
+    .items.query<TrustedPublisherDocument>({
+      query: 'SELECT * FROM c WHERE ARRAY_CONTAINS(@owners, c.ownerId) AND c.creatorId != @caller',
+      parameters: [
+        { name: '@owners', value: ownerIds },
+        { name: '@caller', value: callerId },
+      ],
+    })
+    .fetchAll();
+  return resources;
+}
+
+/**
+ * Records a change of a policy: in the log of whoever made it (the creator, or an admin of the owning
+ * organization removing it), in the creator's own log when someone else did it, and in the owning
+ * organization's trail.
+ */
+async function recordPolicyEvent(
+  action: AuditAction,
+  actor: Pick<AccountDocument, 'id' | 'username'>,
+  policy: TrustedPublisherDocument,
+  clientAddress: string,
+  more: Record<string, string> = {},
+): Promise<void> {
+  const details = {
+    policyId: policy.id,
+    owner: policy.ownerName,
+    repository: `${policy.repositoryOwner}/${policy.repository}`,
+    workflowFile: policy.workflowFile,
+    ...(policy.environment !== null ? { environment: policy.environment } : {}),
+    ...more,
+  };
+  await recordAudit(actor.id, action, clientAddress, details);
+  // The creator learns what someone else did to its policy, but not from where.
+  if (actor.id !== policy.creatorId) await recordAudit(policy.creatorId, action, 'unknown', { ...details, by: actor.username });
+  if (policy.ownerId !== policy.creatorId) {
+    await recordTrailEvent([policy.ownerId], { action, actor: { accountId: actor.id, username: actor.username }, details });
+  }
+}
+
+/**
+ * Adds a policy for the caller or an organization the caller belongs to. It is not pinned yet: the first
+ * token that fully matches it pins it, unless 7 days pass first.
+ */
+export async function createTrustedPublisher(
+  caller: AccountDocument,
+  input: z.infer<typeof createTrustedPublisherBody>,
+  clientAddress: string,
+): Promise<TrustedPublisherView> {
+  const owner = await allowedOwner(caller, input.owner, 'A trusted publishing policy');
+  if ((await policiesCreatedBy(caller.id)).length >= MAX_POLICIES_PER_ACCOUNT) {
+    throw new Problem(
+      'trusted_publisher_limit',
+      `You have ${MAX_POLICIES_PER_ACCOUNT} trusted publishing policies, as many as an account may have. Remove one you no longer use first.`,
+    );
+  }
+  const now = clock.now();
+  const policy: TrustedPublisherDocument = {
+    id: randomUUID(),
+    creatorId: caller.id,
+    creatorName: caller.username,
+    ownerId: owner.id,
+    ownerName: owner.username,
+    repositoryOwner: input.repositoryOwner,
+    repository: input.repository,
+    workflowFile: input.workflowFile,
+    environment: input.environment ?? null,
+    repositoryOwnerId: null,
+    repositoryId: null,
+    createdAt: now.toISOString(),
+    lapsesAt: new Date(now.getTime() + UNUSED_POLICY_LIFETIME_MS).toISOString(),
+    pinnedAt: null,
+    lastUsedAt: null,
+  };
+  await container('trustedPublishers').items.create(policy);
+  await recordPolicyEvent('trusted_publisher_added', caller, policy, clientAddress);
+  return toView(policy, owner);
+}
+
+/** The organizations the caller administers, by their own documents (the account's list only says where to look). */
+async function organizationsAdministered(caller: AccountDocument): Promise<OrganizationDocument[]> {
+  const candidates = await Promise.all(
+    caller.organizations.filter((o) => o.role === 'admin').map((o) => accountHolding({ kind: 'username', name: o.name })),
+  );
+  return candidates.filter(
+    (o): o is OrganizationDocument => o?.kind === 'organization' && !o.deletedAt && roleOf(o as OrganizationDocument, caller.id) === 'admin',
+  );
+}
+
+/**
+ * The policies the caller made, then those other members made for the organizations the caller administers,
+ * each with its status (which reads the owning organization, once each).
+ */
+export async function listTrustedPublishers(caller: AccountDocument): Promise<TrustedPublisherView[]> {
+  const administered = await organizationsAdministered(caller);
+  const [own, others] = await Promise.all([
+    policiesCreatedBy(caller.id),
+    policiesOwnedByOthers(
+      administered.map((o) => o.id),
+      caller.id,
+    ),
+  ]);
+  const owners = new Map<string, AccountDocument | undefined>([[caller.id, caller], ...administered.map((o) => [o.id, o] as const)]);
+  for (const ownerId of new Set(own.map((p) => p.ownerId))) if (!owners.has(ownerId)) owners.set(ownerId, await readAccount(ownerId));
+  return [...own, ...others.sort(byAge)].map((policy) => toView(policy, owners.get(policy.ownerId)));
+}
+
+/**
+ * The policy, for whoever may remove it: its creator (one point read in its own partition), or an admin of
+ * the organization that owns it (found by id across partitions, then the organization's own document
+ * decides). Anyone else learns nothing, not even that it exists.
+ */
+async function policyToRemove(caller: AccountDocument, id: string): Promise<TrustedPublisherDocument> {
+  const own = await readDocument<TrustedPublisherDocument>('trustedPublishers', id, caller.id);
+  if (own) return own;
+  const { resources } = await container('trustedPublishers')
+    .items.query<TrustedPublisherDocument>({ query: 'SELECT * FROM c WHERE c.id = @id', parameters: [{ name: '@id', value: id }] })
+    .fetchAll();
+  const [policy] = resources;
+  if (!policy || policy.ownerId === policy.creatorId) throw noSuchPolicy();
+  const owner = await readAccount(policy.ownerId);
+  if (owner?.kind !== 'organization' || owner.deletedAt || roleOf(owner as OrganizationDocument, caller.id) !== 'admin') throw noSuchPolicy();
+  return policy;
+}
+
+/**
+ * Removes a policy: it makes no key from now on, and the keys it made stop working. The document goes first,
+ * then the keys are looked for, so a key an exchange makes meanwhile is either found here or finds the policy
+ * gone itself (tokenExchange.ts).
+ */
+export async function deleteTrustedPublisher(caller: AccountDocument, id: string, clientAddress: string): Promise<void> {
+  const policy = await policyToRemove(caller, id);
+  try {
+    await container('trustedPublishers').item(policy.id, policy.creatorId).delete();
+  } catch (error) {
+    // Removed by a request at the same moment: that one records it.
+    if (isNotFound(error)) throw noSuchPolicy();
+    throw error;
+  }
+  await revokeTrustedPublishingKeys(policy.creatorId, policy.id);
+  await recordPolicyEvent('trusted_publisher_removed', caller, policy, clientAddress);
+}
+
+/** The policy as stored now, or undefined once it is removed. */
+export const currentPolicy = (policy: TrustedPublisherDocument) =>
+  readDocument<TrustedPublisherDocument>('trustedPublishers', policy.id, policy.creatorId);
+
+/**
+ * Pins a policy to the ids of the first token that fully matched it, under its ETag: of two exchanges at
+ * once, one pins and the other finds it pinned, to the same ids or not. Answers whether the policy is now
+ * pinned to these ids (and whether this call pinned it); false when it is pinned to others, lapsed or gone.
+ */
+export async function pinPolicy(
+  policy: TrustedPublisherDocument,
+  ids: { repositoryOwnerId: string; repositoryId: string },
+): Promise<{ matches: boolean; pinnedNow: boolean }> {
+  const now = clock.now();
+  let pinnedNow = false;
+  const updated = await updateDocumentFrom<TrustedPublisherDocument>(
+    'trustedPublishers',
+    policy,
+    (current) => {
+      pinnedNow = current.repositoryId === null && !hasLapsed(current, now.getTime());
+      if (!pinnedNow) return undefined;
+      const at = now.toISOString();
+      return { ...current, ...ids, pinnedAt: at, lapsesAt: null, lastUsedAt: at };
+    },
+    policy.creatorId,
+  );
+  const matches = updated !== undefined && updated.repositoryId === ids.repositoryId && updated.repositoryOwnerId === ids.repositoryOwnerId;
+  return { matches, pinnedNow: matches && pinnedNow };
+}
+
+/** Notes a pinned policy's use (one patch); false when the policy was removed meanwhile. */
+export async function markUsed(policy: TrustedPublisherDocument): Promise<boolean> {
+  try {
+    await container('trustedPublishers')
+      .item(policy.id, policy.creatorId)
+      .patch([{ op: 'set', path: '/lastUsedAt', value: clock.now().toISOString() }]);
+    return true;
+  } catch (error) {
+    if (isNotFound(error)) return false;
+    throw error;
+  }
+}
+
+/** Records that a policy was pinned by its first matching token, with the ids it is pinned to. */
+export const recordPinned = (
+  creator: AccountDocument,
+  policy: TrustedPublisherDocument,
+  ids: { repositoryOwnerId: string; repositoryId: string },
+  clientAddress: string,
+) => recordPolicyEvent('trusted_publisher_pinned', creator, policy, clientAddress, ids);
+
+/**
+ * Removes the policies an account made and those it owns (account deletion; an organization support deletes
+ * owns some): none makes a key again. Runs again without harm.
+ */
+export async function deleteTrustedPublishersOf(accountId: string): Promise<void> {
+  const { resources: owned } = await container('trustedPublishers')
+    .items.query<Pick<TrustedPublisherDocument, 'id' | 'creatorId'>>({
+      query: 'SELECT c.id, c.creatorId FROM c WHERE c.ownerId = @account',
+      parameters: [{ name: '@account', value: accountId }],
+    })
+    .fetchAll();
+  const created = await policiesCreatedBy(accountId);
+  for (const policy of [...created, ...owned]) {
+    try {
+      await container('trustedPublishers').item(policy.id, policy.creatorId).delete();
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+}
+
+/**
+ * Deletes an organization (lib/organizations/lifecycle.ts), then the policies it owns: with their owner gone
+ * none could make a key again, and they would only stay in their creators' lists. Asking again after a stop
+ * between the two finds the organization gone (404); its policies then show `inactive` until their creators
+ * remove them.
+ */
+export async function deleteOrganizationAndItsPolicies(name: string, caller: AccountDocument, clientAddress: string, log: Log): Promise<void> {
+  await deleteOrganization(name, caller, clientAddress, log);
+  const organization = await accountHolding({ kind: 'username', name });
+  if (organization?.kind === 'organization' && organization.deletedAt) await deleteTrustedPublishersOf(organization.id);
+}

@@ -1,0 +1,82 @@
+import { clock } from '../../lib/shared/clock';
+import type { GitHubRepository, WorkflowRunDescription } from '../../local/githubActions/oidcTokens';
+import type { WorkflowTokenOptions } from '../standins/githubActions';
+import type { Member } from './organizations';
+import type { ApiResponse, TestService } from './service';
+
+/** The body of `POST /api/me/trusted-publishers`. */
+export interface TrustedPublisherRequest {
+  owner: string;
+  repositoryOwner: string;
+  repository: string;
+  workflowFile: string;
+  environment?: string | null;
+}
+
+/** `POST /api/me/trusted-publishers` as `user`: by default a policy of `user` for `repository`'s release.yml. */
+export function requestTrustedPublisher(
+  service: TestService,
+  user: Pick<Member, 'username' | 'sessionToken'>,
+  repository: Pick<GitHubRepository, 'owner' | 'name'>,
+  overrides: Partial<TrustedPublisherRequest> = {},
+): Promise<ApiResponse> {
+  const body: TrustedPublisherRequest = {
+    owner: user.username,
+    repositoryOwner: repository.owner,
+    repository: repository.name,
+    workflowFile: 'release.yml',
+    ...overrides,
+  };
+  return service.call('POST', '/api/me/trusted-publishers', { token: user.sessionToken, body });
+}
+
+/** Adds a policy as `requestTrustedPublisher` does, and fails the test unless the service answered 201. */
+export async function addTrustedPublisher(
+  service: TestService,
+  user: Pick<Member, 'username' | 'sessionToken'>,
+  repository: Pick<GitHubRepository, 'owner' | 'name'>,
+  overrides: Partial<TrustedPublisherRequest> = {},
+): Promise<{ id: string; status: string; [field: string]: unknown }> {
+  const response = await requestTrustedPublisher(service, user, repository, overrides);
+  if (response.status !== 201) throw new Error(`adding a trusted publisher for ${user.username} failed: ${response.status} ${response.text}`);
+  return response.body;
+}
+
+/** `GET /api/me/trusted-publishers` as `user`, failing the test unless it answers 200. */
+export async function trustedPublishersOf(service: TestService, user: Pick<Member, 'sessionToken'>) {
+  const response = await service.call('GET', '/api/me/trusted-publishers', { token: user.sessionToken });
+  if (response.status !== 200) throw new Error(`listing trusted publishers failed: ${response.status} ${response.text}`);
+  return response.body;
+}
+
+/** `DELETE /api/me/trusted-publishers/{id}` by `by`. */
+export const removeTrustedPublisher = (service: TestService, by: Pick<Member, 'sessionToken'>, id: string): Promise<ApiResponse> =>
+  service.call('DELETE', `/api/me/trusted-publishers/${id}`, { token: by.sessionToken });
+
+/** The token GitHub Actions gives a run of `workflowFile` (default release.yml) in `repository`, issued by the service's clock. */
+export function workflowToken(
+  service: TestService,
+  repository: GitHubRepository,
+  run: Partial<WorkflowRunDescription> = {},
+  options: WorkflowTokenOptions = {},
+): string {
+  return service.github.mint({ repository, workflowFile: 'release.yml', ...run }, { issuedAt: clock.now(), ...options });
+}
+
+/**
+ * `POST /api/v2/token` exactly as the NuGet/login action sends it (NuGet/login src/index.ts): the token as
+ * Bearer, `Content-Type: application/json`, `User-Agent: nuget/login-action`, `{ username, tokenType: "ApiKey" }`.
+ */
+export function exchangeToken(service: TestService, username: string, oidcToken: string): Promise<ApiResponse> {
+  return service.call('POST', '/api/v2/token', {
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${oidcToken}`, 'User-Agent': 'nuget/login-action' },
+    rawBody: JSON.stringify({ username, tokenType: 'ApiKey' }),
+  });
+}
+
+/** The key a workflow run gets for `username`'s policy, failing the test unless the exchange answered 200. */
+export async function trustedPublishingKey(service: TestService, username: string, oidcToken: string): Promise<string> {
+  const response = await exchangeToken(service, username, oidcToken);
+  if (response.status !== 200) throw new Error(`the token exchange for ${username} failed: ${response.status} ${response.text}`);
+  return response.body.apiKey;
+}

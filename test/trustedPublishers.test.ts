@@ -1,0 +1,292 @@
+import { clock } from '../lib/shared/clock';
+import { container } from '../lib/shared/storage/cosmos';
+import { outcome, useTestService } from './support/service';
+import { uniqueName } from './support/people';
+import type { Member } from './support/organizations';
+import type { GitHubRepository } from './standins/githubActions';
+
+/**
+ * Trusted publishing policies as their owners manage them (`/api/me/trusted-publishers`): who may add one for
+ * which owner, what a policy must name, what the list shows, who may remove one, and what each change leaves
+ * in the security log and the organization's trail.
+ */
+const SITE_ADMIN = uniqueName('tp-admin');
+const service = useTestService({ settings: { SITE_ADMINS: SITE_ADMIN } });
+
+const newRepository = (owner = uniqueName('octo')): GitHubRepository => service.github.repository(`${owner}/${uniqueName('repo')}`);
+const DAY = 24 * 60 * 60 * 1000;
+
+async function organizationWith(admin: Member, member?: Member, role: 'admin' | 'collaborator' = 'collaborator') {
+  const { name } = await service.createOrganization(admin);
+  if (member) await service.inviteAndAccept(name, admin, member, role);
+  return name;
+}
+
+describe('adding a policy', () => {
+  it('answers the policy, pending its first use for 7 days, lists it and records it', async () => {
+    const user = await service.confirmedUser();
+    const repository = newRepository();
+    const before = Date.now();
+    const response = await service.requestTrustedPublisher(user, repository, { environment: 'release' });
+    expect(response.status).toBe(201);
+    expect(response.body).toEqual({
+      id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      owner: user.username,
+      createdBy: user.username,
+      repositoryOwner: repository.owner,
+      repository: repository.name,
+      workflowFile: 'release.yml',
+      environment: 'release',
+      status: 'pending',
+      lapsesAt: expect.any(String),
+      pinned: null,
+      createdAt: expect.any(String),
+      lastUsedAt: null,
+    });
+    const lapse = Date.parse(response.body.lapsesAt) - before;
+    expect(lapse).toBeGreaterThanOrEqual(7 * DAY - 1000);
+    expect(lapse).toBeLessThanOrEqual(7 * DAY + 5000);
+    expect(await service.trustedPublishersOf(user)).toEqual([response.body]);
+    expect((await service.securityLog(user))[0]).toMatchObject({
+      action: 'trusted_publisher_added',
+      details: { policyId: response.body.id, owner: user.username, repository: `${repository.owner}/${repository.name}`, workflowFile: 'release.yml', environment: 'release' },
+    });
+  });
+
+  it('takes no environment, or null for none, and keeps the names as typed', async () => {
+    const user = await service.confirmedUser();
+    const withNull = await service.addTrustedPublisher(user, { owner: 'Octo-Org', name: 'My.Repo_1' }, { environment: null, workflowFile: 'Publish.YAML' });
+    expect(withNull).toMatchObject({ repositoryOwner: 'Octo-Org', repository: 'My.Repo_1', workflowFile: 'Publish.YAML', environment: null });
+    expect((await service.addTrustedPublisher(user, newRepository())).environment).toBeNull();
+  });
+
+  it('lets a member of an organization, admin or collaborator, add one for it; the trail records it', async () => {
+    const admin = await service.confirmedUser();
+    const collaborator = await service.confirmedUser();
+    const name = await organizationWith(admin, collaborator);
+    const repository = newRepository();
+    const policy = await service.addTrustedPublisher(collaborator, repository, { owner: name });
+    expect(policy).toMatchObject({ owner: name, createdBy: collaborator.username, status: 'pending' });
+    const trail = (await service.organizationAudit(name, admin)).body.events;
+    expect(trail[0]).toMatchObject({
+      action: 'trusted_publisher_added',
+      actor: { username: collaborator.username },
+      details: { policyId: policy.id, owner: name, repository: `${repository.owner}/${repository.name}` },
+    });
+    expect((await service.addTrustedPublisher(admin, repository, { owner: name })).owner).toBe(name);
+  });
+
+  it('refuses an owner the caller does not belong to, exists or not, or one support locked: 403 owner_not_allowed', async () => {
+    const admin = await service.confirmedUser();
+    const outsider = await service.confirmedUser();
+    const name = await organizationWith(admin);
+    const repository = newRepository();
+    for (const owner of [name, admin.username, uniqueName('nobody')]) {
+      const response = await service.requestTrustedPublisher(outsider, repository, { owner });
+      expect(`${owner}: ${outcome(response)}`).toBe(`${owner}: 403 owner_not_allowed`);
+      expect(response.body.detail).toBe(`A trusted publishing policy can be owned by you or by an organization you belong to, not by '${owner}'.`);
+    }
+    const siteAdmin = await service.confirmedUser(undefined, SITE_ADMIN);
+    expect((await service.lockAccount(siteAdmin, name)).status).toBe(200);
+    expect(outcome(await service.requestTrustedPublisher(admin, repository, { owner: name }))).toBe('403 owner_not_allowed');
+    expect(await service.trustedPublishersOf(admin)).toEqual([]);
+  });
+
+  it.each([
+    [{ repositoryOwner: '-octo' }, 'repositoryOwner'],
+    [{ repositoryOwner: 'octo-' }, 'repositoryOwner'],
+    [{ repositoryOwner: 'o'.repeat(40) }, 'repositoryOwner'],
+    [{ repositoryOwner: 'octo/org' }, 'repositoryOwner'],
+    [{ repositoryOwner: '' }, 'repositoryOwner'],
+    [{ repository: 'octo/repo' }, 'repository'],
+    [{ repository: 'https://github.com/octo/repo' }, 'repository'],
+    [{ repository: '..' }, 'repository'],
+    [{ repository: 'r'.repeat(101) }, 'repository'],
+    [{ repository: 'my repo' }, 'repository'],
+    [{ workflowFile: '.github/workflows/release.yml' }, 'workflowFile'],
+    [{ workflowFile: 'release' }, 'workflowFile'],
+    [{ workflowFile: 'release.json' }, 'workflowFile'],
+    [{ workflowFile: 'release@v1.yml' }, 'workflowFile'],
+    [{ workflowFile: `${'w'.repeat(252)}.yml` }, 'workflowFile'],
+    [{ environment: '' }, 'environment'],
+    [{ environment: '   ' }, 'environment'],
+    [{ environment: 'e'.repeat(256) }, 'environment'],
+    [{ environment: 'prod\nuction' }, 'environment'],
+    [{ environment: 5 }, 'environment'],
+    [{ owner: 'not a name' }, 'owner'],
+    [{ owner: undefined }, 'owner'],
+    [{ workflowFile: undefined }, 'workflowFile'],
+    [{ scopes: ['package:push'] }, 'scopes'],
+  ])('refuses %j, naming the field, and adds nothing', async (overrides, field) => {
+    const user = await service.confirmedUser();
+    const response = await service.requestTrustedPublisher(user, newRepository(), overrides as never);
+    expect(outcome(response)).toBe('400 invalid_request');
+    expect(response.body.detail).toContain(`'${field}'`);
+    expect(await service.trustedPublishersOf(user)).toEqual([]);
+  });
+
+  it('needs a full session', async () => {
+    const user = await service.confirmedUser();
+    const repository = newRepository();
+    const body = { owner: user.username, repositoryOwner: repository.owner, repository: repository.name, workflowFile: 'release.yml' };
+    expect(outcome(await service.call('POST', '/api/me/trusted-publishers', { body }))).toBe('401 unauthorized');
+    const recovery = await service.recoverySession(user);
+    expect(outcome(await service.call('POST', '/api/me/trusted-publishers', { token: recovery, body }))).toBe('403 microsoft_account_required');
+    expect(outcome(await service.call('GET', '/api/me/trusted-publishers', { token: recovery }))).toBe('403 microsoft_account_required');
+  });
+
+  it('stops at 50 policies an account made: 409 trusted_publisher_limit', async () => {
+    const user = await service.confirmedUser();
+    const repository = newRepository();
+    for (let batch = 0; batch < 5; batch += 1) {
+      await Promise.all(Array.from({ length: 10 }, (_, i) => service.addTrustedPublisher(user, repository, { workflowFile: `release-${batch}-${i}.yml` })));
+    }
+    const refused = await service.requestTrustedPublisher(user, repository, { workflowFile: 'one-more.yml' });
+    expect(outcome(refused)).toBe('409 trusted_publisher_limit');
+    expect(await service.trustedPublishersOf(user)).toHaveLength(50);
+    // Removing one makes room again.
+    const [first] = await service.trustedPublishersOf(user);
+    expect((await service.removeTrustedPublisher(user, first.id)).status).toBe(204);
+    expect((await service.requestTrustedPublisher(user, repository, { workflowFile: 'one-more.yml' })).status).toBe(201);
+  });
+});
+
+describe('the list', () => {
+  it("shows an organization's admins the policies its members made for it, and nobody else's", async () => {
+    const admin = await service.confirmedUser();
+    const collaborator = await service.confirmedUser();
+    const other = await service.confirmedUser();
+    const name = await organizationWith(admin, collaborator);
+    await service.inviteAndAccept(name, admin, other);
+    const forOrganization = await service.addTrustedPublisher(collaborator, newRepository(), { owner: name });
+    const ownPolicy = await service.addTrustedPublisher(collaborator, newRepository());
+    const adminsOwn = await service.addTrustedPublisher(admin, newRepository());
+
+    expect((await service.trustedPublishersOf(collaborator)).map((p: { id: string }) => p.id)).toEqual([forOrganization.id, ownPolicy.id]);
+    expect((await service.trustedPublishersOf(admin)).map((p: { id: string; createdBy: string }) => [p.id, p.createdBy])).toEqual([
+      [adminsOwn.id, admin.username],
+      [forOrganization.id, collaborator.username],
+    ]);
+    // Another collaborator sees none of it; nor does an account outside.
+    expect(await service.trustedPublishersOf(other)).toEqual([]);
+    expect(await service.trustedPublishersOf(await service.confirmedUser())).toEqual([]);
+  });
+
+  it('says a policy is lapsed once 7 days pass unused, and inactive once its creator left the owning organization', async () => {
+    const admin = await service.confirmedUser();
+    const member = await service.confirmedUser();
+    const name = await organizationWith(admin, member);
+    const forOrganization = await service.addTrustedPublisher(member, newRepository(), { owner: name });
+    const own = await service.addTrustedPublisher(member, newRepository());
+
+    jest.spyOn(clock, 'now').mockReturnValue(new Date(Date.now() + 7 * DAY + 60_000));
+    const later = { sessionToken: await service.signIn(member.person) };
+    expect((await service.trustedPublishersOf(later)).map((p: { status: string }) => p.status)).toEqual(['lapsed', 'lapsed']);
+    jest.restoreAllMocks();
+
+    await service.removeMember(name, member, member);
+    const listed = await service.trustedPublishersOf(member);
+    expect(listed.map((p: { id: string; status: string }) => [p.id, p.status])).toEqual([
+      [forOrganization.id, 'inactive'],
+      [own.id, 'pending'],
+    ]);
+    // The organization's admin still sees it, to remove it.
+    expect((await service.trustedPublishersOf(admin)).map((p: { id: string; status: string }) => [p.id, p.status])).toEqual([[forOrganization.id, 'inactive']]);
+  });
+});
+
+describe('removing a policy', () => {
+  it('by its creator: 204, gone from the list, recorded; again: 404', async () => {
+    const user = await service.confirmedUser();
+    const policy = await service.addTrustedPublisher(user, newRepository());
+    expect((await service.removeTrustedPublisher(user, policy.id)).status).toBe(204);
+    expect(await service.trustedPublishersOf(user)).toEqual([]);
+    expect((await service.securityLog(user))[0]).toMatchObject({ action: 'trusted_publisher_removed', details: { policyId: policy.id } });
+    expect(outcome(await service.removeTrustedPublisher(user, policy.id))).toBe('404 not_found');
+  });
+
+  it("by an admin of the owning organization: the creator's log and the trail say who", async () => {
+    const admin = await service.confirmedUser();
+    const member = await service.confirmedUser();
+    const name = await organizationWith(admin, member);
+    const policy = await service.addTrustedPublisher(member, newRepository(), { owner: name });
+    expect((await service.removeTrustedPublisher(admin, policy.id)).status).toBe(204);
+    expect(await service.trustedPublishersOf(member)).toEqual([]);
+    expect((await service.securityLog(admin))[0]).toMatchObject({ action: 'trusted_publisher_removed', details: { policyId: policy.id } });
+    const creatorsLog = (await service.call('GET', '/api/me/audit', { token: member.sessionToken })).body.events;
+    expect(creatorsLog[0]).toMatchObject({ action: 'trusted_publisher_removed', clientAddress: 'unknown', details: { policyId: policy.id, by: admin.username } });
+    expect((await service.organizationAudit(name, member)).body.events[0]).toMatchObject({
+      action: 'trusted_publisher_removed',
+      actor: { username: admin.username },
+      details: { policyId: policy.id },
+    });
+  });
+
+  it("answers 404 to anyone else: another member, an outsider, an admin of another organization, an id nobody has", async () => {
+    const admin = await service.confirmedUser();
+    const member = await service.confirmedUser();
+    const collaborator = await service.confirmedUser();
+    const otherAdmin = await service.confirmedUser();
+    const name = await organizationWith(admin, member);
+    await service.inviteAndAccept(name, admin, collaborator);
+    await organizationWith(otherAdmin);
+    const forOrganization = await service.addTrustedPublisher(member, newRepository(), { owner: name });
+    const own = await service.addTrustedPublisher(member, newRepository());
+
+    for (const [who, id] of [
+      [collaborator, forOrganization.id],
+      [otherAdmin, forOrganization.id],
+      [await service.confirmedUser(), forOrganization.id],
+      // An admin of the organization may remove the organization's policies, not a member's own.
+      [admin, own.id],
+      [member, '0f1e2d3c-4b5a-4978-8796-a5b4c3d2e1f0'],
+    ] as const) {
+      const response = await service.removeTrustedPublisher(who, id);
+      expect(outcome(response)).toBe('404 not_found');
+      expect(response.body.detail).toBe('There is no trusted publishing policy with that id that you can see.');
+    }
+    expect((await service.trustedPublishersOf(member)).map((p: { id: string }) => p.id)).toEqual([forOrganization.id, own.id]);
+    expect(outcome(await service.removeTrustedPublisher(member, 'not-an-id'))).toBe('400 invalid_request');
+    expect(outcome(await service.call('DELETE', `/api/me/trusted-publishers/${own.id}`))).toBe('401 unauthorized');
+  });
+
+  it('ten removals at once: one 204, the rest 404, and one record', async () => {
+    const user = await service.confirmedUser();
+    const policy = await service.addTrustedPublisher(user, newRepository());
+    const answers = await Promise.all(Array.from({ length: 10 }, () => service.removeTrustedPublisher(user, policy.id)));
+    expect(answers.map(outcome).sort()).toEqual(['204', ...Array<string>(9).fill('404 not_found')]);
+    expect((await service.securityLog(user)).filter((e) => e.action === 'trusted_publisher_removed')).toHaveLength(1);
+  });
+});
+
+describe('deletion', () => {
+  it("removes the policies the account made, whichever owner they are for", async () => {
+    const admin = await service.confirmedUser();
+    const member = await service.confirmedUser();
+    const name = await organizationWith(admin, member);
+    await service.addTrustedPublisher(member, newRepository(), { owner: name });
+    await service.addTrustedPublisher(member, newRepository());
+    expect((await service.call('DELETE', '/api/me', { token: member.sessionToken, body: { confirmUsername: member.username } })).status).toBe(202);
+    jest.spyOn(clock, 'now').mockImplementation(() => new Date(Date.now() + 25 * 60 * 60 * 1000));
+    await service.host.runTimer('processAccountDeletions');
+    jest.restoreAllMocks();
+    const { resources } = await container('trustedPublishers')
+      .items.query({ query: 'SELECT c.id FROM c WHERE c.creatorName = @name', parameters: [{ name: '@name', value: member.username }] })
+      .fetchAll();
+    expect(resources).toEqual([]);
+    expect(await service.trustedPublishersOf(admin)).toEqual([]);
+  });
+
+  it('of an organization removes the policies it owns, its former members\' too, and no other', async () => {
+    const admin = await service.confirmedUser();
+    const member = await service.confirmedUser();
+    const name = await organizationWith(admin, member);
+    await service.addTrustedPublisher(admin, newRepository(), { owner: name });
+    await service.addTrustedPublisher(member, newRepository(), { owner: name });
+    const own = await service.addTrustedPublisher(member, newRepository());
+    await service.removeMember(name, admin, member);
+    expect((await service.call('DELETE', `/api/organizations/${name}`, { token: admin.sessionToken })).status).toBe(204);
+    expect(await service.trustedPublishersOf(admin)).toEqual([]);
+    expect((await service.trustedPublishersOf(member)).map((p: { id: string }) => p.id)).toEqual([own.id]);
+  });
+});

@@ -138,6 +138,26 @@ describe('a workflow run the policy trusts', () => {
     expect((await listKeys(member)).map((k: { trustedPublishing: boolean; owner: string }) => [k.owner, k.trustedPublishing])).toEqual([[name, true]]);
   });
 
+  it("tells the package's owners of its pushes, but never announces the key, warns of its expiry or indexes it", async () => {
+    const { user, repository } = await publisher();
+    const key = await service.trustedPublishingKey(user.username, service.workflowToken(repository));
+    const keyId = key.split('.')[1];
+    const packageId = uniqueName('Told.Lib');
+    const pushed = await service.pushOk(key, packageId);
+    // It expires within minutes, yet the build is not told to regenerate it: it cannot be regenerated.
+    expect(pushed.headers.get('x-nuget-warning')).toBeNull();
+    const { resources: expiries } = await container('apiKeyExpiries')
+      .items.query({ query: 'SELECT c.id FROM c WHERE c.keyId = @key', parameters: [{ name: '@key', value: keyId }] })
+      .fetchAll();
+    expect(expiries).toEqual([]);
+
+    await service.deliverNotices();
+    expect(service.noticesTo(user.person.email, `Package pushed: ${packageId} 1.0.0`)).toHaveLength(1);
+    expect((await service.call('DELETE', `/api/me/api-keys/${keyId}`, { token: user.sessionToken })).status).toBe(204);
+    await service.deliverNotices();
+    expect(service.noticesTo(user.person.email, /^API key /)).toEqual([]);
+  });
+
   it('matches owner, repository, workflow file and environment case-insensitively, and lets a policy without an environment take any', async () => {
     const user = await service.confirmedUser();
     const repository = newRepository();

@@ -11,7 +11,7 @@ import { packageOwnerRemovedNotice } from '../shared/email/messages';
 import { noticeToAll } from '../accounts/notices';
 import { organizationsAmong, pushRecorded, recordListingChange, type PackageActor } from './packageEvents';
 import { reservationCovering } from './prefixes';
-import { compareVersions, MAX_ID_AND_VERSION_LENGTH, storedVersion, versionField, versionLookupField, type NuGetVersion } from './versions';
+import { compareVersions, MAX_ID_AND_VERSION_LENGTH, storedVersion, versionField, versionLookupField, type NuGetVersion, type StoredVersion } from './versions';
 import type { Log } from '../shared/log';
 
 export interface PackageOwner {
@@ -77,8 +77,6 @@ export const packageOwnerParams = z.object({ id: packageIdField, username: usern
 /** `{id}` and `{version}`: one version of a package, in any spelling NuGet reads as it (`1.0` is `1.0.0`). */
 export const packageVersionParams = z.object({ id: packageIdField, version: versionLookupField });
 export const listedBody = z.object({ listed: z.boolean() }).strict();
-
-type StoredVersion = ReturnType<typeof storedVersion>;
 
 /** The package's versions, normalized, each once (by its key), in push order. */
 export function versionsOf(pkg: PackageDocument): StoredVersion[] {

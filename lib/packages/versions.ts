@@ -138,15 +138,33 @@ export function readVersion(input: string): VersionReading {
   return reading;
 }
 
+/** A stored version read back: its normalized form and key, and what NuGet reads it as if it can. */
+export type StoredVersion = Readonly<Pick<NuGetVersion, 'normalized' | 'key'> & { parsed?: Readonly<NuGetVersion> }>;
+
+/**
+ * Stored strings as read back, kept by each instance: every push, unlist and view of a package reads all its
+ * versions again, and they are the same strings each time. Bounded, so distinct versions without end cannot
+ * grow it: when full it starts over.
+ */
+const storedReadings = new Map<string, StoredVersion>();
+const MAX_STORED_READINGS = 20_000;
+
 /**
  * A version as stored: normalized since versions were parsed as NuGet does; lower-cased as pushed before.
  * Either way this gives its normalized form and key; a stored string NuGet could not parse is its own key.
  */
-export function storedVersion(stored: string): Pick<NuGetVersion, 'normalized' | 'key'> & { parsed?: NuGetVersion } {
+export function storedVersion(stored: string): StoredVersion {
+  const known = storedReadings.get(stored);
+  if (known) return known;
   const reading = parseVersion(stored);
-  return 'version' in reading
-    ? { normalized: reading.version.normalized, key: reading.version.key, parsed: reading.version }
-    : { normalized: stored, key: stored.toLowerCase() };
+  const version: StoredVersion = Object.freeze(
+    'version' in reading
+      ? { normalized: reading.version.normalized, key: reading.version.key, parsed: Object.freeze(reading.version) }
+      : { normalized: stored, key: stored.toLowerCase() },
+  );
+  if (storedReadings.size >= MAX_STORED_READINGS) storedReadings.clear();
+  storedReadings.set(stored, version);
+  return version;
 }
 
 /** NuGet's order (VersionComparer.Default): numbers, then a release before its prereleases, label by label. */

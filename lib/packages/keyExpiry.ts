@@ -16,7 +16,7 @@ import { clock } from '../shared/clock';
 import { apiKeyExpiringMessage, apiKeysPage } from '../shared/email/messages';
 import { deliverSoon, queueEmail } from '../shared/email/outbox';
 import type { Log } from '../shared/log';
-import { container, isNotFound, isPreconditionFailed, readDocument, replaceIfUnchanged, type StoredDocument } from '../shared/storage/cosmos';
+import { container, documentsInPartition, isNotFound, isPreconditionFailed, readDocument, replaceIfUnchanged, type StoredDocument } from '../shared/storage/cosmos';
 import { readAccount } from '../accounts/account';
 import type { ApiKeyDocument } from './apiKeys';
 
@@ -149,14 +149,7 @@ export async function notifyExpiringApiKeys(log: Log): Promise<{ warned: number;
   const tally = { warned: 0, failed: 0 };
   for (let offset = 0; offset <= 7; offset += 1) {
     const day = dayOf(new Date(now + offset * DAY_MS).toISOString());
-    const { resources } = await container('apiKeyExpiries')
-      .items.query<ExpiryEntry>(
-        // The filter names the partition too: the local stand-in ignores the option.
-        { query: 'SELECT * FROM c WHERE c.day = @day', parameters: [{ name: '@day', value: day }] },
-        { partitionKey: day },
-      )
-      .fetchAll();
-    for (const entry of resources) {
+    for (const entry of await documentsInPartition<ExpiryEntry>('apiKeyExpiries', day)) {
       const warning = warningDue(entry, now);
       if (!warning) continue;
       try {

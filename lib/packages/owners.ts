@@ -9,7 +9,7 @@ import {
 } from '../shared/email/messages';
 import { abandonEmail, deliverSoon, queueEmail } from '../shared/email/outbox';
 import { Problem } from '../shared/problems';
-import { container, isNotFound, readDocument, updateDocument, type StoredDocument } from '../shared/storage/cosmos';
+import { container, documentsInPartition, isNotFound, readDocument, updateDocument, type StoredDocument } from '../shared/storage/cosmos';
 import { findToken, issueToken, spendToken, tokensConcerning, tokenField } from '../shared/tokens';
 import { readAccount, tokenRecipient, tokenStillAddressed, type AccountDocument } from '../accounts/account';
 import { accountHolding } from '../accounts/claims';
@@ -105,15 +105,8 @@ async function unindexInvitation(packageId: string, pending: PendingOwner): Prom
 }
 
 /** The copies of invitations sent to or for an account or organization: one query within its partition. */
-export async function invitationRecordsOf(accountId: string): Promise<InvitationRecord[]> {
-  const { resources } = await container('ownerInvitations')
-    .items.query<InvitationRecord>(
-      // The filter names the partition too: the local stand-in ignores the option.
-      { query: 'SELECT * FROM c WHERE c.accountId = @accountId', parameters: [{ name: '@accountId', value: accountId }] },
-      { partitionKey: accountId },
-    )
-    .fetchAll();
-  return resources;
+export function invitationRecordsOf(accountId: string): Promise<InvitationRecord[]> {
+  return documentsInPartition<InvitationRecord>('ownerInvitations', accountId);
 }
 
 const ownerIds = (pkg: PackageDocument) => pkg.owners.map((o) => o.accountId);

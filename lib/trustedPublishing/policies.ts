@@ -4,7 +4,7 @@ import { recordAudit, recordTrailEvent, type AuditAction } from '../shared/audit
 import { clock } from '../shared/clock';
 import type { Log } from '../shared/log';
 import { Problem } from '../shared/problems';
-import { container, isNotFound, readDocument, updateDocumentFrom, type StoredDocument } from '../shared/storage/cosmos';
+import { container, documentsInPartition, isNotFound, readDocument, updateDocumentFrom, type StoredDocument } from '../shared/storage/cosmos';
 import { readAccount, type AccountDocument } from '../accounts/account';
 import { accountHolding } from '../accounts/claims';
 import { usernameField } from '../accounts/names';
@@ -162,14 +162,7 @@ const byAge = (a: TrustedPublisherDocument, b: TrustedPublisherDocument) => a.cr
 
 /** The policies an account made (at most 50), oldest first: one query within its partition. */
 export async function policiesCreatedBy(creatorId: string): Promise<TrustedPublisherDocument[]> {
-  const { resources } = await container('trustedPublishers')
-    .items.query<TrustedPublisherDocument>(
-      // The filter names the partition too: the local stand-in ignores the option.
-      { query: 'SELECT * FROM c WHERE c.creatorId = @creator', parameters: [{ name: '@creator', value: creatorId }] },
-      { partitionKey: creatorId },
-    )
-    .fetchAll();
-  return resources.sort(byAge);
+  return (await documentsInPartition<TrustedPublisherDocument>('trustedPublishers', creatorId)).sort(byAge);
 }
 
 /** The policies other members made for these organizations: a query across partitions, off every hot path. */

@@ -133,6 +133,18 @@ export function assertStorableId(id: string): void {
   }
 }
 
+/**
+ * Every document of one partition of the container, by one query within it. The filter names the partition
+ * too (the container's partition key path), since the local stand-in ignores the `partitionKey` option.
+ */
+export async function documentsInPartition<T>(name: ContainerName, partition: string): Promise<T[]> {
+  const field = CONTAINERS[name].partitionKey.slice(1);
+  const { resources } = await container(name)
+    .items.query<T>({ query: `SELECT * FROM c WHERE c.${field} = @partition`, parameters: [{ name: '@partition', value: partition }] }, { partitionKey: partition })
+    .fetchAll();
+  return resources;
+}
+
 /** One point read; a missing document is `undefined`, not an error. */
 export async function readDocument<T extends StoredDocument>(
   name: ContainerName,

@@ -19,7 +19,7 @@ import { usernameField } from '../accounts/names';
 import { announced, nothingQueued, noticeTo, noticeToAll, type Notice } from '../accounts/notices';
 import { lockedAccountSessionEnded } from '../accounts/sessions';
 import { globMatches, packageGlobField } from './globs';
-import { forgetExpiry, handedOutByTrustedPublishing, indexExpiry } from './keyExpiry';
+import { forgetExpiry, indexExpiry } from './keyExpiry';
 
 export const API_KEY_SCOPES = ['package:push', 'package:pushversion', 'package:unlist'] as const;
 export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
@@ -289,8 +289,8 @@ async function storeNewKey(holder: AccountDocument, key: ApiKeyDocument, refusal
     if (account.lock) throw refusals.holderLocked();
     return withKeyListed(account, key);
   });
-  // The expiry timer finds the key from its entry, so the entry exists first; keys trusted publishing makes are never warned of.
-  if (!key.trustedPublishing) await indexExpiry(key);
+  // The expiry timer finds the key from its entry, so the entry exists first.
+  await indexExpiry(key);
   await container('apiKeys').items.create(key);
   await assertHolderNotLocked(key, refusals);
   if (key.ownerAccountId !== holder.id) await assertStillAllowedOwner(key, refusals);
@@ -344,7 +344,7 @@ const noticed = (key: ApiKeyDocument): NoticedKey => ({ id: key.id, description:
  * security log and the owner's trail record them.
  */
 async function keyNotice(holder: AccountDocument, key: ApiKeyDocument, content: NoticeContent, onceKey?: string): Promise<Notice> {
-  if (handedOutByTrustedPublishing(key)) return nothingQueued;
+  if (key.trustedPublishing) return nothingQueued;
   return noticeTo(holder, 'security', content, { container: 'apiKeys', id: key.id }, { onceKey });
 }
 
@@ -408,7 +408,7 @@ export async function regenerateApiKey(caller: AccountDocument, keyId: string, c
     log,
   );
   if (!updated) throw noSuchKey();
-  await forgetExpiry(key.id, key.expiresAt);
+  await forgetExpiry(key);
   await recordKeyEvent('api_key_regenerated', caller, updated, clientAddress, { keyId });
   return { ...toView(updated), key: secret };
 }
@@ -446,7 +446,7 @@ async function revokeKey(keyId: string, because?: RevocationReason): Promise<boo
     revoked = current.revokedAt === null;
     return revoked ? { ...current, revokedAt: nowIso(), ...(because ? { revokedBecause: because } : {}) } : undefined;
   });
-  if (key) await forgetExpiry(key.id, key.expiresAt);
+  if (key) await forgetExpiry(key);
   return revoked;
 }
 
@@ -631,7 +631,7 @@ export async function revokeLeakedKey(secret: string): Promise<{ key: ApiKeyDocu
     revokedNow = refusal === undefined || refusal === 'suspended';
     return revokedNow ? { ...current, revokedAt: nowIso(), revokedBecause: 'leaked' } : undefined;
   });
-  if (revokedNow) await forgetExpiry(found.id, found.expiresAt);
+  if (revokedNow) await forgetExpiry(found);
   return { key: key ?? found, revokedNow };
 }
 

@@ -51,17 +51,15 @@ interface ExpiryEntry extends StoredDocument {
 const dayOf = (iso: string) => iso.slice(0, 10);
 const entryId = (keyId: string, expiresAt: string) => `${keyId}:${expiresAt}`;
 
-/**
- * Keys trusted publishing hands out (they carry the workflow run that asked, living 15 minutes, made by every CI run):
- * neither warned of nor announced, as NuGet.org skips its short-lived keys.
- */
-export const handedOutByTrustedPublishing = (key: ApiKeyDocument): boolean => key.trustedPublishing !== undefined;
+/** Keys trusted publishing makes live minutes and cannot be regenerated: never warned of, so never indexed. */
+type IndexedKey = Pick<ApiKeyDocument, 'id' | 'expiresAt' | 'trustedPublishing'>;
 
 /**
  * Records when the key expires, before the key is written with that expiry (a creation, a regeneration), so
  * the timer finds every key that can expire. Upserted: writing it again is harmless.
  */
-export async function indexExpiry(key: Pick<ApiKeyDocument, 'id' | 'expiresAt' | 'expiresInDays'>): Promise<void> {
+export async function indexExpiry(key: IndexedKey & Pick<ApiKeyDocument, 'expiresInDays'>): Promise<void> {
+  if (key.trustedPublishing) return;
   const ttl = Math.ceil((Date.parse(key.expiresAt) - clock.now().getTime()) / 1000) + 7 * 24 * 60 * 60;
   const entry: ExpiryEntry = {
     id: entryId(key.id, key.expiresAt),
@@ -76,9 +74,10 @@ export async function indexExpiry(key: Pick<ApiKeyDocument, 'id' | 'expiresAt' |
 }
 
 /** The key no longer expires at `expiresAt` (revoked, or regenerated to a new expiry): that entry goes. */
-export async function forgetExpiry(keyId: string, expiresAt: string): Promise<void> {
+export async function forgetExpiry(key: IndexedKey): Promise<void> {
+  if (key.trustedPublishing) return;
   try {
-    await container('apiKeyExpiries').item(entryId(keyId, expiresAt), dayOf(expiresAt)).delete();
+    await container('apiKeyExpiries').item(entryId(key.id, key.expiresAt), dayOf(key.expiresAt)).delete();
   } catch (error) {
     if (!isNotFound(error)) throw error;
   }
@@ -97,7 +96,8 @@ function roundHalfToEven(value: number): number {
  * publishing made. ASCII only, as a header value must be.
  */
 export function expiryWarning(key: ApiKeyDocument): string | undefined {
-  if (handedOutByTrustedPublishing(key)) return undefined;
+  // Keys trusted publishing makes live minutes and cannot be regenerated: as NuGet.org skips its short-lived keys.
+  if (key.trustedPublishing) return undefined;
   const days = (Date.parse(key.expiresAt) - clock.now().getTime()) / DAY_MS;
   if (days > HEADER_WARNING_DAYS) return undefined;
   const count = roundHalfToEven(days);
@@ -119,12 +119,12 @@ async function warn(entry: ExpiryEntry, warning: Warning, log: Log): Promise<boo
   const key = await readDocument<ApiKeyDocument>('apiKeys', entry.keyId);
   if (!key || key.revokedAt !== null || key.expiresAt !== entry.expiresAt) {
     // Revoked, regenerated to another expiry, or gone: the entry no longer stands for a key.
-    await forgetExpiry(entry.keyId, entry.expiresAt);
+    await forgetExpiry({ id: entry.keyId, expiresAt: entry.expiresAt });
     return false;
   }
   // A suspended key (its holder or owner locked by support) keeps its entry, in case the lock is lifted before
   // it expires.
-  if (handedOutByTrustedPublishing(key) || (key.suspendedBy?.length ?? 0) > 0) return false;
+  if (key.trustedPublishing || (key.suspendedBy?.length ?? 0) > 0) return false;
   const holder = await readAccount(key.creatorAccountId);
   if (!holder || holder.kind !== 'user' || holder.deletedAt || holder.lock || !holder.emailAddress) return false;
   const message = apiKeyExpiringMessage(holder, { id: key.id, description: key.description, owner: key.ownerName, expiresAt: key.expiresAt }, warning);

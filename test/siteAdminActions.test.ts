@@ -11,7 +11,16 @@ import { newPerson, uniqueName } from './support/people';
  * account's name, and revoke a leaked API key, each recorded and each reaching what a user would notice.
  */
 const SITE_ADMIN = uniqueName('support');
-const service = useTestService({ settings: { SITE_ADMINS: SITE_ADMIN, ACCOUNT_DELETION_GRACE_PERIOD_HOURS: '24' } });
+/** Site admins who leave: named in SITE_ADMINS in upper case, registered in lower case. */
+const FORMER_ADMIN = uniqueName('support-former');
+const FORMER_ADMIN_ORGANIZATION = uniqueName('support-org');
+const NEVER_REGISTERED_ADMIN = uniqueName('support-future');
+const service = useTestService({
+  settings: {
+    SITE_ADMINS: [SITE_ADMIN, FORMER_ADMIN.toUpperCase(), FORMER_ADMIN_ORGANIZATION.toUpperCase(), NEVER_REGISTERED_ADMIN].join(', '),
+    ACCOUNT_DELETION_GRACE_PERIOD_HOURS: '24',
+  },
+});
 
 let admin: Member;
 beforeAll(async () => {
@@ -167,6 +176,36 @@ describe('releasing a name', () => {
     expect(outcome(await service.releaseUsername(admin, uniqueName('never')))).toBe('404 not_found');
     const organization = await service.createOrganization(user);
     expect(outcome(await service.releaseUsername(admin, organization.name))).toBe('409 username_in_use');
+  });
+
+  it('never releases a name in SITE_ADMINS, in any casing: whoever registered it would be a site admin', async () => {
+    const former = await service.confirmedUser(undefined, FORMER_ADMIN);
+    expect(outcome(await service.lookUpAccount(former, SITE_ADMIN))).toBe('200');
+    await deletedBySupport(FORMER_ADMIN);
+    // An organization's name is in the same namespace: released, a person could register it.
+    const owner = await service.confirmedUser();
+    const organization = await service.call('POST', '/api/organizations', {
+      token: owner.sessionToken,
+      body: { name: FORMER_ADMIN_ORGANIZATION, emailAddress: newPerson().email },
+    });
+    expect(outcome(organization)).toBe('201');
+    await deletedBySupport(FORMER_ADMIN_ORGANIZATION);
+
+    for (const name of [FORMER_ADMIN, FORMER_ADMIN.toUpperCase(), FORMER_ADMIN_ORGANIZATION, NEVER_REGISTERED_ADMIN.toUpperCase()]) {
+      const refused = await service.releaseUsername(admin, name, { reason: 'Asked for by a new customer' });
+      expect(outcome(refused)).toBe('409 site_admin_name');
+      expect(refused.body.detail).toContain(name);
+      expect(refused.body.detail).toMatch(/SITE_ADMINS/);
+    }
+    // Nothing changed: the names stay taken in every casing, nobody new holds them, and nothing was recorded as released.
+    for (const name of [FORMER_ADMIN, FORMER_ADMIN_ORGANIZATION]) {
+      const newcomer = newPerson();
+      expect(outcome(await register(newcomer, name.toUpperCase()))).toBe('409 username_unavailable');
+      expect((await service.lookUpAccount(admin, name)).body).toMatchObject({ deletedAt: expect.any(String) });
+    }
+    expect((await storedLog(FORMER_ADMIN)).map((event) => event.action)).not.toContain('username_released_by_support');
+    const documented = (await service.call('GET', '/api/openapi.json')).body.paths['/site-admin/usernames/{username}/release'].post.responses['409'];
+    expect(JSON.stringify(documented)).toContain('site_admin_name');
   });
 
   it('is safe against a registration at the same moment: the name is taken before, or after, never both', async () => {

@@ -148,8 +148,8 @@ export const releasedUsernameView = z.object({ username: z.string(), releasedAt:
 
 /**
  * Lets a deleted account's or organization's name be registered again: 409 `username_in_use` while an
- * account holds it (or a registration is taking it), 404 when no account holds it. The tombstone keeps when
- * its name was released, and its security log says by whom.
+ * account holds it (or a registration is taking it), 409 `site_admin_name` for a name in SITE_ADMINS, 404
+ * when no account holds it. The tombstone keeps when its name was released, and its security log says by whom.
  */
 export async function releaseUsername(
   admin: AccountDocument,
@@ -158,6 +158,12 @@ export async function releaseUsername(
   clientAddress: string,
 ): Promise<z.infer<typeof releasedUsernameView>> {
   const released = await releaseDeletedName(username);
+  if (released.outcome === 'site_admin_name') {
+    throw new Problem(
+      'site_admin_name',
+      `The name '${username}' is in SITE_ADMINS, so whoever registered it would be a site admin: take it out of SITE_ADMINS first if it must be released.`,
+    );
+  }
   if (released.outcome === 'in_use') {
     throw new Problem('username_in_use', `The name '${username}' belongs to an account that is not deleted: it cannot be released.`);
   }

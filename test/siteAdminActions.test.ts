@@ -109,6 +109,90 @@ describe('deleting an account for support', () => {
     expect(outcome(await me(user))).toBe('401 unauthorized');
   });
 
+  describe("racing the account's own request", () => {
+    const deletionWrite = /^POST .*\/colls\/deletions\/docs$/;
+    const accountWrite = (id: string) => new RegExp(`^PUT .*/colls/accounts/docs/${id}$`);
+    const askToBeDeleted = (user: Member) => service.call('DELETE', '/api/me', { token: user.sessionToken, body: { confirmUsername: user.username } });
+    const cancel = (user: Member) => service.call('DELETE', '/api/me/deletion', { token: user.sessionToken });
+
+    /** Support's request stands however the two landed: the account sees it, cannot cancel it, and is deleted. */
+    async function supportsDeletionStands(user: Member, scheduled: { requestedAt: string; scheduledFor: string }): Promise<void> {
+      expect((await service.lookUpAccount(admin, user.username)).body.deletion).toEqual({ ...scheduled, requestedBy: 'support', status: 'scheduled' });
+      expect((await me(user)).body.deletion).toEqual(scheduled);
+      expect(outcome(await cancel(user))).toBe('409 deletion_in_progress');
+      expect(outcome(await askToBeDeleted(user))).toBe('202');
+      expect(outcome(await cancel(user))).toBe('409 deletion_in_progress');
+      await runDeletionTimer();
+      expect(outcome(await me(user))).toBe('401 unauthorized');
+    }
+
+    it("keeps support's request when the account's lands after it, and answers the account with it", async () => {
+      const user = await service.confirmedUser();
+      const held = service.cosmos.holdNext(deletionWrite);
+      const asking = askToBeDeleted(user);
+      await held.reached;
+      const scheduled = await service.deleteAsSupport(admin, user.username, { reason: 'Owner asked by email' });
+      expect(outcome(scheduled)).toBe('202');
+      held.release();
+      const asked = await asking;
+      expect(outcome(asked)).toBe('202');
+      const { requestedAt, scheduledFor } = scheduled.body.deletion;
+      expect(asked.body.deletion).toEqual({ requestedAt, scheduledFor });
+      await supportsDeletionStands(user, { requestedAt, scheduledFor });
+    });
+
+    it("brings the account's request forward when support's lands after it", async () => {
+      const user = await service.confirmedUser();
+      const held = service.cosmos.holdNext(deletionWrite);
+      const scheduling = service.deleteAsSupport(admin, user.username);
+      await held.reached;
+      expect(outcome(await askToBeDeleted(user))).toBe('202');
+      held.release();
+      const scheduled = await scheduling;
+      expect(outcome(scheduled)).toBe('202');
+      const { requestedAt, scheduledFor } = scheduled.body.deletion;
+      expect(Date.parse(scheduledFor)).toBeLessThanOrEqual(Date.now());
+      await supportsDeletionStands(user, { requestedAt, scheduledFor });
+    });
+
+    it('keeps it when both are sent at once', async () => {
+      for (let round = 0; round < 3; round += 1) {
+        const user = await service.confirmedUser();
+        const [scheduled, asked] = await Promise.all([service.deleteAsSupport(admin, user.username), askToBeDeleted(user)]);
+        expect([outcome(scheduled), outcome(asked)]).toEqual(['202', '202']);
+        const { requestedAt, scheduledFor } = scheduled.body.deletion;
+        await supportsDeletionStands(user, { requestedAt, scheduledFor });
+      }
+    });
+
+    it("refuses a cancellation that support's request overtakes, and leaves support's in place of one the account cancelled first", async () => {
+      // The cancellation read the account's request; support's lands before the cancellation writes.
+      const overtaken = await service.confirmedUser();
+      expect(outcome(await askToBeDeleted(overtaken))).toBe('202');
+      let held = service.cosmos.holdNext(/^PUT .*\/colls\/deletions\/docs\//);
+      const cancelling = cancel(overtaken);
+      await held.reached;
+      const overtaking = await service.deleteAsSupport(admin, overtaken.username);
+      held.release();
+      expect(outcome(await cancelling)).toBe('409 deletion_in_progress');
+      const { requestedAt, scheduledFor } = overtaking.body.deletion;
+      await supportsDeletionStands(overtaken, { requestedAt, scheduledFor });
+
+      // The cancellation lands first, and support's request follows before the cancellation has cleared the account.
+      const first = await service.confirmedUser();
+      const firstId = (await me(first)).body.id;
+      expect(outcome(await askToBeDeleted(first))).toBe('202');
+      held = service.cosmos.holdNext(accountWrite(firstId));
+      const cancellingFirst = cancel(first);
+      await held.reached;
+      const following = await service.deleteAsSupport(admin, first.username);
+      expect(outcome(following)).toBe('202');
+      held.release();
+      expect(outcome(await cancellingFirst)).toBe('204');
+      await supportsDeletionStands(first, { requestedAt: following.body.deletion.requestedAt, scheduledFor: following.body.deletion.scheduledFor });
+    });
+  });
+
   it('deletes an organization: its members lose it, its keys stop, its name stays reserved', async () => {
     const owner = await service.confirmedUser();
     const member = await service.confirmedUser();

@@ -163,8 +163,8 @@ describe('the organization’s audit trail', () => {
     expect(released.status).toBe(204);
 
     expect(story((await trailOf(name, admin)).slice(0, 2))).toEqual([
-      ['prefix_released', SITE_ADMIN, { prefix }],
-      ['prefix_reserved', SITE_ADMIN, { prefix, owners: name }],
+      ['prefix_released', SITE_ADMIN, { prefix, siteAdmin: SITE_ADMIN }],
+      ['prefix_reserved', SITE_ADMIN, { prefix, owners: name, siteAdmin: SITE_ADMIN }],
     ]);
     const own = (await service.call('GET', '/api/me/audit', { token: support.sessionToken })).body.events;
     expect(own.slice(0, 2).map((e: { action: string; details: Record<string, string> }) => [e.action, e.details])).toEqual([

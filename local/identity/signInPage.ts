@@ -74,7 +74,7 @@ ${error ? `<p class="error" role="alert">${escape(error)}</p>` : ''}
   <p class="note">${
     context.mfaRequested
       ? 'The app asked for two-step verification (acr_values=urn:microsoft:policies:mfa): a personal account\'s ID token shows it in <code>acr</code>.'
-      : 'The app did not ask for two-step verification (acr_values): a personal account\'s ID token will not show it.'
+      : 'The app did not ask for two-step verification (acr_values): a personal account\'s ID token will not show it, and the account service refuses it (mfa_required).'
   } A work account's ID token never shows it; its v1.0 access tokens do, in <code>amr</code>.</p>
   </fieldset>
   ${kinds.includes('work') ? '<label><input type="checkbox" name="emailVerified" value="true"> Work account: the tenant vouches for the email address (<code>xms_edov</code>)</label>' : ''}

@@ -133,6 +133,16 @@ async function identityKnowsTheBrowser(context: BrowserContext, service: Console
   return false;
 }
 
+/**
+ * Clicks "Sign out everywhere", which ends the service's sessions, then MSAL's logoutRedirect goes through the
+ * identity's logout and comes back to the console: without a page that asks anything, or this times out.
+ */
+async function signOut(page: Page, service: Console): Promise<void> {
+  await Promise.all([page.waitForURL(`${service.config.loginHost}/**`, { timeout: 10_000 }), page.click('#sign-out-everywhere')]);
+  await page.waitForURL(`${service.url}/**`, { timeout: 10_000 });
+  await page.waitForSelector('body[data-ready="true"]');
+}
+
 const field = (page: Page, name: string) => page.textContent(`#account [data-field="${name}"]`);
 const problem = async (page: Page) => (await page.waitForSelector('#problem:not([hidden])')).textContent();
 
@@ -173,18 +183,14 @@ describe('the development console with WORK_ACCOUNT_MFA=tenant (the default)', (
       page.on('framenavigated', (frame) => {
         if (frame === page.mainFrame()) navigations.push(frame.url());
       });
-      // Signing out ends the service's sessions, then MSAL's logoutRedirect goes through the identity's logout and
-      // comes back to the console without a page that asks anything.
-      await Promise.all([page.waitForURL(`${service.config.loginHost}/**`, { timeout: 10_000 }), page.click('#sign-out-everywhere')]);
-      await page.waitForURL(`${service.url}/**`, { timeout: 10_000 });
-      await page.waitForSelector('body[data-ready="true"]');
+      await signOut(page, service);
       expect(await page.isVisible('#signed-out')).toBe(true);
       expect(await page.isHidden('#problem')).toBe(true);
       expect(await page.evaluate('sessionStorage.getItem("gallery.sessionToken")')).toBeNull();
-      const logout = new URL(navigations.find((url) => url.startsWith(`${service.config.loginHost}/common/oauth2/v2.0/logout?`))!);
-      expect(logout.searchParams.get('post_logout_redirect_uri')).toBe(`${service.url}/`);
+      const logoutRequest = new URL(navigations.find((url) => url.startsWith(`${service.config.loginHost}/common/oauth2/v2.0/logout?`))!);
+      expect(logoutRequest.searchParams.get('post_logout_redirect_uri')).toBe(`${service.url}/`);
       // Back with the state MSAL sent.
-      expect(new URL(page.url()).searchParams.get('state')).toBe(logout.searchParams.get('state'));
+      expect(new URL(page.url()).searchParams.get('state')).toBe(logoutRequest.searchParams.get('state'));
       const me = await fetch(`${service.url}/api/me`, { headers: { Authorization: `Bearer ${session}` } });
       expect(me.status).toBe(401);
       // The identity's sign-in session is over: the next sign-in asks for the person.
@@ -218,6 +224,20 @@ describe('the development console with WORK_ACCOUNT_MFA=tenant (the default)', (
     });
   });
 
+  it("signs out of the identity even when the service's session has ended already", async () => {
+    await withConsole(service, async (page) => {
+      await signIn(page, service, person('personal', true));
+      await register(page, `hopper-${counter}`);
+      // Signed out everywhere from another device: this page's session answers 401 now.
+      const session = await page.evaluate('sessionStorage.getItem("gallery.sessionToken")');
+      expect((await fetch(`${service.url}/api/auth/sign-out-everywhere`, { method: 'POST', headers: { Authorization: `Bearer ${session}` } })).status).toBe(204);
+
+      await signOut(page, service);
+      expect(await page.isVisible('#signed-out')).toBe(true);
+      expect(await identityKnowsTheBrowser(page.context(), service)).toBe(false);
+    });
+  });
+
   describe("the development identity's sign-out, as MSAL's logoutRedirect asks for it (no browser)", () => {
     /** The frontend's development origin (PUBLIC_BASE_URL's default), where a sign-out may return. */
     const FRONTEND = 'http://localhost:3000';
@@ -232,10 +252,10 @@ describe('the development console with WORK_ACCOUNT_MFA=tenant (the default)', (
      * A sign-out as a browser goes through it, without running the pages' scripts: the logout request, then the
      * form its page submits at once, with the cookies it set. Answers where it ends: a redirect, or a page.
      */
-    async function signOut(params: Record<string, string>, method: 'GET' | 'POST' = 'GET') {
+    async function logout(params: Record<string, string>, method: 'GET' | 'POST' = 'GET') {
       const form = new URLSearchParams(params);
-      const logout = `${service.config.loginHost}/common/oauth2/v2.0/logout`;
-      const request = method === 'GET' ? await fetch(`${logout}?${form}`, { redirect: 'manual' }) : await fetch(logout, { method, body: form, redirect: 'manual' });
+      const endpoint = `${service.config.loginHost}/common/oauth2/v2.0/logout`;
+      const request = method === 'GET' ? await fetch(`${endpoint}?${form}`, { redirect: 'manual' }) : await fetch(endpoint, { method, body: form, redirect: 'manual' });
       const page = await request.text();
       const action = /<form[^>]* action="([^"]+)"/.exec(page)?.[1];
       if (request.status !== 200 || !action) return { status: request.status, location: request.headers.get('location'), page };
@@ -251,24 +271,24 @@ describe('the development console with WORK_ACCOUNT_MFA=tenant (the default)', (
 
     it('returns to the post_logout_redirect_uri with the state, though MSAL names no client', async () => {
       // What logoutRedirect sends: post_logout_redirect_uri, client-request-id and state; no client_id.
-      const ended = await signOut({ post_logout_redirect_uri: `${FRONTEND}/signed-out`, 'client-request-id': crypto.randomUUID(), state: 'eyJpZCI6IjEifQ' });
+      const ended = await logout({ post_logout_redirect_uri: `${FRONTEND}/signed-out`, 'client-request-id': crypto.randomUUID(), state: 'eyJpZCI6IjEifQ' });
       expect(ended).toMatchObject({ status: 303, location: `${FRONTEND}/signed-out?state=eyJpZCI6IjEifQ` });
     });
 
     it('accepts its own ID token as id_token_hint: issued by the tenant it names, not by oidc-provider', async () => {
-      const ended = await signOut({ id_token_hint: await mintedIdToken(), post_logout_redirect_uri: `${FRONTEND}/` });
+      const ended = await logout({ id_token_hint: await mintedIdToken(), post_logout_redirect_uri: `${FRONTEND}/` });
       expect(ended).toMatchObject({ status: 303, location: `${FRONTEND}/` });
     });
 
     it('takes the request by POST too, as Microsoft does', async () => {
-      const ended = await signOut({ post_logout_redirect_uri: `${service.url}/`, state: 's' }, 'POST');
+      const ended = await logout({ post_logout_redirect_uri: `${service.url}/`, state: 's' }, 'POST');
       expect(ended).toMatchObject({ status: 303, location: `${service.url}/?state=s` });
     });
 
     it('refuses an id_token_hint it did not sign', async () => {
       const [, payload] = (await mintedIdToken()).split('.');
       const forged = signRs256(JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>, newSigningKey());
-      const ended = await signOut({ id_token_hint: forged, post_logout_redirect_uri: `${FRONTEND}/` });
+      const ended = await logout({ id_token_hint: forged, post_logout_redirect_uri: `${FRONTEND}/` });
       expect(ended).toMatchObject({ status: 400, location: null, page: expect.stringContaining('could not validate id_token_hint') });
     });
 
@@ -277,12 +297,12 @@ describe('the development console with WORK_ACCOUNT_MFA=tenant (the default)', (
       ['another port', 'http://localhost:3001/'],
       ['no absolute URL', '/signed-out'],
     ])('refuses a post_logout_redirect_uri on %s, as Microsoft refuses one not registered', async (_, uri) => {
-      const ended = await signOut({ post_logout_redirect_uri: uri, state: 's' });
+      const ended = await logout({ post_logout_redirect_uri: uri, state: 's' });
       expect(ended).toMatchObject({ status: 400, location: null, page: expect.stringContaining('post_logout_redirect_uri not registered') });
     });
 
     it("ends on its own page without a post_logout_redirect_uri, in Microsoft's words", async () => {
-      const ended = await signOut({});
+      const ended = await logout({});
       expect(ended.status).toBe(303);
       expect(await (await fetch(new URL(ended.location!, service.config.loginHost))).text()).toContain('You signed out of your account');
     });

@@ -175,7 +175,10 @@ async function main() {
   });
 
   $('sign-out-everywhere').addEventListener('click', () => run(async () => {
-    await api('POST', '/auth/sign-out-everywhere');
+    // A session that has ended already (401) needs no ending: sign out of Microsoft all the same.
+    await api('POST', '/auth/sign-out-everywhere').catch((error) => {
+      if (error.problem?.status !== 401) throw error;
+    });
     sessionStorage.removeItem(SESSION_KEY);
     // End the Microsoft sign-in too (MSAL forgets its tokens, the identity its session), then come back here
     // (postLogoutRedirectUri), where handleRedirectPromise finishes the sign-out.

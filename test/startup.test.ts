@@ -414,6 +414,11 @@ describe('npm start with no settings (development defaults)', () => {
       const discovery = (await (await fetch(`${process.env.MICROSOFT_LOGIN_HOST}/common/v2.0/.well-known/openid-configuration`)).json()) as Record<string, string>;
       expect(discovery.authorization_endpoint).toBe(`${process.env.MICROSOFT_LOGIN_HOST}/common/oauth2/v2.0/authorize`);
 
+      // It says where the frontend must run, and which pages may sign in and be returned to after signing out.
+      const notes = service.notes.join('\n');
+      expect(notes).toContain('Frontend: http://localhost:3000 (PUBLIC_BASE_URL');
+      expect(notes).toContain(`redirect and post-logout URIs: any on http://localhost:3000, ${service.url}, ${service.url.replace('localhost', '127.0.0.1')}.`);
+
       // The frontend's development origin may call the API.
       const preflight = await fetch(`${service.url}/api/accounts`, {
         method: 'OPTIONS',

@@ -128,9 +128,11 @@ export async function verifyMicrosoftSignIn(tokens: MicrosoftSignInTokens): Prom
 
 function personalAccountTwoFactor(claims: JwtPayload): TwoFactorCheck {
   if (claims.acr === PERSONAL_ACCOUNT_MFA_ACR) return 'verified';
+  // The token looks the same whether the person has no two-step verification or the frontend never asked
+  // Microsoft for it (acr_values), so the detail gives the person's way out and names the frontend's.
   throw new Problem(
     'mfa_required',
-    'Your Microsoft account must use two-step verification. Turn it on in the security settings of your Microsoft account (https://account.microsoft.com/security), then sign in again.',
+    'Your Microsoft account must use two-step verification. Turn it on in the security settings of your Microsoft account (https://account.microsoft.com/security), then sign in again. If it is on already, the sign-in page did not ask Microsoft to check it (acr_values): contact support.',
   );
 }
 

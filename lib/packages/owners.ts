@@ -19,12 +19,14 @@ import { packageNotice, recordOwnershipChange } from './packageEvents';
 import {
   administers,
   forgetOwnership,
+  invitationStands,
   isOwner,
   notAnOwner,
+  organizationsSentFor,
   packageManagedBy,
   recordOwnership,
   stillPending,
-  toView,
+  viewWithInvitations,
   type PackageDocument,
   type PendingOwner,
 } from './packages';
@@ -165,28 +167,35 @@ const invalidOwnerInvitation = () =>
 /**
  * The invitation `secret` stands for, for the caller to answer: the invited account itself, or for an
  * invited organization one of its admins, by the organization's own document. It holds only while it is
- * the package's current one and the address it went to is still the invitee's.
+ * the package's current one, the address it went to is still the invitee's, and it stands: its sender still
+ * manages the package (`invitationStands`; `organizations` are what that was decided on, for the accept to
+ * decide again on the document it writes).
  */
 async function invitationAnsweredBy(packageId: string, secret: string, caller: AccountDocument) {
   const token = await findToken(secret, 'package-owner-invitation');
   const pkg = await readDocument<PackageDocument>('packages', packageId.toLowerCase());
   const pending = pkg?.pendingOwners.find((p) => p.tokenId === token.id);
   if (!pkg || token.subjectId !== pkg.id || !pending) throw invalidOwnerInvitation();
-  const invitee = pending.accountId === caller.id ? caller : await readAccount(pending.accountId);
+  const [invitee, organizations] = await Promise.all([
+    pending.accountId === caller.id ? caller : readAccount(pending.accountId),
+    organizationsSentFor([pending]),
+  ]);
   const actsFor = invitee !== undefined && !invitee.deletedAt && (invitee.id === caller.id || administers(invitee, caller.id));
-  if (!actsFor || !tokenStillAddressed(token, invitee)) throw invalidOwnerInvitation();
-  return { token, pkg, pending };
+  if (!actsFor || !tokenStillAddressed(token, invitee) || !invitationStands(pkg, pending, organizations)) throw invalidOwnerInvitation();
+  return { token, pkg, pending, organizations };
 }
 
 /**
  * Accepts an invitation to co-own. The ownership record is written before the package's owner list, and
  * the token spent last, so accepting again finishes an accept that died halfway. A package at 15 owners
  * refuses it (checked on the document written, so of accepts racing for the last place one wins); the
- * invitation then stays, to be accepted once an owner leaves. Every owner, the new one too, is told (once).
+ * invitation then stays, to be accepted once an owner leaves. Whether it stands is decided again on the
+ * document written too, so a sender removed at the same moment either was an owner when it was accepted or
+ * leaves it dead. Every owner, the new one too, is told (once).
  */
 export async function acceptOwnerInvitation(packageId: string, secret: string, caller: AccountDocument, clientAddress: string, log: Log) {
-  const { token, pkg, pending } = await invitationAnsweredBy(packageId, secret, caller);
-  const content = packageOwnerAddedNotice(pkg.displayId, pending.username, pending.invitedBy?.username, { at: nowIso() });
+  const { token, pkg, pending, organizations } = await invitationAnsweredBy(packageId, secret, caller);
+  const content = packageOwnerAddedNotice(pkg.displayId, pending.username, pending.invitedBy.username, { at: nowIso() });
   const notice = await packageNotice(pkg.id, [...ownerIds(pkg), pending.accountId], content, `owner-added:${token.id}`);
   await recordOwnership(pending.accountId, pkg.id);
   let updated: PackageDocument | undefined;
@@ -195,7 +204,7 @@ export async function acceptOwnerInvitation(packageId: string, secret: string, c
       notice,
       () =>
         updateDocument<PackageDocument>('packages', pkg.id, (current) => {
-          const waiting = current.pendingOwners.some((p) => p.tokenId === token.id);
+          const waiting = current.pendingOwners.some((p) => p.tokenId === token.id) && invitationStands(current, pending, organizations);
           const owner = isOwner(current, pending.accountId);
           if (!waiting && !owner) throw invalidOwnerInvitation();
           if (!owner && current.owners.length >= MAX_OWNERS) throw tooManyOwners(current);
@@ -219,16 +228,16 @@ export async function acceptOwnerInvitation(packageId: string, secret: string, c
   const details = { package: pkg.displayId, owner: pending.username };
   await recordOwnershipChange('package_owner_added', { account: caller, clientAddress }, details, [...ownerIds(owners), pending.accountId]);
   await spendToken(token);
-  return toView(owners);
+  return viewWithInvitations(owners);
 }
 
 /**
- * Declines an invitation to co-own: by whoever could accept it, with its token. Whoever sent it, and the owner
- * it was sent for, are told (every owner, for an invitation that does not say).
+ * Declines an invitation to co-own: by whoever could accept it, with its token, while it stands. Whoever sent
+ * it, and the owner it was sent for, are told.
  */
 export async function rejectOwnerInvitation(packageId: string, secret: string, caller: AccountDocument, clientAddress: string, log: Log): Promise<void> {
   const { token, pkg, pending } = await invitationAnsweredBy(packageId, secret, caller);
-  const inviters = pending.invitedBy || pending.invitedFor ? [pending.invitedBy?.accountId, pending.invitedFor?.accountId] : ownerIds(pkg);
+  const inviters = [pending.invitedBy.accountId, pending.invitedFor.accountId];
   const notice = await packageNotice(pkg.id, inviters, ownerInvitationDeclinedNotice(pkg.displayId, pending.username, { at: nowIso() }));
   let declined = false;
   await announced(

@@ -385,11 +385,11 @@ export function transformRejectedNotice(account: string, admin: string, change: 
   };
 }
 
-export function packageOwnerAddedNotice(packageId: string, owner: string, invitedBy: string | undefined, change: ChangeMade): NoticeContent {
+export function packageOwnerAddedNotice(packageId: string, owner: string, invitedBy: string, change: ChangeMade): NoticeContent {
   return {
     subject: `${owner} is now an owner of ${packageId}`,
     paragraphs: [
-      `${owner} accepted ${invitedBy ? `the invitation ${invitedBy} sent` : 'an invitation'} and became an owner of the package ${packageId} at ${readableTime(change.at)}.`,
+      `${owner} accepted the invitation ${invitedBy} sent and became an owner of the package ${packageId} at ${readableTime(change.at)}.`,
       `If you did not expect this, an owner of ${packageId} can remove it on the package's owners page.`,
     ],
   };

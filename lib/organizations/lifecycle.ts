@@ -13,6 +13,7 @@ import { accountHolding, releaseClaim, withClaims, type ClaimKey } from '../acco
 import { CONFIRMATION_LIFETIME_MS } from '../accounts/emailAddress';
 import { assertValidUsername, emailAddressField, emailInUse, newUsernameField, usernameUnavailable } from '../accounts/names';
 import { revokeKeysOwnedBy } from '../packages/apiKeys';
+import { withdrawInvitationsSentFor } from '../packages/owners';
 import { ownedPackageIds } from '../packages/packages';
 import { assertAdmin, mirrorMembership, organizationForAdmin, roleOf, toOrganizationView, updateOrganization, type OrganizationDocument } from './organization';
 import { recordMembershipChange } from './trail';
@@ -85,7 +86,7 @@ const releaseAddress = (organization: OrganizationDocument) =>
  * Takes a deleted account out of every organization it belongs to. An organization it alone belonged to is
  * deleted (its name stays reserved); where only collaborators remain, they all become admins. The trail
  * of each organization it leaves records it, and its admins are told (as are the collaborators made admins).
- * Runs again without harm.
+ * The owner invitations it sent for an organization are withdrawn. Runs again without harm.
  */
 export async function removeFromAllOrganizations(accountId: string, log: Log): Promise<void> {
   const account = await readAccount(accountId);
@@ -116,6 +117,8 @@ export async function removeFromAllOrganizations(accountId: string, log: Log): P
     }
     // Deleted now, or by a run that stopped before it could revoke: its keys stop either way (idempotent).
     if (found && deleted) await revokeKeysOwnedBy(found.id, log);
+    // Whether or not this run took it out (one that stopped halfway may have): idempotent too.
+    if (found?.kind === 'organization') await withdrawInvitationsSentFor(found.id, log, accountId);
     await mirrorMembership(accountId, membership.name, null);
   }
 }

@@ -7,6 +7,7 @@ import { Problem } from '../shared/problems';
 import { findToken, issueToken, spendToken, tokensConcerning, tokenField } from '../shared/tokens';
 import { readAccount, tokenRecipient, tokenStillAddressed, type AccountDocument, type OrganizationRole } from '../accounts/account';
 import { revokeKeysForOrganization } from '../packages/apiKeys';
+import { withdrawInvitationsSentFor } from '../packages/owners';
 import { accountHolding } from '../accounts/claims';
 import { usernameField } from '../accounts/names';
 import { announced, noticeToAll } from '../accounts/notices';
@@ -176,7 +177,11 @@ function memberNamed(organization: OrganizationDocument, username: string) {
   return member;
 }
 
-/** Admins change roles; the organization always keeps an admin. The member and the admins are told of a new role. */
+/**
+ * Admins change roles; the organization always keeps an admin. The member and the admins are told of a new
+ * role. An admin made a collaborator no longer manages the organization's packages: the owner invitations it
+ * sent for the organization are withdrawn.
+ */
 export async function changeMemberRole(
   name: string,
   username: string,
@@ -209,11 +214,13 @@ export async function changeMemberRole(
   await mirrorMembership(target.accountId, organization.username, role);
   await recordAudit(caller.id, 'member_role_changed', clientAddress, { organization: organization.username, member: target.username, role });
   await recordMembershipChange(organization.id, 'member_role_changed', caller, { member: target.username, role });
+  if (changed && role === 'collaborator') await withdrawInvitationsSentFor(organization.id, log, target.accountId);
 }
 
 /**
  * Admins remove anyone; any member may leave. The organization always keeps an admin. The keys the member
- * made for the organization stop working with the membership. The member and the admins are told.
+ * made for the organization stop working with the membership, and the owner invitations it sent for the
+ * organization are withdrawn. The member and the admins are told.
  */
 export async function removeMember(name: string, username: string, caller: AccountDocument, clientAddress: string, log: Log): Promise<void> {
   const organization = await organizationForMember(name, caller);
@@ -248,6 +255,7 @@ export async function removeMember(name: string, username: string, caller: Accou
   const details = { organization: organization.username, member: target.username };
   await recordAudit(caller.id, leaving ? 'organization_left' : 'member_removed', clientAddress, details);
   await recordMembershipChange(organization.id, leaving ? 'member_left' : 'member_removed', caller, { member: target.username });
+  await withdrawInvitationsSentFor(organization.id, log, target.accountId);
 }
 
 /** The organizations forget the invitations sent to an account (account deletion); the tokens go with the account's. */

@@ -385,11 +385,11 @@ export function transformRejectedNotice(account: string, admin: string, change: 
   };
 }
 
-export function packageOwnerAddedNotice(packageId: string, owner: string, invitedBy: string | undefined, change: ChangeMade): NoticeContent {
+export function packageOwnerAddedNotice(packageId: string, owner: string, invitedBy: string, change: ChangeMade): NoticeContent {
   return {
     subject: `${owner} is now an owner of ${packageId}`,
     paragraphs: [
-      `${owner} accepted ${invitedBy ? `the invitation ${invitedBy} sent` : 'an invitation'} and became an owner of the package ${packageId} at ${readableTime(change.at)}.`,
+      `${owner} accepted the invitation ${invitedBy} sent and became an owner of the package ${packageId} at ${readableTime(change.at)}.`,
       `If you did not expect this, an owner of ${packageId} can remove it on the package's owners page.`,
     ],
   };
@@ -427,11 +427,25 @@ export function ownerInvitationDeclinedNotice(packageId: string, invitee: string
   };
 }
 
-export function ownerInvitationWithdrawnNotice(packageId: string, invitee: string, by: string, change: ChangeMade): NoticeContent {
+/**
+ * Withdrawn `by` someone who manages the package, or because its sender no longer does (`senderLeft`: no longer
+ * an owner, or no longer an admin of the organization it sent it for).
+ */
+export function ownerInvitationWithdrawnNotice(
+  packageId: string,
+  invitee: string,
+  withdrawal: { by: string } | { senderLeft: string },
+  change: ChangeMade,
+): NoticeContent {
+  const when = readableTime(change.at);
+  const what =
+    'by' in withdrawal
+      ? `${withdrawal.by} withdrew the invitation for ${invitee} to become an owner of the package ${packageId}, at ${when}.`
+      : `The invitation ${withdrawal.senderLeft} sent for ${invitee} to become an owner of the package ${packageId} was withdrawn at ${when}: ${withdrawal.senderLeft} no longer manages the package.`;
   return {
     subject: `Invitation to own ${packageId} withdrawn`,
     paragraphs: [
-      `${by} withdrew the invitation for ${invitee} to become an owner of the package ${packageId}, at ${readableTime(change.at)}. Its link no longer works.`,
+      `${what} Its link no longer works.`,
       'Nothing needs doing. If you expected to become an owner, ask the owners of the package to invite you again.',
     ],
   };

@@ -242,6 +242,101 @@ describe('notices about organizations', () => {
   });
 });
 
+describe('notices about trusted publishing', () => {
+  const repositoryOf = () => service.github.repository(`${uniqueName('octo')}/${uniqueName('repo')}`);
+  const subject = (repository: { owner: string; name: string }, what: string) => `Trusted publishing policy ${what}: ${repository.owner}/${repository.name}, release.yml`;
+
+  it('tell its maker, whatever its preferences, that a policy was added, first used and removed: once each, by the timer', async () => {
+    const maker = await service.confirmedUser();
+    expect(outcome(await service.setNotifications(maker, { emailAllowed: false }))).toBe('200');
+    const repository = repositoryOf();
+    const policy = await service.addTrustedPublisher(maker, repository, { environment: 'release' });
+    expect(to(maker, subject(repository, 'added'))).toEqual([]);
+    await service.deliverNotices();
+    const [added] = to(maker, subject(repository, 'added'));
+    expect(added.plainText).toContain(`${maker.username} added a trusted publishing policy (id ${policy.id}) at`);
+    expect(added.plainText).toMatch(WHEN);
+    expect(added.plainText).toContain('from the address 127.0.0.1');
+    expect(added.plainText).toContain(`runs of the workflow release.yml of the GitHub repository ${repository.owner}/${repository.name} (in the deployment environment 'release') can now get API keys that push any package of ${maker.username}`);
+    expect(added.plainText).toContain('If you did not add it, remove the policy at once in your account settings (https://gallery.example/account). If this was not you, someone else can sign in to your account');
+    expect(added.plainText).toContain('This is a notice about the security of your package gallery account: these are always sent.');
+    expect(added.html).toContain('<p>');
+
+    // The run that pins it is told of; the runs after it, and several at once, are not.
+    const runs = await Promise.all(Array.from({ length: 3 }, () => service.exchangeToken(maker.username, service.workflowToken(repository, { environment: 'release' }))));
+    expect(runs.map((run) => run.status)).toEqual([200, 200, 200]);
+    await service.trustedPublishingKey(maker.username, service.workflowToken(repository, { environment: 'release' }));
+    await service.deliverNotices();
+    const [pinned] = to(maker, subject(repository, 'first used'));
+    expect(pinned.plainText).toContain(`The trusted publishing policy (id ${policy.id}, made by ${maker.username}) was used for the first time at`);
+    expect(pinned.plainText).toContain(`pinned to that repository (GitHub repository id ${repository.id}, owner id ${repository.ownerId})`);
+    expect(pinned.plainText).toContain('If you did not expect that workflow to publish now, remove the policy at once in your account settings');
+
+    expect((await service.removeTrustedPublisher(maker, policy.id)).status).toBe(204);
+    expect(outcome(await service.removeTrustedPublisher(maker, policy.id))).toBe('404 not_found');
+    await service.deliverNotices();
+    const [removed] = to(maker, subject(repository, 'removed'));
+    expect(removed.plainText).toContain(`${maker.username} removed the trusted publishing policy (id ${policy.id}) at`);
+    expect(removed.plainText).toContain('from the address 127.0.0.1');
+    expect(removed.plainText).toContain('If you did not remove it, someone else can sign in to your account');
+
+    await service.deliverNotices();
+    expect(to(maker, /^Trusted publishing policy /).map((email) => email.subject)).toEqual([
+      subject(repository, 'added'),
+      subject(repository, 'first used'),
+      subject(repository, 'removed'),
+    ]);
+  });
+
+  it("tell an organization's admins of its policies, each by their preferences, the maker once, and nobody where from", async () => {
+    const [admin, otherAdmin, quietAdmin, maker, collaborator] = await users(5);
+    const organization = await organizationOf([admin, otherAdmin, quietAdmin, maker], [collaborator]);
+    expect(outcome(await service.setNotifications(quietAdmin, { emailAllowed: false }))).toBe('200');
+    const repository = repositoryOf();
+    const policy = await service.addTrustedPublisher(maker, repository, { owner: organization.name });
+    await service.deliverNoticesOnTwoInstances();
+    await service.deliverNotices();
+    const added = subject(repository, 'added');
+    expect([admin, otherAdmin, quietAdmin, maker, collaborator].map((who) => to(who, added).length)).toEqual([1, 1, 0, 1, 0]);
+    expect(to(maker, added)[0].plainText).toContain('from the address 127.0.0.1');
+    const [told] = to(admin, added);
+    expect(told.plainText).toContain(`${maker.username} added a trusted publishing policy (id ${policy.id}) at`);
+    expect(told.plainText).toContain(`can now get API keys that push any package of ${organization.name}`);
+    expect(told.plainText).not.toContain('127.0.0.1');
+    expect(told.plainText).toContain(`You get this as an admin of ${organization.name}.`);
+    expect(told.plainText).toContain('To stop emails like this one, turn off email notices');
+
+    await service.trustedPublishingKey(maker.username, service.workflowToken(repository));
+    await service.deliverNotices();
+    expect([admin, otherAdmin, quietAdmin, maker, collaborator].map((who) => to(who, subject(repository, 'first used')).length)).toEqual([1, 1, 0, 1, 0]);
+
+    expect((await service.removeTrustedPublisher(otherAdmin, policy.id)).status).toBe(204);
+    await service.deliverNotices();
+    const removed = subject(repository, 'removed');
+    expect([admin, otherAdmin, quietAdmin, maker, collaborator].map((who) => to(who, removed).length)).toEqual([1, 1, 0, 1, 0]);
+    const [toMaker] = to(maker, removed);
+    expect(toMaker.plainText).toContain(`${otherAdmin.username} removed the trusted publishing policy (id ${policy.id}, made by ${maker.username}) at`);
+    expect(toMaker.plainText).not.toContain('127.0.0.1');
+    expect(toMaker.plainText).toContain(`If you did not expect this, ask ${otherAdmin.username}, or contact support.`);
+  });
+
+  it('tell nobody of a policy refused at the limit, nor of a removal that found it gone', async () => {
+    const maker = await service.confirmedUser();
+    const repository = repositoryOf();
+    for (let batch = 0; batch < 5; batch += 1) {
+      await Promise.all(Array.from({ length: 10 }, (_, i) => service.addTrustedPublisher(maker, repository, { workflowFile: `w-${batch}-${i}.yml` })));
+    }
+    expect(outcome(await service.requestTrustedPublisher(maker, repository))).toBe('409 trusted_publisher_limit');
+    const [first] = await service.trustedPublishersOf(maker);
+    const removals = await Promise.all(Array.from({ length: 5 }, () => service.removeTrustedPublisher(maker, first.id)));
+    expect(removals.map(outcome).sort()).toEqual(['204', ...Array<string>(4).fill('404 not_found')]);
+    await service.deliverNotices();
+    expect(to(maker, subject(repository, 'added'))).toEqual([]);
+    expect(to(maker, /^Trusted publishing policy added/)).toHaveLength(50);
+    expect(to(maker, /^Trusted publishing policy removed/)).toHaveLength(1);
+  });
+});
+
 describe('notices about packages', () => {
   it('tell every owner (an organization: its admins) that an owner was added or removed', async () => {
     const [owner, newOwner, orgAdmin, orgCollaborator] = await users(4);

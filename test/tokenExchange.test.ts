@@ -467,6 +467,8 @@ describe('the request, as NuGet.org takes it', () => {
     // the key, the look at the account after it, the log, the look at the policy after it.
     expect(service.cosmos.documentRequests().length).toBeLessThanOrEqual(12);
     expect(service.cosmos.queries().map((line) => line.replace(/^POST \/dbs\/[^/]+/, ''))).toEqual(Array(2).fill('/colls/trustedPublishers/docs'));
+    // Only the exchange that pins a policy queues a notice.
+    expect(service.cosmos.documentRequests().filter((line) => line.includes('/colls/outbox/'))).toEqual([]);
   });
 });
 

@@ -85,17 +85,18 @@ export async function noticeTo(
 
 /**
  * A notice to accounts and organizations by id (an organization: its admins), each by their own preferences,
- * worked out when it is delivered. One outbox entry; the outbox timer delivers it, once its change is surely
- * made (`afterChange`: it is already, as in a timer's step). Queued once per `onceKey`.
+ * worked out when it is delivered, but for the accounts `except` names (told by a notice of their own). One
+ * outbox entry; the outbox timer delivers it, once its change is surely made (`afterChange`: it is already, as
+ * in a timer's step). Queued once per `onceKey`.
  */
 export async function noticeToAll(
   accountIds: readonly string[],
   gate: NoticeGate,
   content: NoticeContent,
   cause: EmailCause,
-  options: { onceKey?: string; afterChange?: boolean } = {},
+  options: { onceKey?: string; afterChange?: boolean; except?: readonly string[] } = {},
 ): Promise<Notice> {
-  const audience = { accountIds: [...new Set(accountIds)], gate };
+  const audience = { accountIds: [...new Set(accountIds)], gate, ...(options.except?.length ? { exceptAccountIds: [...options.except] } : {}) };
   if (audience.accountIds.length === 0) return nothingQueued;
   const entry = await queueNotice(content, audience, cause, options);
   return {
@@ -105,16 +106,37 @@ export async function noticeToAll(
   };
 }
 
+/**
+ * Notices queued one after the other for one change, settled together. Should queueing one fail, those queued
+ * before it are withdrawn, as the change will not be made.
+ */
+export async function noticesTogether(queue: ReadonlyArray<() => Promise<Notice>>, log: Log): Promise<Notice> {
+  const queued: Notice[] = [];
+  const together: Notice = {
+    settle: async (made, settleLog) => {
+      for (const notice of queued) await notice.settle(made, settleLog);
+    },
+  };
+  try {
+    for (const next of queue) queued.push(await next());
+  } catch (error) {
+    await together.settle(false, log);
+    throw error;
+  }
+  return together;
+}
+
 /** A person with an address who has not been deleted. */
 const reachable = (account: AccountDocument | undefined): account is AccountDocument =>
   account !== undefined && account.kind === 'user' && !account.deletedAt && Boolean(account.emailAddress);
 
 /**
  * Who of an audience gets a notice now: each account itself, each live organization its admins as its
- * document lists them now; every person once, and only where its own preferences let the notice through.
+ * document lists them now; every person once, but those excepted, and only where its own preferences let the
+ * notice through.
  * Point reads: the accounts named, then the admins of the organizations among them.
  */
-export const noticeRecipients: ResolveAudience = async ({ accountIds, gate }) => {
+export const noticeRecipients: ResolveAudience = async ({ accountIds, gate, exceptAccountIds = [] }) => {
   const named = await Promise.all([...new Set(accountIds)].map((id) => readAccount(id)));
   const admins = named.flatMap((account) =>
     account?.kind === 'organization' && !account.deletedAt ? (account.members ?? []).filter((m) => m.role === 'admin').map((m) => m.accountId) : [],
@@ -127,5 +149,6 @@ export const noticeRecipients: ResolveAudience = async ({ accountIds, gate }) =>
       recipients.set(account.id, { accountId: account.id, username: account.username, emailAddress: account.emailAddress });
     }
   }
+  for (const accountId of exceptAccountIds) recipients.delete(accountId);
   return [...recipients.values()];
 };

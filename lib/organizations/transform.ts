@@ -97,11 +97,16 @@ export async function acceptTransform(secret: string, admin: AccountDocument, cl
   await spendToken(token);
 }
 
-/** The account's document becomes the organization's, with the admin as its one member; a second run changes nothing. */
+/**
+ * The account's document becomes the organization's, with the admin as its one member; a second run changes
+ * nothing. Whether it may is decided again on the document written: a membership it gained since it was read
+ * refuses it.
+ */
 function turnIntoOrganization(account: AccountDocument, token: TokenDocument, admin: AccountDocument) {
   return updateAccount(account.id, (current) => {
     if (current.kind === 'organization') return undefined;
     if (current.pendingTransform?.tokenId !== token.id) throw invalidRequest();
+    assertTransformable(current);
     return {
       ...current,
       kind: 'organization',

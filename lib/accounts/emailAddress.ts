@@ -5,7 +5,7 @@ import { confirmEmailMessage, confirmNewEmailMessage, emailAddressChangedNotice,
 import { abandonEmail, deliverSoon, queueEmail } from '../shared/email/outbox';
 import { Problem } from '../shared/problems';
 import { findToken, issueToken, spendToken, type TokenDocument, tokenField } from '../shared/tokens';
-import { readAccount, tokenRecipient, tokenStillAddressed, updateAccount, withNewSecurityStamp, type AccountDocument } from './account';
+import { hasTrustedAddress, readAccount, tokenRecipient, tokenStillAddressed, updateAccount, withNewSecurityStamp, type AccountDocument } from './account';
 import { claimHolder, releaseClaim, tryClaim } from './claims';
 import { announced, noticeTo } from './notices';
 import { emailAddressField, emailInUse, normaliseEmail } from './names';
@@ -33,10 +33,9 @@ export async function requestEmailChange(account: AccountDocument, newAddress: s
   if (holder && holder !== account.id && (await accountExists(holder))) throw emailInUse(newAddress);
   const token = await issueToken('confirm-email', tokenRecipient(account, newAddress), CONFIRMATION_LIFETIME_MS);
   const cause = { container: 'accounts' as const, id: account.id };
-  const emails = [
-    await queueEmail(confirmNewEmailMessage(account.username, newAddress, token), cause),
-    await queueEmail(emailChangeNoticeMessage(account.username, account.emailAddress, newAddress), cause),
-  ];
+  const emails = [await queueEmail(confirmNewEmailMessage(account.username, newAddress, token), cause)];
+  // A notice: an unconfirmed current address gets only its own confirmation link.
+  if (hasTrustedAddress(account)) emails.push(await queueEmail(emailChangeNoticeMessage(account.username, account.emailAddress, newAddress), cause));
   await updateAccount(account.id, (current) => ({ ...current, pendingEmailAddress: newAddress, pendingEmailTokenId: token.id }));
   await recordAudit(account.id, 'email_change_requested', clientAddress, { emailAddress: newAddress });
   await Promise.all(emails.map((email) => deliverSoon(email, log)));
@@ -102,7 +101,7 @@ async function switchToPendingAddress(account: AccountDocument, token: TokenDocu
   if (!(await tryClaim({ kind: 'email', address: newAddress }, token.accountId))) throw emailInUse(newAddress);
   // The address read here is the one switched from: only this change's confirmation can change it meanwhile.
   const content = emailAddressChangedNotice(account.username, account.emailAddress, newAddress, { at: nowIso(), clientAddress });
-  const notice = await noticeTo(account, 'security', content, { container: 'accounts', id: account.id }, { to: account.emailAddress });
+  const notice = await noticeTo(account, 'security', content, { container: 'accounts', id: account.id }, { formerAddress: true });
   let previous: string | undefined;
   const switched = await announced(
     notice,

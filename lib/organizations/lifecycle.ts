@@ -7,7 +7,7 @@ import { deliverSoon, queueEmail } from '../shared/email/outbox';
 import { Problem } from '../shared/problems';
 import { container } from '../shared/storage/cosmos';
 import { issueToken } from '../shared/tokens';
-import { newAccountDocument, readAccount, tokenRecipient, type AccountDocument, type Member } from '../accounts/account';
+import { hasTrustedAddress, newAccountDocument, readAccount, tokenRecipient, type AccountDocument, type Member } from '../accounts/account';
 import { noticeToAll } from '../accounts/notices';
 import { accountHolding, releaseClaim, withClaims, type ClaimKey } from '../accounts/claims';
 import { CONFIRMATION_LIFETIME_MS } from '../accounts/emailAddress';
@@ -32,7 +32,7 @@ export async function createOrganization(
   log: Log,
 ) {
   assertValidUsername(input.name);
-  if (!caller.emailConfirmed) {
+  if (!hasTrustedAddress(caller)) {
     throw new Problem('email_unconfirmed', 'Confirm your own email address before you create an organization.');
   }
   const id = randomUUID();

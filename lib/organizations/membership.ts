@@ -5,7 +5,7 @@ import { memberJoinedNotice, memberRemovedNotice, memberRoleChangedNotice, organ
 import { deliverSoon, queueEmail } from '../shared/email/outbox';
 import { Problem } from '../shared/problems';
 import { findToken, issueToken, spendToken, tokensConcerning, tokenField } from '../shared/tokens';
-import { readAccount, tokenRecipient, tokenStillAddressed, type AccountDocument, type OrganizationRole } from '../accounts/account';
+import { hasTrustedAddress, readAccount, tokenRecipient, tokenStillAddressed, type AccountDocument, type OrganizationRole } from '../accounts/account';
 import { revokeKeysForOrganization } from '../packages/apiKeys';
 import { accountHolding } from '../accounts/claims';
 import { usernameField } from '../accounts/names';
@@ -40,7 +40,7 @@ export async function confirmedIndividual(username: string): Promise<AccountDocu
   if (account.kind === 'organization') {
     throw new Problem('member_is_organization', `'${account.username}' is an organization; only individual accounts can be members.`);
   }
-  if (!account.emailConfirmed) {
+  if (!hasTrustedAddress(account)) {
     throw new Problem('email_unconfirmed', `'${account.username}' has not confirmed an email address yet.`, {}, 400);
   }
   return account;

@@ -5,7 +5,7 @@ import { transformAcceptedNotice, transformRejectedNotice, transformRequestMessa
 import { deliverSoon, queueEmail } from '../shared/email/outbox';
 import { Problem } from '../shared/problems';
 import { findToken, issueToken, spendToken, tokensConcerning, type TokenDocument } from '../shared/tokens';
-import { readAccount, tokenRecipient, tokenStillAddressed, updateAccount, type AccountDocument } from '../accounts/account';
+import { hasTrustedAddress, readAccount, tokenRecipient, tokenStillAddressed, updateAccount, type AccountDocument } from '../accounts/account';
 import { releaseClaim } from '../accounts/claims';
 import { usernameField } from '../accounts/names';
 import { announced, noticeTo } from '../accounts/notices';
@@ -23,7 +23,7 @@ const TRANSFORM_REQUEST_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
 const notAllowed = (detail: string) => new Problem('transform_not_allowed', detail);
 
 function assertTransformable(account: AccountDocument): void {
-  if (!account.emailConfirmed) {
+  if (!hasTrustedAddress(account)) {
     throw new Problem('email_unconfirmed', 'Confirm your email address before turning the account into an organization.');
   }
   if (account.organizations.length > 0) {

@@ -4,6 +4,7 @@ import { nowIso } from '../shared/clock';
 import { transformAcceptedNotice, transformRejectedNotice, transformRequestMessage } from '../shared/email/messages';
 import { deliverSoon, queueEmail } from '../shared/email/outbox';
 import { Problem } from '../shared/problems';
+import { enforceEmailingLimits } from '../shared/rateLimits';
 import { findToken, issueToken, spendToken, tokensConcerning, type TokenDocument } from '../shared/tokens';
 import { hasTrustedAddress, readAccount, tokenRecipient, tokenStillAddressed, updateAccount, type AccountDocument } from '../accounts/account';
 import { releaseClaim } from '../accounts/claims';
@@ -11,6 +12,7 @@ import { usernameField } from '../accounts/names';
 import { announced, noticeTo } from '../accounts/notices';
 import { confirmedIndividual, invitationTokenBody } from './membership';
 import { mirrorMembership } from './organization';
+import { ORGANIZATION_EMAIL_LIMITS } from './rateLimits';
 import { recordMembershipChange } from './trail';
 import { handOverApiKeys } from '../packages/apiKeys';
 import type { Log } from '../shared/log';
@@ -35,12 +37,14 @@ function assertTransformable(account: AccountDocument): void {
 
 /**
  * Asks another confirmed individual account, named by username, to administer this account as an
- * organization; the emailed token goes to that admin. Asking again replaces the earlier request.
+ * organization; the emailed token goes to that admin. Asking again replaces the earlier request (and counts
+ * against the limits per account and per admin).
  */
 export async function requestTransform(account: AccountDocument, adminUsername: string, clientAddress: string, log: Log) {
   assertTransformable(account);
   const admin = await confirmedIndividual(adminUsername);
   if (admin.id === account.id) throw notAllowed('The admin must be another account than the one becoming an organization.');
+  await enforceEmailingLimits(ORGANIZATION_EMAIL_LIMITS.transformRequest, account.id, admin.id);
   const token = await issueToken('transform', tokenRecipient(admin), TRANSFORM_REQUEST_LIFETIME_MS, account.id);
   const email = await queueEmail(transformRequestMessage(admin, account.username, token), { container: 'accounts', id: account.id });
   await updateAccount(account.id, (current) => ({

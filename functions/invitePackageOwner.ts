@@ -13,7 +13,7 @@ operation('invitePackageOwner', {
     'again replaces its invitation. A package has at most 15 owners and 3 invitations waiting for an answer.',
   body: inviteOwnerBody,
   responses: { 202: { description: 'Invited' } },
-  problems: ['not_found', 'not_an_owner', 'user_not_found', 'already_owner', 'owner_limit'],
+  problems: ['not_found', 'not_an_owner', 'user_not_found', 'already_owner', 'owner_limit', 'too_many_requests'],
   handle: async ({ params, body, caller, clientAddress, log }) => {
     await inviteOwner(params.id, body.username, caller.account, clientAddress, log);
     return accepted();

@@ -13,6 +13,10 @@ import { newPerson, uniqueName } from './support/people';
 const SITE_ADMIN = uniqueName('siteadmin');
 const service = useTestService({ settings: { SITE_ADMINS: SITE_ADMIN } });
 
+/** The site admin, registered by the first test that needs it. */
+let siteAdminRegistered: Promise<Member> | undefined;
+const siteAdmin = () => (siteAdminRegistered ??= service.confirmedUser(newPerson(), SITE_ADMIN));
+
 const newId = (stem = 'Notice') => `${stem}${randomBytes(4).toString('hex')}.Lib`;
 const users = (count: number) => Promise.all(Array.from({ length: count }, () => service.confirmedUser()));
 const WHEN = /\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/;
@@ -30,6 +34,16 @@ async function addOwner(id: string, by: Member, owner: Member | CreatedOrganizat
   const [username, address] = 'person' in owner ? [owner.username, owner.person.email] : [owner.name, owner.emailAddress];
   const token = await service.inviteOwner(id, by, username, address);
   expect(outcome(await service.acceptOwnership(id, acceptedBy, token))).toBe('200');
+}
+
+/** `member` asks to be deleted; a day later the deletion timer processes it, and the notices go out. */
+async function deletedByTheTimer(member: Member): Promise<void> {
+  expect((await service.call('DELETE', '/api/me', { token: member.sessionToken, body: { confirmUsername: member.username } })).status).toBe(202);
+  jest.spyOn(clock, 'now').mockReturnValue(new Date(Date.now() + 25 * 60 * 60 * 1000));
+  await service.host.runTimer('processAccountDeletions');
+  await service.host.runTimer('processAccountDeletions');
+  await service.deliverNotices();
+  jest.restoreAllMocks();
 }
 
 /** An organization with `admins` (the first made it) and `collaborators`. */
@@ -136,13 +150,80 @@ describe('security notices about the account itself', () => {
   });
 
   it('tell a key’s holder once when support revokes it as leaked: support’s email, and no second notice', async () => {
-    const admin = await service.confirmedUser(newPerson(), SITE_ADMIN);
+    const admin = await siteAdmin();
     const user = await service.confirmedUser();
     const key = await service.createKey(user, { description: 'leaky' });
     expect(outcome(await service.revokeLeakedKey(admin, key.key))).toBe('200');
     expect(outcome(await service.revokeLeakedKey(admin, key.key))).toBe('200');
     await service.deliverNotices();
     expect(to(user, /revoked/).map((email) => email.subject)).toEqual(["API key 'leaky' revoked: it was exposed"]);
+  });
+});
+
+describe('an address nobody confirmed', () => {
+  /** Every email the address got, by subject, in the order they came. */
+  const subjectsTo = (address: string) => service.emailsTo(address).map((email) => email.subject);
+  const DAY_MS = 24 * 60 * 60 * 1000;
+
+  it('gets only its confirmation link: nothing of its keys, pushes or owners, while a confirmed co-owner is told', async () => {
+    const user = await service.unconfirmedUser();
+    const coOwner = await service.confirmedUser();
+    const key = await service.createKey(user, { description: 'unconfirmed' });
+    const id = await ownedPackage(user);
+    await addOwner(id, user, coOwner);
+    await service.pushOk(key, id, '1.1.0', 200);
+    expect(outcome(await service.editKey(user, key.id, { description: 'still unconfirmed' }))).toBe('200');
+    expect(outcome(await service.call('POST', `/api/me/api-keys/${key.id}/regenerate`, { token: user.sessionToken }))).toBe('200');
+    expect(outcome(await service.call('DELETE', `/api/me/api-keys/${key.id}`, { token: user.sessionToken }))).toBe('204');
+    await service.deliverNotices();
+    expect(outcome(await service.removeOwner(id, user, coOwner.username))).toBe('204');
+    await service.deliverNotices();
+
+    expect(subjectsTo(user.person.email)).toEqual(['Confirm your email address']);
+    // The same changes reach the co-owner, whose address is confirmed.
+    expect(to(coOwner, `${coOwner.username} is now an owner of ${id}`)).toHaveLength(1);
+    expect(to(coOwner, `Package pushed: ${id} 1.1.0`)).toHaveLength(1);
+    expect(to(coOwner, `${coOwner.username} is no longer an owner of ${id}`)).toHaveLength(1);
+  });
+
+  it('gets no expiry warning, no word from support of a leaked key, and no word of the account deleted', async () => {
+    const admin = await siteAdmin();
+    const user = await service.unconfirmedUser();
+    const leaked = await service.createKey(user, { description: 'leaked' });
+    expect(outcome(await service.revokeLeakedKey(admin, leaked.key))).toBe('200');
+    await service.createKey(user, { description: 'expiring', expiresInDays: 2 });
+    jest.spyOn(clock, 'now').mockReturnValue(new Date(Date.now() + 1.5 * DAY_MS));
+    await service.host.runTimer('notifyExpiringApiKeys');
+    jest.restoreAllMocks();
+    await deletedByTheTimer(user);
+
+    expect(subjectsTo(user.person.email)).toEqual(['Confirm your email address']);
+  });
+
+  it('is told of nothing when the account moves to another address, which gets the notices once its link confirmed it', async () => {
+    const user = await service.unconfirmedUser();
+    const newAddress = newPerson().email;
+    await service.changeEmailAddress(user, newAddress);
+    await service.deliverNotices();
+    expect(subjectsTo(user.person.email)).toEqual(['Confirm your email address']);
+
+    await service.createKey(user, { description: 'at the new address' });
+    expect(service.noticesTo(newAddress, "API key 'at the new address' created")).toHaveLength(1);
+  });
+
+  it('gets the notices once the account confirmed it, a notice to many queued before too', async () => {
+    const user = await service.unconfirmedUser();
+    const coOwner = await service.confirmedUser();
+    const id = await ownedPackage(user);
+    await service.createKey(user, { description: 'before' });
+    // Queued while the address was unconfirmed, delivered after: whom it reaches is decided on delivery.
+    await addOwner(id, user, coOwner);
+    await service.confirmRegistrationEmail(user);
+    await service.createKey(user, { description: 'after' });
+    await service.deliverNotices();
+
+    expect(to(user, /^API key /).map((email) => email.subject)).toEqual(["API key 'after' created"]);
+    expect(to(user, `${coOwner.username} is now an owner of ${id}`)).toHaveLength(1);
   });
 });
 
@@ -390,12 +471,7 @@ describe('notices about packages', () => {
     const organization = await organizationOf([orgAdmin], [leaving]);
     const id = await ownedPackage(leaving);
     await addOwner(id, leaving, coOwner);
-    expect((await service.call('DELETE', '/api/me', { token: leaving.sessionToken, body: { confirmUsername: leaving.username } })).status).toBe(202);
-    jest.spyOn(clock, 'now').mockReturnValue(new Date(Date.now() + 25 * 60 * 60 * 1000));
-    await service.host.runTimer('processAccountDeletions');
-    await service.host.runTimer('processAccountDeletions');
-    await service.deliverNotices();
-    jest.restoreAllMocks();
+    await deletedByTheTimer(leaving);
 
     expect(to(coOwner, `${leaving.username} is no longer an owner of ${id}`)[0].plainText).toContain('its account was deleted at');
     expect(to(orgAdmin, `${leaving.username} is no longer a member of ${organization.name}`)[0].plainText).toContain('its account was deleted at');

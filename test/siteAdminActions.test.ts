@@ -5,6 +5,7 @@ import { CONTAINERS, type ContainerName } from '../lib/shared/storage/containers
 import { outcome, useTestService } from './support/service';
 import type { Member } from './support/organizations';
 import { newPerson, uniqueName } from './support/people';
+import { tokenIn } from './support/waitFor';
 
 /**
  * What else support does through the admin API: schedule an account's deletion now, release a deleted
@@ -202,6 +203,9 @@ describe('deleting an account for support', () => {
     const owner = await service.confirmedUser();
     const member = await service.confirmedUser();
     const organization = await service.createOrganization(owner);
+    // Its address confirmed: only a confirmed address is told of the deletion.
+    const confirmation = await service.waitForEmailTo(organization.emailAddress, `Confirm the email address of ${organization.name}`);
+    expect(outcome(await service.call('POST', '/api/auth/confirm-email', { body: { token: tokenIn(confirmation.links[0]) } }))).toBe('200');
     await service.inviteAndAccept(organization.name, owner, member);
     const key = await service.createKey(member, { owner: organization.name });
     const id = newId();

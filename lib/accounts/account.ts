@@ -204,6 +204,15 @@ export function toAccountView(account: AccountDocument): AccountView {
   };
 }
 
+/**
+ * Whether the account's address is trusted with anything but its confirmation link: notices, reset links, sign-in
+ * assistance, invitations. Only an address the account confirmed is: nobody has shown they read an unconfirmed one
+ * (a typo, or someone else's address typed in at registration), so it hears nothing of the account. The one place
+ * that decides it, so a lapsed domain (which makes an address count as unconfirmed) is to be checked here.
+ */
+export const hasTrustedAddress = (account: Pick<AccountDocument, 'emailAddress' | 'emailConfirmed'>): boolean =>
+  Boolean(account.emailAddress) && account.emailConfirmed;
+
 /** Whom an emailed token goes to: the account at `emailAddress` (its own by default), under its current stamp. */
 export function tokenRecipient(account: AccountDocument, emailAddress = account.emailAddress): TokenRecipient {
   return { accountId: account.id, emailAddress, securityStamp: account.securityStamp ?? 0 };

@@ -8,6 +8,10 @@
  *   own preferences): one outbox entry, whoever it goes to, which the outbox timer expands into one email per
  *   recipient. The request writes that one entry and no more, so telling many people never slows it.
  *
+ * Every notice goes only to an address its account confirmed (`hasTrustedAddress`), decided here for both kinds:
+ * notices carry key names, package ids and client addresses, which an address nobody confirmed must not get.
+ * Requests the account must answer (invitations, transform requests) are not notices and are sent by their flows.
+ *
  * Preferences (`notifications` on the account): a `security` notice (the account's own security, or a request
  * it must answer) always goes; every other notice needs `emailAllowed`; the push notice needs
  * `notifyPackagePushed` only, as on NuGet.org: it is the alarm for a push made with a stolen key.
@@ -25,7 +29,7 @@ import {
   type ResolveAudience,
 } from '../shared/email/outbox';
 import type { Log } from '../shared/log';
-import { notificationsOf, readAccount, type AccountDocument } from './account';
+import { hasTrustedAddress, notificationsOf, readAccount, type AccountDocument } from './account';
 
 /** Whether the account's preferences let a notice of this kind through. */
 export function allows(account: Pick<AccountDocument, 'notifications'>, gate: NoticeGate): boolean {
@@ -61,19 +65,28 @@ export async function announced<T>(notice: Notice, change: () => Promise<T>, log
 }
 
 /**
- * A notice to one account (a person: its preferences are read from the document given), at its own address
- * or at `to` (the address it had, told of a change of address). Nothing is queued when its preferences stop it.
- * `onceKey` queues it once, for work that may run again.
+ * Whether the account's address may get a notice: one the account confirmed (`hasTrustedAddress`), so an
+ * address nobody confirmed gets only its confirmation link. The notice to the address an account had, once it
+ * changed to another (`formerAddress`), is the contract's one exception: that address is no longer the account's,
+ * and it is told if the account had confirmed it.
+ */
+const noticeMayGo = (account: AccountDocument, formerAddress: boolean) => (formerAddress ? account.emailConfirmed : hasTrustedAddress(account));
+
+/**
+ * A notice to one account (a person: its preferences are read from the document given), at its own address,
+ * or, with `formerAddress`, at the address of `account` as given, which the change being made replaces. Nothing
+ * is queued when its address may not get it or its preferences stop it. `onceKey` queues it once, for work that
+ * may run again.
  */
 export async function noticeTo(
   account: AccountDocument,
   gate: NoticeGate,
   content: NoticeContent,
   cause: EmailCause,
-  options: { to?: string; onceKey?: string } = {},
+  options: { formerAddress?: boolean; onceKey?: string } = {},
 ): Promise<Notice> {
-  const emailAddress = options.to ?? account.emailAddress;
-  if (!emailAddress || !allows(account, gate)) return nothingQueued;
+  const { emailAddress } = account;
+  if (!noticeMayGo(account, options.formerAddress ?? false) || !allows(account, gate)) return nothingQueued;
   const email = await queueEmail(noticeEmail({ username: account.username, emailAddress }, content, gate), cause, options.onceKey);
   return {
     settle: async (made, log) => {
@@ -126,13 +139,14 @@ export async function noticesTogether(queue: ReadonlyArray<() => Promise<Notice>
   return together;
 }
 
-/** A person with an address who has not been deleted. */
+/** A person who has not been deleted, at an address that may get notices. */
 const reachable = (account: AccountDocument | undefined): account is AccountDocument =>
-  account !== undefined && account.kind === 'user' && !account.deletedAt && Boolean(account.emailAddress);
+  account !== undefined && account.kind === 'user' && !account.deletedAt && noticeMayGo(account, false);
 
 /**
  * Who of an audience gets a notice now: each account itself, each live organization its admins as its
- * document lists them now; every person once, but those excepted, and only where its own preferences let the
+ * document lists them now; every person once, but those excepted, and only where its address may get notices (read
+ * now: an address confirmed since the notice was queued gets it, one no longer trusted does not) and its own preferences let the
  * notice through.
  * Point reads: the accounts named, then the admins of the organizations among them.
  */

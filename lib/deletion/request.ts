@@ -9,7 +9,7 @@ import { deliverSoon, queueEmail } from '../shared/email/outbox';
 import type { Log } from '../shared/log';
 import { organizationsSolelyAdministered } from '../organizations/organization';
 import { solelyOwnedPackages } from '../packages/packages';
-import { readAccount, updateAccount, type AccountDocument } from '../accounts/account';
+import { hasTrustedAddress, readAccount, updateAccount, type AccountDocument } from '../accounts/account';
 
 /**
  * The steps of processing a deletion, in the order they run, under the names deletion documents record as
@@ -177,10 +177,13 @@ export async function cancelDeletion(account: AccountDocument, clientAddress: st
   await recordAudit(account.id, 'deletion_cancelled', clientAddress);
 }
 
-/** Tells the account's address that the deletion is done; queued once, however often the step runs. */
+/**
+ * Tells the account's address that the deletion is done (a notice: only an address the account confirmed);
+ * queued once, however often the step runs.
+ */
 export async function announceDeletion(accountId: string, request: DeletionRequest, log: Log): Promise<void> {
   const account = await readAccount(accountId);
-  if (!account?.emailAddress) return;
+  if (!account || !hasTrustedAddress(account)) return;
   const message = (request.requestedBy ? accountDeletedBySupportMessage : accountDeletedMessage)(account.username, account.emailAddress);
   const email = await queueEmail(message, { container: 'deletions', id: accountId }, `account-deleted:${accountId}`);
   await deliverSoon(email, log);

@@ -5,17 +5,19 @@ import { nowIso } from '../shared/clock';
 import { confirmOrganizationEmailMessage, memberRemovedNotice, memberRoleChangedNotice } from '../shared/email/messages';
 import { deliverSoon, queueEmail } from '../shared/email/outbox';
 import { Problem } from '../shared/problems';
+import { enforceEmailingLimits } from '../shared/rateLimits';
 import { container } from '../shared/storage/cosmos';
 import { issueToken } from '../shared/tokens';
-import { newAccountDocument, readAccount, tokenRecipient, type AccountDocument, type Member } from '../accounts/account';
+import { hasTrustedAddress, newAccountDocument, readAccount, tokenRecipient, type AccountDocument, type Member } from '../accounts/account';
 import { noticeToAll } from '../accounts/notices';
 import { accountHolding, releaseClaim, withClaims, type ClaimKey } from '../accounts/claims';
 import { CONFIRMATION_LIFETIME_MS } from '../accounts/emailAddress';
-import { assertValidUsername, emailAddressField, emailInUse, newUsernameField, usernameUnavailable } from '../accounts/names';
+import { assertValidUsername, emailAddressField, emailInUse, newUsernameField, normaliseEmail, usernameUnavailable } from '../accounts/names';
 import { revokeKeysOwnedBy } from '../packages/apiKeys';
 import { withdrawInvitationsSentFor } from '../packages/owners';
 import { ownedPackageIds } from '../packages/packages';
 import { assertAdmin, mirrorMembership, organizationForAdmin, roleOf, toOrganizationView, updateOrganization, type OrganizationDocument } from './organization';
+import { ORGANIZATION_EMAIL_LIMITS } from './rateLimits';
 import { recordMembershipChange } from './trail';
 import type { Log } from '../shared/log';
 import type { EmailCause } from '../shared/email/outbox';
@@ -24,7 +26,8 @@ export const createOrganizationBody = z.object({ name: newUsernameField, emailAd
 
 /**
  * Creates an organization in the username namespace with the caller as its admin. Like a registration, it
- * claims the name and the address first and gives them back if it cannot finish.
+ * claims the name and the address first and gives them back if it cannot finish. The address gets a
+ * confirmation link: limited per caller and per address.
  */
 export async function createOrganization(
   input: z.infer<typeof createOrganizationBody>,
@@ -33,9 +36,10 @@ export async function createOrganization(
   log: Log,
 ) {
   assertValidUsername(input.name);
-  if (!caller.emailConfirmed) {
+  if (!hasTrustedAddress(caller)) {
     throw new Problem('email_unconfirmed', 'Confirm your own email address before you create an organization.');
   }
+  await enforceEmailingLimits(ORGANIZATION_EMAIL_LIMITS.creation, caller.id, normaliseEmail(input.emailAddress));
   const id = randomUUID();
   const keys: Array<[ClaimKey, Problem]> = [
     [{ kind: 'username', name: input.name }, usernameUnavailable(input.name)],

@@ -4,8 +4,9 @@ import { clock, nowIso } from '../shared/clock';
 import { memberJoinedNotice, memberRemovedNotice, memberRoleChangedNotice, organizationInvitationMessage } from '../shared/email/messages';
 import { deliverSoon, queueEmail } from '../shared/email/outbox';
 import { Problem } from '../shared/problems';
+import { enforceEmailingLimits } from '../shared/rateLimits';
 import { findToken, issueToken, spendToken, tokensConcerning, tokenField } from '../shared/tokens';
-import { readAccount, tokenRecipient, tokenStillAddressed, type AccountDocument, type OrganizationRole } from '../accounts/account';
+import { hasTrustedAddress, readAccount, tokenRecipient, tokenStillAddressed, type AccountDocument, type OrganizationRole } from '../accounts/account';
 import { revokeKeysForOrganization } from '../packages/apiKeys';
 import { withdrawInvitationsSentFor } from '../packages/owners';
 import { accountHolding } from '../accounts/claims';
@@ -22,6 +23,7 @@ import {
   updateOrganization,
   type OrganizationDocument,
 } from './organization';
+import { ORGANIZATION_EMAIL_LIMITS } from './rateLimits';
 import { recordMembershipChange } from './trail';
 import type { Log } from '../shared/log';
 
@@ -41,7 +43,7 @@ export async function confirmedIndividual(username: string): Promise<AccountDocu
   if (account.kind === 'organization') {
     throw new Problem('member_is_organization', `'${account.username}' is an organization; only individual accounts can be members.`);
   }
-  if (!account.emailConfirmed) {
+  if (!hasTrustedAddress(account)) {
     throw new Problem('email_unconfirmed', `'${account.username}' has not confirmed an email address yet.`, {}, 400);
   }
   return account;
@@ -49,7 +51,8 @@ export async function confirmedIndividual(username: string): Promise<AccountDocu
 
 /**
  * Invites an individual account by username; an emailed token, for that account only, answers it within
- * 7 days. Inviting again replaces the earlier invitation, whose token stops working.
+ * 7 days. Inviting again replaces the earlier invitation, whose token stops working (and counts against the
+ * limits per caller and per invitee).
  */
 export async function inviteMember(
   name: string,
@@ -63,6 +66,7 @@ export async function inviteMember(
   if (roleOf(organization, invitee.id)) {
     throw new Problem('already_member', `'${invitee.username}' is already a member of '${organization.username}'.`);
   }
+  await enforceEmailingLimits(ORGANIZATION_EMAIL_LIMITS.memberInvitation, caller.id, invitee.id);
   const token = await issueToken('organization-invitation', tokenRecipient(invitee), INVITATION_LIFETIME_MS, organization.id);
   const email = await queueEmail(
     organizationInvitationMessage(invitee, organization.username, caller.username, input.role, token),
@@ -179,8 +183,8 @@ function memberNamed(organization: OrganizationDocument, username: string) {
 
 /**
  * Admins change roles; the organization always keeps an admin. The member and the admins are told of a new
- * role. An admin made a collaborator no longer manages the organization's packages: the owner invitations it
- * sent for the organization are withdrawn.
+ * role, so changes are limited per caller and per member. An admin made a collaborator no longer manages the
+ * organization's packages: the owner invitations it sent for the organization are withdrawn.
  */
 export async function changeMemberRole(
   name: string,
@@ -192,6 +196,7 @@ export async function changeMemberRole(
 ): Promise<void> {
   const organization = await organizationForAdmin(name, caller);
   const target = memberNamed(organization, username);
+  await enforceEmailingLimits(ORGANIZATION_EMAIL_LIMITS.roleChange, caller.id, target.accountId);
   const content = memberRoleChangedNotice(organization.username, [target.username], role, caller.username, { at: nowIso() });
   const notice = await noticeToAll([target.accountId, organization.id], 'emailAllowed', content, { container: 'accounts', id: organization.id });
   let changed = false;

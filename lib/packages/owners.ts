@@ -9,6 +9,7 @@ import {
 } from '../shared/email/messages';
 import { abandonEmail, deliverSoon, queueEmail } from '../shared/email/outbox';
 import { Problem } from '../shared/problems';
+import { enforceEmailingLimits } from '../shared/rateLimits';
 import { container, documentsInPartition, isNotFound, readDocument, updateDocument, updateDocumentFrom, type StoredDocument } from '../shared/storage/cosmos';
 import { findToken, issueToken, spendToken, tokensConcerning, tokenField } from '../shared/tokens';
 import { readAccount, tokenRecipient, tokenStillAddressed, type AccountDocument } from '../accounts/account';
@@ -16,6 +17,7 @@ import { accountHolding } from '../accounts/claims';
 import { usernameField } from '../accounts/names';
 import { announced } from '../accounts/notices';
 import { packageNotice, recordOwnershipChange } from './packageEvents';
+import { PACKAGE_EMAIL_LIMITS } from './rateLimits';
 import {
   administers,
   forgetOwnership,
@@ -138,6 +140,7 @@ export async function inviteOwner(packageId: string, username: string, caller: A
   const alreadyOwner = () => new Problem('already_owner', `'${invitee.username}' already owns '${pkg.displayId}'.`);
   if (isOwner(pkg, invitee.id)) throw alreadyOwner();
   assertRoomToInvite(pkg, invitee.id);
+  await enforceEmailingLimits(PACKAGE_EMAIL_LIMITS.ownerInvitation, caller.id, invitee.id);
   const token = await issueToken('package-owner-invitation', tokenRecipient(invitee), OWNER_INVITATION_LIFETIME_MS, pkg.id);
   const email = await queueEmail(packageOwnerInvitationMessage(invitee, pkg.displayId, caller.username, token), { container: 'packages', id: pkg.id });
   const invitation: PendingOwner = {

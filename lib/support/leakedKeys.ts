@@ -4,7 +4,7 @@ import { deliverSoon, queueEmail } from '../shared/email/outbox';
 import type { Log } from '../shared/log';
 import { Problem } from '../shared/problems';
 import { apiKeySecretField, auditKeyOf, revokeLeakedKey, type ApiKeyDocument } from '../packages/apiKeys';
-import { readAccount, type AccountDocument } from '../accounts/account';
+import { hasTrustedAddress, readAccount, type AccountDocument } from '../accounts/account';
 import { reasonField, recordOnAffectedAccount, recordSupportAction } from './actions';
 
 export const revokeLeakedKeyBody = z.object({ key: apiKeySecretField, reason: reasonField.optional() }).strict();
@@ -38,7 +38,7 @@ export async function revokeLeakedApiKey(
   const holder = await readAccount(key.creatorAccountId);
   if (revokedNow) await recordRevocation(admin, key, holder, input.reason, clientAddress);
   // Also when an earlier call revoked it as leaked and stopped before its email was queued.
-  if (key.revokedBecause === 'leaked' && holder?.emailAddress && !holder.deletedAt) await tellHolder(key, holder, log);
+  if (key.revokedBecause === 'leaked' && holder && hasTrustedAddress(holder) && !holder.deletedAt) await tellHolder(key, holder, log);
   return {
     id: key.id,
     description: key.description,

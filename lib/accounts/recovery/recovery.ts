@@ -13,6 +13,7 @@ import { withMinimumDuration } from './timing';
 import { findToken, issueToken, spendToken, tokenField, type TokenDocument } from '../../shared/tokens';
 import {
   accountView,
+  hasTrustedAddress,
   lockedBySupport,
   readAccount,
   toAccountView,
@@ -76,7 +77,7 @@ async function queueInBackground(message: EmailMessage, account: AccountDocument
  * registration, say) could belong to someone else, who would take the account over with a reset link.
  */
 function isConfirmedAddressOf(account: AccountDocument | undefined, emailAddress: string): account is AccountDocument {
-  return account?.kind === 'user' && !account.deletedAt && account.emailConfirmed && normaliseEmail(account.emailAddress) === normaliseEmail(emailAddress);
+  return account?.kind === 'user' && !account.deletedAt && hasTrustedAddress(account) && normaliseEmail(account.emailAddress) === normaliseEmail(emailAddress);
 }
 
 export async function forgotPassword(emailAddress: string, clientAddress: string, log: Log): Promise<void> {

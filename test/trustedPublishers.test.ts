@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { clock } from '../lib/shared/clock';
 import { container } from '../lib/shared/storage/cosmos';
 import { outcome, useTestService } from './support/service';
@@ -210,6 +211,56 @@ describe('the limit of 50, under concurrency', () => {
       .items.query({ query: 'SELECT c.id FROM c WHERE c.workflowFile = @file', parameters: [{ name: '@file', value: 'cut-short.yml' }] })
       .fetchAll();
     expect(resources).toEqual([]);
+  });
+});
+
+describe('policies stored before slots held the limit', () => {
+  /** A policy as the service stored it before slots: made straight in the store, with no slot naming it. */
+  async function storedBeforeSlots(user: Member & { id: string }, repository: GitHubRepository, workflowFile: string) {
+    const now = clock.now();
+    await container('trustedPublishers').items.create({
+      id: randomUUID(),
+      creatorId: user.id,
+      creatorName: user.username,
+      ownerId: user.id,
+      ownerName: user.username,
+      repositoryOwner: repository.owner,
+      repository: repository.name,
+      workflowFile,
+      environment: null,
+      repositoryOwnerId: null,
+      repositoryId: null,
+      createdAt: now.toISOString(),
+      lapsesAt: new Date(now.getTime() + 7 * DAY).toISOString(),
+      pinnedAt: null,
+      lastUsedAt: null,
+    });
+  }
+
+  it('keep counting, listing and making keys, take the last places, and are never tidied away', async () => {
+    const user = await service.confirmedUser();
+    const { id } = (await service.call('GET', '/api/me', { token: user.sessionToken })).body;
+    const repository = newRepository();
+    for (let i = 0; i < 48; i += 1) await storedBeforeSlots({ ...user, id }, repository, `old-${i}.yml`);
+    expect(await service.trustedPublishersOf(user)).toHaveLength(48);
+
+    const made = await Promise.all(Array.from({ length: 5 }, (_, i) => service.requestTrustedPublisher(user, repository, { workflowFile: `new-${i}.yml` })));
+    expect(made.map(outcome).sort()).toEqual(['201', '201', '409 trusted_publisher_limit', '409 trusted_publisher_limit', '409 trusted_publisher_limit']);
+
+    // Two hours on, a creation (once an old one is removed) tidies only what a cut-short creation left: the old ones stay.
+    const old = (await service.trustedPublishersOf(user)).find((p: { workflowFile: string }) => p.workflowFile === 'old-0.yml');
+    expect((await service.removeTrustedPublisher(user, old.id)).status).toBe(204);
+    jest.spyOn(clock, 'now').mockReturnValue(new Date(Date.now() + 2 * 60 * 60 * 1000));
+    const later = { username: user.username, sessionToken: await service.signIn(user.person) };
+    expect((await service.requestTrustedPublisher(later, repository, { workflowFile: 'later.yml' })).status).toBe(201);
+    expect(outcome(await service.requestTrustedPublisher(later, repository, { workflowFile: 'one-more.yml' }))).toBe('409 trusted_publisher_limit');
+    const listed = (await service.trustedPublishersOf(later)).map((p: { workflowFile: string }) => p.workflowFile);
+    expect(listed).toHaveLength(50);
+    expect(listed).toEqual(expect.arrayContaining(['old-1.yml', 'old-47.yml', 'later.yml']));
+    jest.restoreAllMocks();
+
+    // An old policy still makes keys for the workflow it names.
+    expect((await service.exchangeToken(user.username, service.workflowToken(repository, { workflowFile: 'old-1.yml' }))).status).toBe(200);
   });
 });
 

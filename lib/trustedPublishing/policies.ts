@@ -58,6 +58,11 @@ export interface TrustedPublisherDocument extends StoredDocument {
   lapsesAt: string | null;
   pinnedAt: string | null;
   lastUsedAt: string | null;
+  /**
+   * Set on every policy made since slots hold the limit: it counts and works only while a slot names it. A
+   * policy stored before (absent) counts and works without one, and leaves that many fewer slots to take.
+   */
+  slotted?: true;
 }
 
 /**
@@ -206,10 +211,14 @@ function toView(policy: TrustedPublisherDocument, owner: AccountDocument | undef
 
 const byAge = (a: TrustedPublisherDocument, b: TrustedPublisherDocument) => a.createdAt.localeCompare(b.createdAt);
 
-/** The policies among these documents that hold a slot, oldest first. */
+const isPolicy = (document: PartitionDocument): document is TrustedPublisherDocument => !isSlot(document);
+/** A policy stored before slots held the limit: it counts and works without one. */
+const storedBeforeSlots = (policy: TrustedPublisherDocument): boolean => policy.slotted !== true;
+
+/** The policies among these documents that count: those a slot names, and those stored before slots; oldest first. */
 function slottedPolicies(documents: PartitionDocument[]): TrustedPublisherDocument[] {
   const held = new Set(documents.filter(isSlot).map((slot) => slot.policyId));
-  return documents.filter((document): document is TrustedPublisherDocument => !isSlot(document) && held.has(document.id)).sort(byAge);
+  return documents.filter(isPolicy).filter((policy) => held.has(policy.id) || storedBeforeSlots(policy)).sort(byAge);
 }
 
 /** Everything in the creator's partition, its policies and their slots: one query within it. */
@@ -241,12 +250,18 @@ interface FreeSlot {
   etag: string | undefined;
 }
 
-/** The creator's free slots, as these documents of its partition show them. */
+/**
+ * The creator's free slots, as these documents of its partition show them. Policies stored before slots take the
+ * last places: with `n` of them only the first 50 - `n` slots may be taken. Their number only ever falls (none is
+ * made any more), so a count read a moment ago never lets the limit be passed.
+ */
 function freeSlots(documents: PartitionDocument[]): FreeSlot[] {
-  const policies = new Set(documents.filter((document) => !isSlot(document)).map((policy) => policy.id));
+  const policies = documents.filter(isPolicy);
+  const live = new Set(policies.map((policy) => policy.id));
   const slots = new Map(documents.filter(isSlot).map((slot) => [slot.id, slot]));
-  return Array.from({ length: MAX_POLICIES_PER_ACCOUNT }, (_, n) => slots.get(`${SLOT_PREFIX}${n}`) ?? { id: `${SLOT_PREFIX}${n}` })
-    .filter((slot) => !('policyId' in slot) || !policies.has(slot.policyId))
+  const places = MAX_POLICIES_PER_ACCOUNT - policies.filter(storedBeforeSlots).length;
+  return Array.from({ length: Math.max(0, places) }, (_, n) => slots.get(`${SLOT_PREFIX}${n}`) ?? { id: `${SLOT_PREFIX}${n}` })
+    .filter((slot) => !('policyId' in slot) || !live.has(slot.policyId))
     .map((slot) => ({ id: slot.id, etag: '_etag' in slot ? slot._etag : undefined }));
 }
 
@@ -294,7 +309,7 @@ async function storeInSlot(policy: TrustedPublisherDocument, seen: PartitionDocu
   const held = new Set(slottedPolicies(seen).map((p) => p.id));
   const strandedBefore = clock.now().getTime() - STRANDED_AFTER_MS;
   for (const stranded of seen) {
-    if (!isSlot(stranded) && !held.has(stranded.id) && Date.parse(stranded.createdAt) < strandedBefore) await deleteIfThere(stranded);
+    if (isPolicy(stranded) && !held.has(stranded.id) && Date.parse(stranded.createdAt) < strandedBefore) await deleteIfThere(stranded);
   }
 }
 
@@ -382,6 +397,7 @@ export async function createTrustedPublisher(
     lapsesAt: new Date(now.getTime() + UNUSED_POLICY_LIFETIME_MS).toISOString(),
     pinnedAt: null,
     lastUsedAt: null,
+    slotted: true,
   };
   const change = { at: policy.createdAt, by: caller.username, clientAddress };
   const notice = await policyNotice(policy, (reader) => trustedPublisherAddedNotice(noticed(policy), change, reader), log);

@@ -30,6 +30,20 @@ function parsePort(value: string | undefined): number {
   return port;
 }
 
+/**
+ * The admin API's key in production (the real host keeps its own; this is the local host's). Unset, the admin
+ * API is off. Set, it must be one nobody guesses.
+ */
+function parseMasterKey(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (value.length < 32 || /\s/.test(value)) {
+    throw new ConfigurationError(
+      'The service cannot start: FUNCTIONS_MASTER_KEY must be at least 32 characters without white space (for example `openssl rand -base64 48`).',
+    );
+  }
+  return value;
+}
+
 function describeEmail(email: DeliveredEmail): string {
   return [`\n📧 To ${email.to.join(', ')}: ${email.subject}`, ...email.links.map((link) => `   ${link}`)].join('\n');
 }
@@ -145,6 +159,7 @@ export interface RunningService {
  */
 export async function startService(env: NodeJS.ProcessEnv, print: (line: string) => void = console.log): Promise<RunningService> {
   const port = parsePort(env.PORT);
+  const masterKey = parseMasterKey(env.FUNCTIONS_MASTER_KEY);
   const production = isProduction(env);
   const { routes, notes, standIns, listening }: DevelopmentDefaults = production
     ? { routes: [], notes: [], standIns: [], listening: [] }
@@ -166,6 +181,8 @@ export async function startService(env: NodeJS.ProcessEnv, print: (line: string)
       hostname: production ? '0.0.0.0' : '127.0.0.1',
       corsOrigins: [PUBLIC_BASE_URL],
       runSchedules: true,
+      // As in Azure, the admin API needs the master key in production; outside it, it is open as under `func start`.
+      adminAccess: production ? { masterKey } : undefined,
       devRoutes: routes,
       log: print,
     });

@@ -52,7 +52,7 @@ describe('declining an invitation to own a package', () => {
   it('by nobody else: a stranger, an owner, a collaborator of an invited organization get invalid_token', async () => {
     const owner = await service.confirmedUser();
     const [stranger, orgAdmin, collaborator] = await users(3);
-    const organization = await service.createOrganization(orgAdmin);
+    const organization = await service.confirmedOrganization(orgAdmin);
     await service.inviteAndAccept(organization.name, orgAdmin, collaborator);
     const id = await ownedPackage(owner);
     const token = await service.inviteOwner(id, owner, organization.name, organization.emailAddress);
@@ -238,7 +238,7 @@ describe('an account deleted', () => {
 describe('my packages', () => {
   it('lists what the caller owns directly and through its organizations, with the owning name', async () => {
     const [user, partner, orgAdmin, stranger] = await users(4);
-    const organization = await service.createOrganization(orgAdmin);
+    const organization = await service.confirmedOrganization(orgAdmin);
     await service.inviteAndAccept(organization.name, orgAdmin, user);
     const mine = await ownedPackage(user, 'Mine');
     const shared = await ownedPackage(partner, 'Shared');
@@ -270,7 +270,7 @@ describe('my packages', () => {
 
   it('lists invitations received (its own, and its organizations’ where it is an admin) and sent', async () => {
     const [user, owner, orgAdmin, collaborator] = await users(4);
-    const organization = await service.createOrganization(orgAdmin);
+    const organization = await service.confirmedOrganization(orgAdmin);
     await service.inviteAndAccept(organization.name, orgAdmin, collaborator);
     await service.inviteAndAccept(organization.name, orgAdmin, user, 'admin');
     const theirs = await ownedPackage(owner, 'Theirs');

@@ -46,9 +46,9 @@ async function deletedByTheTimer(member: Member): Promise<void> {
   jest.restoreAllMocks();
 }
 
-/** An organization with `admins` (the first made it) and `collaborators`. */
+/** An organization with `admins` (the first made it) and `collaborators`, its address confirmed (so that it may be invited to own packages). */
 async function organizationOf(admins: Member[], collaborators: Member[] = []): Promise<CreatedOrganization> {
-  const organization = await service.createOrganization(admins[0]);
+  const organization = await service.confirmedOrganization(admins[0]);
   for (const admin of admins.slice(1)) await service.inviteAndAccept(organization.name, admins[0], admin, 'admin');
   for (const collaborator of collaborators) await service.inviteAndAccept(organization.name, admins[0], collaborator, 'collaborator');
   return organization;

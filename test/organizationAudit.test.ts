@@ -126,7 +126,7 @@ describe('the organization’s audit trail', () => {
 
   it('records changes of its packages’ owners, by whoever makes them', async () => {
     const [admin, partner, invitee] = await Promise.all(Array.from({ length: 3 }, () => service.confirmedUser()));
-    const organization = await service.createOrganization(admin);
+    const organization = await service.confirmedOrganization(admin);
     const id = newId();
     await service.pushOk(await service.createKey(partner), id, '1.0.0', 201);
     nextSecond();

@@ -695,7 +695,7 @@ describe('package owners', () => {
     const owner = await service.confirmedUser();
     const orgAdmin = await service.confirmedUser();
     const collaborator = await service.confirmedUser();
-    const organization = await service.createOrganization(orgAdmin);
+    const organization = await service.confirmedOrganization(orgAdmin);
     await service.inviteAndAccept(organization.name, orgAdmin, collaborator);
     const { id } = await ownedPackage(owner);
     const collaboratorKey = await service.createKey(collaborator, { owner: organization.name, scopes: ['package:pushversion'] });
@@ -720,7 +720,7 @@ describe('package owners', () => {
     const orgAdmin = await service.confirmedUser();
     const demoted = await service.confirmedUser();
     const other = await service.confirmedUser();
-    const organization = await service.createOrganization(orgAdmin);
+    const organization = await service.confirmedOrganization(orgAdmin);
     await service.inviteAndAccept(organization.name, orgAdmin, demoted, 'admin');
     // The organization owns one package with `other`, and is invited to own another.
     const { id } = await ownedPackage(other);

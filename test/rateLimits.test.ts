@@ -325,7 +325,7 @@ describe('every call that emails someone the caller names', () => {
       const owner = await service.confirmedUser();
       // A package takes 3 invitations waiting: one package for every three invitees.
       const ids = await packagesOf(owner, Math.ceil((perCaller.max + 1) / 3));
-      const invitees = await Promise.all(Array.from({ length: perCaller.max + 1 }, () => service.unconfirmedUser()));
+      const invitees = await confirmedUsers(perCaller.max + 1);
       const send = (i: number) => inviteTo(ids[Math.floor(i / 3)], owner, invitees[i].username);
       await flood(perCaller, at, send, always('202'), (i) => [invitees[i].person.email]);
     });

@@ -10,7 +10,8 @@
  *
  * Every notice goes only to an address its account confirmed (`hasTrustedAddress`), decided here for both kinds:
  * notices carry key names, package ids and client addresses, which an address nobody confirmed must not get.
- * Requests the account must answer (invitations, transform requests) are not notices and are sent by their flows.
+ * Requests the account must answer (invitations, transform requests) are not notices and are sent by their flows,
+ * which refuse one aimed at an address that is not trusted either (`assertTrustedRecipient`).
  *
  * Preferences (`notifications` on the account): a `security` notice (the account's own security, or a request
  * it must answer) always goes; every other notice needs `emailAllowed`; the push notice needs

@@ -6,7 +6,7 @@ import { deliverSoon, queueEmail } from '../shared/email/outbox';
 import { Problem } from '../shared/problems';
 import { enforceEmailingLimits } from '../shared/rateLimits';
 import { findToken, issueToken, spendToken, tokensConcerning, tokenField } from '../shared/tokens';
-import { hasTrustedAddress, readAccount, tokenRecipient, tokenStillAddressed, type AccountDocument, type OrganizationRole } from '../accounts/account';
+import { assertTrustedRecipient, readAccount, tokenRecipient, tokenStillAddressed, type AccountDocument, type OrganizationRole } from '../accounts/account';
 import { revokeKeysForOrganization } from '../packages/apiKeys';
 import { withdrawInvitationsSentFor } from '../packages/owners';
 import { accountHolding } from '../accounts/claims';
@@ -43,9 +43,7 @@ export async function confirmedIndividual(username: string): Promise<AccountDocu
   if (account.kind === 'organization') {
     throw new Problem('member_is_organization', `'${account.username}' is an organization; only individual accounts can be members.`);
   }
-  if (!hasTrustedAddress(account)) {
-    throw new Problem('email_unconfirmed', `'${account.username}' has not confirmed an email address yet.`, {}, 400);
-  }
+  assertTrustedRecipient(account);
   return account;
 }
 

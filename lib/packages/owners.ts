@@ -12,7 +12,7 @@ import { Problem } from '../shared/problems';
 import { enforceEmailingLimits } from '../shared/rateLimits';
 import { container, documentsInPartition, isNotFound, readDocument, updateDocument, updateDocumentFrom, type StoredDocument } from '../shared/storage/cosmos';
 import { findToken, issueToken, spendToken, tokensConcerning, tokenField } from '../shared/tokens';
-import { readAccount, tokenRecipient, tokenStillAddressed, type AccountDocument } from '../accounts/account';
+import { assertTrustedRecipient, readAccount, tokenRecipient, tokenStillAddressed, type AccountDocument } from '../accounts/account';
 import { accountHolding } from '../accounts/claims';
 import { usernameField } from '../accounts/names';
 import { announced } from '../accounts/notices';
@@ -129,9 +129,9 @@ const ownerIds = (pkg: PackageDocument) => pkg.owners.map((o) => o.accountId);
 
 /**
  * Invites an account or organization to co-own the package; its emailed token works for 7 days. Inviting
- * the same one again replaces the earlier invitation. The limits are checked on the document read, so a
- * refused invitation sends nothing, and again on the one written, so invitations at the same moment never
- * exceed them.
+ * the same one again replaces the earlier invitation. Only an address the invitee confirmed gets it. The
+ * limits are checked on the document read, so a refused invitation sends nothing (nor counts against the
+ * emailing limits), and again on the one written, so invitations at the same moment never exceed them.
  */
 export async function inviteOwner(packageId: string, username: string, caller: AccountDocument, clientAddress: string, log: Log) {
   const { pkg, actingAs } = await packageManagedBy(packageId, caller);
@@ -139,6 +139,7 @@ export async function inviteOwner(packageId: string, username: string, caller: A
   if (!invitee || invitee.deletedAt) throw new Problem('user_not_found', `There is no account or organization named '${username}'.`);
   const alreadyOwner = () => new Problem('already_owner', `'${invitee.username}' already owns '${pkg.displayId}'.`);
   if (isOwner(pkg, invitee.id)) throw alreadyOwner();
+  assertTrustedRecipient(invitee);
   assertRoomToInvite(pkg, invitee.id);
   await enforceEmailingLimits(PACKAGE_EMAIL_LIMITS.ownerInvitation, caller.id, invitee.id);
   const token = await issueToken('package-owner-invitation', tokenRecipient(invitee), OWNER_INVITATION_LIFETIME_MS, pkg.id);

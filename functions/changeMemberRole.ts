@@ -10,7 +10,7 @@ operation('changeMemberRole', {
   summary: "Change a member's role (admins); the organization always keeps an admin",
   body: changeRoleBody,
   responses: { 204: { description: 'The role is set' } },
-  problems: ['not_found', 'admin_required', 'last_admin'],
+  problems: ['not_found', 'admin_required', 'last_admin', 'too_many_requests'],
   handle: async ({ params, body, caller, clientAddress, log }) => {
     await changeMemberRole(params.name, params.username, body.role, caller.account, clientAddress, log);
     return noContent();

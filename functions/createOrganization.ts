@@ -10,6 +10,6 @@ operation('createOrganization', {
   description: 'The name shares the username namespace; the caller\'s email must be confirmed; the organization\'s address gets a confirmation link.',
   body: createOrganizationBody,
   responses: { 201: { description: 'The organization, as its admin sees it', schema: organizationView } },
-  problems: ['email_unconfirmed', 'invalid_username', 'username_unavailable', 'email_in_use'],
+  problems: ['email_unconfirmed', 'invalid_username', 'username_unavailable', 'email_in_use', 'too_many_requests'],
   handle: async ({ body, caller, clientAddress, log }) => created(await createOrganization(body, caller.account, clientAddress, log)),
 });

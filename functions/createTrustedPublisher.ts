@@ -13,5 +13,5 @@ operation('createTrustedPublisher', {
   body: createTrustedPublisherBody,
   responses: { 201: { description: 'The policy, pending its first use', schema: trustedPublisherView } },
   problems: ['owner_not_allowed', 'trusted_publisher_limit'],
-  handle: async ({ body, caller, clientAddress }) => created(await createTrustedPublisher(caller.account, body, clientAddress)),
+  handle: async ({ body, caller, clientAddress, log }) => created(await createTrustedPublisher(caller.account, body, clientAddress, log)),
 });

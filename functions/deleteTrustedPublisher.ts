@@ -10,8 +10,8 @@ operation('deleteTrustedPublisher', {
   description: 'It makes no key from then on, and the keys it made stop working at once.',
   responses: { 204: { description: 'Removed' } },
   problems: ['not_found'],
-  handle: async ({ params, caller, clientAddress }) => {
-    await deleteTrustedPublisher(caller.account, params.id, clientAddress);
+  handle: async ({ params, caller, clientAddress, log }) => {
+    await deleteTrustedPublisher(caller.account, params.id, clientAddress, log);
     return noContent();
   },
 });

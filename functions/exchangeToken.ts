@@ -16,5 +16,5 @@ operation('exchangeToken', {
   body: tokenRequestBody,
   responses: { 200: { description: 'The key', schema: tokenResponse } },
   problems: [],
-  handle: async ({ bearerToken, body, clientAddress }) => ok(await exchangeToken(bearerToken, body, clientAddress)),
+  handle: async ({ bearerToken, body, clientAddress, log }) => ok(await exchangeToken(bearerToken, body, clientAddress, log)),
 });

@@ -6,7 +6,7 @@ operation('getPackage', {
   route: 'packages/{id}',
   params: packageParams,
   auth: 'none',
-  summary: "A package's owners, versions and whether it is listed",
+  summary: "A package's owners, versions, whether it is listed, and the owner invitations waiting",
   responses: { 200: { description: 'The package', schema: packageView } },
   problems: ['not_found'],
   handle: async ({ params }) => ok(await getPackage(params.id)),

@@ -11,7 +11,7 @@ operation('inviteMember', {
   description: 'An email carries a token that only the invited account can use, within 7 days. Inviting again replaces the invitation.',
   body: inviteMemberBody,
   responses: { 202: { description: 'Invited' } },
-  problems: ['not_found', 'admin_required', 'user_not_found', 'member_is_organization', 'already_member', { code: 'email_unconfirmed', status: 400 }],
+  problems: ['not_found', 'admin_required', 'user_not_found', 'member_is_organization', 'already_member', { code: 'email_unconfirmed', status: 400 }, 'too_many_requests'],
   handle: async ({ params, body, caller, clientAddress, log }) => {
     await inviteMember(params.name, body, caller.account, clientAddress, log);
     return accepted();

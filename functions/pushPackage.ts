@@ -1,5 +1,5 @@
 import { operation } from '../lib/http/operation';
-import { packageView, pushBody, pushPackage } from '../lib/packages/packages';
+import { pushBody, pushedPackageView, pushPackage } from '../lib/packages/packages';
 
 operation('pushPackage', {
   method: 'PUT',
@@ -12,8 +12,8 @@ operation('pushPackage', {
     'key owner\'s security log or, for an organization, its audit trail.',
   body: pushBody,
   responses: {
-    201: { description: 'A new package id', schema: packageView },
-    200: { description: 'A new version of a package', schema: packageView },
+    201: { description: 'A new package id', schema: pushedPackageView },
+    200: { description: 'A new version of a package', schema: pushedPackageView },
   },
   problems: ['api_key_scope', 'not_an_owner', 'prefix_reserved', 'package_version_exists'],
   handle: async ({ body, apiKey, clientAddress, log }) => {

@@ -20,6 +20,7 @@ operation('registerAccount', {
     'microsoft_account_in_use',
     'username_unavailable',
     'email_in_use',
+    'too_many_requests',
   ],
   handle: async ({ body, clientAddress, log }) => created(await registerAccount(body, clientAddress, log)),
 });

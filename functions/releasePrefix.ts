@@ -1,5 +1,6 @@
 import { noContent, operation } from '../lib/http/operation';
-import { prefixParams, releasePrefix } from '../lib/packages/prefixes';
+import { prefixParams } from '../lib/packages/prefixes';
+import { releasePrefix } from '../lib/support/prefixes';
 
 operation('releasePrefix', {
   method: 'DELETE',

@@ -8,9 +8,11 @@ operation('releaseUsername', {
   params: supportAccountParams,
   auth: 'site-admin',
   summary: 'Let a deleted account\'s or organization\'s name be registered again (site admins only); the body and its reason are optional',
-  description: 'Safe against a registration at the same moment: the registration either finds the name still taken, or takes the freed name.',
+  description:
+    'Safe against a registration at the same moment: the registration either finds the name still taken, or takes the freed name. ' +
+    'A name in SITE_ADMINS is never released: whoever registered it would be a site admin.',
   body: optionalReasonBody,
   responses: { 200: { description: 'The name is free', schema: releasedUsernameView } },
-  problems: ['username_in_use', 'not_found'],
+  problems: ['username_in_use', 'site_admin_name', 'not_found'],
   handle: async ({ params, body, caller, clientAddress }) => ok(await releaseUsername(caller.account, params.username, body?.reason, clientAddress)),
 });

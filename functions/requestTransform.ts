@@ -9,7 +9,7 @@ operation('requestTransform', {
   description: 'The account needs a confirmed email and no memberships. An email with a token goes to the admin, who accepts or rejects.',
   body: requestTransformBody,
   responses: { 202: { description: 'The request waits for the admin' } },
-  problems: ['email_unconfirmed', 'transform_not_allowed', 'user_not_found', 'member_is_organization', { code: 'email_unconfirmed', status: 400 }],
+  problems: ['email_unconfirmed', 'transform_not_allowed', 'user_not_found', 'member_is_organization', { code: 'email_unconfirmed', status: 400 }, 'too_many_requests'],
   handle: async ({ body, caller, clientAddress, log }) => {
     await requestTransform(caller.account, body.adminUsername, clientAddress, log);
     return accepted();

@@ -1,5 +1,6 @@
 import { created, operation } from '../lib/http/operation';
-import { prefixView, reservePrefix, reservePrefixBody } from '../lib/packages/prefixes';
+import { prefixView, reservePrefixBody } from '../lib/packages/prefixes';
+import { reservePrefix } from '../lib/support/prefixes';
 
 operation('reservePrefix', {
   method: 'POST',

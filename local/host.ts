@@ -2,9 +2,10 @@
  * A small stand-in for the Azure Functions host, for machines where Core Tools cannot be installed. It
  * loads the same function files the real host loads (package.json's `main`), refuses what the real host
  * refuses (local/hostRules.ts), serves the HTTP routes under the route prefix with request bodies forwarded
- * as the host forwards them, runs timers on their schedules and on `POST /admin/functions/{name}`, and
- * answers CORS as the platform does.
+ * as the host forwards them, runs timers on their schedules and on `POST /admin/functions/{name}` (with the
+ * master key where told to ask for it, as in Azure), and answers CORS as the platform does.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -30,6 +31,13 @@ export interface LocalHostOptions {
   /** Origins allowed to call the API from a browser (the platform's CORS setting). */
   corsOrigins: string[];
   runSchedules: boolean;
+  /**
+   * Who may call the admin API. Left out, anyone, as under `func start`: Core Tools authenticates every request
+   * as admin unless started with `--enableAuth` (azure-functions-core-tools src/Cli/func/Actions/HostActions/
+   * Startup.cs, "Bypass all local auth", and WebHost/Security/CliAuthenticationHandler.cs). Given, only a
+   * request carrying `masterKey`, as in Azure; without one the admin API answers every request 401.
+   */
+  adminAccess?: { masterKey: string | undefined };
   devRoutes?: DevRoute[];
   log?: (line: string) => void;
 }
@@ -142,6 +150,21 @@ function parseJson(text: string): unknown {
   }
 }
 
+const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
+
+/**
+ * Whether the request carries the master key the way the real host reads one (AuthenticationLevelHandler
+ * .GetAuthorizationKeyInfoAsync: the `x-functions-key` header, else the `code` query parameter; the header wins
+ * even when empty), compared in constant time as Key.SecretValueEquals does. Digests make the comparison
+ * the same length whatever was sent.
+ */
+function carriesMasterKey(req: http.IncomingMessage, url: URL, masterKey: string | undefined): boolean {
+  const header = req.headers['x-functions-key'];
+  const presented = header !== undefined ? [header].flat()[0] : url.searchParams.get('code');
+  if (!masterKey || !presented) return false;
+  return timingSafeEqual(digest(presented), digest(masterKey));
+}
+
 const workerLog = (functionName: string, log: (line: string) => void): WorkerLog => (level, message) => log(`[${functionName}] ${level}: ${message}`);
 
 export async function startLocalHost(options: LocalHostOptions): Promise<LocalHost> {
@@ -223,7 +246,14 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
    * (`[FromBody] FunctionInvocation`: another content type is 415, no body or no object 400), then 404 for no
    * such function, else 202 while the run goes on.
    */
-  async function serveAdmin(req: http.IncomingMessage, res: http.ServerResponse, name: string, cors: Record<string, string>): Promise<void> {
+  async function serveAdmin(req: http.IncomingMessage, res: http.ServerResponse, url: URL, name: string, cors: Record<string, string>): Promise<void> {
+    // Authorization comes first ([Authorize(Policy = AdminAuthLevel)] runs before the body is bound); the real
+    // host's challenge is JwtBearer's, 401 with `WWW-Authenticate: Bearer` and no body.
+    if (options.adminAccess && !carriesMasterKey(req, url, options.adminAccess.masterKey)) {
+      req.resume();
+      res.writeHead(401, { ...cors, 'WWW-Authenticate': 'Bearer' }).end();
+      return;
+    }
     const body = await readBody(req, false);
     if (req.method !== 'POST') {
       res.writeHead(404, cors).end();
@@ -263,7 +293,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       return Promise.resolve();
     }
     const admin = /^\/admin\/functions\/([^/]+)$/.exec(requestPath);
-    if (admin) return serveAdmin(req, res, admin[1], cors.headers);
+    if (admin) return serveAdmin(req, res, url, admin[1], cors.headers);
     return serveApi(req, res, url, requestPath, cors.headers);
   }
 

@@ -30,6 +30,20 @@ function parsePort(value: string | undefined): number {
   return port;
 }
 
+/**
+ * The admin API's key in production (the real host keeps its own; this is the local host's). Unset, the admin
+ * API is off. Set, it must be one nobody guesses.
+ */
+function parseMasterKey(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (value.length < 32 || /\s/.test(value)) {
+    throw new ConfigurationError(
+      'The service cannot start: FUNCTIONS_MASTER_KEY must be at least 32 characters without white space (for example `openssl rand -base64 48`).',
+    );
+  }
+  return value;
+}
+
 function describeEmail(email: DeliveredEmail): string {
   return [`\n📧 To ${email.to.join(', ')}: ${email.subject}`, ...email.links.map((link) => `   ${link}`)].join('\n');
 }
@@ -96,16 +110,24 @@ async function applyDevelopmentDefaults(
     identity.setLoginHost(login.url);
     env.MICROSOFT_LOGIN_HOST = login.url;
     routes.push({ prefix: '/dev/identity/token', handler: identity.mintForScripts });
-    // The console and the frontend may sign in from their pages (redirect URIs and the token endpoint's CORS).
-    listening.push((origin) => identity.allowOrigins([origin, origin.replace('//localhost:', '//127.0.0.1:'), env.PUBLIC_BASE_URL!]));
+    // The frontend and the console may sign in from their pages and come back to them after signing out (redirect
+    // and post-logout URIs, the token endpoint's CORS).
+    const pageOrigins = (origin: string) => [env.PUBLIC_BASE_URL!, origin, origin.replace('//localhost:', '//127.0.0.1:')];
+    listening.push((origin) => identity.allowOrigins(pageOrigins(origin)));
     notes.push(
       (origin) =>
-        `Microsoft sign-in: development identity at ${login.url} (MSAL set-up: README, For the frontend). Scripts get an ID token with\n` +
+        `Microsoft sign-in: development identity at ${login.url} (MSAL set-up: README, For the frontend), client id ${env.MICROSOFT_CLIENT_ID};\n` +
+        `   redirect and post-logout URIs: any on ${pageOrigins(origin).join(', ')}. Scripts get an ID token with\n` +
         `   curl -s -X POST ${origin}/dev/identity/token -H 'Content-Type: application/json' -d '{"email":"ada@example.com","name":"Ada"}'`,
     );
   }
   env.SESSION_SIGNING_KEY ||= randomBytes(48).toString('base64');
   env.PUBLIC_BASE_URL ||= 'http://localhost:3000';
+  notes.push(
+    () =>
+      `Frontend: ${env.PUBLIC_BASE_URL} (PUBLIC_BASE_URL, which must be your frontend dev server's origin): the API answers CORS only for it,\n` +
+      `   and the links in emails lead to its pages`,
+  );
   // Trusted publishing asks tokens for the gallery's own origin, as NuGet.org's are for https://www.nuget.org.
   env.TRUSTED_PUBLISHING_AUDIENCE ||= env.PUBLIC_BASE_URL;
   if (!env.GITHUB_OIDC_ISSUER) {
@@ -137,6 +159,7 @@ export interface RunningService {
  */
 export async function startService(env: NodeJS.ProcessEnv, print: (line: string) => void = console.log): Promise<RunningService> {
   const port = parsePort(env.PORT);
+  const masterKey = parseMasterKey(env.FUNCTIONS_MASTER_KEY);
   const production = isProduction(env);
   const { routes, notes, standIns, listening }: DevelopmentDefaults = production
     ? { routes: [], notes: [], standIns: [], listening: [] }
@@ -158,6 +181,8 @@ export async function startService(env: NodeJS.ProcessEnv, print: (line: string)
       hostname: production ? '0.0.0.0' : '127.0.0.1',
       corsOrigins: [PUBLIC_BASE_URL],
       runSchedules: true,
+      // As in Azure, the admin API needs the master key in production; outside it, it is open as under `func start`.
+      adminAccess: production ? { masterKey } : undefined,
       devRoutes: routes,
       log: print,
     });

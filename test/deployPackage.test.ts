@@ -14,18 +14,14 @@
  * hashes in the password worker thread (WebAssembly) started from the bundle.
  */
 import { execFile, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { CosmosClient } from '@azure/cosmos';
-import { CONTAINERS } from '../lib/shared/storage/containers';
 import { ignoreRule, keptFiles } from '../local/deployPackage';
-import { createCosmosStandIn } from '../local/standins/cosmos';
-import { listenOnLoopback } from '../local/standins/listen';
 import { readAzureYaml, yamlValue } from './support/azureYaml';
 import { SETTINGS_IN_AZURE } from './support/settings';
+import { provisionedCosmosStandIn } from './support/storage';
 
 const ROOT = path.join(__dirname, '..');
 const azureYaml = readAzureYaml(ROOT);
@@ -118,17 +114,6 @@ const [hostModule, workerModule, root] = process.argv.slice(1);
 })().catch((error) => { console.error(error.stack); process.exit(1); });
 `;
 
-/** A Cosmos DB stand-in with the database and containers, for the package to read from. */
-async function storage() {
-  const server = await listenOnLoopback(createCosmosStandIn());
-  const key = randomBytes(32).toString('base64');
-  const client = new CosmosClient({ endpoint: server.url, key, connectionPolicy: { enableEndpointDiscovery: false } });
-  const { database } = await client.databases.createIfNotExists({ id: 'accounts' });
-  for (const [id, { partitionKey }] of Object.entries(CONTAINERS)) await database.containers.createIfNotExists({ id, partitionKey: { paths: [partitionKey] } });
-  client.dispose();
-  return { server, settings: { COSMOS_ENDPOINT: server.url, COSMOS_KEY: key, COSMOS_DATABASE: 'accounts' } };
-}
-
 describe('azd package for the api service', () => {
   it('replays azd’s steps into a package that loads every function with production dependencies only', async () => {
     const project = path.join(work, 'project');
@@ -178,7 +163,7 @@ describe('azd package for the api service', () => {
     expect(files.filter((file) => /\.node$|binding\.gyp$/.test(file))).toEqual([]);
 
     // The stand-in answers from this process, so the package runs in another without blocking it.
-    const cosmos = await storage();
+    const cosmos = await provisionedCosmosStandIn();
     let output: string;
     try {
       const local = path.join(ROOT, 'dist', 'local');

@@ -3,8 +3,9 @@
  * deliberately wrong function app (test/fixtures/functionApp.ts) and expects start-up to fail, or to succeed
  * where the real host accepts the app.
  */
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import type { LocalHost } from '../local/host';
+import type { LocalHost, LocalHostOptions } from '../local/host';
 
 const FIXTURE = path.join(__dirname, 'fixtures', 'functionApp.ts');
 
@@ -12,15 +13,16 @@ interface FixtureFunction {
   name: string;
   route?: string;
   methods?: string[];
+  schedule?: string;
 }
 
 /** Starts a local host on the fixture app, in a module registry of its own, as a fresh worker would load it. */
-async function startWith(functions: FixtureFunction[]): Promise<LocalHost> {
+async function startWith(functions: FixtureFunction[], options: Pick<LocalHostOptions, 'adminAccess'> = {}): Promise<LocalHost> {
   process.env.FIXTURE_FUNCTIONS = JSON.stringify(functions);
   let started: Promise<LocalHost> | undefined;
   await jest.isolateModulesAsync(async () => {
     const { startLocalHost } = require('../local/host') as typeof import('../local/host');
-    started = startLocalHost({ port: 0, corsOrigins: [], runSchedules: false, log: () => undefined, app: { entryPoints: [FIXTURE] } });
+    started = startLocalHost({ port: 0, corsOrigins: [], runSchedules: false, log: () => undefined, app: { entryPoints: [FIXTURE] }, ...options });
     await started.catch(() => undefined);
   });
   return started!;
@@ -124,5 +126,64 @@ describe('two functions on one method and route template', () => {
       "The 'adminThing' function is in error: The specified route conflicts with one or more built in routes.",
       "The 'second' function is in error: The route specified conflicts with the route defined by function 'first'.",
     ]);
+  });
+});
+
+describe('the admin API (POST /admin/functions/{name}) and the master key', () => {
+  const MASTER_KEY = randomBytes(32).toString('base64url');
+  const TIMERS: FixtureFunction[] = [{ name: 'sweep', schedule: '0 0 3 * * *' }];
+
+  /** Runs a timer as an operator would, with `headers` and `query` added; answers the status and the challenge. */
+  async function runTimer(host: LocalHost, headers: Record<string, string> = {}, query = '', name = 'sweep', contentType = 'application/json') {
+    const response = await fetch(`${host.url}/admin/functions/${name}${query}`, {
+      method: 'POST',
+      headers: { 'Content-Type': contentType, ...headers },
+      body: '{}',
+    });
+    await host.idle();
+    return { status: response.status, challenge: response.headers.get('www-authenticate') };
+  }
+
+  it('answers only the master key, in x-functions-key or ?code=, when it has one (production)', async () => {
+    const host = await startWith(TIMERS, { adminAccess: { masterKey: MASTER_KEY } });
+    try {
+      // The real host's answer without the key: 401 with its JwtBearer challenge, before the body or the name is looked at.
+      const refused = { status: 401, challenge: 'Bearer' };
+      expect(await runTimer(host)).toEqual(refused);
+      expect(await runTimer(host, { 'x-functions-key': `${MASTER_KEY.slice(0, -1)}x` })).toEqual(refused);
+      expect(await runTimer(host, { 'x-functions-key': '' })).toEqual(refused);
+      expect(await runTimer(host, {}, '?code=wrong')).toEqual(refused);
+      expect(await runTimer(host, {}, '', 'noSuchFunction')).toEqual(refused);
+      expect(await runTimer(host, {}, '', 'sweep', 'text/plain')).toEqual(refused);
+      // The header wins over the query parameter, even when it is wrong.
+      expect(await runTimer(host, { 'x-functions-key': 'wrong' }, `?code=${MASTER_KEY}`)).toEqual(refused);
+
+      expect(await runTimer(host, { 'x-functions-key': MASTER_KEY })).toEqual({ status: 202, challenge: null });
+      expect(await runTimer(host, {}, `?code=${encodeURIComponent(MASTER_KEY)}`)).toEqual({ status: 202, challenge: null });
+      expect((await runTimer(host, { 'x-functions-key': MASTER_KEY }, '', 'noSuchFunction')).status).toBe(404);
+    } finally {
+      await host.close();
+    }
+  });
+
+  it('is off without a master key: every call answers 401', async () => {
+    const host = await startWith(TIMERS, { adminAccess: { masterKey: undefined } });
+    try {
+      for (const headers of [{}, { 'x-functions-key': '' }, { 'x-functions-key': MASTER_KEY }] as Array<Record<string, string>>) {
+        expect(await runTimer(host, headers)).toEqual({ status: 401, challenge: 'Bearer' });
+      }
+      expect((await runTimer(host, {}, '?code=')).status).toBe(401);
+    } finally {
+      await host.close();
+    }
+  });
+
+  it('is open when not told otherwise, as under func start', async () => {
+    const host = await startWith(TIMERS);
+    try {
+      expect(await runTimer(host)).toEqual({ status: 202, challenge: null });
+    } finally {
+      await host.close();
+    }
   });
 });

@@ -111,6 +111,8 @@ describe('checking the ID token', () => {
     expect(withoutAcr.status).toBe(403);
     expect(withoutAcr.body.code).toBe('mfa_required');
     expect(withoutAcr.body.detail).toMatch(/two-step verification/);
+    // The same token comes from a frontend that did not ask for it: the detail says that too.
+    expect(withoutAcr.body.detail).toMatch(/If it is on already, the sign-in page did not ask Microsoft to check it \(acr_values\)/);
 
     // What earlier stand-ins minted, and no real v2.0 ID token carries: amr, and the claim name .NET maps acr to.
     for (const impostor of [

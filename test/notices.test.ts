@@ -13,6 +13,10 @@ import { newPerson, uniqueName } from './support/people';
 const SITE_ADMIN = uniqueName('siteadmin');
 const service = useTestService({ settings: { SITE_ADMINS: SITE_ADMIN } });
 
+/** The site admin, registered by the first test that needs it. */
+let siteAdminRegistered: Promise<Member> | undefined;
+const siteAdmin = () => (siteAdminRegistered ??= service.confirmedUser(newPerson(), SITE_ADMIN));
+
 const newId = (stem = 'Notice') => `${stem}${randomBytes(4).toString('hex')}.Lib`;
 const users = (count: number) => Promise.all(Array.from({ length: count }, () => service.confirmedUser()));
 const WHEN = /\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/;
@@ -32,9 +36,19 @@ async function addOwner(id: string, by: Member, owner: Member | CreatedOrganizat
   expect(outcome(await service.acceptOwnership(id, acceptedBy, token))).toBe('200');
 }
 
-/** An organization with `admins` (the first made it) and `collaborators`. */
+/** `member` asks to be deleted; a day later the deletion timer processes it, and the notices go out. */
+async function deletedByTheTimer(member: Member): Promise<void> {
+  expect((await service.call('DELETE', '/api/me', { token: member.sessionToken, body: { confirmUsername: member.username } })).status).toBe(202);
+  jest.spyOn(clock, 'now').mockReturnValue(new Date(Date.now() + 25 * 60 * 60 * 1000));
+  await service.host.runTimer('processAccountDeletions');
+  await service.host.runTimer('processAccountDeletions');
+  await service.deliverNotices();
+  jest.restoreAllMocks();
+}
+
+/** An organization with `admins` (the first made it) and `collaborators`, its address confirmed (so that it may be invited to own packages). */
 async function organizationOf(admins: Member[], collaborators: Member[] = []): Promise<CreatedOrganization> {
-  const organization = await service.createOrganization(admins[0]);
+  const organization = await service.confirmedOrganization(admins[0]);
   for (const admin of admins.slice(1)) await service.inviteAndAccept(organization.name, admins[0], admin, 'admin');
   for (const collaborator of collaborators) await service.inviteAndAccept(organization.name, admins[0], collaborator, 'collaborator');
   return organization;
@@ -136,13 +150,80 @@ describe('security notices about the account itself', () => {
   });
 
   it('tell a key’s holder once when support revokes it as leaked: support’s email, and no second notice', async () => {
-    const admin = await service.confirmedUser(newPerson(), SITE_ADMIN);
+    const admin = await siteAdmin();
     const user = await service.confirmedUser();
     const key = await service.createKey(user, { description: 'leaky' });
     expect(outcome(await service.revokeLeakedKey(admin, key.key))).toBe('200');
     expect(outcome(await service.revokeLeakedKey(admin, key.key))).toBe('200');
     await service.deliverNotices();
     expect(to(user, /revoked/).map((email) => email.subject)).toEqual(["API key 'leaky' revoked: it was exposed"]);
+  });
+});
+
+describe('an address nobody confirmed', () => {
+  /** Every email the address got, by subject, in the order they came. */
+  const subjectsTo = (address: string) => service.emailsTo(address).map((email) => email.subject);
+  const DAY_MS = 24 * 60 * 60 * 1000;
+
+  it('gets only its confirmation link: nothing of its keys, pushes or owners, while a confirmed co-owner is told', async () => {
+    const user = await service.unconfirmedUser();
+    const coOwner = await service.confirmedUser();
+    const key = await service.createKey(user, { description: 'unconfirmed' });
+    const id = await ownedPackage(user);
+    await addOwner(id, user, coOwner);
+    await service.pushOk(key, id, '1.1.0', 200);
+    expect(outcome(await service.editKey(user, key.id, { description: 'still unconfirmed' }))).toBe('200');
+    expect(outcome(await service.call('POST', `/api/me/api-keys/${key.id}/regenerate`, { token: user.sessionToken }))).toBe('200');
+    expect(outcome(await service.call('DELETE', `/api/me/api-keys/${key.id}`, { token: user.sessionToken }))).toBe('204');
+    await service.deliverNotices();
+    expect(outcome(await service.removeOwner(id, user, coOwner.username))).toBe('204');
+    await service.deliverNotices();
+
+    expect(subjectsTo(user.person.email)).toEqual(['Confirm your email address']);
+    // The same changes reach the co-owner, whose address is confirmed.
+    expect(to(coOwner, `${coOwner.username} is now an owner of ${id}`)).toHaveLength(1);
+    expect(to(coOwner, `Package pushed: ${id} 1.1.0`)).toHaveLength(1);
+    expect(to(coOwner, `${coOwner.username} is no longer an owner of ${id}`)).toHaveLength(1);
+  });
+
+  it('gets no expiry warning, no word from support of a leaked key, and no word of the account deleted', async () => {
+    const admin = await siteAdmin();
+    const user = await service.unconfirmedUser();
+    const leaked = await service.createKey(user, { description: 'leaked' });
+    expect(outcome(await service.revokeLeakedKey(admin, leaked.key))).toBe('200');
+    await service.createKey(user, { description: 'expiring', expiresInDays: 2 });
+    jest.spyOn(clock, 'now').mockReturnValue(new Date(Date.now() + 1.5 * DAY_MS));
+    await service.host.runTimer('notifyExpiringApiKeys');
+    jest.restoreAllMocks();
+    await deletedByTheTimer(user);
+
+    expect(subjectsTo(user.person.email)).toEqual(['Confirm your email address']);
+  });
+
+  it('is told of nothing when the account moves to another address, which gets the notices once its link confirmed it', async () => {
+    const user = await service.unconfirmedUser();
+    const newAddress = newPerson().email;
+    await service.changeEmailAddress(user, newAddress);
+    await service.deliverNotices();
+    expect(subjectsTo(user.person.email)).toEqual(['Confirm your email address']);
+
+    await service.createKey(user, { description: 'at the new address' });
+    expect(service.noticesTo(newAddress, "API key 'at the new address' created")).toHaveLength(1);
+  });
+
+  it('gets the notices once the account confirmed it, a notice to many queued before too', async () => {
+    const user = await service.unconfirmedUser();
+    const coOwner = await service.confirmedUser();
+    const id = await ownedPackage(user);
+    await service.createKey(user, { description: 'before' });
+    // Queued while the address was unconfirmed, delivered after: whom it reaches is decided on delivery.
+    await addOwner(id, user, coOwner);
+    await service.confirmRegistrationEmail(user);
+    await service.createKey(user, { description: 'after' });
+    await service.deliverNotices();
+
+    expect(to(user, /^API key /).map((email) => email.subject)).toEqual(["API key 'after' created"]);
+    expect(to(user, `${coOwner.username} is now an owner of ${id}`)).toHaveLength(1);
   });
 });
 
@@ -242,6 +323,101 @@ describe('notices about organizations', () => {
   });
 });
 
+describe('notices about trusted publishing', () => {
+  const repositoryOf = () => service.github.repository(`${uniqueName('octo')}/${uniqueName('repo')}`);
+  const subject = (repository: { owner: string; name: string }, what: string) => `Trusted publishing policy ${what}: ${repository.owner}/${repository.name}, release.yml`;
+
+  it('tell its maker, whatever its preferences, that a policy was added, first used and removed: once each, by the timer', async () => {
+    const maker = await service.confirmedUser();
+    expect(outcome(await service.setNotifications(maker, { emailAllowed: false }))).toBe('200');
+    const repository = repositoryOf();
+    const policy = await service.addTrustedPublisher(maker, repository, { environment: 'release' });
+    expect(to(maker, subject(repository, 'added'))).toEqual([]);
+    await service.deliverNotices();
+    const [added] = to(maker, subject(repository, 'added'));
+    expect(added.plainText).toContain(`${maker.username} added a trusted publishing policy (id ${policy.id}) at`);
+    expect(added.plainText).toMatch(WHEN);
+    expect(added.plainText).toContain('from the address 127.0.0.1');
+    expect(added.plainText).toContain(`runs of the workflow release.yml of the GitHub repository ${repository.owner}/${repository.name} (in the deployment environment 'release') can now get API keys that push any package of ${maker.username}`);
+    expect(added.plainText).toContain('If you did not add it, remove the policy at once in your account settings (https://gallery.example/account). If this was not you, someone else can sign in to your account');
+    expect(added.plainText).toContain('This is a notice about the security of your package gallery account: these are always sent.');
+    expect(added.html).toContain('<p>');
+
+    // The run that pins it is told of; the runs after it, and several at once, are not.
+    const runs = await Promise.all(Array.from({ length: 3 }, () => service.exchangeToken(maker.username, service.workflowToken(repository, { environment: 'release' }))));
+    expect(runs.map((run) => run.status)).toEqual([200, 200, 200]);
+    await service.trustedPublishingKey(maker.username, service.workflowToken(repository, { environment: 'release' }));
+    await service.deliverNotices();
+    const [pinned] = to(maker, subject(repository, 'first used'));
+    expect(pinned.plainText).toContain(`The trusted publishing policy (id ${policy.id}, made by ${maker.username}) was used for the first time at`);
+    expect(pinned.plainText).toContain(`pinned to that repository (GitHub repository id ${repository.id}, owner id ${repository.ownerId})`);
+    expect(pinned.plainText).toContain('If you did not expect that workflow to publish now, remove the policy at once in your account settings');
+
+    expect((await service.removeTrustedPublisher(maker, policy.id)).status).toBe(204);
+    expect(outcome(await service.removeTrustedPublisher(maker, policy.id))).toBe('404 not_found');
+    await service.deliverNotices();
+    const [removed] = to(maker, subject(repository, 'removed'));
+    expect(removed.plainText).toContain(`${maker.username} removed the trusted publishing policy (id ${policy.id}) at`);
+    expect(removed.plainText).toContain('from the address 127.0.0.1');
+    expect(removed.plainText).toContain('If you did not remove it, someone else can sign in to your account');
+
+    await service.deliverNotices();
+    expect(to(maker, /^Trusted publishing policy /).map((email) => email.subject)).toEqual([
+      subject(repository, 'added'),
+      subject(repository, 'first used'),
+      subject(repository, 'removed'),
+    ]);
+  });
+
+  it("tell an organization's admins of its policies, each by their preferences, the maker once, and nobody where from", async () => {
+    const [admin, otherAdmin, quietAdmin, maker, collaborator] = await users(5);
+    const organization = await organizationOf([admin, otherAdmin, quietAdmin, maker], [collaborator]);
+    expect(outcome(await service.setNotifications(quietAdmin, { emailAllowed: false }))).toBe('200');
+    const repository = repositoryOf();
+    const policy = await service.addTrustedPublisher(maker, repository, { owner: organization.name });
+    await service.deliverNoticesOnTwoInstances();
+    await service.deliverNotices();
+    const added = subject(repository, 'added');
+    expect([admin, otherAdmin, quietAdmin, maker, collaborator].map((who) => to(who, added).length)).toEqual([1, 1, 0, 1, 0]);
+    expect(to(maker, added)[0].plainText).toContain('from the address 127.0.0.1');
+    const [told] = to(admin, added);
+    expect(told.plainText).toContain(`${maker.username} added a trusted publishing policy (id ${policy.id}) at`);
+    expect(told.plainText).toContain(`can now get API keys that push any package of ${organization.name}`);
+    expect(told.plainText).not.toContain('127.0.0.1');
+    expect(told.plainText).toContain(`You get this as an admin of ${organization.name}.`);
+    expect(told.plainText).toContain('To stop emails like this one, turn off email notices');
+
+    await service.trustedPublishingKey(maker.username, service.workflowToken(repository));
+    await service.deliverNotices();
+    expect([admin, otherAdmin, quietAdmin, maker, collaborator].map((who) => to(who, subject(repository, 'first used')).length)).toEqual([1, 1, 0, 1, 0]);
+
+    expect((await service.removeTrustedPublisher(otherAdmin, policy.id)).status).toBe(204);
+    await service.deliverNotices();
+    const removed = subject(repository, 'removed');
+    expect([admin, otherAdmin, quietAdmin, maker, collaborator].map((who) => to(who, removed).length)).toEqual([1, 1, 0, 1, 0]);
+    const [toMaker] = to(maker, removed);
+    expect(toMaker.plainText).toContain(`${otherAdmin.username} removed the trusted publishing policy (id ${policy.id}, made by ${maker.username}) at`);
+    expect(toMaker.plainText).not.toContain('127.0.0.1');
+    expect(toMaker.plainText).toContain(`If you did not expect this, ask ${otherAdmin.username}, or contact support.`);
+  });
+
+  it('tell nobody of a policy refused at the limit, nor of a removal that found it gone', async () => {
+    const maker = await service.confirmedUser();
+    const repository = repositoryOf();
+    for (let batch = 0; batch < 5; batch += 1) {
+      await Promise.all(Array.from({ length: 10 }, (_, i) => service.addTrustedPublisher(maker, repository, { workflowFile: `w-${batch}-${i}.yml` })));
+    }
+    expect(outcome(await service.requestTrustedPublisher(maker, repository))).toBe('409 trusted_publisher_limit');
+    const [first] = await service.trustedPublishersOf(maker);
+    const removals = await Promise.all(Array.from({ length: 5 }, () => service.removeTrustedPublisher(maker, first.id)));
+    expect(removals.map(outcome).sort()).toEqual(['204', ...Array<string>(4).fill('404 not_found')]);
+    await service.deliverNotices();
+    expect(to(maker, subject(repository, 'added'))).toEqual([]);
+    expect(to(maker, /^Trusted publishing policy added/)).toHaveLength(50);
+    expect(to(maker, /^Trusted publishing policy removed/)).toHaveLength(1);
+  });
+});
+
 describe('notices about packages', () => {
   it('tell every owner (an organization: its admins) that an owner was added or removed', async () => {
     const [owner, newOwner, orgAdmin, orgCollaborator] = await users(4);
@@ -295,12 +471,7 @@ describe('notices about packages', () => {
     const organization = await organizationOf([orgAdmin], [leaving]);
     const id = await ownedPackage(leaving);
     await addOwner(id, leaving, coOwner);
-    expect((await service.call('DELETE', '/api/me', { token: leaving.sessionToken, body: { confirmUsername: leaving.username } })).status).toBe(202);
-    jest.spyOn(clock, 'now').mockReturnValue(new Date(Date.now() + 25 * 60 * 60 * 1000));
-    await service.host.runTimer('processAccountDeletions');
-    await service.host.runTimer('processAccountDeletions');
-    await service.deliverNotices();
-    jest.restoreAllMocks();
+    await deletedByTheTimer(leaving);
 
     expect(to(coOwner, `${leaving.username} is no longer an owner of ${id}`)[0].plainText).toContain('its account was deleted at');
     expect(to(orgAdmin, `${leaving.username} is no longer a member of ${organization.name}`)[0].plainText).toContain('its account was deleted at');

@@ -126,7 +126,7 @@ describe('the organization’s audit trail', () => {
 
   it('records changes of its packages’ owners, by whoever makes them', async () => {
     const [admin, partner, invitee] = await Promise.all(Array.from({ length: 3 }, () => service.confirmedUser()));
-    const organization = await service.createOrganization(admin);
+    const organization = await service.confirmedOrganization(admin);
     const id = newId();
     await service.pushOk(await service.createKey(partner), id, '1.0.0', 201);
     nextSecond();
@@ -163,8 +163,8 @@ describe('the organization’s audit trail', () => {
     expect(released.status).toBe(204);
 
     expect(story((await trailOf(name, admin)).slice(0, 2))).toEqual([
-      ['prefix_released', SITE_ADMIN, { prefix }],
-      ['prefix_reserved', SITE_ADMIN, { prefix, owners: name }],
+      ['prefix_released', SITE_ADMIN, { prefix, siteAdmin: SITE_ADMIN }],
+      ['prefix_reserved', SITE_ADMIN, { prefix, owners: name, siteAdmin: SITE_ADMIN }],
     ]);
     const own = (await service.call('GET', '/api/me/audit', { token: support.sessionToken })).body.events;
     expect(own.slice(0, 2).map((e: { action: string; details: Record<string, string> }) => [e.action, e.details])).toEqual([

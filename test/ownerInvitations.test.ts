@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { clock } from '../lib/shared/clock';
+import { PACKAGE_EMAIL_LIMITS } from '../lib/packages/rateLimits';
 import { useTestService } from './support/service';
 import type { Member } from './support/organizations';
 import { ownerInvitationSubject } from './support/packages';
@@ -52,7 +53,7 @@ describe('declining an invitation to own a package', () => {
   it('by nobody else: a stranger, an owner, a collaborator of an invited organization get invalid_token', async () => {
     const owner = await service.confirmedUser();
     const [stranger, orgAdmin, collaborator] = await users(3);
-    const organization = await service.createOrganization(orgAdmin);
+    const organization = await service.confirmedOrganization(orgAdmin);
     await service.inviteAndAccept(organization.name, orgAdmin, collaborator);
     const id = await ownedPackage(owner);
     const token = await service.inviteOwner(id, owner, organization.name, organization.emailAddress);
@@ -125,6 +126,65 @@ describe('withdrawing an invitation', () => {
 
     expect(outcome(await service.withdrawOwnerInvitation(id, admin, invitee.username))).toBe('204');
     expect(outcome(await service.acceptOwnership(id, invitee, token))).toBe('400 invalid_token');
+  });
+});
+
+describe('only an address its invitee confirmed is invited', () => {
+  /** What a refused invitation must leave: no invitation waiting, none listed, none recorded, no email even once the outbox runs. */
+  async function nothingSent(id: string, owner: Member, invitee: Pick<Member, 'sessionToken'>, address: string): Promise<void> {
+    jest.spyOn(clock, 'now').mockReturnValue(new Date(Date.now() + 2 * 60 * 1000));
+    await service.host.runTimer('deliverPendingEmails');
+    jest.restoreAllMocks();
+    expect(service.emailsTo(address).filter((e) => e.subject === ownerInvitationSubject(id))).toEqual([]);
+    expect((await service.getPackage(id)).body.pendingOwners).toEqual([]);
+    expect((await service.myPackages(owner)).invitations.sent).toEqual([]);
+    expect((await service.myPackages(invitee)).invitations.received).toEqual([]);
+    const ownLog = (await service.call('GET', '/api/me/audit', { token: owner.sessionToken })).body.events;
+    expect(ownLog.map((e: { action: string }) => e.action)).not.toContain('package_owner_invited');
+  }
+
+  it('an individual account that has not confirmed its address: 400 email_unconfirmed, nothing sent or stored; once it confirms, it is', async () => {
+    const owner = await service.confirmedUser();
+    const invitee = await service.unconfirmedUser();
+    const id = await ownedPackage(owner);
+
+    const refused = await invite(id, owner, invitee.username);
+    expect(outcome(refused)).toBe('400 email_unconfirmed');
+    expect(refused.body.detail).toContain(`'${invitee.username}' has not confirmed their email address`);
+    await nothingSent(id, owner, invitee, invitee.person.email);
+
+    await service.confirmRegistrationEmail(invitee);
+    await addOwner(id, owner, invitee);
+    expect(await ownersOf(id)).toEqual([owner.username, invitee.username]);
+  });
+
+  it('an organization whose address was never confirmed: 400 email_unconfirmed, nothing sent or stored; once its admins confirm it, it is', async () => {
+    const [owner, orgAdmin] = await users(2);
+    const organization = await service.createOrganization(orgAdmin);
+    const id = await ownedPackage(owner);
+
+    const refused = await invite(id, owner, organization.name);
+    expect(outcome(refused)).toBe('400 email_unconfirmed');
+    expect(refused.body.detail).toContain(`The organization '${organization.name}' has not confirmed its email address`);
+    expect(refused.body.detail).toContain('Its admins confirm it');
+    await nothingSent(id, owner, orgAdmin, organization.emailAddress);
+
+    await service.confirmOrganizationEmail(organization);
+    const token = await service.inviteOwner(id, owner, organization.name, organization.emailAddress);
+    expect(outcome(await service.acceptOwnership(id, orgAdmin, token))).toBe('200');
+    expect(await ownersOf(id)).toEqual([owner.username, organization.name]);
+  });
+
+  it('a refused invitation counts against neither the inviter’s limit nor the invitee’s', async () => {
+    const { perCaller, perRecipient } = PACKAGE_EMAIL_LIMITS.ownerInvitation;
+    const owner = await service.confirmedUser();
+    const invitee = await service.unconfirmedUser();
+    const id = await ownedPackage(owner);
+    for (let i = 0; i < Math.max(perCaller.max, perRecipient.max) + 1; i++) {
+      expect(outcome(await invite(id, owner, invitee.username))).toBe('400 email_unconfirmed');
+    }
+    await service.confirmRegistrationEmail(invitee);
+    expect(outcome(await invite(id, owner, invitee.username))).toBe('202');
   });
 });
 
@@ -238,7 +298,7 @@ describe('an account deleted', () => {
 describe('my packages', () => {
   it('lists what the caller owns directly and through its organizations, with the owning name', async () => {
     const [user, partner, orgAdmin, stranger] = await users(4);
-    const organization = await service.createOrganization(orgAdmin);
+    const organization = await service.confirmedOrganization(orgAdmin);
     await service.inviteAndAccept(organization.name, orgAdmin, user);
     const mine = await ownedPackage(user, 'Mine');
     const shared = await ownedPackage(partner, 'Shared');
@@ -270,7 +330,7 @@ describe('my packages', () => {
 
   it('lists invitations received (its own, and its organizations’ where it is an admin) and sent', async () => {
     const [user, owner, orgAdmin, collaborator] = await users(4);
-    const organization = await service.createOrganization(orgAdmin);
+    const organization = await service.confirmedOrganization(orgAdmin);
     await service.inviteAndAccept(organization.name, orgAdmin, collaborator);
     await service.inviteAndAccept(organization.name, orgAdmin, user, 'admin');
     const theirs = await ownedPackage(owner, 'Theirs');

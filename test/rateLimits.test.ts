@@ -1,7 +1,12 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { clock } from '../lib/shared/clock';
+import type { RateLimit } from '../lib/shared/rateLimits';
 import { RATE_LIMITS } from '../lib/accounts/recovery/rateLimits';
-import { useTestService, type ApiResponse, type SecondInstance, type TestService } from './support/service';
+import { ACCOUNT_EMAIL_LIMITS } from '../lib/accounts/rateLimits';
+import { ORGANIZATION_EMAIL_LIMITS } from '../lib/organizations/rateLimits';
+import { PACKAGE_EMAIL_LIMITS } from '../lib/packages/rateLimits';
+import { outcome, useTestService, type ApiResponse, type SecondInstance, type TestService } from './support/service';
+import type { Member } from './support/organizations';
 import { newPerson, uniqueName } from './support/people';
 
 const service = useTestService();
@@ -118,11 +123,237 @@ describe('confirmation links sent again', () => {
       sessions.push(signedIn.body.sessionToken);
       expect((await service.call('POST', '/api/me/email', { token: signedIn.body.sessionToken, body: { emailAddress: target } })).status).toBe(202);
     }
-    const limit = RATE_LIMITS.resendConfirmationPerAddress;
+    const limit = ACCOUNT_EMAIL_LIMITS.resendConfirmation.perRecipient;
     const resend = (i: number) => service.call('POST', '/api/me/email/resend-confirmation', { token: sessions[i % 2] });
     for (let i = 0; i < limit.max; i += 1) expect((await resend(i)).status).toBe(202);
     expectTooManyRequests(await resend(0), limit.windowSeconds - 10 * 60);
     expectTooManyRequests(await resend(1), limit.windowSeconds - 10 * 60);
+  });
+});
+
+describe('every call that emails someone the caller names', () => {
+  /** The seconds from `at` to the end of the limit's fixed window. */
+  const secondsLeft = (limit: RateLimit, at: number) => limit.windowSeconds - Math.floor(at / 1000) % limit.windowSeconds;
+
+  /** The writes to Cosmos DB since the last reset, besides those counting rate limits (queries and reads aside). */
+  function writesBesideCounters(): string[] {
+    const queries = service.cosmos.queries();
+    return service.cosmos.documentRequests().filter((line) => !line.startsWith('GET ') && !queries.includes(line) && !line.includes('/colls/rateLimits/'));
+  }
+
+  /**
+   * Makes `limit.max` calls (the i-th is `call(i)`), each answered `allowed(i)`, then one more: 429 with the seconds
+   * left in the window, and nothing sent to `recipients` or written besides the counter.
+   */
+  async function flood(limit: RateLimit, at: number, call: (i: number) => Promise<ApiResponse>, allowed: (i: number) => string, recipients: (i: number) => string[]) {
+    for (let i = 0; i < limit.max; i += 1) expect(outcome(await call(i))).toBe(allowed(i));
+    const watched = recipients(limit.max);
+    const seen = watched.map((address) => service.emailCount(address));
+    service.cosmos.reset();
+    expectTooManyRequests(await call(limit.max), secondsLeft(limit, at));
+    expect(writesBesideCounters()).toEqual([]);
+    expect(watched.map((address) => service.emailCount(address))).toEqual(seen);
+  }
+
+  /** Pins the clock ten minutes into a fresh hour and answers that moment. */
+  function pinned(): number {
+    const at = freshHour() + 10 * MINUTE_MS;
+    pinClocks(at);
+    return at;
+  }
+
+  const confirmedUsers = async (count: number): Promise<Member[]> => {
+    const made: Member[] = [];
+    for (let i = 0; i < count; i += 10) made.push(...(await Promise.all(Array.from({ length: Math.min(10, count - i) }, () => service.confirmedUser()))));
+    return made;
+  };
+  const always = (expected: string) => () => expected;
+
+  describe('an email change (POST /api/me/email)', () => {
+    const changeTo = (member: Pick<Member, 'sessionToken'>, emailAddress: string) =>
+      service.call('POST', '/api/me/email', { token: member.sessionToken, body: { emailAddress } });
+
+    it('is limited per new address, however many accounts ask for it', async () => {
+      const at = pinned();
+      const { perRecipient } = ACCOUNT_EMAIL_LIMITS.emailChange;
+      const accounts = await Promise.all(Array.from({ length: perRecipient.max + 1 }, () => service.unconfirmedUser()));
+      const target = unusedAddress();
+      await flood(perRecipient, at, (i) => changeTo(accounts[i], target), always('202'), () => [target]);
+      expect(service.emailCount(target)).toBe(perRecipient.max);
+      expect((await service.call('GET', '/api/me', { token: accounts[perRecipient.max].sessionToken })).body.pendingEmailAddress).toBeNull();
+    });
+
+    it('is limited per account, whatever addresses it names', async () => {
+      const at = pinned();
+      const { perCaller } = ACCOUNT_EMAIL_LIMITS.emailChange;
+      const user = await service.confirmedUser();
+      const targets = Array.from({ length: perCaller.max + 1 }, () => unusedAddress());
+      await flood(perCaller, at, (i) => changeTo(user, targets[i]), always('202'), (i) => [targets[i], user.person.email]);
+    });
+  });
+
+  describe('registration', () => {
+    const registerAs = (person = newPerson(), emailAddress = unusedAddress()) =>
+      service.call('POST', '/api/accounts', { body: { idToken: service.idTokenFor(person), username: uniqueName(), emailAddress } });
+
+    it('is limited per address, however many Microsoft accounts name it', async () => {
+      const at = pinned();
+      const { perRecipient } = ACCOUNT_EMAIL_LIMITS.registration;
+      const target = unusedAddress();
+      await flood(perRecipient, at, () => registerAs(newPerson(), target), (i) => (i === 0 ? '201' : '409 email_in_use'), () => [target]);
+    });
+
+    it('is limited per Microsoft account, whatever addresses it names', async () => {
+      const at = pinned();
+      const { perCaller } = ACCOUNT_EMAIL_LIMITS.registration;
+      const person = newPerson();
+      const targets = Array.from({ length: perCaller.max + 1 }, () => unusedAddress());
+      await flood(perCaller, at, (i) => registerAs(person, targets[i]), (i) => (i === 0 ? '201' : '409 microsoft_account_in_use'), (i) => [targets[i]]);
+    });
+  });
+
+  describe('organization creation (its address gets a link)', () => {
+    const create = (admin: Member, emailAddress: string, name = uniqueName('org')) =>
+      service.call('POST', '/api/organizations', { token: admin.sessionToken, body: { name, emailAddress } });
+
+    it('is limited per address, however many accounts name it (each organization deleted again, freeing it)', async () => {
+      const at = pinned();
+      const { perRecipient } = ORGANIZATION_EMAIL_LIMITS.creation;
+      const admins = await confirmedUsers(3);
+      const target = unusedAddress();
+      const createAndDelete = async (i: number) => {
+        const name = uniqueName('org');
+        const created = await create(admins[i % admins.length], target, name);
+        if (created.status === 201) expect(outcome(await service.call('DELETE', `/api/organizations/${name}`, { token: admins[i % admins.length].sessionToken }))).toBe('204');
+        return created;
+      };
+      await flood(perRecipient, at, createAndDelete, always('201'), () => [target]);
+      expect(service.emailCount(target)).toBe(perRecipient.max);
+    });
+
+    it('is limited per account, whatever addresses it names', async () => {
+      const at = pinned();
+      const { perCaller } = ORGANIZATION_EMAIL_LIMITS.creation;
+      const admin = await service.confirmedUser();
+      const targets = Array.from({ length: perCaller.max + 1 }, () => unusedAddress());
+      await flood(perCaller, at, (i) => create(admin, targets[i]), always('201'), (i) => [targets[i]]);
+    });
+  });
+
+  describe('member invitations', () => {
+    const inviteTo = (organization: string, admin: Member, invitee: Member) =>
+      service.call('POST', `/api/organizations/${organization}/members`, { token: admin.sessionToken, body: { username: invitee.username, role: 'collaborator' } });
+
+    it('are limited per invited account, an invitation sent again counting, whichever organizations send them', async () => {
+      const at = pinned();
+      const { perRecipient } = ORGANIZATION_EMAIL_LIMITS.memberInvitation;
+      const [firstAdmin, secondAdmin, invitee] = await confirmedUsers(3);
+      const organizations = [await service.createOrganization(firstAdmin), await service.createOrganization(secondAdmin)];
+      const send = (i: number) => inviteTo(organizations[i % 2].name, [firstAdmin, secondAdmin][i % 2], invitee);
+      await flood(perRecipient, at, send, always('202'), () => [invitee.person.email]);
+      expect(service.emailCount(invitee.person.email)).toBe(1 + perRecipient.max);
+    });
+
+    it('are limited per inviting account, whomever they invite', async () => {
+      const at = pinned();
+      const { perCaller } = ORGANIZATION_EMAIL_LIMITS.memberInvitation;
+      const admin = await service.confirmedUser();
+      const organization = await service.createOrganization(admin);
+      const invitees = await confirmedUsers(perCaller.max + 1);
+      await flood(perCaller, at, (i) => inviteTo(organization.name, admin, invitees[i]), always('202'), (i) => [invitees[i].person.email]);
+      const view = await service.call('GET', `/api/organizations/${organization.name}`, { token: admin.sessionToken });
+      expect(view.body.pendingInvitations).toHaveLength(perCaller.max);
+    });
+  });
+
+  describe('role changes (the member is told)', () => {
+    const setRole = (organization: string, admin: Member, member: Member, role: 'admin' | 'collaborator') =>
+      service.call('PUT', `/api/organizations/${organization}/members/${member.username}`, { token: admin.sessionToken, body: { role } });
+    const roleNoticesTo = (member: Member, organization: string) =>
+      service.noticesTo(member.person.email, new RegExp(`^${member.username} is now an? \\w+ of ${organization}$`));
+
+    it('are limited per member, whichever admins make them', async () => {
+      const at = pinned();
+      const { perRecipient } = ORGANIZATION_EMAIL_LIMITS.roleChange;
+      const [admin, otherAdmin, member] = await confirmedUsers(3);
+      const organization = await service.createOrganization(admin);
+      await service.inviteAndAccept(organization.name, admin, otherAdmin, 'admin');
+      await service.inviteAndAccept(organization.name, admin, member);
+      const toggle = (i: number) => setRole(organization.name, [admin, otherAdmin][i % 2], member, i % 2 === 0 ? 'admin' : 'collaborator');
+      await flood(perRecipient, at, toggle, always('204'), () => [member.person.email]);
+      await service.deliverNotices();
+      expect(roleNoticesTo(member, organization.name)).toHaveLength(perRecipient.max);
+    });
+
+    it('are limited per admin, whomever they concern', async () => {
+      const at = pinned();
+      const { perCaller, perRecipient } = ORGANIZATION_EMAIL_LIMITS.roleChange;
+      const admin = await service.confirmedUser();
+      const organization = await service.createOrganization(admin);
+      const members = await confirmedUsers(Math.ceil((perCaller.max + 1) / perRecipient.max));
+      for (const member of members) await service.inviteAndAccept(organization.name, admin, member);
+      const change = (i: number) => setRole(organization.name, admin, members[Math.floor(i / perRecipient.max)], i % 2 === 0 ? 'admin' : 'collaborator');
+      await flood(perCaller, at, change, always('204'), (i) => [members[Math.floor(i / perRecipient.max)].person.email]);
+    });
+  });
+
+  describe('package owner invitations', () => {
+    const newId = () => `Limited${randomBytes(4).toString('hex')}.Lib`;
+    const inviteTo = (id: string, owner: Member, username: string) =>
+      service.call('POST', `/api/packages/${encodeURIComponent(id)}/owners`, { token: owner.sessionToken, body: { username } });
+    async function packagesOf(owner: Member, count: number): Promise<string[]> {
+      const key = await service.createKey(owner);
+      const ids = Array.from({ length: count }, () => newId());
+      for (const id of ids) await service.pushOk(key, id);
+      return ids;
+    }
+
+    it('are limited per invited account, an invitation sent again counting, whichever owners send them', async () => {
+      const at = pinned();
+      const { perRecipient } = PACKAGE_EMAIL_LIMITS.ownerInvitation;
+      const owners = await confirmedUsers(3);
+      const ids = await Promise.all(owners.map(async (owner) => (await packagesOf(owner, 1))[0]));
+      const invitee = await service.confirmedUser();
+      const send = (i: number) => inviteTo(ids[i % owners.length], owners[i % owners.length], invitee.username);
+      await flood(perRecipient, at, send, always('202'), () => [invitee.person.email]);
+      expect(service.emailCount(invitee.person.email)).toBe(1 + perRecipient.max);
+    });
+
+    it('are limited per inviting account, whomever they invite', async () => {
+      const at = pinned();
+      const { perCaller } = PACKAGE_EMAIL_LIMITS.ownerInvitation;
+      const owner = await service.confirmedUser();
+      // A package takes 3 invitations waiting: one package for every three invitees.
+      const ids = await packagesOf(owner, Math.ceil((perCaller.max + 1) / 3));
+      const invitees = await confirmedUsers(perCaller.max + 1);
+      const send = (i: number) => inviteTo(ids[Math.floor(i / 3)], owner, invitees[i].username);
+      await flood(perCaller, at, send, always('202'), (i) => [invitees[i].person.email]);
+    });
+  });
+
+  describe('transform requests (the admin asked gets a token)', () => {
+    const ask = (account: Member, admin: Member) =>
+      service.call('POST', '/api/me/transform', { token: account.sessionToken, body: { adminUsername: admin.username } });
+
+    it('are limited per admin, however many accounts ask', async () => {
+      const at = pinned();
+      const { perRecipient } = ORGANIZATION_EMAIL_LIMITS.transformRequest;
+      const [admin, ...accounts] = await confirmedUsers(perRecipient.max + 2);
+      await flood(perRecipient, at, (i) => ask(accounts[i], admin), always('202'), () => [admin.person.email]);
+    });
+
+    it('are limited per account asking, whomever it asks', async () => {
+      const at = pinned();
+      const { perCaller } = ORGANIZATION_EMAIL_LIMITS.transformRequest;
+      const [account, ...admins] = await confirmedUsers(perCaller.max + 2);
+      await flood(perCaller, at, (i) => ask(account, admins[i]), always('202'), (i) => [admins[i].person.email]);
+    });
+  });
+
+  it('forgot password is limited per client address too, whatever addresses it names', async () => {
+    const at = pinned();
+    const limit = RATE_LIMITS.forgotPasswordPerClient;
+    await flood(limit, at, () => forgotPassword(unusedAddress()), always('202'), () => []);
   });
 });
 
@@ -184,7 +415,7 @@ describe('across instances', () => {
     const hosts = [service, second];
     const resend = (via: Pick<TestService, 'call'>) => via.call('POST', '/api/me/email/resend-confirmation', { token: signedIn.body.sessionToken });
 
-    const limit = RATE_LIMITS.resendConfirmationPerAccount;
+    const limit = ACCOUNT_EMAIL_LIMITS.resendConfirmation.perCaller;
     for (let i = 0; i < limit.max; i += 1) expect((await resend(hosts[i % 2])).status).toBe(202);
     expectTooManyRequests(await resend(hosts[0]), limit.windowSeconds - 10 * 60);
     expectTooManyRequests(await resend(hosts[1]), limit.windowSeconds - 10 * 60);

@@ -287,6 +287,16 @@ describe('password sign-in', () => {
     expect(afterwards.status).toBe(200);
   });
 
+  it('lets no more than 10 guesses made at once be checked before the lock holds', async () => {
+    const { username, password } = await accountWithPassword();
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => passwordSignIn(username, `wrong ${i}`)));
+    expect(answers.map((answer) => `${answer.status} ${answer.body.code}`).sort()).toEqual([
+      ...Array<string>(10).fill('401 invalid_credentials'),
+      ...Array<string>(10).fill('429 account_locked'),
+    ]);
+    expect((await passwordSignIn(username, password)).status).toBe(429);
+  });
+
   it('lifts the lock when the password is reset by email', async () => {
     const { username, person } = await accountWithPassword();
     for (let i = 0; i < 10; i += 1) await passwordSignIn(username, `wrong ${i}`);

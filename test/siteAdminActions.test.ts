@@ -5,13 +5,23 @@ import { CONTAINERS, type ContainerName } from '../lib/shared/storage/containers
 import { outcome, useTestService } from './support/service';
 import type { Member } from './support/organizations';
 import { newPerson, uniqueName } from './support/people';
+import { tokenIn } from './support/waitFor';
 
 /**
  * What else support does through the admin API: schedule an account's deletion now, release a deleted
  * account's name, and revoke a leaked API key, each recorded and each reaching what a user would notice.
  */
 const SITE_ADMIN = uniqueName('support');
-const service = useTestService({ settings: { SITE_ADMINS: SITE_ADMIN, ACCOUNT_DELETION_GRACE_PERIOD_HOURS: '24' } });
+/** Site admins who leave: named in SITE_ADMINS in upper case, registered in lower case. */
+const FORMER_ADMIN = uniqueName('support-former');
+const FORMER_ADMIN_ORGANIZATION = uniqueName('support-org');
+const NEVER_REGISTERED_ADMIN = uniqueName('support-future');
+const service = useTestService({
+  settings: {
+    SITE_ADMINS: [SITE_ADMIN, FORMER_ADMIN.toUpperCase(), FORMER_ADMIN_ORGANIZATION.toUpperCase(), NEVER_REGISTERED_ADMIN].join(', '),
+    ACCOUNT_DELETION_GRACE_PERIOD_HOURS: '24',
+  },
+});
 
 let admin: Member;
 beforeAll(async () => {
@@ -74,12 +84,17 @@ describe('deleting an account for support', () => {
     const seen = (await service.lookUpAccount(admin, user.username)).body;
     expect(seen).toMatchObject({ emailAddress: null, deletedAt: expect.any(String), deletion: { requestedBy: 'support', status: 'completed' } });
     // Its erased log keeps the deletion, with the admin and the reason; the admin's own log names the account.
-    expect(await storedLog(user.username)).toEqual([
+    const erased = await storedLog(user.username);
+    expect(erased.filter((event) => event.action !== 'looked_up_by_support')).toEqual([
       expect.objectContaining({
         action: 'account_deleted',
         details: expect.objectContaining({ siteAdmin: SITE_ADMIN, reason: 'Requested by the owner through the support form' }),
       }),
     ]);
+    // Support's look-ups since (the one above, and storedLog's own) are recorded on it too.
+    expect(erased.filter((event) => event.action === 'looked_up_by_support')).toEqual(
+      Array(2).fill(expect.objectContaining({ details: { siteAdmin: SITE_ADMIN } })),
+    );
     expect(await service.securityLog(admin)).toContainEqual(
       expect.objectContaining({
         action: 'support_action',
@@ -100,10 +115,97 @@ describe('deleting an account for support', () => {
     expect(outcome(await me(user))).toBe('401 unauthorized');
   });
 
+  describe("racing the account's own request", () => {
+    const deletionWrite = /^POST .*\/colls\/deletions\/docs$/;
+    const accountWrite = (id: string) => new RegExp(`^PUT .*/colls/accounts/docs/${id}$`);
+    const askToBeDeleted = (user: Member) => service.call('DELETE', '/api/me', { token: user.sessionToken, body: { confirmUsername: user.username } });
+    const cancel = (user: Member) => service.call('DELETE', '/api/me/deletion', { token: user.sessionToken });
+
+    /** Support's request stands however the two landed: the account sees it, cannot cancel it, and is deleted. */
+    async function supportsDeletionStands(user: Member, scheduled: { requestedAt: string; scheduledFor: string }): Promise<void> {
+      expect((await service.lookUpAccount(admin, user.username)).body.deletion).toEqual({ ...scheduled, requestedBy: 'support', status: 'scheduled' });
+      expect((await me(user)).body.deletion).toEqual(scheduled);
+      expect(outcome(await cancel(user))).toBe('409 deletion_in_progress');
+      expect(outcome(await askToBeDeleted(user))).toBe('202');
+      expect(outcome(await cancel(user))).toBe('409 deletion_in_progress');
+      await runDeletionTimer();
+      expect(outcome(await me(user))).toBe('401 unauthorized');
+    }
+
+    it("keeps support's request when the account's lands after it, and answers the account with it", async () => {
+      const user = await service.confirmedUser();
+      const held = service.cosmos.holdNext(deletionWrite);
+      const asking = askToBeDeleted(user);
+      await held.reached;
+      const scheduled = await service.deleteAsSupport(admin, user.username, { reason: 'Owner asked by email' });
+      expect(outcome(scheduled)).toBe('202');
+      held.release();
+      const asked = await asking;
+      expect(outcome(asked)).toBe('202');
+      const { requestedAt, scheduledFor } = scheduled.body.deletion;
+      expect(asked.body.deletion).toEqual({ requestedAt, scheduledFor });
+      await supportsDeletionStands(user, { requestedAt, scheduledFor });
+    });
+
+    it("brings the account's request forward when support's lands after it", async () => {
+      const user = await service.confirmedUser();
+      const held = service.cosmos.holdNext(deletionWrite);
+      const scheduling = service.deleteAsSupport(admin, user.username);
+      await held.reached;
+      expect(outcome(await askToBeDeleted(user))).toBe('202');
+      held.release();
+      const scheduled = await scheduling;
+      expect(outcome(scheduled)).toBe('202');
+      const { requestedAt, scheduledFor } = scheduled.body.deletion;
+      expect(Date.parse(scheduledFor)).toBeLessThanOrEqual(Date.now());
+      await supportsDeletionStands(user, { requestedAt, scheduledFor });
+    });
+
+    it('keeps it when both are sent at once', async () => {
+      for (let round = 0; round < 3; round += 1) {
+        const user = await service.confirmedUser();
+        const [scheduled, asked] = await Promise.all([service.deleteAsSupport(admin, user.username), askToBeDeleted(user)]);
+        expect([outcome(scheduled), outcome(asked)]).toEqual(['202', '202']);
+        const { requestedAt, scheduledFor } = scheduled.body.deletion;
+        await supportsDeletionStands(user, { requestedAt, scheduledFor });
+      }
+    });
+
+    it("refuses a cancellation that support's request overtakes, and leaves support's in place of one the account cancelled first", async () => {
+      // The cancellation read the account's request; support's lands before the cancellation writes.
+      const overtaken = await service.confirmedUser();
+      expect(outcome(await askToBeDeleted(overtaken))).toBe('202');
+      let held = service.cosmos.holdNext(/^PUT .*\/colls\/deletions\/docs\//);
+      const cancelling = cancel(overtaken);
+      await held.reached;
+      const overtaking = await service.deleteAsSupport(admin, overtaken.username);
+      held.release();
+      expect(outcome(await cancelling)).toBe('409 deletion_in_progress');
+      const { requestedAt, scheduledFor } = overtaking.body.deletion;
+      await supportsDeletionStands(overtaken, { requestedAt, scheduledFor });
+
+      // The cancellation lands first, and support's request follows before the cancellation has cleared the account.
+      const first = await service.confirmedUser();
+      const firstId = (await me(first)).body.id;
+      expect(outcome(await askToBeDeleted(first))).toBe('202');
+      held = service.cosmos.holdNext(accountWrite(firstId));
+      const cancellingFirst = cancel(first);
+      await held.reached;
+      const following = await service.deleteAsSupport(admin, first.username);
+      expect(outcome(following)).toBe('202');
+      held.release();
+      expect(outcome(await cancellingFirst)).toBe('204');
+      await supportsDeletionStands(first, { requestedAt: following.body.deletion.requestedAt, scheduledFor: following.body.deletion.scheduledFor });
+    });
+  });
+
   it('deletes an organization: its members lose it, its keys stop, its name stays reserved', async () => {
     const owner = await service.confirmedUser();
     const member = await service.confirmedUser();
     const organization = await service.createOrganization(owner);
+    // Its address confirmed: only a confirmed address is told of the deletion.
+    const confirmation = await service.waitForEmailTo(organization.emailAddress, `Confirm the email address of ${organization.name}`);
+    expect(outcome(await service.call('POST', '/api/auth/confirm-email', { body: { token: tokenIn(confirmation.links[0]) } }))).toBe('200');
     await service.inviteAndAccept(organization.name, owner, member);
     const key = await service.createKey(member, { owner: organization.name });
     const id = newId();
@@ -167,6 +269,36 @@ describe('releasing a name', () => {
     expect(outcome(await service.releaseUsername(admin, uniqueName('never')))).toBe('404 not_found');
     const organization = await service.createOrganization(user);
     expect(outcome(await service.releaseUsername(admin, organization.name))).toBe('409 username_in_use');
+  });
+
+  it('never releases a name in SITE_ADMINS, in any casing: whoever registered it would be a site admin', async () => {
+    const former = await service.confirmedUser(undefined, FORMER_ADMIN);
+    expect(outcome(await service.lookUpAccount(former, SITE_ADMIN))).toBe('200');
+    await deletedBySupport(FORMER_ADMIN);
+    // An organization's name is in the same namespace: released, a person could register it.
+    const owner = await service.confirmedUser();
+    const organization = await service.call('POST', '/api/organizations', {
+      token: owner.sessionToken,
+      body: { name: FORMER_ADMIN_ORGANIZATION, emailAddress: newPerson().email },
+    });
+    expect(outcome(organization)).toBe('201');
+    await deletedBySupport(FORMER_ADMIN_ORGANIZATION);
+
+    for (const name of [FORMER_ADMIN, FORMER_ADMIN.toUpperCase(), FORMER_ADMIN_ORGANIZATION, NEVER_REGISTERED_ADMIN.toUpperCase()]) {
+      const refused = await service.releaseUsername(admin, name, { reason: 'Asked for by a new customer' });
+      expect(outcome(refused)).toBe('409 site_admin_name');
+      expect(refused.body.detail).toContain(name);
+      expect(refused.body.detail).toMatch(/SITE_ADMINS/);
+    }
+    // Nothing changed: the names stay taken in every casing, nobody new holds them, and nothing was recorded as released.
+    for (const name of [FORMER_ADMIN, FORMER_ADMIN_ORGANIZATION]) {
+      const newcomer = newPerson();
+      expect(outcome(await register(newcomer, name.toUpperCase()))).toBe('409 username_unavailable');
+      expect((await service.lookUpAccount(admin, name)).body).toMatchObject({ deletedAt: expect.any(String) });
+    }
+    expect((await storedLog(FORMER_ADMIN)).map((event) => event.action)).not.toContain('username_released_by_support');
+    const documented = (await service.call('GET', '/api/openapi.json')).body.paths['/site-admin/usernames/{username}/release'].post.responses['409'];
+    expect(JSON.stringify(documented)).toContain('site_admin_name');
   });
 
   it('is safe against a registration at the same moment: the name is taken before, or after, never both', async () => {

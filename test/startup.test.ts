@@ -2,8 +2,11 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { ConfigurationError, parseSettings } from '../lib/shared/settings';
 import { startService } from '../local/start';
+import { listenOnLoopback } from '../local/standins/listen';
+import { createGitHubActionsStandIn } from './standins/githubActions';
 import { startServiceProcess } from './support/process';
 import { SETTINGS_IN_AZURE } from './support/settings';
+import { provisionedCosmosStandIn } from './support/storage';
 import { tokenIn } from './support/waitFor';
 
 /** Every setting the service reads, and what tells it it runs in Azure. */
@@ -25,6 +28,7 @@ const SERVICE_SETTINGS = [
   'TRUSTED_PUBLISHING_AUDIENCE',
   'GITHUB_OIDC_ISSUER',
   'PORT',
+  'FUNCTIONS_MASTER_KEY',
   'NODE_ENV',
   'WEBSITE_INSTANCE_ID',
   'WEBSITE_SITE_NAME',
@@ -39,7 +43,6 @@ const REQUIRED = [
   'PUBLIC_BASE_URL',
   'COMMUNICATION_SERVICES_CONNECTION_STRING',
   'COMMUNICATION_SERVICES_ENDPOINT',
-  'TRUSTED_PUBLISHING_AUDIENCE',
 ];
 
 /** A complete production configuration: managed identity for Cosmos DB and ACS. */
@@ -201,6 +204,12 @@ describe('a malformed setting stops start-up, naming it', () => {
     expect(error.message).toMatch(/SESSION_SIGNING_KEY is a Key Vault reference/);
   });
 
+  it.each(['a short key', 'k'.repeat(31), `${'k'.repeat(32)} ${'k'.repeat(32)}`])('refuses FUNCTIONS_MASTER_KEY=%j before starting anything', async (key) => {
+    const error = await startUpFailure({ NODE_ENV: 'production', ...VALID, FUNCTIONS_MASTER_KEY: key });
+    expect(error.message).toMatch(/^The service cannot start: FUNCTIONS_MASTER_KEY must be at least 32 characters/);
+    expect(error.message).not.toContain(key);
+  });
+
   it.each(['abc', '70000', '-1', '80.5', '7071abc'])('refuses PORT=%j before starting anything', async (port) => {
     const env = { PORT: port };
     const printed: string[] = [];
@@ -227,6 +236,13 @@ describe('well-formed settings are accepted', () => {
       WORK_ACCOUNT_MFA: 'tenant',
       GITHUB_OIDC_ISSUER: 'https://token.actions.githubusercontent.com',
     });
+  });
+
+  it('takes PUBLIC_BASE_URL as the trusted publishing audience when none is set', () => {
+    const { TRUSTED_PUBLISHING_AUDIENCE: _unset, ...rest } = VALID;
+    expect(parseSettings(rest).TRUSTED_PUBLISHING_AUDIENCE).toBe('https://gallery.example');
+    expect(parseSettings({ ...rest, PUBLIC_BASE_URL: 'https://gallery.example/' }).TRUSTED_PUBLISHING_AUDIENCE).toBe('https://gallery.example');
+    expect(parseSettings({ ...rest, TRUSTED_PUBLISHING_AUDIENCE: 'https://www.nuget.org' }).TRUSTED_PUBLISHING_AUDIENCE).toBe('https://www.nuget.org');
   });
 
   it.each(['api://gallery-mfa', 'https://gallery.example/mfa', '6a1b2c3d-0000-4000-8000-123456789abc'])(
@@ -284,22 +300,71 @@ describe('well-formed settings are accepted', () => {
 });
 
 describe('npm start in production', () => {
-  it('serves no development console, identity or mailbox', async () => {
-    const { COSMOS_ENDPOINT: _unreachable, ...rest } = VALID;
+  const startProduction = async (env: Record<string, string>) => {
     const { url, process: child } = await startServiceProcess(path.resolve(__dirname, '..', 'dist', 'local', 'start.js'), {
       PATH: process.env.PATH,
       NODE_ENV: 'production',
+      ...env,
+    });
+    return { url: url.replace('0.0.0.0', '127.0.0.1'), child };
+  };
+  /** Runs a timer through the host's admin API, as an operator would; answers the status. */
+  const runTimer = async (url: string, headers: Record<string, string> = {}) =>
+    (await fetch(`${url}/admin/functions/notifyExpiringApiKeys`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: '{}' })).status;
+  const MASTER_KEY = randomBytes(32).toString('base64');
+
+  it('serves no development console, identity or mailbox, and its admin API only the master key', async () => {
+    const { COSMOS_ENDPOINT: _unreachable, ...rest } = VALID;
+    const { url, child } = await startProduction({
       ...rest,
-      // Never reached: nothing here calls the API.
+      // Never reached but by the timer run below, which fails there.
       COSMOS_ENDPOINT: 'https://cosmos.invalid',
+      FUNCTIONS_MASTER_KEY: MASTER_KEY,
     });
     try {
-      const local = url.replace('0.0.0.0', '127.0.0.1');
       for (const route of ['/', '/console/config.json', '/console/console.js', '/dev/identity/token', '/dev/mailbox', '/dev/github-actions/token']) {
-        expect({ route, status: (await fetch(`${local}${route}`)).status }).toEqual({ route, status: 404 });
+        expect({ route, status: (await fetch(`${url}${route}`)).status }).toEqual({ route, status: 404 });
       }
+      expect(await runTimer(url)).toBe(401);
+      expect(await runTimer(url, { 'x-functions-key': randomBytes(32).toString('base64') })).toBe(401);
+      expect(await runTimer(url, { 'x-functions-key': MASTER_KEY })).toBe(202);
     } finally {
       child.kill();
+    }
+  });
+
+  it('starts without TRUSTED_PUBLISHING_AUDIENCE, taking PUBLIC_BASE_URL, and without a master key, its admin API off', async () => {
+    const cosmos = await provisionedCosmosStandIn();
+    const github = createGitHubActionsStandIn({ audience: VALID.PUBLIC_BASE_URL });
+    const issuer = await listenOnLoopback(github.handle);
+    github.setIssuer(issuer.url);
+    const { TRUSTED_PUBLISHING_AUDIENCE: _unset, ...rest } = VALID;
+    const { url, child } = await startProduction({ ...rest, ...cosmos.settings, GITHUB_OIDC_ISSUER: issuer.url });
+    try {
+      const exchange = async (token: string) => {
+        const response = await fetch(`${url}/api/v2/token`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}`, 'User-Agent': 'nuget/login-action' },
+          body: JSON.stringify({ username: 'someone', tokenType: 'ApiKey' }),
+        });
+        return { status: response.status, body: await response.json() };
+      };
+      const run = { repository: github.repository('contoso/contoso-sdk'), workflowFile: 'release.yml' };
+      // Asked for another audience, a token is refused for it; asked for the gallery's origin, it is checked on
+      // to its signature (forged here, so nothing else is needed to tell the two apart).
+      expect(await exchange(github.mint(run, { audience: 'https://www.nuget.org' }))).toEqual({
+        status: 401,
+        body: { error: 'The JSON web token has an incorrect audience.' },
+      });
+      expect(await exchange(github.mint(run, { signWith: 'foreign' }))).toEqual({ status: 401, body: { error: 'The JSON web token has an invalid signature.' } });
+      expect(github.jwksRequests).toBe(1);
+
+      expect(await runTimer(url)).toBe(401);
+      expect(await runTimer(url, { 'x-functions-key': MASTER_KEY })).toBe(401);
+    } finally {
+      child.kill();
+      await issuer.close();
+      await cosmos.server.close();
     }
   });
 });
@@ -413,6 +478,11 @@ describe('npm start with no settings (development defaults)', () => {
       });
       const discovery = (await (await fetch(`${process.env.MICROSOFT_LOGIN_HOST}/common/v2.0/.well-known/openid-configuration`)).json()) as Record<string, string>;
       expect(discovery.authorization_endpoint).toBe(`${process.env.MICROSOFT_LOGIN_HOST}/common/oauth2/v2.0/authorize`);
+
+      // It says where the frontend must run, and which pages may sign in and be returned to after signing out.
+      const notes = service.notes.join('\n');
+      expect(notes).toContain('Frontend: http://localhost:3000 (PUBLIC_BASE_URL');
+      expect(notes).toContain(`redirect and post-logout URIs: any on http://localhost:3000, ${service.url}, ${service.url.replace('localhost', '127.0.0.1')}.`);
 
       // The frontend's development origin may call the API.
       const preflight = await fetch(`${service.url}/api/accounts`, {

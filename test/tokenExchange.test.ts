@@ -370,6 +370,8 @@ describe('tokens GitHub did not issue for this service, or no longer valid', () 
       await service.trustedPublishingKey(user.username, service.workflowToken(repository));
       // An instance that never had the keys cannot check a token: 503, with Retry-After, to run the job again.
       const fresh = await service.startSecondInstance();
+      // Instances share the time: the token is not from the future for this one (it is checked before any key).
+      jest.spyOn(fresh.clock, 'now').mockReturnValue(clock.now());
       try {
         const answer = await fresh.call('POST', '/api/v2/token', {
           headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${service.workflowToken(repository)}`, 'User-Agent': 'nuget/login-action' },
@@ -467,6 +469,8 @@ describe('the request, as NuGet.org takes it', () => {
     // the key, the look at the account after it, the log, the look at the policy after it.
     expect(service.cosmos.documentRequests().length).toBeLessThanOrEqual(12);
     expect(service.cosmos.queries().map((line) => line.replace(/^POST \/dbs\/[^/]+/, ''))).toEqual(Array(2).fill('/colls/trustedPublishers/docs'));
+    // Only the exchange that pins a policy queues a notice.
+    expect(service.cosmos.documentRequests().filter((line) => line.includes('/colls/outbox/'))).toEqual([]);
   });
 });
 

@@ -317,6 +317,24 @@ describe('answering the request', () => {
     expect((await me(account)).body.kind).toBe('user');
     expect(await service.organizationsOf(admin)).toEqual([]);
   });
+
+  it('a join made while the accept is being written wins: 409 transform_not_allowed, and the account stays a member', async () => {
+    const [account, admin, organizationAdmin] = await Promise.all([service.confirmedUser(), service.confirmedUser(), service.confirmedUser()]);
+    const { name } = await service.createOrganization(organizationAdmin);
+    const invitation = await service.invite(name, organizationAdmin, account);
+    const token = await requestTransform(account, admin);
+    const { id } = (await me(account)).body;
+    // The accept has read the account, with no organization, and its write waits while the account joins one.
+    const write = service.cosmos.holdNext(new RegExp(`^PUT .*/colls/accounts/docs/${id}$`));
+    const accepting = accept(admin, token);
+    await write.reached;
+    expect((await service.acceptInvitation(name, account, invitation)).status).toBe(200);
+    write.release();
+
+    expect(outcome(await accepting)).toBe('409 transform_not_allowed');
+    expect((await me(account)).body.kind).toBe('user');
+    expect(await service.organizationsOf(account)).toEqual([{ name, role: 'collaborator' }]);
+  });
 });
 
 describe('an accept interrupted halfway', () => {

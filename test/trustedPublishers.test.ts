@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { clock } from '../lib/shared/clock';
 import { container } from '../lib/shared/storage/cosmos';
 import { outcome, useTestService } from './support/service';
@@ -148,6 +149,118 @@ describe('adding a policy', () => {
     const [first] = await service.trustedPublishersOf(user);
     expect((await service.removeTrustedPublisher(user, first.id)).status).toBe(204);
     expect((await service.requestTrustedPublisher(user, repository, { workflowFile: 'one-more.yml' })).status).toBe(201);
+  });
+});
+
+describe('the limit of 50, under concurrency', () => {
+  it('holds for 60 creations at once on two instances: 50 made, the rest 409 trusted_publisher_limit; a removal lets exactly one more in', async () => {
+    const user = await service.confirmedUser();
+    const repository = newRepository();
+    const body = (workflowFile: string) => ({ owner: user.username, repositoryOwner: repository.owner, repository: repository.name, workflowFile });
+    const second = await service.startSecondInstance();
+    try {
+      const answers = await Promise.all(
+        Array.from({ length: 60 }, (_, i) =>
+          (i % 2 === 0 ? service : second).call('POST', '/api/me/trusted-publishers', { token: user.sessionToken, body: body(`release-${i}.yml`) }),
+        ),
+      );
+      expect(answers.map(outcome).sort()).toEqual([...Array<string>(50).fill('201'), ...Array<string>(10).fill('409 trusted_publisher_limit')]);
+      const made = answers.filter((answer) => answer.status === 201).map((answer) => answer.body.id);
+      const listed = await service.trustedPublishersOf(user);
+      expect(listed.map((p: { id: string }) => p.id).sort()).toEqual([...made].sort());
+
+      expect((await service.removeTrustedPublisher(user, made[0])).status).toBe(204);
+      const more = await Promise.all(
+        Array.from({ length: 6 }, (_, i) =>
+          (i % 2 === 0 ? service : second).call('POST', '/api/me/trusted-publishers', { token: user.sessionToken, body: body(`again-${i}.yml`) }),
+        ),
+      );
+      expect(more.map(outcome).sort()).toEqual(['201', ...Array<string>(5).fill('409 trusted_publisher_limit')]);
+      expect(await service.trustedPublishersOf(user)).toHaveLength(50);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('a creation cut short between its two writes neither counts nor holds a slot, and goes once an hour old', async () => {
+    const user = await service.confirmedUser();
+    const repository = newRepository();
+    for (let batch = 0; batch < 5; batch += 1) {
+      await Promise.all(Array.from({ length: 10 }, (_, i) => service.addTrustedPublisher(user, repository, { workflowFile: `release-${batch}-${i}.yml` })));
+    }
+    const [first, second] = await service.trustedPublishersOf(user);
+    expect((await service.removeTrustedPublisher(user, first.id)).status).toBe(204);
+    // The one free slot is the removed policy's: taking it over, after the policy itself is written, fails.
+    service.cosmos.failNext(/^PUT .*\/colls\/trustedPublishers\/docs\/slot/, 500);
+    expect((await service.requestTrustedPublisher(user, repository, { workflowFile: 'cut-short.yml' })).status).toBe(500);
+    service.cosmos.clearFaults();
+    const listed = await service.trustedPublishersOf(user);
+    expect(listed).toHaveLength(49);
+    expect(listed.map((p: { workflowFile: string }) => p.workflowFile)).not.toContain('cut-short.yml');
+    expect((await service.exchangeToken(user.username, service.workflowToken(repository, { workflowFile: 'cut-short.yml' }))).status).toBe(401);
+    // Its slot is still free, and the limit still 50.
+    expect((await service.requestTrustedPublisher(user, repository, { workflowFile: 'after.yml' })).status).toBe(201);
+    expect(outcome(await service.requestTrustedPublisher(user, repository, { workflowFile: 'one-more.yml' }))).toBe('409 trusted_publisher_limit');
+
+    // An hour on, the next policy made clears it away.
+    expect((await service.removeTrustedPublisher(user, second.id)).status).toBe(204);
+    jest.spyOn(clock, 'now').mockReturnValue(new Date(Date.now() + 2 * 60 * 60 * 1000));
+    const later = { username: user.username, sessionToken: await service.signIn(user.person) };
+    expect((await service.requestTrustedPublisher(later, repository, { workflowFile: 'later.yml' })).status).toBe(201);
+    const { resources } = await container('trustedPublishers')
+      .items.query({ query: 'SELECT c.id FROM c WHERE c.workflowFile = @file', parameters: [{ name: '@file', value: 'cut-short.yml' }] })
+      .fetchAll();
+    expect(resources).toEqual([]);
+  });
+});
+
+describe('policies stored before slots held the limit', () => {
+  /** A policy as the service stored it before slots: made straight in the store, with no slot naming it. */
+  async function storedBeforeSlots(user: Member & { id: string }, repository: GitHubRepository, workflowFile: string) {
+    const now = clock.now();
+    await container('trustedPublishers').items.create({
+      id: randomUUID(),
+      creatorId: user.id,
+      creatorName: user.username,
+      ownerId: user.id,
+      ownerName: user.username,
+      repositoryOwner: repository.owner,
+      repository: repository.name,
+      workflowFile,
+      environment: null,
+      repositoryOwnerId: null,
+      repositoryId: null,
+      createdAt: now.toISOString(),
+      lapsesAt: new Date(now.getTime() + 7 * DAY).toISOString(),
+      pinnedAt: null,
+      lastUsedAt: null,
+    });
+  }
+
+  it('keep counting, listing and making keys, take the last places, and are never tidied away', async () => {
+    const user = await service.confirmedUser();
+    const { id } = (await service.call('GET', '/api/me', { token: user.sessionToken })).body;
+    const repository = newRepository();
+    for (let i = 0; i < 48; i += 1) await storedBeforeSlots({ ...user, id }, repository, `old-${i}.yml`);
+    expect(await service.trustedPublishersOf(user)).toHaveLength(48);
+
+    const made = await Promise.all(Array.from({ length: 5 }, (_, i) => service.requestTrustedPublisher(user, repository, { workflowFile: `new-${i}.yml` })));
+    expect(made.map(outcome).sort()).toEqual(['201', '201', '409 trusted_publisher_limit', '409 trusted_publisher_limit', '409 trusted_publisher_limit']);
+
+    // Two hours on, a creation (once an old one is removed) tidies only what a cut-short creation left: the old ones stay.
+    const old = (await service.trustedPublishersOf(user)).find((p: { workflowFile: string }) => p.workflowFile === 'old-0.yml');
+    expect((await service.removeTrustedPublisher(user, old.id)).status).toBe(204);
+    jest.spyOn(clock, 'now').mockReturnValue(new Date(Date.now() + 2 * 60 * 60 * 1000));
+    const later = { username: user.username, sessionToken: await service.signIn(user.person) };
+    expect((await service.requestTrustedPublisher(later, repository, { workflowFile: 'later.yml' })).status).toBe(201);
+    expect(outcome(await service.requestTrustedPublisher(later, repository, { workflowFile: 'one-more.yml' }))).toBe('409 trusted_publisher_limit');
+    const listed = (await service.trustedPublishersOf(later)).map((p: { workflowFile: string }) => p.workflowFile);
+    expect(listed).toHaveLength(50);
+    expect(listed).toEqual(expect.arrayContaining(['old-1.yml', 'old-47.yml', 'later.yml']));
+    jest.restoreAllMocks();
+
+    // An old policy still makes keys for the workflow it names.
+    expect((await service.exchangeToken(user.username, service.workflowToken(repository, { workflowFile: 'old-1.yml' }))).status).toBe(200);
   });
 });
 

@@ -63,6 +63,7 @@ describe('a work account in verified mode', () => {
   });
 
   const minutesAgo = (minutes: number) => new Date(clock.now().getTime() - minutes * 60 * 1000);
+  const FORGED_SIGNATURE = 'signed with a key the platform does not publish';
   const invalid: Array<[string, (person: Person) => string]> = [
     ['for another API', (p) => mfaTokenFor(p, { audience: 'api://someone-else' })],
     ['requested by another app', (p) => mfaTokenFor(p, {}, { appid: randomUUID() })],
@@ -73,19 +74,24 @@ describe('a work account in verified mode', () => {
     ['of version 2.0', (p) => mfaTokenFor(p, {}, { ver: '2.0' })],
     ['expired', (p) => mfaTokenFor(p, { issuedAt: minutesAgo(120) })],
     ['not yet valid', (p) => mfaTokenFor(p, {}, { nbf: Math.floor(clock.now().getTime() / 1000) + 3600 })],
-    ['signed with a key the platform does not publish', (p) => mfaTokenFor(p, { signWith: 'foreign' })],
+    [FORGED_SIGNATURE, (p) => mfaTokenFor(p, { signWith: 'foreign' })],
     ['HMAC-signed with the public key', (p) => mfaTokenFor(p, { algorithm: 'HS256' })],
     ['unsigned', (p) => mfaTokenFor(p, { algorithm: 'none' })],
     ['an ID token in its place', (p) => service.idTokenFor(p)],
     ['no JWT at all', () => 'not-a-token'],
   ];
 
-  it.each(invalid)('refuses an mfaToken %s as invalid_id_token', async (_label, mfaToken) => {
-    const person = worker();
-    const response = await signIn({ idToken: service.idTokenFor(person), mfaToken: mfaToken(person) });
+  it.each(invalid)('refuses an mfaToken %s as invalid_id_token', async (label, mfaToken) => {
+    // A tenant whose keys the service has never fetched.
+    const person = worker({ tid: service.identity.createTenant() });
+    const body = { idToken: service.idTokenFor(person), mfaToken: mfaToken(person) };
+    const fetchedBefore = service.identity.jwksRequests;
+    const response = await signIn(body);
     expect(response.status).toBe(401);
     expect(response.body.code).toBe('invalid_id_token');
     expect(response.body.detail).toMatch(/MFA token/);
+    // The ID token's v2.0 keys are fetched; the v1.0 keys only for a token that nothing but its signature gives away.
+    expect(service.identity.jwksRequests - fetchedBefore).toBe(label === FORGED_SIGNATURE ? 2 : 1);
   });
 
   it('records what the last sign-in showed: an account registered in tenant mode becomes verified', async () => {

@@ -204,6 +204,31 @@ export function toAccountView(account: AccountDocument): AccountView {
   };
 }
 
+/**
+ * Whether the account's address is trusted with anything but its confirmation link: notices, reset links, sign-in
+ * assistance, invitations. Only an address the account confirmed is: nobody has shown they read an unconfirmed one
+ * (a typo, or someone else's address typed in at registration), so it hears nothing of the account. The one place
+ * that decides it, so a lapsed domain (which makes an address count as unconfirmed) is to be checked here.
+ */
+export const hasTrustedAddress = (account: Pick<AccountDocument, 'emailAddress' | 'emailConfirmed'>): boolean =>
+  Boolean(account.emailAddress) && account.emailConfirmed;
+
+/**
+ * Refuses an invitation or request the caller aims at an account or organization whose address may not get it
+ * (400 `email_unconfirmed`, as NuGet.org refuses an owner request to an unconfirmed account), saying who must
+ * confirm what. Checked before anything is written, sent or counted against the limits.
+ */
+export function assertTrustedRecipient(account: Pick<AccountDocument, 'kind' | 'username' | 'emailAddress' | 'emailConfirmed'>): void {
+  if (hasTrustedAddress(account)) return;
+  const detail =
+    account.kind === 'organization'
+      ? `The organization '${account.username}' has not confirmed its email address yet, and invitations go only to confirmed addresses. ` +
+        "Its admins confirm it with the link emailed to the organization's address; then try again."
+      : `'${account.username}' has not confirmed their email address yet, and invitations and requests go only to confirmed addresses. ` +
+        'Ask them to confirm it (with the link emailed to them, or a new one from their account); then try again.';
+  throw new Problem('email_unconfirmed', detail, {}, 400);
+}
+
 /** Whom an emailed token goes to: the account at `emailAddress` (its own by default), under its current stamp. */
 export function tokenRecipient(account: AccountDocument, emailAddress = account.emailAddress): TokenRecipient {
   return { accountId: account.id, emailAddress, securityStamp: account.securityStamp ?? 0 };

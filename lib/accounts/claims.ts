@@ -2,7 +2,7 @@ import { clock, nowIso } from '../shared/clock';
 import { assertStorableId, container, isConflict, isNotFound, isPreconditionFailed, readDocument, type StoredDocument } from '../shared/storage/cosmos';
 import type { Problem } from '../shared/problems';
 import { readAccount, type AccountDocument } from './account';
-import { normaliseEmail, normaliseName } from './names';
+import { isSiteAdminName, normaliseEmail, normaliseName } from './names';
 
 /**
  * Uniqueness without transactions: each unique key is a document whose id is the normalised key, so the
@@ -93,9 +93,13 @@ export async function releaseClaim(key: ClaimKey, accountId: string): Promise<vo
  * next registration may take it. Decided on the claim as read and deleted only if it is still that claim
  * (ETag), so a registration at the same moment either finds the claim still there (the name unavailable) or
  * takes the freed name: never both. `in_use` while a live account holds it or a registration is taking it;
- * `free` when no claim is left (never registered, or released already).
+ * `free` when no claim is left (never registered, or released already). A name in SITE_ADMINS is never
+ * released (`site_admin_name`): whoever registered it next would be a site admin.
  */
-export async function releaseDeletedName(name: string): Promise<{ outcome: 'released'; account: AccountDocument } | { outcome: 'in_use' | 'free' }> {
+export async function releaseDeletedName(
+  name: string,
+): Promise<{ outcome: 'released'; account: AccountDocument } | { outcome: 'in_use' | 'free' | 'site_admin_name' }> {
+  if (isSiteAdminName(name)) return { outcome: 'site_admin_name' };
   const id = claimId({ kind: 'username', name });
   for (;;) {
     const claim = await readDocument<ClaimDocument>('claims', id);

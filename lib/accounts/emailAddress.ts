@@ -5,12 +5,12 @@ import { confirmEmailMessage, confirmNewEmailMessage, emailAddressChangedNotice,
 import { abandonEmail, deliverSoon, queueEmail } from '../shared/email/outbox';
 import { Problem } from '../shared/problems';
 import { findToken, issueToken, spendToken, type TokenDocument, tokenField } from '../shared/tokens';
-import { readAccount, tokenRecipient, tokenStillAddressed, updateAccount, withNewSecurityStamp, type AccountDocument } from './account';
+import { hasTrustedAddress, readAccount, tokenRecipient, tokenStillAddressed, updateAccount, withNewSecurityStamp, type AccountDocument } from './account';
 import { claimHolder, releaseClaim, tryClaim } from './claims';
 import { announced, noticeTo } from './notices';
 import { emailAddressField, emailInUse, normaliseEmail } from './names';
-import { enforceRateLimit } from '../shared/rateLimits';
-import { RATE_LIMITS } from './recovery/rateLimits';
+import { enforceEmailingLimits } from '../shared/rateLimits';
+import { ACCOUNT_EMAIL_LIMITS } from './rateLimits';
 import type { Log } from '../shared/log';
 
 export const confirmEmailBody = z.object({ token: tokenField }).strict();
@@ -23,7 +23,8 @@ const accountExists = async (id: string) => (await readAccount(id)) !== undefine
 
 /**
  * Starts a change of address: the new address gets a confirmation link, the current one is told. The
- * account keeps its current address until the new one is confirmed.
+ * account keeps its current address until the new one is confirmed. Limited per account and per new address
+ * across instances, so it cannot flood a mailbox.
  */
 export async function requestEmailChange(account: AccountDocument, newAddress: string, clientAddress: string, log: Log): Promise<string> {
   if (sameAddress(account.emailAddress, newAddress)) {
@@ -31,12 +32,12 @@ export async function requestEmailChange(account: AccountDocument, newAddress: s
   }
   const holder = await claimHolder({ kind: 'email', address: newAddress });
   if (holder && holder !== account.id && (await accountExists(holder))) throw emailInUse(newAddress);
+  await enforceEmailingLimits(ACCOUNT_EMAIL_LIMITS.emailChange, account.id, normaliseEmail(newAddress));
   const token = await issueToken('confirm-email', tokenRecipient(account, newAddress), CONFIRMATION_LIFETIME_MS);
   const cause = { container: 'accounts' as const, id: account.id };
-  const emails = [
-    await queueEmail(confirmNewEmailMessage(account.username, newAddress, token), cause),
-    await queueEmail(emailChangeNoticeMessage(account.username, account.emailAddress, newAddress), cause),
-  ];
+  const emails = [await queueEmail(confirmNewEmailMessage(account.username, newAddress, token), cause)];
+  // A notice: an unconfirmed current address gets only its own confirmation link.
+  if (hasTrustedAddress(account)) emails.push(await queueEmail(emailChangeNoticeMessage(account.username, account.emailAddress, newAddress), cause));
   await updateAccount(account.id, (current) => ({ ...current, pendingEmailAddress: newAddress, pendingEmailTokenId: token.id }));
   await recordAudit(account.id, 'email_change_requested', clientAddress, { emailAddress: newAddress });
   await Promise.all(emails.map((email) => deliverSoon(email, log)));
@@ -60,8 +61,7 @@ export async function resendConfirmation(account: AccountDocument, clientAddress
   if (address === null) {
     throw new Problem('invalid_request', 'Your email address is confirmed already, and no change of address waits for confirmation.');
   }
-  await enforceRateLimit(RATE_LIMITS.resendConfirmationPerAccount, account.id);
-  await enforceRateLimit(RATE_LIMITS.resendConfirmationPerAddress, normaliseEmail(address));
+  await enforceEmailingLimits(ACCOUNT_EMAIL_LIMITS.resendConfirmation, account.id, normaliseEmail(address));
   const token = await issueToken('confirm-email', tokenRecipient(account, address), CONFIRMATION_LIFETIME_MS);
   const message = pending ? confirmNewEmailMessage(account.username, address, token) : confirmEmailMessage(account.username, address, token);
   const email = await queueEmail(message, { container: 'accounts', id: account.id });
@@ -102,7 +102,7 @@ async function switchToPendingAddress(account: AccountDocument, token: TokenDocu
   if (!(await tryClaim({ kind: 'email', address: newAddress }, token.accountId))) throw emailInUse(newAddress);
   // The address read here is the one switched from: only this change's confirmation can change it meanwhile.
   const content = emailAddressChangedNotice(account.username, account.emailAddress, newAddress, { at: nowIso(), clientAddress });
-  const notice = await noticeTo(account, 'security', content, { container: 'accounts', id: account.id }, { to: account.emailAddress });
+  const notice = await noticeTo(account, 'security', content, { container: 'accounts', id: account.id }, { formerAddress: true });
   let previous: string | undefined;
   const switched = await announced(
     notice,

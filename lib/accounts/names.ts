@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Problem } from '../shared/problems';
+import { settings } from '../shared/settings';
 
 const USERNAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*[A-Za-z0-9]$/;
 const USERNAME_RULE =
@@ -9,6 +10,12 @@ const USERNAME_RULE =
 export function normaliseName(name: string): string {
   return name.toLowerCase();
 }
+
+/**
+ * Named in SITE_ADMINS (case-insensitively): whoever holds the name is a site admin, so it must never pass
+ * from the account that held it to another.
+ */
+export const isSiteAdminName = (name: string): boolean => settings().SITE_ADMINS.some((admin) => normaliseName(admin) === normaliseName(name));
 
 export function normaliseEmail(address: string): string {
   return address.toLowerCase();

@@ -8,6 +8,11 @@
  *   own preferences): one outbox entry, whoever it goes to, which the outbox timer expands into one email per
  *   recipient. The request writes that one entry and no more, so telling many people never slows it.
  *
+ * Every notice goes only to an address its account confirmed (`hasTrustedAddress`), decided here for both kinds:
+ * notices carry key names, package ids and client addresses, which an address nobody confirmed must not get.
+ * Requests the account must answer (invitations, transform requests) are not notices and are sent by their flows,
+ * which refuse one aimed at an address that is not trusted either (`assertTrustedRecipient`).
+ *
  * Preferences (`notifications` on the account): a `security` notice (the account's own security, or a request
  * it must answer) always goes; every other notice needs `emailAllowed`; the push notice needs
  * `notifyPackagePushed` only, as on NuGet.org: it is the alarm for a push made with a stolen key.
@@ -25,7 +30,7 @@ import {
   type ResolveAudience,
 } from '../shared/email/outbox';
 import type { Log } from '../shared/log';
-import { notificationsOf, readAccount, type AccountDocument } from './account';
+import { hasTrustedAddress, notificationsOf, readAccount, type AccountDocument } from './account';
 
 /** Whether the account's preferences let a notice of this kind through. */
 export function allows(account: Pick<AccountDocument, 'notifications'>, gate: NoticeGate): boolean {
@@ -61,19 +66,28 @@ export async function announced<T>(notice: Notice, change: () => Promise<T>, log
 }
 
 /**
- * A notice to one account (a person: its preferences are read from the document given), at its own address
- * or at `to` (the address it had, told of a change of address). Nothing is queued when its preferences stop it.
- * `onceKey` queues it once, for work that may run again.
+ * Whether the account's address may get a notice: one the account confirmed (`hasTrustedAddress`), so an
+ * address nobody confirmed gets only its confirmation link. The notice to the address an account had, once it
+ * changed to another (`formerAddress`), is the contract's one exception: that address is no longer the account's,
+ * and it is told if the account had confirmed it.
+ */
+const noticeMayGo = (account: AccountDocument, formerAddress: boolean) => (formerAddress ? account.emailConfirmed : hasTrustedAddress(account));
+
+/**
+ * A notice to one account (a person: its preferences are read from the document given), at its own address,
+ * or, with `formerAddress`, at the address of `account` as given, which the change being made replaces. Nothing
+ * is queued when its address may not get it or its preferences stop it. `onceKey` queues it once, for work that
+ * may run again.
  */
 export async function noticeTo(
   account: AccountDocument,
   gate: NoticeGate,
   content: NoticeContent,
   cause: EmailCause,
-  options: { to?: string; onceKey?: string } = {},
+  options: { formerAddress?: boolean; onceKey?: string } = {},
 ): Promise<Notice> {
-  const emailAddress = options.to ?? account.emailAddress;
-  if (!emailAddress || !allows(account, gate)) return nothingQueued;
+  const { emailAddress } = account;
+  if (!noticeMayGo(account, options.formerAddress ?? false) || !allows(account, gate)) return nothingQueued;
   const email = await queueEmail(noticeEmail({ username: account.username, emailAddress }, content, gate), cause, options.onceKey);
   return {
     settle: async (made, log) => {
@@ -85,17 +99,18 @@ export async function noticeTo(
 
 /**
  * A notice to accounts and organizations by id (an organization: its admins), each by their own preferences,
- * worked out when it is delivered. One outbox entry; the outbox timer delivers it, once its change is surely
- * made (`afterChange`: it is already, as in a timer's step). Queued once per `onceKey`.
+ * worked out when it is delivered, but for the accounts `except` names (told by a notice of their own). One
+ * outbox entry; the outbox timer delivers it, once its change is surely made (`afterChange`: it is already, as
+ * in a timer's step). Queued once per `onceKey`.
  */
 export async function noticeToAll(
   accountIds: readonly string[],
   gate: NoticeGate,
   content: NoticeContent,
   cause: EmailCause,
-  options: { onceKey?: string; afterChange?: boolean } = {},
+  options: { onceKey?: string; afterChange?: boolean; except?: readonly string[] } = {},
 ): Promise<Notice> {
-  const audience = { accountIds: [...new Set(accountIds)], gate };
+  const audience = { accountIds: [...new Set(accountIds)], gate, ...(options.except?.length ? { exceptAccountIds: [...options.except] } : {}) };
   if (audience.accountIds.length === 0) return nothingQueued;
   const entry = await queueNotice(content, audience, cause, options);
   return {
@@ -105,16 +120,38 @@ export async function noticeToAll(
   };
 }
 
-/** A person with an address who has not been deleted. */
+/**
+ * Notices queued one after the other for one change, settled together. Should queueing one fail, those queued
+ * before it are withdrawn, as the change will not be made.
+ */
+export async function noticesTogether(queue: ReadonlyArray<() => Promise<Notice>>, log: Log): Promise<Notice> {
+  const queued: Notice[] = [];
+  const together: Notice = {
+    settle: async (made, settleLog) => {
+      for (const notice of queued) await notice.settle(made, settleLog);
+    },
+  };
+  try {
+    for (const next of queue) queued.push(await next());
+  } catch (error) {
+    await together.settle(false, log);
+    throw error;
+  }
+  return together;
+}
+
+/** A person who has not been deleted, at an address that may get notices. */
 const reachable = (account: AccountDocument | undefined): account is AccountDocument =>
-  account !== undefined && account.kind === 'user' && !account.deletedAt && Boolean(account.emailAddress);
+  account !== undefined && account.kind === 'user' && !account.deletedAt && noticeMayGo(account, false);
 
 /**
  * Who of an audience gets a notice now: each account itself, each live organization its admins as its
- * document lists them now; every person once, and only where its own preferences let the notice through.
+ * document lists them now; every person once, but those excepted, and only where its address may get notices (read
+ * now: an address confirmed since the notice was queued gets it, one no longer trusted does not) and its own preferences let the
+ * notice through.
  * Point reads: the accounts named, then the admins of the organizations among them.
  */
-export const noticeRecipients: ResolveAudience = async ({ accountIds, gate }) => {
+export const noticeRecipients: ResolveAudience = async ({ accountIds, gate, exceptAccountIds = [] }) => {
   const named = await Promise.all([...new Set(accountIds)].map((id) => readAccount(id)));
   const admins = named.flatMap((account) =>
     account?.kind === 'organization' && !account.deletedAt ? (account.members ?? []).filter((m) => m.role === 'admin').map((m) => m.accountId) : [],
@@ -127,5 +164,6 @@ export const noticeRecipients: ResolveAudience = async ({ accountIds, gate }) =>
       recipients.set(account.id, { accountId: account.id, username: account.username, emailAddress: account.emailAddress });
     }
   }
+  for (const accountId of exceptAccountIds) recipients.delete(accountId);
   return [...recipients.values()];
 };

@@ -10,8 +10,10 @@ import { container } from '../shared/storage/cosmos';
 import { issueToken } from '../shared/tokens';
 import { linkedMicrosoftAccount, lockedBySupport, newAccountDocument, toAccountView, tokenRecipient, type AccountView } from './account';
 import { accountHolding, withClaims, type ClaimKey } from './claims';
-import { assertValidUsername, emailAddressField, emailInUse, newUsernameField, usernameUnavailable } from './names';
+import { assertValidUsername, emailAddressField, emailInUse, newUsernameField, normaliseEmail, usernameUnavailable } from './names';
 import { CONFIRMATION_LIFETIME_MS } from './emailAddress';
+import { ACCOUNT_EMAIL_LIMITS } from './rateLimits';
+import { enforceEmailingLimits } from '../shared/rateLimits';
 import type { Log } from '../shared/log';
 
 export const registerAccountBody = z
@@ -21,7 +23,7 @@ export const registerAccountBody = z
 /**
  * Registers an individual account for the Microsoft account of a fresh sign-in. Each unique key (the
  * Microsoft account, the name, the email address) is claimed first; a lost race gives back what this
- * attempt took.
+ * attempt took. The address gets a confirmation link: limited per Microsoft account and per address.
  */
 export async function registerAccount(
   input: z.infer<typeof registerAccountBody>,
@@ -34,6 +36,7 @@ export async function registerAccount(
   if (!emailAddress || !emailAddressField.safeParse(emailAddress).success) {
     throw new Problem('invalid_request', "The field 'emailAddress' is required: your Microsoft account shares no usable email address.");
   }
+  await enforceEmailingLimits(ACCOUNT_EMAIL_LIMITS.registration, `${identity.tid}:${identity.oid}`, normaliseEmail(emailAddress));
 
   const accountId = randomUUID();
   const microsoft: ClaimKey = { kind: 'microsoft', tid: identity.tid, oid: identity.oid };

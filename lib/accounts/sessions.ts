@@ -5,6 +5,7 @@ import { secondsSinceEpoch } from '../shared/clock';
 import { jwt } from '../shared/jwt';
 import { Problem } from '../shared/problems';
 import { readAccount, type AccountDocument } from './account';
+import { isSiteAdminName } from './names';
 import { settings } from '../shared/settings';
 
 const ISSUER = 'urn:gallery-accounts';
@@ -108,8 +109,7 @@ export async function authenticate(request: HttpRequest, allowRecovery: boolean)
 }
 
 /** Named in SITE_ADMINS (case-insensitively), by the username on the account document read on this call. */
-export const isSiteAdmin = (account: AccountDocument): boolean =>
-  settings().SITE_ADMINS.some((name) => name.toLowerCase() === account.username.toLowerCase());
+export const isSiteAdmin = (account: AccountDocument): boolean => isSiteAdminName(account.username);
 
 /**
  * A site admin acting for support: a full session of an account named in SITE_ADMINS that is not locked.

@@ -4,7 +4,7 @@ import type { Log } from '../shared/log';
 import { container, isPreconditionFailed, readDocument, replaceIfUnchanged } from '../shared/storage/cosmos';
 import { dropTokensConcerning } from '../shared/tokens';
 import { revokeAllKeysOf, revokeKeysOwnedBy } from '../packages/apiKeys';
-import { dropOwnerInvitationsOf } from '../packages/owners';
+import { dropOwnerInvitationsOf, withdrawInvitationsSentFor } from '../packages/owners';
 import { releaseAllOwnerships } from '../packages/packages';
 import { dissociatePrefixes } from '../packages/prefixes';
 import { dissolveOrganization, removeFromAllOrganizations } from '../organizations/lifecycle';
@@ -29,7 +29,8 @@ const STEPS: Record<DeletionStep, Step[]> = {
   // Its trusted publishing policies first, so none makes a key meanwhile; then the keys it holds, and any
   // key it owns that someone else holds (whose holder is told).
   api_keys: [deleteTrustedPublishersOf, revokeAllKeysOf, (id, { log }) => revokeKeysOwnedBy(id, log)],
-  packages: [(id) => releaseAllOwnerships(id)],
+  // Its ownerships go, then the invitations sent for it, which died with them (their invitees are told).
+  packages: [(id) => releaseAllOwnerships(id), (id, { log }) => withdrawInvitationsSentFor(id, log)],
   prefixes: [dissociatePrefixes],
   // Out of every organization it belongs to; an organization (support deletes those too) loses its members.
   organizations: [(id, { log }) => removeFromAllOrganizations(id, log), dissolveOrganization],

@@ -3,13 +3,13 @@ import { recordAudit } from '../shared/audit';
 import { clock, nowIso } from '../shared/clock';
 import { Problem } from '../shared/problems';
 import { settings } from '../shared/settings';
-import { container, isConflict, readDocument, replaceIfUnchanged, isPreconditionFailed, updateDocument, type StoredDocument } from '../shared/storage/cosmos';
+import { createOrUpdateDocument, isConflict, readDocument, replaceIfUnchanged, isPreconditionFailed, type StoredDocument } from '../shared/storage/cosmos';
 import { accountDeletedBySupportMessage, accountDeletedMessage } from '../shared/email/messages';
 import { deliverSoon, queueEmail } from '../shared/email/outbox';
 import type { Log } from '../shared/log';
 import { organizationsSolelyAdministered } from '../organizations/organization';
 import { solelyOwnedPackages } from '../packages/packages';
-import { readAccount, updateAccount, type AccountDocument } from '../accounts/account';
+import { hasTrustedAddress, readAccount, updateAccount, type AccountDocument } from '../accounts/account';
 
 /**
  * The steps of processing a deletion, in the order they run, under the names deletion documents record as
@@ -72,7 +72,8 @@ export async function previewDeletion(account: AccountDocument): Promise<z.infer
 
 /**
  * Schedules the deletion after the grace period. Until the timer processes it the account works as before,
- * so it can be cancelled; asking again answers the schedule already set.
+ * so it can be cancelled; asking again answers the schedule already set. A request support made, also one
+ * made at the same moment, stands: it is answered, never replaced.
  */
 export async function requestDeletion(account: AccountDocument, confirmUsername: string, clientAddress: string) {
   if (confirmUsername !== account.username) {
@@ -80,12 +81,13 @@ export async function requestDeletion(account: AccountDocument, confirmUsername:
   }
   if (account.deletion) return { deletion: account.deletion };
   const now = clock.now();
-  const deletion = {
+  const asked = {
     requestedAt: now.toISOString(),
     scheduledFor: new Date(now.getTime() + settings().ACCOUNT_DELETION_GRACE_PERIOD_HOURS * 60 * 60 * 1000).toISOString(),
   };
   // The request is written first: the timer finds requests, not accounts.
-  await container('deletions').items.upsert(newRequest(account.id, deletion));
+  const request = await writeRequest(account.id, (current) => (isOpen(current) ? undefined : newRequest(account.id, asked)));
+  const deletion = { requestedAt: request.requestedAt, scheduledFor: request.scheduledFor };
   const updated = await updateAccount(account.id, (current) => (current.deletion ? undefined : { ...current, deletion }));
   await recordAudit(account.id, 'deletion_requested', clientAddress, { scheduledFor: deletion.scheduledFor });
   return { deletion: updated?.deletion ?? deletion };
@@ -102,29 +104,35 @@ const newRequest = (id: string, deletion: { requestedAt: string; scheduledFor: s
   ...(requestedBy ? { requestedBy } : {}),
 });
 
+/** A request the timer will process or has processed: pending, processing or completed, not cancelled. */
+const isOpen = (request: DeletionRequest | undefined): request is DeletionRequest => request !== undefined && request.status !== 'cancelled';
+
+/**
+ * Writes the account's request without ever overwriting one written at the same moment (the account's and
+ * support's may cross): created only if absent, else changed under the ETag it was read with, and looked at
+ * again by `change` (`undefined`: leave it) whenever the other landed first. A new request in place of a
+ * cancelled one keeps that one's ETag, so it too replaces only what was read.
+ */
+async function writeRequest(accountId: string, change: (current: DeletionRequest | undefined) => DeletionRequest | undefined): Promise<DeletionRequest> {
+  const request = await createOrUpdateDocument<DeletionRequest>('deletions', accountId, (current) => {
+    const next = change(current);
+    return next && current ? { ...next, _etag: current._etag } : next;
+  });
+  if (!request) throw new Error(`The deletion request of ${accountId} vanished while it was written`);
+  return request;
+}
+
 /**
  * Support's deletion of an account or organization: due now, so the timer's next run processes it, by the
- * same steps as one the account asked for; the account cannot cancel it. A deletion the account asked for is
- * brought forward; one the timer has begun is left to finish.
+ * same steps as one the account asked for; the account cannot cancel it. A deletion the account asked for
+ * (also at the same moment) is brought forward; one the timer has begun is left to finish.
  */
 export async function scheduleDeletionNow(account: AccountDocument, requestedBy: SupportRequest): Promise<DeletionState> {
   const now = nowIso();
-  const bringForward = (current: DeletionRequest): DeletionRequest | undefined => {
-    if (current.status === 'processing' || current.status === 'completed') return undefined;
-    if (current.status === 'cancelled') return { ...newRequest(account.id, { requestedAt: now, scheduledFor: now }, requestedBy), _etag: current._etag };
-    return { ...current, scheduledFor: now, requestedBy };
-  };
-  let request = await updateDocument<DeletionRequest>('deletions', account.id, bringForward);
-  if (!request) {
-    try {
-      ({ resource: request } = await container('deletions').items.create(newRequest(account.id, { requestedAt: now, scheduledFor: now }, requestedBy)));
-    } catch (error) {
-      // The account asked at the same moment: bring its request forward.
-      if (!isConflict(error)) throw error;
-      request = await updateDocument<DeletionRequest>('deletions', account.id, bringForward);
-    }
-  }
-  if (!request) throw new Error(`The deletion request of ${account.id} vanished while it was scheduled`);
+  const request = await writeRequest(account.id, (current) => {
+    if (!isOpen(current)) return newRequest(account.id, { requestedAt: now, scheduledFor: now }, requestedBy);
+    return current.status === 'pending' ? { ...current, scheduledFor: now, requestedBy } : undefined;
+  });
   const { requestedAt, scheduledFor } = request;
   await updateAccount(account.id, (current) =>
     current.deletion?.scheduledFor === scheduledFor ? undefined : { ...current, deletion: { requestedAt, scheduledFor } },
@@ -160,15 +168,22 @@ export async function cancelDeletion(account: AccountDocument, clientAddress: st
       throw error;
     }
   }
-  if (!account.deletion) return;
-  await updateAccount(account.id, (current) => ({ ...current, deletion: null }));
+  const cancelled = account.deletion;
+  if (!cancelled) return;
+  // Only the deletion this cancelled leaves the account: one support scheduled since shows, as it stands.
+  await updateAccount(account.id, (current) =>
+    current.deletion?.requestedAt === cancelled.requestedAt && current.deletion.scheduledFor === cancelled.scheduledFor ? { ...current, deletion: null } : undefined,
+  );
   await recordAudit(account.id, 'deletion_cancelled', clientAddress);
 }
 
-/** Tells the account's address that the deletion is done; queued once, however often the step runs. */
+/**
+ * Tells the account's address that the deletion is done (a notice: only an address the account confirmed);
+ * queued once, however often the step runs.
+ */
 export async function announceDeletion(accountId: string, request: DeletionRequest, log: Log): Promise<void> {
   const account = await readAccount(accountId);
-  if (!account?.emailAddress) return;
+  if (!account || !hasTrustedAddress(account)) return;
   const message = (request.requestedBy ? accountDeletedBySupportMessage : accountDeletedMessage)(account.username, account.emailAddress);
   const email = await queueEmail(message, { container: 'deletions', id: accountId }, `account-deleted:${accountId}`);
   await deliverSoon(email, log);

@@ -5,16 +5,19 @@ import { nowIso } from '../shared/clock';
 import { confirmOrganizationEmailMessage, memberRemovedNotice, memberRoleChangedNotice } from '../shared/email/messages';
 import { deliverSoon, queueEmail } from '../shared/email/outbox';
 import { Problem } from '../shared/problems';
+import { enforceEmailingLimits } from '../shared/rateLimits';
 import { container } from '../shared/storage/cosmos';
 import { issueToken } from '../shared/tokens';
-import { newAccountDocument, readAccount, tokenRecipient, type AccountDocument, type Member } from '../accounts/account';
+import { hasTrustedAddress, newAccountDocument, readAccount, tokenRecipient, type AccountDocument, type Member } from '../accounts/account';
 import { noticeToAll } from '../accounts/notices';
 import { accountHolding, releaseClaim, withClaims, type ClaimKey } from '../accounts/claims';
 import { CONFIRMATION_LIFETIME_MS } from '../accounts/emailAddress';
-import { assertValidUsername, emailAddressField, emailInUse, newUsernameField, usernameUnavailable } from '../accounts/names';
+import { assertValidUsername, emailAddressField, emailInUse, newUsernameField, normaliseEmail, usernameUnavailable } from '../accounts/names';
 import { revokeKeysOwnedBy } from '../packages/apiKeys';
+import { withdrawInvitationsSentFor } from '../packages/owners';
 import { ownedPackageIds } from '../packages/packages';
 import { assertAdmin, mirrorMembership, organizationForAdmin, roleOf, toOrganizationView, updateOrganization, type OrganizationDocument } from './organization';
+import { ORGANIZATION_EMAIL_LIMITS } from './rateLimits';
 import { recordMembershipChange } from './trail';
 import type { Log } from '../shared/log';
 import type { EmailCause } from '../shared/email/outbox';
@@ -23,7 +26,8 @@ export const createOrganizationBody = z.object({ name: newUsernameField, emailAd
 
 /**
  * Creates an organization in the username namespace with the caller as its admin. Like a registration, it
- * claims the name and the address first and gives them back if it cannot finish.
+ * claims the name and the address first and gives them back if it cannot finish. The address gets a
+ * confirmation link: limited per caller and per address.
  */
 export async function createOrganization(
   input: z.infer<typeof createOrganizationBody>,
@@ -32,9 +36,10 @@ export async function createOrganization(
   log: Log,
 ) {
   assertValidUsername(input.name);
-  if (!caller.emailConfirmed) {
+  if (!hasTrustedAddress(caller)) {
     throw new Problem('email_unconfirmed', 'Confirm your own email address before you create an organization.');
   }
+  await enforceEmailingLimits(ORGANIZATION_EMAIL_LIMITS.creation, caller.id, normaliseEmail(input.emailAddress));
   const id = randomUUID();
   const keys: Array<[ClaimKey, Problem]> = [
     [{ kind: 'username', name: input.name }, usernameUnavailable(input.name)],
@@ -85,7 +90,7 @@ const releaseAddress = (organization: OrganizationDocument) =>
  * Takes a deleted account out of every organization it belongs to. An organization it alone belonged to is
  * deleted (its name stays reserved); where only collaborators remain, they all become admins. The trail
  * of each organization it leaves records it, and its admins are told (as are the collaborators made admins).
- * Runs again without harm.
+ * The owner invitations it sent for an organization are withdrawn. Runs again without harm.
  */
 export async function removeFromAllOrganizations(accountId: string, log: Log): Promise<void> {
   const account = await readAccount(accountId);
@@ -116,6 +121,8 @@ export async function removeFromAllOrganizations(accountId: string, log: Log): P
     }
     // Deleted now, or by a run that stopped before it could revoke: its keys stop either way (idempotent).
     if (found && deleted) await revokeKeysOwnedBy(found.id, log);
+    // Whether or not this run took it out (one that stopped halfway may have): idempotent too.
+    if (found?.kind === 'organization') await withdrawInvitationsSentFor(found.id, log, accountId);
     await mirrorMembership(accountId, membership.name, null);
   }
 }

@@ -4,9 +4,11 @@ import { clock, nowIso } from '../shared/clock';
 import { memberJoinedNotice, memberRemovedNotice, memberRoleChangedNotice, organizationInvitationMessage } from '../shared/email/messages';
 import { deliverSoon, queueEmail } from '../shared/email/outbox';
 import { Problem } from '../shared/problems';
+import { enforceEmailingLimits } from '../shared/rateLimits';
 import { findToken, issueToken, spendToken, tokensConcerning, tokenField } from '../shared/tokens';
-import { readAccount, tokenRecipient, tokenStillAddressed, type AccountDocument, type OrganizationRole } from '../accounts/account';
+import { assertTrustedRecipient, readAccount, tokenRecipient, tokenStillAddressed, type AccountDocument, type OrganizationRole } from '../accounts/account';
 import { revokeKeysForOrganization } from '../packages/apiKeys';
+import { withdrawInvitationsSentFor } from '../packages/owners';
 import { accountHolding } from '../accounts/claims';
 import { usernameField } from '../accounts/names';
 import { announced, noticeToAll } from '../accounts/notices';
@@ -21,6 +23,7 @@ import {
   updateOrganization,
   type OrganizationDocument,
 } from './organization';
+import { ORGANIZATION_EMAIL_LIMITS } from './rateLimits';
 import { recordMembershipChange } from './trail';
 import type { Log } from '../shared/log';
 
@@ -40,15 +43,14 @@ export async function confirmedIndividual(username: string): Promise<AccountDocu
   if (account.kind === 'organization') {
     throw new Problem('member_is_organization', `'${account.username}' is an organization; only individual accounts can be members.`);
   }
-  if (!account.emailConfirmed) {
-    throw new Problem('email_unconfirmed', `'${account.username}' has not confirmed an email address yet.`, {}, 400);
-  }
+  assertTrustedRecipient(account);
   return account;
 }
 
 /**
  * Invites an individual account by username; an emailed token, for that account only, answers it within
- * 7 days. Inviting again replaces the earlier invitation, whose token stops working.
+ * 7 days. Inviting again replaces the earlier invitation, whose token stops working (and counts against the
+ * limits per caller and per invitee).
  */
 export async function inviteMember(
   name: string,
@@ -62,6 +64,7 @@ export async function inviteMember(
   if (roleOf(organization, invitee.id)) {
     throw new Problem('already_member', `'${invitee.username}' is already a member of '${organization.username}'.`);
   }
+  await enforceEmailingLimits(ORGANIZATION_EMAIL_LIMITS.memberInvitation, caller.id, invitee.id);
   const token = await issueToken('organization-invitation', tokenRecipient(invitee), INVITATION_LIFETIME_MS, organization.id);
   const email = await queueEmail(
     organizationInvitationMessage(invitee, organization.username, caller.username, input.role, token),
@@ -176,7 +179,11 @@ function memberNamed(organization: OrganizationDocument, username: string) {
   return member;
 }
 
-/** Admins change roles; the organization always keeps an admin. The member and the admins are told of a new role. */
+/**
+ * Admins change roles; the organization always keeps an admin. The member and the admins are told of a new
+ * role, so changes are limited per caller and per member. An admin made a collaborator no longer manages the
+ * organization's packages: the owner invitations it sent for the organization are withdrawn.
+ */
 export async function changeMemberRole(
   name: string,
   username: string,
@@ -187,6 +194,7 @@ export async function changeMemberRole(
 ): Promise<void> {
   const organization = await organizationForAdmin(name, caller);
   const target = memberNamed(organization, username);
+  await enforceEmailingLimits(ORGANIZATION_EMAIL_LIMITS.roleChange, caller.id, target.accountId);
   const content = memberRoleChangedNotice(organization.username, [target.username], role, caller.username, { at: nowIso() });
   const notice = await noticeToAll([target.accountId, organization.id], 'emailAllowed', content, { container: 'accounts', id: organization.id });
   let changed = false;
@@ -209,11 +217,13 @@ export async function changeMemberRole(
   await mirrorMembership(target.accountId, organization.username, role);
   await recordAudit(caller.id, 'member_role_changed', clientAddress, { organization: organization.username, member: target.username, role });
   await recordMembershipChange(organization.id, 'member_role_changed', caller, { member: target.username, role });
+  if (changed && role === 'collaborator') await withdrawInvitationsSentFor(organization.id, log, target.accountId);
 }
 
 /**
  * Admins remove anyone; any member may leave. The organization always keeps an admin. The keys the member
- * made for the organization stop working with the membership. The member and the admins are told.
+ * made for the organization stop working with the membership, and the owner invitations it sent for the
+ * organization are withdrawn. The member and the admins are told.
  */
 export async function removeMember(name: string, username: string, caller: AccountDocument, clientAddress: string, log: Log): Promise<void> {
   const organization = await organizationForMember(name, caller);
@@ -248,6 +258,7 @@ export async function removeMember(name: string, username: string, caller: Accou
   const details = { organization: organization.username, member: target.username };
   await recordAudit(caller.id, leaving ? 'organization_left' : 'member_removed', clientAddress, details);
   await recordMembershipChange(organization.id, leaving ? 'member_left' : 'member_removed', caller, { member: target.username });
+  await withdrawInvitationsSentFor(organization.id, log, target.accountId);
 }
 
 /** The organizations forget the invitations sent to an account (account deletion); the tokens go with the account's. */

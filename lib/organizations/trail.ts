@@ -6,15 +6,19 @@ import { organizationForMember } from './organization';
 /**
  * An organization's audit trail: the events of its partition of `audit` that belong to its trail. What
  * was done for it with its keys and by its members' sessions (pushes, unlists, relists), changes of its
- * packages' owners and of its prefixes, its keys, and its membership. Usernames are kept as they were, so
- * what a member did stays after it leaves; client addresses are not kept, its members being other people.
+ * packages' owners and of its prefixes, its keys, its membership, and what support did to it (naming the
+ * site admin). Usernames are kept as they were, so what a member did stays after it leaves; client addresses
+ * are not kept, its members being other people.
  */
 export const organizationAuditPage = z.object({
   events: z.array(
     z.object({
       at: z.string(),
       action: z.enum(AUDIT_ACTIONS),
-      actor: z.object({ username: z.string() }).nullable().describe('The member who did it'),
+      actor: z
+        .object({ username: z.string() })
+        .nullable()
+        .describe('The member who did it, or the site admin who did it for support (then also named in `details.siteAdmin`)'),
       apiKey: z
         .object({
           id: z.string(),
@@ -23,7 +27,7 @@ export const organizationAuditPage = z.object({
         })
         .nullable()
         .describe('The key it was done with, if any'),
-      details: z.record(z.string(), z.string()).describe('What it was done to: package, version, owner, prefix, member, role'),
+      details: z.record(z.string(), z.string()).describe('What it was done to: package, version, owner, prefix, member, role; `siteAdmin` and `reason` for support'),
     }),
   ),
   continuationToken: z.string().nullable(),

@@ -4,13 +4,15 @@ import { nowIso } from '../shared/clock';
 import { transformAcceptedNotice, transformRejectedNotice, transformRequestMessage } from '../shared/email/messages';
 import { deliverSoon, queueEmail } from '../shared/email/outbox';
 import { Problem } from '../shared/problems';
+import { enforceEmailingLimits } from '../shared/rateLimits';
 import { findToken, issueToken, spendToken, tokensConcerning, type TokenDocument } from '../shared/tokens';
-import { readAccount, tokenRecipient, tokenStillAddressed, updateAccount, type AccountDocument } from '../accounts/account';
+import { hasTrustedAddress, readAccount, tokenRecipient, tokenStillAddressed, updateAccount, type AccountDocument } from '../accounts/account';
 import { releaseClaim } from '../accounts/claims';
 import { usernameField } from '../accounts/names';
 import { announced, noticeTo } from '../accounts/notices';
 import { confirmedIndividual, invitationTokenBody } from './membership';
 import { mirrorMembership } from './organization';
+import { ORGANIZATION_EMAIL_LIMITS } from './rateLimits';
 import { recordMembershipChange } from './trail';
 import { handOverApiKeys } from '../packages/apiKeys';
 import type { Log } from '../shared/log';
@@ -23,7 +25,7 @@ const TRANSFORM_REQUEST_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
 const notAllowed = (detail: string) => new Problem('transform_not_allowed', detail);
 
 function assertTransformable(account: AccountDocument): void {
-  if (!account.emailConfirmed) {
+  if (!hasTrustedAddress(account)) {
     throw new Problem('email_unconfirmed', 'Confirm your email address before turning the account into an organization.');
   }
   if (account.organizations.length > 0) {
@@ -35,12 +37,14 @@ function assertTransformable(account: AccountDocument): void {
 
 /**
  * Asks another confirmed individual account, named by username, to administer this account as an
- * organization; the emailed token goes to that admin. Asking again replaces the earlier request.
+ * organization; the emailed token goes to that admin. Asking again replaces the earlier request (and counts
+ * against the limits per account and per admin).
  */
 export async function requestTransform(account: AccountDocument, adminUsername: string, clientAddress: string, log: Log) {
   assertTransformable(account);
   const admin = await confirmedIndividual(adminUsername);
   if (admin.id === account.id) throw notAllowed('The admin must be another account than the one becoming an organization.');
+  await enforceEmailingLimits(ORGANIZATION_EMAIL_LIMITS.transformRequest, account.id, admin.id);
   const token = await issueToken('transform', tokenRecipient(admin), TRANSFORM_REQUEST_LIFETIME_MS, account.id);
   const email = await queueEmail(transformRequestMessage(admin, account.username, token), { container: 'accounts', id: account.id });
   await updateAccount(account.id, (current) => ({
@@ -97,11 +101,16 @@ export async function acceptTransform(secret: string, admin: AccountDocument, cl
   await spendToken(token);
 }
 
-/** The account's document becomes the organization's, with the admin as its one member; a second run changes nothing. */
+/**
+ * The account's document becomes the organization's, with the admin as its one member; a second run changes
+ * nothing. Whether it may is decided again on the document written: a membership it gained since it was read
+ * refuses it.
+ */
 function turnIntoOrganization(account: AccountDocument, token: TokenDocument, admin: AccountDocument) {
   return updateAccount(account.id, (current) => {
     if (current.kind === 'organization') return undefined;
     if (current.pendingTransform?.tokenId !== token.id) throw invalidRequest();
+    assertTransformable(current);
     return {
       ...current,
       kind: 'organization',

@@ -17,7 +17,7 @@ import { apiKeyExpiringMessage, apiKeysPage } from '../shared/email/messages';
 import { deliverSoon, queueEmail } from '../shared/email/outbox';
 import type { Log } from '../shared/log';
 import { container, documentsInPartition, isNotFound, isPreconditionFailed, readDocument, replaceIfUnchanged, type StoredDocument } from '../shared/storage/cosmos';
-import { readAccount } from '../accounts/account';
+import { hasTrustedAddress, readAccount } from '../accounts/account';
 import type { ApiKeyDocument } from './apiKeys';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -126,7 +126,7 @@ async function warn(entry: ExpiryEntry, warning: Warning, log: Log): Promise<boo
   // it expires.
   if (key.trustedPublishing || (key.suspendedBy?.length ?? 0) > 0) return false;
   const holder = await readAccount(key.creatorAccountId);
-  if (!holder || holder.kind !== 'user' || holder.deletedAt || holder.lock || !holder.emailAddress) return false;
+  if (!holder || holder.kind !== 'user' || holder.deletedAt || holder.lock || !hasTrustedAddress(holder)) return false;
   const message = apiKeyExpiringMessage(holder, { id: key.id, description: key.description, owner: key.ownerName, expiresAt: key.expiresAt }, warning);
   const email = await queueEmail(message, { container: 'apiKeys', id: key.id }, `expiry:${key.id}:${warning}:${key.expiresAt}`);
   await deliverSoon(email, log);

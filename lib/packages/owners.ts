@@ -9,22 +9,27 @@ import {
 } from '../shared/email/messages';
 import { abandonEmail, deliverSoon, queueEmail } from '../shared/email/outbox';
 import { Problem } from '../shared/problems';
-import { container, documentsInPartition, isNotFound, readDocument, updateDocument, type StoredDocument } from '../shared/storage/cosmos';
+import { enforceEmailingLimits } from '../shared/rateLimits';
+import { container, documentsInPartition, isNotFound, readDocument, updateDocument, updateDocumentFrom, type StoredDocument } from '../shared/storage/cosmos';
 import { findToken, issueToken, spendToken, tokensConcerning, tokenField } from '../shared/tokens';
-import { readAccount, tokenRecipient, tokenStillAddressed, type AccountDocument } from '../accounts/account';
+import { assertTrustedRecipient, readAccount, tokenRecipient, tokenStillAddressed, type AccountDocument } from '../accounts/account';
 import { accountHolding } from '../accounts/claims';
 import { usernameField } from '../accounts/names';
 import { announced } from '../accounts/notices';
 import { packageNotice, recordOwnershipChange } from './packageEvents';
+import { PACKAGE_EMAIL_LIMITS } from './rateLimits';
 import {
   administers,
   forgetOwnership,
+  invitationStands,
   isOwner,
   notAnOwner,
+  organizationsSentFor,
   packageManagedBy,
+  readPackages,
   recordOwnership,
   stillPending,
-  toView,
+  viewWithInvitations,
   type PackageDocument,
   type PendingOwner,
 } from './packages';
@@ -68,6 +73,8 @@ interface InvitationRecord extends StoredDocument {
   packageId: string;
   inviteeId: string;
   tokenId: string;
+  /** Who sent it (absent on copies written before it was kept): an admin leaving an organization withdraws only its own. */
+  senderId?: string;
   /** Lets Cosmos DB tidy up a day after the invitation expires; correctness never depends on it. */
   ttl: number;
 }
@@ -91,7 +98,16 @@ async function indexInvitation(packageId: string, pending: PendingOwner): Promis
   await Promise.all(
     sides.map(async ([side, accountId]) => {
       if (accountId === undefined) return;
-      const record: InvitationRecord = { id: recordId(side, packageId, pending.accountId), accountId, side, packageId, inviteeId: pending.accountId, tokenId: pending.tokenId, ttl };
+      const record: InvitationRecord = {
+        id: recordId(side, packageId, pending.accountId),
+        accountId,
+        side,
+        packageId,
+        inviteeId: pending.accountId,
+        tokenId: pending.tokenId,
+        senderId: pending.invitedBy?.accountId,
+        ttl,
+      };
       await container('ownerInvitations').items.upsert(record);
     }),
   );
@@ -113,9 +129,9 @@ const ownerIds = (pkg: PackageDocument) => pkg.owners.map((o) => o.accountId);
 
 /**
  * Invites an account or organization to co-own the package; its emailed token works for 7 days. Inviting
- * the same one again replaces the earlier invitation. The limits are checked on the document read, so a
- * refused invitation sends nothing, and again on the one written, so invitations at the same moment never
- * exceed them.
+ * the same one again replaces the earlier invitation. Only an address the invitee confirmed gets it. The
+ * limits are checked on the document read, so a refused invitation sends nothing (nor counts against the
+ * emailing limits), and again on the one written, so invitations at the same moment never exceed them.
  */
 export async function inviteOwner(packageId: string, username: string, caller: AccountDocument, clientAddress: string, log: Log) {
   const { pkg, actingAs } = await packageManagedBy(packageId, caller);
@@ -123,7 +139,9 @@ export async function inviteOwner(packageId: string, username: string, caller: A
   if (!invitee || invitee.deletedAt) throw new Problem('user_not_found', `There is no account or organization named '${username}'.`);
   const alreadyOwner = () => new Problem('already_owner', `'${invitee.username}' already owns '${pkg.displayId}'.`);
   if (isOwner(pkg, invitee.id)) throw alreadyOwner();
+  assertTrustedRecipient(invitee);
   assertRoomToInvite(pkg, invitee.id);
+  await enforceEmailingLimits(PACKAGE_EMAIL_LIMITS.ownerInvitation, caller.id, invitee.id);
   const token = await issueToken('package-owner-invitation', tokenRecipient(invitee), OWNER_INVITATION_LIFETIME_MS, pkg.id);
   const email = await queueEmail(packageOwnerInvitationMessage(invitee, pkg.displayId, caller.username, token), { container: 'packages', id: pkg.id });
   const invitation: PendingOwner = {
@@ -165,28 +183,35 @@ const invalidOwnerInvitation = () =>
 /**
  * The invitation `secret` stands for, for the caller to answer: the invited account itself, or for an
  * invited organization one of its admins, by the organization's own document. It holds only while it is
- * the package's current one and the address it went to is still the invitee's.
+ * the package's current one, the address it went to is still the invitee's, and it stands: its sender still
+ * manages the package (`invitationStands`; `organizations` are what that was decided on, for the accept to
+ * decide again on the document it writes).
  */
 async function invitationAnsweredBy(packageId: string, secret: string, caller: AccountDocument) {
   const token = await findToken(secret, 'package-owner-invitation');
   const pkg = await readDocument<PackageDocument>('packages', packageId.toLowerCase());
   const pending = pkg?.pendingOwners.find((p) => p.tokenId === token.id);
   if (!pkg || token.subjectId !== pkg.id || !pending) throw invalidOwnerInvitation();
-  const invitee = pending.accountId === caller.id ? caller : await readAccount(pending.accountId);
+  const [invitee, organizations] = await Promise.all([
+    pending.accountId === caller.id ? caller : readAccount(pending.accountId),
+    organizationsSentFor([pending]),
+  ]);
   const actsFor = invitee !== undefined && !invitee.deletedAt && (invitee.id === caller.id || administers(invitee, caller.id));
-  if (!actsFor || !tokenStillAddressed(token, invitee)) throw invalidOwnerInvitation();
-  return { token, pkg, pending };
+  if (!actsFor || !tokenStillAddressed(token, invitee) || !invitationStands(pkg, pending, organizations)) throw invalidOwnerInvitation();
+  return { token, pkg, pending, organizations };
 }
 
 /**
  * Accepts an invitation to co-own. The ownership record is written before the package's owner list, and
  * the token spent last, so accepting again finishes an accept that died halfway. A package at 15 owners
  * refuses it (checked on the document written, so of accepts racing for the last place one wins); the
- * invitation then stays, to be accepted once an owner leaves. Every owner, the new one too, is told (once).
+ * invitation then stays, to be accepted once an owner leaves. Whether it stands is decided again on the
+ * document written too, so a sender removed at the same moment either was an owner when it was accepted or
+ * leaves it dead. Every owner, the new one too, is told (once).
  */
 export async function acceptOwnerInvitation(packageId: string, secret: string, caller: AccountDocument, clientAddress: string, log: Log) {
-  const { token, pkg, pending } = await invitationAnsweredBy(packageId, secret, caller);
-  const content = packageOwnerAddedNotice(pkg.displayId, pending.username, pending.invitedBy?.username, { at: nowIso() });
+  const { token, pkg, pending, organizations } = await invitationAnsweredBy(packageId, secret, caller);
+  const content = packageOwnerAddedNotice(pkg.displayId, pending.username, pending.invitedBy.username, { at: nowIso() });
   const notice = await packageNotice(pkg.id, [...ownerIds(pkg), pending.accountId], content, `owner-added:${token.id}`);
   await recordOwnership(pending.accountId, pkg.id);
   let updated: PackageDocument | undefined;
@@ -195,7 +220,7 @@ export async function acceptOwnerInvitation(packageId: string, secret: string, c
       notice,
       () =>
         updateDocument<PackageDocument>('packages', pkg.id, (current) => {
-          const waiting = current.pendingOwners.some((p) => p.tokenId === token.id);
+          const waiting = current.pendingOwners.some((p) => p.tokenId === token.id) && invitationStands(current, pending, organizations);
           const owner = isOwner(current, pending.accountId);
           if (!waiting && !owner) throw invalidOwnerInvitation();
           if (!owner && current.owners.length >= MAX_OWNERS) throw tooManyOwners(current);
@@ -219,16 +244,16 @@ export async function acceptOwnerInvitation(packageId: string, secret: string, c
   const details = { package: pkg.displayId, owner: pending.username };
   await recordOwnershipChange('package_owner_added', { account: caller, clientAddress }, details, [...ownerIds(owners), pending.accountId]);
   await spendToken(token);
-  return toView(owners);
+  return viewWithInvitations(owners);
 }
 
 /**
- * Declines an invitation to co-own: by whoever could accept it, with its token. Whoever sent it, and the owner
- * it was sent for, are told (every owner, for an invitation that does not say).
+ * Declines an invitation to co-own: by whoever could accept it, with its token, while it stands. Whoever sent
+ * it, and the owner it was sent for, are told.
  */
 export async function rejectOwnerInvitation(packageId: string, secret: string, caller: AccountDocument, clientAddress: string, log: Log): Promise<void> {
   const { token, pkg, pending } = await invitationAnsweredBy(packageId, secret, caller);
-  const inviters = pending.invitedBy || pending.invitedFor ? [pending.invitedBy?.accountId, pending.invitedFor?.accountId] : ownerIds(pkg);
+  const inviters = [pending.invitedBy.accountId, pending.invitedFor.accountId];
   const notice = await packageNotice(pkg.id, inviters, ownerInvitationDeclinedNotice(pkg.displayId, pending.username, { at: nowIso() }));
   let declined = false;
   await announced(
@@ -257,7 +282,8 @@ export async function withdrawOwnerInvitation(packageId: string, username: strin
   const noInvitation = () => new Problem('not_found', `No invitation to own '${pkg.displayId}' is waiting for '${username}'.`);
   const pending = pkg.pendingOwners.find((p) => p.username.toLowerCase() === username.toLowerCase());
   if (!pending) throw noInvitation();
-  const notice = await packageNotice(pkg.id, [pending.accountId], ownerInvitationWithdrawnNotice(pkg.displayId, pending.username, caller.username, { at: nowIso() }));
+  const content = ownerInvitationWithdrawnNotice(pkg.displayId, pending.username, { by: caller.username }, { at: nowIso() });
+  const notice = await packageNotice(pkg.id, [pending.accountId], content);
   let withdrawn = false;
   await announced(
     notice,
@@ -277,14 +303,17 @@ export async function withdrawOwnerInvitation(packageId: string, username: strin
   await recordOwnershipChange('package_owner_invitation_withdrawn', { account: caller, clientAddress }, details, [...ownerIds(pkg), pending.accountId]);
 }
 
-/** Removes an owner; a package always keeps one. Every owner, the one removed too, is told. */
+/**
+ * Removes an owner; a package always keeps one. Every owner, the one removed too, is told. The invitations
+ * sent for it are withdrawn (their invitees told), as they died with its ownership.
+ */
 export async function removeOwner(packageId: string, username: string, caller: AccountDocument, clientAddress: string, log: Log): Promise<void> {
   const { pkg, actingAs } = await packageManagedBy(packageId, caller);
   const owner = pkg.owners.find((o) => o.username.toLowerCase() === username.toLowerCase());
   if (!owner) throw new Problem('not_found', `'${username}' is not an owner of '${pkg.displayId}'.`);
   const notice = await packageNotice(pkg.id, ownerIds(pkg), packageOwnerRemovedNotice(pkg.displayId, owner.username, caller.username, { at: nowIso() }));
   let removed = false;
-  await announced(
+  const updated = await announced(
     notice,
     () =>
       updateDocument<PackageDocument>('packages', pkg.id, (current) => {
@@ -302,6 +331,68 @@ export async function removeOwner(packageId: string, username: string, caller: A
   await forgetOwnership(owner.accountId, pkg.id);
   const details = { package: pkg.displayId, owner: owner.username };
   await recordOwnershipChange('package_owner_removed', { account: caller, clientAddress }, details, ownerIds(pkg));
+  if (updated) await withdrawLapsedInvitations(updated, { ownerId: owner.accountId, sentBefore: nowIso() }, log);
+}
+
+/**
+ * What made invitations lapse: the owner they were sent for is one no more (`ownerId`), or an admin who sent
+ * them for an organization (`senderId`) administers it no more. Only those sent before the change lapse
+ * (`sentBefore`): one sent after it, by an owner or admin made so again, is a new invitation and stands.
+ */
+interface Lapse {
+  ownerId: string;
+  senderId?: string;
+  sentBefore: string;
+}
+
+const lapsedBy =
+  ({ ownerId, senderId, sentBefore }: Lapse) =>
+  (pending: PendingOwner): boolean =>
+    pending.invitedFor?.accountId === ownerId &&
+    (senderId === undefined || pending.invitedBy?.accountId === senderId) &&
+    (pending.invitedAt ?? '') <= sentBefore;
+
+/**
+ * Withdraws the package's invitations that `lapse` made lapse (`pkg` as last read; the write is ETag-guarded),
+ * so its owners see the truth and their places are free again. The accept refuses them already (see
+ * `invitationStands`); this makes it show. Each invitee of one still waiting is told, once however often it
+ * runs, and the copies go.
+ */
+async function withdrawLapsedInvitations(pkg: PackageDocument, lapse: Lapse, log: Log): Promise<void> {
+  const lapsed = lapsedBy(lapse);
+  const notices = await Promise.all(
+    pkg.pendingOwners.filter(stillPending).filter(lapsed).map(async (p) => {
+      const content = ownerInvitationWithdrawnNotice(pkg.displayId, p.username, { senderLeft: p.invitedBy.username }, { at: nowIso() });
+      return { tokenId: p.tokenId, notice: await packageNotice(pkg.id, [p.accountId], content, `owner-invitation-lapsed:${p.tokenId}`) };
+    }),
+  );
+  const settle = (made: (tokenId: string) => boolean) => Promise.all(notices.map(({ tokenId, notice }) => notice.settle(made(tokenId), log)));
+  let dropped: PendingOwner[] = [];
+  try {
+    await updateDocumentFrom<PackageDocument>('packages', pkg, (current) => {
+      dropped = current.pendingOwners.filter(lapsed);
+      return dropped.length > 0 ? { ...current, pendingOwners: current.pendingOwners.filter((p) => !lapsed(p)) } : undefined;
+    });
+  } catch (error) {
+    await settle(() => false);
+    throw error;
+  }
+  await settle((tokenId) => dropped.some((p) => p.tokenId === tokenId));
+  await Promise.all(dropped.map((p) => unindexInvitation(pkg.id, p)));
+}
+
+/**
+ * The invitations sent for an owner lapse: it is no owner any more (its account deleted, its ownerships
+ * released), or, with `senderId`, that admin no longer administers the organization (removed, left, demoted,
+ * deleted). The owner's copies of the invitations sent for it name the packages (one query in its partition);
+ * with `senderId`, only those it sent, or whose copy does not say who sent it, are read.
+ */
+export async function withdrawInvitationsSentFor(ownerId: string, log: Log, senderId?: string): Promise<void> {
+  const lapse: Lapse = { ownerId, senderId, sentBefore: nowIso() };
+  const mayBeLapsed = (r: InvitationRecord) => r.side === 'sent' && (senderId === undefined || r.senderId === undefined || r.senderId === senderId);
+  const records = (await invitationRecordsOf(ownerId)).filter(mayBeLapsed);
+  const packages = await readPackages([...new Set(records.map((r) => r.packageId))]);
+  for (const pkg of packages) await withdrawLapsedInvitations(pkg, lapse, log);
 }
 
 /** The package forgets the waiting invitation `tokenId` stands for, and so do the copies of it. */

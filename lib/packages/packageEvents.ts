@@ -20,14 +20,15 @@ import type { PackageDocument, PackageOwner } from './packages';
 import { storedVersion } from './versions';
 
 /**
- * Where what happens to packages is recorded: every operation on a package or a prefix records through
- * here, so what is recorded about it (and, later, who is told) is decided in one place.
+ * Where what happens to packages is recorded: every operation on a package records through here, so what
+ * is recorded about it (and, later, who is told) is decided in one place. (A prefix is reserved and released
+ * only by site admins, whose actions lib/support records.)
  *
  * - A version pushed, unlisted or relisted is one record, in the partition of the owner it was done for:
  *   the key's owner, or the owner a signed-in account acted as. For an account that is its own security
  *   log; for an organization, its trail, naming the member (and the key, by description and id).
- * - A change of owners or of a reserved prefix is recorded in the actor's own log and in the trail of
- *   every organization it concerns.
+ * - A change of owners is recorded in the actor's own log and in the trail of every organization it
+ *   concerns.
  *
  * And who is told: a push, every owner who wants push notices (an organization: its admins, each by their
  * own preference); a change of owners or an invitation declined or withdrawn, the owners or the account it
@@ -161,8 +162,8 @@ export async function organizationsAmong(accountIds: readonly string[]): Promise
 }
 
 /**
- * Records a change of package owners or of a prefix reservation: in the actor's own log, and in the trail of
- * every organization among `concerned` (the owners before and after, the owner invited, added or removed).
+ * Records a change of package owners: in the actor's own log, and in the trail of every organization among
+ * `concerned` (the owners before and after, the owner invited, added or removed).
  */
 export async function recordOwnershipChange(
   action: AuditAction,

@@ -29,6 +29,9 @@ export interface PendingOwner extends PackageOwner {
   invitedFor?: PackageOwner;
 }
 
+/** An invitation that says when, by whom and for which owner it was sent: every one sent since they were kept. */
+export type SentInvitation = PendingOwner & Required<Pick<PendingOwner, 'invitedAt' | 'invitedBy' | 'invitedFor'>>;
+
 export interface PackageDocument extends StoredDocument {
   /** As first pushed; `id` is its lower-case form. */
   displayId: string;
@@ -64,11 +67,18 @@ export const pushBody = z
     }
   });
 
-export const packageView = z.object({
+/** A package's owners and versions: what a push answers. */
+export const pushedPackageView = z.object({
   id: z.string(),
   owners: z.array(z.string()),
   versions: z.array(z.object({ version: z.string().describe('Normalized'), listed: z.boolean() })).describe("In NuGet's version order"),
   listed: z.boolean().describe('Whether any version is listed'),
+});
+/** The package with the owner invitations that still stand: `GET /api/packages/{id}`, and what an accept answers. */
+export const packageView = pushedPackageView.extend({
+  pendingOwners: z
+    .array(z.object({ username: z.string().describe('The account or organization invited'), invitedBy: z.string(), invitedAt: z.string() }))
+    .describe('Invitations waiting for an answer whose sender still manages the package, oldest first'),
 });
 /** `{id}`: a package. */
 export const packageParams = z.object({ id: packageIdField });
@@ -107,7 +117,7 @@ function withUnlisted(pkg: PackageDocument, unlisted: Set<string>): PackageDocum
   return { ...pkg, unlistedVersions: keys.filter((key) => unlisted.has(key)), listed: keys.some((key) => !unlisted.has(key)) };
 }
 
-export function toView(pkg: PackageDocument): z.infer<typeof packageView> {
+export function toView(pkg: PackageDocument): z.infer<typeof pushedPackageView> {
   const unlisted = unlistedKeys(pkg);
   const versions = sortedVersions(pkg).map(({ normalized, key }) => ({ version: normalized, listed: !unlisted.has(key) }));
   return { id: pkg.displayId, owners: pkg.owners.map((o) => o.username), versions, listed: versions.some((v) => v.listed) };
@@ -216,7 +226,7 @@ export async function pushPackage(
   input: z.infer<typeof pushBody>,
   clientAddress: string,
   log: Log,
-): Promise<{ created: boolean; pkg: z.infer<typeof packageView> }> {
+): Promise<{ created: boolean; pkg: z.infer<typeof pushedPackageView> }> {
   const id = input.id.toLowerCase();
   const { version } = input;
   const by = { key, clientAddress };
@@ -287,10 +297,17 @@ function versionAdder(key: ApiKeyDocument, version: NuGetVersion): (current: Pac
 
 export const noSuchPackage = (id: string) => new Problem('not_found', `There is no package '${id}'.`);
 
-export async function getPackage(packageId: string) {
+export async function getPackage(packageId: string): Promise<z.infer<typeof packageView>> {
   const pkg = await readDocument<PackageDocument>('packages', packageId.toLowerCase());
   if (!pkg) throw noSuchPackage(packageId);
-  return toView(pkg);
+  return viewWithInvitations(pkg);
+}
+
+/** The package with its standing invitations: a point read of each organization one was sent for by an admin. */
+export async function viewWithInvitations(pkg: PackageDocument): Promise<z.infer<typeof packageView>> {
+  const standing = await standingInvitations(pkg);
+  const pendingOwners = standing.map((p) => ({ username: p.username, invitedBy: p.invitedBy.username, invitedAt: p.invitedAt }));
+  return { ...toView(pkg), pendingOwners };
 }
 
 /** An organization's admin, by the organization's own document (a member's copy of its roles may lag). */
@@ -358,5 +375,34 @@ export async function setVersionListed(packageId: string, version: NuGetVersion,
   if (changed) await recordListingChange(listed, by, pkg.displayId, stored.normalized);
 }
 
-/** Whether an invitation still waits for its answer by the service's clock. */
-export const stillPending = (pending: PendingOwner) => Date.parse(pending.expiresAt) > clock.now().getTime();
+/**
+ * Whether an invitation still waits for its answer by the service's clock. One stored before invitations said
+ * who sent them waits no more: nobody can tell whether its sender still manages the package.
+ */
+export const stillPending = (pending: PendingOwner): pending is SentInvitation =>
+  pending.invitedAt !== undefined && pending.invitedBy !== undefined && pending.invitedFor !== undefined && Date.parse(pending.expiresAt) > clock.now().getTime();
+
+/** Sent by an admin of an organization for it, rather than by an owner for itself. */
+const sentForOrganization = (pending: SentInvitation) => pending.invitedBy.accountId !== pending.invitedFor.accountId;
+
+/** The organizations those of `invitations` still waiting were sent for by an admin, each by its own document (point reads). */
+export async function organizationsSentFor(invitations: readonly PendingOwner[]): Promise<Map<string, AccountDocument | undefined>> {
+  const ids = new Set(invitations.filter(stillPending).filter(sentForOrganization).map((p) => p.invitedFor.accountId));
+  return new Map(await Promise.all([...ids].map(async (id) => [id, await readAccount(id)] as const)));
+}
+
+/**
+ * Whether an invitation stands: it still waits, the owner it was sent for still owns `pkg`, and one an admin sent
+ * for an organization was sent by an admin still, by the organization's own document (`organizations`, from
+ * `organizationsSentFor`; never a member's copy of its roles). An invitation is only as good as its sender.
+ */
+export function invitationStands(pkg: PackageDocument, pending: PendingOwner, organizations: ReadonlyMap<string, AccountDocument | undefined>): pending is SentInvitation {
+  if (!stillPending(pending) || !isOwner(pkg, pending.invitedFor.accountId)) return false;
+  return !sentForOrganization(pending) || administers(organizations.get(pending.invitedFor.accountId), pending.invitedBy.accountId);
+}
+
+/** The package's invitations that stand (see `invitationStands`), oldest first. */
+async function standingInvitations(pkg: PackageDocument): Promise<SentInvitation[]> {
+  const organizations = await organizationsSentFor(pkg.pendingOwners);
+  return pkg.pendingOwners.filter((p): p is SentInvitation => invitationStands(pkg, p, organizations));
+}

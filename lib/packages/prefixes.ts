@@ -1,11 +1,10 @@
 import { z } from 'zod';
 import { nowIso } from '../shared/clock';
 import { Problem } from '../shared/problems';
-import { container, readDocument, updateDocument, isConflict, type StoredDocument } from '../shared/storage/cosmos';
+import { container, createOrUpdateDocument, readDocument, updateDocument, type StoredDocument } from '../shared/storage/cosmos';
 import type { AccountDocument } from '../accounts/account';
 import { accountHolding } from '../accounts/claims';
 import { usernameField } from '../accounts/names';
-import { recordOwnershipChange } from './packageEvents';
 
 export interface PrefixOwner {
   accountId: string;
@@ -40,11 +39,20 @@ export const prefixView = z.object({ prefix: z.string(), owners: z.array(z.strin
 
 const bucketOf = (idOrPrefix: string) => idOrPrefix.toLowerCase().split('.')[0];
 
+/** A reservation made or taken away (the prefix as listed), and the accounts and organizations it was given to or taken from. */
+export interface PrefixChange {
+  prefix: string;
+  concerned: string[];
+}
+
 /**
  * Reserves (or re-assigns) a prefix to its owners, accounts or organizations named by username. The caller
- * is a site admin (the route's auth mode sees to that).
+ * is a site admin (the route's auth mode sees to that), who records it (lib/support/prefixes.ts).
  */
-export async function reservePrefix(caller: AccountDocument, input: z.infer<typeof reservePrefixBody>, clientAddress: string) {
+export async function placeReservation(
+  caller: AccountDocument,
+  input: z.infer<typeof reservePrefixBody>,
+): Promise<PrefixChange & { owners: string[]; reservedAt: string }> {
   const owners: PrefixOwner[] = [];
   for (const name of input.owners) {
     const account = await accountHolding({ kind: 'username', name });
@@ -60,28 +68,21 @@ export async function reservePrefix(caller: AccountDocument, input: z.infer<type
   };
   const id = bucketOf(input.prefix);
   let previous: Reservation | undefined;
-  const place = (bucket: PrefixBucket) => {
+  await createOrUpdateDocument<PrefixBucket>('prefixes', id, (bucket = { id, reservations: [] }) => {
     previous = bucket.reservations.find((r) => r.prefix === reservation.prefix);
     return { ...bucket, reservations: [...bucket.reservations.filter((r) => r.prefix !== reservation.prefix), reservation] };
+  });
+  return {
+    prefix: reservation.displayPrefix,
+    owners: owners.map((o) => o.username),
+    reservedAt: reservation.reservedAt,
+    // Its owners, and those a reservation made again leaves out.
+    concerned: [...owners, ...(previous?.owners ?? [])].map((o) => o.accountId),
   };
-  const updated = await updateDocument<PrefixBucket>('prefixes', id, place);
-  if (!updated) {
-    try {
-      await container('prefixes').items.create<PrefixBucket>({ id, reservations: [reservation] });
-    } catch (error) {
-      if (!isConflict(error)) throw error;
-      await updateDocument<PrefixBucket>('prefixes', id, place);
-    }
-  }
-  // Recorded for its owners, and for those a reservation made again leaves out.
-  const concerned = [...owners, ...(previous?.owners ?? [])].map((o) => o.accountId);
-  const details = { prefix: input.prefix, owners: owners.map((o) => o.username).join(', ') };
-  await recordOwnershipChange('prefix_reserved', { account: caller, clientAddress }, details, concerned);
-  return { prefix: reservation.displayPrefix, owners: owners.map((o) => o.username), reservedAt: reservation.reservedAt };
 }
 
-/** Releases a reservation: anyone may push new ids under the prefix again; packages pushed under it keep their owners. */
-export async function releasePrefix(caller: AccountDocument, prefix: string, clientAddress: string): Promise<void> {
+/** Takes a reservation away: anyone may push new ids under the prefix again; packages pushed under it keep their owners. */
+export async function removeReservation(prefix: string): Promise<PrefixChange> {
   const key = prefix.toLowerCase();
   let released: Reservation | undefined;
   await updateDocument<PrefixBucket>('prefixes', bucketOf(prefix), (bucket) => {
@@ -89,8 +90,7 @@ export async function releasePrefix(caller: AccountDocument, prefix: string, cli
     return released ? { ...bucket, reservations: bucket.reservations.filter((r) => r.prefix !== key) } : undefined;
   });
   if (!released) throw new Problem('not_found', `No prefix '${prefix}' is reserved.`);
-  const details = { prefix: released.displayPrefix };
-  await recordOwnershipChange('prefix_released', { account: caller, clientAddress }, details, released.owners.map((o) => o.accountId));
+  return { prefix: released.displayPrefix, concerned: released.owners.map((o) => o.accountId) };
 }
 
 export async function listPrefixes() {

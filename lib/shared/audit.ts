@@ -59,6 +59,7 @@ export const AUDIT_ACTIONS = [
   'deletion_scheduled_by_support',
   'username_released_by_support',
   'api_key_revoked_by_support',
+  'looked_up_by_support',
   // ... and on the admin's own log.
   'support_action',
   'notification_settings_changed',

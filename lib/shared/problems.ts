@@ -43,6 +43,7 @@ export const PROBLEMS = {
   package_version_exists: { status: 409, title: 'The package version exists already' },
   site_admin_required: { status: 403, title: 'Only site admins may do this' },
   username_in_use: { status: 409, title: 'An account holds the username' },
+  site_admin_name: { status: 409, title: "A site admin's username cannot be released" },
   // The contract answers 403 when the caller's own address is unconfirmed, 400 when someone they name has one.
   email_unconfirmed: { status: 403, title: 'The email address is not confirmed yet', alsoAs: [400] },
   admin_required: { status: 403, title: 'Only an admin of the organization may do this' },

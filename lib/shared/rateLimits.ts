@@ -5,7 +5,8 @@ import { container, isConflict, isNotFound, type StoredDocument } from './storag
 
 /**
  * Fixed-window rate limits whose counters live in Cosmos DB, so a limit holds across instances. Each domain
- * names its own limits (recovery's in lib/accounts/recovery/rateLimits.ts, the token exchange's in
+ * names its own limits (recovery's in lib/accounts/recovery/rateLimits.ts, the emails the accounts, organizations
+ * and packages domains send to someone the caller names in their rateLimits.ts, the token exchange's in
  * lib/trustedPublishing); this is the one mechanism they count with.
  */
 export interface RateLimit {
@@ -52,4 +53,20 @@ export async function enforceRateLimit(limit: RateLimit, key: string): Promise<v
     const retryAfter = Math.max(1, Math.ceil(windowStart + limit.windowSeconds - now));
     throw new Problem('too_many_requests', `Too many attempts. Try again in ${retryAfter} seconds.`, { 'Retry-After': String(retryAfter) });
   }
+}
+
+/** The two limits of a call that emails an address or account its caller chooses. */
+export interface EmailingLimits {
+  perCaller: RateLimit;
+  perRecipient: RateLimit;
+}
+
+/**
+ * Counts a call that emails an address or account its caller chose: per caller first, so a caller past its own
+ * limit no longer uses up the recipient's, then per recipient, so many callers together cannot flood one mailbox
+ * either. Called before the call writes anything else, so a refused one sends and changes nothing.
+ */
+export async function enforceEmailingLimits(limits: EmailingLimits, caller: string, recipient: string): Promise<void> {
+  await enforceRateLimit(limits.perCaller, caller);
+  await enforceRateLimit(limits.perRecipient, recipient);
 }

@@ -45,39 +45,42 @@ const signingKey = z.string().superRefine((value, context) => {
   if (new Set(key).size < 16) return fail(`${howTo}, not a pattern`);
 });
 
-const settingsSchema = z
-  .object({
-    COSMOS_ENDPOINT: serviceUrl,
-    COSMOS_KEY: z.string().min(1).optional(),
-    COSMOS_DATABASE: z.string().regex(/^[A-Za-z0-9_-]{1,255}$/, 'must be a Cosmos DB database name'),
-    COMMUNICATION_SERVICES_CONNECTION_STRING: connectionString.optional(),
-    COMMUNICATION_SERVICES_ENDPOINT: serviceUrl.optional(),
-    EMAIL_SENDER_ADDRESS: z.email(),
-    MICROSOFT_CLIENT_ID: z.string().min(1),
-    MICROSOFT_LOGIN_HOST: serviceUrl.default('https://login.microsoftonline.com'),
-    SESSION_SIGNING_KEY: signingKey,
-    PUBLIC_BASE_URL: serviceUrl,
-    ACCOUNT_DELETION_GRACE_PERIOD_HOURS: z.coerce.number().int().min(0).max(8760).default(24),
-    SITE_ADMINS: z
-      .string()
-      .default('')
-      .transform((value) => value.split(',').map((name) => name.trim()).filter(Boolean)),
-    WORK_ACCOUNT_MFA: z.enum(['tenant', 'verified'], { error: "must be 'tenant' or 'verified'" }).default('tenant'),
-    // An App ID URI (api://..., https://...) or the API's application (client) ID, as the token's aud shows it.
-    MICROSOFT_MFA_API_AUDIENCE: z
-      .string()
-      .refine((value) => GUID.test(value) || /^[a-z][a-z0-9+.-]*:\/\/\S+$/i.test(value), 'must be an App ID URI (api://...) or an application ID')
-      .optional(),
-    // The `aud` every GitHub Actions OIDC token exchanged at POST /api/v2/token must carry: what a workflow
-    // names as NuGet/login's `audience` (NuGet.org's is https://www.nuget.org). Any string GitHub can put in a
-    // token: no white space or control characters.
-    TRUSTED_PUBLISHING_AUDIENCE: z
-      .string()
-      .max(512)
-      .regex(/^[^\s\u0000-\u001f\u007f]+$/, 'must be the audience GitHub Actions OIDC tokens are asked for, without white space (for example https://gallery.example)'),
-    // The token's `iss`; its keys are served at {issuer}/.well-known/jwks.
-    GITHUB_OIDC_ISSUER: serviceUrl.default('https://token.actions.githubusercontent.com'),
-  })
+const settingsShape = z.object({
+  COSMOS_ENDPOINT: serviceUrl,
+  COSMOS_KEY: z.string().min(1).optional(),
+  COSMOS_DATABASE: z.string().regex(/^[A-Za-z0-9_-]{1,255}$/, 'must be a Cosmos DB database name'),
+  COMMUNICATION_SERVICES_CONNECTION_STRING: connectionString.optional(),
+  COMMUNICATION_SERVICES_ENDPOINT: serviceUrl.optional(),
+  EMAIL_SENDER_ADDRESS: z.email(),
+  MICROSOFT_CLIENT_ID: z.string().min(1),
+  MICROSOFT_LOGIN_HOST: serviceUrl.default('https://login.microsoftonline.com'),
+  SESSION_SIGNING_KEY: signingKey,
+  PUBLIC_BASE_URL: serviceUrl,
+  ACCOUNT_DELETION_GRACE_PERIOD_HOURS: z.coerce.number().int().min(0).max(8760).default(24),
+  SITE_ADMINS: z
+    .string()
+    .default('')
+    .transform((value) => value.split(',').map((name) => name.trim()).filter(Boolean)),
+  WORK_ACCOUNT_MFA: z.enum(['tenant', 'verified'], { error: "must be 'tenant' or 'verified'" }).default('tenant'),
+  // An App ID URI (api://..., https://...) or the API's application (client) ID, as the token's aud shows it.
+  MICROSOFT_MFA_API_AUDIENCE: z
+    .string()
+    .refine((value) => GUID.test(value) || /^[a-z][a-z0-9+.-]*:\/\/\S+$/i.test(value), 'must be an App ID URI (api://...) or an application ID')
+    .optional(),
+  // The `aud` every GitHub Actions OIDC token exchanged at POST /api/v2/token must carry: what a workflow
+  // names as NuGet/login's `audience` (NuGet.org's is https://www.nuget.org). Any string GitHub can put in a
+  // token: no white space or control characters. Unset: PUBLIC_BASE_URL, so a deployment that does not use
+  // trusted publishing sets nothing.
+  TRUSTED_PUBLISHING_AUDIENCE: z
+    .string()
+    .max(512)
+    .regex(/^[^\s\u0000-\u001f\u007f]+$/, 'must be the audience GitHub Actions OIDC tokens are asked for, without white space (for example https://gallery.example)')
+    .optional(),
+  // The token's `iss`; its keys are served at {issuer}/.well-known/jwks.
+  GITHUB_OIDC_ISSUER: serviceUrl.default('https://token.actions.githubusercontent.com'),
+});
+
+const settingsSchema = settingsShape
   .refine(
     (s) => Boolean(s.COMMUNICATION_SERVICES_CONNECTION_STRING) !== Boolean(s.COMMUNICATION_SERVICES_ENDPOINT),
     {
@@ -91,12 +94,13 @@ const settingsSchema = z
     path: ['MICROSOFT_MFA_API_AUDIENCE'],
     message: 'must be set when WORK_ACCOUNT_MFA is verified: the audience of the access token that shows multifactor sign-in',
     when: (payload) => typeof payload.value === 'object' && payload.value !== null,
-  });
+  })
+  .transform((s) => ({ ...s, TRUSTED_PUBLISHING_AUDIENCE: s.TRUSTED_PUBLISHING_AUDIENCE ?? s.PUBLIC_BASE_URL }));
 
-export type Settings = z.infer<typeof settingsSchema>;
+export type Settings = z.output<typeof settingsSchema>;
 
 /** Every setting the code reads; test/infra.test.ts holds the Function App settings in infra/ to this list. */
-export const SETTING_NAMES = Object.keys(settingsSchema.shape) as (keyof Settings)[];
+export const SETTING_NAMES = Object.keys(settingsShape.shape) as (keyof Settings)[];
 
 export class ConfigurationError extends Error {
   override name = 'ConfigurationError';

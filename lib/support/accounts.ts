@@ -97,8 +97,11 @@ async function liveAccountNamed(username: string): Promise<AccountDocument> {
   return account;
 }
 
-export async function getAccountForSupport(username: string): Promise<SupportAccountView> {
-  return toSupportView(await accountNamed(username));
+/** The account as support sees it; the look-up is recorded where the account's people read (a deleted one's too). */
+export async function getAccountForSupport(admin: AccountDocument, username: string, clientAddress: string): Promise<SupportAccountView> {
+  const account = await accountNamed(username);
+  await recordSupportAction(admin, account, { action: 'looked_up_by_support' }, clientAddress);
+  return toSupportView(account);
 }
 
 /**
@@ -111,7 +114,7 @@ export async function lockAccount(admin: AccountDocument, username: string, reas
   const target = await liveAccountNamed(username);
   const { account, changed } = await setAccountLock(target.id, { lockedAt: nowIso(), lockedBy: admin.username, reason });
   await matchKeysToLock(target.id);
-  if (changed) await recordSupportAction(admin, target, 'locked_by_support', reason, clientAddress);
+  if (changed) await recordSupportAction(admin, target, { action: 'locked_by_support', reason }, clientAddress);
   return toSupportView(account ?? target);
 }
 
@@ -123,7 +126,7 @@ export async function unlockAccount(admin: AccountDocument, username: string, re
   const target = await liveAccountNamed(username);
   const { account, changed } = await setAccountLock(target.id, null);
   await matchKeysToLock(target.id);
-  if (changed) await recordSupportAction(admin, target, 'unlocked_by_support', reason, clientAddress);
+  if (changed) await recordSupportAction(admin, target, { action: 'unlocked_by_support', reason }, clientAddress);
   return toSupportView(account ?? target);
 }
 
@@ -140,7 +143,8 @@ export async function scheduleAccountDeletion(
   const target = await accountNamed(username);
   if (target.deletedAt) return toSupportView(target);
   const deletion = await scheduleDeletionNow(target, { siteAdmin: admin.username, reason: reason ?? null });
-  await recordSupportAction(admin, target, 'deletion_scheduled_by_support', reason, clientAddress, { scheduledFor: deletion.scheduledFor });
+  const details = { scheduledFor: deletion.scheduledFor };
+  await recordSupportAction(admin, target, { action: 'deletion_scheduled_by_support', reason, details }, clientAddress);
   return toSupportView(target);
 }
 
@@ -148,8 +152,8 @@ export const releasedUsernameView = z.object({ username: z.string(), releasedAt:
 
 /**
  * Lets a deleted account's or organization's name be registered again: 409 `username_in_use` while an
- * account holds it (or a registration is taking it), 404 when no account holds it. The tombstone keeps when
- * its name was released, and its security log says by whom.
+ * account holds it (or a registration is taking it), 409 `site_admin_name` for a name in SITE_ADMINS, 404
+ * when no account holds it. The tombstone keeps when its name was released, and its security log says by whom.
  */
 export async function releaseUsername(
   admin: AccountDocument,
@@ -158,6 +162,12 @@ export async function releaseUsername(
   clientAddress: string,
 ): Promise<z.infer<typeof releasedUsernameView>> {
   const released = await releaseDeletedName(username);
+  if (released.outcome === 'site_admin_name') {
+    throw new Problem(
+      'site_admin_name',
+      `The name '${username}' is in SITE_ADMINS, so whoever registered it would be a site admin: take it out of SITE_ADMINS first if it must be released.`,
+    );
+  }
   if (released.outcome === 'in_use') {
     throw new Problem('username_in_use', `The name '${username}' belongs to an account that is not deleted: it cannot be released.`);
   }
@@ -167,6 +177,6 @@ export async function releaseUsername(
   const releasedAt = nowIso();
   const tombstone = released.account;
   await updateAccount(tombstone.id, (current) => ({ ...current, usernameReleasedAt: releasedAt }));
-  await recordSupportAction(admin, tombstone, 'username_released_by_support', reason, clientAddress);
+  await recordSupportAction(admin, tombstone, { action: 'username_released_by_support', reason }, clientAddress);
   return { username: tombstone.username, releasedAt };
 }

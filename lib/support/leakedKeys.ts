@@ -3,9 +3,9 @@ import { leakedApiKeyRevokedMessage } from '../shared/email/messages';
 import { deliverSoon, queueEmail } from '../shared/email/outbox';
 import type { Log } from '../shared/log';
 import { Problem } from '../shared/problems';
-import { apiKeySecretField, revokeLeakedKey, type ApiKeyDocument } from '../packages/apiKeys';
-import { readAccount, type AccountDocument } from '../accounts/account';
-import { reasonField, recordSupportAction } from './actions';
+import { apiKeySecretField, auditKeyOf, revokeLeakedKey, type ApiKeyDocument } from '../packages/apiKeys';
+import { hasTrustedAddress, readAccount, type AccountDocument } from '../accounts/account';
+import { reasonField, recordOnAffectedAccount, recordSupportAction } from './actions';
 
 export const revokeLeakedKeyBody = z.object({ key: apiKeySecretField, reason: reasonField.optional() }).strict();
 
@@ -36,11 +36,9 @@ export async function revokeLeakedApiKey(
   if (!revoked) throw new Problem('not_found', 'No API key has this secret. Check that it was copied whole.');
   const { key, revokedNow } = revoked;
   const holder = await readAccount(key.creatorAccountId);
-  if (revokedNow && holder) {
-    await recordSupportAction(admin, holder, 'api_key_revoked_by_support', input.reason, clientAddress, { keyId: key.id });
-  }
+  if (revokedNow) await recordRevocation(admin, key, holder, input.reason, clientAddress);
   // Also when an earlier call revoked it as leaked and stopped before its email was queued.
-  if (key.revokedBecause === 'leaked' && holder?.emailAddress && !holder.deletedAt) await tellHolder(key, holder, log);
+  if (key.revokedBecause === 'leaked' && holder && hasTrustedAddress(holder) && !holder.deletedAt) await tellHolder(key, holder, log);
   return {
     id: key.id,
     description: key.description,
@@ -49,6 +47,21 @@ export async function revokeLeakedApiKey(
     revokedAt: key.revokedAt,
     outcome: revokedNow ? 'revoked' : key.revokedAt ? 'already_revoked' : 'expired',
   };
+}
+
+/** In the holder's log (or trail) and, for an organization's key one of its members held, in its trail too. */
+async function recordRevocation(
+  admin: AccountDocument,
+  key: ApiKeyDocument,
+  holder: AccountDocument | undefined,
+  reason: string | undefined,
+  clientAddress: string,
+): Promise<void> {
+  const record = { action: 'api_key_revoked_by_support' as const, reason, apiKey: auditKeyOf(key) };
+  if (holder) await recordSupportAction(admin, holder, record, clientAddress);
+  if (key.ownerAccountId === key.creatorAccountId) return;
+  const owner = await readAccount(key.ownerAccountId);
+  if (owner) await recordOnAffectedAccount(admin, owner, record, clientAddress);
 }
 
 async function tellHolder(key: ApiKeyDocument, holder: AccountDocument, log: Log): Promise<void> {

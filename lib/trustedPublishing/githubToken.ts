@@ -1,6 +1,7 @@
 import type { JwtPayload } from 'jsonwebtoken';
 import { secondsSinceEpoch } from '../shared/clock';
-import { signingKey } from '../shared/identity/jwks';
+import { verifyWithSigningKey } from '../shared/identity/jwks';
+import { decodeUnverified, isRs256WithKid, lifetimeFault, type LifetimeFault } from '../shared/identity/unverifiedToken';
 import { jwt } from '../shared/jwt';
 import { Problem } from '../shared/problems';
 import { settings } from '../shared/settings';
@@ -40,55 +41,53 @@ const refused = (detail: string) => new Problem('unauthorized', detail);
 const issuerUnavailable = () =>
   new Problem('service_unavailable', "GitHub's token signing keys cannot be fetched right now. Run the job again in a few minutes.", { 'Retry-After': '30' });
 
+const INVALID_SIGNATURE = 'The JSON web token has an invalid signature.';
+const LIFETIME_FAULTS: Record<LifetimeFault, string> = {
+  // jsonwebtoken checks exp only where there is one; GitHub's tokens always carry it, and a token without one would never end.
+  no_expiry: 'The JSON web token must have an exp claim.',
+  expired: 'The JSON web token has expired.',
+  not_yet_valid: 'The JSON web token is not yet valid.',
+};
+
 const text = (value: unknown): string => (typeof value === 'string' ? value : '');
 
 /** Verifies the token a workflow run presents and answers what it says about the run. */
 export async function verifyWorkflowToken(token: string): Promise<WorkflowRun> {
-  const decoded = jwt.decode(token, { complete: true });
-  if (!decoded || typeof decoded.payload !== 'object' || decoded.payload === null) {
-    throw refused('The bearer token could not be parsed as a JSON web token.');
-  }
+  const decoded = decodeUnverified(token);
+  if (!decoded) throw refused('The bearer token could not be parsed as a JSON web token.');
   const { header, payload } = decoded;
+  // All that the token shows is checked before GitHub's keys are looked up, so a forged one never makes the service fetch.
   if (header.alg !== 'RS256') throw refused('The JSON web token must be signed with RS256.');
-  if (typeof header.kid !== 'string' || header.kid === '') throw refused('The JSON web token must name its signing key (kid).');
+  if (!isRs256WithKid(header)) throw refused('The JSON web token must name its signing key (kid).');
   const { GITHUB_OIDC_ISSUER: issuer, TRUSTED_PUBLISHING_AUDIENCE: audience } = settings();
   if (payload.iss !== issuer) throw refused('The JSON web token was not issued by GitHub Actions: its iss claim is not supported.');
   if (typeof payload.aud !== 'string') throw refused('The JSON web token must have exactly one aud claim value.');
   if (payload.aud !== audience) throw refused('The JSON web token has an incorrect audience.');
   if (typeof payload.jti !== 'string' || payload.jti.trim() === '') throw refused('The JSON web token must have a jti claim.');
-
-  const key = await signingKey(`${issuer}/.well-known/jwks`, header.kid, issuerUnavailable);
-  if (!key) throw refused('The JSON web token has an invalid signature.');
-  let claims: JwtPayload;
-  try {
-    claims = jwt.verify(token, key, {
-      algorithms: ['RS256'],
-      issuer,
-      audience,
-      clockTimestamp: secondsSinceEpoch(),
-      clockTolerance: CLOCK_TOLERANCE_SECONDS,
-    }) as JwtPayload;
-  } catch (error) {
-    const name = error instanceof Error ? error.name : '';
-    throw refused(
-      name === 'TokenExpiredError'
-        ? 'The JSON web token has expired.'
-        : name === 'NotBeforeError'
-          ? 'The JSON web token is not yet valid.'
-          : 'The JSON web token has an invalid signature.',
-    );
-  }
-  // jsonwebtoken checks exp only where there is one; GitHub's tokens always carry it, and a token without one would never end.
-  if (typeof claims.exp !== 'number') throw refused('The JSON web token must have an exp claim.');
-  if (typeof claims.iat !== 'number' || claims.iat > secondsSinceEpoch() + CLOCK_TOLERANCE_SECONDS) {
-    throw refused('The JSON web token is not yet valid.');
-  }
-  const missing = REQUIRED_CLAIMS.find((name) => text(claims[name]) === '');
+  const lifetime = lifetimeFault(payload, CLOCK_TOLERANCE_SECONDS);
+  if (lifetime) throw refused(LIFETIME_FAULTS[lifetime]);
+  const missing = REQUIRED_CLAIMS.find((name) => text(payload[name]) === '');
   if (missing) throw refused(`The JSON web token is missing the required claim '${missing}'.`);
+
+  const claims = await verifyWithSigningKey(`${issuer}/.well-known/jwks`, header.kid, issuerUnavailable, (key) => {
+    try {
+      return jwt.verify(token, key, {
+        algorithms: ['RS256'],
+        issuer,
+        audience,
+        clockTimestamp: secondsSinceEpoch(),
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      }) as JwtPayload;
+    } catch (error) {
+      const name = error instanceof Error ? error.name : '';
+      throw refused(name === 'TokenExpiredError' ? LIFETIME_FAULTS.expired : name === 'NotBeforeError' ? LIFETIME_FAULTS.not_yet_valid : INVALID_SIGNATURE);
+    }
+  });
+  if (!claims) throw refused(INVALID_SIGNATURE);
   return {
     issuer,
     jti: payload.jti,
-    expiresAt: claims.exp,
+    expiresAt: payload.exp as number, // lifetimeFault found it there
     repositoryOwner: text(claims.repository_owner),
     repositoryOwnerId: text(claims.repository_owner_id),
     jobWorkflowRef: text(claims.job_workflow_ref),

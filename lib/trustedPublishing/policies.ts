@@ -1,13 +1,32 @@
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { recordAudit, recordTrailEvent, type AuditAction } from '../shared/audit';
-import { clock } from '../shared/clock';
+import { clock, nowIso } from '../shared/clock';
+import {
+  trustedPublisherAddedNotice,
+  trustedPublisherPinnedNotice,
+  trustedPublisherRemovedNotice,
+  type NoticeContent,
+  type NoticedPolicy,
+  type PolicyReader,
+} from '../shared/email/messages';
 import type { Log } from '../shared/log';
 import { Problem } from '../shared/problems';
-import { container, documentsInPartition, isNotFound, readDocument, updateDocumentFrom, type StoredDocument } from '../shared/storage/cosmos';
+import {
+  container,
+  documentsInPartition,
+  isConflict,
+  isNotFound,
+  isPreconditionFailed,
+  readDocument,
+  replaceIfUnchanged,
+  updateDocumentFrom,
+  type StoredDocument,
+} from '../shared/storage/cosmos';
 import { readAccount, type AccountDocument } from '../accounts/account';
 import { accountHolding } from '../accounts/claims';
 import { usernameField } from '../accounts/names';
+import { announced, noticesTogether, noticeToAll, type Notice } from '../accounts/notices';
 import { allowedOwner, revokeTrustedPublishingKeys } from '../packages/apiKeys';
 import { deleteOrganization } from '../organizations/lifecycle';
 import { roleOf, type OrganizationDocument } from '../organizations/organization';
@@ -18,7 +37,7 @@ import { roleOf, type OrganizationDocument } from '../organizations/organization
  * an organization it belongs to (NuGet.org's "Trusted Publishing", with organization-owned policies). A policy
  * is pinned to the repository's and its owner's numeric ids by the first token that fully matches it, so a
  * repository deleted and made again under the same name (a new id) cannot use it; one never used lapses
- * after 7 days.
+ * after 7 days. An account holds at most 50: each policy takes one of 50 slots in its creator's partition.
  */
 export interface TrustedPublisherDocument extends StoredDocument {
   /** The partition: the account that made it, whose username its workflows exchange tokens under. */
@@ -39,12 +58,39 @@ export interface TrustedPublisherDocument extends StoredDocument {
   lapsesAt: string | null;
   pinnedAt: string | null;
   lastUsedAt: string | null;
+  /**
+   * Set on every policy made since slots hold the limit: it counts and works only while a slot names it. A
+   * policy stored before (absent) counts and works without one, and leaves that many fewer slots to take.
+   */
+  slotted?: true;
 }
+
+/**
+ * One of the places an account's policies take, in its partition beside them (`slot:0` … `slot:49`), naming the
+ * policy that holds it. A policy counts, is listed and makes keys only while a slot names it, and the slot of a
+ * policy that is gone is free: so the limit holds on any number of instances with no transaction, removing a
+ * policy frees its slot by itself, and a creation that stops between writing the policy and taking a slot
+ * leaves a policy that never counts (tidied by a later creation), never a slot lost.
+ */
+interface PolicySlotDocument extends StoredDocument {
+  creatorId: string;
+  /** The owner of the policy holding it, so the admins' look across partitions finds the slots with the policies. */
+  ownerId: string;
+  policyId: string;
+}
+
+/** What a creator's partition holds. */
+type PartitionDocument = TrustedPublisherDocument | PolicySlotDocument;
+
+const SLOT_PREFIX = 'slot:';
+const isSlot = (document: PartitionDocument): document is PolicySlotDocument => document.id.startsWith(SLOT_PREFIX);
 
 /** A policy never used stops working this long after it was made (NuGet.org's "temporarily active for 7 days"). */
 const UNUSED_POLICY_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
 /** How many policies one account may make: the token exchange reads them all. */
 export const MAX_POLICIES_PER_ACCOUNT = 50;
+/** A policy this old that holds no slot was left by a creation that stopped halfway (one takes milliseconds). */
+const STRANDED_AFTER_MS = 60 * 60 * 1000;
 
 // GitHub's rules for the names a policy holds, so a policy that could never match is refused when made.
 const repositoryOwnerField = z
@@ -119,6 +165,11 @@ export const trustedPublisherView = z.object({
 type TrustedPublisherView = z.infer<typeof trustedPublisherView>;
 
 const noSuchPolicy = () => new Problem('not_found', 'There is no trusted publishing policy with that id that you can see.');
+const limitReached = () =>
+  new Problem(
+    'trusted_publisher_limit',
+    `You have ${MAX_POLICIES_PER_ACCOUNT} trusted publishing policies, as many as an account may have. Remove one you no longer use first.`,
+  );
 
 /** Whether the creator may still make keys for the owner: itself, or a live organization it belongs to. */
 function ownerAllows(policy: TrustedPublisherDocument, owner: AccountDocument | undefined): boolean {
@@ -160,16 +211,29 @@ function toView(policy: TrustedPublisherDocument, owner: AccountDocument | undef
 
 const byAge = (a: TrustedPublisherDocument, b: TrustedPublisherDocument) => a.createdAt.localeCompare(b.createdAt);
 
-/** The policies an account made (at most 50), oldest first: one query within its partition. */
-export async function policiesCreatedBy(creatorId: string): Promise<TrustedPublisherDocument[]> {
-  return (await documentsInPartition<TrustedPublisherDocument>('trustedPublishers', creatorId)).sort(byAge);
+const isPolicy = (document: PartitionDocument): document is TrustedPublisherDocument => !isSlot(document);
+/** A policy stored before slots held the limit: it counts and works without one. */
+const storedBeforeSlots = (policy: TrustedPublisherDocument): boolean => policy.slotted !== true;
+
+/** The policies among these documents that count: those a slot names, and those stored before slots; oldest first. */
+function slottedPolicies(documents: PartitionDocument[]): TrustedPublisherDocument[] {
+  const held = new Set(documents.filter(isSlot).map((slot) => slot.policyId));
+  return documents.filter(isPolicy).filter((policy) => held.has(policy.id) || storedBeforeSlots(policy)).sort(byAge);
 }
 
-/** The policies other members made for these organizations: a query across partitions, off every hot path. */
+/** Everything in the creator's partition, its policies and their slots: one query within it. */
+const partitionOf = (creatorId: string) => documentsInPartition<PartitionDocument>('trustedPublishers', creatorId);
+
+/** The policies an account made (at most 50), oldest first: one query within its partition. */
+export async function policiesCreatedBy(creatorId: string): Promise<TrustedPublisherDocument[]> {
+  return slottedPolicies(await partitionOf(creatorId));
+}
+
+/** The policies other members made for these organizations, oldest first: a query across partitions, off every hot path. */
 async function policiesOwnedByOthers(ownerIds: string[], callerId: string): Promise<TrustedPublisherDocument[]> {
   if (ownerIds.length === 0) return [];
   const { resources } = await container('trustedPublishers')
-    .items.query<TrustedPublisherDocument>({
+    .items.query<PartitionDocument>({
       query: 'SELECT * FROM c WHERE ARRAY_CONTAINS(@owners, c.ownerId) AND c.creatorId != @caller',
       parameters: [
         { name: '@owners', value: ownerIds },
@@ -177,7 +241,100 @@ async function policiesOwnedByOthers(ownerIds: string[], callerId: string): Prom
       ],
     })
     .fetchAll();
-  return resources;
+  return slottedPolicies(resources);
+}
+
+/** A slot no live policy holds: absent (`etag` undefined), or naming a policy that is gone. */
+interface FreeSlot {
+  id: string;
+  etag: string | undefined;
+}
+
+/**
+ * The creator's free slots, as these documents of its partition show them. Policies stored before slots take the
+ * last places: with `n` of them only the first 50 - `n` slots may be taken. Their number only ever falls (none is
+ * made any more), so a count read a moment ago never lets the limit be passed.
+ */
+function freeSlots(documents: PartitionDocument[]): FreeSlot[] {
+  const policies = documents.filter(isPolicy);
+  const live = new Set(policies.map((policy) => policy.id));
+  const slots = new Map(documents.filter(isSlot).map((slot) => [slot.id, slot]));
+  const places = MAX_POLICIES_PER_ACCOUNT - policies.filter(storedBeforeSlots).length;
+  return Array.from({ length: Math.max(0, places) }, (_, n) => slots.get(`${SLOT_PREFIX}${n}`) ?? { id: `${SLOT_PREFIX}${n}` })
+    .filter((slot) => !('policyId' in slot) || !live.has(slot.policyId))
+    .map((slot) => ({ id: slot.id, etag: '_etag' in slot ? slot._etag : undefined }));
+}
+
+/**
+ * Gives the policy a slot: one that is absent by creating it (of two creations, Cosmos DB answers the second
+ * 409), or one whose policy is gone by replacing it under the ETag it was read with (the second: 412). The
+ * free slots are tried in random order, so creations at the same moment seldom reach for the same one. False
+ * once every slot seen free was taken by another: one freed since is for the next request.
+ */
+async function takeSlot(policy: TrustedPublisherDocument, seen: PartitionDocument[]): Promise<boolean> {
+  const free = freeSlots(seen);
+  while (free.length > 0) {
+    const [slot] = free.splice(randomInt(free.length), 1);
+    const taken: PolicySlotDocument = { id: slot.id, creatorId: policy.creatorId, ownerId: policy.ownerId, policyId: policy.id };
+    try {
+      if (slot.etag === undefined) await container('trustedPublishers').items.create(taken);
+      else await replaceIfUnchanged('trustedPublishers', { ...taken, _etag: slot.etag }, policy.creatorId);
+      return true;
+    } catch (error) {
+      if (!isConflict(error) && !isPreconditionFailed(error) && !isNotFound(error)) throw error;
+    }
+  }
+  return false;
+}
+
+/** Deletes one document of the container; one already gone is no error. */
+async function deleteIfThere(document: Pick<PartitionDocument, 'id' | 'creatorId'>): Promise<void> {
+  try {
+    await container('trustedPublishers').item(document.id, document.creatorId).delete();
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+  }
+}
+
+/**
+ * Writes the policy, then gives it a slot, from which on it counts and works; with none free it goes again and
+ * the limit is answered. Policies a creation that stopped halfway left without a slot go too.
+ */
+async function storeInSlot(policy: TrustedPublisherDocument, seen: PartitionDocument[]): Promise<void> {
+  await container('trustedPublishers').items.create(policy);
+  if (!(await takeSlot(policy, seen))) {
+    await deleteIfThere(policy);
+    throw limitReached();
+  }
+  const held = new Set(slottedPolicies(seen).map((p) => p.id));
+  const strandedBefore = clock.now().getTime() - STRANDED_AFTER_MS;
+  for (const stranded of seen) {
+    if (isPolicy(stranded) && !held.has(stranded.id) && Date.parse(stranded.createdAt) < strandedBefore) await deleteIfThere(stranded);
+  }
+}
+
+/** The policy as its notices name it. */
+const noticed = (policy: TrustedPublisherDocument): NoticedPolicy => ({
+  id: policy.id,
+  creator: policy.creatorName,
+  owner: policy.ownerName,
+  repositoryOwner: policy.repositoryOwner,
+  repository: policy.repository,
+  workflowFile: policy.workflowFile,
+  environment: policy.environment,
+});
+
+/**
+ * Queues, before the change, the notices of a change to a policy: to its maker, always (standing rights to
+ * publish for its account are its security), and for an organization's policy to the organization's admins,
+ * the maker aside, as the organization's other notices go (`emailAllowed`). Both travel by the outbox timer:
+ * the request writes an entry for each and sends nothing itself.
+ */
+function policyNotice(policy: TrustedPublisherDocument, content: (reader: PolicyReader) => NoticeContent, log: Log): Promise<Notice> {
+  const toMaker = () => noticeToAll([policy.creatorId], 'security', content('maker'), { container: 'accounts', id: policy.creatorId });
+  const toAdmins = () =>
+    noticeToAll([policy.ownerId], 'emailAllowed', content('admins'), { container: 'accounts', id: policy.ownerId }, { except: [policy.creatorId] });
+  return noticesTogether(policy.ownerId === policy.creatorId ? [toMaker] : [toMaker, toAdmins], log);
 }
 
 /**
@@ -209,21 +366,20 @@ async function recordPolicyEvent(
 }
 
 /**
- * Adds a policy for the caller or an organization the caller belongs to. It is not pinned yet: the first
- * token that fully matches it pins it, unless 7 days pass first.
+ * Adds a policy for the caller or an organization the caller belongs to, in one of the caller's 50 slots. It is
+ * not pinned yet: the first token that fully matches it pins it, unless 7 days pass first. Its maker and, for an
+ * organization, the organization's admins are told.
  */
 export async function createTrustedPublisher(
   caller: AccountDocument,
   input: z.infer<typeof createTrustedPublisherBody>,
   clientAddress: string,
+  log: Log,
 ): Promise<TrustedPublisherView> {
   const owner = await allowedOwner(caller, input.owner, 'A trusted publishing policy');
-  if ((await policiesCreatedBy(caller.id)).length >= MAX_POLICIES_PER_ACCOUNT) {
-    throw new Problem(
-      'trusted_publisher_limit',
-      `You have ${MAX_POLICIES_PER_ACCOUNT} trusted publishing policies, as many as an account may have. Remove one you no longer use first.`,
-    );
-  }
+  // At the limit, refused before anything is written; below it, the slot taken decides, whatever runs meanwhile.
+  const seen = await partitionOf(caller.id);
+  if (freeSlots(seen).length === 0) throw limitReached();
   const now = clock.now();
   const policy: TrustedPublisherDocument = {
     id: randomUUID(),
@@ -241,8 +397,11 @@ export async function createTrustedPublisher(
     lapsesAt: new Date(now.getTime() + UNUSED_POLICY_LIFETIME_MS).toISOString(),
     pinnedAt: null,
     lastUsedAt: null,
+    slotted: true,
   };
-  await container('trustedPublishers').items.create(policy);
+  const change = { at: policy.createdAt, by: caller.username, clientAddress };
+  const notice = await policyNotice(policy, (reader) => trustedPublisherAddedNotice(noticed(policy), change, reader), log);
+  await announced(notice, () => storeInSlot(policy, seen), log);
   await recordPolicyEvent('trusted_publisher_added', caller, policy, clientAddress);
   return toView(policy, owner);
 }
@@ -272,7 +431,7 @@ export async function listTrustedPublishers(caller: AccountDocument): Promise<Tr
   ]);
   const owners = new Map<string, AccountDocument | undefined>([[caller.id, caller], ...administered.map((o) => [o.id, o] as const)]);
   for (const ownerId of new Set(own.map((p) => p.ownerId))) if (!owners.has(ownerId)) owners.set(ownerId, await readAccount(ownerId));
-  return [...own, ...others.sort(byAge)].map((policy) => toView(policy, owners.get(policy.ownerId)));
+  return [...own, ...others].map((policy) => toView(policy, owners.get(policy.ownerId)));
 }
 
 /**
@@ -296,17 +455,26 @@ async function policyToRemove(caller: AccountDocument, id: string): Promise<Trus
 /**
  * Removes a policy: it makes no key from now on, and the keys it made stop working. The document goes first,
  * then the keys are looked for, so a key an exchange makes meanwhile is either found here or finds the policy
- * gone itself (tokenExchange.ts).
+ * gone itself (tokenExchange.ts). Its slot is free from then on. Its maker and, for an organization, the
+ * organization's admins are told (the maker of where from only when it removed the policy itself).
  */
-export async function deleteTrustedPublisher(caller: AccountDocument, id: string, clientAddress: string): Promise<void> {
+export async function deleteTrustedPublisher(caller: AccountDocument, id: string, clientAddress: string, log: Log): Promise<void> {
   const policy = await policyToRemove(caller, id);
-  try {
-    await container('trustedPublishers').item(policy.id, policy.creatorId).delete();
-  } catch (error) {
-    // Removed by a request at the same moment: that one records it.
-    if (isNotFound(error)) throw noSuchPolicy();
-    throw error;
-  }
+  const change = { at: nowIso(), by: caller.username, clientAddress: caller.id === policy.creatorId ? clientAddress : undefined };
+  const notice = await policyNotice(policy, (reader) => trustedPublisherRemovedNotice(noticed(policy), change, reader), log);
+  await announced(
+    notice,
+    async () => {
+      try {
+        await container('trustedPublishers').item(policy.id, policy.creatorId).delete();
+      } catch (error) {
+        // Removed by a request at the same moment: that one records it, and tells.
+        if (isNotFound(error)) throw noSuchPolicy();
+        throw error;
+      }
+    },
+    log,
+  );
   await revokeTrustedPublishingKeys(policy.creatorId, policy.id);
   await recordPolicyEvent('trusted_publisher_removed', caller, policy, clientAddress);
 }
@@ -317,28 +485,40 @@ export const currentPolicy = (policy: TrustedPublisherDocument) =>
 
 /**
  * Pins a policy to the ids of the first token that fully matched it, under its ETag: of two exchanges at
- * once, one pins and the other finds it pinned, to the same ids or not. Answers whether the policy is now
- * pinned to these ids (and whether this call pinned it); false when it is pinned to others, lapsed or gone.
+ * once, one pins and the other finds it pinned, to the same ids or not. The one that pins records it and has
+ * its maker (and an organization's admins) told; the notice is queued before, and withdrawn by the others.
+ * Answers whether the policy is now pinned to these ids; false when it is pinned to others, lapsed or gone.
  */
 export async function pinPolicy(
+  creator: AccountDocument,
   policy: TrustedPublisherDocument,
   ids: { repositoryOwnerId: string; repositoryId: string },
-): Promise<{ matches: boolean; pinnedNow: boolean }> {
+  clientAddress: string,
+  log: Log,
+): Promise<boolean> {
   const now = clock.now();
+  const change = { at: now.toISOString(), clientAddress };
+  const notice = await policyNotice(policy, (reader) => trustedPublisherPinnedNotice(noticed(policy), ids, change, reader), log);
   let pinnedNow = false;
-  const updated = await updateDocumentFrom<TrustedPublisherDocument>(
-    'trustedPublishers',
-    policy,
-    (current) => {
-      pinnedNow = current.repositoryId === null && !hasLapsed(current, now.getTime());
-      if (!pinnedNow) return undefined;
-      const at = now.toISOString();
-      return { ...current, ...ids, pinnedAt: at, lapsesAt: null, lastUsedAt: at };
-    },
-    policy.creatorId,
+  const updated = await announced(
+    notice,
+    () =>
+      updateDocumentFrom<TrustedPublisherDocument>(
+        'trustedPublishers',
+        policy,
+        (current) => {
+          pinnedNow = current.repositoryId === null && !hasLapsed(current, now.getTime());
+          if (!pinnedNow) return undefined;
+          return { ...current, ...ids, pinnedAt: change.at, lapsesAt: null, lastUsedAt: change.at };
+        },
+        policy.creatorId,
+      ),
+    log,
+    () => pinnedNow,
   );
   const matches = updated !== undefined && updated.repositoryId === ids.repositoryId && updated.repositoryOwnerId === ids.repositoryOwnerId;
-  return { matches, pinnedNow: matches && pinnedNow };
+  if (matches && pinnedNow) await recordPolicyEvent('trusted_publisher_pinned', creator, policy, clientAddress, ids);
+  return matches;
 }
 
 /** Notes a pinned policy's use (one patch); false when the policy was removed meanwhile. */
@@ -354,33 +534,21 @@ export async function markUsed(policy: TrustedPublisherDocument): Promise<boolea
   }
 }
 
-/** Records that a policy was pinned by its first matching token, with the ids it is pinned to. */
-export const recordPinned = (
-  creator: AccountDocument,
-  policy: TrustedPublisherDocument,
-  ids: { repositoryOwnerId: string; repositoryId: string },
-  clientAddress: string,
-) => recordPolicyEvent('trusted_publisher_pinned', creator, policy, clientAddress, ids);
-
 /**
- * Removes the policies an account made and those it owns (account deletion; an organization support deletes
- * owns some): none makes a key again. Runs again without harm.
+ * Removes the policies an account made (with their slots) and those it owns (account deletion; an organization
+ * support deletes owns some): none makes a key again. Runs again without harm.
  */
 export async function deleteTrustedPublishersOf(accountId: string): Promise<void> {
   const { resources: owned } = await container('trustedPublishers')
-    .items.query<Pick<TrustedPublisherDocument, 'id' | 'creatorId'>>({
+    .items.query<Pick<PartitionDocument, 'id' | 'creatorId'>>({
       query: 'SELECT c.id, c.creatorId FROM c WHERE c.ownerId = @account',
       parameters: [{ name: '@account', value: accountId }],
     })
     .fetchAll();
-  const created = await policiesCreatedBy(accountId);
-  for (const policy of [...created, ...owned]) {
-    try {
-      await container('trustedPublishers').item(policy.id, policy.creatorId).delete();
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-    }
-  }
+  const created = await partitionOf(accountId);
+  // Another creator's slot is free once its policy is gone, and may be taken again meanwhile: it stays.
+  const ownedPolicies = owned.filter((document) => !document.id.startsWith(SLOT_PREFIX));
+  for (const document of [...created, ...ownedPolicies]) await deleteIfThere(document);
 }
 
 /**

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { HttpRequest } from '@azure/functions';
 import { z } from 'zod';
 import { clock } from '../shared/clock';
+import type { Log } from '../shared/log';
 import { Problem } from '../shared/problems';
 import { enforceRateLimit, type RateLimit } from '../shared/rateLimits';
 import { container, isConflict } from '../shared/storage/cosmos';
@@ -11,7 +12,7 @@ import { usernameField } from '../accounts/names';
 import { createTrustedPublishingKey, revokeTrustedPublishingKeys, type KeyRefusals } from '../packages/apiKeys';
 import { roleOf, type OrganizationDocument } from '../organizations/organization';
 import { CLOCK_TOLERANCE_SECONDS, verifyWorkflowToken, type WorkflowRun } from './githubToken';
-import { currentPolicy, hasLapsed, markUsed, pinPolicy, policiesCreatedBy, recordPinned, type TrustedPublisherDocument } from './policies';
+import { currentPolicy, hasLapsed, markUsed, pinPolicy, policiesCreatedBy, type TrustedPublisherDocument } from './policies';
 
 /**
  * `POST /api/v2/token`, NuGet.org's token API: a GitHub Actions workflow run trades its OIDC token for a
@@ -129,11 +130,12 @@ async function spend(run: WorkflowRun, policy: TrustedPublisherDocument): Promis
 /**
  * Trades a workflow run's OIDC token for a key: verifies the token; finds, among the policies `username`
  * made (oldest first), one that trusts the run; checks the accounts; spends the token; pins the policy on
- * its first use; makes the key (scope package:push, glob `*`, the policy's owner, 15 minutes), recorded in
+ * its first use (which its maker, and an organization's admins, are told of); makes the key (scope
+ * package:push, glob `*`, the policy's owner, 15 minutes), recorded in
  * the creator's log and the owning organization's trail; and checks once the key exists that the policy was
  * not removed meanwhile.
  */
-export async function exchangeToken(token: string, input: z.infer<typeof tokenRequestBody>, clientAddress: string) {
+export async function exchangeToken(token: string, input: z.infer<typeof tokenRequestBody>, clientAddress: string, log: Log) {
   await enforceRateLimit(EXCHANGES_PER_CLIENT, clientAddress);
   const run = await verifyWorkflowToken(token);
   const creator = await accountHolding({ kind: 'username', name: input.username });
@@ -146,9 +148,8 @@ export async function exchangeToken(token: string, input: z.infer<typeof tokenRe
   await spend(run, policy);
   const ids = { repositoryOwnerId: run.repositoryOwnerId, repositoryId: run.facts.repositoryId };
   // A policy pinned to other ids at the same moment (a repository made again under the name) never matched.
-  const { matches, pinnedNow } = policy.repositoryId === null ? await pinPolicy(policy, ids) : { matches: await markUsed(policy), pinnedNow: false };
+  const matches = policy.repositoryId === null ? await pinPolicy(creator, policy, ids, clientAddress, log) : await markUsed(policy);
   if (!matches) throw noMatchingPolicy(input.username);
-  if (pinnedNow) await recordPinned(creator, policy, ids, clientAddress);
 
   const { secret, expiresAt } = await createTrustedPublishingKey(
     creator,

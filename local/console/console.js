@@ -175,16 +175,21 @@ async function main() {
   });
 
   $('sign-out-everywhere').addEventListener('click', () => run(async () => {
-    await api('POST', '/auth/sign-out-everywhere');
+    // A session that has ended already (401) needs no ending: sign out of Microsoft all the same.
+    await api('POST', '/auth/sign-out-everywhere').catch((error) => {
+      if (error.problem?.status !== 401) throw error;
+    });
     sessionStorage.removeItem(SESSION_KEY);
-    // Forget the Microsoft sign-in in this browser too, without leaving the page.
-    await msalApp.clearCache();
-    show('signed-out');
+    // End the Microsoft sign-in too (MSAL forgets its tokens, the identity its session), then come back here
+    // (postLogoutRedirectUri), where handleRedirectPromise finishes the sign-out.
+    await msalApp.logoutRedirect({ account: msalApp.getAllAccounts()[0] });
   }));
 
   let leaving = false;
   await run(async () => {
-    // Back from the sign-in page: MSAL redeems the code (PKCE) and checks state and nonce.
+    // On every page load, before any other MSAL call: back from the sign-in page MSAL redeems the code (PKCE) and
+    // checks state and nonce; back from signing out it ends that interaction (or the next sign-in would fail with
+    // interaction_in_progress); otherwise it answers null.
     const result = await msalApp.handleRedirectPromise();
     if (result) {
       sessionStorage.removeItem(SESSION_KEY);

@@ -16,7 +16,7 @@
  *   GET  /{tenant}/discovery/v2.0/keys, /{tenant}/discovery/keys
  *   GET  /{tenant}/oauth2/v2.0/authorize   (then the sign-in page at /sign-in/{uid})
  *   POST /{tenant}/oauth2/v2.0/token
- *   GET  /{tenant}/oauth2/v2.0/logout
+ *   GET  /{tenant}/oauth2/v2.0/logout      (also POST; ends the sign-in session, then back to post_logout_redirect_uri)
  */
 import { randomBytes } from 'node:crypto';
 import type * as http from 'node:http';
@@ -33,6 +33,7 @@ import {
   PERSONAL_ACCOUNT_TENANT,
   personFor,
   signRs256,
+  verifyIdTokenHint,
   type MicrosoftPerson,
 } from './microsoftTokens';
 import { signInPage, type SignInChoice } from './signInPage';
@@ -49,7 +50,10 @@ export interface DevelopmentIdentity {
   handle: http.RequestListener;
   /** The base URL it is served under (the login host); issuers are `${url}/${tid}/v2.0`. Call before serving. */
   setLoginHost(url: string): void;
-  /** Origins whose pages may sign in (any redirect URI on them) and redeem codes from a browser (CORS). */
+  /**
+   * Origins whose pages may sign in (any redirect URI on them), redeem codes from a browser (CORS) and be
+   * returned to after signing out (any post_logout_redirect_uri on them).
+   */
   allowOrigins(origins: string[]): void;
   /**
    * A shortcut for scripts: `POST { email, name?, accountType?, twoStep? }` answers `{ idToken, mfaToken? }`,
@@ -149,14 +153,31 @@ export function createDevelopmentIdentity(options: DevelopmentIdentityOptions): 
       clientBasedCORS: (_ctx: unknown, origin: string) => allowedOrigins.has(origin),
       cookies: { keys: [randomBytes(32).toString('base64url')] },
       jwks: { keys: [{ ...signingKey.privateKey.export({ format: 'jwk' }), kid: signingKey.kid, use: 'sig', alg: 'RS256' }] },
-      features: { devInteractions: { enabled: false }, rpInitiatedLogout: { enabled: true } },
+      features: {
+        devInteractions: { enabled: false },
+        rpInitiatedLogout: {
+          enabled: true,
+          // Microsoft asks nothing when one person is signed in: the page confirms the sign-out at once.
+          logoutSource: (ctx: OidcContext, form: string) => {
+            ctx.body = signInPage.signingOut(form);
+          },
+          // Where a sign-out without a post_logout_redirect_uri ends, as on Microsoft's.
+          postLogoutSuccessSource: (ctx: OidcContext) => {
+            ctx.type = 'html';
+            ctx.body = signInPage.signedOut();
+          },
+        },
+      },
       renderError: (ctx: OidcContext, out: Record<string, string>) => {
         ctx.type = 'html';
-        ctx.body = signInPage.error(out);
+        ctx.body = signInPage.error(out, ctx.oidc?.route?.startsWith('end_session') ? 'Sign-out' : 'Sign-in');
       },
     });
     provider.Client.prototype.redirectUriAllowed = (uri: string) => URL.canParse(uri) && allowedOrigins.has(new URL(uri).origin);
     provider.Client.prototype.postLogoutRedirectUriAllowed = provider.Client.prototype.redirectUriAllowed;
+    // oidc-provider would check an id_token_hint against its own single issuer, and so refuse every ID token here:
+    // they are minted by ./microsoftTokens, each with the issuer of the person's tenant, as Microsoft's are.
+    provider.IdToken.validate = async (token, client) => verifyIdTokenHint(token, signingKey, { loginHost, clientId: client.clientId });
 
     // Microsoft's authorization response carries client_info and no iss.
     provider.on('authorization.success', (ctx: OidcContext, out: Record<string, unknown>) => {
@@ -275,6 +296,7 @@ export function createDevelopmentIdentity(options: DevelopmentIdentityOptions): 
       send(res, 200, 'application/json; charset=utf-8', JSON.stringify(keySet(signingKey)), PUBLIC_CORS);
     } else if ((match = PROTOCOL_PATH.exec(pathname))) {
       if (match[3] === 'authorize') url.searchParams.set(AUTHORITY_TENANT, match[1].toLowerCase());
+      if (match[3] === 'logout') await asLogoutOfTheApp(req, url.searchParams);
       req.url = `${match[2]}${url.search}`;
       (await oidc()).listener(req, res);
     } else if (PROVIDER_PATH.test(pathname)) {
@@ -284,6 +306,20 @@ export function createDevelopmentIdentity(options: DevelopmentIdentityOptions): 
     } else {
       send(res, 404, 'application/json; charset=utf-8', JSON.stringify({ error: 'not_found', error_description: `No route for ${req.method} ${pathname}.` }));
     }
+  }
+
+  /**
+   * A logout request as oidc-provider must see it to honour its post_logout_redirect_uri, which it checks only for
+   * a known client. MSAL sends neither client_id nor id_token_hint, and Microsoft checks the URI against the app
+   * the browser signed in to: this identity has one app. Microsoft takes the parameters by GET or POST alike;
+   * they reach oidc-provider in the query of a GET, where it reads the same ones.
+   */
+  async function asLogoutOfTheApp(req: http.IncomingMessage, query: URLSearchParams): Promise<void> {
+    if (req.method === 'POST') {
+      for (const [name, value] of await readForm(req)) query.append(name, value);
+      req.method = 'GET';
+    }
+    if (!query.has('client_id') && !query.has('id_token_hint')) query.set('client_id', options.clientId);
   }
 
   async function mintForScripts(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -399,6 +435,7 @@ interface OidcGrant {
 
 interface OidcProvider {
   Client: { prototype: { redirectUriAllowed(uri: string): boolean; postLogoutRedirectUriAllowed(uri: string): boolean } };
+  IdToken: { validate(token: string, client: { clientId: string }): Promise<unknown> };
   on(event: 'authorization.success', listener: (ctx: OidcContext, out: Record<string, unknown>) => void): void;
   use(middleware: (ctx: OidcContext, next: () => Promise<void>) => Promise<void>): void;
   callback(): http.RequestListener;

@@ -54,6 +54,19 @@ export function signRs256(claims: Record<string, unknown>, key: SigningKey): str
   return jwt.sign(claims, key.privateKey, { algorithm: 'RS256', keyid: key.kid, noTimestamp, header: { typ: 'JWT', alg: 'RS256' } });
 }
 
+/**
+ * The claims of `token` if it is an ID token `key` signed for `clientId` and issued by the tenant it names
+ * (`{loginHost}/{tid}/v2.0`: Microsoft's issuers are per tenant); throws otherwise. An expired token passes, as
+ * an `id_token_hint` may be one (OpenID Connect RP-Initiated Logout 1.0, section 2).
+ */
+export function verifyIdTokenHint(token: string, key: SigningKey, expected: { loginHost: string; clientId: string }): jwt.JwtPayload {
+  const claims = jwt.verify(token, key.publicKey, { algorithms: ['RS256'], audience: expected.clientId, ignoreExpiration: true });
+  if (typeof claims !== 'object' || typeof claims.tid !== 'string' || !GUID.test(claims.tid) || claims.iss !== `${expected.loginHost}/${claims.tid}/v2.0`) {
+    throw new Error(`the ID token was not issued by a tenant of ${expected.loginHost}`);
+  }
+  return claims;
+}
+
 /** A Microsoft account as its tokens describe it. */
 export interface MicrosoftPerson {
   tid: string;

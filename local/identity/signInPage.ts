@@ -1,6 +1,7 @@
 /**
- * The development identity's sign-in page: instead of a password, the developer says who signs in and how
- * (a personal or a work account, with or without two-step sign-in), which is what decides the tokens.
+ * The development identity's pages. Its sign-in page: instead of a password, the developer says who signs in and
+ * how (a personal or a work account, with or without two-step sign-in), which is what decides the tokens. Then
+ * the step of a sign-out, where it ends without a redirect, and errors.
  */
 import { GUID, PERSONAL_ACCOUNT_TENANT } from './microsoftTokens';
 
@@ -73,7 +74,7 @@ ${error ? `<p class="error" role="alert">${escape(error)}</p>` : ''}
   <p class="note">${
     context.mfaRequested
       ? 'The app asked for two-step verification (acr_values=urn:microsoft:policies:mfa): a personal account\'s ID token shows it in <code>acr</code>.'
-      : 'The app did not ask for two-step verification (acr_values): a personal account\'s ID token will not show it.'
+      : 'The app did not ask for two-step verification (acr_values): a personal account\'s ID token will not show it, and the account service refuses it (mfa_required).'
   } A work account's ID token never shows it; its v1.0 access tokens do, in <code>amr</code>.</p>
   </fieldset>
   ${kinds.includes('work') ? '<label><input type="checkbox" name="emailVerified" value="true"> Work account: the tenant vouches for the email address (<code>xms_edov</code>)</label>' : ''}
@@ -94,10 +95,33 @@ ${error ? `<p class="error" role="alert">${escape(error)}</p>` : ''}
     return { email, name, accountType, twoStep: form.get('twoStep') !== 'off', emailVerified: accountType === 'work' && form.get('emailVerified') === 'true' };
   },
 
-  error(out: Record<string, string>): string {
+  /**
+   * The step between a logout request and its end: oidc-provider's form (id `op.logoutForm`), submitted at once
+   * with `logout=yes`, which ends the whole sign-in session as Microsoft's sign-out does.
+   */
+  signingOut(form: string): string {
     return page(
-      'Sign-in error: development identity',
-      `<h1>Sign-in failed</h1><p class="error" role="alert">${escape(out.error ?? 'error')}: ${escape(out.error_description ?? '')}</p>`,
+      'Signing out: development identity',
+      `<h1>Signing out</h1>
+${form}
+<input type="hidden" form="op.logoutForm" name="logout" value="yes">
+<noscript><button type="submit" form="op.logoutForm">Sign out</button></noscript>
+<script>document.getElementById('op.logoutForm').submit();</script>`,
+    );
+  },
+
+  /** Where a sign-out without a post_logout_redirect_uri ends: Microsoft's words. */
+  signedOut(): string {
+    return page(
+      'Signed out: development identity',
+      '<h1>You signed out of your account</h1><p>It\'s a good idea to close all browser windows.</p>',
+    );
+  },
+
+  error(out: Record<string, string>, action: 'Sign-in' | 'Sign-out'): string {
+    return page(
+      `${action} error: development identity`,
+      `<h1>${action} failed</h1><p class="error" role="alert">${escape(out.error ?? 'error')}: ${escape(out.error_description ?? '')}</p>`,
     );
   },
 };

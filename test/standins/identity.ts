@@ -65,6 +65,12 @@ export interface IdentityStandIn {
   mint(claims?: PersonClaims & Record<string, unknown>, options?: MintOptions): string;
   /** A v1.0 access token for `options.audience`, requested by `clientId`, shaped and overridden the same way. */
   mintAccessToken(claims: PersonClaims & Record<string, unknown>, options: AccessTokenMintOptions): string;
+  /**
+   * A new tenant the platform knows, as an attacker can learn real tenants' ids (each domain's discovery
+   * document names its tenant). Minting a token signed with the platform's key also makes its tenant known;
+   * the key sets of any other tenant answer as Microsoft's do for one that does not exist.
+   */
+  createTenant(): string;
   /** Replaces the signing key with one under a new kid; the key sets then list only the new key. */
   rotateKeys(): void;
   /** While down, the key sets answer 503. */
@@ -75,6 +81,7 @@ export interface IdentityStandIn {
 // Matched at the end of the path so the stand-in also works mounted under another server's prefix. Besides
 // tenant GUIDs the real platform serves the same keys under these aliases, at the v2.0 and the v1.0 path.
 const KEYS_PATH = /\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|common|organizations|consumers)\/discovery\/(v2\.0\/)?keys$/i;
+const ALIASES = ['common', 'organizations', 'consumers'];
 
 const DEFAULT_EMAIL = 'someone@example.com';
 const PERSON_CLAIMS = ['email', 'oid', 'tid', 'name'];
@@ -86,6 +93,7 @@ export function createIdentityStandIn(options: IdentityStandInOptions): Identity
   let loginHost: string | undefined;
   let down = false;
   let jwksRequests = 0;
+  const tenants = new Set([PERSONAL_ACCOUNT_TENANT]);
 
   function personOf(claims: PersonClaims): MicrosoftPerson {
     const kind = claims.tid === undefined || claims.tid === PERSONAL_ACCOUNT_TENANT ? 'personal' : 'work';
@@ -102,6 +110,9 @@ export function createIdentityStandIn(options: IdentityStandInOptions): Identity
     for (const [name, value] of Object.entries(claims)) {
       if (value === undefined) delete claims[name];
     }
+    // Only a tenant that exists gets tokens the platform signed; a forger's naming one makes it no tenant.
+    const forged = signing.signWith === 'foreign' || (signing.algorithm ?? 'RS256') !== 'RS256';
+    if (!forged && typeof claims.tid === 'string') tenants.add(claims.tid.toLowerCase());
     return sign(claims, signing.signWith === 'foreign' ? foreign : current, current.kid, signing.algorithm);
   }
 
@@ -132,8 +143,10 @@ export function createIdentityStandIn(options: IdentityStandInOptions): Identity
       return;
     }
     jwksRequests++;
+    const tenant = KEYS_PATH.exec(pathname)![1].toLowerCase();
     if (down) sendJson(res, 503, { error: 'temporarily_unavailable' });
-    else sendJson(res, 200, keySet(current));
+    else if (ALIASES.includes(tenant) || tenants.has(tenant)) sendJson(res, 200, keySet(current));
+    else sendJson(res, 400, tenantNotFound(tenant, loginHost ?? ''));
   }
 
   return {
@@ -143,6 +156,11 @@ export function createIdentityStandIn(options: IdentityStandInOptions): Identity
     },
     mint,
     mintAccessToken,
+    createTenant() {
+      const tid = crypto.randomUUID();
+      tenants.add(tid);
+      return tid;
+    },
     rotateKeys() {
       current = newSigningKey();
     },
@@ -152,6 +170,31 @@ export function createIdentityStandIn(options: IdentityStandInOptions): Identity
     get jwksRequests() {
       return jwksRequests;
     },
+  };
+}
+
+/**
+ * What the platform answers for a tenant that does not exist: 400 and its error JSON (AADSTS90002), as MSAL and
+ * azure-cli users report it for a GUID no tenant has (Azure/azure-cli#22145, #24376: `{"error":"invalid_tenant",
+ * "error_description":"AADSTS90002: Tenant '…' not found. …","error_codes":[90002],…}`; mvertopoulos/vue-msal#24
+ * shows the status, 400 Bad Request). Those reports are of the tenant's discovery document; its key sets answer
+ * from the same tenant lookup.
+ */
+function tenantNotFound(tenant: string, loginHost: string): Record<string, unknown> {
+  const timestamp = new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  const traceId = crypto.randomUUID();
+  const correlationId = crypto.randomUUID();
+  return {
+    error: 'invalid_tenant',
+    error_description:
+      `AADSTS90002: Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. ` +
+      'Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant.' +
+      `\r\nTrace ID: ${traceId}\r\nCorrelation ID: ${correlationId}\r\nTimestamp: ${timestamp}`,
+    error_codes: [90002],
+    timestamp,
+    trace_id: traceId,
+    correlation_id: correlationId,
+    error_uri: `${loginHost}/error?code=90002`,
   };
 }
 

@@ -30,14 +30,18 @@ export async function nextEmailTo(
 /** How many emails `address` has had so far: the `seen` of `nextEmailTo`. */
 export const emailCount = (service: TestService, address: string): number => emailsTo(service, address).length;
 
-/** Confirms an account's registration email, as its owner following the link would. */
-export async function confirmRegistrationEmail(service: TestService, member: Pick<Member, 'person'>): Promise<void> {
-  const email = await waitFor(() => emailsTo(service, member.person.email).find((e) => e.subject === 'Confirm your email address'), {
-    what: `the confirmation email to ${member.person.email}`,
+/** Follows the confirmation link emailed to `address` under `subject`, as whoever reads that mailbox would. */
+async function followConfirmationLink(service: TestService, address: string, subject: string): Promise<void> {
+  const email = await waitFor(() => emailsTo(service, address).find((e) => e.subject === subject), {
+    what: `the confirmation email to ${address}`,
   });
   const confirmed = await service.call('POST', '/api/auth/confirm-email', { body: { token: tokenIn(email.links[0]) } });
-  if (confirmed.status !== 200) throw new Error(`confirming ${member.person.email} failed: ${confirmed.status} ${confirmed.text}`);
+  if (confirmed.status !== 200) throw new Error(`confirming ${address} failed: ${confirmed.status} ${confirmed.text}`);
 }
+
+/** Confirms an account's registration email, as its owner following the link would. */
+export const confirmRegistrationEmail = (service: TestService, member: Pick<Member, 'person'>): Promise<void> =>
+  followConfirmationLink(service, member.person.email, 'Confirm your email address');
 
 /** A registered individual account whose email is confirmed: what creating or joining an organization takes. */
 export async function confirmedUser(service: TestService, person: Person = newPerson(), username = uniqueName()): Promise<Member> {
@@ -69,6 +73,22 @@ export async function createOrganization(
   const response = await service.call('POST', '/api/organizations', { token: admin.sessionToken, body: { name, emailAddress } });
   if (response.status !== 201) throw new Error(`creating ${name} failed: ${response.status} ${response.text}`);
   return { name, emailAddress, view: response.body };
+}
+
+/** Confirms an organization's address, as its admins following the link emailed to it would. */
+export const confirmOrganizationEmail = (service: TestService, organization: Pick<CreatedOrganization, 'name' | 'emailAddress'>): Promise<void> =>
+  followConfirmationLink(service, organization.emailAddress, `Confirm the email address of ${organization.name}`);
+
+/** An organization created as `createOrganization` does, whose address is confirmed: what an invitation to own a package takes. */
+export async function confirmedOrganization(
+  service: TestService,
+  admin: Pick<Member, 'sessionToken'>,
+  name?: string,
+  emailAddress?: string,
+): Promise<CreatedOrganization> {
+  const organization = await createOrganization(service, admin, name, emailAddress);
+  await confirmOrganizationEmail(service, organization);
+  return organization;
 }
 
 export const invitationSubject = (organization: string) => `Join the organization ${organization}`;

@@ -9,7 +9,9 @@ import { createGitHubActionsStandIn, type GitHubActionsStandIn } from '../standi
 import { listenOnLoopback, type LoopbackServer } from '../../local/standins/listen';
 import {
   acceptInvitation,
+  confirmedOrganization,
   confirmedUser,
+  confirmOrganizationEmail,
   confirmRegistrationEmail,
   createOrganization,
   emailCount,
@@ -309,6 +311,8 @@ const HELPERS = {
   confirmedUser,
   unconfirmedUser,
   createOrganization,
+  confirmOrganizationEmail,
+  confirmedOrganization,
   invite,
   acceptInvitation,
   inviteAndAccept,

@@ -8,6 +8,4 @@ export const RATE_LIMITS = {
   signInAssistancePerUser: { name: 'sign-in-assistance:user', max: 10, windowSeconds: 60 * 60 },
   passwordSignInPerClient: { name: 'password-sign-in:client', max: 60, windowSeconds: 15 * 60 },
   passwordSignInPerUser: { name: 'password-sign-in:user', max: 40, windowSeconds: 15 * 60 },
-  resendConfirmationPerAccount: { name: 'resend-confirmation:account', max: 5, windowSeconds: 60 * 60 },
-  resendConfirmationPerAddress: { name: 'resend-confirmation:address', max: 5, windowSeconds: 60 * 60 },
 } as const satisfies Record<string, RateLimit>;

@@ -13,6 +13,7 @@ import { withMinimumDuration } from './timing';
 import { findToken, issueToken, spendToken, tokenField, type TokenDocument } from '../../shared/tokens';
 import {
   accountView,
+  hasTrustedAddress,
   lockedBySupport,
   readAccount,
   toAccountView,
@@ -76,7 +77,7 @@ async function queueInBackground(message: EmailMessage, account: AccountDocument
  * registration, say) could belong to someone else, who would take the account over with a reset link.
  */
 function isConfirmedAddressOf(account: AccountDocument | undefined, emailAddress: string): account is AccountDocument {
-  return account?.kind === 'user' && !account.deletedAt && account.emailConfirmed && normaliseEmail(account.emailAddress) === normaliseEmail(emailAddress);
+  return account?.kind === 'user' && !account.deletedAt && hasTrustedAddress(account) && normaliseEmail(account.emailAddress) === normaliseEmail(emailAddress);
 }
 
 export async function forgotPassword(emailAddress: string, clientAddress: string, log: Log): Promise<void> {
@@ -152,19 +153,31 @@ function accountLocked(lockedUntil: string): Problem {
   );
 }
 
-async function recordFailedSignIn(account: AccountDocument, clientAddress: string): Promise<void> {
-  const updated = await updateAccount(account.id, (current) => {
+const lockedNow = (account: AccountDocument): account is AccountDocument & { lockedUntil: string } =>
+  Boolean(account.lockedUntil) && Date.parse(account.lockedUntil!) > clock.now().getTime();
+
+/**
+ * Counts the attempt as a failure on the account's document before the password is checked, and refuses it
+ * there while the account is locked: the lock is decided by the write itself, so of many guesses at once none
+ * past the tenth is checked. Answers until when this attempt locked the account, if it did.
+ */
+async function countAttempt(account: AccountDocument): Promise<string | undefined> {
+  let locksUntil: string | undefined;
+  await updateAccount(account.id, (current) => {
+    if (lockedNow(current)) throw accountLocked(current.lockedUntil);
     const failedPasswordAttempts = (current.failedPasswordAttempts ?? 0) + 1;
-    const locks = failedPasswordAttempts % FAILURES_PER_LOCK === 0;
-    const lockedUntil = locks
-      ? new Date(clock.now().getTime() + lockMinutes(failedPasswordAttempts) * 60 * 1000).toISOString()
-      : current.lockedUntil;
-    return { ...current, failedPasswordAttempts, lockedUntil };
+    locksUntil =
+      failedPasswordAttempts % FAILURES_PER_LOCK === 0
+        ? new Date(clock.now().getTime() + lockMinutes(failedPasswordAttempts) * 60 * 1000).toISOString()
+        : undefined;
+    return { ...current, failedPasswordAttempts, lockedUntil: locksUntil ?? current.lockedUntil };
   });
+  return locksUntil;
+}
+
+async function recordFailedSignIn(account: AccountDocument, locksUntil: string | undefined, clientAddress: string): Promise<void> {
   await recordAudit(account.id, 'sign_in_failed', clientAddress, { method: 'password' });
-  if (updated?.lockedUntil && updated.lockedUntil !== account.lockedUntil) {
-    await recordAudit(account.id, 'account_locked', clientAddress, { until: updated.lockedUntil });
-  }
+  if (locksUntil) await recordAudit(account.id, 'account_locked', clientAddress, { until: locksUntil });
 }
 
 /**
@@ -179,21 +192,21 @@ export async function signInWithPassword(
   await enforceRateLimit(RATE_LIMITS.passwordSignInPerClient, clientAddress);
   await enforceRateLimit(RATE_LIMITS.passwordSignInPerUser, normaliseName(username));
   const account = await userNamed(username);
-  if (account?.lockedUntil && Date.parse(account.lockedUntil) > clock.now().getTime()) throw accountLocked(account.lockedUntil);
+  // Locked already: refused without a write. Otherwise the attempt is counted before the password is checked.
+  if (account && lockedNow(account)) throw accountLocked(account.lockedUntil);
+  const locksUntil = account ? await countAttempt(account) : undefined;
   const matches = await verifyPassword(account?.passwordHash ?? null, password);
   if (!account || !matches) {
-    if (account) await recordFailedSignIn(account, clientAddress);
+    if (account) await recordFailedSignIn(account, locksUntil, clientAddress);
     throw new Problem('invalid_credentials', 'The username or password is not correct.');
   }
+  // The right password clears the count, this attempt's too, and any lock it set.
+  const current = (await updateAccount(account.id, (a) => ({ ...a, failedPasswordAttempts: 0, lockedUntil: null }))) ?? account;
   // Only once the password is right: a wrong one answers alike for every account.
-  if (account.lock) {
+  if (current.lock) {
     await recordAudit(account.id, 'sign_in_failed', clientAddress, { method: 'password', reason: 'locked_by_support' });
     throw lockedBySupport();
   }
-  const current =
-    account.failedPasswordAttempts || account.lockedUntil
-      ? ((await updateAccount(account.id, (a) => ({ ...a, failedPasswordAttempts: 0, lockedUntil: null }))) ?? account)
-      : account;
   await recordAudit(account.id, 'signed_in', clientAddress, { method: 'password' });
   return { status: 'password_login_discontinued', sessionToken: issueSessionToken(current, 'recovery'), account: toAccountView(current) };
 }

@@ -385,11 +385,11 @@ export function transformRejectedNotice(account: string, admin: string, change: 
   };
 }
 
-export function packageOwnerAddedNotice(packageId: string, owner: string, invitedBy: string | undefined, change: ChangeMade): NoticeContent {
+export function packageOwnerAddedNotice(packageId: string, owner: string, invitedBy: string, change: ChangeMade): NoticeContent {
   return {
     subject: `${owner} is now an owner of ${packageId}`,
     paragraphs: [
-      `${owner} accepted ${invitedBy ? `the invitation ${invitedBy} sent` : 'an invitation'} and became an owner of the package ${packageId} at ${readableTime(change.at)}.`,
+      `${owner} accepted the invitation ${invitedBy} sent and became an owner of the package ${packageId} at ${readableTime(change.at)}.`,
       `If you did not expect this, an owner of ${packageId} can remove it on the package's owners page.`,
     ],
   };
@@ -427,13 +427,109 @@ export function ownerInvitationDeclinedNotice(packageId: string, invitee: string
   };
 }
 
-export function ownerInvitationWithdrawnNotice(packageId: string, invitee: string, by: string, change: ChangeMade): NoticeContent {
+/**
+ * Withdrawn `by` someone who manages the package, or because its sender no longer does (`senderLeft`: no longer
+ * an owner, or no longer an admin of the organization it sent it for).
+ */
+export function ownerInvitationWithdrawnNotice(
+  packageId: string,
+  invitee: string,
+  withdrawal: { by: string } | { senderLeft: string },
+  change: ChangeMade,
+): NoticeContent {
+  const when = readableTime(change.at);
+  const what =
+    'by' in withdrawal
+      ? `${withdrawal.by} withdrew the invitation for ${invitee} to become an owner of the package ${packageId}, at ${when}.`
+      : `The invitation ${withdrawal.senderLeft} sent for ${invitee} to become an owner of the package ${packageId} was withdrawn at ${when}: ${withdrawal.senderLeft} no longer manages the package.`;
   return {
     subject: `Invitation to own ${packageId} withdrawn`,
     paragraphs: [
-      `${by} withdrew the invitation for ${invitee} to become an owner of the package ${packageId}, at ${readableTime(change.at)}. Its link no longer works.`,
+      `${what} Its link no longer works.`,
       'Nothing needs doing. If you expected to become an owner, ask the owners of the package to invite you again.',
     ],
+  };
+}
+
+/** A trusted publishing policy as its notices name it. */
+export interface NoticedPolicy {
+  id: string;
+  /** The username of the account that made it. */
+  creator: string;
+  /** Whose packages the keys it makes push: its maker, or an organization. */
+  owner: string;
+  repositoryOwner: string;
+  repository: string;
+  workflowFile: string;
+  environment: string | null;
+}
+
+/**
+ * Who a policy's notice is written for: its maker (standing rights to publish for its account are its security),
+ * or the admins of the organization the policy makes keys for (its maker aside, who has its own).
+ */
+export type PolicyReader = 'maker' | 'admins';
+
+/** A change to a policy: who made it and when, and where from when it is told to the maker who made it. */
+export interface PolicyChange extends ChangeMade {
+  by: string;
+}
+
+const trustedWorkflow = (policy: NoticedPolicy) =>
+  `the workflow ${policy.workflowFile} of the GitHub repository ${policy.repositoryOwner}/${policy.repository}` +
+  (policy.environment === null ? ' (in any deployment environment)' : ` (in the deployment environment '${oneLine(policy.environment)}')`);
+
+const policySubject = (policy: NoticedPolicy, what: string) => `Trusted publishing policy ${what}: ${policy.repositoryOwner}/${policy.repository}, ${policy.workflowFile}`;
+
+/** Where the reader removes a policy: the maker its own, an admin those of the organization. */
+const removeThePolicy = (policy: NoticedPolicy, reader: PolicyReader) =>
+  `remove the policy at once in your account settings (${settingsPage()})${reader === 'admins' ? `, which list the policies made for ${policy.owner}` : ''}`;
+
+/** The admins learn why they are told; the maker's notice says so in its last line. */
+const forReader = (policy: NoticedPolicy, reader: PolicyReader, paragraphs: string[]) =>
+  reader === 'admins' ? [...paragraphs, `You get this as an admin of ${policy.owner}.`] : paragraphs;
+
+/** The address is told only to the maker, and only of its own change: an admin's or a member's stays theirs. */
+const madeFrom = (reader: PolicyReader, change: ChangeMade) => (reader === 'maker' ? fromAddress(change.clientAddress) : '');
+
+export function trustedPublisherAddedNotice(policy: NoticedPolicy, change: PolicyChange, reader: PolicyReader): NoticeContent {
+  return {
+    subject: policySubject(policy, 'added'),
+    paragraphs: forReader(policy, reader, [
+      `${change.by} added a trusted publishing policy (id ${policy.id}) at ${readableTime(change.at)}${madeFrom(reader, change)}: runs of ${trustedWorkflow(policy)} can now get API keys that push any package of ${policy.owner}, each key for 15 minutes. Unused, the policy lapses in 7 days; the first run that uses it pins it to that repository.`,
+      reader === 'maker'
+        ? `If you did not add it, ${removeThePolicy(policy, reader)}. ${notYouSignedIn}`
+        : `If you did not expect it, ask ${change.by}, and if it should not be there, ${removeThePolicy(policy, reader)}.`,
+    ]),
+  };
+}
+
+export function trustedPublisherRemovedNotice(policy: NoticedPolicy, change: PolicyChange, reader: PolicyReader): NoticeContent {
+  const byMaker = change.by === policy.creator;
+  return {
+    subject: policySubject(policy, 'removed'),
+    paragraphs: forReader(policy, reader, [
+      `${change.by} removed the trusted publishing policy (id ${policy.id}${byMaker ? '' : `, made by ${policy.creator}`}) at ${readableTime(change.at)}${madeFrom(reader, change)}. Runs of ${trustedWorkflow(policy)} get no more API keys for ${policy.owner}, and the keys it gave out no longer work.`,
+      reader === 'maker' && byMaker
+        ? `If you did not remove it, ${someoneElseSignsIn}`
+        : `If you did not expect this, ask ${change.by}, or contact support. To publish from the workflow again, add the policy again.`,
+    ]),
+  };
+}
+
+/** The first run that fully matched a policy pinned it to its repository's and that repository owner's GitHub ids. */
+export function trustedPublisherPinnedNotice(
+  policy: NoticedPolicy,
+  pinnedTo: { repositoryId: string; repositoryOwnerId: string },
+  change: ChangeMade,
+  reader: PolicyReader,
+): NoticeContent {
+  return {
+    subject: policySubject(policy, 'first used'),
+    paragraphs: forReader(policy, reader, [
+      `The trusted publishing policy (id ${policy.id}, made by ${policy.creator}) was used for the first time at ${readableTime(change.at)}${madeFrom(reader, change)}: a run of ${trustedWorkflow(policy)} used it to ask for an API key that pushes any package of ${policy.owner}. The policy is now pinned to that repository (GitHub repository id ${pinnedTo.repositoryId}, owner id ${pinnedTo.repositoryOwnerId}): only its runs get keys, never those of a repository made again under the same name.`,
+      `If you did not expect that workflow to publish now, ${removeThePolicy(policy, reader)}, then check the latest versions of the packages of ${policy.owner}: unlist any that was not meant to be published, and contact support.`,
+    ]),
   };
 }
 

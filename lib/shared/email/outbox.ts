@@ -22,6 +22,8 @@ export interface EmailCause {
 export interface NoticeAudience {
   accountIds: string[];
   gate: NoticeGate;
+  /** Accounts told of the change by a notice of their own, so not by this one (an organization's admin among them). */
+  exceptAccountIds?: string[];
 }
 
 /** A person a notice is delivered to. */

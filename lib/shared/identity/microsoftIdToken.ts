@@ -1,10 +1,11 @@
-import type { JwtHeader, JwtPayload } from 'jsonwebtoken';
+import type { JwtPayload } from 'jsonwebtoken';
 import { z } from 'zod';
 import { clock, secondsSinceEpoch } from '../clock';
 import { jwt } from '../jwt';
 import { Problem } from '../problems';
 import { PERSONAL_MICROSOFT_ACCOUNT_TENANT, settings } from '../settings';
-import { signingKey } from './jwks';
+import { verifyWithSigningKey } from './jwks';
+import { decodeUnverified, isRs256WithKid, lifetimeFault, type UnverifiedToken } from './unverifiedToken';
 
 /** What was checked to know the person signed in with a second factor (the account view's `twoFactor`). */
 export type TwoFactorCheck = 'verified' | 'tenant_policy';
@@ -47,42 +48,41 @@ const invalid = (detail: string) => new Problem('invalid_id_token', detail);
 const microsoftUnavailable = () =>
   new Problem('identity_provider_unavailable', 'Microsoft sign-in cannot be checked right now. Try again in a few minutes.', { 'Retry-After': '30' });
 
-/** The header and claims of a token, before its signature is checked; undefined for what is no JWT. */
-function decode(token: string): { header: JwtHeader; payload: JwtPayload } | undefined {
-  const decoded = jwt.decode(token, { complete: true });
-  return decoded && typeof decoded.payload === 'object' ? { header: decoded.header, payload: decoded.payload } : undefined;
-}
-
 /**
- * Verifies an RS256 token against the key its `kid` names in the key set at `keysUrl`; any other algorithm, an
- * unknown key, a wrong issuer or audience, or a token outside its lifetime is `invalid(detail)`.
+ * Verifies an RS256 token against the key its `kid` names in the key set at `keysUrl`. Everything the token
+ * shows is checked first (`algorithm`, issuer, audience, lifetime, then `checkClaims`), so a forged token naming
+ * any tenant is refused without fetching that tenant's keys; then the signature, and all of it again.
  */
 async function verifySignedToken(
   token: string,
-  header: JwtHeader,
+  { header, payload }: UnverifiedToken,
   keysUrl: string,
   expected: { issuer: string; audience: string },
   describe: { what: string; again: string },
+  checkClaims: (claims: JwtPayload) => void,
 ): Promise<JwtPayload> {
-  if (header.alg !== 'RS256' || typeof header.kid !== 'string') {
-    throw invalid(`${describe.what} must be signed with RS256 by the Microsoft identity platform.`);
-  }
-  const key = await signingKey(keysUrl, header.kid, microsoftUnavailable);
-  if (!key) throw invalid(`${describe.what} was not signed by a key the Microsoft identity platform publishes.`);
-  try {
-    return jwt.verify(token, key, {
-      algorithms: ['RS256'],
-      ...expected,
-      clockTimestamp: secondsSinceEpoch(),
-      clockTolerance: CLOCK_SKEW_SECONDS,
-    }) as JwtPayload;
-  } catch (error) {
-    throw invalid(
-      error instanceof jwt.TokenExpiredError
-        ? `${describe.what} has expired. ${describe.again}`
-        : `${describe.what} is not valid for this service. ${describe.again}`,
-    );
-  }
+  if (!isRs256WithKid(header)) throw invalid(`${describe.what} must be signed with RS256 by the Microsoft identity platform.`);
+  const notForUs = () => invalid(`${describe.what} is not valid for this service. ${describe.again}`);
+  const expired = () => invalid(`${describe.what} has expired. ${describe.again}`);
+  if (payload.iss !== expected.issuer || payload.aud !== expected.audience) throw notForUs();
+  const lifetime = lifetimeFault(payload, CLOCK_SKEW_SECONDS);
+  if (lifetime) throw lifetime === 'expired' ? expired() : notForUs();
+  checkClaims(payload);
+
+  const claims = await verifyWithSigningKey(keysUrl, header.kid, microsoftUnavailable, (key) => {
+    try {
+      return jwt.verify(token, key, {
+        algorithms: ['RS256'],
+        ...expected,
+        clockTimestamp: secondsSinceEpoch(),
+        clockTolerance: CLOCK_SKEW_SECONDS,
+      }) as JwtPayload;
+    } catch (error) {
+      throw error instanceof jwt.TokenExpiredError ? expired() : notForUs();
+    }
+  });
+  if (!claims) throw invalid(`${describe.what} was not signed by a key the Microsoft identity platform publishes.`);
+  return claims;
 }
 
 /**
@@ -92,7 +92,7 @@ async function verifySignedToken(
  * `mfaToken`.
  */
 export async function verifyMicrosoftSignIn(tokens: MicrosoftSignInTokens): Promise<MicrosoftIdentity> {
-  const decoded = decode(tokens.idToken);
+  const decoded = decodeUnverified(tokens.idToken);
   if (!decoded) throw invalid('The ID token is not a signed JWT.');
   const tid = decoded.payload.tid;
   if (typeof tid !== 'string' || !GUID.test(tid)) throw invalid('The ID token names no valid tenant.');
@@ -100,19 +100,21 @@ export async function verifyMicrosoftSignIn(tokens: MicrosoftSignInTokens): Prom
   const { MICROSOFT_LOGIN_HOST: loginHost, MICROSOFT_CLIENT_ID: clientId } = settings();
   const claims = await verifySignedToken(
     tokens.idToken,
-    decoded.header,
+    decoded,
     `${loginHost}/${tid}/discovery/v2.0/keys`,
     { issuer: `${loginHost}/${tid}/v2.0`, audience: clientId },
     { what: 'The ID token', again: 'Sign in with Microsoft again.' },
+    (unverified) => {
+      if (unverified.ver !== '2.0') throw invalid('Only v2.0 ID tokens of the Microsoft identity platform are accepted.');
+      const issuedAt = unverified.iat as number; // lifetimeFault found it there
+      const now = clock.now().getTime() / 1000;
+      if (issuedAt > now + CLOCK_SKEW_SECONDS || now - issuedAt > MAX_ID_TOKEN_AGE_SECONDS) {
+        throw invalid('The ID token was not issued within the last 10 minutes. Sign in with Microsoft again.');
+      }
+      if (typeof unverified.oid !== 'string' || unverified.oid === '') throw invalid('The ID token names no account (oid).');
+    },
   );
-  if (claims.ver !== '2.0') throw invalid('Only v2.0 ID tokens of the Microsoft identity platform are accepted.');
-  const issuedAt = claims.iat;
-  const now = clock.now().getTime() / 1000;
-  if (typeof issuedAt !== 'number' || issuedAt > now + CLOCK_SKEW_SECONDS || now - issuedAt > MAX_ID_TOKEN_AGE_SECONDS) {
-    throw invalid('The ID token was not issued within the last 10 minutes. Sign in with Microsoft again.');
-  }
-  if (typeof claims.oid !== 'string' || claims.oid === '') throw invalid('The ID token names no account (oid).');
-  const oid = claims.oid;
+  const oid = claims.oid as string;
   const accountType = tid === PERSONAL_MICROSOFT_ACCOUNT_TENANT ? 'personal' : 'work';
   const twoFactor =
     accountType === 'personal' ? personalAccountTwoFactor(claims) : await workAccountTwoFactor(tokens.mfaToken, tid, oid);
@@ -128,9 +130,11 @@ export async function verifyMicrosoftSignIn(tokens: MicrosoftSignInTokens): Prom
 
 function personalAccountTwoFactor(claims: JwtPayload): TwoFactorCheck {
   if (claims.acr === PERSONAL_ACCOUNT_MFA_ACR) return 'verified';
+  // The token looks the same whether the person has no two-step verification or the frontend never asked
+  // Microsoft for it (acr_values), so the detail gives the person's way out and names the frontend's.
   throw new Problem(
     'mfa_required',
-    'Your Microsoft account must use two-step verification. Turn it on in the security settings of your Microsoft account (https://account.microsoft.com/security), then sign in again.',
+    'Your Microsoft account must use two-step verification. Turn it on in the security settings of your Microsoft account (https://account.microsoft.com/security), then sign in again. If it is on already, the sign-in page did not ask Microsoft to check it (acr_values): contact support.',
   );
 }
 
@@ -149,20 +153,22 @@ async function workAccountTwoFactor(mfaToken: string | undefined, tid: string, o
     'Your work account must sign in with multifactor authentication. Sign in again and complete the second step; if your organization does not offer one, ask its administrator to turn it on.',
   );
   if (!mfaToken) throw mfaRequired;
-  const decoded = decode(mfaToken);
+  const decoded = decodeUnverified(mfaToken);
   if (!decoded) throw invalid('The MFA token is not a signed JWT.');
   const again = 'Sign in with Microsoft again.';
   // v1.0 tokens are signed with the keys of the v1.0 key set, and issued by the tenant's sts.windows.net issuer.
   const claims = await verifySignedToken(
     mfaToken,
-    decoded.header,
+    decoded,
     `${loginHost}/${tid}/discovery/keys`,
     { issuer: `https://sts.windows.net/${tid}/`, audience: audience! },
     { what: 'The MFA token', again },
+    (unverified) => {
+      if (unverified.ver !== '1.0') throw invalid(`The MFA token must be a v1.0 access token. ${again}`);
+      if (unverified.appid !== clientId) throw invalid(`The MFA token was issued to another application. ${again}`);
+      if (unverified.tid !== tid || unverified.oid !== oid) throw invalid(`The MFA token belongs to another account than the ID token. ${again}`);
+    },
   );
-  if (claims.ver !== '1.0') throw invalid(`The MFA token must be a v1.0 access token. ${again}`);
-  if (claims.appid !== clientId) throw invalid(`The MFA token was issued to another application. ${again}`);
-  if (claims.tid !== tid || claims.oid !== oid) throw invalid(`The MFA token belongs to another account than the ID token. ${again}`);
   if (!(Array.isArray(claims.amr) && claims.amr.includes('mfa'))) throw mfaRequired;
   return 'verified';
 }

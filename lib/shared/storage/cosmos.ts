@@ -218,3 +218,27 @@ export async function updateDocument<T extends StoredDocument>(
     await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
   }
 }
+
+/**
+ * `updateDocument` of a document that may not exist yet: `change(undefined)` makes it, created only while it
+ * is still absent. Of two writers at the same moment neither overwrites the other: the second to land
+ * changes what the first wrote.
+ */
+export async function createOrUpdateDocument<T extends StoredDocument>(
+  name: ContainerName,
+  id: string,
+  change: (current: T | undefined) => T | undefined,
+  partitionKey: string = id,
+): Promise<T | undefined> {
+  const updated = await updateDocument<T>(name, id, change, partitionKey);
+  if (updated) return updated;
+  const made = change(undefined);
+  if (!made) return undefined;
+  try {
+    const { resource } = await container(name).items.create<T>(made);
+    return resource;
+  } catch (error) {
+    if (!isConflict(error)) throw error;
+  }
+  return updateDocument<T>(name, id, change, partitionKey);
+}

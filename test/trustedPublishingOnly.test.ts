@@ -74,7 +74,7 @@ describe('PUT /api/packages/{id}/publishing', () => {
     expect((await service.getPackage(id)).body.trustedPublishingOnly).toBe(false);
   });
 
-  it('lets an admin of an owning organization switch it, and answers everyone else 404 as for a package that does not exist', async () => {
+  it('lets an admin of an owning organization switch it, and answers everyone else 403 not_an_owner as the other owner routes do', async () => {
     const [admin, collaborator, outsider, coOwner] = await users(4);
     const organization = await organizationOf(admin, collaborator);
     const id = newId();
@@ -84,9 +84,7 @@ describe('PUT /api/packages/{id}/publishing', () => {
     expect(outcome(await service.setTrustedPublishingOnly(id, admin, true))).toBe('200');
     for (const stranger of [collaborator, outsider]) {
       const refused = await service.setTrustedPublishingOnly(id, stranger, false);
-      expect(outcome(refused)).toBe('404 not_found');
-      // Word for word what a package nobody pushed answers.
-      expect(refused.body.detail).toBe(`There is no package '${id}'.`);
+      expect(outcome(refused)).toBe('403 not_an_owner');
     }
     expect((await service.getPackage(id)).body.trustedPublishingOnly).toBe(true);
     // A direct owner beside the organization manages it too.

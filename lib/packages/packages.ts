@@ -363,21 +363,16 @@ export const notAnOwner = (pkg: PackageDocument, who = 'You') =>
  * rights are read from its own document now (point reads), never from the caller's copy of its roles, so
  * an admin demoted a moment ago manages nothing more. Answers the package and the owner the caller acts as;
  * each write checks on the document it writes that this owner still is one. Anyone else is refused with
- * `not_an_owner`, or, where the route hides that the package could be managed at all (`outsiders: 'not_found'`),
- * with the 404 of a package that does not exist.
+ * `not_an_owner` (who owns a package is public).
  */
-export async function packageManagedBy(
-  packageId: string,
-  caller: AccountDocument,
-  outsiders: 'not_an_owner' | 'not_found' = 'not_an_owner',
-): Promise<{ pkg: PackageDocument; actingAs: PackageOwner }> {
+export async function packageManagedBy(packageId: string, caller: AccountDocument): Promise<{ pkg: PackageDocument; actingAs: PackageOwner }> {
   const pkg = await readDocument<PackageDocument>('packages', packageId.toLowerCase());
   if (!pkg) throw noSuchPackage(packageId);
   const direct = pkg.owners.find((o) => o.accountId === caller.id);
   if (direct) return { pkg, actingAs: direct };
   const owners = await Promise.all(pkg.owners.map((o) => readAccount(o.accountId)));
   const index = owners.findIndex((owner) => administers(owner, caller.id));
-  if (index < 0) throw outsiders === 'not_found' ? noSuchPackage(packageId) : notAnOwner(pkg);
+  if (index < 0) throw notAnOwner(pkg);
   return { pkg, actingAs: pkg.owners[index] };
 }
 

@@ -35,7 +35,7 @@ export async function setTrustedPublishingOnly(
   clientAddress: string,
   log: Log,
 ): Promise<z.infer<typeof packageView>> {
-  const { pkg, actingAs } = await packageManagedBy(packageId, caller, 'not_found');
+  const { pkg, actingAs } = await packageManagedBy(packageId, caller);
   const change = { by: caller.username, at: nowIso(), clientAddress };
   const cause = { container: 'packages' as const, id: pkg.id };
   const owners = pkg.owners.map((o) => o.accountId);

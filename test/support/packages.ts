@@ -108,6 +108,10 @@ export function setListed(service: TestService, id: string, version: string, lis
   return service.call('PUT', `/api/packages/${encodeURIComponent(id)}/versions/${encodeURIComponent(version)}/listed`, { body: { listed }, ...credentials });
 }
 
+/** `PUT /api/packages/{id}/publishing` by `by`: turns trusted-publishing-only on or off. */
+export const setTrustedPublishingOnly = (service: TestService, id: string, by: Pick<Member, 'sessionToken'>, trustedPublishingOnly: boolean): Promise<ApiResponse> =>
+  service.call('PUT', `/api/packages/${encodeURIComponent(id)}/publishing`, { token: by.sessionToken, body: { trustedPublishingOnly } });
+
 /** `POST /api/packages/{id}/owners/accept` by `by` with `token`. */
 export const acceptOwnership = (service: TestService, packageId: string, by: Pick<Member, 'sessionToken'>, token: string): Promise<ApiResponse> =>
   service.call('POST', `/api/packages/${encodeURIComponent(packageId)}/owners/accept`, { token: by.sessionToken, body: { token } });

@@ -38,6 +38,7 @@ import {
   requestKey,
   reservePrefix,
   setListed,
+  setTrustedPublishingOnly,
   withdrawOwnerInvitation,
 } from './packages';
 import { changeEmailAddress, idTokenFor, recoverySession, register, signIn } from './people';
@@ -326,6 +327,7 @@ const HELPERS = {
   pushOk,
   getPackage,
   setListed,
+  setTrustedPublishingOnly,
   inviteOwner,
   acceptOwnership,
   rejectOwnership,

@@ -406,13 +406,62 @@ export function packageOwnerRemovedNotice(packageId: string, owner: string, by: 
   };
 }
 
-export function packagePushedNotice(packageId: string, version: string, pushedWith: { keyId: string; keyDescription: string; holder?: string }, change: ChangeMade): NoticeContent {
-  const by = `the API key '${oneLine(pushedWith.keyDescription)}' (id ${pushedWith.keyId})${pushedWith.holder ? ` of ${pushedWith.holder}` : ''}`;
+/** The key a push was made with, as its record names it. */
+export interface PushKey {
+  keyId: string;
+  keyDescription: string;
+  holder?: string;
+}
+
+const pushKeyName = (key: PushKey) => `the API key '${oneLine(key.keyDescription)}' (id ${key.keyId})${key.holder ? ` of ${key.holder}` : ''}`;
+
+export function packagePushedNotice(packageId: string, version: string, pushedWith: PushKey, change: ChangeMade): NoticeContent {
+  const by = pushKeyName(pushedWith);
   return {
     subject: `Package pushed: ${packageId} ${version}`,
     paragraphs: [
       `The package ${packageId} ${version} was pushed at ${readableTime(change.at)} with ${by}.`,
       `If this push was not intended, unlist the version, have the key revoked, and contact support: a key that can push for you may have leaked.`,
+    ],
+  };
+}
+
+/**
+ * The alarm: a long-lived key pushed a package that trusted publishing pushes (`trustedPublishingPushed`, its
+ * latest push so), as a stolen token published axios in 2026 although trusted publishing was set up for it.
+ */
+export function longLivedKeyPushAlarm(
+  packageId: string,
+  version: string,
+  pushedWith: PushKey,
+  trustedPublishingPushed: { at: string; version: string } | undefined,
+  change: ChangeMade,
+): NoticeContent {
+  const by = pushKeyName(pushedWith);
+  const before = trustedPublishingPushed
+    ? `trusted publishing pushed it before (its latest such push: ${trustedPublishingPushed.version}, at ${readableTime(trustedPublishingPushed.at)})`
+    : 'trusted publishing pushed it before';
+  return {
+    subject: `Security alert: ${packageId} ${version} was pushed with a long-lived API key`,
+    paragraphs: [
+      `The package ${packageId} ${version} was pushed at ${readableTime(change.at)} with ${by}: a long-lived key, not one trusted publishing gave a CI workflow, although ${before}. A package that publishes from CI and is suddenly pushed with a stored key is how stolen keys publish malicious versions.`,
+      `If this push was not intended: unlist the version, have the key revoked, check the package's owners and contact support. To refuse every key but those trusted publishing makes, an owner turns on trusted-publishing-only for ${packageId}.`,
+    ],
+  };
+}
+
+/** `reader`: the account that switched it (told where from), or the other owners. */
+export function trustedPublishingOnlyNotice(packageId: string, on: boolean, change: ChangeMade & { by: string }, reader: 'actor' | 'owners'): NoticeContent {
+  const from = reader === 'actor' ? fromAddress(change.clientAddress) : '';
+  const what = on
+    ? `From now on only API keys trusted publishing gives a CI workflow can push ${packageId} or unlist and relist its versions; every other key is refused. Owners signed in can still unlist and relist.`
+    : `Any API key of an owner whose scopes cover ${packageId} can push it again.`;
+  const notYou = reader === 'actor' ? notYouSignedIn : `If you did not expect this, ask ${change.by}, or contact support.`;
+  return {
+    subject: `Trusted-publishing-only turned ${on ? 'on' : 'off'} for ${packageId}`,
+    paragraphs: [
+      `${change.by} turned trusted-publishing-only ${on ? 'on' : 'off'} for the package ${packageId} at ${readableTime(change.at)}${from}. ${what}`,
+      on ? notYou : `${notYou} Turning it off is what someone who wants to push with a stolen key does first: if it should stay on, turn it on again.`,
     ],
   };
 }

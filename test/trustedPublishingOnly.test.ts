@@ -274,6 +274,9 @@ describe('the alarm: a long-lived key pushing a package trusted publishing pushe
 
     const stolen = await service.createKey(owner, { description: 'laptop key' });
     expect(outcome(await service.push(stolen, id, '1.0.1'))).toBe('200');
+    // At once: the push itself tells them, before any run of the outbox timer.
+    for (const told of [owner, coOwner, orgAdmin]) expect(to(told, alarm(id, '1.0.1'))).toHaveLength(1);
+    // The timer's runs after it send nothing more.
     await service.deliverNotices();
     await service.deliverNotices();
 
@@ -340,7 +343,7 @@ describe('what the switch and the alarm cost', () => {
     return requests();
   }
 
-  it('leaves the push check a key read, a package read and one write with its record beside it, alarm or not, and a refusal two reads', async () => {
+  it('leaves the push check a key read, a package read and one write with its record beside it, and a refusal two reads; only the alarm pays for telling at once', async () => {
     const owner = await service.confirmedUser();
     const longLived = await service.createKey(owner, { scopes: ['package:push', 'package:unlist'] });
     const trusted = await trustedKey(owner);
@@ -352,8 +355,21 @@ describe('what the switch and the alarm cost', () => {
 
     expect(await measured(() => service.push(longLived, plain, '1.1.0'), '200')).toEqual(pushRequests(longLived.id, plain));
     expect(await measured(() => service.push(trusted, fromCi, '1.1.0'), '200')).toEqual(pushRequests(trustedId, fromCi));
-    // The alarm rides in the push's record: no outbox write, no request more.
-    expect(await measured(() => service.push(longLived, fromCi, '1.2.0'), '200')).toEqual(pushRequests(longLived.id, fromCi));
+    // The push that raises the alarm (never an ordinary one) tells the owners itself: it reads the package again to
+    // see the version landed, queues the notice to many and expands it (the owner's account, its email), and clears
+    // the mark on its record.
+    const alarmed = await measured(() => service.push(longLived, fromCi, '1.2.0'), '200');
+    const telling = [
+      `GET /colls/packages/docs/${fromCi.toLowerCase()}`,
+      'POST /colls/outbox/docs',
+      expect.stringMatching(/^GET \/colls\/accounts\/docs\//),
+      'POST /colls/outbox/docs',
+      expect.stringMatching(/^PUT \/colls\/outbox\/docs\//),
+      expect.stringMatching(/^PUT \/colls\/outbox\/docs\//),
+      expect.stringMatching(/^PUT \/colls\/audit\/docs\/push:/),
+    ];
+    expect(alarmed).toHaveLength(pushRequests(longLived.id, fromCi).length + telling.length);
+    expect(alarmed).toEqual(expect.arrayContaining([...pushRequests(longLived.id, fromCi), ...telling]));
 
     await switchedOn(fromCi, owner);
     const reads = [`GET /colls/apiKeys/docs/${longLived.id}`, `GET /colls/packages/docs/${fromCi.toLowerCase()}`].sort();

@@ -14,7 +14,7 @@ import { longLivedKeyPushAlarm, packagePushedNotice, type NoticeContent } from '
 import type { Log } from '../shared/log';
 import { readDocument } from '../shared/storage/cosmos';
 import { readAccount, type AccountDocument } from '../accounts/account';
-import { noticeToAll, type Notice } from '../accounts/notices';
+import { noticeToAll, tellAllNow, type Notice } from '../accounts/notices';
 import { auditKeyOf, type ApiKeyDocument } from './apiKeys';
 import type { PackageDocument, PackageOwner } from './packages';
 import { storedVersion } from './versions';
@@ -99,7 +99,7 @@ const ALARM_DETAIL = { alert: 'long_lived_key_after_trusted_publishing' } as con
  * package and version, which are pushed once. The record carries the push's notice, or, with `alarm`, the
  * alarm to every owner instead (see `announcePush`).
  */
-export function pushRecorded<T>(
+export async function pushRecorded<T>(
   by: KeyActor,
   packageId: string,
   version: { normalized: string; key: string },
@@ -110,7 +110,20 @@ export function pushRecorded<T>(
   const { ownerId, event } = versionEvent('package_pushed', by, packageId, version.normalized);
   const id = `push:${packageId.toLowerCase()}:${version.key}`;
   const details = alarm ? { ...event.details, ...ALARM_DETAIL } : event.details;
-  return changeRecorded(trailRecord(ownerId, { ...event, details, id, announce: true }), push, log);
+  const record = trailRecord(ownerId, { ...event, details, id, announce: true });
+  const pushed = await changeRecorded(record, push, log);
+  // The alarm must not wait for the timer: the push that raises it (never an ordinary one) tells the owners now.
+  if (alarm) await announceNow(record as StoredAuditEvent, log);
+  return pushed;
+}
+
+/** Announces one push from its record, now; on any trouble the record keeps its notice for the timer. */
+async function announceNow(record: StoredAuditEvent, log: Log): Promise<void> {
+  try {
+    await announcePush(record, log);
+  } catch (error) {
+    log.warn(`The alarm of ${record.id} is left for the outbox timer`, error);
+  }
 }
 
 /** How long a push's record may wait for its package write to land (a push retried) before its notice is dropped. */
@@ -130,7 +143,7 @@ export async function announcePushes(log: Log): Promise<number> {
   let announced = 0;
   for (const record of await recordsAwaitingNotice(PUSHES_PER_RUN)) {
     try {
-      if (await announcePush(record)) announced += 1;
+      if (await announcePush(record, log)) announced += 1;
     } catch (error) {
       log.warn(`The notice of ${record.id} is left for the next run`, error);
     }
@@ -138,7 +151,7 @@ export async function announcePushes(log: Log): Promise<number> {
   return announced;
 }
 
-async function announcePush(record: StoredAuditEvent): Promise<boolean> {
+async function announcePush(record: StoredAuditEvent, log: Log): Promise<boolean> {
   const [, packageId, versionKey] = /^push:([^:]+):(.+)$/.exec(record.id) ?? [];
   const pkg = packageId ? await readDocument<PackageDocument>('packages', packageId) : undefined;
   const landed = pkg !== undefined && pkg.versions.some((stored) => storedVersion(stored).key === versionKey);
@@ -154,8 +167,9 @@ async function announcePush(record: StoredAuditEvent): Promise<boolean> {
     ? longLivedKeyPushAlarm(pkg.displayId, version, pushedWith, pkg.trustedPublishingPushed, { at: record.at })
     : packagePushedNotice(pkg.displayId, version, pushedWith, { at: record.at });
   const owners = pkg.owners.map((owner) => owner.accountId);
-  const gate = alarm ? 'security' : 'notifyPackagePushed';
-  await noticeToAll(owners, gate, content, { container: 'packages', id: pkg.id }, { onceKey: record.id, afterChange: true });
+  const cause = { container: 'packages' as const, id: pkg.id };
+  if (alarm) await tellAllNow(owners, 'security', content, cause, record.id, log);
+  else await noticeToAll(owners, 'notifyPackagePushed', content, cause, { onceKey: record.id, afterChange: true });
   await noticeQueued(record);
   return true;
 }

@@ -30,6 +30,8 @@ import { announced, noticesTogether, noticeToAll, type Notice } from '../account
 import { allowedOwner, revokeTrustedPublishingKeys } from '../packages/apiKeys';
 import { deleteOrganization } from '../organizations/lifecycle';
 import { roleOf, type OrganizationDocument } from '../organizations/organization';
+import { github, type GitHubCriteria } from './providers/github';
+import type { Pin, TrustedPublishingProvider } from './providers/provider';
 
 /**
  * Trusted publishing policies: an account trusts one GitHub Actions workflow (repository owner, repository,
@@ -92,42 +94,19 @@ export const MAX_POLICIES_PER_ACCOUNT = 50;
 /** A policy this old that holds no slot was left by a creation that stopped halfway (one takes milliseconds). */
 const STRANDED_AFTER_MS = 60 * 60 * 1000;
 
-// GitHub's rules for the names a policy holds, so a policy that could never match is refused when made.
-const repositoryOwnerField = z
-  .string()
-  .max(39)
-  .regex(
-    /^[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?$/,
-    "must be a GitHub user or organization name, as in github.com/<owner>: letters, digits and hyphens (not first or last), at most 39 characters",
-  )
-  .meta({ examples: ['contoso'] });
-const repositoryField = z
-  .string()
-  .max(100)
-  .regex(/^(?!\.\.?$)[A-Za-z0-9._-]+$/, "must be the repository's own name, without its owner or a URL: letters, digits, '.', '_' and '-', at most 100 characters")
-  .meta({ examples: ['contoso-sdk'] });
-const workflowFileField = z
-  .string()
-  .max(255)
-  .regex(/^[A-Za-z0-9._-]+\.ya?ml$/i, 'must be the file name of a workflow in .github/workflows, without a path: a .yml or .yaml file such as release.yml')
-  .meta({ examples: ['release.yml'] });
-const environmentField = z
-  .string()
-  .trim()
-  .min(1)
-  .max(255)
-  .regex(/^[^\u0000-\u001f\u007f]+$/, 'must be the name of a GitHub deployment environment, without control characters')
-  .meta({ examples: ['release'] });
-
 export const createTrustedPublisherBody = z
-  .object({
-    owner: usernameField.describe('Whose keys the policy makes: you, or an organization you belong to'),
-    repositoryOwner: repositoryOwnerField,
-    repository: repositoryField,
-    workflowFile: workflowFileField,
-    environment: environmentField.nullable().optional().describe('The deployment environment the job must run in; none: any'),
-  })
+  .object({ owner: usernameField.describe('Whose keys the policy makes: you, or an organization you belong to'), ...github.criteria.shape })
   .strict();
+
+/** The provider a policy trusts the runs of, its criteria, and the ids it is pinned to (null until its first full match). */
+export function trustOf(policy: TrustedPublisherDocument): { provider: TrustedPublishingProvider; criteria: Record<string, unknown>; pinned: Pin | null } {
+  const { repositoryOwner, repository, workflowFile, environment, repositoryOwnerId, repositoryId } = policy;
+  return {
+    provider: github,
+    criteria: { repositoryOwner, repository, workflowFile, environment },
+    pinned: repositoryOwnerId !== null && repositoryId !== null ? { repositoryOwnerId, repositoryId } : null,
+  };
+}
 
 /** `{id}`: one policy. */
 export const trustedPublisherParams = z.object({
@@ -314,15 +293,10 @@ async function storeInSlot(policy: TrustedPublisherDocument, seen: PartitionDocu
 }
 
 /** The policy as its notices name it. */
-const noticed = (policy: TrustedPublisherDocument): NoticedPolicy => ({
-  id: policy.id,
-  creator: policy.creatorName,
-  owner: policy.ownerName,
-  repositoryOwner: policy.repositoryOwner,
-  repository: policy.repository,
-  workflowFile: policy.workflowFile,
-  environment: policy.environment,
-});
+function noticed(policy: TrustedPublisherDocument): NoticedPolicy {
+  const { provider, criteria } = trustOf(policy);
+  return { id: policy.id, creator: policy.creatorName, owner: policy.ownerName, publisher: provider.describe(criteria), lapses: provider.lapses };
+}
 
 /**
  * Queues, before the change, the notices of a change to a policy: to its maker, always (standing rights to
@@ -349,14 +323,8 @@ async function recordPolicyEvent(
   clientAddress: string,
   more: Record<string, string> = {},
 ): Promise<void> {
-  const details = {
-    policyId: policy.id,
-    owner: policy.ownerName,
-    repository: `${policy.repositoryOwner}/${policy.repository}`,
-    workflowFile: policy.workflowFile,
-    ...(policy.environment !== null ? { environment: policy.environment } : {}),
-    ...more,
-  };
+  const { provider, criteria } = trustOf(policy);
+  const details = { policyId: policy.id, owner: policy.ownerName, ...provider.logged(criteria), ...more };
   await recordAudit(actor.id, action, clientAddress, details);
   // The creator learns what someone else did to its policy, but not from where.
   if (actor.id !== policy.creatorId) await recordAudit(policy.creatorId, action, 'unknown', { ...details, by: actor.username });
@@ -376,7 +344,8 @@ export async function createTrustedPublisher(
   clientAddress: string,
   log: Log,
 ): Promise<TrustedPublisherView> {
-  const owner = await allowedOwner(caller, input.owner, 'A trusted publishing policy');
+  const { owner: ownerName, ...criteria } = input;
+  const owner = await allowedOwner(caller, ownerName, 'A trusted publishing policy');
   // At the limit, refused before anything is written; below it, the slot taken decides, whatever runs meanwhile.
   const seen = await partitionOf(caller.id);
   if (freeSlots(seen).length === 0) throw limitReached();
@@ -387,10 +356,7 @@ export async function createTrustedPublisher(
     creatorName: caller.username,
     ownerId: owner.id,
     ownerName: owner.username,
-    repositoryOwner: input.repositoryOwner,
-    repository: input.repository,
-    workflowFile: input.workflowFile,
-    environment: input.environment ?? null,
+    ...(criteria as GitHubCriteria),
     repositoryOwnerId: null,
     repositoryId: null,
     createdAt: now.toISOString(),
@@ -492,13 +458,14 @@ export const currentPolicy = (policy: TrustedPublisherDocument) =>
 export async function pinPolicy(
   creator: AccountDocument,
   policy: TrustedPublisherDocument,
-  ids: { repositoryOwnerId: string; repositoryId: string },
+  ids: Pin,
   clientAddress: string,
   log: Log,
 ): Promise<boolean> {
   const now = clock.now();
   const change = { at: now.toISOString(), clientAddress };
-  const notice = await policyNotice(policy, (reader) => trustedPublisherPinnedNotice(noticed(policy), ids, change, reader), log);
+  const pinnedTo = trustOf(policy).provider.pin?.describe(ids) ?? '';
+  const notice = await policyNotice(policy, (reader) => trustedPublisherPinnedNotice(noticed(policy), pinnedTo, change, reader), log);
   let pinnedNow = false;
   const updated = await announced(
     notice,

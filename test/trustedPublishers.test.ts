@@ -30,10 +30,14 @@ describe('adding a policy', () => {
     const before = Date.now();
     const response = await service.requestTrustedPublisher(user, repository, { environment: 'release' });
     expect(response.status).toBe(201);
+    const criteria = { repositoryOwner: repository.owner, repository: repository.name, workflowFile: 'release.yml', environment: 'release' };
     expect(response.body).toEqual({
       id: expect.stringMatching(/^[0-9a-f-]{36}$/),
       owner: user.username,
       createdBy: user.username,
+      provider: 'github',
+      criteria,
+      // Where frontends read them before providers.
       repositoryOwner: repository.owner,
       repository: repository.name,
       workflowFile: 'release.yml',
@@ -50,8 +54,13 @@ describe('adding a policy', () => {
     expect(await service.trustedPublishersOf(user)).toEqual([response.body]);
     expect((await service.securityLog(user))[0]).toMatchObject({
       action: 'trusted_publisher_added',
-      details: { policyId: response.body.id, owner: user.username, repository: `${repository.owner}/${repository.name}`, workflowFile: 'release.yml', environment: 'release' },
+      details: { policyId: response.body.id, owner: user.username, provider: 'github', repository: `${repository.owner}/${repository.name}`, workflowFile: 'release.yml', environment: 'release' },
     });
+    // Named explicitly, the provider is the same.
+    const named = await service.requestTrustedPublisher(user, newRepository(), { provider: 'github' });
+    expect(`${named.status} ${named.body.provider}`).toBe('201 github');
+    const unknown = await service.requestTrustedPublisher(user, newRepository(), { provider: 'bitbucket' } as never);
+    expect(unknown.body.detail).toMatch(/^The field 'provider' must be one of "github"/);
   });
 
   it('takes no environment, or null for none, and keeps the names as typed', async () => {
@@ -118,6 +127,12 @@ describe('adding a policy', () => {
     [{ owner: undefined }, 'owner'],
     [{ workflowFile: undefined }, 'workflowFile'],
     [{ scopes: ['package:push'] }, 'scopes'],
+    [{ provider: 'bitbucket' }, 'provider'],
+    [{ provider: 'GitHub' }, 'provider'],
+    [{ provider: null }, 'provider'],
+    // Another provider's criteria are unknown fields of a GitHub policy.
+    [{ namespace: 'contoso' }, 'namespace'],
+    [{ tenantId: '72f988bf-86f1-41af-91ab-2d7cd011db47' }, 'tenantId'],
   ])('refuses %j, naming the field, and adds nothing', async (overrides, field) => {
     const user = await service.confirmedUser();
     const response = await service.requestTrustedPublisher(user, newRepository(), overrides as never);
@@ -194,6 +209,8 @@ describe('the limit of 50, under concurrency', () => {
     service.cosmos.failNext(/^PUT .*\/colls\/trustedPublishers\/docs\/slot/, 500);
     expect((await service.requestTrustedPublisher(user, repository, { workflowFile: 'cut-short.yml' })).status).toBe(500);
     service.cosmos.clearFaults();
+    const cutShort = { query: 'SELECT c.id FROM c WHERE c.criteria.workflowFile = @file', parameters: [{ name: '@file', value: 'cut-short.yml' }] };
+    expect((await container('trustedPublishers').items.query(cutShort).fetchAll()).resources).toHaveLength(1);
     const listed = await service.trustedPublishersOf(user);
     expect(listed).toHaveLength(49);
     expect(listed.map((p: { workflowFile: string }) => p.workflowFile)).not.toContain('cut-short.yml');
@@ -207,10 +224,7 @@ describe('the limit of 50, under concurrency', () => {
     jest.spyOn(clock, 'now').mockReturnValue(new Date(Date.now() + 2 * 60 * 60 * 1000));
     const later = { username: user.username, sessionToken: await service.signIn(user.person) };
     expect((await service.requestTrustedPublisher(later, repository, { workflowFile: 'later.yml' })).status).toBe(201);
-    const { resources } = await container('trustedPublishers')
-      .items.query({ query: 'SELECT c.id FROM c WHERE c.workflowFile = @file', parameters: [{ name: '@file', value: 'cut-short.yml' }] })
-      .fetchAll();
-    expect(resources).toEqual([]);
+    expect((await container('trustedPublishers').items.query(cutShort).fetchAll()).resources).toEqual([]);
   });
 });
 
@@ -261,6 +275,74 @@ describe('policies stored before slots held the limit', () => {
 
     // An old policy still makes keys for the workflow it names.
     expect((await service.exchangeToken(user.username, service.workflowToken(repository, { workflowFile: 'old-1.yml' }))).status).toBe(200);
+  });
+});
+
+describe('policies stored before providers', () => {
+  /** A GitHub policy as the service stored it before providers: its criteria and ids at the top level. */
+  async function storedBeforeProviders(user: Member & { id: string }, repository: GitHubRepository, pinned: boolean) {
+    const now = clock.now();
+    const id = randomUUID();
+    await container('trustedPublishers').items.create({
+      id,
+      creatorId: user.id,
+      creatorName: user.username,
+      ownerId: user.id,
+      ownerName: user.username,
+      repositoryOwner: repository.owner,
+      repository: repository.name,
+      workflowFile: 'release.yml',
+      environment: 'release',
+      repositoryOwnerId: pinned ? repository.ownerId : null,
+      repositoryId: pinned ? repository.id : null,
+      createdAt: now.toISOString(),
+      lapsesAt: pinned ? null : new Date(now.getTime() + 7 * DAY).toISOString(),
+      pinnedAt: pinned ? now.toISOString() : null,
+      lastUsedAt: pinned ? now.toISOString() : null,
+    });
+    return id;
+  }
+
+  it('are GitHub policies: listed, matched, pinned (and then stored in today\'s form), described and removed as such', async () => {
+    const user = await service.confirmedUser();
+    const { id: userId } = (await service.call('GET', '/api/me', { token: user.sessionToken })).body;
+    const [pendingRepository, pinnedRepository] = [newRepository(), newRepository()];
+    const pending = await storedBeforeProviders({ ...user, id: userId }, pendingRepository, false);
+    const pinned = await storedBeforeProviders({ ...user, id: userId }, pinnedRepository, true);
+    const criteriaOf = (repository: GitHubRepository) => ({ repositoryOwner: repository.owner, repository: repository.name, workflowFile: 'release.yml', environment: 'release' });
+    expect(await service.trustedPublishersOf(user)).toEqual([
+      expect.objectContaining({ id: pending, provider: 'github', criteria: criteriaOf(pendingRepository), ...criteriaOf(pendingRepository), status: 'pending', pinned: null }),
+      expect.objectContaining({
+        id: pinned,
+        provider: 'github',
+        criteria: criteriaOf(pinnedRepository),
+        status: 'active',
+        lapsesAt: null,
+        pinned: { repositoryOwnerId: pinnedRepository.ownerId, repositoryId: pinnedRepository.id, pinnedAt: expect.any(String) },
+      }),
+    ]);
+
+    // The pinned one takes its repository's runs, and not those of one made again under its name.
+    expect((await service.exchangeToken(user.username, service.workflowToken(pinnedRepository, { environment: 'release' }))).status).toBe(200);
+    const again = service.github.recreate(`${pinnedRepository.owner}/${pinnedRepository.name}`);
+    expect((await service.exchangeToken(user.username, service.workflowToken(again, { environment: 'release' }))).status).toBe(401);
+    // The pending one: the environment it names, then pinned by its first full match.
+    expect((await service.exchangeToken(user.username, service.workflowToken(pendingRepository, { environment: 'staging' }))).status).toBe(401);
+    expect((await service.exchangeToken(user.username, service.workflowToken(pendingRepository, { environment: 'release' }))).status).toBe(200);
+    const [nowPinned] = await service.trustedPublishersOf(user);
+    expect(nowPinned).toMatchObject({ id: pending, status: 'active', pinned: { repositoryId: pendingRepository.id, repositoryOwnerId: pendingRepository.ownerId } });
+    const { resource: stored } = await container('trustedPublishers').item(pending, userId).read();
+    expect(stored).toMatchObject({ provider: 'github', criteria: criteriaOf(pendingRepository), pinned: { repositoryId: pendingRepository.id, repositoryOwnerId: pendingRepository.ownerId } });
+    expect(Object.keys(stored)).not.toContain('repositoryId');
+    expect((await service.exchangeToken(user.username, service.workflowToken(pendingRepository, { environment: 'release' }))).status).toBe(200);
+
+    expect((await service.removeTrustedPublisher(user, pinned)).status).toBe(204);
+    await service.deliverNotices();
+    const [removed] = service.noticesTo(user.person.email, `Trusted publishing policy removed: ${pinnedRepository.owner}/${pinnedRepository.name}, release.yml`);
+    expect(removed.plainText).toContain(`Runs of the workflow release.yml of the GitHub repository ${pinnedRepository.owner}/${pinnedRepository.name} (in the deployment environment 'release') get no more API keys`);
+    const [first] = service.noticesTo(user.person.email, `Trusted publishing policy first used: ${pendingRepository.owner}/${pendingRepository.name}, release.yml`);
+    expect(first.plainText).toContain(`pinned to that repository (GitHub repository id ${pendingRepository.id}, owner id ${pendingRepository.ownerId})`);
+    expect((await service.securityLog(user))[0]).toMatchObject({ action: 'trusted_publisher_removed', details: { policyId: pinned, provider: 'github', workflowFile: 'release.yml' } });
   });
 });
 

@@ -30,16 +30,17 @@ import { announced, noticesTogether, noticeToAll, type Notice } from '../account
 import { allowedOwner, revokeTrustedPublishingKeys } from '../packages/apiKeys';
 import { deleteOrganization } from '../organizations/lifecycle';
 import { roleOf, type OrganizationDocument } from '../organizations/organization';
-import { github, type GitHubCriteria } from './providers/github';
-import type { Pin, TrustedPublishingProvider } from './providers/provider';
+import { DEFAULT_PROVIDER, PROVIDERS, providerNamed } from './providers';
+import type { Pin, PinRule, TrustedPublishingProvider } from './providers/provider';
 
 /**
- * Trusted publishing policies: an account trusts one GitHub Actions workflow (repository owner, repository,
- * workflow file, and optionally a deployment environment) to be given short-lived API keys for itself or for
- * an organization it belongs to (NuGet.org's "Trusted Publishing", with organization-owned policies). A policy
- * is pinned to the repository's and its owner's numeric ids by the first token that fully matches it, so a
- * repository deleted and made again under the same name (a new id) cannot use it; one never used lapses
- * after 7 days. An account holds at most 50: each policy takes one of 50 slots in its creator's partition.
+ * Trusted publishing policies: an account trusts the jobs of one CI provider that its criteria name (a GitHub
+ * Actions workflow of a repository, and optionally its deployment environment; providers/) to be given
+ * short-lived API keys for itself or for an organization it belongs to (NuGet.org's "Trusted Publishing", with
+ * organization-owned policies). Where the provider pins, a policy is pinned to the ids behind the names of its
+ * criteria by the first token that fully matches it, so a repository deleted and made again under the same name
+ * (a new id) cannot use it; where it lapses, one never used lapses after 7 days. An account holds at most 50:
+ * each policy takes one of 50 slots in its creator's partition.
  */
 export interface TrustedPublisherDocument extends StoredDocument {
   /** The partition: the account that made it, whose username its workflows exchange tokens under. */
@@ -48,13 +49,12 @@ export interface TrustedPublisherDocument extends StoredDocument {
   /** Whose keys it makes: its creator, or an organization its creator belongs to. */
   ownerId: string;
   ownerName: string;
-  repositoryOwner: string;
-  repository: string;
-  workflowFile: string;
-  environment: string | null;
-  /** GitHub's `repository_owner_id` and `repository_id` of the first token that matched it; null until then. */
-  repositoryOwnerId: string | null;
-  repositoryId: string | null;
+  /** The `name` of its provider (providers/index.ts). */
+  provider: string;
+  /** What its provider matches tokens on: the output of the provider's `criteria` schema. */
+  criteria: Record<string, unknown>;
+  /** The ids the first token that fully matched it pinned it to (its provider's `pin`); null until then, or for good where the provider pins nothing. */
+  pinned: Pin | null;
   createdAt: string;
   /** Until it is first used: when it lapses. */
   lapsesAt: string | null;
@@ -66,6 +66,37 @@ export interface TrustedPublisherDocument extends StoredDocument {
    */
   slotted?: true;
 }
+
+/**
+ * A policy as stored before providers: it trusts a GitHub Actions workflow, whose criteria and ids are at the
+ * top level. Read as a `github` policy (`policyFrom`), and written in today's form when it is next written.
+ */
+interface PolicyStoredBeforeProviders extends Omit<TrustedPublisherDocument, 'provider' | 'criteria' | 'pinned'> {
+  provider?: undefined;
+  repositoryOwner: string;
+  repository: string;
+  workflowFile: string;
+  environment: string | null;
+  repositoryOwnerId: string | null;
+  repositoryId: string | null;
+}
+
+type StoredPolicy = TrustedPublisherDocument | PolicyStoredBeforeProviders;
+
+/** A stored policy in today's form. */
+function policyFrom(stored: StoredPolicy): TrustedPublisherDocument {
+  if (stored.provider !== undefined) return stored;
+  const { repositoryOwner, repository, workflowFile, environment, repositoryOwnerId, repositoryId, provider: _absent, ...policy } = stored;
+  return {
+    ...policy,
+    provider: DEFAULT_PROVIDER.name,
+    criteria: { repositoryOwner, repository, workflowFile, environment },
+    pinned: repositoryOwnerId !== null && repositoryId !== null ? { repositoryOwnerId, repositoryId } : null,
+  };
+}
+
+/** The provider whose jobs the policy trusts. */
+const providerOf = (policy: TrustedPublisherDocument): TrustedPublishingProvider => providerNamed(policy.provider);
 
 /**
  * One of the places an account's policies take, in its partition beside them (`slot:0` … `slot:49`), naming the
@@ -82,7 +113,7 @@ interface PolicySlotDocument extends StoredDocument {
 }
 
 /** What a creator's partition holds. */
-type PartitionDocument = TrustedPublisherDocument | PolicySlotDocument;
+type PartitionDocument = StoredPolicy | PolicySlotDocument;
 
 const SLOT_PREFIX = 'slot:';
 const isSlot = (document: PartitionDocument): document is PolicySlotDocument => document.id.startsWith(SLOT_PREFIX);
@@ -94,19 +125,27 @@ export const MAX_POLICIES_PER_ACCOUNT = 50;
 /** A policy this old that holds no slot was left by a creation that stopped halfway (one takes milliseconds). */
 const STRANDED_AFTER_MS = 60 * 60 * 1000;
 
-export const createTrustedPublisherBody = z
-  .object({ owner: usernameField.describe('Whose keys the policy makes: you, or an organization you belong to'), ...github.criteria.shape })
-  .strict();
+const providerNames = PROVIDERS.map((provider) => JSON.stringify(provider.name)).join(', ');
 
-/** The provider a policy trusts the runs of, its criteria, and the ids it is pinned to (null until its first full match). */
-export function trustOf(policy: TrustedPublisherDocument): { provider: TrustedPublishingProvider; criteria: Record<string, unknown>; pinned: Pin | null } {
-  const { repositoryOwner, repository, workflowFile, environment, repositoryOwnerId, repositoryId } = policy;
-  return {
-    provider: github,
-    criteria: { repositoryOwner, repository, workflowFile, environment },
-    pinned: repositoryOwnerId !== null && repositoryId !== null ? { repositoryOwnerId, repositoryId } : null,
-  };
-}
+/** The body for one provider: the policy's own fields and the provider's criteria, nothing else. */
+const requestFor = (provider: TrustedPublishingProvider) =>
+  z
+    .object({
+      owner: usernameField.describe('Whose keys the policy makes: you, or an organization you belong to'),
+      provider: (provider === DEFAULT_PROVIDER ? z.literal(provider.name).default(provider.name) : z.literal(provider.name)).describe(
+        `Whose jobs the policy trusts: one of ${providerNames} (default ${JSON.stringify(DEFAULT_PROVIDER.name)})`,
+      ),
+      ...provider.criteria.shape,
+    })
+    .strict()
+    .describe(`A policy trusting ${provider.title}`);
+
+const [firstRequest, ...otherRequests] = PROVIDERS.map(requestFor);
+
+/** `{ owner, provider?, ...criteria }`: the fields a provider does not name are refused, naming the field. */
+export const createTrustedPublisherBody = z.discriminatedUnion('provider', [firstRequest, ...otherRequests], {
+  error: `must be one of ${providerNames}`,
+});
 
 /** `{id}`: one policy. */
 export const trustedPublisherParams = z.object({
@@ -119,28 +158,46 @@ export const trustedPublisherParams = z.object({
 export const POLICY_STATUSES = ['active', 'pending', 'lapsed', 'inactive'] as const;
 type PolicyStatus = (typeof POLICY_STATUSES)[number];
 
-export const trustedPublisherView = z.object({
-  id: z.string(),
-  owner: z.string(),
-  createdBy: z.string().describe('The username its workflows exchange tokens under (NuGet/login\'s `user`)'),
-  repositoryOwner: z.string(),
-  repository: z.string(),
-  workflowFile: z.string(),
-  environment: z.string().nullable(),
-  status: z
-    .enum(POLICY_STATUSES)
-    .describe(
-      '`active`: pinned to the repository\'s ids, makes keys; `pending`: not used yet, makes keys until `lapsesAt` and is pinned by the first; ' +
-        '`lapsed`: not used within 7 days, makes no keys (add it again); `inactive`: its creator no longer belongs to the organization that owns it, or that organization is gone, so it makes no keys while so',
-    ),
-  lapsesAt: z.string().nullable().describe('Until it is first used: when it lapses (or lapsed)'),
-  pinned: z
-    .object({ repositoryOwnerId: z.string(), repositoryId: z.string(), pinnedAt: z.string() })
-    .nullable()
-    .describe("The GitHub ids of the repository's owner and the repository, from the first token that matched"),
-  createdAt: z.string(),
-  lastUsedAt: z.string().nullable(),
-});
+/**
+ * Before providers the view had GitHub's criteria at its top level, where frontends read them: a policy of the
+ * default provider (GitHub) still shows them there, beside `criteria`.
+ */
+const criteriaAtTopLevel = (provider: TrustedPublishingProvider) =>
+  provider === DEFAULT_PROVIDER
+    ? Object.fromEntries(Object.entries(provider.criteria.shape).map(([name, field]) => [name, field.meta({ deprecated: true, description: `As in \`criteria\`` })]))
+    : {};
+
+const pinnedView = (pin: PinRule<unknown> | undefined) =>
+  (pin ? pin.schema.extend({ pinnedAt: z.string() }).nullable() : z.null()).describe(
+    pin ? `${pin.schema.description ?? 'The ids'}, from the first token that matched; null until then` : 'Always null: the criteria are immutable ids',
+  );
+
+/** The view of a policy of one provider. */
+const viewFor = (provider: TrustedPublishingProvider) =>
+  z
+    .object({
+      id: z.string(),
+      owner: z.string(),
+      createdBy: z.string().describe("The username its jobs exchange tokens under (NuGet/login's `user`)"),
+      provider: z.literal(provider.name),
+      criteria: provider.criteria.describe(`What ${provider.title} tokens are matched on, as the policy was added with`),
+      ...criteriaAtTopLevel(provider),
+      status: z
+        .enum(POLICY_STATUSES)
+        .describe(
+          "`active`: pinned to its ids (or, where its provider pins nothing, from the start), makes keys; `pending`: not used yet, makes keys until `lapsesAt` and is pinned by the first; " +
+            '`lapsed`: not used within 7 days, makes no keys (add it again); `inactive`: its creator no longer belongs to the organization that owns it, or that organization is gone, so it makes no keys while so',
+        ),
+      lapsesAt: z.string().nullable().describe('Until it is first used: when it lapses (or lapsed); null where its provider never lapses'),
+      pinned: pinnedView(provider.pin),
+      createdAt: z.string(),
+      lastUsedAt: z.string().nullable(),
+    })
+    .describe(`A policy trusting ${provider.title}`);
+
+const [firstView, ...otherViews] = PROVIDERS.map(viewFor);
+
+export const trustedPublisherView = z.discriminatedUnion('provider', [firstView, ...otherViews]);
 type TrustedPublisherView = z.infer<typeof trustedPublisherView>;
 
 const noSuchPolicy = () => new Problem('not_found', 'There is no trusted publishing policy with that id that you can see.');
@@ -158,46 +215,46 @@ function ownerAllows(policy: TrustedPublisherDocument, owner: AccountDocument | 
 
 /** Whether a policy never used has passed its 7 days. */
 export const hasLapsed = (policy: TrustedPublisherDocument, now = clock.now().getTime()): boolean =>
-  policy.repositoryId === null && policy.lapsesAt !== null && Date.parse(policy.lapsesAt) <= now;
+  policy.pinned === null && policy.lapsesAt !== null && Date.parse(policy.lapsesAt) <= now;
 
 function statusOf(policy: TrustedPublisherDocument, owner: AccountDocument | undefined): PolicyStatus {
   if (!ownerAllows(policy, owner)) return 'inactive';
-  if (policy.repositoryId !== null) return 'active';
+  // Pinned, or of a provider that neither pins nor lapses.
+  if (policy.pinned !== null || policy.lapsesAt === null) return 'active';
   return hasLapsed(policy) ? 'lapsed' : 'pending';
 }
 
 function toView(policy: TrustedPublisherDocument, owner: AccountDocument | undefined): TrustedPublisherView {
-  const { id, ownerName, creatorName, repositoryOwner, repository, workflowFile, environment, lapsesAt, createdAt, lastUsedAt } = policy;
-  const pinned =
-    policy.repositoryId !== null && policy.repositoryOwnerId !== null && policy.pinnedAt !== null
-      ? { repositoryOwnerId: policy.repositoryOwnerId, repositoryId: policy.repositoryId, pinnedAt: policy.pinnedAt }
-      : null;
+  const { id, ownerName, creatorName, provider, criteria, pinned, pinnedAt, lapsesAt, createdAt, lastUsedAt } = policy;
   return {
     id,
     owner: ownerName,
     createdBy: creatorName,
-    repositoryOwner,
-    repository,
-    workflowFile,
-    environment,
+    provider,
+    criteria,
+    ...(provider === DEFAULT_PROVIDER.name ? criteria : {}),
     status: statusOf(policy, owner),
     lapsesAt,
-    pinned,
+    pinned: pinned !== null && pinnedAt !== null ? { ...pinned, pinnedAt } : null,
     createdAt,
     lastUsedAt,
   };
 }
 
-const byAge = (a: TrustedPublisherDocument, b: TrustedPublisherDocument) => a.createdAt.localeCompare(b.createdAt);
+const byAge = (a: StoredPolicy, b: StoredPolicy) => a.createdAt.localeCompare(b.createdAt);
 
-const isPolicy = (document: PartitionDocument): document is TrustedPublisherDocument => !isSlot(document);
+const isPolicy = (document: PartitionDocument): document is StoredPolicy => !isSlot(document);
 /** A policy stored before slots held the limit: it counts and works without one. */
-const storedBeforeSlots = (policy: TrustedPublisherDocument): boolean => policy.slotted !== true;
+const storedBeforeSlots = (policy: StoredPolicy): boolean => policy.slotted !== true;
 
 /** The policies among these documents that count: those a slot names, and those stored before slots; oldest first. */
 function slottedPolicies(documents: PartitionDocument[]): TrustedPublisherDocument[] {
   const held = new Set(documents.filter(isSlot).map((slot) => slot.policyId));
-  return documents.filter(isPolicy).filter((policy) => held.has(policy.id) || storedBeforeSlots(policy)).sort(byAge);
+  return documents
+    .filter(isPolicy)
+    .filter((policy) => held.has(policy.id) || storedBeforeSlots(policy))
+    .sort(byAge)
+    .map(policyFrom);
 }
 
 /** Everything in the creator's partition, its policies and their slots: one query within it. */
@@ -294,8 +351,8 @@ async function storeInSlot(policy: TrustedPublisherDocument, seen: PartitionDocu
 
 /** The policy as its notices name it. */
 function noticed(policy: TrustedPublisherDocument): NoticedPolicy {
-  const { provider, criteria } = trustOf(policy);
-  return { id: policy.id, creator: policy.creatorName, owner: policy.ownerName, publisher: provider.describe(criteria), lapses: provider.lapses };
+  const provider = providerOf(policy);
+  return { id: policy.id, creator: policy.creatorName, owner: policy.ownerName, publisher: provider.describe(policy.criteria), lapses: provider.lapses };
 }
 
 /**
@@ -323,8 +380,8 @@ async function recordPolicyEvent(
   clientAddress: string,
   more: Record<string, string> = {},
 ): Promise<void> {
-  const { provider, criteria } = trustOf(policy);
-  const details = { policyId: policy.id, owner: policy.ownerName, ...provider.logged(criteria), ...more };
+  const provider = providerOf(policy);
+  const details = { policyId: policy.id, owner: policy.ownerName, provider: provider.name, ...provider.logged(policy.criteria), ...more };
   await recordAudit(actor.id, action, clientAddress, details);
   // The creator learns what someone else did to its policy, but not from where.
   if (actor.id !== policy.creatorId) await recordAudit(policy.creatorId, action, 'unknown', { ...details, by: actor.username });
@@ -335,8 +392,8 @@ async function recordPolicyEvent(
 
 /**
  * Adds a policy for the caller or an organization the caller belongs to, in one of the caller's 50 slots. It is
- * not pinned yet: the first token that fully matches it pins it, unless 7 days pass first. Its maker and, for an
- * organization, the organization's admins are told.
+ * not pinned yet: the first token that fully matches it pins it (where its provider pins), unless 7 days pass
+ * first (where its provider lapses). Its maker and, for an organization, the organization's admins are told.
  */
 export async function createTrustedPublisher(
   caller: AccountDocument,
@@ -344,7 +401,11 @@ export async function createTrustedPublisher(
   clientAddress: string,
   log: Log,
 ): Promise<TrustedPublisherView> {
-  const { owner: ownerName, ...criteria } = input;
+  const { owner: ownerName, provider: providerName, ...criteria } = input;
+  const provider = providerNamed(providerName);
+  if (!provider.enabled()) {
+    throw new Problem('invalid_request', `The field 'provider' names ${provider.title}, whose tokens this service is not set up to take.`);
+  }
   const owner = await allowedOwner(caller, ownerName, 'A trusted publishing policy');
   // At the limit, refused before anything is written; below it, the slot taken decides, whatever runs meanwhile.
   const seen = await partitionOf(caller.id);
@@ -356,11 +417,11 @@ export async function createTrustedPublisher(
     creatorName: caller.username,
     ownerId: owner.id,
     ownerName: owner.username,
-    ...(criteria as GitHubCriteria),
-    repositoryOwnerId: null,
-    repositoryId: null,
+    provider: provider.name,
+    criteria,
+    pinned: null,
     createdAt: now.toISOString(),
-    lapsesAt: new Date(now.getTime() + UNUSED_POLICY_LIFETIME_MS).toISOString(),
+    lapsesAt: provider.lapses ? new Date(now.getTime() + UNUSED_POLICY_LIFETIME_MS).toISOString() : null,
     pinnedAt: null,
     lastUsedAt: null,
     slotted: true,
@@ -406,16 +467,16 @@ export async function listTrustedPublishers(caller: AccountDocument): Promise<Tr
  * decides). Anyone else learns nothing, not even that it exists.
  */
 async function policyToRemove(caller: AccountDocument, id: string): Promise<TrustedPublisherDocument> {
-  const own = await readDocument<TrustedPublisherDocument>('trustedPublishers', id, caller.id);
-  if (own) return own;
+  const own = await readDocument<StoredPolicy>('trustedPublishers', id, caller.id);
+  if (own) return policyFrom(own);
   const { resources } = await container('trustedPublishers')
-    .items.query<TrustedPublisherDocument>({ query: 'SELECT * FROM c WHERE c.id = @id', parameters: [{ name: '@id', value: id }] })
+    .items.query<StoredPolicy>({ query: 'SELECT * FROM c WHERE c.id = @id', parameters: [{ name: '@id', value: id }] })
     .fetchAll();
   const [policy] = resources;
   if (!policy || policy.ownerId === policy.creatorId) throw noSuchPolicy();
   const owner = await readAccount(policy.ownerId);
   if (owner?.kind !== 'organization' || owner.deletedAt || roleOf(owner as OrganizationDocument, caller.id) !== 'admin') throw noSuchPolicy();
-  return policy;
+  return policyFrom(policy);
 }
 
 /**
@@ -446,8 +507,14 @@ export async function deleteTrustedPublisher(caller: AccountDocument, id: string
 }
 
 /** The policy as stored now, or undefined once it is removed. */
-export const currentPolicy = (policy: TrustedPublisherDocument) =>
-  readDocument<TrustedPublisherDocument>('trustedPublishers', policy.id, policy.creatorId);
+export async function currentPolicy(policy: TrustedPublisherDocument): Promise<TrustedPublisherDocument | undefined> {
+  const stored = await readDocument<StoredPolicy>('trustedPublishers', policy.id, policy.creatorId);
+  return stored && policyFrom(stored);
+}
+
+/** Whether the policy is pinned to these ids (a run's ids under its provider's `pin`). */
+export const isPinnedTo = (policy: TrustedPublisherDocument, ids: Pin): boolean =>
+  policy.pinned !== null && Object.entries(policy.pinned).every(([name, id]) => ids[name] === id);
 
 /**
  * Pins a policy to the ids of the first token that fully matched it, under its ETag: of two exchanges at
@@ -458,32 +525,34 @@ export const currentPolicy = (policy: TrustedPublisherDocument) =>
 export async function pinPolicy(
   creator: AccountDocument,
   policy: TrustedPublisherDocument,
+  rule: PinRule<unknown>,
   ids: Pin,
   clientAddress: string,
   log: Log,
 ): Promise<boolean> {
   const now = clock.now();
   const change = { at: now.toISOString(), clientAddress };
-  const pinnedTo = trustOf(policy).provider.pin?.describe(ids) ?? '';
-  const notice = await policyNotice(policy, (reader) => trustedPublisherPinnedNotice(noticed(policy), pinnedTo, change, reader), log);
+  const notice = await policyNotice(policy, (reader) => trustedPublisherPinnedNotice(noticed(policy), rule.describe(ids), change, reader), log);
   let pinnedNow = false;
   const updated = await announced(
     notice,
     () =>
-      updateDocumentFrom<TrustedPublisherDocument>(
+      updateDocumentFrom<StoredPolicy>(
         'trustedPublishers',
         policy,
-        (current) => {
-          pinnedNow = current.repositoryId === null && !hasLapsed(current, now.getTime());
+        (stored) => {
+          // A policy stored before providers is written in today's form.
+          const current = policyFrom(stored);
+          pinnedNow = current.pinned === null && !hasLapsed(current, now.getTime());
           if (!pinnedNow) return undefined;
-          return { ...current, ...ids, pinnedAt: change.at, lapsesAt: null, lastUsedAt: change.at };
+          return { ...current, pinned: ids, pinnedAt: change.at, lapsesAt: null, lastUsedAt: change.at };
         },
         policy.creatorId,
       ),
     log,
     () => pinnedNow,
   );
-  const matches = updated !== undefined && updated.repositoryId === ids.repositoryId && updated.repositoryOwnerId === ids.repositoryOwnerId;
+  const matches = updated !== undefined && isPinnedTo(policyFrom(updated), ids);
   if (matches && pinnedNow) await recordPolicyEvent('trusted_publisher_pinned', creator, policy, clientAddress, ids);
   return matches;
 }

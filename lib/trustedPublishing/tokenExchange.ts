@@ -12,8 +12,7 @@ import { usernameField } from '../accounts/names';
 import { createTrustedPublishingKey, revokeTrustedPublishingKeys, type KeyRefusals } from '../packages/apiKeys';
 import { roleOf, type OrganizationDocument } from '../organizations/organization';
 import { CLOCK_TOLERANCE_SECONDS, verifyCiToken, type VerifiedToken } from './ciToken';
-import { currentPolicy, hasLapsed, markUsed, pinPolicy, policiesCreatedBy, trustOf, type TrustedPublisherDocument } from './policies';
-import type { Pin } from './providers/provider';
+import { currentPolicy, hasLapsed, isPinnedTo, markUsed, pinPolicy, policiesCreatedBy, type TrustedPublisherDocument } from './policies';
 
 /**
  * `POST /api/v2/token`, NuGet.org's token API: a CI job (a GitHub Actions workflow run, or the job of another
@@ -59,16 +58,13 @@ export function checkTokenRequestHeaders(request: HttpRequest): void {
   if ((request.headers.get('user-agent') ?? '').trim() === '') throw cannotIssue('A User-Agent header is required.');
 }
 
-const samePin = (pinned: Pin, run: Pin) => Object.entries(pinned).every(([name, id]) => run[name] === id);
-
 /**
  * Whether the policy trusts the job: a policy of the token's provider whose criteria trust the run
  * (`provider.trusts`) and, once pinned, the ids it was pinned to; not pinned yet, its 7 days not passed.
  */
-function trusts(policy: TrustedPublisherDocument, token: VerifiedToken, now: number): boolean {
-  const { provider, criteria, pinned } = trustOf(policy);
-  if (provider !== token.provider || !provider.trusts(criteria, token.run)) return false;
-  return pinned !== null ? samePin(pinned, provider.pin?.of(token.run) ?? {}) : !hasLapsed(policy, now);
+function trusts(policy: TrustedPublisherDocument, { provider, run }: VerifiedToken, now: number): boolean {
+  if (policy.provider !== provider.name || !provider.trusts(policy.criteria, run)) return false;
+  return policy.pinned !== null ? isPinnedTo(policy, provider.pin?.of(run) ?? {}) : !hasLapsed(policy, now);
 }
 
 /**
@@ -136,13 +132,13 @@ export async function exchangeToken(bearerToken: string, input: z.infer<typeof t
 
   const owner = await ownerToIssueFor(creator, policy);
   await spend(token, policy);
-  const { provider, criteria, pinned } = trustOf(policy);
-  const pin = pinned === null ? provider.pin?.of(token.run) : undefined;
+  const { provider, run } = token;
+  const pinning = policy.pinned === null ? provider.pin : undefined;
   // A policy pinned to other ids at the same moment (a repository made again under the name) never matched.
-  const matches = pin ? await pinPolicy(creator, policy, pin, clientAddress, log) : await markUsed(policy);
+  const matches = pinning ? await pinPolicy(creator, policy, pinning, pinning.of(run), clientAddress, log) : await markUsed(policy);
   if (!matches) throw noMatchingPolicy(input.username);
 
-  const { summary, logged, facts } = provider.runRecord(criteria, token.run);
+  const { summary, logged, facts } = provider.runRecord(policy.criteria, run);
   const { secret, expiresAt } = await createTrustedPublishingKey(
     creator,
     owner,

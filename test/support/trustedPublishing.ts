@@ -4,9 +4,10 @@ import type { WorkflowTokenOptions } from '../standins/githubActions';
 import type { Member } from './organizations';
 import type { ApiResponse, TestService } from './service';
 
-/** The body of `POST /api/me/trusted-publishers`. */
+/** The body of `POST /api/me/trusted-publishers` for a GitHub Actions workflow. */
 export interface TrustedPublisherRequest {
   owner: string;
+  provider?: 'github';
   repositoryOwner: string;
   repository: string;
   workflowFile: string;

@@ -32,7 +32,7 @@ export interface TrustedPublishingProvider<Criteria extends object = Record<stri
    * `scopes`, each checked as the CI system names things so a policy that could never match is refused when
    * added. Its output (defaults applied) is what the policy stores and `trusts` gets.
    */
-  readonly criteria: z.ZodObject<z.core.$ZodShape>;
+  readonly criteria: z.ZodObject<Record<string, z.ZodType>>;
   /**
    * Whether the criteria trust the run, names compared as the CI system compares them. Only the criteria: the
    * caller checks the pin (or, not pinned, the lapse) and the owner.

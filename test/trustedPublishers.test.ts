@@ -42,6 +42,8 @@ describe('adding a policy', () => {
       repository: repository.name,
       workflowFile: 'release.yml',
       environment: 'release',
+      packageGlobs: ['*'],
+      scopes: ['package:push'],
       status: 'pending',
       lapsesAt: expect.any(String),
       pinned: null,
@@ -54,7 +56,16 @@ describe('adding a policy', () => {
     expect(await service.trustedPublishersOf(user)).toEqual([response.body]);
     expect((await service.securityLog(user))[0]).toMatchObject({
       action: 'trusted_publisher_added',
-      details: { policyId: response.body.id, owner: user.username, provider: 'github', repository: `${repository.owner}/${repository.name}`, workflowFile: 'release.yml', environment: 'release' },
+      details: {
+        policyId: response.body.id,
+        owner: user.username,
+        provider: 'github',
+        repository: `${repository.owner}/${repository.name}`,
+        workflowFile: 'release.yml',
+        environment: 'release',
+        packageGlobs: '*',
+        scopes: 'package:push',
+      },
     });
     // Named explicitly, the provider is the same.
     const named = await service.requestTrustedPublisher(user, newRepository(), { provider: 'github' });
@@ -68,6 +79,23 @@ describe('adding a policy', () => {
     const withNull = await service.addTrustedPublisher(user, { owner: 'Octo-Org', name: 'My.Repo_1' }, { environment: null, workflowFile: 'Publish.YAML' });
     expect(withNull).toMatchObject({ repositoryOwner: 'Octo-Org', repository: 'My.Repo_1', workflowFile: 'Publish.YAML', environment: null });
     expect((await service.addTrustedPublisher(user, newRepository())).environment).toBeNull();
+  });
+
+  it("takes the globs and scopes its keys get, as an API key's, shows them, records them and tells them", async () => {
+    const user = await service.confirmedUser();
+    const repository = newRepository();
+    const policy = await service.addTrustedPublisher(user, repository, { packageGlobs: ['Contoso.*', 'Fabrikam.Lib'], scopes: ['package:pushversion', 'package:unlist'] });
+    expect(policy).toMatchObject({ packageGlobs: ['Contoso.*', 'Fabrikam.Lib'], scopes: ['package:pushversion', 'package:unlist'] });
+    expect((await service.trustedPublishersOf(user))[0]).toMatchObject({ packageGlobs: ['Contoso.*', 'Fabrikam.Lib'], scopes: ['package:pushversion', 'package:unlist'] });
+    expect((await service.securityLog(user))[0]).toMatchObject({
+      action: 'trusted_publisher_added',
+      details: { policyId: policy.id, packageGlobs: 'Contoso.*, Fabrikam.Lib', scopes: 'package:pushversion, package:unlist' },
+    });
+    await service.deliverNotices();
+    const [added] = service.noticesTo(user.person.email, `Trusted publishing policy added: ${repository.owner}/${repository.name}, release.yml`);
+    expect(added.plainText).toContain(
+      `can now get API keys with the scopes package:pushversion, package:unlist for the packages of ${user.username} matching Contoso.*, Fabrikam.Lib, each key for 15 minutes.`,
+    );
   });
 
   it('lets a member of an organization, admin or collaborator, add one for it; the trail records it', async () => {
@@ -126,7 +154,16 @@ describe('adding a policy', () => {
     [{ owner: 'not a name' }, 'owner'],
     [{ owner: undefined }, 'owner'],
     [{ workflowFile: undefined }, 'workflowFile'],
-    [{ scopes: ['package:push'] }, 'scopes'],
+    [{ scopes: [] }, 'scopes'],
+    [{ scopes: ['package:delete'] }, 'scopes.0'],
+    [{ scopes: 'package:push' }, 'scopes'],
+    [{ scopes: null }, 'scopes'],
+    [{ packageGlobs: [] }, 'packageGlobs'],
+    [{ packageGlobs: [''] }, 'packageGlobs.0'],
+    [{ packageGlobs: ['Contoso.?'] }, 'packageGlobs.0'],
+    [{ packageGlobs: 'Contoso.*' }, 'packageGlobs'],
+    // What an API key has and a policy does not.
+    [{ expiresInDays: 30 }, 'expiresInDays'],
     [{ provider: 'bitbucket' }, 'provider'],
     [{ provider: 'GitHub' }, 'provider'],
     [{ provider: null }, 'provider'],
@@ -311,7 +348,17 @@ describe('policies stored before providers', () => {
     const pinned = await storedBeforeProviders({ ...user, id: userId }, pinnedRepository, true);
     const criteriaOf = (repository: GitHubRepository) => ({ repositoryOwner: repository.owner, repository: repository.name, workflowFile: 'release.yml', environment: 'release' });
     expect(await service.trustedPublishersOf(user)).toEqual([
-      expect.objectContaining({ id: pending, provider: 'github', criteria: criteriaOf(pendingRepository), ...criteriaOf(pendingRepository), status: 'pending', pinned: null }),
+      expect.objectContaining({
+        id: pending,
+        provider: 'github',
+        criteria: criteriaOf(pendingRepository),
+        ...criteriaOf(pendingRepository),
+        // Before scopes, a policy's keys pushed any package.
+        packageGlobs: ['*'],
+        scopes: ['package:push'],
+        status: 'pending',
+        pinned: null,
+      }),
       expect.objectContaining({
         id: pinned,
         provider: 'github',

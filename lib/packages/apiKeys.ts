@@ -69,8 +69,10 @@ export interface TrustedPublishingGrant {
   run: Record<string, string | null>;
 }
 
-/** A trusted publishing key to make: the grant it keeps, and how its description and the log name the run. */
+/** A trusted publishing key to make: what its policy lets it do, the grant it keeps, and how its description and the log name the run. */
 export interface TrustedPublishingKeyRequest {
+  scopes: ApiKeyScope[];
+  packageGlobs: string[];
   grant: TrustedPublishingGrant;
   /** The run in a few words: "contoso/contoso-sdk, release.yml, run 42". */
   summary: string;
@@ -89,12 +91,14 @@ export const TRUSTED_PUBLISHING_KEY_MINUTES = 15;
 export type RevocationReason = 'owner_deleted' | 'left_organization' | 'leaked' | 'account_locked' | 'policy_removed';
 
 const descriptionField = z.string().trim().min(1).max(256);
-const packageGlobsField = z.array(packageGlobField).min(1).max(100);
+/** What a key may do (at least one), and which package ids it covers: a key's, or a trusted publishing policy's for the keys it makes. */
+export const apiKeyScopesField = z.array(z.enum(API_KEY_SCOPES)).min(1).max(API_KEY_SCOPES.length);
+export const packageGlobsField = z.array(packageGlobField).min(1).max(100);
 
 export const createApiKeyBody = z
   .object({
     description: descriptionField,
-    scopes: z.array(z.enum(API_KEY_SCOPES)).min(1).max(API_KEY_SCOPES.length),
+    scopes: apiKeyScopesField,
     packageGlobs: packageGlobsField,
     owner: usernameField,
     expiresInDays: z.number().int().min(1).max(365),
@@ -122,7 +126,7 @@ export const apiKeyView = z.object({
   suspended: z.boolean().describe('Its holder or its owner is locked by support: it works again once they are unlocked'),
   trustedPublishing: z
     .boolean()
-    .describe('Made by trusted publishing for one GitHub Actions run (scope package:push, every id, 15 minutes): it cannot be edited or regenerated'),
+    .describe("Made by trusted publishing for one CI run (its policy's scopes and globs, 15 minutes): it cannot be edited or regenerated"),
 });
 export const apiKeyWithSecret = apiKeyView.extend({ key: z.string().describe('The secret: shown this once, never again') });
 
@@ -233,15 +237,15 @@ export async function createApiKey(caller: AccountDocument, input: z.infer<typeo
 }
 
 /**
- * A key for the CI run a trusted publishing policy matched: scope `package:push` for every id,
- * held by the policy's creator and owned by the policy's owner, for 15 minutes. Made and checked as every key
- * is (`storeNewKey`), refused in the words of the token exchange, and recorded in the holder's log and the
- * owning organization's trail.
+ * A key for the CI run a trusted publishing policy matched: the policy's scopes and globs, held by the policy's
+ * creator and owned by the policy's owner, for 15 minutes. Made and checked as every key is (`storeNewKey`),
+ * refused in the words of the token exchange, and recorded in the holder's log and the owning organization's
+ * trail.
  */
 export async function createTrustedPublishingKey(
   holder: AccountDocument,
   owner: Pick<AccountDocument, 'id' | 'username'>,
-  { grant, summary, logged }: TrustedPublishingKeyRequest,
+  { scopes, packageGlobs, grant, summary, logged }: TrustedPublishingKeyRequest,
   refusals: KeyRefusals,
   clientAddress: string,
 ): Promise<{ secret: string; expiresAt: string }> {
@@ -251,8 +255,8 @@ export async function createTrustedPublishingKey(
   const key: ApiKeyDocument = {
     id,
     description: `Trusted publishing: ${summary}`.slice(0, 256),
-    scopes: ['package:push'],
-    packageGlobs: ['*'],
+    scopes,
+    packageGlobs,
     ownerAccountId: owner.id,
     ownerName: owner.username,
     creatorAccountId: holder.id,

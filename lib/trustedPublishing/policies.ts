@@ -27,7 +27,7 @@ import { readAccount, type AccountDocument } from '../accounts/account';
 import { accountHolding } from '../accounts/claims';
 import { usernameField } from '../accounts/names';
 import { announced, noticesTogether, noticeToAll, type Notice } from '../accounts/notices';
-import { allowedOwner, revokeTrustedPublishingKeys } from '../packages/apiKeys';
+import { allowedOwner, API_KEY_SCOPES, apiKeyScopesField, packageGlobsField, revokeTrustedPublishingKeys, type ApiKeyScope } from '../packages/apiKeys';
 import { deleteOrganization } from '../organizations/lifecycle';
 import { roleOf, type OrganizationDocument } from '../organizations/organization';
 import { DEFAULT_PROVIDER, PROVIDERS, providerNamed } from './providers';
@@ -55,6 +55,9 @@ export interface TrustedPublisherDocument extends StoredDocument {
   criteria: Record<string, unknown>;
   /** The ids the first token that fully matched it pinned it to (its provider's `pin`); null until then, or for good where the provider pins nothing. */
   pinned: Pin | null;
+  /** What the keys it makes may do, and which package ids they cover, as on any key. */
+  scopes: ApiKeyScope[];
+  packageGlobs: string[];
   createdAt: string;
   /** Until it is first used: when it lapses. */
   lapsesAt: string | null;
@@ -71,7 +74,7 @@ export interface TrustedPublisherDocument extends StoredDocument {
  * A policy as stored before providers: it trusts a GitHub Actions workflow, whose criteria and ids are at the
  * top level. Read as a `github` policy (`policyFrom`), and written in today's form when it is next written.
  */
-interface PolicyStoredBeforeProviders extends Omit<TrustedPublisherDocument, 'provider' | 'criteria' | 'pinned'> {
+interface PolicyStoredBeforeProviders extends Omit<TrustedPublisherDocument, 'provider' | 'criteria' | 'pinned' | ScopeFields> {
   provider?: undefined;
   repositoryOwner: string;
   repository: string;
@@ -81,17 +84,27 @@ interface PolicyStoredBeforeProviders extends Omit<TrustedPublisherDocument, 'pr
   repositoryId: string | null;
 }
 
-type StoredPolicy = TrustedPublisherDocument | PolicyStoredBeforeProviders;
+type ScopeFields = 'scopes' | 'packageGlobs';
+
+/** A policy as stored: one stored before scopes has none (its keys pushed every id: the defaults). */
+type StoredPolicy = (Omit<TrustedPublisherDocument, ScopeFields> | PolicyStoredBeforeProviders) & Partial<Pick<TrustedPublisherDocument, ScopeFields>>;
+
+/** What the keys of a policy may do unless it says otherwise: push any package, as every policy's keys did before scopes. */
+const DEFAULT_SCOPES: ApiKeyScope[] = ['package:push'];
+const DEFAULT_GLOBS = ['*'];
 
 /** A stored policy in today's form. */
 function policyFrom(stored: StoredPolicy): TrustedPublisherDocument {
-  if (stored.provider !== undefined) return stored;
+  const { scopes = DEFAULT_SCOPES, packageGlobs = DEFAULT_GLOBS } = stored;
+  if (stored.provider !== undefined) return { ...stored, scopes, packageGlobs };
   const { repositoryOwner, repository, workflowFile, environment, repositoryOwnerId, repositoryId, provider: _absent, ...policy } = stored;
   return {
     ...policy,
     provider: DEFAULT_PROVIDER.name,
     criteria: { repositoryOwner, repository, workflowFile, environment },
     pinned: repositoryOwnerId !== null && repositoryId !== null ? { repositoryOwnerId, repositoryId } : null,
+    scopes,
+    packageGlobs,
   };
 }
 
@@ -136,13 +149,15 @@ const requestFor = (provider: TrustedPublishingProvider) =>
         `Whose jobs the policy trusts: one of ${providerNames} (default ${JSON.stringify(DEFAULT_PROVIDER.name)})`,
       ),
       ...provider.criteria.shape,
+      packageGlobs: packageGlobsField.default(DEFAULT_GLOBS).describe("The package ids its keys may act on, as an API key's globs (default every id)"),
+      scopes: apiKeyScopesField.default(DEFAULT_SCOPES).describe("What its keys may do, as an API key's scopes (default package:push)"),
     })
     .strict()
     .describe(`A policy trusting ${provider.title}`);
 
 const [firstRequest, ...otherRequests] = PROVIDERS.map(requestFor);
 
-/** `{ owner, provider?, ...criteria }`: the fields a provider does not name are refused, naming the field. */
+/** `{ owner, provider?, ...criteria, packageGlobs?, scopes? }`: the fields a provider does not name are refused, naming the field. */
 export const createTrustedPublisherBody = z.discriminatedUnion('provider', [firstRequest, ...otherRequests], {
   error: `must be one of ${providerNames}`,
 });
@@ -182,6 +197,8 @@ const viewFor = (provider: TrustedPublishingProvider) =>
       provider: z.literal(provider.name),
       criteria: provider.criteria.describe(`What ${provider.title} tokens are matched on, as the policy was added with`),
       ...criteriaAtTopLevel(provider),
+      packageGlobs: z.array(z.string()).describe('The package ids the keys it makes may act on'),
+      scopes: z.array(z.enum(API_KEY_SCOPES)).describe('What the keys it makes may do'),
       status: z
         .enum(POLICY_STATUSES)
         .describe(
@@ -233,6 +250,8 @@ function toView(policy: TrustedPublisherDocument, owner: AccountDocument | undef
     provider,
     criteria,
     ...(provider === DEFAULT_PROVIDER.name ? criteria : {}),
+    packageGlobs: policy.packageGlobs,
+    scopes: policy.scopes,
     status: statusOf(policy, owner),
     lapsesAt,
     pinned: pinned !== null && pinnedAt !== null ? { ...pinned, pinnedAt } : null,
@@ -352,7 +371,8 @@ async function storeInSlot(policy: TrustedPublisherDocument, seen: PartitionDocu
 /** The policy as its notices name it. */
 function noticed(policy: TrustedPublisherDocument): NoticedPolicy {
   const provider = providerOf(policy);
-  return { id: policy.id, creator: policy.creatorName, owner: policy.ownerName, publisher: provider.describe(policy.criteria), lapses: provider.lapses };
+  const { id, creatorName: creator, ownerName: owner, scopes, packageGlobs } = policy;
+  return { id, creator, owner, publisher: provider.describe(policy.criteria), lapses: provider.lapses, scopes, packageGlobs };
 }
 
 /**
@@ -381,7 +401,15 @@ async function recordPolicyEvent(
   more: Record<string, string> = {},
 ): Promise<void> {
   const provider = providerOf(policy);
-  const details = { policyId: policy.id, owner: policy.ownerName, provider: provider.name, ...provider.logged(policy.criteria), ...more };
+  const details = {
+    policyId: policy.id,
+    owner: policy.ownerName,
+    provider: provider.name,
+    ...provider.logged(policy.criteria),
+    packageGlobs: policy.packageGlobs.join(', '),
+    scopes: policy.scopes.join(', '),
+    ...more,
+  };
   await recordAudit(actor.id, action, clientAddress, details);
   // The creator learns what someone else did to its policy, but not from where.
   if (actor.id !== policy.creatorId) await recordAudit(policy.creatorId, action, 'unknown', { ...details, by: actor.username });
@@ -401,7 +429,7 @@ export async function createTrustedPublisher(
   clientAddress: string,
   log: Log,
 ): Promise<TrustedPublisherView> {
-  const { owner: ownerName, provider: providerName, ...criteria } = input;
+  const { owner: ownerName, provider: providerName, packageGlobs, scopes, ...criteria } = input;
   const provider = providerNamed(providerName);
   if (!provider.enabled()) {
     throw new Problem('invalid_request', `The field 'provider' names ${provider.title}, whose tokens this service is not set up to take.`);
@@ -420,6 +448,8 @@ export async function createTrustedPublisher(
     provider: provider.name,
     criteria,
     pinned: null,
+    scopes,
+    packageGlobs,
     createdAt: now.toISOString(),
     lapsesAt: provider.lapses ? new Date(now.getTime() + UNUSED_POLICY_LIFETIME_MS).toISOString() : null,
     pinnedAt: null,

@@ -32,7 +32,7 @@ export const tokenRequestBody = z
 export const tokenResponse = z.object({
   tokenType: z.literal('ApiKey'),
   expires: z.string().describe('When the key stops working, 15 minutes after it was made'),
-  apiKey: z.string().describe('The key: scope package:push for every package id, for the policy\'s owner'),
+  apiKey: z.string().describe("The key: the policy's scopes and globs (by default package:push for every package id), for the policy's owner"),
 });
 
 /** Per client address: a build farm behind one address publishes a few hundred packages at most in a quarter of an hour. */
@@ -118,7 +118,7 @@ async function spend(token: VerifiedToken, policy: TrustedPublisherDocument): Pr
  * Trades a CI job's OIDC token for a key: verifies the token (its provider known by its issuer); finds, among
  * the policies `username` made (oldest first), one that trusts the job; checks the accounts; spends the token;
  * pins the policy on its first use, when its provider pins (its maker, and an organization's admins, are told);
- * makes the key (scope package:push, glob `*`, the policy's owner, 15 minutes), recorded in the creator's log
+ * makes the key (the policy's scopes and globs, the policy's owner, 15 minutes), recorded in the creator's log
  * and the owning organization's trail; and checks once the key exists that the policy was not removed meanwhile.
  */
 export async function exchangeToken(bearerToken: string, input: z.infer<typeof tokenRequestBody>, clientAddress: string, log: Log) {
@@ -142,7 +142,7 @@ export async function exchangeToken(bearerToken: string, input: z.infer<typeof t
   const { secret, expiresAt } = await createTrustedPublishingKey(
     creator,
     owner,
-    { grant: { policyId: policy.id, provider: provider.name, run: facts }, summary, logged },
+    { scopes: policy.scopes, packageGlobs: policy.packageGlobs, grant: { policyId: policy.id, provider: provider.name, run: facts }, summary, logged },
     EXCHANGE_REFUSALS(creator),
     clientAddress,
   );

@@ -12,6 +12,8 @@ export interface TrustedPublisherRequest {
   repository: string;
   workflowFile: string;
   environment?: string | null;
+  packageGlobs?: string[];
+  scopes?: string[];
 }
 
 /** `POST /api/me/trusted-publishers` as `user`: by default a policy of `user` for `repository`'s release.yml. */

@@ -462,6 +462,9 @@ export interface NoticedPolicy {
   publisher: PublisherDescription;
   /** Whether it stops working if no run uses it within 7 days. */
   lapses: boolean;
+  /** What the keys it makes may do, and which package ids they cover. */
+  scopes: string[];
+  packageGlobs: string[];
 }
 
 /** How a trusted publishing provider describes what a policy trusts (lib/trustedPublishing/providers). */
@@ -499,6 +502,14 @@ function untilFirstUse(policy: NoticedPolicy): string {
   return clauses.length === 0 ? '' : ` ${capitalized(clauses.join('; '))}.`;
 }
 
+/** What the keys a policy makes may do, after "API key" (`one`) or "API keys": by default, push any package of its owner. */
+function keysThat(policy: NoticedPolicy, one: boolean): string {
+  const { owner, scopes, packageGlobs } = policy;
+  const packages = packageGlobs.length === 1 && packageGlobs[0] === '*' ? `any package of ${owner}` : `the packages of ${owner} matching ${packageGlobs.join(', ')}`;
+  if (scopes.length === 1 && scopes[0] === 'package:push') return `that ${one ? 'pushes' : 'push'} ${packages}`;
+  return `with the scopes ${scopes.join(', ')} for ${packages}`;
+}
+
 /** Where the reader removes a policy: the maker its own, an admin those of the organization. */
 const removeThePolicy = (policy: NoticedPolicy, reader: PolicyReader) =>
   `remove the policy at once in your account settings (${settingsPage()})${reader === 'admins' ? `, which list the policies made for ${policy.owner}` : ''}`;
@@ -514,7 +525,7 @@ export function trustedPublisherAddedNotice(policy: NoticedPolicy, change: Polic
   return {
     subject: policySubject(policy, 'added'),
     paragraphs: forReader(policy, reader, [
-      `${change.by} added a trusted publishing policy (id ${policy.id}) at ${readableTime(change.at)}${madeFrom(reader, change)}: ${policy.publisher.runs} can now get API keys that push any package of ${policy.owner}, each key for 15 minutes.${untilFirstUse(policy)}`,
+      `${change.by} added a trusted publishing policy (id ${policy.id}) at ${readableTime(change.at)}${madeFrom(reader, change)}: ${policy.publisher.runs} can now get API keys ${keysThat(policy, false)}, each key for 15 minutes.${untilFirstUse(policy)}`,
       reader === 'maker'
         ? `If you did not add it, ${removeThePolicy(policy, reader)}. ${notYouSignedIn}`
         : `If you did not expect it, ask ${change.by}, and if it should not be there, ${removeThePolicy(policy, reader)}.`,
@@ -540,7 +551,7 @@ export function trustedPublisherPinnedNotice(policy: NoticedPolicy, pinnedTo: st
   return {
     subject: policySubject(policy, 'first used'),
     paragraphs: forReader(policy, reader, [
-      `The trusted publishing policy (id ${policy.id}, made by ${policy.creator}) was used for the first time at ${readableTime(change.at)}${madeFrom(reader, change)}: ${policy.publisher.aRun} used it to ask for an API key that pushes any package of ${policy.owner}. The policy is now pinned to ${pinnedTo}.`,
+      `The trusted publishing policy (id ${policy.id}, made by ${policy.creator}) was used for the first time at ${readableTime(change.at)}${madeFrom(reader, change)}: ${policy.publisher.aRun} used it to ask for an API key ${keysThat(policy, true)}. The policy is now pinned to ${pinnedTo}.`,
       `If you did not expect that ${policy.publisher.publisher} to publish now, ${removeThePolicy(policy, reader)}, then check the latest versions of the packages of ${policy.owner}: unlist any that was not meant to be published, and contact support.`,
     ]),
   };

@@ -265,34 +265,41 @@ describe('the limit of 50, under concurrency', () => {
   });
 });
 
-describe('policies stored before slots held the limit', () => {
-  /** A policy as the service stored it before slots: made straight in the store, with no slot naming it. */
-  async function storedBeforeSlots(user: Member & { id: string }, repository: GitHubRepository, workflowFile: string) {
-    const now = clock.now();
-    await container('trustedPublishers').items.create({
-      id: randomUUID(),
-      creatorId: user.id,
-      creatorName: user.username,
-      ownerId: user.id,
-      ownerName: user.username,
-      repositoryOwner: repository.owner,
-      repository: repository.name,
-      workflowFile,
-      environment: null,
-      repositoryOwnerId: null,
-      repositoryId: null,
-      createdAt: now.toISOString(),
-      lapsesAt: new Date(now.getTime() + 7 * DAY).toISOString(),
-      pinnedAt: null,
-      lastUsedAt: null,
-    });
-  }
+/**
+ * A policy of `user` for `repository`'s release.yml (and `fields`) as the service first stored it, made straight in
+ * the store: GitHub's fields and ids at the top level (before providers), no slot naming it (before slots), no
+ * globs or scopes.
+ */
+async function storedPolicy(user: Member & { id: string }, repository: GitHubRepository, fields: Record<string, unknown> = {}): Promise<string> {
+  const now = clock.now();
+  const id = randomUUID();
+  await container('trustedPublishers').items.create({
+    id,
+    creatorId: user.id,
+    creatorName: user.username,
+    ownerId: user.id,
+    ownerName: user.username,
+    repositoryOwner: repository.owner,
+    repository: repository.name,
+    workflowFile: 'release.yml',
+    environment: null,
+    repositoryOwnerId: null,
+    repositoryId: null,
+    createdAt: now.toISOString(),
+    lapsesAt: new Date(now.getTime() + 7 * DAY).toISOString(),
+    pinnedAt: null,
+    lastUsedAt: null,
+    ...fields,
+  });
+  return id;
+}
 
+describe('policies stored before slots held the limit', () => {
   it('keep counting, listing and making keys, take the last places, and are never tidied away', async () => {
     const user = await service.confirmedUser();
     const { id } = (await service.call('GET', '/api/me', { token: user.sessionToken })).body;
     const repository = newRepository();
-    for (let i = 0; i < 48; i += 1) await storedBeforeSlots({ ...user, id }, repository, `old-${i}.yml`);
+    for (let i = 0; i < 48; i += 1) await storedPolicy({ ...user, id }, repository, { workflowFile: `old-${i}.yml` });
     expect(await service.trustedPublishersOf(user)).toHaveLength(48);
 
     const made = await Promise.all(Array.from({ length: 5 }, (_, i) => service.requestTrustedPublisher(user, repository, { workflowFile: `new-${i}.yml` })));
@@ -316,36 +323,19 @@ describe('policies stored before slots held the limit', () => {
 });
 
 describe('policies stored before providers', () => {
-  /** A GitHub policy as the service stored it before providers: its criteria and ids at the top level. */
-  async function storedBeforeProviders(user: Member & { id: string }, repository: GitHubRepository, pinned: boolean) {
-    const now = clock.now();
-    const id = randomUUID();
-    await container('trustedPublishers').items.create({
-      id,
-      creatorId: user.id,
-      creatorName: user.username,
-      ownerId: user.id,
-      ownerName: user.username,
-      repositoryOwner: repository.owner,
-      repository: repository.name,
-      workflowFile: 'release.yml',
-      environment: 'release',
-      repositoryOwnerId: pinned ? repository.ownerId : null,
-      repositoryId: pinned ? repository.id : null,
-      createdAt: now.toISOString(),
-      lapsesAt: pinned ? null : new Date(now.getTime() + 7 * DAY).toISOString(),
-      pinnedAt: pinned ? now.toISOString() : null,
-      lastUsedAt: pinned ? now.toISOString() : null,
-    });
-    return id;
-  }
-
   it('are GitHub policies: listed, matched, pinned (and then stored in today\'s form), described and removed as such', async () => {
     const user = await service.confirmedUser();
     const { id: userId } = (await service.call('GET', '/api/me', { token: user.sessionToken })).body;
     const [pendingRepository, pinnedRepository] = [newRepository(), newRepository()];
-    const pending = await storedBeforeProviders({ ...user, id: userId }, pendingRepository, false);
-    const pinned = await storedBeforeProviders({ ...user, id: userId }, pinnedRepository, true);
+    const pending = await storedPolicy({ ...user, id: userId }, pendingRepository, { environment: 'release' });
+    const pinned = await storedPolicy({ ...user, id: userId }, pinnedRepository, {
+      environment: 'release',
+      repositoryOwnerId: pinnedRepository.ownerId,
+      repositoryId: pinnedRepository.id,
+      lapsesAt: null,
+      pinnedAt: clock.now().toISOString(),
+      lastUsedAt: clock.now().toISOString(),
+    });
     const criteriaOf = (repository: GitHubRepository) => ({ repositoryOwner: repository.owner, repository: repository.name, workflowFile: 'release.yml', environment: 'release' });
     expect(await service.trustedPublishersOf(user)).toEqual([
       expect.objectContaining({

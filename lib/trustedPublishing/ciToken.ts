@@ -50,7 +50,9 @@ function providerOf(payload: JwtPayload): TrustedPublishingProvider {
   const providers = enabledProviders();
   const provider = typeof payload.iss === 'string' ? providers.find((candidate) => candidate.token.acceptsIssuer(payload.iss as string)) : undefined;
   if (!provider) {
-    throw refused(`The JSON web token was not issued by ${providers.map((p) => p.title).join(' or ')}: its iss claim is not supported.`);
+    const titles = providers.map((p) => p.title);
+    const issuers = titles.length > 1 ? `${titles.slice(0, -1).join(', ')} or ${titles[titles.length - 1]}` : titles.join('');
+    throw refused(`The JSON web token was not issued by ${issuers}: its iss claim is not supported.`);
   }
   return provider;
 }

@@ -13,7 +13,7 @@ import type { Problem } from '../../shared/problems';
  * what a verified token says about the job that presents it.
  */
 export interface TrustedPublishingProvider<Criteria extends object = Record<string, unknown>, Run = unknown> {
-  /** The policy's `provider` value ("github"), in requests, views, stored policies and spent tokens' keys. */
+  /** The policy's `provider` value ("github"), in requests, views, stored policies and the keys' grants. */
   readonly name: string;
   /** How sentences name it: "GitHub Actions". */
   readonly title: string;
@@ -29,8 +29,9 @@ export interface TrustedPublishingProvider<Criteria extends object = Record<stri
 
   /**
    * The fields of its criteria in `POST /api/me/trusted-publishers` beside `owner`, `provider`, `packageGlobs` and
-   * `scopes`, each checked as the CI system names things so a policy that could never match is refused when
-   * added. Its output (defaults applied) is what the policy stores and `trusts` gets.
+   * `scopes` (so never named so), each checked as the CI system names things so a policy that could never match
+   * is refused when added. Its output (defaults applied) is what the policy stores, the view shows in `criteria`
+   * and `trusts` gets.
    */
   readonly criteria: z.ZodObject<Record<string, z.ZodType>>;
   /**

@@ -182,6 +182,41 @@ describe('a workflow run the policy trusts', () => {
   });
 });
 
+describe("a policy's globs and scopes bound the keys it makes", () => {
+  it('a key of a policy for Contoso.* and package:pushversion pushes new versions of those packages, and nothing else', async () => {
+    const prefix = uniqueName('Contoso');
+    const { user, repository } = await publisher({ packageGlobs: [`${prefix}.*`], scopes: ['package:pushversion'] });
+    const own = await service.createKey(user);
+    const [covered, outside] = [`${prefix}.Lib`, uniqueName('Other.Lib')];
+    await service.pushOk(own, covered);
+    await service.pushOk(own, outside);
+
+    const key = await service.trustedPublishingKey(user.username, service.workflowToken(repository));
+    expect((await listKeys(user)).find((k: { trustedPublishing: boolean }) => k.trustedPublishing)).toMatchObject({
+      scopes: ['package:pushversion'],
+      packageGlobs: [`${prefix}.*`],
+    });
+    const outcomeOf = (response: ApiResponse) => `${response.status} ${response.body.code ?? ''}`.trim();
+    // A new id needs package:push; another package is outside the glob, new id or not.
+    expect(outcomeOf(await service.push(key, `${prefix}.New`))).toBe('403 api_key_scope');
+    expect(outcomeOf(await service.push(key, outside, '1.1.0'))).toBe('403 api_key_scope');
+    expect(outcomeOf(await service.push(key, uniqueName('Elsewhere')))).toBe('403 api_key_scope');
+    expect(outcomeOf(await service.setListed(covered, '1.0.0', false, { key }))).toBe('403 api_key_scope');
+    expect(outcomeOf(await service.push(key, covered.toUpperCase(), '1.1.0'))).toBe('200');
+  });
+
+  it('a key of a policy with package:unlist unlists and relists, and pushes nothing', async () => {
+    const { user, repository } = await publisher({ scopes: ['package:unlist'] });
+    const packageId = uniqueName('Unlisted.Lib');
+    await service.pushOk(await service.createKey(user), packageId);
+    const key = await service.trustedPublishingKey(user.username, service.workflowToken(repository));
+    expect((await service.setListed(packageId, '1.0.0', false, { key })).status).toBe(204);
+    expect((await service.getPackage(packageId)).body.listed).toBe(false);
+    expect((await service.setListed(packageId, '1.0.0', true, { key })).status).toBe(204);
+    expect((await service.push(key, packageId, '1.1.0')).body.code).toBe('api_key_scope');
+  });
+});
+
 describe('each token is spent once', () => {
   it('a replay is refused, on another instance of the app too, and with another username', async () => {
     const { user, repository } = await publisher();

@@ -54,30 +54,30 @@ export interface ApiKeyDocument extends StoredDocument {
   /** SHA-256 of the whole secret: it has 256 random bits, so a fast hash is as good as a slow one. */
   secretHash: string;
   /**
-   * Set on a key trusted publishing made for one GitHub Actions run: the policy that matched and the run it
-   * was given to. Such a key cannot be edited or regenerated, and what it pushes says where it came from.
+   * Set on a key trusted publishing made for one CI run: the policy that matched and the run it was given to.
+   * Such a key cannot be edited or regenerated, and what it pushes says where it came from.
    */
   trustedPublishing?: TrustedPublishingGrant;
 }
 
-/** What a GitHub Actions OIDC token says about the workflow run it was given to, as a key made for it keeps it. */
-export interface WorkflowRunFacts {
-  /** `owner/name`, as the token names it. */
-  repository: string;
-  repositoryId: string;
-  ref: string;
-  sha: string;
-  runId: string;
-  runAttempt: string;
-  actor: string;
-  eventName: string;
+/** The policy and the CI run a trusted publishing key was made for, as the key keeps them. */
+export interface TrustedPublishingGrant {
+  policyId: string;
+  /** The policy's provider (lib/trustedPublishing/providers), which says what `run` holds. */
+  provider: string;
+  /** What the provider's token said about the run (GitHub: repository and its id, ref, sha, run, actor, event, workflow file, environment). */
+  run: Record<string, string | null>;
 }
 
-/** The policy and the workflow run a trusted publishing key was made for. */
-export interface TrustedPublishingGrant extends WorkflowRunFacts {
-  policyId: string;
-  workflowFile: string;
-  environment: string | null;
+/** A trusted publishing key to make: what its policy lets it do, the grant it keeps, and how its description and the log name the run. */
+export interface TrustedPublishingKeyRequest {
+  scopes: ApiKeyScope[];
+  packageGlobs: string[];
+  grant: TrustedPublishingGrant;
+  /** The run in a few words: "contoso/contoso-sdk, release.yml, run 42". */
+  summary: string;
+  /** What the record of the key's making names of the run, beside the key, owner and policy. */
+  logged: Record<string, string>;
 }
 
 /** How long a key trusted publishing makes works (the contract's 15 minutes; NuGet.org's default too). */
@@ -91,12 +91,14 @@ export const TRUSTED_PUBLISHING_KEY_MINUTES = 15;
 export type RevocationReason = 'owner_deleted' | 'left_organization' | 'leaked' | 'account_locked' | 'policy_removed';
 
 const descriptionField = z.string().trim().min(1).max(256);
-const packageGlobsField = z.array(packageGlobField).min(1).max(100);
+/** What a key may do (at least one), and which package ids it covers: a key's, or a trusted publishing policy's for the keys it makes. */
+export const apiKeyScopesField = z.array(z.enum(API_KEY_SCOPES)).min(1).max(API_KEY_SCOPES.length);
+export const packageGlobsField = z.array(packageGlobField).min(1).max(100);
 
 export const createApiKeyBody = z
   .object({
     description: descriptionField,
-    scopes: z.array(z.enum(API_KEY_SCOPES)).min(1).max(API_KEY_SCOPES.length),
+    scopes: apiKeyScopesField,
     packageGlobs: packageGlobsField,
     owner: usernameField,
     expiresInDays: z.number().int().min(1).max(365),
@@ -124,7 +126,7 @@ export const apiKeyView = z.object({
   suspended: z.boolean().describe('Its holder or its owner is locked by support: it works again once they are unlocked'),
   trustedPublishing: z
     .boolean()
-    .describe('Made by trusted publishing for one GitHub Actions run (scope package:push, every id, 15 minutes): it cannot be edited or regenerated'),
+    .describe("Made by trusted publishing for one CI run (its policy's scopes and globs, 15 minutes): it cannot be edited or regenerated"),
 });
 export const apiKeyWithSecret = apiKeyView.extend({ key: z.string().describe('The secret: shown this once, never again') });
 
@@ -235,15 +237,15 @@ export async function createApiKey(caller: AccountDocument, input: z.infer<typeo
 }
 
 /**
- * A key for the GitHub Actions run a trusted publishing policy matched: scope `package:push` for every id,
- * held by the policy's creator and owned by the policy's owner, for 15 minutes. Made and checked as every key
- * is (`storeNewKey`), refused in the words of the token exchange, and recorded in the holder's log and the
- * owning organization's trail.
+ * A key for the CI run a trusted publishing policy matched: the policy's scopes and globs, held by the policy's
+ * creator and owned by the policy's owner, for 15 minutes. Made and checked as every key is (`storeNewKey`),
+ * refused in the words of the token exchange, and recorded in the holder's log and the owning organization's
+ * trail.
  */
 export async function createTrustedPublishingKey(
   holder: AccountDocument,
   owner: Pick<AccountDocument, 'id' | 'username'>,
-  grant: TrustedPublishingGrant,
+  { scopes, packageGlobs, grant, summary, logged }: TrustedPublishingKeyRequest,
   refusals: KeyRefusals,
   clientAddress: string,
 ): Promise<{ secret: string; expiresAt: string }> {
@@ -252,9 +254,9 @@ export async function createTrustedPublishingKey(
   const secret = newSecret(id);
   const key: ApiKeyDocument = {
     id,
-    description: `Trusted publishing: ${grant.repository}, ${grant.workflowFile}, run ${grant.runId}`.slice(0, 256),
-    scopes: ['package:push'],
-    packageGlobs: ['*'],
+    description: `Trusted publishing: ${summary}`.slice(0, 256),
+    scopes,
+    packageGlobs,
     ownerAccountId: owner.id,
     ownerName: owner.username,
     creatorAccountId: holder.id,
@@ -271,9 +273,7 @@ export async function createTrustedPublishingKey(
     keyId: id,
     owner: owner.username,
     policyId: grant.policyId,
-    repository: grant.repository,
-    workflowFile: grant.workflowFile,
-    runId: grant.runId,
+    ...logged,
   });
   return { secret, expiresAt: key.expiresAt };
 }

@@ -27,17 +27,20 @@ import { readAccount, type AccountDocument } from '../accounts/account';
 import { accountHolding } from '../accounts/claims';
 import { usernameField } from '../accounts/names';
 import { announced, noticesTogether, noticeToAll, type Notice } from '../accounts/notices';
-import { allowedOwner, revokeTrustedPublishingKeys } from '../packages/apiKeys';
+import { allowedOwner, API_KEY_SCOPES, apiKeyScopesField, packageGlobsField, revokeTrustedPublishingKeys, type ApiKeyScope } from '../packages/apiKeys';
 import { deleteOrganization } from '../organizations/lifecycle';
 import { roleOf, type OrganizationDocument } from '../organizations/organization';
+import { DEFAULT_PROVIDER, PROVIDERS, providerNamed } from './providers';
+import type { Pin, PinRule, TrustedPublishingProvider } from './providers/provider';
 
 /**
- * Trusted publishing policies: an account trusts one GitHub Actions workflow (repository owner, repository,
- * workflow file, and optionally a deployment environment) to be given short-lived API keys for itself or for
- * an organization it belongs to (NuGet.org's "Trusted Publishing", with organization-owned policies). A policy
- * is pinned to the repository's and its owner's numeric ids by the first token that fully matches it, so a
- * repository deleted and made again under the same name (a new id) cannot use it; one never used lapses
- * after 7 days. An account holds at most 50: each policy takes one of 50 slots in its creator's partition.
+ * Trusted publishing policies: an account trusts the jobs of one CI provider that its criteria name (a GitHub
+ * Actions workflow of a repository, and optionally its deployment environment; providers/) to be given
+ * short-lived API keys for itself or for an organization it belongs to (NuGet.org's "Trusted Publishing", with
+ * organization-owned policies). Where the provider pins, a policy is pinned to the ids behind the names of its
+ * criteria by the first token that fully matches it, so a repository deleted and made again under the same name
+ * (a new id) cannot use it; where it lapses, one never used lapses after 7 days. An account holds at most 50:
+ * each policy takes one of 50 slots in its creator's partition.
  */
 export interface TrustedPublisherDocument extends StoredDocument {
   /** The partition: the account that made it, whose username its workflows exchange tokens under. */
@@ -46,13 +49,15 @@ export interface TrustedPublisherDocument extends StoredDocument {
   /** Whose keys it makes: its creator, or an organization its creator belongs to. */
   ownerId: string;
   ownerName: string;
-  repositoryOwner: string;
-  repository: string;
-  workflowFile: string;
-  environment: string | null;
-  /** GitHub's `repository_owner_id` and `repository_id` of the first token that matched it; null until then. */
-  repositoryOwnerId: string | null;
-  repositoryId: string | null;
+  /** The `name` of its provider (providers/index.ts). */
+  provider: string;
+  /** What its provider matches tokens on: the output of the provider's `criteria` schema. */
+  criteria: Record<string, unknown>;
+  /** The ids the first token that fully matched it pinned it to (its provider's `pin`); null until then, or for good where the provider pins nothing. */
+  pinned: Pin | null;
+  /** What the keys it makes may do, and which package ids they cover, as on any key. */
+  scopes: ApiKeyScope[];
+  packageGlobs: string[];
   createdAt: string;
   /** Until it is first used: when it lapses. */
   lapsesAt: string | null;
@@ -64,6 +69,47 @@ export interface TrustedPublisherDocument extends StoredDocument {
    */
   slotted?: true;
 }
+
+/**
+ * A policy as stored before providers: it trusts a GitHub Actions workflow, whose criteria and ids are at the
+ * top level. Read as a `github` policy (`policyFrom`), and written in today's form when it is next written.
+ */
+interface PolicyStoredBeforeProviders extends Omit<TrustedPublisherDocument, 'provider' | 'criteria' | 'pinned' | ScopeFields> {
+  provider?: undefined;
+  repositoryOwner: string;
+  repository: string;
+  workflowFile: string;
+  environment: string | null;
+  repositoryOwnerId: string | null;
+  repositoryId: string | null;
+}
+
+type ScopeFields = 'scopes' | 'packageGlobs';
+
+/** A policy as stored: one stored before scopes has none (its keys pushed every id: the defaults). */
+type StoredPolicy = (Omit<TrustedPublisherDocument, ScopeFields> | PolicyStoredBeforeProviders) & Partial<Pick<TrustedPublisherDocument, ScopeFields>>;
+
+/** What the keys of a policy may do unless it says otherwise: push any package, as every policy's keys did before scopes. */
+const DEFAULT_SCOPES: ApiKeyScope[] = ['package:push'];
+const DEFAULT_GLOBS = ['*'];
+
+/** A stored policy in today's form. */
+function policyFrom(stored: StoredPolicy): TrustedPublisherDocument {
+  const { scopes = DEFAULT_SCOPES, packageGlobs = DEFAULT_GLOBS } = stored;
+  if (stored.provider !== undefined) return { ...stored, scopes, packageGlobs };
+  const { repositoryOwner, repository, workflowFile, environment, repositoryOwnerId, repositoryId, provider: _absent, ...policy } = stored;
+  return {
+    ...policy,
+    provider: DEFAULT_PROVIDER.name,
+    criteria: { repositoryOwner, repository, workflowFile, environment },
+    pinned: repositoryOwnerId !== null && repositoryId !== null ? { repositoryOwnerId, repositoryId } : null,
+    scopes,
+    packageGlobs,
+  };
+}
+
+/** The provider whose jobs the policy trusts. */
+const providerOf = (policy: TrustedPublisherDocument): TrustedPublishingProvider => providerNamed(policy.provider);
 
 /**
  * One of the places an account's policies take, in its partition beside them (`slot:0` … `slot:49`), naming the
@@ -80,7 +126,7 @@ interface PolicySlotDocument extends StoredDocument {
 }
 
 /** What a creator's partition holds. */
-type PartitionDocument = TrustedPublisherDocument | PolicySlotDocument;
+type PartitionDocument = StoredPolicy | PolicySlotDocument;
 
 const SLOT_PREFIX = 'slot:';
 const isSlot = (document: PartitionDocument): document is PolicySlotDocument => document.id.startsWith(SLOT_PREFIX);
@@ -92,42 +138,29 @@ export const MAX_POLICIES_PER_ACCOUNT = 50;
 /** A policy this old that holds no slot was left by a creation that stopped halfway (one takes milliseconds). */
 const STRANDED_AFTER_MS = 60 * 60 * 1000;
 
-// GitHub's rules for the names a policy holds, so a policy that could never match is refused when made.
-const repositoryOwnerField = z
-  .string()
-  .max(39)
-  .regex(
-    /^[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?$/,
-    "must be a GitHub user or organization name, as in github.com/<owner>: letters, digits and hyphens (not first or last), at most 39 characters",
-  )
-  .meta({ examples: ['contoso'] });
-const repositoryField = z
-  .string()
-  .max(100)
-  .regex(/^(?!\.\.?$)[A-Za-z0-9._-]+$/, "must be the repository's own name, without its owner or a URL: letters, digits, '.', '_' and '-', at most 100 characters")
-  .meta({ examples: ['contoso-sdk'] });
-const workflowFileField = z
-  .string()
-  .max(255)
-  .regex(/^[A-Za-z0-9._-]+\.ya?ml$/i, 'must be the file name of a workflow in .github/workflows, without a path: a .yml or .yaml file such as release.yml')
-  .meta({ examples: ['release.yml'] });
-const environmentField = z
-  .string()
-  .trim()
-  .min(1)
-  .max(255)
-  .regex(/^[^\u0000-\u001f\u007f]+$/, 'must be the name of a GitHub deployment environment, without control characters')
-  .meta({ examples: ['release'] });
+const providerNames = PROVIDERS.map((provider) => JSON.stringify(provider.name)).join(', ');
 
-export const createTrustedPublisherBody = z
-  .object({
-    owner: usernameField.describe('Whose keys the policy makes: you, or an organization you belong to'),
-    repositoryOwner: repositoryOwnerField,
-    repository: repositoryField,
-    workflowFile: workflowFileField,
-    environment: environmentField.nullable().optional().describe('The deployment environment the job must run in; none: any'),
-  })
-  .strict();
+/** The body for one provider: the policy's own fields and the provider's criteria, nothing else. */
+const requestFor = (provider: TrustedPublishingProvider) =>
+  z
+    .object({
+      owner: usernameField.describe('Whose keys the policy makes: you, or an organization you belong to'),
+      provider: (provider === DEFAULT_PROVIDER ? z.literal(provider.name).default(provider.name) : z.literal(provider.name)).describe(
+        `Whose jobs the policy trusts: one of ${providerNames} (default ${JSON.stringify(DEFAULT_PROVIDER.name)})`,
+      ),
+      ...provider.criteria.shape,
+      packageGlobs: packageGlobsField.default(DEFAULT_GLOBS).describe("The package ids its keys may act on, as an API key's globs (default every id)"),
+      scopes: apiKeyScopesField.default(DEFAULT_SCOPES).describe("What its keys may do, as an API key's scopes (default package:push)"),
+    })
+    .strict()
+    .describe(`A policy trusting ${provider.title}`);
+
+const [firstRequest, ...otherRequests] = PROVIDERS.map(requestFor);
+
+/** `{ owner, provider?, ...criteria, packageGlobs?, scopes? }`: the fields a provider does not name are refused, naming the field. */
+export const createTrustedPublisherBody = z.discriminatedUnion('provider', [firstRequest, ...otherRequests], {
+  error: `must be one of ${providerNames}`,
+});
 
 /** `{id}`: one policy. */
 export const trustedPublisherParams = z.object({
@@ -140,28 +173,48 @@ export const trustedPublisherParams = z.object({
 export const POLICY_STATUSES = ['active', 'pending', 'lapsed', 'inactive'] as const;
 type PolicyStatus = (typeof POLICY_STATUSES)[number];
 
-export const trustedPublisherView = z.object({
-  id: z.string(),
-  owner: z.string(),
-  createdBy: z.string().describe('The username its workflows exchange tokens under (NuGet/login\'s `user`)'),
-  repositoryOwner: z.string(),
-  repository: z.string(),
-  workflowFile: z.string(),
-  environment: z.string().nullable(),
-  status: z
-    .enum(POLICY_STATUSES)
-    .describe(
-      '`active`: pinned to the repository\'s ids, makes keys; `pending`: not used yet, makes keys until `lapsesAt` and is pinned by the first; ' +
-        '`lapsed`: not used within 7 days, makes no keys (add it again); `inactive`: its creator no longer belongs to the organization that owns it, or that organization is gone, so it makes no keys while so',
-    ),
-  lapsesAt: z.string().nullable().describe('Until it is first used: when it lapses (or lapsed)'),
-  pinned: z
-    .object({ repositoryOwnerId: z.string(), repositoryId: z.string(), pinnedAt: z.string() })
-    .nullable()
-    .describe("The GitHub ids of the repository's owner and the repository, from the first token that matched"),
-  createdAt: z.string(),
-  lastUsedAt: z.string().nullable(),
-});
+/**
+ * Before providers the view had GitHub's criteria at its top level, where frontends read them: a policy of the
+ * default provider (GitHub) still shows them there, beside `criteria`.
+ */
+const criteriaAtTopLevel = (provider: TrustedPublishingProvider) =>
+  provider === DEFAULT_PROVIDER
+    ? Object.fromEntries(Object.entries(provider.criteria.shape).map(([name, field]) => [name, field.meta({ deprecated: true, description: `As in \`criteria\`` })]))
+    : {};
+
+const pinnedView = (pin: PinRule<unknown> | undefined) =>
+  (pin ? pin.schema.extend({ pinnedAt: z.string() }).nullable() : z.null()).describe(
+    pin ? `${pin.schema.description ?? 'The ids'}, from the first token that matched; null until then` : 'Always null: the criteria are immutable ids',
+  );
+
+/** The view of a policy of one provider. */
+const viewFor = (provider: TrustedPublishingProvider) =>
+  z
+    .object({
+      id: z.string(),
+      owner: z.string(),
+      createdBy: z.string().describe("The username its jobs exchange tokens under (NuGet/login's `user`)"),
+      provider: z.literal(provider.name),
+      criteria: provider.criteria.describe(`What ${provider.title} tokens are matched on, as the policy was added with`),
+      ...criteriaAtTopLevel(provider),
+      packageGlobs: z.array(z.string()).describe('The package ids the keys it makes may act on'),
+      scopes: z.array(z.enum(API_KEY_SCOPES)).describe('What the keys it makes may do'),
+      status: z
+        .enum(POLICY_STATUSES)
+        .describe(
+          "`active`: pinned to its ids (or, where its provider pins nothing, from the start), makes keys; `pending`: not used yet, makes keys until `lapsesAt` and is pinned by the first; " +
+            '`lapsed`: not used within 7 days, makes no keys (add it again); `inactive`: its creator no longer belongs to the organization that owns it, or that organization is gone, so it makes no keys while so',
+        ),
+      lapsesAt: z.string().nullable().describe('Until it is first used: when it lapses (or lapsed); null where its provider never lapses'),
+      pinned: pinnedView(provider.pin),
+      createdAt: z.string(),
+      lastUsedAt: z.string().nullable(),
+    })
+    .describe(`A policy trusting ${provider.title}`);
+
+const [firstView, ...otherViews] = PROVIDERS.map(viewFor);
+
+export const trustedPublisherView = z.discriminatedUnion('provider', [firstView, ...otherViews]);
 type TrustedPublisherView = z.infer<typeof trustedPublisherView>;
 
 const noSuchPolicy = () => new Problem('not_found', 'There is no trusted publishing policy with that id that you can see.');
@@ -179,46 +232,48 @@ function ownerAllows(policy: TrustedPublisherDocument, owner: AccountDocument | 
 
 /** Whether a policy never used has passed its 7 days. */
 export const hasLapsed = (policy: TrustedPublisherDocument, now = clock.now().getTime()): boolean =>
-  policy.repositoryId === null && policy.lapsesAt !== null && Date.parse(policy.lapsesAt) <= now;
+  policy.pinned === null && policy.lapsesAt !== null && Date.parse(policy.lapsesAt) <= now;
 
 function statusOf(policy: TrustedPublisherDocument, owner: AccountDocument | undefined): PolicyStatus {
   if (!ownerAllows(policy, owner)) return 'inactive';
-  if (policy.repositoryId !== null) return 'active';
+  // Pinned, or of a provider that neither pins nor lapses.
+  if (policy.pinned !== null || policy.lapsesAt === null) return 'active';
   return hasLapsed(policy) ? 'lapsed' : 'pending';
 }
 
 function toView(policy: TrustedPublisherDocument, owner: AccountDocument | undefined): TrustedPublisherView {
-  const { id, ownerName, creatorName, repositoryOwner, repository, workflowFile, environment, lapsesAt, createdAt, lastUsedAt } = policy;
-  const pinned =
-    policy.repositoryId !== null && policy.repositoryOwnerId !== null && policy.pinnedAt !== null
-      ? { repositoryOwnerId: policy.repositoryOwnerId, repositoryId: policy.repositoryId, pinnedAt: policy.pinnedAt }
-      : null;
+  const { id, ownerName, creatorName, provider, criteria, pinned, pinnedAt, lapsesAt, createdAt, lastUsedAt } = policy;
   return {
     id,
     owner: ownerName,
     createdBy: creatorName,
-    repositoryOwner,
-    repository,
-    workflowFile,
-    environment,
+    provider,
+    criteria,
+    ...(provider === DEFAULT_PROVIDER.name ? criteria : {}),
+    packageGlobs: policy.packageGlobs,
+    scopes: policy.scopes,
     status: statusOf(policy, owner),
     lapsesAt,
-    pinned,
+    pinned: pinned !== null && pinnedAt !== null ? { ...pinned, pinnedAt } : null,
     createdAt,
     lastUsedAt,
   };
 }
 
-const byAge = (a: TrustedPublisherDocument, b: TrustedPublisherDocument) => a.createdAt.localeCompare(b.createdAt);
+const byAge = (a: StoredPolicy, b: StoredPolicy) => a.createdAt.localeCompare(b.createdAt);
 
-const isPolicy = (document: PartitionDocument): document is TrustedPublisherDocument => !isSlot(document);
+const isPolicy = (document: PartitionDocument): document is StoredPolicy => !isSlot(document);
 /** A policy stored before slots held the limit: it counts and works without one. */
-const storedBeforeSlots = (policy: TrustedPublisherDocument): boolean => policy.slotted !== true;
+const storedBeforeSlots = (policy: StoredPolicy): boolean => policy.slotted !== true;
 
 /** The policies among these documents that count: those a slot names, and those stored before slots; oldest first. */
 function slottedPolicies(documents: PartitionDocument[]): TrustedPublisherDocument[] {
   const held = new Set(documents.filter(isSlot).map((slot) => slot.policyId));
-  return documents.filter(isPolicy).filter((policy) => held.has(policy.id) || storedBeforeSlots(policy)).sort(byAge);
+  return documents
+    .filter(isPolicy)
+    .filter((policy) => held.has(policy.id) || storedBeforeSlots(policy))
+    .sort(byAge)
+    .map(policyFrom);
 }
 
 /** Everything in the creator's partition, its policies and their slots: one query within it. */
@@ -314,15 +369,11 @@ async function storeInSlot(policy: TrustedPublisherDocument, seen: PartitionDocu
 }
 
 /** The policy as its notices name it. */
-const noticed = (policy: TrustedPublisherDocument): NoticedPolicy => ({
-  id: policy.id,
-  creator: policy.creatorName,
-  owner: policy.ownerName,
-  repositoryOwner: policy.repositoryOwner,
-  repository: policy.repository,
-  workflowFile: policy.workflowFile,
-  environment: policy.environment,
-});
+function noticed(policy: TrustedPublisherDocument): NoticedPolicy {
+  const provider = providerOf(policy);
+  const { id, creatorName: creator, ownerName: owner, scopes, packageGlobs } = policy;
+  return { id, creator, owner, publisher: provider.describe(policy.criteria), lapses: provider.lapses, scopes, packageGlobs };
+}
 
 /**
  * Queues, before the change, the notices of a change to a policy: to its maker, always (standing rights to
@@ -349,12 +400,14 @@ async function recordPolicyEvent(
   clientAddress: string,
   more: Record<string, string> = {},
 ): Promise<void> {
+  const provider = providerOf(policy);
   const details = {
     policyId: policy.id,
     owner: policy.ownerName,
-    repository: `${policy.repositoryOwner}/${policy.repository}`,
-    workflowFile: policy.workflowFile,
-    ...(policy.environment !== null ? { environment: policy.environment } : {}),
+    provider: provider.name,
+    ...provider.logged(policy.criteria),
+    packageGlobs: policy.packageGlobs.join(', '),
+    scopes: policy.scopes.join(', '),
     ...more,
   };
   await recordAudit(actor.id, action, clientAddress, details);
@@ -367,8 +420,8 @@ async function recordPolicyEvent(
 
 /**
  * Adds a policy for the caller or an organization the caller belongs to, in one of the caller's 50 slots. It is
- * not pinned yet: the first token that fully matches it pins it, unless 7 days pass first. Its maker and, for an
- * organization, the organization's admins are told.
+ * not pinned yet: the first token that fully matches it pins it (where its provider pins), unless 7 days pass
+ * first (where its provider lapses). Its maker and, for an organization, the organization's admins are told.
  */
 export async function createTrustedPublisher(
   caller: AccountDocument,
@@ -376,7 +429,12 @@ export async function createTrustedPublisher(
   clientAddress: string,
   log: Log,
 ): Promise<TrustedPublisherView> {
-  const owner = await allowedOwner(caller, input.owner, 'A trusted publishing policy');
+  const { owner: ownerName, provider: providerName, packageGlobs, scopes, ...criteria } = input;
+  const provider = providerNamed(providerName);
+  if (!provider.enabled()) {
+    throw new Problem('invalid_request', `The field 'provider' names ${provider.title}, whose tokens this service is not set up to take.`);
+  }
+  const owner = await allowedOwner(caller, ownerName, 'A trusted publishing policy');
   // At the limit, refused before anything is written; below it, the slot taken decides, whatever runs meanwhile.
   const seen = await partitionOf(caller.id);
   if (freeSlots(seen).length === 0) throw limitReached();
@@ -387,14 +445,13 @@ export async function createTrustedPublisher(
     creatorName: caller.username,
     ownerId: owner.id,
     ownerName: owner.username,
-    repositoryOwner: input.repositoryOwner,
-    repository: input.repository,
-    workflowFile: input.workflowFile,
-    environment: input.environment ?? null,
-    repositoryOwnerId: null,
-    repositoryId: null,
+    provider: provider.name,
+    criteria,
+    pinned: null,
+    scopes,
+    packageGlobs,
     createdAt: now.toISOString(),
-    lapsesAt: new Date(now.getTime() + UNUSED_POLICY_LIFETIME_MS).toISOString(),
+    lapsesAt: provider.lapses ? new Date(now.getTime() + UNUSED_POLICY_LIFETIME_MS).toISOString() : null,
     pinnedAt: null,
     lastUsedAt: null,
     slotted: true,
@@ -440,16 +497,16 @@ export async function listTrustedPublishers(caller: AccountDocument): Promise<Tr
  * decides). Anyone else learns nothing, not even that it exists.
  */
 async function policyToRemove(caller: AccountDocument, id: string): Promise<TrustedPublisherDocument> {
-  const own = await readDocument<TrustedPublisherDocument>('trustedPublishers', id, caller.id);
-  if (own) return own;
+  const own = await readDocument<StoredPolicy>('trustedPublishers', id, caller.id);
+  if (own) return policyFrom(own);
   const { resources } = await container('trustedPublishers')
-    .items.query<TrustedPublisherDocument>({ query: 'SELECT * FROM c WHERE c.id = @id', parameters: [{ name: '@id', value: id }] })
+    .items.query<StoredPolicy>({ query: 'SELECT * FROM c WHERE c.id = @id', parameters: [{ name: '@id', value: id }] })
     .fetchAll();
   const [policy] = resources;
   if (!policy || policy.ownerId === policy.creatorId) throw noSuchPolicy();
   const owner = await readAccount(policy.ownerId);
   if (owner?.kind !== 'organization' || owner.deletedAt || roleOf(owner as OrganizationDocument, caller.id) !== 'admin') throw noSuchPolicy();
-  return policy;
+  return policyFrom(policy);
 }
 
 /**
@@ -480,8 +537,14 @@ export async function deleteTrustedPublisher(caller: AccountDocument, id: string
 }
 
 /** The policy as stored now, or undefined once it is removed. */
-export const currentPolicy = (policy: TrustedPublisherDocument) =>
-  readDocument<TrustedPublisherDocument>('trustedPublishers', policy.id, policy.creatorId);
+export async function currentPolicy(policy: TrustedPublisherDocument): Promise<TrustedPublisherDocument | undefined> {
+  const stored = await readDocument<StoredPolicy>('trustedPublishers', policy.id, policy.creatorId);
+  return stored && policyFrom(stored);
+}
+
+/** Whether the policy is pinned to these ids (a run's ids under its provider's `pin`). */
+export const isPinnedTo = (policy: TrustedPublisherDocument, ids: Pin): boolean =>
+  policy.pinned !== null && Object.entries(policy.pinned).every(([name, id]) => ids[name] === id);
 
 /**
  * Pins a policy to the ids of the first token that fully matched it, under its ETag: of two exchanges at
@@ -492,31 +555,34 @@ export const currentPolicy = (policy: TrustedPublisherDocument) =>
 export async function pinPolicy(
   creator: AccountDocument,
   policy: TrustedPublisherDocument,
-  ids: { repositoryOwnerId: string; repositoryId: string },
+  rule: PinRule<unknown>,
+  ids: Pin,
   clientAddress: string,
   log: Log,
 ): Promise<boolean> {
   const now = clock.now();
   const change = { at: now.toISOString(), clientAddress };
-  const notice = await policyNotice(policy, (reader) => trustedPublisherPinnedNotice(noticed(policy), ids, change, reader), log);
+  const notice = await policyNotice(policy, (reader) => trustedPublisherPinnedNotice(noticed(policy), rule.describe(ids), change, reader), log);
   let pinnedNow = false;
   const updated = await announced(
     notice,
     () =>
-      updateDocumentFrom<TrustedPublisherDocument>(
+      updateDocumentFrom<StoredPolicy>(
         'trustedPublishers',
         policy,
-        (current) => {
-          pinnedNow = current.repositoryId === null && !hasLapsed(current, now.getTime());
+        (stored) => {
+          // A policy stored before providers is written in today's form.
+          const current = policyFrom(stored);
+          pinnedNow = current.pinned === null && !hasLapsed(current, now.getTime());
           if (!pinnedNow) return undefined;
-          return { ...current, ...ids, pinnedAt: change.at, lapsesAt: null, lastUsedAt: change.at };
+          return { ...current, pinned: ids, pinnedAt: change.at, lapsesAt: null, lastUsedAt: change.at };
         },
         policy.creatorId,
       ),
     log,
     () => pinnedNow,
   );
-  const matches = updated !== undefined && updated.repositoryId === ids.repositoryId && updated.repositoryOwnerId === ids.repositoryOwnerId;
+  const matches = updated !== undefined && isPinnedTo(policyFrom(updated), ids);
   if (matches && pinnedNow) await recordPolicyEvent('trusted_publisher_pinned', creator, policy, clientAddress, ids);
   return matches;
 }

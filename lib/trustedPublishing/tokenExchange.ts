@@ -11,12 +11,12 @@ import { accountHolding } from '../accounts/claims';
 import { usernameField } from '../accounts/names';
 import { createTrustedPublishingKey, revokeTrustedPublishingKeys, type KeyRefusals } from '../packages/apiKeys';
 import { roleOf, type OrganizationDocument } from '../organizations/organization';
-import { CLOCK_TOLERANCE_SECONDS, verifyWorkflowToken, type WorkflowRun } from './githubToken';
-import { currentPolicy, hasLapsed, markUsed, pinPolicy, policiesCreatedBy, type TrustedPublisherDocument } from './policies';
+import { CLOCK_TOLERANCE_SECONDS, verifyCiToken, type VerifiedToken } from './ciToken';
+import { currentPolicy, hasLapsed, isPinnedTo, markUsed, pinPolicy, policiesCreatedBy, type TrustedPublisherDocument } from './policies';
 
 /**
- * `POST /api/v2/token`, NuGet.org's token API: a GitHub Actions workflow run trades its OIDC token for a
- * short-lived API key, as the NuGet/login action asks (`{ username, tokenType: "ApiKey" }`, the token as
+ * `POST /api/v2/token`, NuGet.org's token API: a CI job (a GitHub Actions workflow run, or the job of another
+ * provider, providers/) trades its OIDC token for a short-lived API key, as the NuGet/login action asks (`{ username, tokenType: "ApiKey" }`, the token as
  * Bearer). The steps follow NuGetGallery's TokenApiController and FederatedCredentialService, with these
  * differences: the token is checked before the username is looked up, and nothing that fails before a
  * policy fully matches says why, so a caller without a token of a trusted workflow learns nothing about
@@ -32,7 +32,7 @@ export const tokenRequestBody = z
 export const tokenResponse = z.object({
   tokenType: z.literal('ApiKey'),
   expires: z.string().describe('When the key stops working, 15 minutes after it was made'),
-  apiKey: z.string().describe('The key: scope package:push for every package id, for the policy\'s owner'),
+  apiKey: z.string().describe("The key: the policy's scopes and globs (by default package:push for every package id), for the policy's owner"),
 });
 
 /** Per client address: a build farm behind one address publishes a few hundred packages at most in a quarter of an hour. */
@@ -59,25 +59,12 @@ export function checkTokenRequestHeaders(request: HttpRequest): void {
 }
 
 /**
- * Whether the policy trusts this run: its repository owner and repository (case-insensitively, as GitHub
- * names are), the ids it was pinned to (or, not yet pinned, its 7 days not passed), the workflow file the job
- * runs (`job_workflow_ref`: a reusable workflow of another repository never matches) and, when the policy
- * names one, the deployment environment (case-insensitively, as GitHub's environment names are).
+ * Whether the policy trusts the job: a policy of the token's provider whose criteria trust the run
+ * (`provider.trusts`) and, once pinned, the ids it was pinned to; not pinned yet, its 7 days not passed.
  */
-function trusts(policy: TrustedPublisherDocument, run: WorkflowRun, now: number): boolean {
-  const repository = `${policy.repositoryOwner}/${policy.repository}`.toLowerCase();
-  if (run.repositoryOwner.toLowerCase() !== policy.repositoryOwner.toLowerCase() || run.facts.repository.toLowerCase() !== repository) return false;
-  if (policy.repositoryId !== null) {
-    if (run.facts.repositoryId !== policy.repositoryId || run.repositoryOwnerId !== policy.repositoryOwnerId) return false;
-  } else if (hasLapsed(policy, now)) {
-    return false;
-  }
-  const prefix = `${repository}/.github/workflows/`;
-  if (!run.jobWorkflowRef.toLowerCase().startsWith(prefix)) return false;
-  const fileAndRef = run.jobWorkflowRef.slice(prefix.length);
-  const at = fileAndRef.indexOf('@');
-  if (at <= 0 || fileAndRef.slice(0, at).toLowerCase() !== policy.workflowFile.toLowerCase()) return false;
-  return policy.environment === null || (run.environment ?? '').toLowerCase() === policy.environment.toLowerCase();
+function trusts(policy: TrustedPublisherDocument, { provider, run }: VerifiedToken, now: number): boolean {
+  if (policy.provider !== provider.name || !provider.trusts(policy.criteria, run)) return false;
+  return policy.pinned !== null ? isPinnedTo(policy, provider.pin?.of(run) ?? {}) : !hasLapsed(policy, now);
 }
 
 /**
@@ -111,16 +98,16 @@ const EXCHANGE_REFUSALS = (creator: AccountDocument): KeyRefusals => ({
 });
 
 /**
- * Spends the token: a record under its issuer and `jti`, created if absent, so a second exchange of the
- * same token is refused on any instance. It lives a while past the token's own expiry (`ttl` only tidies
- * up: after that the token itself is refused as expired).
+ * Spends the token: a record under its issuer and id (`jti`, or the provider's), created if absent, so a second
+ * exchange of the same token is refused on any instance. It lives a while past the token's own expiry (`ttl`
+ * only tidies up: after that the token itself is refused as expired).
  */
-async function spend(run: WorkflowRun, policy: TrustedPublisherDocument): Promise<void> {
-  const id = createHash('sha256').update(`${run.issuer}\n${run.jti}`).digest('hex');
-  const secondsLeft = run.expiresAt - Math.floor(clock.now().getTime() / 1000);
+async function spend(token: VerifiedToken, policy: TrustedPublisherDocument): Promise<void> {
+  const id = createHash('sha256').update(`${token.issuer}\n${token.tokenId}`).digest('hex');
+  const secondsLeft = token.expiresAt - Math.floor(clock.now().getTime() / 1000);
   const ttl = Math.max(1, secondsLeft + CLOCK_TOLERANCE_SECONDS + SPENT_TOKEN_MARGIN_SECONDS);
   try {
-    await container('usedOidcTokens').items.create({ id, policyId: policy.id, expiresAt: new Date(run.expiresAt * 1000).toISOString(), ttl });
+    await container('usedOidcTokens').items.create({ id, policyId: policy.id, expiresAt: new Date(token.expiresAt * 1000).toISOString(), ttl });
   } catch (error) {
     if (isConflict(error)) throw refused('This bearer token has already been used. A new bearer token must be used for each request.');
     throw error;
@@ -128,33 +115,34 @@ async function spend(run: WorkflowRun, policy: TrustedPublisherDocument): Promis
 }
 
 /**
- * Trades a workflow run's OIDC token for a key: verifies the token; finds, among the policies `username`
- * made (oldest first), one that trusts the run; checks the accounts; spends the token; pins the policy on
- * its first use (which its maker, and an organization's admins, are told of); makes the key (scope
- * package:push, glob `*`, the policy's owner, 15 minutes), recorded in
- * the creator's log and the owning organization's trail; and checks once the key exists that the policy was
- * not removed meanwhile.
+ * Trades a CI job's OIDC token for a key: verifies the token (its provider known by its issuer); finds, among
+ * the policies `username` made (oldest first), one that trusts the job; checks the accounts; spends the token;
+ * pins the policy on its first use, when its provider pins (its maker, and an organization's admins, are told);
+ * makes the key (the policy's scopes and globs, the policy's owner, 15 minutes), recorded in the creator's log
+ * and the owning organization's trail; and checks once the key exists that the policy was not removed meanwhile.
  */
-export async function exchangeToken(token: string, input: z.infer<typeof tokenRequestBody>, clientAddress: string, log: Log) {
+export async function exchangeToken(bearerToken: string, input: z.infer<typeof tokenRequestBody>, clientAddress: string, log: Log) {
   await enforceRateLimit(EXCHANGES_PER_CLIENT, clientAddress);
-  const run = await verifyWorkflowToken(token);
+  const token = await verifyCiToken(bearerToken);
   const creator = await accountHolding({ kind: 'username', name: input.username });
   if (!creator || creator.deletedAt) throw noMatchingPolicy(input.username);
   const now = clock.now().getTime();
-  const policy = (await policiesCreatedBy(creator.id)).find((candidate) => trusts(candidate, run, now));
+  const policy = (await policiesCreatedBy(creator.id)).find((candidate) => trusts(candidate, token, now));
   if (!policy) throw noMatchingPolicy(input.username);
 
   const owner = await ownerToIssueFor(creator, policy);
-  await spend(run, policy);
-  const ids = { repositoryOwnerId: run.repositoryOwnerId, repositoryId: run.facts.repositoryId };
+  await spend(token, policy);
+  const { provider, run } = token;
+  const pinning = policy.pinned === null ? provider.pin : undefined;
   // A policy pinned to other ids at the same moment (a repository made again under the name) never matched.
-  const matches = policy.repositoryId === null ? await pinPolicy(creator, policy, ids, clientAddress, log) : await markUsed(policy);
+  const matches = pinning ? await pinPolicy(creator, policy, pinning, pinning.of(run), clientAddress, log) : await markUsed(policy);
   if (!matches) throw noMatchingPolicy(input.username);
 
+  const { summary, logged, facts } = provider.runRecord(policy.criteria, run);
   const { secret, expiresAt } = await createTrustedPublishingKey(
     creator,
     owner,
-    { ...run.facts, policyId: policy.id, workflowFile: policy.workflowFile, environment: run.environment ?? null },
+    { scopes: policy.scopes, packageGlobs: policy.packageGlobs, grant: { policyId: policy.id, provider: provider.name, run: facts }, summary, logged },
     EXCHANGE_REFUSALS(creator),
     clientAddress,
   );

@@ -4,13 +4,16 @@ import type { WorkflowTokenOptions } from '../standins/githubActions';
 import type { Member } from './organizations';
 import type { ApiResponse, TestService } from './service';
 
-/** The body of `POST /api/me/trusted-publishers`. */
+/** The body of `POST /api/me/trusted-publishers` for a GitHub Actions workflow. */
 export interface TrustedPublisherRequest {
   owner: string;
+  provider?: 'github';
   repositoryOwner: string;
   repository: string;
   workflowFile: string;
   environment?: string | null;
+  packageGlobs?: string[];
+  scopes?: string[];
 }
 
 /** `POST /api/me/trusted-publishers` as `user`: by default a policy of `user` for `repository`'s release.yml. */

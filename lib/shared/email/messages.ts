@@ -507,10 +507,27 @@ export interface NoticedPolicy {
   creator: string;
   /** Whose packages the keys it makes push: its maker, or an organization. */
   owner: string;
-  repositoryOwner: string;
-  repository: string;
-  workflowFile: string;
-  environment: string | null;
+  /** Whom it trusts, in its provider's words. */
+  publisher: PublisherDescription;
+  /** Whether it stops working if no run uses it within 7 days. */
+  lapses: boolean;
+  /** What the keys it makes may do, and which package ids they cover. */
+  scopes: string[];
+  packageGlobs: string[];
+}
+
+/** How a trusted publishing provider describes what a policy trusts (lib/trustedPublishing/providers). */
+export interface PublisherDescription {
+  /** For subjects: "contoso/contoso-sdk, release.yml". */
+  short: string;
+  /** The jobs it trusts: "runs of the workflow release.yml of the GitHub repository contoso/contoso-sdk (in any deployment environment)". */
+  runs: string;
+  /** One of them: "a run of the workflow …". */
+  aRun: string;
+  /** What publishes, as in "that workflow": "workflow". */
+  publisher: string;
+  /** What its first use does, when it does something: "the first run that uses it pins it to that repository". */
+  firstUse?: string;
 }
 
 /**
@@ -524,11 +541,23 @@ export interface PolicyChange extends ChangeMade {
   by: string;
 }
 
-const trustedWorkflow = (policy: NoticedPolicy) =>
-  `the workflow ${policy.workflowFile} of the GitHub repository ${policy.repositoryOwner}/${policy.repository}` +
-  (policy.environment === null ? ' (in any deployment environment)' : ` (in the deployment environment '${oneLine(policy.environment)}')`);
+const capitalized = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
 
-const policySubject = (policy: NoticedPolicy, what: string) => `Trusted publishing policy ${what}: ${policy.repositoryOwner}/${policy.repository}, ${policy.workflowFile}`;
+const policySubject = (policy: NoticedPolicy, what: string) => `Trusted publishing policy ${what}: ${policy.publisher.short}`;
+
+/** What happens to a policy not used yet: it lapses, its first use pins it, both, or neither. */
+function untilFirstUse(policy: NoticedPolicy): string {
+  const clauses = [policy.lapses ? 'unused, the policy lapses in 7 days' : undefined, policy.publisher.firstUse].filter(Boolean);
+  return clauses.length === 0 ? '' : ` ${capitalized(clauses.join('; '))}.`;
+}
+
+/** What the keys a policy makes may do, after "API key" (`one`) or "API keys": by default, push any package of its owner. */
+function keysThat(policy: NoticedPolicy, one: boolean): string {
+  const { owner, scopes, packageGlobs } = policy;
+  const packages = packageGlobs.length === 1 && packageGlobs[0] === '*' ? `any package of ${owner}` : `the packages of ${owner} matching ${packageGlobs.join(', ')}`;
+  if (scopes.length === 1 && scopes[0] === 'package:push') return `that ${one ? 'pushes' : 'push'} ${packages}`;
+  return `with the scopes ${scopes.join(', ')} for ${packages}`;
+}
 
 /** Where the reader removes a policy: the maker its own, an admin those of the organization. */
 const removeThePolicy = (policy: NoticedPolicy, reader: PolicyReader) =>
@@ -545,7 +574,7 @@ export function trustedPublisherAddedNotice(policy: NoticedPolicy, change: Polic
   return {
     subject: policySubject(policy, 'added'),
     paragraphs: forReader(policy, reader, [
-      `${change.by} added a trusted publishing policy (id ${policy.id}) at ${readableTime(change.at)}${madeFrom(reader, change)}: runs of ${trustedWorkflow(policy)} can now get API keys that push any package of ${policy.owner}, each key for 15 minutes. Unused, the policy lapses in 7 days; the first run that uses it pins it to that repository.`,
+      `${change.by} added a trusted publishing policy (id ${policy.id}) at ${readableTime(change.at)}${madeFrom(reader, change)}: ${policy.publisher.runs} can now get API keys ${keysThat(policy, false)}, each key for 15 minutes.${untilFirstUse(policy)}`,
       reader === 'maker'
         ? `If you did not add it, ${removeThePolicy(policy, reader)}. ${notYouSignedIn}`
         : `If you did not expect it, ask ${change.by}, and if it should not be there, ${removeThePolicy(policy, reader)}.`,
@@ -558,26 +587,21 @@ export function trustedPublisherRemovedNotice(policy: NoticedPolicy, change: Pol
   return {
     subject: policySubject(policy, 'removed'),
     paragraphs: forReader(policy, reader, [
-      `${change.by} removed the trusted publishing policy (id ${policy.id}${byMaker ? '' : `, made by ${policy.creator}`}) at ${readableTime(change.at)}${madeFrom(reader, change)}. Runs of ${trustedWorkflow(policy)} get no more API keys for ${policy.owner}, and the keys it gave out no longer work.`,
+      `${change.by} removed the trusted publishing policy (id ${policy.id}${byMaker ? '' : `, made by ${policy.creator}`}) at ${readableTime(change.at)}${madeFrom(reader, change)}. ${capitalized(policy.publisher.runs)} get no more API keys for ${policy.owner}, and the keys it gave out no longer work.`,
       reader === 'maker' && byMaker
         ? `If you did not remove it, ${someoneElseSignsIn}`
-        : `If you did not expect this, ask ${change.by}, or contact support. To publish from the workflow again, add the policy again.`,
+        : `If you did not expect this, ask ${change.by}, or contact support. To publish from the ${policy.publisher.publisher} again, add the policy again.`,
     ]),
   };
 }
 
-/** The first run that fully matched a policy pinned it to its repository's and that repository owner's GitHub ids. */
-export function trustedPublisherPinnedNotice(
-  policy: NoticedPolicy,
-  pinnedTo: { repositoryId: string; repositoryOwnerId: string },
-  change: ChangeMade,
-  reader: PolicyReader,
-): NoticeContent {
+/** The first run that fully matched a policy pinned it to what its provider describes (`pinnedTo`). */
+export function trustedPublisherPinnedNotice(policy: NoticedPolicy, pinnedTo: string, change: ChangeMade, reader: PolicyReader): NoticeContent {
   return {
     subject: policySubject(policy, 'first used'),
     paragraphs: forReader(policy, reader, [
-      `The trusted publishing policy (id ${policy.id}, made by ${policy.creator}) was used for the first time at ${readableTime(change.at)}${madeFrom(reader, change)}: a run of ${trustedWorkflow(policy)} used it to ask for an API key that pushes any package of ${policy.owner}. The policy is now pinned to that repository (GitHub repository id ${pinnedTo.repositoryId}, owner id ${pinnedTo.repositoryOwnerId}): only its runs get keys, never those of a repository made again under the same name.`,
-      `If you did not expect that workflow to publish now, ${removeThePolicy(policy, reader)}, then check the latest versions of the packages of ${policy.owner}: unlist any that was not meant to be published, and contact support.`,
+      `The trusted publishing policy (id ${policy.id}, made by ${policy.creator}) was used for the first time at ${readableTime(change.at)}${madeFrom(reader, change)}: ${policy.publisher.aRun} used it to ask for an API key ${keysThat(policy, true)}. The policy is now pinned to ${pinnedTo}.`,
+      `If you did not expect that ${policy.publisher.publisher} to publish now, ${removeThePolicy(policy, reader)}, then check the latest versions of the packages of ${policy.owner}: unlist any that was not meant to be published, and contact support.`,
     ]),
   };
 }

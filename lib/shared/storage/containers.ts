@@ -67,8 +67,8 @@ export const CONTAINERS = {
    */
   trustedPublishers: { partitionKey: '/creatorId' },
   /**
-   * Owner: lib/trustedPublishing (tokenExchange.ts). One record per GitHub Actions OIDC token exchanged, under a
-   * hash of its issuer and `jti`: creating it is what spends the token, so a second exchange of the same
+   * Owner: lib/trustedPublishing (tokenExchange.ts). One record per CI token exchanged, under a hash of its
+   * issuer and token id (`jti`, or its provider's): creating it is what spends the token, so a second exchange of the same
    * token gets Cosmos DB's 409 on any instance. Kept (`ttl`) a while beyond the token's own expiry.
    */
   usedOidcTokens: { partitionKey: '/id' },

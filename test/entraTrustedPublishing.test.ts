@@ -1,6 +1,7 @@
 import { clock } from '../lib/shared/clock';
-import { outcome, useTestService, type ApiResponse } from './support/service';
+import { outcome, useTestService } from './support/service';
 import { uniqueName } from './support/people';
+import { expectKeyAsNuGetLoginTakesIt, refusal } from './support/trustedPublishing';
 import type { Member } from './support/organizations';
 import type { AppOnlyTokenMintOptions, ServicePrincipal } from './standins/identity';
 
@@ -13,12 +14,6 @@ import type { AppOnlyTokenMintOptions, ServicePrincipal } from './standins/ident
  */
 const GALLERY_API = { appIdUri: 'api://0f7a1d52-8c3b-4e6a-9b1d-2c4e6f8a0b13', clientId: '0f7a1d52-8c3b-4e6a-9b1d-2c4e6f8a0b13' };
 const service = useTestService({ settings: { TRUSTED_PUBLISHING_ENTRA_AUDIENCE: `${GALLERY_API.appIdUri}, ${GALLERY_API.clientId}` } });
-
-/** What NuGet/login (or a script reading it as NuGet/login does) shows of a failed exchange: the status and `error`. */
-function refusal(response: ApiResponse): string {
-  const shape = JSON.stringify(Object.keys(response.body ?? {})) === '["error"]' ? '' : ` (body ${response.text})`;
-  return `${response.status} ${response.body?.error ?? ''}${shape}`;
-}
 
 const noMatch = (username: string) => `401 No matching trust policy owned by user '${username}' was found.`;
 
@@ -116,19 +111,13 @@ describe('a job signed in as the service principal', () => {
     async (version) => {
       const { user, principal } = await publisher();
       const before = Date.now();
-      const response = await service.exchangeToken(user.username, appOnlyToken(principal, { version }));
-      expect(response.status).toBe(200);
-      expect(Object.keys(response.body)).toEqual(['tokenType', 'expires', 'apiKey']);
-      expect(response.body.tokenType).toBe('ApiKey');
-      const lifetime = Date.parse(response.body.expires) - before;
-      expect(lifetime).toBeGreaterThan(14.9 * 60 * 1000);
-      expect(lifetime).toBeLessThanOrEqual(15 * 60 * 1000 + 5000);
+      const apiKey = expectKeyAsNuGetLoginTakesIt(await service.exchangeToken(user.username, appOnlyToken(principal, { version })), before);
 
       const packageId = uniqueName('Entra.Lib');
-      expect((await service.push(response.body.apiKey, packageId)).status).toBe(201);
+      expect((await service.push(apiKey, packageId)).status).toBe(201);
       expect((await service.getPackage(packageId)).body.owners).toEqual([user.username]);
       jest.spyOn(clock, 'now').mockReturnValue(new Date(Date.now() + 15 * 60 * 1000 + 1000));
-      expect((await service.push(response.body.apiKey, uniqueName('Late.Lib'))).body.code).toBe('invalid_api_key');
+      expect((await service.push(apiKey, uniqueName('Late.Lib'))).body.code).toBe('invalid_api_key');
     },
   );
 
@@ -262,11 +251,7 @@ describe('tokens that are not app-only tokens of a Microsoft Entra tenant for th
   it.each(refusals)('%s: 401, the same for a known and an unknown username', async (_label, tokenFor, sentence) => {
     const { user, principal } = await publisher();
     const expected = sentence.replace('{tid}', principal.tenantId).replace('{host}', process.env.MICROSOFT_LOGIN_HOST!);
-    const nobody = uniqueName('nobody');
-    const [known, unknown] = await Promise.all([service.exchangeToken(user.username, tokenFor(principal)), service.exchangeToken(nobody, tokenFor(principal))]);
-    expect(refusal(known)).toBe(`401 ${expected}`);
-    expect(refusal(unknown)).toBe(`401 ${expected}`);
-    expect(known.headers.get('www-authenticate')).toBe('Bearer');
+    await service.expectTokenRefusedForAnyone(user.username, () => tokenFor(principal), expected);
     expect(await listKeys(user)).toEqual([]);
   });
 

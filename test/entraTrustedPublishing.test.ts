@@ -45,7 +45,7 @@ describe('a policy trusting a service principal', () => {
   it('is added with the tenant and object IDs, active from the start: nothing to pin, and it never lapses', async () => {
     const user = await service.confirmedUser();
     const principal = service.identity.servicePrincipal();
-    const response = await requestPolicy(user, { tenantId: principal.tenantId.toUpperCase(), objectId: ` ${principal.objectId.toUpperCase()} ` });
+    const response = await requestPolicy(user, { tenantId: principal.tenantId.toUpperCase(), objectId: principal.objectId.toUpperCase() });
     expect(response.status).toBe(201);
     expect(response.body).toEqual({
       id: expect.stringMatching(/^[0-9a-f-]{36}$/),

@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 export const PERSONAL_MICROSOFT_ACCOUNT_TENANT = '9188040d-6c67-4c5b-b112-36a304b66dad';
 
-export const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** How a Microsoft Entra access token names the API it is for (its `aud`): an App ID URI (api://..., https://...) or the API's application (client) ID. */
 const appIdUriOrGuid = z

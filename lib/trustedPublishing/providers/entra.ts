@@ -1,6 +1,6 @@
 import type { JwtPayload } from 'jsonwebtoken';
 import { z } from 'zod';
-import { GUID, PERSONAL_MICROSOFT_ACCOUNT_TENANT, settings } from '../../shared/settings';
+import { PERSONAL_MICROSOFT_ACCOUNT_TENANT, settings } from '../../shared/settings';
 import type { TrustedPublishingProvider } from './provider';
 
 /**
@@ -35,20 +35,22 @@ const VERSIONS = {
 } as const;
 type Version = keyof typeof VERSIONS;
 
+/** A GUID in either case, spelled out so OpenAPI shows the same pattern the service checks. */
+const GUID_PATTERN = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
+const GUID = new RegExp(`^${GUID_PATTERN}$`);
+const NIL_GUID = '00000000-0000-0000-0000-000000000000';
+
 const isVersion = (value: unknown): value is Version => value === '1.0' || value === '2.0';
 const isGuid = (value: unknown): value is string => typeof value === 'string' && GUID.test(value);
 
-const NIL_GUID = '00000000-0000-0000-0000-000000000000';
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-const TENANT_PATTERN = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
-const V1_ISSUER = new RegExp(`^https://sts\\.windows\\.net/${TENANT_PATTERN}/$`);
-const v2Issuer = (host: string) => new RegExp(`^${escapeRegExp(host)}/${TENANT_PATTERN}/v2\\.0$`);
+const V1_ISSUER = new RegExp(`^https://sts\\.windows\\.net/${GUID_PATTERN}/$`);
+const v2Issuer = (host: string) => new RegExp(`^${escapeRegExp(host)}/${GUID_PATTERN}/v2\\.0$`);
 
 /** A GUID as Microsoft's portal and CLI show them; stored in lower case, as tokens carry them. */
 const guidField = (what: string, example: string) =>
   z
     .string()
-    .trim()
     .regex(GUID, `must be ${what}, a GUID such as ${example}`)
     .toLowerCase()
     .refine((value) => value !== NIL_GUID, `must be ${what}, not the empty GUID`);

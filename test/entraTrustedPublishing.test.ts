@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { clock } from '../lib/shared/clock';
+import { servicePrincipalFor } from '../local/identity/appOnlyTokens';
 import { outcome, useTestService } from './support/service';
 import { uniqueName } from './support/people';
 import { expectKeyAsNuGetLoginTakesIt, refusal } from './support/trustedPublishing';
@@ -286,6 +288,17 @@ describe('tokens that are not app-only tokens of a Microsoft Entra tenant for th
         /^401 The JSON web token must have an idtyp claim with a value of app/,
       );
     });
+  });
+
+  it("a forged token of a tenant Microsoft does not know: refused after one look at that tenant's key set", async () => {
+    const { user } = await publisher();
+    // Never issued a token, so the platform answers for its key set as for no tenant (400 AADSTS90002).
+    const unknown = servicePrincipalFor(randomUUID(), randomUUID());
+    const before = service.identity.jwksRequests;
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      expect(refusal(await service.exchangeToken(user.username, appOnlyToken(unknown, { signWith: 'foreign' })))).toBe('401 The JSON web token has an invalid signature.');
+    }
+    expect(service.identity.jwksRequests - before).toBe(1);
   });
 
   it("refuses all that the token shows before its tenant's keys are fetched", async () => {

@@ -54,6 +54,9 @@ param microsoftMfaApiAudience string = ''
 @description('The audience GitHub Actions OIDC tokens exchanged for trusted publishing keys must carry (TRUSTED_PUBLISHING_AUDIENCE): what workflows give the NuGet/login action as `audience`. By default the gallery\'s origin, as NuGet.org\'s is https://www.nuget.org. Changing it breaks every workflow that names the old one.')
 param trustedPublishingAudience string = publicBaseUrl
 
+@description('The aud values app-only Microsoft Entra access tokens exchanged for trusted publishing keys may carry (TRUSTED_PUBLISHING_ENTRA_AUDIENCE), comma-separated: the gallery API registration\'s App ID URI (v1.0 tokens) and application ID (v2.0 tokens). Empty (the default): the entra provider is off.')
+param trustedPublishingEntraAudience string = ''
+
 @allowed([
   'serverless'
   'provisioned'
@@ -329,6 +332,7 @@ module api 'app/api.bicep' = {
     workAccountMfa: workAccountMfa
     microsoftMfaApiAudience: microsoftMfaApiAudience
     trustedPublishingAudience: trustedPublishingAudience
+    trustedPublishingEntraAudience: trustedPublishingEntraAudience
   }
 }
 

@@ -12,7 +12,7 @@ import { provisionContainers } from '../lib/shared/storage/cosmos';
 import { createAcsEmailStandIn, type DeliveredEmail } from './standins/acsEmail';
 import { listenOnLoopback, type LoopbackServer } from './standins/listen';
 import { developmentConsoleRoutes } from './console';
-import { createDevelopmentIdentity } from './identity/developmentIdentity';
+import { createDevelopmentIdentity, DEVELOPMENT_GALLERY_API, DEVELOPMENT_SERVICE_PRINCIPAL, DEVELOPMENT_TENANT } from './identity/developmentIdentity';
 import { createDevelopmentGitHubIssuer } from './githubActions/developmentIssuer';
 
 const DEFAULT_PORT = 7071;
@@ -119,6 +119,15 @@ async function applyDevelopmentDefaults(
         `Microsoft sign-in: development identity at ${login.url} (MSAL set-up: README, For the frontend), client id ${env.MICROSOFT_CLIENT_ID};\n` +
         `   redirect and post-logout URIs: any on ${pageOrigins(origin).join(', ')}. Scripts get an ID token with\n` +
         `   curl -s -X POST ${origin}/dev/identity/token -H 'Content-Type: application/json' -d '{"email":"ada@example.com","name":"Ada"}'`,
+    );
+    // Trusted publishing from Microsoft Entra workloads (the entra provider) takes the development identity's
+    // app-only tokens for its gallery API.
+    env.TRUSTED_PUBLISHING_ENTRA_AUDIENCE ||= `${DEVELOPMENT_GALLERY_API.appIdUri},${DEVELOPMENT_GALLERY_API.clientId}`;
+    routes.push({ prefix: '/dev/entra/token', handler: identity.mintWorkloadTokenForScripts });
+    notes.push(
+      (origin) =>
+        `Microsoft Entra workloads (trusted publishing: README): app-only tokens for the gallery API ${DEVELOPMENT_GALLERY_API.appIdUri}, as az account get-access-token gives them, with\n` +
+        `   curl -s -X POST ${origin}/dev/entra/token -H 'Content-Type: application/json' -d '{"tenantId":"${DEVELOPMENT_TENANT}","objectId":"${DEVELOPMENT_SERVICE_PRINCIPAL}"}'`,
     );
   }
   env.SESSION_SIGNING_KEY ||= randomBytes(48).toString('base64');

@@ -27,6 +27,7 @@ const SERVICE_SETTINGS = [
   'MICROSOFT_MFA_API_AUDIENCE',
   'TRUSTED_PUBLISHING_AUDIENCE',
   'GITHUB_OIDC_ISSUER',
+  'TRUSTED_PUBLISHING_ENTRA_AUDIENCE',
   'PORT',
   'FUNCTIONS_MASTER_KEY',
   'NODE_ENV',
@@ -143,6 +144,9 @@ describe('a malformed setting stops start-up, naming it', () => {
     ['TRUSTED_PUBLISHING_AUDIENCE', 'https://gallery.example\n'],
     ['GITHUB_OIDC_ISSUER', 'http://token.actions.githubusercontent.com'],
     ['GITHUB_OIDC_ISSUER', 'token.actions.githubusercontent.com'],
+    ['TRUSTED_PUBLISHING_ENTRA_AUDIENCE', 'gallery api'],
+    ['TRUSTED_PUBLISHING_ENTRA_AUDIENCE', 'api://gallery-api 0f7a1d52-8c3b-4e6a-9b1d-2c4e6f8a0b13'],
+    ['TRUSTED_PUBLISHING_ENTRA_AUDIENCE', ' , '],
   ])('%s = %j', (name, value) => {
     const message = settingsFailure({ ...VALID, [name]: value });
     expect(message).toMatch(new RegExp(`^The service cannot start: ${name} `));
@@ -283,6 +287,16 @@ describe('well-formed settings are accepted', () => {
     });
   });
 
+  it("reads the entra provider's audiences, comma-separated, and leaves them unset (the provider off) when not given", () => {
+    const audiences = ' api://0f7a1d52-8c3b-4e6a-9b1d-2c4e6f8a0b13, 0f7a1d52-8c3b-4e6a-9b1d-2C4E6F8A0B13,';
+    expect(parseSettings({ ...VALID, TRUSTED_PUBLISHING_ENTRA_AUDIENCE: audiences }).TRUSTED_PUBLISHING_ENTRA_AUDIENCE).toEqual([
+      'api://0f7a1d52-8c3b-4e6a-9b1d-2c4e6f8a0b13',
+      '0f7a1d52-8c3b-4e6a-9b1d-2C4E6F8A0B13',
+    ]);
+    expect(parseSettings(VALID).TRUSTED_PUBLISHING_ENTRA_AUDIENCE).toBeUndefined();
+    expect(parseSettings({ ...VALID, TRUSTED_PUBLISHING_ENTRA_AUDIENCE: '' }).TRUSTED_PUBLISHING_ENTRA_AUDIENCE).toBeUndefined();
+  });
+
   it('reads the grace period and site admins', () => {
     const parsed = parseSettings({ ...VALID, ACCOUNT_DELETION_GRACE_PERIOD_HOURS: '48', SITE_ADMINS: ' ada, grace ,,' });
     expect(parsed.ACCOUNT_DELETION_GRACE_PERIOD_HOURS).toBe(48);
@@ -322,7 +336,7 @@ describe('npm start in production', () => {
       FUNCTIONS_MASTER_KEY: MASTER_KEY,
     });
     try {
-      for (const route of ['/', '/console/config.json', '/console/console.js', '/dev/identity/token', '/dev/mailbox', '/dev/github-actions/token']) {
+      for (const route of ['/', '/console/config.json', '/console/console.js', '/dev/identity/token', '/dev/mailbox', '/dev/github-actions/token', '/dev/entra/token']) {
         expect({ route, status: (await fetch(`${url}${route}`)).status }).toEqual({ route, status: 404 });
       }
       expect(await runTimer(url)).toBe(401);
@@ -464,6 +478,27 @@ describe('npm start with no settings (development defaults)', () => {
       });
       expect(pushed.status).toBe(201);
       expect(service.notes.join('\n')).toContain(`${service.url}/dev/github-actions/token`);
+
+      // And from a Microsoft Entra workload, with the development identity's app-only token, as the README walks it.
+      const [appIdUri, clientId] = process.env.TRUSTED_PUBLISHING_ENTRA_AUDIENCE!.split(',');
+      expect(appIdUri).toBe(`api://${clientId}`);
+      const workload = { tenantId: '72f988bf-86f1-41af-91ab-2d7cd011db47', objectId: '9246576b-c9b6-441d-a0ca-796721fd971e' };
+      const entraPolicy = await fetch(`${service.url}/api/me/trusted-publishers`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${sessionToken}` },
+        body: JSON.stringify({ owner: 'ada', provider: 'entra', ...workload }),
+      });
+      expect(entraPolicy.status).toBe(201);
+      const azToken = await post('/dev/entra/token', workload);
+      expect(azToken.status).toBe(200);
+      const { accessToken } = (await azToken.json()) as { accessToken: string };
+      const entraExchange = await fetch(`${service.url}/api/v2/token`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${accessToken}`, 'User-Agent': 'azure-pipelines' },
+        body: JSON.stringify({ username: 'ada', tokenType: 'ApiKey' }),
+      });
+      expect(entraExchange.status).toBe(200);
+      expect(service.notes.join('\n')).toContain(`${service.url}/dev/entra/token`);
 
       // The development console, configured for the development identity, which publishes its discovery document.
       const consolePage = await fetch(`${service.url}/`);

@@ -2,6 +2,7 @@ import { clock } from '../lib/shared/clock';
 import { container } from '../lib/shared/storage/cosmos';
 import { useTestService, type ApiResponse } from './support/service';
 import { uniqueName } from './support/people';
+import { expectKeyAsNuGetLoginTakesIt, refusal } from './support/trustedPublishing';
 import type { Member } from './support/organizations';
 import type { GitHubRepository } from './standins/githubActions';
 
@@ -19,12 +20,6 @@ const siteAdmin = () => (registeredSiteAdmin ??= service.confirmedUser(undefined
 
 /** A repository on the stand-in GitHub no other test uses. */
 const newRepository = (owner = uniqueName('octo')): GitHubRepository => service.github.repository(`${owner}/${uniqueName('repo')}`);
-
-/** What NuGet/login shows of a failed exchange: the status and `error`, and the body where it is not NuGet's shape. */
-function refusal(response: ApiResponse): string {
-  const shape = JSON.stringify(Object.keys(response.body ?? {})) === '["error"]' ? '' : ` (body ${response.text})`;
-  return `${response.status} ${response.body?.error ?? ''}${shape}`;
-}
 
 const noMatch = (username: string) => `401 No matching trust policy owned by user '${username}' was found.`;
 const DAY = 24 * 60 * 60 * 1000;
@@ -49,23 +44,16 @@ describe('a workflow run the policy trusts', () => {
   it('gets a key, as NuGet/login reads it, that pushes for the policy owner for 15 minutes', async () => {
     const { user, repository } = await publisher();
     const before = Date.now();
-    const response = await service.exchangeToken(user.username, service.workflowToken(repository));
-    expect(response.status).toBe(200);
-    expect(Object.keys(response.body)).toEqual(['tokenType', 'expires', 'apiKey']);
-    expect(response.body.tokenType).toBe('ApiKey');
-    expect(response.body.apiKey).toMatch(/^gak1\.[0-9a-f]{32}\.[A-Za-z0-9_-]{43}$/);
-    const lifetime = Date.parse(response.body.expires) - before;
-    expect(lifetime).toBeGreaterThan(14.9 * 60 * 1000);
-    expect(lifetime).toBeLessThanOrEqual(15 * 60 * 1000 + 5000);
+    const apiKey = expectKeyAsNuGetLoginTakesIt(await service.exchangeToken(user.username, service.workflowToken(repository)), before);
 
     const packageId = uniqueName('Trusted.Lib');
-    expect((await service.push(response.body.apiKey, packageId)).status).toBe(201);
+    expect((await service.push(apiKey, packageId)).status).toBe(201);
     expect((await service.getPackage(packageId)).body.owners).toEqual([user.username]);
     // package:push covers new versions too, and the glob every id.
-    expect((await service.push(response.body.apiKey, packageId, '1.1.0')).status).toBe(200);
+    expect((await service.push(apiKey, packageId, '1.1.0')).status).toBe(200);
 
     jest.spyOn(clock, 'now').mockReturnValue(new Date(Date.now() + 15 * 60 * 1000 + 1000));
-    expect((await service.push(response.body.apiKey, uniqueName('Late.Lib'))).body.code).toBe('invalid_api_key');
+    expect((await service.push(apiKey, uniqueName('Late.Lib'))).body.code).toBe('invalid_api_key');
   });
 
   it('shows the key as made by trusted publishing, with scope package:push for every id; it cannot be edited or regenerated', async () => {
@@ -385,11 +373,7 @@ describe('tokens GitHub did not issue for this service, or no longer valid', () 
 
   it.each(tokenRefusals)('%s: 401, the same for a known and an unknown username', async (_label, tokenFor, sentence) => {
     const { user, repository } = await publisher();
-    const nobody = uniqueName('nobody');
-    const [known, unknown] = await Promise.all([service.exchangeToken(user.username, tokenFor(repository)), service.exchangeToken(nobody, tokenFor(repository))]);
-    expect(refusal(known)).toBe(`401 ${sentence}`);
-    expect(refusal(unknown)).toBe(`401 ${sentence}`);
-    expect(known.headers.get('www-authenticate')).toBe('Bearer');
+    await service.expectTokenRefusedForAnyone(user.username, () => tokenFor(repository), sentence);
     expect(await listKeys(user)).toEqual([]);
   });
 

@@ -58,6 +58,9 @@ param microsoftMfaApiAudience string = ''
 @description('The aud every GitHub Actions OIDC token exchanged for a trusted publishing key must carry.')
 param trustedPublishingAudience string
 
+@description('The aud values app-only Microsoft Entra access tokens exchanged for trusted publishing keys may carry, comma-separated; empty: the entra provider is off.')
+param trustedPublishingEntraAudience string = ''
+
 @allowed([
   '20'
   '22'
@@ -95,6 +98,7 @@ var appSettings = {
   WORK_ACCOUNT_MFA: workAccountMfa
   MICROSOFT_MFA_API_AUDIENCE: microsoftMfaApiAudience
   TRUSTED_PUBLISHING_AUDIENCE: trustedPublishingAudience
+  TRUSTED_PUBLISHING_ENTRA_AUDIENCE: trustedPublishingEntraAudience
 
   // DefaultAzureCredential picks the user-assigned identity by its client ID.
   AZURE_CLIENT_ID: identityClientId

@@ -376,7 +376,7 @@ async function keyToChange(caller: AccountDocument, keyId: string): Promise<ApiK
   if (key.trustedPublishing) {
     throw new Problem(
       'trusted_publishing_key',
-      `This key was made by trusted publishing for one GitHub Actions run: it cannot be edited or regenerated, and it stops working by itself ${TRUSTED_PUBLISHING_KEY_MINUTES} minutes after it was made. Revoke it if you must stop it sooner.`,
+      `This key was made by trusted publishing for one CI job: it cannot be edited or regenerated, and it stops working by itself ${TRUSTED_PUBLISHING_KEY_MINUTES} minutes after it was made. Revoke it if you must stop it sooner.`,
     );
   }
   return key;

@@ -48,6 +48,7 @@ import { emailsTo, waitForEmailTo } from './waitFor';
 import {
   addTrustedPublisher,
   exchangeToken,
+  expectTokenRefusedForAnyone,
   removeTrustedPublisher,
   requestTrustedPublisher,
   trustedPublishersOf,
@@ -355,6 +356,7 @@ const HELPERS = {
   removeTrustedPublisher,
   workflowToken,
   exchangeToken,
+  expectTokenRefusedForAnyone,
   trustedPublishingKey,
 };
 

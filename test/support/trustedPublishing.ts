@@ -2,6 +2,7 @@ import { clock } from '../../lib/shared/clock';
 import type { GitHubRepository, WorkflowRunDescription } from '../../local/githubActions/oidcTokens';
 import type { WorkflowTokenOptions } from '../standins/githubActions';
 import type { Member } from './organizations';
+import { uniqueName } from './people';
 import type { ApiResponse, TestService } from './service';
 
 /** The body of `POST /api/me/trusted-publishers` for a GitHub Actions workflow. */
@@ -75,6 +76,38 @@ export function exchangeToken(service: TestService, username: string, oidcToken:
     headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${oidcToken}`, 'User-Agent': 'nuget/login-action' },
     rawBody: JSON.stringify({ username, tokenType: 'ApiKey' }),
   });
+}
+
+/**
+ * The exchange's answer as the NuGet/login action takes it: exactly 200 `{ tokenType: "ApiKey", expires, apiKey }`,
+ * the key expiring 15 minutes after `requestedAt` (ms). Answers the key.
+ */
+export function expectKeyAsNuGetLoginTakesIt(response: ApiResponse, requestedAt: number): string {
+  expect(response.status).toBe(200);
+  expect(Object.keys(response.body)).toEqual(['tokenType', 'expires', 'apiKey']);
+  expect(response.body.tokenType).toBe('ApiKey');
+  expect(response.body.apiKey).toMatch(/^gak1\.[0-9a-f]{32}\.[A-Za-z0-9_-]{43}$/);
+  const lifetime = Date.parse(response.body.expires) - requestedAt;
+  expect(lifetime).toBeGreaterThan(14.9 * 60 * 1000);
+  expect(lifetime).toBeLessThanOrEqual(15 * 60 * 1000 + 5000);
+  return response.body.apiKey;
+}
+
+/** What NuGet/login shows of a failed exchange: the status and `error`, and the body where it is not NuGet's shape. */
+export function refusal(response: Pick<ApiResponse, 'status' | 'body' | 'text'>): string {
+  const shape = JSON.stringify(Object.keys(response.body ?? {})) === '["error"]' ? '' : ` (body ${response.text})`;
+  return `${response.status} ${response.body?.error ?? ''}${shape}`;
+}
+
+/**
+ * Exchanges a token `tokenFor` makes as `username` and, at once, as a username nobody has, and expects both refused
+ * alike, 401 with `sentence` and `WWW-Authenticate: Bearer`: what is wrong with a token says nothing about accounts.
+ */
+export async function expectTokenRefusedForAnyone(service: TestService, username: string, tokenFor: () => string, sentence: string): Promise<void> {
+  const [known, unknown] = await Promise.all([exchangeToken(service, username, tokenFor()), exchangeToken(service, uniqueName('nobody'), tokenFor())]);
+  expect(refusal(known)).toBe(`401 ${sentence}`);
+  expect(refusal(unknown)).toBe(`401 ${sentence}`);
+  expect(known.headers.get('www-authenticate')).toBe('Bearer');
 }
 
 /** The key a workflow run gets for `username`'s policy, failing the test unless the exchange answered 200. */

@@ -10,9 +10,9 @@
  *   { repository: "owner/name", workflowFile: "release.yml", environment?, ref?, eventName?, audience? }
  * and gets `{ value }` too. The same repository name always has the same ids, as on GitHub.
  */
-import { createHash } from 'node:crypto';
 import type * as http from 'node:http';
 import { asyncListener, isRecord, parseJson, readBody, sendJson } from '../standins/http';
+import { stableId } from '../standins/stableIds';
 import {
   gitHubKeySet,
   newGitHubSigningKey,
@@ -37,9 +37,6 @@ const SCRIPT_REQUEST_SHAPE =
   '"eventName" (push) and "audience" (TRUSTED_PUBLISHING_AUDIENCE).';
 
 const optionalText = (value: unknown): value is string | undefined => value === undefined || (typeof value === 'string' && value !== '');
-
-/** A stable numeric id per name, as GitHub keeps a repository's and an owner's. */
-const stableId = (kind: string, name: string) => String(Number.parseInt(createHash('sha256').update(`${kind}\n${name.toLowerCase()}`).digest('hex').slice(0, 10), 16));
 
 function runOf(body: unknown): (WorkflowRunDescription & { audience?: string }) | undefined {
   if (!isRecord(body)) return undefined;

@@ -67,9 +67,9 @@ const settingsShape = z.object({
     .string()
     .refine((value) => GUID.test(value) || /^[a-z][a-z0-9+.-]*:\/\/\S+$/i.test(value), 'must be an App ID URI (api://...) or an application ID')
     .optional(),
-  // The `aud` every GitHub Actions OIDC token exchanged at POST /api/v2/token must carry: what a workflow
-  // names as NuGet/login's `audience` (NuGet.org's is https://www.nuget.org). Any string GitHub can put in a
-  // token: no white space or control characters. Unset: PUBLIC_BASE_URL, so a deployment that does not use
+  // The `aud` every GitHub Actions and GitLab CI/CD OIDC token exchanged at POST /api/v2/token must carry: what a
+  // workflow names as NuGet/login's `audience`, a GitLab job in `id_tokens` (NuGet.org's is https://www.nuget.org).
+  // Any string GitHub can put in a token: no white space or control characters. Unset: PUBLIC_BASE_URL, so a deployment that does not use
   // trusted publishing sets nothing.
   TRUSTED_PUBLISHING_AUDIENCE: z
     .string()
@@ -78,6 +78,9 @@ const settingsShape = z.object({
     .optional(),
   // The token's `iss`; its keys are served at {issuer}/.well-known/jwks.
   GITHUB_OIDC_ISSUER: serviceUrl.default('https://token.actions.githubusercontent.com'),
+  // The `iss` of the GitLab CI/CD ID tokens the token exchange takes: GitLab.com, or a self-managed instance's
+  // URL. Its keys are found by OpenID discovery ({issuer}/.well-known/openid-configuration, its jwks_uri).
+  GITLAB_OIDC_ISSUER: serviceUrl.default('https://gitlab.com'),
 });
 
 const settingsSchema = settingsShape

@@ -6,6 +6,7 @@ import { createAcsEmailStandIn, type AcsEmailStandIn } from '../../local/standin
 import { createCosmosStandIn } from '../../local/standins/cosmos';
 import { createIdentityStandIn, type IdentityStandIn } from '../standins/identity';
 import { createGitHubActionsStandIn, type GitHubActionsStandIn } from '../standins/githubActions';
+import { createGitLabStandIn, type GitLabStandIn } from '../standins/gitlab';
 import { listenOnLoopback, type LoopbackServer } from '../../local/standins/listen';
 import {
   acceptInvitation,
@@ -46,9 +47,12 @@ import { deliverNotices, noticesTo, setNotifications } from './notices';
 import { deleteAsSupport, lockAccount, lookUpAccount, releaseUsername, revokeLeakedKey, securityLog, setPasswordByEmail, unlockAccount } from './support';
 import { emailsTo, waitForEmailTo } from './waitFor';
 import {
+  addGitLabPublisher,
   addTrustedPublisher,
   exchangeToken,
+  pipelineToken,
   removeTrustedPublisher,
+  requestGitLabPublisher,
   requestTrustedPublisher,
   trustedPublishersOf,
   trustedPublishingKey,
@@ -113,6 +117,8 @@ export interface TestService {
   identity: IdentityStandIn;
   /** GitHub Actions' OIDC issuer (GITHUB_OIDC_ISSUER): repositories, and the tokens their workflow runs get. */
   github: GitHubActionsStandIn;
+  /** GitLab's ID token issuer (GITLAB_OIDC_ISSUER): projects, and the tokens their pipeline jobs get. */
+  gitlab: GitLabStandIn;
   cosmos: CosmosRequestLog;
   call(method: string, path: string, options?: CallOptions): Promise<ApiResponse>;
   stop(): Promise<void>;
@@ -232,15 +238,18 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
   const mailbox = createAcsEmailStandIn({ accessKey });
   const identity = createIdentityStandIn({ clientId: CLIENT_ID });
   const github = createGitHubActionsStandIn({ audience: TRUSTED_PUBLISHING_AUDIENCE });
+  const gitlab = createGitLabStandIn({ audience: TRUSTED_PUBLISHING_AUDIENCE });
   const servers: LoopbackServer[] = [
     await listenOnLoopback(cosmos.server),
     await listenOnLoopback(mailbox.handle),
     await listenOnLoopback(identity.handle),
     await listenOnLoopback(github.handle),
+    await listenOnLoopback(gitlab.handle),
   ];
-  const [cosmosServer, acsServer, loginServer, githubServer] = servers;
+  const [cosmosServer, acsServer, loginServer, githubServer, gitlabServer] = servers;
   identity.setLoginHost(loginServer.url);
   github.setIssuer(githubServer.url);
+  gitlab.setIssuer(gitlabServer.url);
   Object.assign(process.env, {
     COSMOS_ENDPOINT: cosmosServer.url,
     COSMOS_KEY: randomBytes(32).toString('base64'),
@@ -253,6 +262,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     PUBLIC_BASE_URL: FRONTEND_ORIGIN,
     TRUSTED_PUBLISHING_AUDIENCE,
     GITHUB_OIDC_ISSUER: githubServer.url,
+    GITLAB_OIDC_ISSUER: gitlabServer.url,
     ...options.settings,
   });
   await provisionContainers();
@@ -273,6 +283,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     mailbox,
     identity,
     github,
+    gitlab,
     cosmos: cosmos.log,
     call,
     stop: async () => {
@@ -354,6 +365,9 @@ const HELPERS = {
   trustedPublishersOf,
   removeTrustedPublisher,
   workflowToken,
+  requestGitLabPublisher,
+  addGitLabPublisher,
+  pipelineToken,
   exchangeToken,
   trustedPublishingKey,
 };

@@ -54,6 +54,10 @@ param microsoftMfaApiAudience string = ''
 @description('The audience GitHub Actions OIDC tokens exchanged for trusted publishing keys must carry (TRUSTED_PUBLISHING_AUDIENCE): what workflows give the NuGet/login action as `audience`. By default the gallery\'s origin, as NuGet.org\'s is https://www.nuget.org. Changing it breaks every workflow that names the old one.')
 param trustedPublishingAudience string = publicBaseUrl
 
+@minLength(1)
+@description('The GitLab instance whose CI/CD ID tokens trusted publishing takes (GITLAB_OIDC_ISSUER): GitLab.com, or a self-managed instance\'s URL (https://gitlab.example.com). Its keys are found by OpenID discovery.')
+param gitlabOidcIssuer string = 'https://gitlab.com'
+
 @allowed([
   'serverless'
   'provisioned'
@@ -329,6 +333,7 @@ module api 'app/api.bicep' = {
     workAccountMfa: workAccountMfa
     microsoftMfaApiAudience: microsoftMfaApiAudience
     trustedPublishingAudience: trustedPublishingAudience
+    gitlabOidcIssuer: gitlabOidcIssuer
   }
 }
 

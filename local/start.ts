@@ -14,6 +14,7 @@ import { listenOnLoopback, type LoopbackServer } from './standins/listen';
 import { developmentConsoleRoutes } from './console';
 import { createDevelopmentIdentity } from './identity/developmentIdentity';
 import { createDevelopmentGitHubIssuer } from './githubActions/developmentIssuer';
+import { createDevelopmentGitLabIssuer } from './gitlab/developmentIssuer';
 
 const DEFAULT_PORT = 7071;
 
@@ -56,7 +57,7 @@ function mailboxRoute(delivered: DeliveredEmail[]): http.RequestListener {
 
 /**
  * A stand-in's port beside the API's: the development identity's is the next one, so a frontend's MSAL
- * configuration stays put, and the GitHub Actions issuer's the one after.
+ * configuration stays put, the GitHub Actions issuer's the one after, and the GitLab issuer's the one after that.
  */
 const portBeside = (port: number, offset: number) => (port === 0 || port + offset > 65535 ? 0 : port + offset);
 
@@ -142,6 +143,20 @@ async function applyDevelopmentDefaults(
       (origin) =>
         `GitHub Actions OIDC: development issuer at ${issuer.url} (trusted publishing: README). Scripts get a workflow run's token with\n` +
         `   curl -s -X POST ${origin}/dev/github-actions/token -H 'Content-Type: application/json' -d '{"repository":"contoso/contoso-sdk","workflowFile":"release.yml"}'`,
+    );
+  }
+  if (!env.GITLAB_OIDC_ISSUER) {
+    const gitlab = createDevelopmentGitLabIssuer({ audience: env.TRUSTED_PUBLISHING_AUDIENCE });
+    // An origin of its own, like gitlab.com, known before the host listens.
+    const issuer = await listenOnLoopback(gitlab.handle, portBeside(port, 3));
+    standIns.push(issuer);
+    gitlab.setIssuer(issuer.url);
+    env.GITLAB_OIDC_ISSUER = issuer.url;
+    routes.push({ prefix: '/dev/gitlab/token', handler: gitlab.mintForScripts });
+    notes.push(
+      (origin) =>
+        `GitLab CI/CD ID tokens: development issuer at ${issuer.url} (trusted publishing: README). Scripts get a pipeline job's ID token with\n` +
+        `   curl -s -X POST ${origin}/dev/gitlab/token -H 'Content-Type: application/json' -d '{"project":"contoso/contoso-sdk"}'`,
     );
   }
   return { routes, notes, standIns, listening };

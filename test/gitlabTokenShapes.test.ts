@@ -8,6 +8,7 @@ import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import * as jwt from 'jsonwebtoken';
 import { createDevelopmentGitLabIssuer } from '../local/gitlab/developmentIssuer';
 import { listenOnLoopback, type LoopbackServer } from '../local/standins/listen';
+import { useDevelopmentIssuer } from './support/developmentIssuers';
 import { createGitLabStandIn } from './standins/gitlab';
 import { decodeClaims, decodeHeader, expectIssuerDocuments, expectJobToken } from './support/gitlabShapes';
 
@@ -88,35 +89,23 @@ describe("the tests' GitLab stand-in", () => {
 });
 
 describe("the development issuer's tokens for scripts", () => {
-  const issuer = createDevelopmentGitLabIssuer({ audience: AUDIENCE });
-  let documents: LoopbackServer;
-  let scripts: LoopbackServer;
-
-  beforeAll(async () => {
-    documents = await listenOnLoopback(issuer.handle);
-    scripts = await listenOnLoopback(issuer.mintForScripts);
-    issuer.setIssuer(documents.url);
-  });
-  afterAll(async () => {
-    await documents.close();
-    await scripts.close();
-  });
+  const served = useDevelopmentIssuer(createDevelopmentGitLabIssuer({ audience: AUDIENCE }));
 
   const mint = async (body: unknown) => {
-    const response = await fetch(scripts.url, { method: 'POST', body: JSON.stringify(body) });
+    const response = await fetch(served.scripts, { method: 'POST', body: JSON.stringify(body) });
     return { status: response.status, type: response.headers.get('content-type'), text: await response.text() };
   };
 
   it("are pipeline job tokens as GitLab gives them (the job's id_tokens variable, as text), signed by a published key", async () => {
-    const { discovery, keySet } = await documentsOf(documents.url);
-    expectIssuerDocuments(discovery, keySet as never, documents.url);
+    const { discovery, keySet } = await documentsOf(served.issuer);
+    expectIssuerDocuments(discovery, keySet as never, served.issuer);
     const plain = await mint({ project: 'contoso/contoso-sdk' });
     expect([plain.status, plain.type]).toEqual([200, 'text/plain; charset=utf-8']);
-    expectJobToken(plain.text, { issuer: documents.url, audience: AUDIENCE, project: 'contoso/contoso-sdk' });
-    await verifyAgainstIssuer(plain.text, documents.url);
+    expectJobToken(plain.text, { issuer: served.issuer, audience: AUDIENCE, project: 'contoso/contoso-sdk' });
+    await verifyAgainstIssuer(plain.text, served.issuer);
 
     const deploying = await mint({ project: 'contoso/sdk-team/contoso-sdk', ciConfigPath: 'ci/release.yml', environment: 'nuget', ref: 'v2.0.0', refType: 'tag', audience: 'api://other' });
-    expectJobToken(deploying.text, { issuer: documents.url, audience: 'api://other', project: 'contoso/sdk-team/contoso-sdk', ciConfigPath: 'ci/release.yml', environment: 'nuget' });
+    expectJobToken(deploying.text, { issuer: served.issuer, audience: 'api://other', project: 'contoso/sdk-team/contoso-sdk', ciConfigPath: 'ci/release.yml', environment: 'nuget' });
   });
 
   it('name the same project with the same ids every time', async () => {

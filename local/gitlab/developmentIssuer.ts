@@ -11,31 +11,20 @@
  * and gets what the variable would hold: the token itself, as text. The same path always has the same ids, as on
  * GitLab.
  */
-import type * as http from 'node:http';
-import { asyncListener, isRecord, parseJson, readBody, sendJson } from '../standins/http';
+import type { DevelopmentIssuer } from '../standins/developmentIssuer';
+import { asyncListener, isOptionalText, isRecord, parseJson, readBody, sendJson } from '../standins/http';
 import { stableId } from '../standins/stableIds';
 import { discoveryDocument, gitLabKeySet, newGitLabSigningKey, pipelineJobClaims, serveIssuerDocuments, signJobToken, type PipelineJobDescription } from './oidcTokens';
-
-export interface DevelopmentGitLabIssuer {
-  /** Serves GitLab's documents at the root of its own origin. */
-  handle: http.RequestListener;
-  /** The URL it is served under: the issuer. Call before serving. */
-  setIssuer(url: string): void;
-  /** `POST { project, ciConfigPath?, environment?, ref?, refType?, pipelineSource?, audience? }`: a pipeline job's ID token, as text. */
-  mintForScripts: http.RequestListener;
-}
 
 const SCRIPT_REQUEST_SHAPE =
   'POST a JSON object { "project": "group/project" } (the project\'s full path, subgroups included) with, optionally, "ciConfigPath" (.gitlab-ci.yml), ' +
   '"environment", "ref" (main), "refType" ("branch" or "tag"), "pipelineSource" (push) and "audience" (TRUSTED_PUBLISHING_AUDIENCE).';
 
-const optionalText = (value: unknown): value is string | undefined => value === undefined || (typeof value === 'string' && value !== '');
-
 function jobOf(body: unknown): (PipelineJobDescription & { audience?: string }) | undefined {
   if (!isRecord(body)) return undefined;
   const { project, ciConfigPath, environment, ref, refType, pipelineSource, audience } = body;
   const path = typeof project === 'string' ? /^((?:[\w.-]+\/)*[\w.-]+)\/([\w.-]+)$/.exec(project) : null;
-  if (!path || ![ciConfigPath, environment, ref, pipelineSource, audience].every(optionalText)) return undefined;
+  if (!path || ![ciConfigPath, environment, ref, pipelineSource, audience].every(isOptionalText)) return undefined;
   if (refType !== undefined && refType !== 'branch' && refType !== 'tag') return undefined;
   const [, namespace, name] = path;
   return {
@@ -49,7 +38,7 @@ function jobOf(body: unknown): (PipelineJobDescription & { audience?: string }) 
   };
 }
 
-export function createDevelopmentGitLabIssuer(options: { audience: string }): DevelopmentGitLabIssuer {
+export function createDevelopmentGitLabIssuer(options: { audience: string }): DevelopmentIssuer {
   const signingKey = newGitLabSigningKey();
   let issuer = '';
 

@@ -26,6 +26,7 @@ import {
 } from './organizations';
 import {
   acceptOwnership,
+  apiKeysOf,
   createKey,
   editKey,
   getPackage,
@@ -333,6 +334,7 @@ const HELPERS = {
   organizationAudit,
   requestKey,
   createKey,
+  apiKeysOf,
   editKey,
   push,
   pushOk,

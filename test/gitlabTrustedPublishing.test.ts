@@ -73,7 +73,7 @@ describe('adding a GitLab policy', () => {
 
   it('takes subgroups, a configuration file in a subfolder and an environment, and keeps the names as typed', async () => {
     const user = await service.confirmedUser();
-    const criteria = { namespace: 'Contoso/Platform/SDK-Team', project: 'Contoso.Sdk_1', ciConfigPath: 'ci/Release.yaml', environment: 'Production EU' };
+    const criteria = { namespace: 'Contoso/Platform/SDK-Team', project: 'Contoso.Sdk_1', ciConfigPath: 'ci/Release.YAML', environment: 'Production EU' };
     const policy = await service.addGitLabPublisher(user, { namespace: criteria.namespace, path: criteria.project }, criteria);
     expect(policy.criteria).toEqual(criteria);
     // Paths made before GitLab's current rules (a leading '_', a '-' at the end) still exist.

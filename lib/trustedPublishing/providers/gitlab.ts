@@ -59,7 +59,7 @@ const ciConfigPathField = z
       "must be a file in the project's own repository, not one in another project (path@group/project): GitLab's ID tokens name no file for such a pipeline, so no policy could match it",
   })
   .regex(
-    /^(?!.*\.\.)(?!\/)(?!(?:.*\/)?\.\/)(?:[^/\u0000-\u001f\u007f]+\/)*[^/\u0000-\u001f\u007f]*[^/\u0000-\u001f\u007f.]\.ya?ml$/i,
+    /^(?!.*\.\.)(?!\/)(?!(?:.*\/)?\.\/)(?:[^/\u0000-\u001f\u007f]+\/)*[^/\u0000-\u001f\u007f]*[^/\u0000-\u001f\u007f.]\.[Yy][Aa]?[Mm][Ll]$/,
     "must be the path of a .yml or .yaml file in the project's repository, from its root, without '..' (such as .gitlab-ci.yml or ci/release.yml)",
   )
   .meta({ examples: ['.gitlab-ci.yml', 'ci/release.yml'] });
@@ -164,8 +164,8 @@ export const gitlab: TrustedPublishingProvider<GitLabCriteria, PipelineJob> = {
 
   criteria,
   /**
-   * The namespace and the project (case-insensitively, as GitLab keeps paths unique and finds them whatever their
-   * case, and as NuGet.org compares them), the configuration file the pipeline runs (that of `ci_config_ref_uri`, a
+   * The namespace and the project (case-insensitively: GitLab keeps group and project paths unique whatever their
+   * case and finds them so, gitlab-org/gitlab-foss#1365, and NuGet.org compares them so), the configuration file the pipeline runs (that of `ci_config_ref_uri`, a
    * file of this project at the job's ref, compared exactly, as file paths in Git are) and, when the policy names
    * one, the environment (exactly: GitLab tells environment names apart by case, and NuGet.org compares them so).
    */

@@ -69,8 +69,8 @@ const settingsShape = z.object({
     .optional(),
   // The `aud` every GitHub Actions and GitLab CI/CD OIDC token exchanged at POST /api/v2/token must carry: what a
   // workflow names as NuGet/login's `audience`, a GitLab job in `id_tokens` (NuGet.org's is https://www.nuget.org).
-  // Any string GitHub can put in a token: no white space or control characters. Unset: PUBLIC_BASE_URL, so a deployment that does not use
-  // trusted publishing sets nothing.
+  // Any string GitHub can put in a token: no white space or control characters. Unset: PUBLIC_BASE_URL, so a
+  // deployment that does not use trusted publishing sets nothing.
   TRUSTED_PUBLISHING_AUDIENCE: z
     .string()
     .max(512)

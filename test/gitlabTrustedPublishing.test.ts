@@ -173,6 +173,12 @@ describe('a pipeline job the policy trusts', () => {
     }
   });
 
+  it("takes the configuration file of a self-managed instance served under a path (its relative URL root, which iss leaves out)", async () => {
+    const { user, project } = await publisher();
+    const underRoot = `${host()}/gitlab/${fullPath(project)}//.gitlab-ci.yml@refs/heads/main`;
+    expect((await service.exchangeToken(user.username, service.pipelineToken(project, {}, { claims: { ci_config_ref_uri: underRoot } }))).status).toBe(200);
+  });
+
   it('costs what a GitHub exchange costs in Cosmos DB requests', async () => {
     const { user, project } = await publisher();
     await service.trustedPublishingKey(user.username, service.pipelineToken(project));

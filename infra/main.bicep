@@ -56,6 +56,9 @@ param trustedPublishingAudience string = publicBaseUrl
 
 @description('The aud values app-only Microsoft Entra access tokens exchanged for trusted publishing keys may carry (TRUSTED_PUBLISHING_ENTRA_AUDIENCE), comma-separated: the gallery API registration\'s App ID URI (v1.0 tokens) and application ID (v2.0 tokens). Empty (the default): the entra provider is off.')
 param trustedPublishingEntraAudience string = ''
+@minLength(1)
+@description('The GitLab instance whose CI/CD ID tokens trusted publishing takes (GITLAB_OIDC_ISSUER): GitLab.com, or a self-managed instance\'s URL (https://gitlab.example.com). Its keys are found by OpenID discovery.')
+param gitlabOidcIssuer string = 'https://gitlab.com'
 
 @allowed([
   'serverless'
@@ -333,6 +336,7 @@ module api 'app/api.bicep' = {
     microsoftMfaApiAudience: microsoftMfaApiAudience
     trustedPublishingAudience: trustedPublishingAudience
     trustedPublishingEntraAudience: trustedPublishingEntraAudience
+    gitlabOidcIssuer: gitlabOidcIssuer
   }
 }
 

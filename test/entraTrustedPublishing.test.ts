@@ -3,7 +3,7 @@ import { clock } from '../lib/shared/clock';
 import { servicePrincipalFor } from '../local/identity/appOnlyTokens';
 import { outcome, useTestService } from './support/service';
 import { uniqueName } from './support/people';
-import { expectKeyAsNuGetLoginTakesIt, refusal } from './support/trustedPublishing';
+import { expectKeyAsNuGetLoginTakesIt, noMatch, refusal } from './support/trustedPublishing';
 import type { Member } from './support/organizations';
 import type { AppOnlyTokenMintOptions, ServicePrincipal } from './standins/identity';
 
@@ -17,7 +17,6 @@ import type { AppOnlyTokenMintOptions, ServicePrincipal } from './standins/ident
 const GALLERY_API = { appIdUri: 'api://0f7a1d52-8c3b-4e6a-9b1d-2c4e6f8a0b13', clientId: '0f7a1d52-8c3b-4e6a-9b1d-2c4e6f8a0b13' };
 const service = useTestService({ settings: { TRUSTED_PUBLISHING_ENTRA_AUDIENCE: `${GALLERY_API.appIdUri}, ${GALLERY_API.clientId}` } });
 
-const noMatch = (username: string) => `401 No matching trust policy owned by user '${username}' was found.`;
 
 /** The app-only token `principal` gets for the gallery API (v1.0 unless told), issued by the service's clock. */
 const appOnlyToken = (principal: ServicePrincipal, options: Partial<AppOnlyTokenMintOptions> = {}) =>

@@ -2,7 +2,7 @@ import { clock } from '../lib/shared/clock';
 import { container } from '../lib/shared/storage/cosmos';
 import { useTestService, type ApiResponse } from './support/service';
 import { uniqueName } from './support/people';
-import { expectKeyAsNuGetLoginTakesIt, refusal } from './support/trustedPublishing';
+import { expectKeyAsNuGetLoginTakesIt, noMatch, refusal } from './support/trustedPublishing';
 import type { Member } from './support/organizations';
 import type { GitHubRepository } from './standins/githubActions';
 
@@ -21,7 +21,6 @@ const siteAdmin = () => (registeredSiteAdmin ??= service.confirmedUser(undefined
 /** A repository on the stand-in GitHub no other test uses. */
 const newRepository = (owner = uniqueName('octo')): GitHubRepository => service.github.repository(`${owner}/${uniqueName('repo')}`);
 
-const noMatch = (username: string) => `401 No matching trust policy owned by user '${username}' was found.`;
 const DAY = 24 * 60 * 60 * 1000;
 
 interface Publisher {
@@ -354,7 +353,7 @@ describe('tokens GitHub did not issue for this service, or no longer valid', () 
   const tokenRefusals: Array<[string, (r: GitHubRepository) => string, string]> = [
     ['another audience (GitHub\'s default, the owner\'s URL)', (r) => service.workflowToken(r, {}, { audience: `https://github.com/${r.owner}` }), 'The JSON web token has an incorrect audience.'],
     ['two audiences', (r) => service.workflowToken(r, {}, { claims: { aud: ['https://gallery.example', 'https://other.example'] } }), 'The JSON web token must have exactly one aud claim value.'],
-    ['another issuer', (r) => service.workflowToken(r, {}, { claims: { iss: 'https://token.actions.githubusercontent.com' } }), 'The JSON web token was not issued by GitHub Actions: its iss claim is not supported.'],
+    ['another issuer', (r) => service.workflowToken(r, {}, { claims: { iss: 'https://token.actions.githubusercontent.com' } }), 'The JSON web token was not issued by GitHub Actions or GitLab CI/CD: its iss claim is not supported.'],
     ['HS256 with the public key as secret', (r) => service.workflowToken(r, {}, { algorithm: 'HS256' }), 'The JSON web token must be signed with RS256.'],
     ['no signature (alg none)', (r) => service.workflowToken(r, {}, { algorithm: 'none' }), 'The JSON web token must be signed with RS256.'],
     ['RS512 with the right key', (r) => service.workflowToken(r, {}, { algorithm: 'RS512' }), 'The JSON web token must be signed with RS256.'],
@@ -367,7 +366,7 @@ describe('tokens GitHub did not issue for this service, or no longer valid', () 
     ['without jti', (r) => service.workflowToken(r, {}, { claims: { jti: undefined } }), 'The JSON web token must have a jti claim.'],
     ['without repository_id', (r) => service.workflowToken(r, {}, { claims: { repository_id: undefined } }), "The JSON web token is missing the required claim 'repository_id'."],
     ['without job_workflow_ref', (r) => service.workflowToken(r, {}, { claims: { job_workflow_ref: undefined } }), "The JSON web token is missing the required claim 'job_workflow_ref'."],
-    ['a Microsoft ID token', () => service.identity.mint({ email: 'ada@example.com' }), 'The JSON web token was not issued by GitHub Actions: its iss claim is not supported.'],
+    ['a Microsoft ID token', () => service.identity.mint({ email: 'ada@example.com' }), 'The JSON web token was not issued by GitHub Actions or GitLab CI/CD: its iss claim is not supported.'],
     ['no JWT at all', () => 'not-a-jwt', 'The bearer token could not be parsed as a JSON web token.'],
   ];
 

@@ -69,10 +69,10 @@ const settingsShape = z.object({
   WORK_ACCOUNT_MFA: z.enum(['tenant', 'verified'], { error: "must be 'tenant' or 'verified'" }).default('tenant'),
   // An App ID URI (api://..., https://...) or the API's application (client) ID, as the token's aud shows it.
   MICROSOFT_MFA_API_AUDIENCE: appIdUriOrGuid.optional(),
-  // The `aud` every GitHub Actions OIDC token exchanged at POST /api/v2/token must carry: what a workflow
-  // names as NuGet/login's `audience` (NuGet.org's is https://www.nuget.org). Any string GitHub can put in a
-  // token: no white space or control characters. Unset: PUBLIC_BASE_URL, so a deployment that does not use
-  // trusted publishing sets nothing.
+  // The `aud` every GitHub Actions and GitLab CI/CD OIDC token exchanged at POST /api/v2/token must carry: what a
+  // workflow names as NuGet/login's `audience`, a GitLab job in `id_tokens` (NuGet.org's is https://www.nuget.org).
+  // Any string GitHub can put in a token: no white space or control characters. Unset: PUBLIC_BASE_URL, so a
+  // deployment that does not use trusted publishing sets nothing.
   TRUSTED_PUBLISHING_AUDIENCE: z
     .string()
     .max(512)
@@ -89,6 +89,9 @@ const settingsShape = z.object({
     .transform((value) => value.split(',').map((audience) => audience.trim()).filter(Boolean))
     .pipe(z.array(appIdUriOrGuid).min(1, "must list the gallery API's App ID URI and application ID, comma-separated"))
     .optional(),
+  // The `iss` of the GitLab CI/CD ID tokens the token exchange takes: GitLab.com, or a self-managed instance's
+  // URL. Its keys are found by OpenID discovery ({issuer}/.well-known/openid-configuration, its jwks_uri).
+  GITLAB_OIDC_ISSUER: serviceUrl.default('https://gitlab.com'),
 });
 
 const settingsSchema = settingsShape

@@ -39,6 +39,10 @@ export function requestKey(service: TestService, user: Pick<Member, 'username' |
   return service.call('POST', '/api/me/api-keys', { token: user.sessionToken, body });
 }
 
+/** `GET /api/me/api-keys` as `user`: the keys it holds, as its settings page lists them. */
+export const apiKeysOf = async (service: TestService, user: Pick<Member, 'sessionToken'>) =>
+  (await service.call('GET', '/api/me/api-keys', { token: user.sessionToken })).body;
+
 /** Creates a key as `requestKey` does, and fails the test unless the service answered 201. */
 export async function createKey(
   service: TestService,

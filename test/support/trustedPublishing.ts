@@ -1,6 +1,8 @@
 import { clock } from '../../lib/shared/clock';
 import type { GitHubRepository, WorkflowRunDescription } from '../../local/githubActions/oidcTokens';
+import type { GitLabProject, PipelineJobDescription } from '../../local/gitlab/oidcTokens';
 import type { WorkflowTokenOptions } from '../standins/githubActions';
+import type { JobTokenOptions } from '../standins/gitlab';
 import type { Member } from './organizations';
 import { uniqueName } from './people';
 import type { ApiResponse, TestService } from './service';
@@ -31,7 +33,18 @@ export function requestTrustedPublisher(
     workflowFile: 'release.yml',
     ...overrides,
   };
-  return service.call('POST', '/api/me/trusted-publishers', { token: user.sessionToken, body });
+  return postPolicy(service, user, body);
+}
+
+const postPolicy = (service: TestService, user: Pick<Member, 'sessionToken'>, body: object): Promise<ApiResponse> =>
+  service.call('POST', '/api/me/trusted-publishers', { token: user.sessionToken, body });
+
+type AddedPolicy = { id: string; status: string; [field: string]: unknown };
+
+/** The policy a request added, failing the test unless the service answered 201. */
+function added(response: ApiResponse, user: Pick<Member, 'username'>): AddedPolicy {
+  if (response.status !== 201) throw new Error(`adding a trusted publisher for ${user.username} failed: ${response.status} ${response.text}`);
+  return response.body;
 }
 
 /** Adds a policy as `requestTrustedPublisher` does, and fails the test unless the service answered 201. */
@@ -40,10 +53,41 @@ export async function addTrustedPublisher(
   user: Pick<Member, 'username' | 'sessionToken'>,
   repository: Pick<GitHubRepository, 'owner' | 'name'>,
   overrides: Partial<TrustedPublisherRequest> = {},
-): Promise<{ id: string; status: string; [field: string]: unknown }> {
-  const response = await requestTrustedPublisher(service, user, repository, overrides);
-  if (response.status !== 201) throw new Error(`adding a trusted publisher for ${user.username} failed: ${response.status} ${response.text}`);
-  return response.body;
+): Promise<AddedPolicy> {
+  return added(await requestTrustedPublisher(service, user, repository, overrides), user);
+}
+
+/** The body of `POST /api/me/trusted-publishers` for a GitLab CI/CD project. */
+export interface GitLabPublisherRequest {
+  owner: string;
+  provider: 'gitlab';
+  namespace: string;
+  project: string;
+  ciConfigPath?: string;
+  environment?: string | null;
+  packageGlobs?: string[];
+  scopes?: string[];
+}
+
+/** `POST /api/me/trusted-publishers` as `user`: by default a `gitlab` policy of `user` for `project`'s .gitlab-ci.yml. */
+export function requestGitLabPublisher(
+  service: TestService,
+  user: Pick<Member, 'username' | 'sessionToken'>,
+  project: Pick<GitLabProject, 'namespace' | 'path'>,
+  overrides: Partial<GitLabPublisherRequest> = {},
+): Promise<ApiResponse> {
+  const body: GitLabPublisherRequest = { owner: user.username, provider: 'gitlab', namespace: project.namespace, project: project.path, ...overrides };
+  return postPolicy(service, user, body);
+}
+
+/** Adds a policy as `requestGitLabPublisher` does, and fails the test unless the service answered 201. */
+export async function addGitLabPublisher(
+  service: TestService,
+  user: Pick<Member, 'username' | 'sessionToken'>,
+  project: Pick<GitLabProject, 'namespace' | 'path'>,
+  overrides: Partial<GitLabPublisherRequest> = {},
+): Promise<AddedPolicy> {
+  return added(await requestGitLabPublisher(service, user, project, overrides), user);
 }
 
 /** `GET /api/me/trusted-publishers` as `user`, failing the test unless it answers 200. */
@@ -65,6 +109,16 @@ export function workflowToken(
   options: WorkflowTokenOptions = {},
 ): string {
   return service.github.mint({ repository, workflowFile: 'release.yml', ...run }, { issuedAt: clock.now(), ...options });
+}
+
+/** The ID token GitLab gives a job of a pipeline of `project` (its .gitlab-ci.yml, on main), issued by the service's clock. */
+export function pipelineToken(
+  service: TestService,
+  project: GitLabProject,
+  job: Partial<PipelineJobDescription> = {},
+  options: JobTokenOptions = {},
+): string {
+  return service.gitlab.mint({ project, ...job }, { issuedAt: clock.now(), ...options });
 }
 
 /**
@@ -116,3 +170,6 @@ export async function trustedPublishingKey(service: TestService, username: strin
   if (response.status !== 200) throw new Error(`the token exchange for ${username} failed: ${response.status} ${response.text}`);
   return response.body.apiKey;
 }
+
+/** The one refusal for an unknown username, no policy and a policy that does not match: NuGet.org's sentence. */
+export const noMatch = (username: string) => `401 No matching trust policy owned by user '${username}' was found.`;

@@ -1,11 +1,12 @@
 import { entra } from './entra';
 import { github } from './github';
+import { gitlab } from './gitlab';
 import type { TrustedPublishingProvider } from './provider';
 
 export type { TrustedPublishingProvider } from './provider';
 
 /** The providers whose tokens the exchange may take: adding one is its file and one line here. */
-export const PROVIDERS: readonly TrustedPublishingProvider[] = [github, entra];
+export const PROVIDERS: readonly TrustedPublishingProvider[] = [github, gitlab, entra];
 
 /** The contract's default `provider`, and what every policy stored before providers trusts. */
 export const DEFAULT_PROVIDER: TrustedPublishingProvider = github;

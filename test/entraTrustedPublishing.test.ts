@@ -222,7 +222,7 @@ describe('tokens that are not app-only tokens of a Microsoft Entra tenant for th
   const refusals: Array<[string, (p: ServicePrincipal) => string, string]> = [
     ['for another API (Azure Resource Manager)', (p) => appOnlyToken(p, { api: { appIdUri: 'https://management.azure.com', clientId: '797f4846-ba00-4fd7-ba43-dac1f8f63013' } }), 'The JSON web token has an incorrect audience.'],
     ["v2.0, for the API's App ID URI, where v2.0 tokens carry its client ID", (p) => appOnlyToken(p, { version: '2.0', claims: { aud: 'api://another-api' } }), 'The JSON web token has an incorrect audience.'],
-    ['from another login host', (p) => appOnlyToken(p, { version: '2.0', claims: { iss: `https://login.example/${p.tenantId}/v2.0` } }), 'The JSON web token was not issued by GitHub Actions or Microsoft Entra ID: its iss claim is not supported.'],
+    ['from another login host', (p) => appOnlyToken(p, { version: '2.0', claims: { iss: `https://login.example/${p.tenantId}/v2.0` } }), 'The JSON web token was not issued by GitHub Actions, GitLab CI/CD or Microsoft Entra ID: its iss claim is not supported.'],
     ["with another tenant's issuer than its tid", (p) => appOnlyToken(p, { claims: { iss: 'https://sts.windows.net/72f988bf-86f1-41af-91ab-2d7cd011db47/' } }), `The JSON web token's iss claim must be https://sts.windows.net/{tid}/, the issuer of the tenant its tid claim names for a v1.0 token.`],
     ['with a v1.0 issuer and ver 2.0', (p) => appOnlyToken(p, { claims: { ver: '2.0' } }), `The JSON web token's iss claim must be {host}/{tid}/v2.0, the issuer of the tenant its tid claim names for a v2.0 token.`],
     ['with a tid that is no tenant ID', (p) => appOnlyToken(p, { claims: { tid: 'contoso.onmicrosoft.com' } }), 'The JSON web token must have a tid claim that is a tenant ID (a GUID).'],
@@ -331,7 +331,7 @@ describe('an instance where TRUSTED_PUBLISHING_ENTRA_AUDIENCE is unset', () => {
         headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${appOnlyToken(principal)}`, 'User-Agent': 'azure-pipelines' },
         rawBody: JSON.stringify({ username: user.username, tokenType: 'ApiKey' }),
       });
-      expect(refusal(exchanged)).toBe('401 The JSON web token was not issued by GitHub Actions: its iss claim is not supported.');
+      expect(refusal(exchanged)).toBe('401 The JSON web token was not issued by GitHub Actions or GitLab CI/CD: its iss claim is not supported.');
 
       const listed = await off.call('GET', '/api/me/trusted-publishers', { token: user.sessionToken });
       expect(listed.body).toEqual([expect.objectContaining({ provider: 'entra', criteria: { tenantId: principal.tenantId, objectId: principal.objectId } })]);

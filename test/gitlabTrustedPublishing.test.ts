@@ -113,7 +113,7 @@ describe('adding a GitLab policy', () => {
     const github = await service.requestTrustedPublisher(user, service.github.repository(`${uniqueName('octo')}/${uniqueName('repo')}`), { namespace: 'contoso' } as never);
     expect(github.body.detail).toBe("The field 'namespace' is not recognised.");
     const unknown = await service.requestGitLabPublisher(user, newProject(), { provider: 'bitbucket' } as never);
-    expect(unknown.body.detail).toBe('The field \'provider\' must be one of "github", "gitlab".');
+    expect(unknown.body.detail).toBe('The field \'provider\' must be one of "github", "gitlab", "entra".');
   });
 });
 

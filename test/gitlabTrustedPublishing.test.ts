@@ -108,7 +108,7 @@ describe('adding a GitLab policy', () => {
     expect(await service.trustedPublishersOf(user)).toEqual([]);
   });
 
-  it("refuses a GitLab field in a GitHub policy, and names both providers to one that is neither", async () => {
+  it("refuses a GitLab field in a GitHub policy, and names every provider to one that is none of them", async () => {
     const user = await service.confirmedUser();
     const github = await service.requestTrustedPublisher(user, service.github.repository(`${uniqueName('octo')}/${uniqueName('repo')}`), { namespace: 'contoso' } as never);
     expect(github.body.detail).toBe("The field 'namespace' is not recognised.");

@@ -404,7 +404,7 @@ describe('the list', () => {
     expect(await service.trustedPublishersOf(await service.confirmedUser())).toEqual([]);
   });
 
-  it('says a policy is lapsed once 7 days pass unused, and inactive once its creator left the owning organization', async () => {
+  it("says a policy is lapsed once 7 days pass unused; an organization's policy stays the organization's once its maker left", async () => {
     const admin = await service.confirmedUser();
     const member = await service.confirmedUser();
     const name = await organizationWith(admin, member);
@@ -417,13 +417,10 @@ describe('the list', () => {
     jest.restoreAllMocks();
 
     await service.removeMember(name, member, member);
+    // Its maker gone, the organization's policy is no longer the maker's to see; it still works for the organization.
     const listed = await service.trustedPublishersOf(member);
-    expect(listed.map((p: { id: string; status: string }) => [p.id, p.status])).toEqual([
-      [forOrganization.id, 'inactive'],
-      [own.id, 'pending'],
-    ]);
-    // The organization's admin still sees it, to remove it.
-    expect((await service.trustedPublishersOf(admin)).map((p: { id: string; status: string }) => [p.id, p.status])).toEqual([[forOrganization.id, 'inactive']]);
+    expect(listed.map((p: { id: string; status: string }) => [p.id, p.status])).toEqual([[own.id, 'pending']]);
+    expect((await service.trustedPublishersOf(admin)).map((p: { id: string; status: string }) => [p.id, p.status])).toEqual([[forOrganization.id, 'pending']]);
   });
 });
 
@@ -492,21 +489,26 @@ describe('removing a policy', () => {
 });
 
 describe('deletion', () => {
-  it("removes the policies the account made, whichever owner they are for", async () => {
+  it("removes the policies the account made for itself; those it made for an organization stay the organization's", async () => {
     const admin = await service.confirmedUser();
     const member = await service.confirmedUser();
     const name = await organizationWith(admin, member);
-    await service.addTrustedPublisher(member, newRepository(), { owner: name });
+    const forOrganization = await service.addTrustedPublisher(member, newRepository(), { owner: name });
     await service.addTrustedPublisher(member, newRepository());
+    const { id: memberId } = (await service.call('GET', '/api/me', { token: member.sessionToken })).body;
     expect((await service.call('DELETE', '/api/me', { token: member.sessionToken, body: { confirmUsername: member.username } })).status).toBe(202);
     jest.spyOn(clock, 'now').mockImplementation(() => new Date(Date.now() + 25 * 60 * 60 * 1000));
     await service.host.runTimer('processAccountDeletions');
     jest.restoreAllMocks();
     const { resources } = await container('trustedPublishers')
-      .items.query({ query: 'SELECT c.id FROM c WHERE c.creatorName = @name', parameters: [{ name: '@name', value: member.username }] })
+      .items.query({ query: 'SELECT c.id, c.creatorId FROM c WHERE c.creatorName = @name', parameters: [{ name: '@name', value: member.username }] })
       .fetchAll();
-    expect(resources).toEqual([]);
-    expect(await service.trustedPublishersOf(admin)).toEqual([]);
+    // The organization's policy alone, in the organization's partition: its pointer went with the maker's.
+    expect(resources.map((r) => r.id)).toEqual([forOrganization.id]);
+    expect(resources[0].creatorId).not.toBe(memberId);
+    expect((await service.trustedPublishersOf(admin)).map((p: { id: string; createdBy: string; status: string }) => [p.id, p.createdBy, p.status])).toEqual([
+      [forOrganization.id, member.username, 'pending'],
+    ]);
   });
 
   it('of an organization removes the policies it owns, its former members\' too, and no other', async () => {

@@ -2,6 +2,7 @@ import { clock } from '../lib/shared/clock';
 import { container } from '../lib/shared/storage/cosmos';
 import { useTestService, type ApiResponse } from './support/service';
 import { uniqueName } from './support/people';
+import { exchangeRefusal as refusal, noMatchingPolicy as noMatch } from './support/trustedPublishing';
 import type { Member } from './support/organizations';
 import type { GitHubRepository } from './standins/githubActions';
 
@@ -20,13 +21,6 @@ const siteAdmin = () => (registeredSiteAdmin ??= service.confirmedUser(undefined
 /** A repository on the stand-in GitHub no other test uses. */
 const newRepository = (owner = uniqueName('octo')): GitHubRepository => service.github.repository(`${owner}/${uniqueName('repo')}`);
 
-/** What NuGet/login shows of a failed exchange: the status and `error`, and the body where it is not NuGet's shape. */
-function refusal(response: ApiResponse): string {
-  const shape = JSON.stringify(Object.keys(response.body ?? {})) === '["error"]' ? '' : ` (body ${response.text})`;
-  return `${response.status} ${response.body?.error ?? ''}${shape}`;
-}
-
-const noMatch = (username: string) => `401 No matching trust policy owned by user '${username}' was found.`;
 const DAY = 24 * 60 * 60 * 1000;
 
 interface Publisher {

@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { clock } from '../lib/shared/clock';
 import { container } from '../lib/shared/storage/cosmos';
 import { outcome, useTestService } from './support/service';
+import { storePolicyAsFirstStored } from './support/trustedPublishing';
 import { uniqueName } from './support/people';
 import type { Member } from './support/organizations';
 import type { GitHubRepository } from './standins/githubActions';
@@ -265,41 +265,12 @@ describe('the limit of 50, under concurrency', () => {
   });
 });
 
-/**
- * A policy of `user` for `repository`'s release.yml (and `fields`) as the service first stored it, made straight in
- * the store: GitHub's fields and ids at the top level (before providers), no slot naming it (before slots), no
- * globs or scopes.
- */
-async function storedPolicy(user: Member & { id: string }, repository: GitHubRepository, fields: Record<string, unknown> = {}): Promise<string> {
-  const now = clock.now();
-  const id = randomUUID();
-  await container('trustedPublishers').items.create({
-    id,
-    creatorId: user.id,
-    creatorName: user.username,
-    ownerId: user.id,
-    ownerName: user.username,
-    repositoryOwner: repository.owner,
-    repository: repository.name,
-    workflowFile: 'release.yml',
-    environment: null,
-    repositoryOwnerId: null,
-    repositoryId: null,
-    createdAt: now.toISOString(),
-    lapsesAt: new Date(now.getTime() + 7 * DAY).toISOString(),
-    pinnedAt: null,
-    lastUsedAt: null,
-    ...fields,
-  });
-  return id;
-}
-
 describe('policies stored before slots held the limit', () => {
   it('keep counting, listing and making keys, take the last places, and are never tidied away', async () => {
     const user = await service.confirmedUser();
     const { id } = (await service.call('GET', '/api/me', { token: user.sessionToken })).body;
     const repository = newRepository();
-    for (let i = 0; i < 48; i += 1) await storedPolicy({ ...user, id }, repository, { workflowFile: `old-${i}.yml` });
+    for (let i = 0; i < 48; i += 1) await storePolicyAsFirstStored({ ...user, id }, repository, { workflowFile: `old-${i}.yml` });
     expect(await service.trustedPublishersOf(user)).toHaveLength(48);
 
     const made = await Promise.all(Array.from({ length: 5 }, (_, i) => service.requestTrustedPublisher(user, repository, { workflowFile: `new-${i}.yml` })));
@@ -327,8 +298,8 @@ describe('policies stored before providers', () => {
     const user = await service.confirmedUser();
     const { id: userId } = (await service.call('GET', '/api/me', { token: user.sessionToken })).body;
     const [pendingRepository, pinnedRepository] = [newRepository(), newRepository()];
-    const pending = await storedPolicy({ ...user, id: userId }, pendingRepository, { environment: 'release' });
-    const pinned = await storedPolicy({ ...user, id: userId }, pinnedRepository, {
+    const pending = await storePolicyAsFirstStored({ ...user, id: userId }, pendingRepository, { environment: 'release' });
+    const pinned = await storePolicyAsFirstStored({ ...user, id: userId }, pinnedRepository, {
       environment: 'release',
       repositoryOwnerId: pinnedRepository.ownerId,
       repositoryId: pinnedRepository.id,

@@ -13,8 +13,8 @@ import {
   updateDocument,
   type StoredDocument,
 } from '../shared/storage/cosmos';
-import type { AccountDocument } from '../accounts/account';
-import { revokeTrustedPublishingKeys, type ApiKeyScope } from '../packages/apiKeys';
+import { readAccount, type AccountDocument } from '../accounts/account';
+import { organizationStop, revokeTrustedPublishingKeys, type ApiKeyScope } from '../packages/apiKeys';
 import { DEFAULT_PROVIDER } from './providers';
 import type { Pin } from './providers/provider';
 
@@ -419,7 +419,9 @@ function storedFieldsOf<T extends object>(document: T): T {
 
 /**
  * Moves a policy its maker stored in its own partition for an organization, before organizations held their own,
- * into the organization's partition, in steps any of which may be cut short and run again:
+ * into the organization's partition, while its maker still belongs to the organization (one whose maker left is
+ * `inactive` and stays so: moving it would give the organization a policy nobody there made or was told of). In
+ * steps any of which may be cut short and run again:
  * 1. the policy is written in the organization's partition under the same id (`makerId` its maker) and given one
  *    of the organization's slots: from then on the organization form finds it. With no slot free it goes again,
  *    and the policy stays where it is, found by the creator form alone.
@@ -431,6 +433,9 @@ function storedFieldsOf<T extends object>(document: T): T {
  */
 export async function moveToOrganization(stored: StoredPolicy): Promise<boolean> {
   const legacy = policyFrom(stored);
+  // A lock leaves the organization and its members as they are: its policies move all the same.
+  const stop = organizationStop(await readAccount(legacy.ownerId), legacy.creatorId);
+  if (stop !== undefined && stop !== 'owner_locked') return false;
   const seen = await partitionOf(legacy.ownerId);
   const copy: TrustedPublisherDocument = { ...storedFieldsOf(legacy), creatorId: legacy.ownerId, makerId: legacy.creatorId, slotted: true };
   if (!policiesIn(seen).some((policy) => policy.id === legacy.id)) {
@@ -484,8 +489,9 @@ const MOVES_PER_RUN = 200;
  * The timer `moveOrganizationPolicies`: moves the policies makers stored for organizations in their own
  * partitions (before organizations held their own) into the organizations' (`moveToOrganization`), so the
  * organization form finds them too. A query across partitions for the few such documents, then each maker's
- * partition (which says which of them count); one that cannot move (its organization has 50) is tried again by
- * the next run, and trouble with one is logged and leaves it for the next. Once none is left, a run is one query.
+ * partition (which says which of them count); one that cannot move (its organization has 50, or its maker left
+ * it) is tried again by the next run, and trouble with one is logged and leaves it for the next. Once none is
+ * left, a run is one query.
  */
 export async function moveOrganizationPolicies(log: Log): Promise<{ moved: number; left: number; failed: number }> {
   const { resources } = await container('trustedPublishers')

@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { clock } from '../../lib/shared/clock';
+import { container } from '../../lib/shared/storage/cosmos';
 import type { GitHubRepository, WorkflowRunDescription } from '../../local/githubActions/oidcTokens';
 import type { WorkflowTokenOptions } from '../standins/githubActions';
 import type { Member } from './organizations';
@@ -83,3 +85,46 @@ export async function trustedPublishingKey(service: TestService, username: strin
   if (response.status !== 200) throw new Error(`the token exchange for ${username} failed: ${response.status} ${response.text}`);
   return response.body.apiKey;
 }
+
+/**
+ * A policy `maker` made for `repository`'s release.yml (and `fields`) as the service first stored it, written
+ * straight in the store: in the maker's partition, GitHub's fields and ids at the top level (before providers), no
+ * slot naming it (before slots), no globs or scopes; owned by the maker unless `fields` name an organization
+ * (`ownerId`, `ownerName`), as policies for organizations were stored before organizations held their own.
+ */
+export async function storePolicyAsFirstStored(
+  maker: { id: string; username: string },
+  repository: Pick<GitHubRepository, 'owner' | 'name'>,
+  fields: Record<string, unknown> = {},
+): Promise<string> {
+  const now = clock.now();
+  const id = randomUUID();
+  await container('trustedPublishers').items.create({
+    id,
+    creatorId: maker.id,
+    creatorName: maker.username,
+    ownerId: maker.id,
+    ownerName: maker.username,
+    repositoryOwner: repository.owner,
+    repository: repository.name,
+    workflowFile: 'release.yml',
+    environment: null,
+    repositoryOwnerId: null,
+    repositoryId: null,
+    createdAt: now.toISOString(),
+    lapsesAt: new Date(now.getTime() + 7 * 24 * 60 * 60 * 1000).toISOString(),
+    pinnedAt: null,
+    lastUsedAt: null,
+    ...fields,
+  });
+  return id;
+}
+
+/** What NuGet/login shows of a failed exchange: the status and `error`, and the body where it is not NuGet's shape. */
+export function exchangeRefusal(response: ApiResponse): string {
+  const shape = JSON.stringify(Object.keys(response.body ?? {})) === '["error"]' ? '' : ` (body ${response.text})`;
+  return `${response.status} ${response.body?.error ?? ''}${shape}`;
+}
+
+/** The one refusal of a job that matched no policy `username` may use. */
+export const noMatchingPolicy = (username: string) => `401 No matching trust policy owned by user '${username}' was found.`;

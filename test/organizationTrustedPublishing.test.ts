@@ -261,6 +261,34 @@ describe('policies stored before organizations held their own', () => {
     expect(outcome(await service.requestTrustedPublisher(collaborator, repository, { workflowFile: 'one-more.yml' }))).toBe('409 trusted_publisher_limit');
   });
 
+  it('removed while the timer moves it, either way round: gone from both partitions, in neither form, and its place free', async () => {
+    for (const held of ['move', 'removal'] as const) {
+      const { admin, collaborator, name } = await organization();
+      const repository = newRepository();
+      const { id, makerId, ownerId } = await storedWithSlot(collaborator, name, repository, false);
+      if (held === 'move') {
+        // The move has written the organization's copy, and is about to put the pointer in the stored policy's place.
+        const pointer = service.cosmos.holdNext(new RegExp(`^PUT .*/colls/trustedPublishers/docs/${id}$`));
+        const moving = runTimer('moveOrganizationPolicies');
+        await pointer.reached;
+        expect((await service.removeTrustedPublisher(admin, id)).status).toBe(204);
+        pointer.release();
+        await moving;
+      } else {
+        // The maker's removal has found the stored policy, and the move runs to its end before the removal deletes.
+        const deletion = service.cosmos.holdNext(new RegExp(`^DELETE .*/colls/trustedPublishers/docs/${id}$`));
+        const removal = service.removeTrustedPublisher(collaborator, id);
+        await deletion.reached;
+        await runTimer('moveOrganizationPolicies');
+        deletion.release();
+        expect((await removal).status).toBe(204);
+      }
+      for (const username of [name, collaborator.username]) expect(refusal(await service.exchangeToken(username, service.workflowToken(repository)))).toBe(noMatch(username));
+      for (const account of [makerId, ownerId]) expect((await partition(account)).filter((d) => !d.id.startsWith('slot:'))).toEqual([]);
+      expect(await listed(admin)).toEqual([]);
+    }
+  });
+
   it("its maker's deletion moves it to the organization first, so the organization keeps it", async () => {
     const { admin, collaborator, name } = await organization();
     const repository = newRepository();

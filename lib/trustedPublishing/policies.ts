@@ -24,6 +24,7 @@ import {
   hasFreeSlot,
   hasLapsed,
   heldByOwner,
+  isPointer,
   makerOf,
   MAX_POLICIES_PER_ACCOUNT,
   partitionOf,
@@ -35,6 +36,7 @@ import {
   revokeKeysOf,
   storeOrganizationPolicy,
   storePolicy,
+  type PolicyPointerDocument,
   type StoredPolicy,
   type TrustedPublisherDocument,
 } from './store';
@@ -380,10 +382,12 @@ export async function pinPolicy(
   const updated = await announced(
     notice,
     () =>
-      updateDocumentFrom<StoredPolicy>(
+      updateDocumentFrom<StoredPolicy | PolicyPointerDocument>(
         'trustedPublishers',
         policy,
         (stored) => {
+          // Moved into its organization's partition meanwhile (a pointer is in its place): the job asks again.
+          if (isPointer(stored)) return undefined;
           // A policy stored before providers is written in today's form.
           const current = policyFrom(stored);
           pinnedNow = current.pinned === null && !hasLapsed(current, now.getTime());
@@ -395,7 +399,7 @@ export async function pinPolicy(
     log,
     () => pinnedNow,
   );
-  const matches = updated !== undefined && isPinnedTo(policyFrom(updated), ids);
+  const matches = updated !== undefined && !isPointer(updated) && isPinnedTo(policyFrom(updated), ids);
   if (matches && pinnedNow) await recordPolicyEvent('trusted_publisher_pinned', holder, policy, clientAddress, ids);
   return matches;
 }

@@ -64,6 +64,8 @@ export interface TrustedPublisherDocument extends StoredDocument {
    * policy stored before (absent) counts and works without one, and leaves that many fewer slots to take.
    */
   slotted?: true;
+  /** When it was moved into its organization's partition from its maker's (`moveToOrganization`), for one stored there before. */
+  movedAt?: string;
 }
 
 /**
@@ -125,7 +127,7 @@ export type PartitionDocument = SlotHolder | PolicySlotDocument;
 
 const SLOT_PREFIX = 'slot:';
 const isSlot = (document: PartitionDocument): document is PolicySlotDocument => document.id.startsWith(SLOT_PREFIX);
-const isPointer = (document: PartitionDocument): document is PolicyPointerDocument => 'pointer' in document && document.pointer === true;
+export const isPointer = (document: PartitionDocument): document is PolicyPointerDocument => 'pointer' in document && document.pointer === true;
 const isPolicy = (document: PartitionDocument): document is StoredPolicy => !isSlot(document) && !isPointer(document);
 
 /** How many policies a partition may hold: the token exchange reads them all. */
@@ -348,9 +350,12 @@ async function storeInSlot(holder: SlotHolder, seen: PartitionDocument[], limitR
   const held = new Set(counted(seen).map((h) => h.id));
   const strandedBefore = clock.now().getTime() - STRANDED_AFTER_MS;
   for (const stranded of seen) {
-    if (!isSlot(stranded) && !held.has(stranded.id) && Date.parse(stranded.createdAt) < strandedBefore) await deleteIfThere(stranded);
+    if (!isSlot(stranded) && !held.has(stranded.id) && Date.parse(writtenAt(stranded)) < strandedBefore) await deleteIfThere(stranded);
   }
 }
+
+/** When the document was written into its partition: its making, or its move. */
+const writtenAt = (holder: SlotHolder): string => ('movedAt' in holder && holder.movedAt) || holder.createdAt;
 
 /** A policy for its maker itself, in one of the maker's slots (`seen`: the maker's partition). */
 export const storePolicy = (policy: TrustedPublisherDocument, seen: PartitionDocument[], limitReached: () => Problem): Promise<void> =>
@@ -392,12 +397,15 @@ export async function storeOrganizationPolicy(
 }
 
 /**
- * Removes a stored policy: first the pointer of an organization's policy (so the maker's slot is free, and a
- * removal cut short leaves the organization's policy without its pointer), then the policy, from which on it
- * makes no key and its slot is free. False when the policy was gone already (removed at the same moment).
+ * Removes a stored policy: first what the other of its two partitions holds under its id (an organization's
+ * policy: its pointer, so a removal cut short leaves the organization's policy without one; a policy stored in its
+ * maker's partition for an organization: the copy a move may be writing, so the move finds it gone and stops), then
+ * the policy, from which on it makes no key and its slot is free. False when the policy was gone already (removed
+ * at the same moment).
  */
 export async function removePolicy(policy: TrustedPublisherDocument): Promise<boolean> {
-  if (policy.makerId !== undefined) await deleteIfThere({ id: policy.id, creatorId: policy.makerId });
+  const other = heldByOwner(policy) ? makerOf(policy) : policy.ownerId;
+  if (other !== policy.creatorId) await deleteIfThere({ id: policy.id, creatorId: other });
   try {
     await container('trustedPublishers').item(policy.id, policy.creatorId).delete();
     return true;
@@ -437,7 +445,13 @@ export async function moveToOrganization(stored: StoredPolicy): Promise<boolean>
   const stop = organizationStop(await readAccount(legacy.ownerId), legacy.creatorId);
   if (stop !== undefined && stop !== 'owner_locked') return false;
   const seen = await partitionOf(legacy.ownerId);
-  const copy: TrustedPublisherDocument = { ...storedFieldsOf(legacy), creatorId: legacy.ownerId, makerId: legacy.creatorId, slotted: true };
+  const copy: TrustedPublisherDocument = {
+    ...storedFieldsOf(legacy),
+    creatorId: legacy.ownerId,
+    makerId: legacy.creatorId,
+    slotted: true,
+    movedAt: clock.now().toISOString(),
+  };
   if (!policiesIn(seen).some((policy) => policy.id === legacy.id)) {
     try {
       await container('trustedPublishers').items.create(copy);
@@ -452,7 +466,11 @@ export async function moveToOrganization(stored: StoredPolicy): Promise<boolean>
   }
   for (let current: StoredPolicy | PolicyPointerDocument | undefined = stored; current; ) {
     if (isPointer(current)) return true;
-    await takePinOf(policyFrom(current), copy);
+    // The copy removed meanwhile (a removal by id finds either): the policy is removed, in the maker's partition too.
+    if (!(await takePinOf(policyFrom(current), copy))) {
+      await deleteIfThere(current);
+      return false;
+    }
     try {
       await replaceIfUnchanged<PartitionDocument>('trustedPublishers', { ...pointerTo(policyFrom(current)), _etag: current._etag }, current.creatorId);
       return true;
@@ -466,39 +484,38 @@ export async function moveToOrganization(stored: StoredPolicy): Promise<boolean>
   return false;
 }
 
-/** The organization's copy takes the pin and last use of the stored policy, where it has no pin of its own. */
-async function takePinOf(legacy: TrustedPublisherDocument, copy: TrustedPublisherDocument): Promise<void> {
-  if (legacy.pinned === null) return;
-  await updateDocument<StoredPolicy>(
+/**
+ * The organization's copy takes the pin and last use of the stored policy, where it has no pin of its own; false
+ * when the copy is gone.
+ */
+async function takePinOf(legacy: TrustedPublisherDocument, copy: TrustedPublisherDocument): Promise<boolean> {
+  const updated = await updateDocument<StoredPolicy>(
     'trustedPublishers',
     copy.id,
     (current) => {
       const policy = policyFrom(current);
-      if (policy.pinned !== null) return undefined;
+      if (legacy.pinned === null || policy.pinned !== null) return undefined;
       const { pinned, pinnedAt, lapsesAt, lastUsedAt } = legacy;
       return { ...policy, pinned, pinnedAt, lapsesAt, lastUsedAt };
     },
     copy.creatorId,
   );
+  return updated !== undefined;
 }
-
-/** How many legacy policies one run of the timer moves; the next run goes on. */
-const MOVES_PER_RUN = 200;
 
 /**
  * The timer `moveOrganizationPolicies`: moves the policies makers stored for organizations in their own
  * partitions (before organizations held their own) into the organizations' (`moveToOrganization`), so the
- * organization form finds them too. A query across partitions for the few such documents, then each maker's
- * partition (which says which of them count); one that cannot move (its organization has 50, or its maker left
- * it) is tried again by the next run, and trouble with one is logged and leaves it for the next. Once none is
- * left, a run is one query.
+ * organization form finds them too. A query across partitions for the makers that still have such policies (no
+ * policy is stored so any more, so they only grow fewer), then each maker's partition (which says which count);
+ * one that cannot move (its organization has 50, or its maker left it) is looked at again by the next run, and
+ * trouble with one is logged and leaves it for the next. Once none is left, a run is one query.
  */
 export async function moveOrganizationPolicies(log: Log): Promise<{ moved: number; left: number; failed: number }> {
   const { resources } = await container('trustedPublishers')
-    .items.query<StoredPolicy>({
-      query: 'SELECT TOP @max * FROM c WHERE c.ownerId != c.creatorId AND NOT IS_DEFINED(c.pointer) AND NOT IS_DEFINED(c.policyId)',
-      parameters: [{ name: '@max', value: MOVES_PER_RUN }],
-    })
+    .items.query<Pick<StoredPolicy, 'creatorId'>>(
+      'SELECT c.creatorId FROM c WHERE c.ownerId != c.creatorId AND NOT IS_DEFINED(c.pointer) AND NOT IS_DEFINED(c.policyId)',
+    )
     .fetchAll();
   const tally = { moved: 0, left: 0, failed: 0 };
   for (const makerId of new Set(resources.map((policy) => policy.creatorId))) {

@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { clock } from '../lib/shared/clock';
 import { container } from '../lib/shared/storage/cosmos';
 import { outcome, useTestService } from './support/service';
+import { storePolicyAsFirstStored } from './support/trustedPublishing';
 import { uniqueName } from './support/people';
 import type { Member } from './support/organizations';
 import type { GitHubRepository } from './standins/githubActions';
@@ -265,41 +265,12 @@ describe('the limit of 50, under concurrency', () => {
   });
 });
 
-/**
- * A policy of `user` for `repository`'s release.yml (and `fields`) as the service first stored it, made straight in
- * the store: GitHub's fields and ids at the top level (before providers), no slot naming it (before slots), no
- * globs or scopes.
- */
-async function storedPolicy(user: Member & { id: string }, repository: GitHubRepository, fields: Record<string, unknown> = {}): Promise<string> {
-  const now = clock.now();
-  const id = randomUUID();
-  await container('trustedPublishers').items.create({
-    id,
-    creatorId: user.id,
-    creatorName: user.username,
-    ownerId: user.id,
-    ownerName: user.username,
-    repositoryOwner: repository.owner,
-    repository: repository.name,
-    workflowFile: 'release.yml',
-    environment: null,
-    repositoryOwnerId: null,
-    repositoryId: null,
-    createdAt: now.toISOString(),
-    lapsesAt: new Date(now.getTime() + 7 * DAY).toISOString(),
-    pinnedAt: null,
-    lastUsedAt: null,
-    ...fields,
-  });
-  return id;
-}
-
 describe('policies stored before slots held the limit', () => {
   it('keep counting, listing and making keys, take the last places, and are never tidied away', async () => {
     const user = await service.confirmedUser();
     const { id } = (await service.call('GET', '/api/me', { token: user.sessionToken })).body;
     const repository = newRepository();
-    for (let i = 0; i < 48; i += 1) await storedPolicy({ ...user, id }, repository, { workflowFile: `old-${i}.yml` });
+    for (let i = 0; i < 48; i += 1) await storePolicyAsFirstStored({ ...user, id }, repository, { workflowFile: `old-${i}.yml` });
     expect(await service.trustedPublishersOf(user)).toHaveLength(48);
 
     const made = await Promise.all(Array.from({ length: 5 }, (_, i) => service.requestTrustedPublisher(user, repository, { workflowFile: `new-${i}.yml` })));
@@ -327,8 +298,8 @@ describe('policies stored before providers', () => {
     const user = await service.confirmedUser();
     const { id: userId } = (await service.call('GET', '/api/me', { token: user.sessionToken })).body;
     const [pendingRepository, pinnedRepository] = [newRepository(), newRepository()];
-    const pending = await storedPolicy({ ...user, id: userId }, pendingRepository, { environment: 'release' });
-    const pinned = await storedPolicy({ ...user, id: userId }, pinnedRepository, {
+    const pending = await storePolicyAsFirstStored({ ...user, id: userId }, pendingRepository, { environment: 'release' });
+    const pinned = await storePolicyAsFirstStored({ ...user, id: userId }, pinnedRepository, {
       environment: 'release',
       repositoryOwnerId: pinnedRepository.ownerId,
       repositoryId: pinnedRepository.id,
@@ -404,7 +375,7 @@ describe('the list', () => {
     expect(await service.trustedPublishersOf(await service.confirmedUser())).toEqual([]);
   });
 
-  it('says a policy is lapsed once 7 days pass unused, and inactive once its creator left the owning organization', async () => {
+  it("says a policy is lapsed once 7 days pass unused; an organization's policy stays the organization's once its maker left", async () => {
     const admin = await service.confirmedUser();
     const member = await service.confirmedUser();
     const name = await organizationWith(admin, member);
@@ -417,13 +388,10 @@ describe('the list', () => {
     jest.restoreAllMocks();
 
     await service.removeMember(name, member, member);
+    // Its maker gone, the organization's policy is no longer the maker's to see; it still works for the organization.
     const listed = await service.trustedPublishersOf(member);
-    expect(listed.map((p: { id: string; status: string }) => [p.id, p.status])).toEqual([
-      [forOrganization.id, 'inactive'],
-      [own.id, 'pending'],
-    ]);
-    // The organization's admin still sees it, to remove it.
-    expect((await service.trustedPublishersOf(admin)).map((p: { id: string; status: string }) => [p.id, p.status])).toEqual([[forOrganization.id, 'inactive']]);
+    expect(listed.map((p: { id: string; status: string }) => [p.id, p.status])).toEqual([[own.id, 'pending']]);
+    expect((await service.trustedPublishersOf(admin)).map((p: { id: string; status: string }) => [p.id, p.status])).toEqual([[forOrganization.id, 'pending']]);
   });
 });
 
@@ -492,21 +460,26 @@ describe('removing a policy', () => {
 });
 
 describe('deletion', () => {
-  it("removes the policies the account made, whichever owner they are for", async () => {
+  it("removes the policies the account made for itself; those it made for an organization stay the organization's", async () => {
     const admin = await service.confirmedUser();
     const member = await service.confirmedUser();
     const name = await organizationWith(admin, member);
-    await service.addTrustedPublisher(member, newRepository(), { owner: name });
+    const forOrganization = await service.addTrustedPublisher(member, newRepository(), { owner: name });
     await service.addTrustedPublisher(member, newRepository());
+    const { id: memberId } = (await service.call('GET', '/api/me', { token: member.sessionToken })).body;
     expect((await service.call('DELETE', '/api/me', { token: member.sessionToken, body: { confirmUsername: member.username } })).status).toBe(202);
     jest.spyOn(clock, 'now').mockImplementation(() => new Date(Date.now() + 25 * 60 * 60 * 1000));
     await service.host.runTimer('processAccountDeletions');
     jest.restoreAllMocks();
     const { resources } = await container('trustedPublishers')
-      .items.query({ query: 'SELECT c.id FROM c WHERE c.creatorName = @name', parameters: [{ name: '@name', value: member.username }] })
+      .items.query({ query: 'SELECT c.id, c.creatorId FROM c WHERE c.creatorName = @name', parameters: [{ name: '@name', value: member.username }] })
       .fetchAll();
-    expect(resources).toEqual([]);
-    expect(await service.trustedPublishersOf(admin)).toEqual([]);
+    // The organization's policy alone, in the organization's partition: its pointer went with the maker's.
+    expect(resources.map((r) => r.id)).toEqual([forOrganization.id]);
+    expect(resources[0].creatorId).not.toBe(memberId);
+    expect((await service.trustedPublishersOf(admin)).map((p: { id: string; createdBy: string; status: string }) => [p.id, p.createdBy, p.status])).toEqual([
+      [forOrganization.id, member.username, 'pending'],
+    ]);
   });
 
   it('of an organization removes the policies it owns, its former members\' too, and no other', async () => {

@@ -31,8 +31,14 @@ export interface ApiKeyDocument extends StoredDocument {
   /** The account or organization the key pushes for. */
   ownerAccountId: string;
   ownerName: string;
-  /** Who holds the key: the account that created it, or the admin a transformed account handed it to. */
+  /**
+   * Who holds the key: the account that created it, or the admin a transformed account handed it to; or, for a
+   * key trusted publishing made for an organization's policy through the organization's own name, the
+   * organization itself (`holderKind`).
+   */
   creatorAccountId: string;
+  /** Set when the holder is an organization (its own trusted publishing key); absent: a person. */
+  holderKind?: 'organization';
   /** The holder's username, so what the key does names it without a read (absent on keys made before). */
   creatorName?: string;
   /** 0 for a key trusted publishing made, which lives minutes (`TRUSTED_PUBLISHING_KEY_MINUTES`). */
@@ -178,10 +184,35 @@ function newSecret(keyId: string): string {
 export async function allowedOwner(caller: AccountDocument, owner: string, what = 'A key'): Promise<AccountDocument> {
   if (owner.toLowerCase() === caller.username.toLowerCase()) return caller;
   const organization = await accountHolding({ kind: 'username', name: owner });
-  const isMember = organization?.kind === 'organization' && !organization.deletedAt && organization.members?.some((m) => m.accountId === caller.id);
-  if (!organization || !isMember) throw notAnAllowedOwner(owner, what);
-  if (organization.lock) throw SESSION_REFUSALS.ownerLocked(organization.username);
-  return organization;
+  const stop = organizationStop(organization, caller.id);
+  if (stop === 'owner_locked') throw SESSION_REFUSALS.ownerLocked(organization!.username);
+  if (stop) throw notAnAllowedOwner(owner, what);
+  return organization!;
+}
+
+/** Why keys for an organization held by `holderId` (a member, or the organization itself) may not work now. */
+export type OrganizationStop = 'owner_deleted' | 'left_organization' | 'owner_locked';
+
+/**
+ * The one list of what stops an organization's keys, decided from its own document: it is gone (or is no
+ * organization), the holder is neither the organization itself nor one of its members, or support locked it.
+ * Every place that makes a key for an organization, or trusts a policy to make one, asks this.
+ */
+export function organizationStop(organization: AccountDocument | undefined, holderId: string): OrganizationStop | undefined {
+  if (organization?.kind !== 'organization' || organization.deletedAt) return 'owner_deleted';
+  if (organization.id !== holderId && !organization.members?.some((m) => m.accountId === holderId)) return 'left_organization';
+  if (organization.lock) return 'owner_locked';
+  return undefined;
+}
+
+/** What stops a key: its holder, a person, locked; or one of its owning organization's stops. */
+export type KeyStop = 'holder_locked' | OrganizationStop;
+
+/** How a stop is answered, in the words of whoever asked for the key. */
+export function refusalFor(stop: KeyStop, refusals: KeyRefusals, owner: string): Problem {
+  if (stop === 'holder_locked') return refusals.holderLocked();
+  if (stop === 'owner_locked') return refusals.ownerLocked(owner);
+  return stop === 'owner_deleted' ? refusals.ownerGone(owner) : refusals.ownerNotAllowed(owner);
 }
 
 const notAnAllowedOwner = (owner: string, what: string) =>
@@ -196,8 +227,10 @@ export interface KeyRefusals {
   holderLocked(): Problem;
   /** Its owner, an organization, is locked by support. */
   ownerLocked(owner: string): Problem;
-  /** Its holder no longer belongs to the owning organization, or the organization is gone. */
+  /** Its holder no longer belongs to the owning organization. */
   ownerNotAllowed(owner: string): Problem;
+  /** The owning organization is gone. */
+  ownerGone(owner: string): Problem;
 }
 
 const SESSION_REFUSALS: KeyRefusals = {
@@ -205,6 +238,7 @@ const SESSION_REFUSALS: KeyRefusals = {
   ownerLocked: (owner) =>
     new Problem('owner_not_allowed', `'${owner}' is locked by support: no key can be made for it until it is unlocked. Contact support.`),
   ownerNotAllowed: (owner) => notAnAllowedOwner(owner, 'A key'),
+  ownerGone: (owner) => notAnAllowedOwner(owner, 'A key'),
 };
 
 const expiry = (days: number, from = clock.now()) => new Date(from.getTime() + days * 24 * 60 * 60 * 1000).toISOString();
@@ -237,10 +271,11 @@ export async function createApiKey(caller: AccountDocument, input: z.infer<typeo
 }
 
 /**
- * A key for the CI run a trusted publishing policy matched: the policy's scopes and globs, held by the policy's
- * creator and owned by the policy's owner, for 15 minutes. Made and checked as every key is (`storeNewKey`),
- * refused in the words of the token exchange, and recorded in the holder's log and the owning organization's
- * trail.
+ * A key for the CI run a trusted publishing policy matched: the policy's scopes and globs, owned by the policy's
+ * owner, for 15 minutes. Its holder is the account the job named: the policy's maker, or the organization that
+ * owns the policy, which then holds its own key (so the key depends on no member). Made and checked as every key
+ * is (`storeNewKey`), refused in the words of the token exchange, and recorded in the holder's log and the owning
+ * organization's trail.
  */
 export async function createTrustedPublishingKey(
   holder: AccountDocument,
@@ -249,6 +284,8 @@ export async function createTrustedPublishingKey(
   refusals: KeyRefusals,
   clientAddress: string,
 ): Promise<{ secret: string; expiresAt: string }> {
+  // An organization holds only its own keys, and only those trusted publishing makes.
+  if (holder.kind === 'organization' && holder.id !== owner.id) throw new Error('An organization holds only the keys it owns.');
   const now = clock.now();
   const id = randomUUID().replace(/-/g, '');
   const secret = newSecret(id);
@@ -261,6 +298,7 @@ export async function createTrustedPublishingKey(
     ownerName: owner.username,
     creatorAccountId: holder.id,
     creatorName: holder.username,
+    ...(holder.kind === 'organization' ? { holderKind: 'organization' as const } : {}),
     expiresInDays: 0,
     createdAt: now.toISOString(),
     expiresAt: new Date(now.getTime() + TRUSTED_PUBLISHING_KEY_MINUTES * 60 * 1000).toISOString(),
@@ -281,19 +319,19 @@ export async function createTrustedPublishingKey(
 /**
  * Stores a new key. Its holder's account lists it before it exists, so a crash never leaves a working key
  * its holder cannot see, and a lock that reads the list from then on finds it. Once it exists it is checked
- * again against what may have changed meanwhile (its holder locked; the owning organization deleted, locked,
- * or left by its holder): such a key is revoked at once and never handed out.
+ * again against what may have changed meanwhile (`assertStillIssuable`): such a key is revoked at once and
+ * never handed out.
  */
 async function storeNewKey(holder: AccountDocument, key: ApiKeyDocument, refusals: KeyRefusals): Promise<void> {
   await updateAccountFrom(holder, (account) => {
-    if (account.lock) throw refusals.holderLocked();
+    const stop = holderStop(account);
+    if (stop) throw refusalFor(stop, refusals, key.ownerName);
     return withKeyListed(account, key);
   });
   // The expiry timer finds the key from its entry, so the entry exists first.
   await indexExpiry(key);
   await container('apiKeys').items.create(key);
-  await assertHolderNotLocked(key, refusals);
-  if (key.ownerAccountId !== holder.id) await assertStillAllowedOwner(key, refusals);
+  await assertStillIssuable(key, refusals);
 }
 
 /**
@@ -315,7 +353,8 @@ function withKeyListed(account: AccountDocument, key: ApiKeyDocument): AccountDo
 
 /**
  * Records what was done to a key in its holder's log and, for a key an organization owns, in the
- * organization's trail (naming the member and the key).
+ * organization's trail (naming the member and the key). An organization holding its own key has no log of its
+ * own that anyone reads: its trail records it, naming the organization.
  */
 async function recordKeyEvent(
   action: AuditAction,
@@ -324,8 +363,8 @@ async function recordKeyEvent(
   clientAddress: string,
   details: Record<string, string>,
 ): Promise<void> {
-  await recordAudit(caller.id, action, clientAddress, details);
-  if (key.ownerAccountId === caller.id) return;
+  if (caller.kind === 'user') await recordAudit(caller.id, action, clientAddress, details);
+  if (key.ownerAccountId === caller.id && caller.kind === 'user') return;
   const { keyId: _inApiKey, ...rest } = details;
   await recordTrailEvent([key.ownerAccountId], {
     action,
@@ -450,28 +489,43 @@ async function revokeKey(keyId: string, because?: RevocationReason): Promise<boo
   return revoked;
 }
 
-/**
- * A key made for an organization stays only if its creator is still a member of it once the key exists: an
- * organization deleted, or a member removed, while the key was being made must not leave it working (their
- * revocation ran before the key was there to find).
- */
-async function assertStillAllowedOwner(key: ApiKeyDocument, refusals: KeyRefusals): Promise<void> {
-  const organization = await readAccount(key.ownerAccountId);
-  const member =
-    organization?.kind === 'organization' && !organization.deletedAt && organization.members?.some((m) => m.accountId === key.creatorAccountId);
-  if (member && !organization.lock) return;
-  await revokeKey(key.id, !member ? (organization?.deletedAt ? 'owner_deleted' : 'left_organization') : 'account_locked');
-  throw member ? refusals.ownerLocked(key.ownerName) : refusals.ownerNotAllowed(key.ownerName);
+/** What stops the keys an account holds, on its own document: a person locked by support; an organization, its own stops. */
+function holderStop(holder: AccountDocument | undefined): KeyStop | undefined {
+  if (holder?.kind === 'user') return holder.lock ? 'holder_locked' : undefined;
+  return organizationStop(holder, holder?.id ?? '');
 }
 
 /**
- * A key whose holder was locked while it was being made never works: the lock read the holder's list of
- * keys before this key existed, so this look, after it exists, is the one that finds it.
+ * What stops a key of `ownerId` held by `holder`, from the holder's and the owner's documents: the holder's own
+ * stops, and for a key an organization owns that a member holds, the organization's too (`organizationStop`). A
+ * key its holder owns (a person's own, or an organization's own trusted publishing key) needs the one document.
  */
-async function assertHolderNotLocked(key: ApiKeyDocument, refusals: KeyRefusals): Promise<void> {
-  if (!(await readAccount(key.creatorAccountId))?.lock) return;
-  await revokeKey(key.id, 'account_locked');
-  throw refusals.holderLocked();
+export function keyStop(holder: AccountDocument | undefined, owner: AccountDocument | undefined, ownerId: string): KeyStop | undefined {
+  const stop = holderStop(holder);
+  if (stop || ownerId === holder?.id) return stop;
+  return organizationStop(owner, holder?.id ?? '');
+}
+
+const REVOKED_BECAUSE: Record<KeyStop, RevocationReason> = {
+  holder_locked: 'account_locked',
+  owner_locked: 'account_locked',
+  owner_deleted: 'owner_deleted',
+  left_organization: 'left_organization',
+};
+
+/**
+ * A new key stays only if nothing stops it once it exists: a lock, an organization deleted, or a member removed
+ * while the key was being made must not leave it working (the lock and the revocations read the lists of keys
+ * before this key was there to find). The holder is read, and the owner where it is another account: one read
+ * for a key its holder owns, a person or an organization.
+ */
+async function assertStillIssuable(key: ApiKeyDocument, refusals: KeyRefusals): Promise<void> {
+  const holder = await readAccount(key.creatorAccountId);
+  const owner = key.ownerAccountId === key.creatorAccountId ? holder : await readAccount(key.ownerAccountId);
+  const stop = keyStop(holder, owner, key.ownerAccountId);
+  if (!stop) return;
+  await revokeKey(key.id, REVOKED_BECAUSE[stop]);
+  throw refusalFor(stop, refusals, key.ownerName);
 }
 
 /**

@@ -62,8 +62,9 @@ const isKeyActor = (actor: PackageActor): actor is KeyActor => 'key' in actor;
 function versionEvent(action: AuditAction, by: PackageActor, packageId: string, version: string): { ownerId: string; event: TrailEvent } {
   if (isKeyActor(by)) {
     const { key } = by;
-    // A key owned by someone other than its holder is an organization's (an account's keys are its own).
-    const forItself = key.ownerAccountId === key.creatorAccountId;
+    // A key owned by someone other than its holder, or held by an organization, is an organization's (an
+    // account's keys are its own): its trail's readers are other people.
+    const forItself = key.ownerAccountId === key.creatorAccountId && key.holderKind !== 'organization';
     return {
       ownerId: key.ownerAccountId,
       event: {

@@ -9,10 +9,9 @@ import { container, isConflict } from '../shared/storage/cosmos';
 import { readAccount, type AccountDocument } from '../accounts/account';
 import { accountHolding } from '../accounts/claims';
 import { usernameField } from '../accounts/names';
-import { createTrustedPublishingKey, revokeTrustedPublishingKeys, type KeyRefusals } from '../packages/apiKeys';
-import { roleOf, type OrganizationDocument } from '../organizations/organization';
+import { createTrustedPublishingKey, keyStop, refusalFor, revokeTrustedPublishingKeys, type KeyRefusals } from '../packages/apiKeys';
 import { CLOCK_TOLERANCE_SECONDS, verifyCiToken, type VerifiedToken } from './ciToken';
-import { currentPolicy, hasLapsed, isPinnedTo, markUsed, pinPolicy, policiesCreatedBy, type TrustedPublisherDocument } from './policies';
+import { currentPolicy, hasLapsed, isPinnedTo, markUsed, pinPolicy, policyTrusting, type TrustedPublisherDocument } from './policies';
 
 /**
  * `POST /api/v2/token`, NuGet.org's token API: a CI job (a GitHub Actions workflow run, or the job of another
@@ -20,11 +19,15 @@ import { currentPolicy, hasLapsed, isPinnedTo, markUsed, pinPolicy, policiesCrea
  * Bearer). The steps follow NuGetGallery's TokenApiController and FederatedCredentialService, with these
  * differences: the token is checked before the username is looked up, and nothing that fails before a
  * policy fully matches says why, so a caller without a token of a trusted workflow learns nothing about
- * which accounts or policies exist; a policy is pinned only by a token that fully matches it.
+ * which accounts or policies exist; a policy is pinned only by a token that fully matches it; and `username`
+ * may name an organization (NuGet.org refuses that): its own policies then, whoever made them, and the key is
+ * the organization's own, so it does not stop working when the person who set it up leaves.
  */
 export const tokenRequestBody = z
   .object({
-    username: usernameField.describe('The account that made the trust policy (not the owner it makes keys for)'),
+    username: usernameField.describe(
+      "The account that made the trust policy, or the organization that owns it: the organization's policies, whoever made them, for a key the organization holds itself",
+    ),
     tokenType: z.literal('ApiKey'),
   })
   .strict();
@@ -68,21 +71,17 @@ function trusts(policy: TrustedPublisherDocument, { provider, run }: VerifiedTok
 }
 
 /**
- * Past a full match the caller holds a token of the workflow the policy trusts, so it may learn why no key
- * is made (NuGet.org does the same): the account that made the policy, or the owner, is locked or gone, or
- * the creator no longer belongs to the owning organization. Answers the owner the key is for.
+ * Past a full match the caller holds a token of the workflow the policy trusts, so it may learn why no key is made
+ * (NuGet.org does the same): the account the job named is locked, or the owner is gone or locked, or the maker
+ * named no longer belongs to the owning organization, as every key is checked (`keyStop`). Answers the owner the
+ * key is for: the holder itself (a person's own policy; an organization's, named by the organization), or the
+ * organization a member's key is made for.
  */
-async function ownerToIssueFor(creator: AccountDocument, policy: TrustedPublisherDocument): Promise<AccountDocument> {
-  if (creator.kind !== 'user') {
-    throw cannotIssue(`'${creator.username}' is an organization now: a trust policy works only for the individual account that made it.`);
-  }
-  if (creator.lock) throw cannotIssue(`The account '${creator.username}' is locked by support.`);
-  if (policy.ownerId === creator.id) return creator;
-  const owner = await readAccount(policy.ownerId);
-  if (owner?.kind !== 'organization' || owner.deletedAt) throw cannotIssue(`The owner '${policy.ownerName}' of the matching trust policy no longer exists.`);
-  if (owner.lock) throw cannotIssue(`The organization '${owner.username}' is locked by support.`);
-  if (!roleOf(owner as OrganizationDocument, creator.id)) throw notAllowedFor(owner.username);
-  return owner;
+async function ownerToIssueFor(holder: AccountDocument, policy: TrustedPublisherDocument): Promise<AccountDocument> {
+  const owner = policy.ownerId === holder.id ? holder : await readAccount(policy.ownerId);
+  const stop = keyStop(holder, owner, policy.ownerId);
+  if (stop) throw refusalFor(stop, EXCHANGE_REFUSALS(holder), policy.ownerName);
+  return owner!;
 }
 
 const notAllowedFor = (owner: string) =>
@@ -91,10 +90,11 @@ const notAllowedFor = (owner: string) =>
   );
 
 /** What the key being made is refused with, should its holder or owner change while it is made. */
-const EXCHANGE_REFUSALS = (creator: AccountDocument): KeyRefusals => ({
-  holderLocked: () => cannotIssue(`The account '${creator.username}' is locked by support.`),
+const EXCHANGE_REFUSALS = (holder: AccountDocument): KeyRefusals => ({
+  holderLocked: () => cannotIssue(`The account '${holder.username}' is locked by support.`),
   ownerLocked: (owner) => cannotIssue(`The organization '${owner}' is locked by support.`),
   ownerNotAllowed: notAllowedFor,
+  ownerGone: (owner) => cannotIssue(`The owner '${owner}' of the matching trust policy no longer exists.`),
 });
 
 /**
@@ -115,40 +115,44 @@ async function spend(token: VerifiedToken, policy: TrustedPublisherDocument): Pr
 }
 
 /**
- * Trades a CI job's OIDC token for a key: verifies the token (its provider known by its issuer); finds, among
- * the policies `username` made (oldest first), one that trusts the job; checks the accounts; spends the token;
- * pins the policy on its first use, when its provider pins (its maker, and an organization's admins, are told);
- * makes the key (the policy's scopes and globs, the policy's owner, 15 minutes), recorded in the creator's log
- * and the owning organization's trail; and checks once the key exists that the policy was not removed meanwhile.
+ * Trades a CI job's OIDC token for a key: verifies the token (its provider known by its issuer); finds, among the
+ * policies `username` may use (an organization's, or those a person made; oldest first, store.ts), one that trusts
+ * the job; checks the accounts; spends the token; pins the policy on its first use, when its provider pins (its
+ * maker, and an organization's admins, are told); makes the key (the policy's scopes and globs, the policy's
+ * owner, 15 minutes, held by the account named), recorded in the holder's log and the owning organization's
+ * trail; and checks once the key exists that the policy was not removed meanwhile.
  */
 export async function exchangeToken(bearerToken: string, input: z.infer<typeof tokenRequestBody>, clientAddress: string, log: Log) {
   await enforceRateLimit(EXCHANGES_PER_CLIENT, clientAddress);
   const token = await verifyCiToken(bearerToken);
-  const creator = await accountHolding({ kind: 'username', name: input.username });
-  if (!creator || creator.deletedAt) throw noMatchingPolicy(input.username);
+  const holder = await accountHolding({ kind: 'username', name: input.username });
+  if (!holder || holder.deletedAt) throw noMatchingPolicy(input.username);
   const now = clock.now().getTime();
-  const policy = (await policiesCreatedBy(creator.id)).find((candidate) => trusts(candidate, token, now));
+  const { provider, run } = token;
+  const policy = await policyTrusting(holder, {
+    criteria: (name, criteria) => name === provider.name && provider.trusts(criteria, run),
+    policy: (candidate) => trusts(candidate, token, now),
+  });
   if (!policy) throw noMatchingPolicy(input.username);
 
-  const owner = await ownerToIssueFor(creator, policy);
+  const owner = await ownerToIssueFor(holder, policy);
   await spend(token, policy);
-  const { provider, run } = token;
   const pinning = policy.pinned === null ? provider.pin : undefined;
   // A policy pinned to other ids at the same moment (a repository made again under the name) never matched.
-  const matches = pinning ? await pinPolicy(creator, policy, pinning, pinning.of(run), clientAddress, log) : await markUsed(policy);
+  const matches = pinning ? await pinPolicy(holder, owner, policy, pinning, pinning.of(run), clientAddress, log) : await markUsed(policy);
   if (!matches) throw noMatchingPolicy(input.username);
 
   const { summary, logged, facts } = provider.runRecord(policy.criteria, run);
   const { secret, expiresAt } = await createTrustedPublishingKey(
-    creator,
+    holder,
     owner,
     { scopes: policy.scopes, packageGlobs: policy.packageGlobs, grant: { policyId: policy.id, provider: provider.name, run: facts }, summary, logged },
-    EXCHANGE_REFUSALS(creator),
+    EXCHANGE_REFUSALS(holder),
     clientAddress,
   );
   // Removed while the key was made: its removal may have looked for keys before this one existed.
   if (!(await currentPolicy(policy))) {
-    await revokeTrustedPublishingKeys(creator.id, policy.id);
+    await revokeTrustedPublishingKeys(holder.id, policy.id);
     throw noMatchingPolicy(input.username);
   }
   return { tokenType: 'ApiKey' as const, expires: expiresAt, apiKey: secret };

@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { clock } from '../../lib/shared/clock';
+import { container } from '../../lib/shared/storage/cosmos';
 import type { GitHubRepository, WorkflowRunDescription } from '../../local/githubActions/oidcTokens';
 import type { GitLabProject, PipelineJobDescription } from '../../local/gitlab/oidcTokens';
 import type { WorkflowTokenOptions } from '../standins/githubActions';
@@ -173,3 +175,37 @@ export async function trustedPublishingKey(service: TestService, username: strin
 
 /** The one refusal for an unknown username, no policy and a policy that does not match: NuGet.org's sentence. */
 export const noMatch = (username: string) => `401 No matching trust policy owned by user '${username}' was found.`;
+
+/**
+ * A policy `maker` made for `repository`'s release.yml (and `fields`) as the service first stored it, written
+ * straight in the store: in the maker's partition, GitHub's fields and ids at the top level (before providers), no
+ * slot naming it (before slots), no globs or scopes; owned by the maker unless `fields` name an organization
+ * (`ownerId`, `ownerName`), as policies for organizations were stored before organizations held their own.
+ */
+export async function storePolicyAsFirstStored(
+  maker: { id: string; username: string },
+  repository: Pick<GitHubRepository, 'owner' | 'name'>,
+  fields: Record<string, unknown> = {},
+): Promise<string> {
+  const now = clock.now();
+  const id = randomUUID();
+  await container('trustedPublishers').items.create({
+    id,
+    creatorId: maker.id,
+    creatorName: maker.username,
+    ownerId: maker.id,
+    ownerName: maker.username,
+    repositoryOwner: repository.owner,
+    repository: repository.name,
+    workflowFile: 'release.yml',
+    environment: null,
+    repositoryOwnerId: null,
+    repositoryId: null,
+    createdAt: now.toISOString(),
+    lapsesAt: new Date(now.getTime() + 7 * 24 * 60 * 60 * 1000).toISOString(),
+    pinnedAt: null,
+    lastUsedAt: null,
+    ...fields,
+  });
+  return id;
+}

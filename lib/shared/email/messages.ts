@@ -606,6 +606,17 @@ export function trustedPublisherPinnedNotice(policy: NoticedPolicy, pinnedTo: st
   };
 }
 
+/** No run used the policy within 7 days of its making: it lapsed at `lapsedAt`, and gives no more keys. */
+export function trustedPublisherLapsedNotice(policy: NoticedPolicy, lapsedAt: string, reader: PolicyReader): NoticeContent {
+  return {
+    subject: policySubject(policy, 'lapsed'),
+    paragraphs: forReader(policy, reader, [
+      `The trusted publishing policy (id ${policy.id}, made by ${policy.creator}) lapsed at ${readableTime(lapsedAt)}: no run used it within 7 days of its making, so ${policy.publisher.runs} get no API keys ${keysThat(policy, false)} from it.`,
+      `To publish from that ${policy.publisher.publisher}, add the policy again and use it within 7 days; otherwise remove it in the account settings (${settingsPage()}).`,
+    ]),
+  };
+}
+
 /** 7 days, then 1 day, before a key expires, to the account that holds it. */
 export function apiKeyExpiringMessage(holder: { username: string; emailAddress: string }, key: NoticedKey & { expiresAt: string }, warning: '7d' | '1d'): EmailMessage {
   const within = warning === '7d' ? 'within 7 days' : 'within a day';

@@ -132,7 +132,7 @@ describe('while trusted-publishing-only is on', () => {
       const refused = await service.push(key, id, '1.1.0');
       expect(outcome(refused)).toBe('403 trusted_publishing_required');
       expect(refused.body.detail).toBe(
-        `'${id}' accepts only trusted publishing, and this API key was not made by it. Push it from its CI workflow with trusted publishing (the NuGet/login step gives the run a short-lived key), or have an owner turn trusted-publishing-only off for the package first.`,
+        `'${id}' accepts only trusted publishing, and this API key was not made by it. Push it from its CI job with trusted publishing (the job trades the token its CI system gives it for a short-lived key at the token API, as NuGet/login does), or have an owner turn trusted-publishing-only off for the package first.`,
       );
     }
     // Versions it has are refused the same way: the key is not to be used on the package at all.

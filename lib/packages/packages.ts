@@ -237,7 +237,7 @@ function assertTrustedPublishingAllows(pkg: PackageDocument, key: ApiKeyDocument
   if (pkg.trustedPublishingOnly !== true || key.trustedPublishing) return;
   const instead =
     use === 'push'
-      ? 'Push it from its CI workflow with trusted publishing (the NuGet/login step gives the run a short-lived key)'
+      ? 'Push it from its CI job with trusted publishing (the job trades the token its CI system gives it for a short-lived key at the token API, as NuGet/login does)'
       : 'Unlist or relist its versions signed in as an owner, or with a key trusted publishing made';
   throw new Problem(
     'trusted_publishing_required',

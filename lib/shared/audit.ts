@@ -69,6 +69,9 @@ export const AUDIT_ACTIONS = [
   'trusted_publisher_pinned',
   'trusted_publisher_removed',
   'trusted_publishing_key_created',
+  // A package's owner turned trusted-publishing-only on or off: while on, only keys trusted publishing made push it.
+  'trusted_publishing_only_enabled',
+  'trusted_publishing_only_disabled',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -1,3 +1,4 @@
+import { container } from '../../lib/shared/storage/cosmos';
 import { emailCount, nextEmailTo, type Member } from './organizations';
 import type { ApiResponse, TestService } from './service';
 import { tokenIn } from './waitFor';
@@ -74,6 +75,22 @@ export const listed = (...versions: string[]) => versions.map((version) => ({ ve
 
 /** `GET /api/packages/{id}`. */
 export const getPackage = (service: TestService, id: string): Promise<ApiResponse> => service.call('GET', `/api/packages/${encodeURIComponent(id)}`);
+
+/**
+ * Rewrites a package straight in the store as the service kept it before versions had items of their own: `versions`
+ * as given (in push order), with `unlistedVersions` and `listed` as `shape` says, on its document, and no version
+ * items.
+ */
+export async function storeVersionsOnPackage(id: string, versions: string[], shape: { unlistedVersions?: string[]; listed: boolean }): Promise<void> {
+  const packageId = id.toLowerCase();
+  const { resource } = await container('packages').item(packageId, packageId).read();
+  const { unlistedVersions: _unlisted, ...stored } = resource;
+  await container('packages').items.upsert({ ...stored, versions, ...shape });
+  const { resources: items } = await container('packageVersions')
+    .items.query<{ id: string }>({ query: 'SELECT c.id FROM c WHERE c.packageId = @id', parameters: [{ name: '@id', value: packageId }] }, { partitionKey: packageId })
+    .fetchAll();
+  await Promise.all(items.map((item) => container('packageVersions').item(item.id, packageId).delete()));
+}
 
 /** `Become an owner of {id}`: the subject of the email an owner invitation sends. */
 export const ownerInvitationSubject = (packageId: string) => `Become an owner of ${packageId}`;

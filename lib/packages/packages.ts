@@ -242,7 +242,7 @@ function assertTrustedPublishingAllows(pkg: PackageDocument, key: ApiKeyDocument
   );
 }
 
-/** What a new package holds of the push that makes it: that trusted publishing pushed it, if a key it made did. */
+/** The mark that trusted publishing pushed the package, from a push with a key it made: on the package's creation, or its first such push. */
 const markOfPush = (key: ApiKeyDocument, version: NuGetVersion): Pick<PackageDocument, 'trustedPublishingPushed'> =>
   key.trustedPublishing ? { trustedPublishingPushed: { at: nowIso(), version: version.normalized } } : {};
 
@@ -431,9 +431,9 @@ export type ListingCaller = { key: ApiKeyDocument } | { account: AccountDocument
  * Unlists or relists one version. A key needs `package:unlist` and globs covering the id, and its owner must
  * own the package; while the package is trusted-publishing-only, only a key trusted publishing made will do. A
  * session must manage it (an owner, or an admin of an owning organization): a person signed in is no stored key.
- * Setting what is already so records nothing. The write is the version's alone (one patch of its item), so an unlist
- * and a push at the same moment both land, and so do unlists of different versions; who may make it is decided on
- * the package as read, as for a push. A version the package document still holds is listed there instead, under its
+ * Setting what is already so writes and records nothing. The write is the version's alone (its item, under the ETag
+ * it was read with), so an unlist and a push at the same moment both land, and so do unlists of different versions;
+ * who may make it is decided on the package as read, as for a push. A version the package document still holds is listed there instead, under its
  * ETag, each rule decided again on the document written (and, should the move take it off meanwhile, on its item).
  */
 export async function setVersionListed(packageId: string, version: NuGetVersion, listed: boolean, caller: ListingCaller, clientAddress: string): Promise<void> {

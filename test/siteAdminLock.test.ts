@@ -472,7 +472,7 @@ describe('what a lock costs the hot paths', () => {
     expect(requests()).toEqual([expect.stringMatching(/^GET \/colls\/accounts\/docs\/[^/]+$/)]);
   });
 
-  it('leaves the push check one key read, one package read and one write (with its audit record beside it), and a suspended key one read', async () => {
+  it('leaves the push check one key read, one package read and the version’s write (with its audit record beside it), and a suspended key one read', async () => {
     const user = await service.confirmedUser();
     const key = await service.createKey(user);
     const id = newId();
@@ -482,12 +482,12 @@ describe('what a lock costs the hot paths', () => {
 
     service.cosmos.reset();
     expect(outcome(await service.push(key, id, '1.1.0'))).toBe('200');
-    // The package write and the push's audit record go out together (see packages.test.ts).
+    // The version's write and the push's audit record go out together (see packages.test.ts).
     expect(requests().sort()).toEqual([
       `GET /colls/apiKeys/docs/${key.id}`,
       `GET /colls/packages/docs/${id.toLowerCase()}`,
       'POST /colls/audit/docs',
-      `PUT /colls/packages/docs/${id.toLowerCase()}`,
+      'POST /colls/packageVersions/docs',
     ]);
 
     expect(outcome(await service.lockAccount(admin, user.username))).toBe('200');

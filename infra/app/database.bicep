@@ -69,6 +69,10 @@ var containers = [
     paths: ['/id']
   }
   {
+    name: 'packageVersions'
+    paths: ['/packageId']
+  }
+  {
     name: 'ownerships'
     paths: ['/accountId']
   }

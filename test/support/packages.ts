@@ -1,3 +1,6 @@
+import type { OperationInput } from '@azure/cosmos';
+import { container } from '../../lib/shared/storage/cosmos';
+import { readVersion, versionSortKey } from '../../lib/packages/versions';
 import { emailCount, nextEmailTo, type Member } from './organizations';
 import type { ApiResponse, TestService } from './service';
 import { tokenIn } from './waitFor';
@@ -78,6 +81,45 @@ export const listed = (...versions: string[]) => versions.map((version) => ({ ve
 
 /** `GET /api/packages/{id}`. */
 export const getPackage = (service: TestService, id: string): Promise<ApiResponse> => service.call('GET', `/api/packages/${encodeURIComponent(id)}`);
+
+/**
+ * Writes versions of a package straight into the store as pushes would have made them, a hundred to a batch of
+ * Cosmos DB operations and eight batches at a time, so a package gets tens of thousands in seconds: each listed
+ * unless it says otherwise.
+ */
+export async function storeVersionItems(id: string, versions: ReadonlyArray<{ version: string; listed?: boolean }>): Promise<void> {
+  const packageId = id.toLowerCase();
+  const pushedAt = new Date().toISOString();
+  const operations: OperationInput[] = versions.map(({ version, listed = true }) => {
+    const reading = readVersion(version);
+    if ('refusal' in reading) throw new Error(`${version} ${reading.refusal}`);
+    const { key, normalized } = reading.version;
+    return { operationType: 'Create', resourceBody: { id: key, packageId, version: normalized, sortKey: versionSortKey(reading.version), listed, pushedAt } };
+  });
+  const batches: OperationInput[][] = [];
+  for (let i = 0; i < operations.length; i += 100) batches.push(operations.slice(i, i + 100));
+  for (let i = 0; i < batches.length; i += 8) {
+    const answers = await Promise.all(batches.slice(i, i + 8).map((batch) => container('packageVersions').items.batch(batch, packageId)));
+    const failed = answers.flatMap(({ result }) => (result ?? []).filter((operation) => operation.statusCode >= 400));
+    if (failed.length > 0) throw new Error(`Versions of ${id} were not stored: ${failed.length} answered ${failed[0].statusCode}`);
+  }
+}
+
+/**
+ * Rewrites a package straight in the store as the service kept it before versions had items of their own: `versions`
+ * as given (in push order), with `unlistedVersions` and `listed` as `shape` says, on its document, and no version
+ * items.
+ */
+export async function storeVersionsOnPackage(id: string, versions: string[], shape: { unlistedVersions?: string[]; listed: boolean }): Promise<void> {
+  const packageId = id.toLowerCase();
+  const { resource } = await container('packages').item(packageId, packageId).read();
+  const { unlistedVersions: _unlisted, ...stored } = resource;
+  await container('packages').items.upsert({ ...stored, versions, ...shape });
+  const { resources: items } = await container('packageVersions')
+    .items.query<{ id: string }>({ query: 'SELECT c.id FROM c WHERE c.packageId = @id', parameters: [{ name: '@id', value: packageId }] }, { partitionKey: packageId })
+    .fetchAll();
+  await Promise.all(items.map((item) => container('packageVersions').item(item.id, packageId).delete()));
+}
 
 /** `Become an owner of {id}`: the subject of the email an owner invitation sends. */
 export const ownerInvitationSubject = (packageId: string) => `Become an owner of ${packageId}`;

@@ -33,8 +33,18 @@ export const CONTAINERS = {
    * expiry reads the next eight days' partitions instead of every key.
    */
   apiKeyExpiries: { partitionKey: '/day' },
-  /** Owner: lib/packages. Packages under their lower-case id: owners, versions, listed; the push check reads one by id. */
+  /**
+   * Owner: lib/packages. Packages under their lower-case id: owners, invitations, trusted-publishing-only; the push
+   * check reads one by id. Its versions are items of `packageVersions`, so it stays the same size however many there are.
+   */
   packages: { partitionKey: '/id' },
+  /**
+   * Owner: lib/packages (packageVersions.ts). One item per version of a package, in the partition of the package's
+   * lower-case id, under the version's normalized key: creating it is the duplicate check (Cosmos answers the second
+   * writer 409), and its sort key pages a package's versions in NuGet's order within one partition. Versions outlive
+   * the accounts that pushed them: nothing here is cleared when an account is deleted.
+   */
+  packageVersions: { partitionKey: '/packageId' },
   /**
    * Owner: lib/packages. Which packages an account or organization owns, one partition per owner, so its
    * packages are a single-partition query (deletion preview, organization deletion). The package document

@@ -69,6 +69,10 @@ export const AUDIT_ACTIONS = [
   'trusted_publisher_pinned',
   'trusted_publisher_removed',
   'trusted_publishing_key_created',
+  // An organization stopping a compromised member or itself: by its admins, or (frozen, unfrozen) by support.
+  'member_keys_revoked',
+  'organization_frozen',
+  'organization_unfrozen',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

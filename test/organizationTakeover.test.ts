@@ -483,3 +483,44 @@ describe('what a freeze costs the hot paths', () => {
     expect(service.cosmos.queries()).toEqual([]);
   });
 });
+
+describe("an organization's API keys near expiry", () => {
+  const DAY_MS = 24 * 60 * 60 * 1000;
+
+  it('are announced to their holder and to every admin, 7 days and 1 day before, once each; the holder once', async () => {
+    const { organization, admin, otherAdmin, member, bystander } = await organizationWithMembers();
+    expect(outcome(await service.setNotifications(otherAdmin, { emailAllowed: false }))).toBe('200');
+    const madeAt = clock.now().getTime();
+    const description = uniqueName('deploy');
+    await service.createKey(member, { owner: organization.name, description, expiresInDays: 30 });
+    const adminsDescription = uniqueName('admins');
+    await service.createKey(admin, { owner: organization.name, description: adminsDescription, expiresInDays: 30 });
+
+    const forAdmins = (within: string) => `An API key of ${organization.name} expires ${within}`;
+    const timerRuns = async (days: number) => {
+      jest.spyOn(clock, 'now').mockReturnValue(new Date(madeAt + days * DAY_MS));
+      await service.host.runTimer('notifyExpiringApiKeys');
+      await service.host.runTimer('notifyExpiringApiKeys');
+      await service.deliverNotices();
+      await service.deliverNotices();
+    };
+    await timerRuns(23.5);
+    await timerRuns(29.5);
+
+    const subjects = (told: Member) => service.noticesTo(told.person.email, /expires within/).map((email) => email.subject);
+    expect(subjects(member).sort()).toEqual([
+      `Your API key '${description}' expires within 7 days`,
+      `Your API key '${description}' expires within a day`,
+    ]);
+    // An admin is told of the other key as an admin, of its own as its holder: once each.
+    expect(subjects(admin).sort()).toEqual(
+      [forAdmins('within 7 days'), forAdmins('within a day'), `Your API key '${adminsDescription}' expires within 7 days`, `Your API key '${adminsDescription}' expires within a day`].sort(),
+    );
+    expect(subjects(otherAdmin).sort()).toEqual([forAdmins('within 7 days'), forAdmins('within 7 days'), forAdmins('within a day'), forAdmins('within a day')].sort());
+    expect(subjects(bystander)).toEqual([]);
+
+    const [notice] = service.noticesTo(otherAdmin.person.email, forAdmins('within a day')).filter((email) => email.plainText.includes(description));
+    expect(notice.plainText).toContain(`held by ${member.username}, expires within a day`);
+    expect(notice.plainText).toContain(`You get this as an admin of ${organization.name}`);
+  });
+});

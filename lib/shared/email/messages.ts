@@ -602,3 +602,18 @@ export function apiKeyExpiringMessage(holder: { username: string; emailAddress: 
   );
 }
 
+/**
+ * The same warnings of a key an organization owns, to its admins (its holder aside, told by its own): a key a
+ * CI job publishes with outlives the person who made it, and someone must renew or replace it.
+ */
+export function organizationKeyExpiringNotice(key: NoticedKey & { expiresAt: string; holder: string }, warning: '7d' | '1d'): NoticeContent {
+  const within = expiresWithin(warning);
+  return {
+    subject: `An API key of ${key.owner} expires ${within}`,
+    paragraphs: [
+      `The API key ${keyName(key)}, held by ${key.holder}, expires ${within}, at ${readableTime(key.expiresAt)}. From then on every push with it fails.`,
+      `${key.holder} can regenerate it on the API keys page (${apiKeysPage()}). If nobody does, whatever publishes with it (a CI job) stops: make a key for ${key.owner} and put it there instead, or publish with trusted publishing, whose keys need no renewing.`,
+      asAdminOf(key.owner),
+    ],
+  };
+}

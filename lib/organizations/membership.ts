@@ -272,7 +272,8 @@ export async function revokeMemberKeys(name: string, username: string, caller: A
   const target = memberNamed(organization, username);
   const member = await readAccount(target.accountId);
   const revoked = member ? await revokeKeysOfMember(member, organization, caller.username, log) : [];
-  const details = { member: target.username, keysRevoked: String(revoked.length), ...(revoked.length ? { keyIds: revoked.map((key) => key.id).join(', ') } : {}) };
+  const keyIds = revoked.map((key) => key.id).join(', ');
+  const details = { member: target.username, keysRevoked: String(revoked.length), ...(keyIds ? { keyIds } : {}) };
   await recordAudit(caller.id, 'member_keys_revoked', clientAddress, { organization: organization.username, ...details });
   await recordMembershipChange(organization.id, 'member_keys_revoked', caller, details);
 }

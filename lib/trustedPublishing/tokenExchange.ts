@@ -94,9 +94,12 @@ async function ownerToIssueFor(creator: AccountDocument, policy: TrustedPublishe
   const owner = await readAccount(policy.ownerId);
   if (owner?.kind !== 'organization' || owner.deletedAt) throw cannotIssue(`The owner '${policy.ownerName}' of the matching trust policy no longer exists.`);
   if (owner.lock) throw cannotIssue(`The organization '${owner.username}' is locked by support.`);
+  if (owner.frozen) throw frozenOwner(owner.username);
   if (!roleOf(owner as OrganizationDocument, creator.id)) throw notAllowedFor(owner.username);
   return owner;
 }
+
+const frozenOwner = (owner: string) => cannotIssue(`The organization '${owner}' is frozen: one of its admins must unfreeze it first.`);
 
 const notAllowedFor = (owner: string) =>
   cannotIssue(
@@ -107,6 +110,7 @@ const notAllowedFor = (owner: string) =>
 const EXCHANGE_REFUSALS = (creator: AccountDocument): KeyRefusals => ({
   holderLocked: () => cannotIssue(`The account '${creator.username}' is locked by support.`),
   ownerLocked: (owner) => cannotIssue(`The organization '${owner}' is locked by support.`),
+  ownerFrozen: frozenOwner,
   ownerNotAllowed: notAllowedFor,
 });
 

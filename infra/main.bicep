@@ -54,6 +54,12 @@ param microsoftMfaApiAudience string = ''
 @description('The audience GitHub Actions OIDC tokens exchanged for trusted publishing keys must carry (TRUSTED_PUBLISHING_AUDIENCE): what workflows give the NuGet/login action as `audience`. By default the gallery\'s origin, as NuGet.org\'s is https://www.nuget.org. Changing it breaks every workflow that names the old one.')
 param trustedPublishingAudience string = publicBaseUrl
 
+@description('The aud values app-only Microsoft Entra access tokens exchanged for trusted publishing keys may carry (TRUSTED_PUBLISHING_ENTRA_AUDIENCE), comma-separated: the gallery API registration\'s App ID URI (v1.0 tokens) and application ID (v2.0 tokens). Empty (the default): the entra provider is off.')
+param trustedPublishingEntraAudience string = ''
+@minLength(1)
+@description('The GitLab instance whose CI/CD ID tokens trusted publishing takes (GITLAB_OIDC_ISSUER): GitLab.com, or a self-managed instance\'s URL (https://gitlab.example.com). Its keys are found by OpenID discovery.')
+param gitlabOidcIssuer string = 'https://gitlab.com'
+
 @allowed([
   'serverless'
   'provisioned'
@@ -329,6 +335,8 @@ module api 'app/api.bicep' = {
     workAccountMfa: workAccountMfa
     microsoftMfaApiAudience: microsoftMfaApiAudience
     trustedPublishingAudience: trustedPublishingAudience
+    trustedPublishingEntraAudience: trustedPublishingEntraAudience
+    gitlabOidcIssuer: gitlabOidcIssuer
   }
 }
 

@@ -10,10 +10,12 @@ import type http from 'node:http';
 import { ConfigurationError, parseSettings } from '../lib/shared/settings';
 import { provisionContainers } from '../lib/shared/storage/cosmos';
 import { createAcsEmailStandIn, type DeliveredEmail } from './standins/acsEmail';
+import type { DevelopmentIssuer } from './standins/developmentIssuer';
 import { listenOnLoopback, type LoopbackServer } from './standins/listen';
 import { developmentConsoleRoutes } from './console';
-import { createDevelopmentIdentity } from './identity/developmentIdentity';
+import { createDevelopmentIdentity, DEVELOPMENT_GALLERY_API, DEVELOPMENT_SERVICE_PRINCIPAL, DEVELOPMENT_TENANT } from './identity/developmentIdentity';
 import { createDevelopmentGitHubIssuer } from './githubActions/developmentIssuer';
+import { createDevelopmentGitLabIssuer } from './gitlab/developmentIssuer';
 
 const DEFAULT_PORT = 7071;
 
@@ -56,7 +58,7 @@ function mailboxRoute(delivered: DeliveredEmail[]): http.RequestListener {
 
 /**
  * A stand-in's port beside the API's: the development identity's is the next one, so a frontend's MSAL
- * configuration stays put, and the GitHub Actions issuer's the one after.
+ * configuration stays put, the GitHub Actions issuer's the one after, and the GitLab issuer's the one after that.
  */
 const portBeside = (port: number, offset: number) => (port === 0 || port + offset > 65535 ? 0 : port + offset);
 
@@ -120,6 +122,15 @@ async function applyDevelopmentDefaults(
         `   redirect and post-logout URIs: any on ${pageOrigins(origin).join(', ')}. Scripts get an ID token with\n` +
         `   curl -s -X POST ${origin}/dev/identity/token -H 'Content-Type: application/json' -d '{"email":"ada@example.com","name":"Ada"}'`,
     );
+    // Trusted publishing from Microsoft Entra workloads (the entra provider) takes the development identity's
+    // app-only tokens for its gallery API.
+    env.TRUSTED_PUBLISHING_ENTRA_AUDIENCE ||= `${DEVELOPMENT_GALLERY_API.appIdUri},${DEVELOPMENT_GALLERY_API.clientId}`;
+    routes.push({ prefix: '/dev/entra/token', handler: identity.mintWorkloadTokenForScripts });
+    notes.push(
+      (origin) =>
+        `Microsoft Entra workloads (trusted publishing: README): app-only tokens for the gallery API ${DEVELOPMENT_GALLERY_API.appIdUri}, as az account get-access-token gives them, with\n` +
+        `   curl -s -X POST ${origin}/dev/entra/token -H 'Content-Type: application/json' -d '{"tenantId":"${DEVELOPMENT_TENANT}","objectId":"${DEVELOPMENT_SERVICE_PRINCIPAL}"}'`,
+    );
   }
   env.SESSION_SIGNING_KEY ||= randomBytes(48).toString('base64');
   env.PUBLIC_BASE_URL ||= 'http://localhost:3000';
@@ -130,20 +141,36 @@ async function applyDevelopmentDefaults(
   );
   // Trusted publishing asks tokens for the gallery's own origin, as NuGet.org's are for https://www.nuget.org.
   env.TRUSTED_PUBLISHING_AUDIENCE ||= env.PUBLIC_BASE_URL;
-  if (!env.GITHUB_OIDC_ISSUER) {
-    const github = createDevelopmentGitHubIssuer({ audience: env.TRUSTED_PUBLISHING_AUDIENCE });
-    // An origin of its own, like token.actions.githubusercontent.com, known before the host listens.
-    const issuer = await listenOnLoopback(github.handle, portBeside(port, 2));
-    standIns.push(issuer);
-    github.setIssuer(issuer.url);
-    env.GITHUB_OIDC_ISSUER = issuer.url;
-    routes.push({ prefix: '/dev/github-actions/token', handler: github.mintForScripts });
-    notes.push(
-      (origin) =>
-        `GitHub Actions OIDC: development issuer at ${issuer.url} (trusted publishing: README). Scripts get a workflow run's token with\n` +
-        `   curl -s -X POST ${origin}/dev/github-actions/token -H 'Content-Type: application/json' -d '{"repository":"contoso/contoso-sdk","workflowFile":"release.yml"}'`,
-    );
-  }
+  /**
+   * A development CI issuer on an origin of its own (`offset` ports beside the API's), like
+   * token.actions.githubusercontent.com or gitlab.com, known before the host listens; scripts get its tokens at
+   * `route`. Answers the issuer's URL.
+   */
+  const serveIssuer = async (issuer: DevelopmentIssuer, offset: number, route: string, note: (issuerUrl: string, origin: string) => string) => {
+    const served = await listenOnLoopback(issuer.handle, portBeside(port, offset));
+    standIns.push(served);
+    issuer.setIssuer(served.url);
+    routes.push({ prefix: route, handler: issuer.mintForScripts });
+    notes.push((origin) => note(served.url, origin));
+    return served.url;
+  };
+  const audience = { audience: env.TRUSTED_PUBLISHING_AUDIENCE };
+  env.GITHUB_OIDC_ISSUER ||= await serveIssuer(
+    createDevelopmentGitHubIssuer(audience),
+    2,
+    '/dev/github-actions/token',
+    (issuer, origin) =>
+      `GitHub Actions OIDC: development issuer at ${issuer} (trusted publishing: README). Scripts get a workflow run's token with\n` +
+      `   curl -s -X POST ${origin}/dev/github-actions/token -H 'Content-Type: application/json' -d '{"repository":"contoso/contoso-sdk","workflowFile":"release.yml"}'`,
+  );
+  env.GITLAB_OIDC_ISSUER ||= await serveIssuer(
+    createDevelopmentGitLabIssuer(audience),
+    3,
+    '/dev/gitlab/token',
+    (issuer, origin) =>
+      `GitLab CI/CD ID tokens: development issuer at ${issuer} (trusted publishing: README). Scripts get a pipeline job's ID token with\n` +
+      `   curl -s -X POST ${origin}/dev/gitlab/token -H 'Content-Type: application/json' -d '{"project":"contoso/contoso-sdk"}'`,
+  );
   return { routes, notes, standIns, listening };
 }
 

@@ -8,6 +8,7 @@ import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import * as jwt from 'jsonwebtoken';
 import { createDevelopmentGitHubIssuer } from '../local/githubActions/developmentIssuer';
 import { listenOnLoopback, type LoopbackServer } from '../local/standins/listen';
+import { useDevelopmentIssuer } from './support/developmentIssuers';
 import { createGitHubActionsStandIn } from './standins/githubActions';
 import { decodeClaims, decodeHeader, expectIssuerDocuments, expectWorkflowToken } from './support/githubShapes';
 
@@ -62,34 +63,22 @@ describe("the tests' GitHub Actions stand-in", () => {
 });
 
 describe("the development issuer's tokens for scripts", () => {
-  const issuer = createDevelopmentGitHubIssuer({ audience: AUDIENCE });
-  let documents: LoopbackServer;
-  let scripts: LoopbackServer;
-
-  beforeAll(async () => {
-    documents = await listenOnLoopback(issuer.handle);
-    scripts = await listenOnLoopback(issuer.mintForScripts);
-    issuer.setIssuer(documents.url);
-  });
-  afterAll(async () => {
-    await documents.close();
-    await scripts.close();
-  });
+  const served = useDevelopmentIssuer(createDevelopmentGitHubIssuer({ audience: AUDIENCE }));
 
   const mint = async (body: unknown) => {
-    const response = await fetch(scripts.url, { method: 'POST', body: JSON.stringify(body) });
+    const response = await fetch(served.scripts, { method: 'POST', body: JSON.stringify(body) });
     return { status: response.status, body: (await response.json()) as { value: string; error?: string } };
   };
 
   it('are workflow run tokens as GitHub gives them (as `{ value }`, like its token request URL), signed by a published key', async () => {
-    expectIssuerDocuments(await getJson(`${documents.url}/.well-known/openid-configuration`), (await getJson(`${documents.url}/.well-known/jwks`)) as never, documents.url);
+    expectIssuerDocuments(await getJson(`${served.issuer}/.well-known/openid-configuration`), (await getJson(`${served.issuer}/.well-known/jwks`)) as never, served.issuer);
     const plain = await mint({ repository: 'contoso/contoso-sdk', workflowFile: 'release.yml' });
     expect(plain.status).toBe(200);
-    expectWorkflowToken(plain.body.value, { issuer: documents.url, audience: AUDIENCE, repository: 'contoso/contoso-sdk', workflowFile: 'release.yml' });
-    await verifyAgainstIssuer(plain.body.value, documents.url);
+    expectWorkflowToken(plain.body.value, { issuer: served.issuer, audience: AUDIENCE, repository: 'contoso/contoso-sdk', workflowFile: 'release.yml' });
+    await verifyAgainstIssuer(plain.body.value, served.issuer);
 
     const inEnvironment = await mint({ repository: 'contoso/contoso-sdk', workflowFile: 'release.yml', environment: 'nuget', audience: 'api://other' });
-    expectWorkflowToken(inEnvironment.body.value, { issuer: documents.url, audience: 'api://other', repository: 'contoso/contoso-sdk', workflowFile: 'release.yml', environment: 'nuget' });
+    expectWorkflowToken(inEnvironment.body.value, { issuer: served.issuer, audience: 'api://other', repository: 'contoso/contoso-sdk', workflowFile: 'release.yml', environment: 'nuget' });
   });
 
   it('name the same repository with the same ids every time', async () => {

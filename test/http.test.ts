@@ -529,7 +529,8 @@ describe('the OpenAPI document', () => {
       }
       if (!requestBody) continue;
       const schema = requestBody.content?.['application/json']?.schema;
-      const shapes: any[] = schema?.anyOf ?? [schema];
+      // A body of several shapes (a union, or one told apart by a field such as a policy's `provider`): each closed.
+      const shapes: any[] = schema?.anyOf ?? schema?.oneOf ?? [schema];
       if (shapes.some((shape) => shape?.type !== 'object' || shape.additionalProperties !== false)) {
         mismatches.push(`${route.method} ${route.template}: its request body schema is not a closed JSON object`);
       }

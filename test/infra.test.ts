@@ -259,6 +259,20 @@ describe('the Function App settings', () => {
     expect(parseSettings(SETTINGS_IN_AZURE).GITHUB_OIDC_ISSUER).toBe('https://token.actions.githubusercontent.com');
   });
 
+  it('leave the entra provider off unless given the gallery API\'s audiences: the setting is empty by default', () => {
+    expect(appSettings.get('TRUSTED_PUBLISHING_ENTRA_AUDIENCE')).toBe('trustedPublishingEntraAudience');
+    expect(entries(params(mainBicep, 'app/api.bicep')).get('trustedPublishingEntraAudience')).toBe('trustedPublishingEntraAudience');
+    expect(mask(mainBicep, { keepStrings: true })).toMatch(/^param trustedPublishingEntraAudience string = ''$/m);
+    expect(parseSettings({ ...SETTINGS_IN_AZURE, TRUSTED_PUBLISHING_ENTRA_AUDIENCE: '' }).TRUSTED_PUBLISHING_ENTRA_AUDIENCE).toBeUndefined();
+  });
+
+  it("set the GitLab instance trusted publishing takes tokens from: GitLab.com unless told a self-managed one's URL", () => {
+    expect(appSettings.get('GITLAB_OIDC_ISSUER')).toBe('gitlabOidcIssuer');
+    expect(entries(params(mainBicep, 'app/api.bicep')).get('gitlabOidcIssuer')).toBe('gitlabOidcIssuer');
+    expect(mask(mainBicep, { keepStrings: true })).toMatch(/^param gitlabOidcIssuer string = 'https:\/\/gitlab\.com'$/m);
+    expect(parseSettings(SETTINGS_IN_AZURE).GITLAB_OIDC_ISSUER).toBe('https://gitlab.com');
+  });
+
   it('name the user-assigned identity for DefaultAzureCredential, the host storage and telemetry', () => {
     expect(appSettings.get('AZURE_CLIENT_ID')).toBe('identityClientId');
     expect(appSettings.get('AzureWebJobsStorage__credential')).toBe("'managedidentity'");

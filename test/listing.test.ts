@@ -41,6 +41,7 @@ describe('unlisting and relisting a version', () => {
         { version: '2.0.0', listed: true },
       ],
       listed: true,
+      trustedPublishingOnly: false,
       pendingOwners: [],
     });
     expect(outcome(await service.setListed(id, '2.0.0', false, { key: unlistKey }))).toBe('204');
@@ -238,6 +239,7 @@ describe('a package whose only owner is deleted', () => {
         { version: '2.0.0', listed: false },
       ],
       listed: false,
+      trustedPublishingOnly: false,
       pendingOwners: [],
     });
   });

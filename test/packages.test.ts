@@ -51,7 +51,7 @@ describe('the push check', () => {
     const first = await service.push(key, id, '1.0.0');
     expect(first.status).toBe(201);
     expect(first.body).toEqual({ id, owners: [owner.username], versions: listed('1.0.0'), listed: true });
-    expect(await packageOf(id)).toEqual({ id, owners: [owner.username], versions: listed('1.0.0'), listed: true, pendingOwners: [] });
+    expect(await packageOf(id)).toEqual({ id, owners: [owner.username], versions: listed('1.0.0'), listed: true, trustedPublishingOnly: false, pendingOwners: [] });
 
     const second = await service.push(key, id, '1.1.0');
     expect(second.status).toBe(200);
@@ -76,7 +76,7 @@ describe('the push check', () => {
     expect(lower.status).toBe(200);
     expect(lower.body).toEqual({ id, owners: [owner.username], versions: listed('1.0.0', '1.0.1'), listed: true });
     expect(outcome(await service.push(key, id.toUpperCase(), '1.0.1'))).toBe('409 package_version_exists');
-    expect(await packageOf(id.toLowerCase())).toEqual({ id, owners: [owner.username], versions: listed('1.0.0', '1.0.1'), listed: true, pendingOwners: [] });
+    expect(await packageOf(id.toLowerCase())).toEqual({ id, owners: [owner.username], versions: listed('1.0.0', '1.0.1'), listed: true, trustedPublishingOnly: false, pendingOwners: [] });
 
     // Someone else's key cannot take it over by changing the case.
     const other = await service.createKey(await service.confirmedUser());
@@ -126,7 +126,7 @@ describe('the push check', () => {
     const response = await service.push(await service.createKey(stranger, { scopes: ['package:push', 'package:pushversion'] }), id, '2.0.0');
     expect(response.status).toBe(403);
     expect(response.body.code).toBe('not_an_owner');
-    expect(await packageOf(id)).toEqual({ id, owners: [owner.username], versions: listed('1.0.0'), listed: true, pendingOwners: [] });
+    expect(await packageOf(id)).toEqual({ id, owners: [owner.username], versions: listed('1.0.0'), listed: true, trustedPublishingOnly: false, pendingOwners: [] });
   });
 
   it('answers 401 invalid_api_key for unknown, malformed, revoked and expired keys, and without one', async () => {
@@ -551,7 +551,7 @@ describe('keys owned by an organization', () => {
     const memberKey = await service.createKey(member, { owner: organization.toUpperCase(), scopes: ['package:pushversion'] });
     expect(memberKey.owner).toBe(organization);
     expect(outcome(await service.push(memberKey, id, '1.1.0'))).toBe('200');
-    expect(await packageOf(id)).toEqual({ id, owners: [organization], versions: listed('1.0.0', '1.1.0'), listed: true, pendingOwners: [] });
+    expect(await packageOf(id)).toEqual({ id, owners: [organization], versions: listed('1.0.0', '1.1.0'), listed: true, trustedPublishingOnly: false, pendingOwners: [] });
 
     // Keys the members own themselves do not push for the organization.
     expect(outcome(await service.push(await service.createKey(admin), id, '1.2.0'))).toBe('403 not_an_owner');
@@ -614,8 +614,8 @@ describe('package owners', () => {
 
     const accepted = await service.acceptOwnership(id, invitee, token);
     expect(accepted.status).toBe(200);
-    expect(accepted.body).toEqual({ id, owners: [owner.username, invitee.username], versions: listed('1.0.0'), listed: true, pendingOwners: [] });
-    expect(await packageOf(id)).toEqual({ id, owners: [owner.username, invitee.username], versions: listed('1.0.0'), listed: true, pendingOwners: [] });
+    expect(accepted.body).toEqual({ id, owners: [owner.username, invitee.username], versions: listed('1.0.0'), listed: true, trustedPublishingOnly: false, pendingOwners: [] });
+    expect(await packageOf(id)).toEqual({ id, owners: [owner.username, invitee.username], versions: listed('1.0.0'), listed: true, trustedPublishingOnly: false, pendingOwners: [] });
     expect(outcome(await service.acceptOwnership(id, invitee, token))).toBe('400 invalid_token');
 
     expect(outcome(await service.push(await service.createKey(invitee, { scopes: ['package:pushversion'] }), id, '1.1.0'))).toBe('200');
@@ -712,7 +712,7 @@ describe('package owners', () => {
     expect(outcome(await service.push(collaboratorKey, id, '1.1.0'))).toBe('200');
     // Its admin manages the package for it: removing the original owner leaves the organization.
     expect((await service.removeOwner(id, orgAdmin, owner.username)).status).toBe(204);
-    expect(await packageOf(id)).toEqual({ id, owners: [organization.name], versions: listed('1.0.0', '1.1.0'), listed: true, pendingOwners: [] });
+    expect(await packageOf(id)).toEqual({ id, owners: [organization.name], versions: listed('1.0.0', '1.1.0'), listed: true, trustedPublishingOnly: false, pendingOwners: [] });
     expect(outcome(await service.removeOwner(id, collaborator, organization.name))).toBe('403 not_an_owner');
   });
 
@@ -880,7 +880,7 @@ describe('reserved prefixes', () => {
 
     expect((await service.reservePrefix(admin, `${base}.`, [prefixOwner.username])).status).toBe(201);
     expect(outcome(await service.push(earlyKey, `${base}.Old`, '1.1.0'))).toBe('200');
-    expect(await packageOf(`${base}.Old`)).toEqual({ id: `${base}.Old`, owners: [earlyOwner.username], versions: listed('1.0.0', '1.1.0'), listed: true, pendingOwners: [] });
+    expect(await packageOf(`${base}.Old`)).toEqual({ id: `${base}.Old`, owners: [earlyOwner.username], versions: listed('1.0.0', '1.1.0'), listed: true, trustedPublishingOnly: false, pendingOwners: [] });
     expect(outcome(await service.push(earlyKey, `${base}.New`))).toBe('403 prefix_reserved');
     // Nor do they make the prefix owner an owner of it.
     expect(outcome(await service.push(await service.createKey(prefixOwner), `${base}.Old`, '2.0.0'))).toBe('403 not_an_owner');

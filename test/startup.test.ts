@@ -27,6 +27,8 @@ const SERVICE_SETTINGS = [
   'MICROSOFT_MFA_API_AUDIENCE',
   'TRUSTED_PUBLISHING_AUDIENCE',
   'GITHUB_OIDC_ISSUER',
+  'TRUSTED_PUBLISHING_ENTRA_AUDIENCE',
+  'GITLAB_OIDC_ISSUER',
   'PORT',
   'FUNCTIONS_MASTER_KEY',
   'NODE_ENV',
@@ -143,6 +145,11 @@ describe('a malformed setting stops start-up, naming it', () => {
     ['TRUSTED_PUBLISHING_AUDIENCE', 'https://gallery.example\n'],
     ['GITHUB_OIDC_ISSUER', 'http://token.actions.githubusercontent.com'],
     ['GITHUB_OIDC_ISSUER', 'token.actions.githubusercontent.com'],
+    ['TRUSTED_PUBLISHING_ENTRA_AUDIENCE', 'gallery api'],
+    ['TRUSTED_PUBLISHING_ENTRA_AUDIENCE', 'api://gallery-api 0f7a1d52-8c3b-4e6a-9b1d-2c4e6f8a0b13'],
+    ['TRUSTED_PUBLISHING_ENTRA_AUDIENCE', ' , '],
+    ['GITLAB_OIDC_ISSUER', 'http://gitlab.example.com'],
+    ['GITLAB_OIDC_ISSUER', 'gitlab.example.com'],
   ])('%s = %j', (name, value) => {
     const message = settingsFailure({ ...VALID, [name]: value });
     expect(message).toMatch(new RegExp(`^The service cannot start: ${name} `));
@@ -245,6 +252,12 @@ describe('well-formed settings are accepted', () => {
     expect(parseSettings({ ...rest, TRUSTED_PUBLISHING_AUDIENCE: 'https://www.nuget.org' }).TRUSTED_PUBLISHING_AUDIENCE).toBe('https://www.nuget.org');
   });
 
+  it("takes GitLab.com as the GitLab issuer when none is set, and a self-managed instance's URL", () => {
+    const { GITLAB_OIDC_ISSUER: _unset, ...rest } = VALID;
+    expect(parseSettings(rest).GITLAB_OIDC_ISSUER).toBe('https://gitlab.com');
+    expect(parseSettings({ ...rest, GITLAB_OIDC_ISSUER: 'https://gitlab.example.com/' }).GITLAB_OIDC_ISSUER).toBe('https://gitlab.example.com');
+  });
+
   it.each(['api://gallery-mfa', 'https://gallery.example/mfa', '6a1b2c3d-0000-4000-8000-123456789abc'])(
     'reads verified work-account MFA with the audience %j',
     (audience) => {
@@ -275,12 +288,24 @@ describe('well-formed settings are accepted', () => {
       MICROSOFT_LOGIN_HOST: 'http://127.0.0.1:7001/',
       PUBLIC_BASE_URL: 'http://localhost:3000',
       GITHUB_OIDC_ISSUER: 'http://127.0.0.1:7073',
+      GITLAB_OIDC_ISSUER: 'http://127.0.0.1:7074/',
     });
     expect(parsed).toMatchObject({
       MICROSOFT_LOGIN_HOST: 'http://127.0.0.1:7001',
       PUBLIC_BASE_URL: 'http://localhost:3000',
       GITHUB_OIDC_ISSUER: 'http://127.0.0.1:7073',
+      GITLAB_OIDC_ISSUER: 'http://127.0.0.1:7074',
     });
+  });
+
+  it("reads the entra provider's audiences, comma-separated, and leaves them unset (the provider off) when not given", () => {
+    const audiences = ' api://0f7a1d52-8c3b-4e6a-9b1d-2c4e6f8a0b13, 0f7a1d52-8c3b-4e6a-9b1d-2C4E6F8A0B13,';
+    expect(parseSettings({ ...VALID, TRUSTED_PUBLISHING_ENTRA_AUDIENCE: audiences }).TRUSTED_PUBLISHING_ENTRA_AUDIENCE).toEqual([
+      'api://0f7a1d52-8c3b-4e6a-9b1d-2c4e6f8a0b13',
+      '0f7a1d52-8c3b-4e6a-9b1d-2C4E6F8A0B13',
+    ]);
+    expect(parseSettings(VALID).TRUSTED_PUBLISHING_ENTRA_AUDIENCE).toBeUndefined();
+    expect(parseSettings({ ...VALID, TRUSTED_PUBLISHING_ENTRA_AUDIENCE: '' }).TRUSTED_PUBLISHING_ENTRA_AUDIENCE).toBeUndefined();
   });
 
   it('reads the grace period and site admins', () => {
@@ -322,7 +347,7 @@ describe('npm start in production', () => {
       FUNCTIONS_MASTER_KEY: MASTER_KEY,
     });
     try {
-      for (const route of ['/', '/console/config.json', '/console/console.js', '/dev/identity/token', '/dev/mailbox', '/dev/github-actions/token']) {
+      for (const route of ['/', '/console/config.json', '/console/console.js', '/dev/identity/token', '/dev/mailbox', '/dev/github-actions/token', '/dev/entra/token', '/dev/gitlab/token']) {
         expect({ route, status: (await fetch(`${url}${route}`)).status }).toEqual({ route, status: 404 });
       }
       expect(await runTimer(url)).toBe(401);
@@ -464,6 +489,54 @@ describe('npm start with no settings (development defaults)', () => {
       });
       expect(pushed.status).toBe(201);
       expect(service.notes.join('\n')).toContain(`${service.url}/dev/github-actions/token`);
+
+      // And from a Microsoft Entra workload, with the development identity's app-only token, as the README walks it.
+      const [appIdUri, clientId] = process.env.TRUSTED_PUBLISHING_ENTRA_AUDIENCE!.split(',');
+      expect(appIdUri).toBe(`api://${clientId}`);
+      const workload = { tenantId: '72f988bf-86f1-41af-91ab-2d7cd011db47', objectId: '9246576b-c9b6-441d-a0ca-796721fd971e' };
+      const entraPolicy = await fetch(`${service.url}/api/me/trusted-publishers`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${sessionToken}` },
+        body: JSON.stringify({ owner: 'ada', provider: 'entra', ...workload }),
+      });
+      expect(entraPolicy.status).toBe(201);
+      const azToken = await post('/dev/entra/token', workload);
+      expect(azToken.status).toBe(200);
+      const { accessToken } = (await azToken.json()) as { accessToken: string };
+      const entraExchange = await fetch(`${service.url}/api/v2/token`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${accessToken}`, 'User-Agent': 'azure-pipelines' },
+        body: JSON.stringify({ username: 'ada', tokenType: 'ApiKey' }),
+      });
+      expect(entraExchange.status).toBe(200);
+      expect(service.notes.join('\n')).toContain(`${service.url}/dev/entra/token`);
+      // And from GitLab CI/CD, against the development stand-in for a GitLab instance, as the README walks it.
+      const gitlab = process.env.GITLAB_OIDC_ISSUER;
+      expect(gitlab).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(await (await fetch(`${gitlab}/.well-known/openid-configuration`)).json()).toMatchObject({ issuer: gitlab, jwks_uri: `${gitlab}/oauth/discovery/keys` });
+      const gitlabPolicy = await fetch(`${service.url}/api/me/trusted-publishers`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${sessionToken}` },
+        body: JSON.stringify({ owner: 'ada', provider: 'gitlab', namespace: 'contoso', project: 'contoso-sdk' }),
+      });
+      expect(gitlabPolicy.status).toBe(201);
+      const job = await post('/dev/gitlab/token', { project: 'contoso/contoso-sdk' });
+      expect(job.status).toBe(200);
+      const jobToken = await job.text();
+      const fromGitLab = await fetch(`${service.url}/api/v2/token`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${jobToken}`, 'User-Agent': 'curl/8.5.0' },
+        body: JSON.stringify({ username: 'ada', tokenType: 'ApiKey' }),
+      });
+      expect(fromGitLab.status).toBe(200);
+      const { apiKey: gitlabKey } = (await fromGitLab.json()) as { apiKey: string };
+      const pushedFromGitLab = await fetch(`${service.url}/api/packages`, {
+        method: 'PUT',
+        headers: { 'Content-Type': 'application/json', 'X-NuGet-ApiKey': gitlabKey },
+        body: JSON.stringify({ id: 'Contoso.Sdk', version: '1.1.0' }),
+      });
+      expect(pushedFromGitLab.status).toBe(200);
+      expect(service.notes.join('\n')).toContain(`${service.url}/dev/gitlab/token`);
 
       // The development console, configured for the development identity, which publishes its discovery document.
       const consolePage = await fetch(`${service.url}/`);

@@ -2,6 +2,7 @@ import { clock } from '../lib/shared/clock';
 import { container } from '../lib/shared/storage/cosmos';
 import { useTestService, type ApiResponse } from './support/service';
 import { uniqueName } from './support/people';
+import { expectKeyAsNuGetLoginTakesIt, noMatch, refusal } from './support/trustedPublishing';
 import type { Member } from './support/organizations';
 import type { GitHubRepository } from './standins/githubActions';
 
@@ -20,13 +21,6 @@ const siteAdmin = () => (registeredSiteAdmin ??= service.confirmedUser(undefined
 /** A repository on the stand-in GitHub no other test uses. */
 const newRepository = (owner = uniqueName('octo')): GitHubRepository => service.github.repository(`${owner}/${uniqueName('repo')}`);
 
-/** What NuGet/login shows of a failed exchange: the status and `error`, and the body where it is not NuGet's shape. */
-function refusal(response: ApiResponse): string {
-  const shape = JSON.stringify(Object.keys(response.body ?? {})) === '["error"]' ? '' : ` (body ${response.text})`;
-  return `${response.status} ${response.body?.error ?? ''}${shape}`;
-}
-
-const noMatch = (username: string) => `401 No matching trust policy owned by user '${username}' was found.`;
 const DAY = 24 * 60 * 60 * 1000;
 
 interface Publisher {
@@ -49,23 +43,16 @@ describe('a workflow run the policy trusts', () => {
   it('gets a key, as NuGet/login reads it, that pushes for the policy owner for 15 minutes', async () => {
     const { user, repository } = await publisher();
     const before = Date.now();
-    const response = await service.exchangeToken(user.username, service.workflowToken(repository));
-    expect(response.status).toBe(200);
-    expect(Object.keys(response.body)).toEqual(['tokenType', 'expires', 'apiKey']);
-    expect(response.body.tokenType).toBe('ApiKey');
-    expect(response.body.apiKey).toMatch(/^gak1\.[0-9a-f]{32}\.[A-Za-z0-9_-]{43}$/);
-    const lifetime = Date.parse(response.body.expires) - before;
-    expect(lifetime).toBeGreaterThan(14.9 * 60 * 1000);
-    expect(lifetime).toBeLessThanOrEqual(15 * 60 * 1000 + 5000);
+    const apiKey = expectKeyAsNuGetLoginTakesIt(await service.exchangeToken(user.username, service.workflowToken(repository)), before);
 
     const packageId = uniqueName('Trusted.Lib');
-    expect((await service.push(response.body.apiKey, packageId)).status).toBe(201);
+    expect((await service.push(apiKey, packageId)).status).toBe(201);
     expect((await service.getPackage(packageId)).body.owners).toEqual([user.username]);
     // package:push covers new versions too, and the glob every id.
-    expect((await service.push(response.body.apiKey, packageId, '1.1.0')).status).toBe(200);
+    expect((await service.push(apiKey, packageId, '1.1.0')).status).toBe(200);
 
     jest.spyOn(clock, 'now').mockReturnValue(new Date(Date.now() + 15 * 60 * 1000 + 1000));
-    expect((await service.push(response.body.apiKey, uniqueName('Late.Lib'))).body.code).toBe('invalid_api_key');
+    expect((await service.push(apiKey, uniqueName('Late.Lib'))).body.code).toBe('invalid_api_key');
   });
 
   it('shows the key as made by trusted publishing, with scope package:push for every id; it cannot be edited or regenerated', async () => {
@@ -179,6 +166,41 @@ describe('a workflow run the policy trusts', () => {
     await service.trustedPublishingKey(user.username, service.workflowToken(repository));
     const [used] = await service.trustedPublishersOf({ sessionToken: await service.signIn(user.person) });
     expect(Date.parse(used.lastUsedAt)).toBeGreaterThan(Date.parse(pinned.lastUsedAt));
+  });
+});
+
+describe("a policy's globs and scopes bound the keys it makes", () => {
+  it('a key of a policy for Contoso.* and package:pushversion pushes new versions of those packages, and nothing else', async () => {
+    const prefix = uniqueName('Contoso');
+    const { user, repository } = await publisher({ packageGlobs: [`${prefix}.*`], scopes: ['package:pushversion'] });
+    const own = await service.createKey(user);
+    const [covered, outside] = [`${prefix}.Lib`, uniqueName('Other.Lib')];
+    await service.pushOk(own, covered);
+    await service.pushOk(own, outside);
+
+    const key = await service.trustedPublishingKey(user.username, service.workflowToken(repository));
+    expect((await listKeys(user)).find((k: { trustedPublishing: boolean }) => k.trustedPublishing)).toMatchObject({
+      scopes: ['package:pushversion'],
+      packageGlobs: [`${prefix}.*`],
+    });
+    const outcomeOf = (response: ApiResponse) => `${response.status} ${response.body.code ?? ''}`.trim();
+    // A new id needs package:push; another package is outside the glob, new id or not.
+    expect(outcomeOf(await service.push(key, `${prefix}.New`))).toBe('403 api_key_scope');
+    expect(outcomeOf(await service.push(key, outside, '1.1.0'))).toBe('403 api_key_scope');
+    expect(outcomeOf(await service.push(key, uniqueName('Elsewhere')))).toBe('403 api_key_scope');
+    expect(outcomeOf(await service.setListed(covered, '1.0.0', false, { key }))).toBe('403 api_key_scope');
+    expect(outcomeOf(await service.push(key, covered.toUpperCase(), '1.1.0'))).toBe('200');
+  });
+
+  it('a key of a policy with package:unlist unlists and relists, and pushes nothing', async () => {
+    const { user, repository } = await publisher({ scopes: ['package:unlist'] });
+    const packageId = uniqueName('Unlisted.Lib');
+    await service.pushOk(await service.createKey(user), packageId);
+    const key = await service.trustedPublishingKey(user.username, service.workflowToken(repository));
+    expect((await service.setListed(packageId, '1.0.0', false, { key })).status).toBe(204);
+    expect((await service.getPackage(packageId)).body.listed).toBe(false);
+    expect((await service.setListed(packageId, '1.0.0', true, { key })).status).toBe(204);
+    expect((await service.push(key, packageId, '1.1.0')).body.code).toBe('api_key_scope');
   });
 });
 
@@ -331,7 +353,7 @@ describe('tokens GitHub did not issue for this service, or no longer valid', () 
   const tokenRefusals: Array<[string, (r: GitHubRepository) => string, string]> = [
     ['another audience (GitHub\'s default, the owner\'s URL)', (r) => service.workflowToken(r, {}, { audience: `https://github.com/${r.owner}` }), 'The JSON web token has an incorrect audience.'],
     ['two audiences', (r) => service.workflowToken(r, {}, { claims: { aud: ['https://gallery.example', 'https://other.example'] } }), 'The JSON web token must have exactly one aud claim value.'],
-    ['another issuer', (r) => service.workflowToken(r, {}, { claims: { iss: 'https://token.actions.githubusercontent.com' } }), 'The JSON web token was not issued by GitHub Actions: its iss claim is not supported.'],
+    ['another issuer', (r) => service.workflowToken(r, {}, { claims: { iss: 'https://token.actions.githubusercontent.com' } }), 'The JSON web token was not issued by GitHub Actions or GitLab CI/CD: its iss claim is not supported.'],
     ['HS256 with the public key as secret', (r) => service.workflowToken(r, {}, { algorithm: 'HS256' }), 'The JSON web token must be signed with RS256.'],
     ['no signature (alg none)', (r) => service.workflowToken(r, {}, { algorithm: 'none' }), 'The JSON web token must be signed with RS256.'],
     ['RS512 with the right key', (r) => service.workflowToken(r, {}, { algorithm: 'RS512' }), 'The JSON web token must be signed with RS256.'],
@@ -344,17 +366,13 @@ describe('tokens GitHub did not issue for this service, or no longer valid', () 
     ['without jti', (r) => service.workflowToken(r, {}, { claims: { jti: undefined } }), 'The JSON web token must have a jti claim.'],
     ['without repository_id', (r) => service.workflowToken(r, {}, { claims: { repository_id: undefined } }), "The JSON web token is missing the required claim 'repository_id'."],
     ['without job_workflow_ref', (r) => service.workflowToken(r, {}, { claims: { job_workflow_ref: undefined } }), "The JSON web token is missing the required claim 'job_workflow_ref'."],
-    ['a Microsoft ID token', () => service.identity.mint({ email: 'ada@example.com' }), 'The JSON web token was not issued by GitHub Actions: its iss claim is not supported.'],
+    ['a Microsoft ID token', () => service.identity.mint({ email: 'ada@example.com' }), 'The JSON web token was not issued by GitHub Actions or GitLab CI/CD: its iss claim is not supported.'],
     ['no JWT at all', () => 'not-a-jwt', 'The bearer token could not be parsed as a JSON web token.'],
   ];
 
   it.each(tokenRefusals)('%s: 401, the same for a known and an unknown username', async (_label, tokenFor, sentence) => {
     const { user, repository } = await publisher();
-    const nobody = uniqueName('nobody');
-    const [known, unknown] = await Promise.all([service.exchangeToken(user.username, tokenFor(repository)), service.exchangeToken(nobody, tokenFor(repository))]);
-    expect(refusal(known)).toBe(`401 ${sentence}`);
-    expect(refusal(unknown)).toBe(`401 ${sentence}`);
-    expect(known.headers.get('www-authenticate')).toBe('Bearer');
+    await service.expectTokenRefusedForAnyone(user.username, () => tokenFor(repository), sentence);
     expect(await listKeys(user)).toEqual([]);
   });
 

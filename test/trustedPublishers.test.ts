@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { clock } from '../lib/shared/clock';
 import { container } from '../lib/shared/storage/cosmos';
 import { outcome, useTestService } from './support/service';
+import { storePolicyAsFirstStored } from './support/trustedPublishing';
 import { uniqueName } from './support/people';
 import type { Member } from './support/organizations';
 import type { GitHubRepository } from './standins/githubActions';
@@ -30,14 +30,20 @@ describe('adding a policy', () => {
     const before = Date.now();
     const response = await service.requestTrustedPublisher(user, repository, { environment: 'release' });
     expect(response.status).toBe(201);
+    const criteria = { repositoryOwner: repository.owner, repository: repository.name, workflowFile: 'release.yml', environment: 'release' };
     expect(response.body).toEqual({
       id: expect.stringMatching(/^[0-9a-f-]{36}$/),
       owner: user.username,
       createdBy: user.username,
+      provider: 'github',
+      criteria,
+      // Where frontends read them before providers.
       repositoryOwner: repository.owner,
       repository: repository.name,
       workflowFile: 'release.yml',
       environment: 'release',
+      packageGlobs: ['*'],
+      scopes: ['package:push'],
       status: 'pending',
       lapsesAt: expect.any(String),
       pinned: null,
@@ -50,8 +56,22 @@ describe('adding a policy', () => {
     expect(await service.trustedPublishersOf(user)).toEqual([response.body]);
     expect((await service.securityLog(user))[0]).toMatchObject({
       action: 'trusted_publisher_added',
-      details: { policyId: response.body.id, owner: user.username, repository: `${repository.owner}/${repository.name}`, workflowFile: 'release.yml', environment: 'release' },
+      details: {
+        policyId: response.body.id,
+        owner: user.username,
+        provider: 'github',
+        repository: `${repository.owner}/${repository.name}`,
+        workflowFile: 'release.yml',
+        environment: 'release',
+        packageGlobs: '*',
+        scopes: 'package:push',
+      },
     });
+    // Named explicitly, the provider is the same.
+    const named = await service.requestTrustedPublisher(user, newRepository(), { provider: 'github' });
+    expect(`${named.status} ${named.body.provider}`).toBe('201 github');
+    const unknown = await service.requestTrustedPublisher(user, newRepository(), { provider: 'bitbucket' } as never);
+    expect(unknown.body.detail).toMatch(/^The field 'provider' must be one of "github"/);
   });
 
   it('takes no environment, or null for none, and keeps the names as typed', async () => {
@@ -59,6 +79,23 @@ describe('adding a policy', () => {
     const withNull = await service.addTrustedPublisher(user, { owner: 'Octo-Org', name: 'My.Repo_1' }, { environment: null, workflowFile: 'Publish.YAML' });
     expect(withNull).toMatchObject({ repositoryOwner: 'Octo-Org', repository: 'My.Repo_1', workflowFile: 'Publish.YAML', environment: null });
     expect((await service.addTrustedPublisher(user, newRepository())).environment).toBeNull();
+  });
+
+  it("takes the globs and scopes its keys get, as an API key's, shows them, records them and tells them", async () => {
+    const user = await service.confirmedUser();
+    const repository = newRepository();
+    const policy = await service.addTrustedPublisher(user, repository, { packageGlobs: ['Contoso.*', 'Fabrikam.Lib'], scopes: ['package:pushversion', 'package:unlist'] });
+    expect(policy).toMatchObject({ packageGlobs: ['Contoso.*', 'Fabrikam.Lib'], scopes: ['package:pushversion', 'package:unlist'] });
+    expect((await service.trustedPublishersOf(user))[0]).toMatchObject({ packageGlobs: ['Contoso.*', 'Fabrikam.Lib'], scopes: ['package:pushversion', 'package:unlist'] });
+    expect((await service.securityLog(user))[0]).toMatchObject({
+      action: 'trusted_publisher_added',
+      details: { policyId: policy.id, packageGlobs: 'Contoso.*, Fabrikam.Lib', scopes: 'package:pushversion, package:unlist' },
+    });
+    await service.deliverNotices();
+    const [added] = service.noticesTo(user.person.email, `Trusted publishing policy added: ${repository.owner}/${repository.name}, release.yml`);
+    expect(added.plainText).toContain(
+      `can now get API keys with the scopes package:pushversion, package:unlist for the packages of ${user.username} matching Contoso.*, Fabrikam.Lib, each key for 15 minutes.`,
+    );
   });
 
   it('lets a member of an organization, admin or collaborator, add one for it; the trail records it', async () => {
@@ -117,7 +154,22 @@ describe('adding a policy', () => {
     [{ owner: 'not a name' }, 'owner'],
     [{ owner: undefined }, 'owner'],
     [{ workflowFile: undefined }, 'workflowFile'],
-    [{ scopes: ['package:push'] }, 'scopes'],
+    [{ scopes: [] }, 'scopes'],
+    [{ scopes: ['package:delete'] }, 'scopes.0'],
+    [{ scopes: 'package:push' }, 'scopes'],
+    [{ scopes: null }, 'scopes'],
+    [{ packageGlobs: [] }, 'packageGlobs'],
+    [{ packageGlobs: [''] }, 'packageGlobs.0'],
+    [{ packageGlobs: ['Contoso.?'] }, 'packageGlobs.0'],
+    [{ packageGlobs: 'Contoso.*' }, 'packageGlobs'],
+    // What an API key has and a policy does not.
+    [{ expiresInDays: 30 }, 'expiresInDays'],
+    [{ provider: 'bitbucket' }, 'provider'],
+    [{ provider: 'GitHub' }, 'provider'],
+    [{ provider: null }, 'provider'],
+    // Another provider's criteria are unknown fields of a GitHub policy.
+    [{ namespace: 'contoso' }, 'namespace'],
+    [{ tenantId: '72f988bf-86f1-41af-91ab-2d7cd011db47' }, 'tenantId'],
   ])('refuses %j, naming the field, and adds nothing', async (overrides, field) => {
     const user = await service.confirmedUser();
     const response = await service.requestTrustedPublisher(user, newRepository(), overrides as never);
@@ -194,6 +246,8 @@ describe('the limit of 50, under concurrency', () => {
     service.cosmos.failNext(/^PUT .*\/colls\/trustedPublishers\/docs\/slot/, 500);
     expect((await service.requestTrustedPublisher(user, repository, { workflowFile: 'cut-short.yml' })).status).toBe(500);
     service.cosmos.clearFaults();
+    const cutShort = { query: 'SELECT c.id FROM c WHERE c.criteria.workflowFile = @file', parameters: [{ name: '@file', value: 'cut-short.yml' }] };
+    expect((await container('trustedPublishers').items.query(cutShort).fetchAll()).resources).toHaveLength(1);
     const listed = await service.trustedPublishersOf(user);
     expect(listed).toHaveLength(49);
     expect(listed.map((p: { workflowFile: string }) => p.workflowFile)).not.toContain('cut-short.yml');
@@ -207,41 +261,16 @@ describe('the limit of 50, under concurrency', () => {
     jest.spyOn(clock, 'now').mockReturnValue(new Date(Date.now() + 2 * 60 * 60 * 1000));
     const later = { username: user.username, sessionToken: await service.signIn(user.person) };
     expect((await service.requestTrustedPublisher(later, repository, { workflowFile: 'later.yml' })).status).toBe(201);
-    const { resources } = await container('trustedPublishers')
-      .items.query({ query: 'SELECT c.id FROM c WHERE c.workflowFile = @file', parameters: [{ name: '@file', value: 'cut-short.yml' }] })
-      .fetchAll();
-    expect(resources).toEqual([]);
+    expect((await container('trustedPublishers').items.query(cutShort).fetchAll()).resources).toEqual([]);
   });
 });
 
 describe('policies stored before slots held the limit', () => {
-  /** A policy as the service stored it before slots: made straight in the store, with no slot naming it. */
-  async function storedBeforeSlots(user: Member & { id: string }, repository: GitHubRepository, workflowFile: string) {
-    const now = clock.now();
-    await container('trustedPublishers').items.create({
-      id: randomUUID(),
-      creatorId: user.id,
-      creatorName: user.username,
-      ownerId: user.id,
-      ownerName: user.username,
-      repositoryOwner: repository.owner,
-      repository: repository.name,
-      workflowFile,
-      environment: null,
-      repositoryOwnerId: null,
-      repositoryId: null,
-      createdAt: now.toISOString(),
-      lapsesAt: new Date(now.getTime() + 7 * DAY).toISOString(),
-      pinnedAt: null,
-      lastUsedAt: null,
-    });
-  }
-
   it('keep counting, listing and making keys, take the last places, and are never tidied away', async () => {
     const user = await service.confirmedUser();
     const { id } = (await service.call('GET', '/api/me', { token: user.sessionToken })).body;
     const repository = newRepository();
-    for (let i = 0; i < 48; i += 1) await storedBeforeSlots({ ...user, id }, repository, `old-${i}.yml`);
+    for (let i = 0; i < 48; i += 1) await storePolicyAsFirstStored({ ...user, id }, repository, { workflowFile: `old-${i}.yml` });
     expect(await service.trustedPublishersOf(user)).toHaveLength(48);
 
     const made = await Promise.all(Array.from({ length: 5 }, (_, i) => service.requestTrustedPublisher(user, repository, { workflowFile: `new-${i}.yml` })));
@@ -261,6 +290,67 @@ describe('policies stored before slots held the limit', () => {
 
     // An old policy still makes keys for the workflow it names.
     expect((await service.exchangeToken(user.username, service.workflowToken(repository, { workflowFile: 'old-1.yml' }))).status).toBe(200);
+  });
+});
+
+describe('policies stored before providers', () => {
+  it('are GitHub policies: listed, matched, pinned (and then stored in today\'s form), described and removed as such', async () => {
+    const user = await service.confirmedUser();
+    const { id: userId } = (await service.call('GET', '/api/me', { token: user.sessionToken })).body;
+    const [pendingRepository, pinnedRepository] = [newRepository(), newRepository()];
+    const pending = await storePolicyAsFirstStored({ ...user, id: userId }, pendingRepository, { environment: 'release' });
+    const pinned = await storePolicyAsFirstStored({ ...user, id: userId }, pinnedRepository, {
+      environment: 'release',
+      repositoryOwnerId: pinnedRepository.ownerId,
+      repositoryId: pinnedRepository.id,
+      lapsesAt: null,
+      pinnedAt: clock.now().toISOString(),
+      lastUsedAt: clock.now().toISOString(),
+    });
+    const criteriaOf = (repository: GitHubRepository) => ({ repositoryOwner: repository.owner, repository: repository.name, workflowFile: 'release.yml', environment: 'release' });
+    expect(await service.trustedPublishersOf(user)).toEqual([
+      expect.objectContaining({
+        id: pending,
+        provider: 'github',
+        criteria: criteriaOf(pendingRepository),
+        ...criteriaOf(pendingRepository),
+        // Before scopes, a policy's keys pushed any package.
+        packageGlobs: ['*'],
+        scopes: ['package:push'],
+        status: 'pending',
+        pinned: null,
+      }),
+      expect.objectContaining({
+        id: pinned,
+        provider: 'github',
+        criteria: criteriaOf(pinnedRepository),
+        status: 'active',
+        lapsesAt: null,
+        pinned: { repositoryOwnerId: pinnedRepository.ownerId, repositoryId: pinnedRepository.id, pinnedAt: expect.any(String) },
+      }),
+    ]);
+
+    // The pinned one takes its repository's runs, and not those of one made again under its name.
+    expect((await service.exchangeToken(user.username, service.workflowToken(pinnedRepository, { environment: 'release' }))).status).toBe(200);
+    const again = service.github.recreate(`${pinnedRepository.owner}/${pinnedRepository.name}`);
+    expect((await service.exchangeToken(user.username, service.workflowToken(again, { environment: 'release' }))).status).toBe(401);
+    // The pending one: the environment it names, then pinned by its first full match.
+    expect((await service.exchangeToken(user.username, service.workflowToken(pendingRepository, { environment: 'staging' }))).status).toBe(401);
+    expect((await service.exchangeToken(user.username, service.workflowToken(pendingRepository, { environment: 'release' }))).status).toBe(200);
+    const [nowPinned] = await service.trustedPublishersOf(user);
+    expect(nowPinned).toMatchObject({ id: pending, status: 'active', pinned: { repositoryId: pendingRepository.id, repositoryOwnerId: pendingRepository.ownerId } });
+    const { resource: stored } = await container('trustedPublishers').item(pending, userId).read();
+    expect(stored).toMatchObject({ provider: 'github', criteria: criteriaOf(pendingRepository), pinned: { repositoryId: pendingRepository.id, repositoryOwnerId: pendingRepository.ownerId } });
+    expect(Object.keys(stored)).not.toContain('repositoryId');
+    expect((await service.exchangeToken(user.username, service.workflowToken(pendingRepository, { environment: 'release' }))).status).toBe(200);
+
+    expect((await service.removeTrustedPublisher(user, pinned)).status).toBe(204);
+    await service.deliverNotices();
+    const [removed] = service.noticesTo(user.person.email, `Trusted publishing policy removed: ${pinnedRepository.owner}/${pinnedRepository.name}, release.yml`);
+    expect(removed.plainText).toContain(`Runs of the workflow release.yml of the GitHub repository ${pinnedRepository.owner}/${pinnedRepository.name} (in the deployment environment 'release') get no more API keys`);
+    const [first] = service.noticesTo(user.person.email, `Trusted publishing policy first used: ${pendingRepository.owner}/${pendingRepository.name}, release.yml`);
+    expect(first.plainText).toContain(`pinned to that repository (GitHub repository id ${pendingRepository.id}, owner id ${pendingRepository.ownerId})`);
+    expect((await service.securityLog(user))[0]).toMatchObject({ action: 'trusted_publisher_removed', details: { policyId: pinned, provider: 'github', workflowFile: 'release.yml' } });
   });
 });
 
@@ -285,7 +375,7 @@ describe('the list', () => {
     expect(await service.trustedPublishersOf(await service.confirmedUser())).toEqual([]);
   });
 
-  it('says a policy is lapsed once 7 days pass unused, and inactive once its creator left the owning organization', async () => {
+  it("says a policy is lapsed once 7 days pass unused; an organization's policy stays the organization's once its maker left", async () => {
     const admin = await service.confirmedUser();
     const member = await service.confirmedUser();
     const name = await organizationWith(admin, member);
@@ -298,13 +388,10 @@ describe('the list', () => {
     jest.restoreAllMocks();
 
     await service.removeMember(name, member, member);
+    // Its maker gone, the organization's policy is no longer the maker's to see; it still works for the organization.
     const listed = await service.trustedPublishersOf(member);
-    expect(listed.map((p: { id: string; status: string }) => [p.id, p.status])).toEqual([
-      [forOrganization.id, 'inactive'],
-      [own.id, 'pending'],
-    ]);
-    // The organization's admin still sees it, to remove it.
-    expect((await service.trustedPublishersOf(admin)).map((p: { id: string; status: string }) => [p.id, p.status])).toEqual([[forOrganization.id, 'inactive']]);
+    expect(listed.map((p: { id: string; status: string }) => [p.id, p.status])).toEqual([[own.id, 'pending']]);
+    expect((await service.trustedPublishersOf(admin)).map((p: { id: string; status: string }) => [p.id, p.status])).toEqual([[forOrganization.id, 'pending']]);
   });
 });
 
@@ -373,21 +460,26 @@ describe('removing a policy', () => {
 });
 
 describe('deletion', () => {
-  it("removes the policies the account made, whichever owner they are for", async () => {
+  it("removes the policies the account made for itself; those it made for an organization stay the organization's", async () => {
     const admin = await service.confirmedUser();
     const member = await service.confirmedUser();
     const name = await organizationWith(admin, member);
-    await service.addTrustedPublisher(member, newRepository(), { owner: name });
+    const forOrganization = await service.addTrustedPublisher(member, newRepository(), { owner: name });
     await service.addTrustedPublisher(member, newRepository());
+    const { id: memberId } = (await service.call('GET', '/api/me', { token: member.sessionToken })).body;
     expect((await service.call('DELETE', '/api/me', { token: member.sessionToken, body: { confirmUsername: member.username } })).status).toBe(202);
     jest.spyOn(clock, 'now').mockImplementation(() => new Date(Date.now() + 25 * 60 * 60 * 1000));
     await service.host.runTimer('processAccountDeletions');
     jest.restoreAllMocks();
     const { resources } = await container('trustedPublishers')
-      .items.query({ query: 'SELECT c.id FROM c WHERE c.creatorName = @name', parameters: [{ name: '@name', value: member.username }] })
+      .items.query({ query: 'SELECT c.id, c.creatorId FROM c WHERE c.creatorName = @name', parameters: [{ name: '@name', value: member.username }] })
       .fetchAll();
-    expect(resources).toEqual([]);
-    expect(await service.trustedPublishersOf(admin)).toEqual([]);
+    // The organization's policy alone, in the organization's partition: its pointer went with the maker's.
+    expect(resources.map((r) => r.id)).toEqual([forOrganization.id]);
+    expect(resources[0].creatorId).not.toBe(memberId);
+    expect((await service.trustedPublishersOf(admin)).map((p: { id: string; createdBy: string; status: string }) => [p.id, p.createdBy, p.status])).toEqual([
+      [forOrganization.id, member.username, 'pending'],
+    ]);
   });
 
   it('of an organization removes the policies it owns, its former members\' too, and no other', async () => {

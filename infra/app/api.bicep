@@ -55,8 +55,13 @@ param workAccountMfa string = 'tenant'
 @description('The aud of the access token verified work-account MFA asks for; empty unless workAccountMfa is verified.')
 param microsoftMfaApiAudience string = ''
 
-@description('The aud every GitHub Actions OIDC token exchanged for a trusted publishing key must carry.')
+@description('The aud every GitHub Actions and GitLab CI/CD OIDC token exchanged for a trusted publishing key must carry.')
 param trustedPublishingAudience string
+
+@description('The aud values app-only Microsoft Entra access tokens exchanged for trusted publishing keys may carry, comma-separated; empty: the entra provider is off.')
+param trustedPublishingEntraAudience string = ''
+@description('The GitLab instance whose CI/CD ID tokens trusted publishing takes.')
+param gitlabOidcIssuer string
 
 @allowed([
   '20'
@@ -95,6 +100,8 @@ var appSettings = {
   WORK_ACCOUNT_MFA: workAccountMfa
   MICROSOFT_MFA_API_AUDIENCE: microsoftMfaApiAudience
   TRUSTED_PUBLISHING_AUDIENCE: trustedPublishingAudience
+  TRUSTED_PUBLISHING_ENTRA_AUDIENCE: trustedPublishingEntraAudience
+  GITLAB_OIDC_ISSUER: gitlabOidcIssuer
 
   // DefaultAzureCredential picks the user-assigned identity by its client ID.
   AZURE_CLIENT_ID: identityClientId

@@ -121,6 +121,24 @@ export async function noticeToAll(
 }
 
 /**
+ * A notice to many that must not wait for the timer (an alarm), told by the request itself once its change is
+ * made: queued as `noticeToAll` queues one (once per `onceKey`), then expanded and sent at once. Should anything
+ * fail on the way, the timer delivers it as it delivers every notice.
+ */
+export async function tellAllNow(
+  accountIds: readonly string[],
+  gate: NoticeGate,
+  content: NoticeContent,
+  cause: EmailCause,
+  onceKey: string,
+  log: Log,
+): Promise<void> {
+  const audience = { accountIds: [...new Set(accountIds)], gate };
+  if (audience.accountIds.length === 0) return;
+  await deliverSoon(await queueNotice(content, audience, cause, { onceKey }), log, noticeRecipients);
+}
+
+/**
  * Notices queued one after the other for one change, settled together. Should queueing one fail, those queued
  * before it are withdrawn, as the change will not be made.
  */

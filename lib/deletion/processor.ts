@@ -10,7 +10,7 @@ import { dissociatePrefixes } from '../packages/prefixes';
 import { dissolveOrganization, removeFromAllOrganizations } from '../organizations/lifecycle';
 import { dropInvitationsTo } from '../organizations/membership';
 import { dropTransformRequests } from '../organizations/transform';
-import { deleteTrustedPublishersOf } from '../trustedPublishing/policies';
+import { deleteTrustedPublishersOf } from '../trustedPublishing/store';
 import { releaseCredentials, removePersonalFields } from '../accounts/erasure';
 import { announceDeletion, DELETION_STEPS, recordDeletion, type DeletionRequest, type DeletionStep } from './request';
 

@@ -193,7 +193,8 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
           type: 'http',
           scheme: 'bearer',
           bearerFormat: 'JWT',
-          description: 'An OpenID Connect token of a CI provider: a GitHub Actions OIDC token (trusted publishing)',
+          description:
+            'The token a CI job has from its provider (trusted publishing): a GitHub Actions OIDC token, or a Microsoft Entra app-only access token for the gallery API',
         },
       },
     },

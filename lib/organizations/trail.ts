@@ -23,7 +23,7 @@ export const organizationAuditPage = z.object({
         .object({
           id: z.string(),
           description: z.string(),
-          trustedPublishing: z.literal(true).optional().describe('A short-lived key a trusted publishing policy gave a GitHub Actions workflow'),
+          trustedPublishing: z.literal(true).optional().describe('A short-lived key a trusted publishing policy gave a CI job'),
         })
         .nullable()
         .describe('The key it was done with, if any'),

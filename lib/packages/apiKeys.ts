@@ -32,8 +32,14 @@ export interface ApiKeyDocument extends StoredDocument {
   /** The account or organization the key pushes for. */
   ownerAccountId: string;
   ownerName: string;
-  /** Who holds the key: the account that created it, or the admin a transformed account handed it to. */
+  /**
+   * Who holds the key: the account that created it, or the admin a transformed account handed it to; or, for a
+   * key trusted publishing made for an organization's policy through the organization's own name, the
+   * organization itself (`holderKind`).
+   */
   creatorAccountId: string;
+  /** Set when the holder is an organization (its own trusted publishing key); absent: a person. */
+  holderKind?: 'organization';
   /** The holder's username, so what the key does names it without a read (absent on keys made before). */
   creatorName?: string;
   /** 0 for a key trusted publishing made, which lives minutes (`TRUSTED_PUBLISHING_KEY_MINUTES`). */
@@ -56,30 +62,30 @@ export interface ApiKeyDocument extends StoredDocument {
   /** SHA-256 of the whole secret: it has 256 random bits, so a fast hash is as good as a slow one. */
   secretHash: string;
   /**
-   * Set on a key trusted publishing made for one GitHub Actions run: the policy that matched and the run it
-   * was given to. Such a key cannot be edited or regenerated, and what it pushes says where it came from.
+   * Set on a key trusted publishing made for one CI run: the policy that matched and the run it was given to.
+   * Such a key cannot be edited or regenerated, and what it pushes says where it came from.
    */
   trustedPublishing?: TrustedPublishingGrant;
 }
 
-/** What a GitHub Actions OIDC token says about the workflow run it was given to, as a key made for it keeps it. */
-export interface WorkflowRunFacts {
-  /** `owner/name`, as the token names it. */
-  repository: string;
-  repositoryId: string;
-  ref: string;
-  sha: string;
-  runId: string;
-  runAttempt: string;
-  actor: string;
-  eventName: string;
+/** The policy and the CI run a trusted publishing key was made for, as the key keeps them. */
+export interface TrustedPublishingGrant {
+  policyId: string;
+  /** The policy's provider (lib/trustedPublishing/providers), which says what `run` holds. */
+  provider: string;
+  /** What the provider's token said about the run (GitHub: repository and its id, ref, sha, run, actor, event, workflow file, environment). */
+  run: Record<string, string | null>;
 }
 
-/** The policy and the workflow run a trusted publishing key was made for. */
-export interface TrustedPublishingGrant extends WorkflowRunFacts {
-  policyId: string;
-  workflowFile: string;
-  environment: string | null;
+/** A trusted publishing key to make: what its policy lets it do, the grant it keeps, and how its description and the log name the run. */
+export interface TrustedPublishingKeyRequest {
+  scopes: ApiKeyScope[];
+  packageGlobs: string[];
+  grant: TrustedPublishingGrant;
+  /** The run in a few words: "contoso/contoso-sdk, release.yml, run 42". */
+  summary: string;
+  /** What the record of the key's making names of the run, beside the key, owner and policy. */
+  logged: Record<string, string>;
 }
 
 /** How long a key trusted publishing makes works (the contract's 15 minutes; NuGet.org's default too). */
@@ -101,12 +107,14 @@ export type RevocationReason =
   | 'organization_admin';
 
 const descriptionField = z.string().trim().min(1).max(256);
-const packageGlobsField = z.array(packageGlobField).min(1).max(100);
+/** What a key may do (at least one), and which package ids it covers: a key's, or a trusted publishing policy's for the keys it makes. */
+export const apiKeyScopesField = z.array(z.enum(API_KEY_SCOPES)).min(1).max(API_KEY_SCOPES.length);
+export const packageGlobsField = z.array(packageGlobField).min(1).max(100);
 
 export const createApiKeyBody = z
   .object({
     description: descriptionField,
-    scopes: z.array(z.enum(API_KEY_SCOPES)).min(1).max(API_KEY_SCOPES.length),
+    scopes: apiKeyScopesField,
     packageGlobs: packageGlobsField,
     owner: usernameField,
     expiresInDays: z.number().int().min(1).max(365),
@@ -136,7 +144,7 @@ export const apiKeyView = z.object({
     .describe('Its holder or its owner is locked by support, or its owning organization is frozen: it works again once that is lifted'),
   trustedPublishing: z
     .boolean()
-    .describe('Made by trusted publishing for one GitHub Actions run (scope package:push, every id, 15 minutes): it cannot be edited or regenerated'),
+    .describe("Made by trusted publishing for one CI run (its policy's scopes and globs, 15 minutes): it cannot be edited or regenerated"),
 });
 export const apiKeyWithSecret = apiKeyView.extend({ key: z.string().describe('The secret: shown this once, never again') });
 
@@ -217,11 +225,39 @@ function newSecret(keyId: string): string {
 export async function allowedOwner(caller: AccountDocument, owner: string, what = 'A key'): Promise<AccountDocument> {
   if (owner.toLowerCase() === caller.username.toLowerCase()) return caller;
   const organization = await accountHolding({ kind: 'username', name: owner });
-  const isMember = organization?.kind === 'organization' && !organization.deletedAt && organization.members?.some((m) => m.accountId === caller.id);
-  if (!organization || !isMember) throw notAnAllowedOwner(owner, what);
-  if (organization.lock) throw SESSION_REFUSALS.ownerLocked(organization.username);
-  if (organization.frozen) throw SESSION_REFUSALS.ownerFrozen(organization.username);
-  return organization;
+  const stop = organizationStop(organization, caller.id);
+  if (stop === 'owner_locked') throw SESSION_REFUSALS.ownerLocked(organization!.username);
+  if (stop === 'owner_frozen') throw SESSION_REFUSALS.ownerFrozen(organization!.username);
+  if (stop) throw notAnAllowedOwner(owner, what);
+  return organization!;
+}
+
+/** Why keys for an organization held by `holderId` (a member, or the organization itself) may not work now. */
+export type OrganizationStop = 'owner_deleted' | 'left_organization' | 'owner_locked' | 'owner_frozen';
+
+/**
+ * The one list of what stops an organization's keys, decided from its own document: it is gone (or is no
+ * organization), the holder is neither the organization itself nor one of its members, support locked it, or it
+ * froze itself (its admins or support).
+ * Every place that makes a key for an organization, or trusts a policy to make one, asks this.
+ */
+export function organizationStop(organization: AccountDocument | undefined, holderId: string): OrganizationStop | undefined {
+  if (organization?.kind !== 'organization' || organization.deletedAt) return 'owner_deleted';
+  if (organization.id !== holderId && !organization.members?.some((m) => m.accountId === holderId)) return 'left_organization';
+  if (organization.lock) return 'owner_locked';
+  if (organization.frozen) return 'owner_frozen';
+  return undefined;
+}
+
+/** What stops a key: its holder, a person, locked; or one of its owning organization's stops. */
+export type KeyStop = 'holder_locked' | OrganizationStop;
+
+/** How a stop is answered, in the words of whoever asked for the key. */
+export function refusalFor(stop: KeyStop, refusals: KeyRefusals, owner: string): Problem {
+  if (stop === 'holder_locked') return refusals.holderLocked();
+  if (stop === 'owner_locked') return refusals.ownerLocked(owner);
+  if (stop === 'owner_frozen') return refusals.ownerFrozen(owner);
+  return stop === 'owner_deleted' ? refusals.ownerGone(owner) : refusals.ownerNotAllowed(owner);
 }
 
 const notAnAllowedOwner = (owner: string, what: string) =>
@@ -238,8 +274,10 @@ export interface KeyRefusals {
   ownerLocked(owner: string): Problem;
   /** Its owner, an organization, is frozen. */
   ownerFrozen(owner: string): Problem;
-  /** Its holder no longer belongs to the owning organization, or the organization is gone. */
+  /** Its holder no longer belongs to the owning organization. */
   ownerNotAllowed(owner: string): Problem;
+  /** The owning organization is gone. */
+  ownerGone(owner: string): Problem;
 }
 
 const SESSION_REFUSALS: KeyRefusals = {
@@ -252,6 +290,7 @@ const SESSION_REFUSALS: KeyRefusals = {
       `'${owner}' is frozen: nothing can publish for it, and no key can be made for it, until one of its admins unfreezes it.`,
     ),
   ownerNotAllowed: (owner) => notAnAllowedOwner(owner, 'A key'),
+  ownerGone: (owner) => notAnAllowedOwner(owner, 'A key'),
 };
 
 const expiry = (days: number, from = clock.now()) => new Date(from.getTime() + days * 24 * 60 * 60 * 1000).toISOString();
@@ -284,30 +323,34 @@ export async function createApiKey(caller: AccountDocument, input: z.infer<typeo
 }
 
 /**
- * A key for the GitHub Actions run a trusted publishing policy matched: scope `package:push` for every id,
- * held by the policy's creator and owned by the policy's owner, for 15 minutes. Made and checked as every key
- * is (`storeNewKey`), refused in the words of the token exchange, and recorded in the holder's log and the
- * owning organization's trail.
+ * A key for the CI run a trusted publishing policy matched: the policy's scopes and globs, owned by the policy's
+ * owner, for 15 minutes. Its holder is the account the job named: the policy's maker, or the organization that
+ * owns the policy, which then holds its own key (so the key depends on no member). Made and checked as every key
+ * is (`storeNewKey`), refused in the words of the token exchange, and recorded in the holder's log and the owning
+ * organization's trail.
  */
 export async function createTrustedPublishingKey(
   holder: AccountDocument,
   owner: Pick<AccountDocument, 'id' | 'username'>,
-  grant: TrustedPublishingGrant,
+  { scopes, packageGlobs, grant, summary, logged }: TrustedPublishingKeyRequest,
   refusals: KeyRefusals,
   clientAddress: string,
 ): Promise<{ secret: string; expiresAt: string }> {
+  // An organization holds only its own keys, and only those trusted publishing makes.
+  if (holder.kind === 'organization' && holder.id !== owner.id) throw new Error('An organization holds only the keys it owns.');
   const now = clock.now();
   const id = randomUUID().replace(/-/g, '');
   const secret = newSecret(id);
   const key: ApiKeyDocument = {
     id,
-    description: `Trusted publishing: ${grant.repository}, ${grant.workflowFile}, run ${grant.runId}`.slice(0, 256),
-    scopes: ['package:push'],
-    packageGlobs: ['*'],
+    description: `Trusted publishing: ${summary}`.slice(0, 256),
+    scopes,
+    packageGlobs,
     ownerAccountId: owner.id,
     ownerName: owner.username,
     creatorAccountId: holder.id,
     creatorName: holder.username,
+    ...(holder.kind === 'organization' ? { holderKind: 'organization' as const } : {}),
     expiresInDays: 0,
     createdAt: now.toISOString(),
     expiresAt: new Date(now.getTime() + TRUSTED_PUBLISHING_KEY_MINUTES * 60 * 1000).toISOString(),
@@ -320,9 +363,7 @@ export async function createTrustedPublishingKey(
     keyId: id,
     owner: owner.username,
     policyId: grant.policyId,
-    repository: grant.repository,
-    workflowFile: grant.workflowFile,
-    runId: grant.runId,
+    ...logged,
   });
   return { secret, expiresAt: key.expiresAt };
 }
@@ -330,19 +371,19 @@ export async function createTrustedPublishingKey(
 /**
  * Stores a new key. Its holder's account lists it before it exists, so a crash never leaves a working key
  * its holder cannot see, and a lock that reads the list from then on finds it. Once it exists it is checked
- * again against what may have changed meanwhile (its holder locked; the owning organization deleted, locked,
- * or left by its holder): such a key is revoked at once and never handed out.
+ * again against what may have changed meanwhile (`assertStillIssuable`): such a key is revoked at once and
+ * never handed out.
  */
 async function storeNewKey(holder: AccountDocument, key: ApiKeyDocument, refusals: KeyRefusals): Promise<void> {
   await updateAccountFrom(holder, (account) => {
-    if (account.lock) throw refusals.holderLocked();
+    const stop = holderStop(account);
+    if (stop) throw refusalFor(stop, refusals, key.ownerName);
     return withKeyListed(account, key);
   });
   // The expiry timer finds the key from its entry, so the entry exists first.
   await indexExpiry(key);
   await container('apiKeys').items.create(key);
-  await assertHolderNotLocked(key, refusals);
-  if (key.ownerAccountId !== holder.id) await assertStillAllowedOwner(key, refusals);
+  await assertStillIssuable(key, refusals);
 }
 
 /**
@@ -364,7 +405,8 @@ function withKeyListed(account: AccountDocument, key: ApiKeyDocument): AccountDo
 
 /**
  * Records what was done to a key in its holder's log and, for a key an organization owns, in the
- * organization's trail (naming the member and the key).
+ * organization's trail (naming the member and the key). An organization holding its own key has no log of its
+ * own that anyone reads: its trail records it, naming the organization.
  */
 async function recordKeyEvent(
   action: AuditAction,
@@ -373,8 +415,8 @@ async function recordKeyEvent(
   clientAddress: string,
   details: Record<string, string>,
 ): Promise<void> {
-  await recordAudit(caller.id, action, clientAddress, details);
-  if (key.ownerAccountId === caller.id) return;
+  if (caller.kind === 'user') await recordAudit(caller.id, action, clientAddress, details);
+  if (key.ownerAccountId === caller.id && caller.kind === 'user') return;
   const { keyId: _inApiKey, ...rest } = details;
   await recordTrailEvent([key.ownerAccountId], {
     action,
@@ -425,7 +467,7 @@ async function keyToChange(caller: AccountDocument, keyId: string): Promise<ApiK
   if (key.trustedPublishing) {
     throw new Problem(
       'trusted_publishing_key',
-      `This key was made by trusted publishing for one GitHub Actions run: it cannot be edited or regenerated, and it stops working by itself ${TRUSTED_PUBLISHING_KEY_MINUTES} minutes after it was made. Revoke it if you must stop it sooner.`,
+      `This key was made by trusted publishing for one CI job: it cannot be edited or regenerated, and it stops working by itself ${TRUSTED_PUBLISHING_KEY_MINUTES} minutes after it was made. Revoke it if you must stop it sooner.`,
     );
   }
   return key;
@@ -509,33 +551,44 @@ async function revokeKey(keyId: string, because?: RevocationReason): Promise<boo
   return revoked;
 }
 
-/**
- * A key made for an organization stays only if its creator is still a member of it once the key exists, and
- * it is neither locked nor frozen: an organization deleted, locked or frozen, or a member removed, while the
- * key was being made must not leave it working (their sweep of its keys ran before the key was there to find).
- */
-async function assertStillAllowedOwner(key: ApiKeyDocument, refusals: KeyRefusals): Promise<void> {
-  const organization = await readAccount(key.ownerAccountId);
-  const member =
-    organization?.kind === 'organization' && !organization.deletedAt && organization.members?.some((m) => m.accountId === key.creatorAccountId);
-  if (member && !organization.lock && !organization.frozen) return;
-  const [because, refusal]: [RevocationReason, (owner: string) => Problem] = !member
-    ? [organization?.deletedAt ? 'owner_deleted' : 'left_organization', refusals.ownerNotAllowed]
-    : organization.lock
-      ? ['account_locked', refusals.ownerLocked]
-      : ['organization_frozen', refusals.ownerFrozen];
-  await revokeKey(key.id, because);
-  throw refusal(key.ownerName);
+/** What stops the keys an account holds, on its own document: a person locked by support; an organization, its own stops. */
+function holderStop(holder: AccountDocument | undefined): KeyStop | undefined {
+  if (holder?.kind === 'user') return holder.lock ? 'holder_locked' : undefined;
+  return organizationStop(holder, holder?.id ?? '');
 }
 
 /**
- * A key whose holder was locked while it was being made never works: the lock read the holder's list of
- * keys before this key existed, so this look, after it exists, is the one that finds it.
+ * What stops a key of `ownerId` held by `holder`, from the holder's and the owner's documents: the holder's own
+ * stops, and for a key an organization owns that a member holds, the organization's too (`organizationStop`). A
+ * key its holder owns (a person's own, or an organization's own trusted publishing key) needs the one document.
  */
-async function assertHolderNotLocked(key: ApiKeyDocument, refusals: KeyRefusals): Promise<void> {
-  if (!(await readAccount(key.creatorAccountId))?.lock) return;
-  await revokeKey(key.id, 'account_locked');
-  throw refusals.holderLocked();
+export function keyStop(holder: AccountDocument | undefined, owner: AccountDocument | undefined, ownerId: string): KeyStop | undefined {
+  const stop = holderStop(holder);
+  if (stop || ownerId === holder?.id) return stop;
+  return organizationStop(owner, holder?.id ?? '');
+}
+
+const REVOKED_BECAUSE: Record<KeyStop, RevocationReason> = {
+  holder_locked: 'account_locked',
+  owner_locked: 'account_locked',
+  owner_frozen: 'organization_frozen',
+  owner_deleted: 'owner_deleted',
+  left_organization: 'left_organization',
+};
+
+/**
+ * A new key stays only if nothing stops it once it exists: a lock, a freeze, an organization deleted, or a member removed
+ * while the key was being made must not leave it working (the lock and the revocations read the lists of keys
+ * before this key was there to find). The holder is read, and the owner where it is another account: one read
+ * for a key its holder owns, a person or an organization.
+ */
+async function assertStillIssuable(key: ApiKeyDocument, refusals: KeyRefusals): Promise<void> {
+  const holder = await readAccount(key.creatorAccountId);
+  const owner = key.ownerAccountId === key.creatorAccountId ? holder : await readAccount(key.ownerAccountId);
+  const stop = keyStop(holder, owner, key.ownerAccountId);
+  if (!stop) return;
+  await revokeKey(key.id, REVOKED_BECAUSE[stop]);
+  throw refusalFor(stop, refusals, key.ownerName);
 }
 
 /**

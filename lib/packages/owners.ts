@@ -16,7 +16,7 @@ import { assertTrustedRecipient, readAccount, tokenRecipient, tokenStillAddresse
 import { accountHolding } from '../accounts/claims';
 import { usernameField } from '../accounts/names';
 import { announced } from '../accounts/notices';
-import { packageNotice, recordOwnershipChange } from './packageEvents';
+import { packageNotice, recordPackageChange } from './packageEvents';
 import { PACKAGE_EMAIL_LIMITS } from './rateLimits';
 import {
   administers,
@@ -173,7 +173,7 @@ export async function inviteOwner(packageId: string, username: string, caller: A
   }
   await indexInvitation(pkg.id, invitation);
   const details = { package: pkg.displayId, owner: invitee.username };
-  await recordOwnershipChange('package_owner_invited', { account: caller, clientAddress }, details, [...ownerIds(pkg), invitee.id]);
+  await recordPackageChange('package_owner_invited', { account: caller, clientAddress }, details, [...ownerIds(pkg), invitee.id]);
   await deliverSoon(email, log);
 }
 
@@ -242,7 +242,7 @@ export async function acceptOwnerInvitation(packageId: string, secret: string, c
   const owners = updated ?? pkg;
   await unindexInvitation(pkg.id, pending);
   const details = { package: pkg.displayId, owner: pending.username };
-  await recordOwnershipChange('package_owner_added', { account: caller, clientAddress }, details, [...ownerIds(owners), pending.accountId]);
+  await recordPackageChange('package_owner_added', { account: caller, clientAddress }, details, [...ownerIds(owners), pending.accountId]);
   await spendToken(token);
   return viewWithInvitations(owners);
 }
@@ -270,7 +270,7 @@ export async function rejectOwnerInvitation(packageId: string, secret: string, c
   await spendToken(token);
   await unindexInvitation(pkg.id, pending);
   const details = { package: pkg.displayId, owner: pending.username };
-  await recordOwnershipChange('package_owner_invitation_rejected', { account: caller, clientAddress }, details, [...ownerIds(pkg), pending.accountId]);
+  await recordPackageChange('package_owner_invitation_rejected', { account: caller, clientAddress }, details, [...ownerIds(pkg), pending.accountId]);
 }
 
 /**
@@ -300,7 +300,7 @@ export async function withdrawOwnerInvitation(packageId: string, username: strin
   if (!withdrawn) throw noInvitation();
   await unindexInvitation(pkg.id, pending);
   const details = { package: pkg.displayId, owner: pending.username };
-  await recordOwnershipChange('package_owner_invitation_withdrawn', { account: caller, clientAddress }, details, [...ownerIds(pkg), pending.accountId]);
+  await recordPackageChange('package_owner_invitation_withdrawn', { account: caller, clientAddress }, details, [...ownerIds(pkg), pending.accountId]);
 }
 
 /**
@@ -330,7 +330,7 @@ export async function removeOwner(packageId: string, username: string, caller: A
   );
   await forgetOwnership(owner.accountId, pkg.id);
   const details = { package: pkg.displayId, owner: owner.username };
-  await recordOwnershipChange('package_owner_removed', { account: caller, clientAddress }, details, ownerIds(pkg));
+  await recordPackageChange('package_owner_removed', { account: caller, clientAddress }, details, ownerIds(pkg));
   if (updated) await withdrawLapsedInvitations(updated, { ownerId: owner.accountId, sentBefore: nowIso() }, log);
 }
 

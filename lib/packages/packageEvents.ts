@@ -10,11 +10,11 @@ import {
   type TrailEvent,
 } from '../shared/audit';
 import { clock } from '../shared/clock';
-import { packagePushedNotice, type NoticeContent } from '../shared/email/messages';
+import { longLivedKeyPushAlarm, packagePushedNotice, type NoticeContent } from '../shared/email/messages';
 import type { Log } from '../shared/log';
 import { readDocument } from '../shared/storage/cosmos';
 import { readAccount, type AccountDocument } from '../accounts/account';
-import { noticeToAll, type Notice } from '../accounts/notices';
+import { noticeToAll, tellAllNow, type Notice } from '../accounts/notices';
 import { auditKeyOf, type ApiKeyDocument } from './apiKeys';
 import type { PackageDocument, PackageOwner } from './packages';
 import { storedVersion } from './versions';
@@ -27,13 +27,15 @@ import { storedVersion } from './versions';
  * - A version pushed, unlisted or relisted is one record, in the partition of the owner it was done for:
  *   the key's owner, or the owner a signed-in account acted as. For an account that is its own security
  *   log; for an organization, its trail, naming the member (and the key, by description and id).
- * - A change of owners is recorded in the actor's own log and in the trail of every organization it
- *   concerns.
+ * - A change of owners, or of trusted-publishing-only, is recorded in the actor's own log and in the trail of
+ *   every organization it concerns.
  *
  * And who is told: a push, every owner who wants push notices (an organization: its admins, each by their
- * own preference); a change of owners or an invitation declined or withdrawn, the owners or the account it
- * concerns, unless they turned such emails off. The push check must stay one write, so its notice travels in
- * its record (`announce`), and the outbox timer queues it from there (`announcePushes`).
+ * own preference), or, for a long-lived key pushing a package trusted publishing has pushed, every owner
+ * whatever their preferences (the alarm); a change of owners or an invitation declined or withdrawn, the owners
+ * or the account it concerns, unless they turned such emails off. The push check must stay one write, so its
+ * notice (or alarm) travels in its record (`announce`), and the outbox timer queues it from there
+ * (`announcePushes`).
  */
 
 /** A signed-in account acting on a package as itself or for an organization it administers. */
@@ -60,8 +62,9 @@ const isKeyActor = (actor: PackageActor): actor is KeyActor => 'key' in actor;
 function versionEvent(action: AuditAction, by: PackageActor, packageId: string, version: string): { ownerId: string; event: TrailEvent } {
   if (isKeyActor(by)) {
     const { key } = by;
-    // A key owned by someone other than its holder is an organization's (an account's keys are its own).
-    const forItself = key.ownerAccountId === key.creatorAccountId;
+    // A key owned by someone other than its holder, or held by an organization, is an organization's (an
+    // account's keys are its own): its trail's readers are other people.
+    const forItself = key.ownerAccountId === key.creatorAccountId && key.holderKind !== 'organization';
     return {
       ownerId: key.ownerAccountId,
       event: {
@@ -87,13 +90,41 @@ function versionEvent(action: AuditAction, by: PackageActor, packageId: string, 
 }
 
 /**
- * Makes a push and records it in one round trip (see `changeRecorded`): the record's id is fixed by the
- * package and version, which are pushed once.
+ * What the record of a push that raises the alarm says among its details: a long-lived key pushed a package that
+ * trusted publishing pushes. The trail shows it, and the outbox timer tells the owners from it.
  */
-export function pushRecorded<T>(by: KeyActor, packageId: string, version: { normalized: string; key: string }, push: () => Promise<T>, log: Log): Promise<T> {
+const ALARM_DETAIL = { alert: 'long_lived_key_after_trusted_publishing' } as const;
+
+/**
+ * Makes a push and records it in one round trip (see `changeRecorded`): the record's id is fixed by the
+ * package and version, which are pushed once. The record carries the push's notice, or, with `alarm`, the
+ * alarm to every owner instead (see `announcePush`).
+ */
+export async function pushRecorded<T>(
+  by: KeyActor,
+  packageId: string,
+  version: { normalized: string; key: string },
+  push: () => Promise<T>,
+  log: Log,
+  { alarm = false }: { alarm?: boolean } = {},
+): Promise<T> {
   const { ownerId, event } = versionEvent('package_pushed', by, packageId, version.normalized);
   const id = `push:${packageId.toLowerCase()}:${version.key}`;
-  return changeRecorded(trailRecord(ownerId, { ...event, id, announce: true }), push, log);
+  const details = alarm ? { ...event.details, ...ALARM_DETAIL } : event.details;
+  const record = trailRecord(ownerId, { ...event, details, id, announce: true });
+  const pushed = await changeRecorded(record, push, log);
+  // The alarm must not wait for the timer: the push that raises it (never an ordinary one) tells the owners now.
+  if (alarm) await announceNow(record as StoredAuditEvent, log);
+  return pushed;
+}
+
+/** Announces one push from its record, now; on any trouble the record keeps its notice for the timer. */
+async function announceNow(record: StoredAuditEvent, log: Log): Promise<void> {
+  try {
+    await announcePush(record, log);
+  } catch (error) {
+    log.warn(`The alarm of ${record.id} is left for the outbox timer`, error);
+  }
 }
 
 /** How long a push's record may wait for its package write to land (a push retried) before its notice is dropped. */
@@ -105,13 +136,15 @@ const PUSHES_PER_RUN = 200;
  * Queues the notice of each push whose record still carries it: one outbox entry per push, for every owner of
  * the package now, under an id fixed by the push, so two runs at once, or a run after one that died halfway,
  * queue it once. A record whose package never got the version (a push cut short between its two writes) is
- * left for a while, in case the push is retried, then dropped.
+ * left for a while, in case the push is retried, then dropped. A push the record marks as the alarm (a
+ * long-lived key, after trusted publishing) tells every owner whatever their preferences, in place of the push
+ * notice.
  */
 export async function announcePushes(log: Log): Promise<number> {
   let announced = 0;
   for (const record of await recordsAwaitingNotice(PUSHES_PER_RUN)) {
     try {
-      if (await announcePush(record)) announced += 1;
+      if (await announcePush(record, log)) announced += 1;
     } catch (error) {
       log.warn(`The notice of ${record.id} is left for the next run`, error);
     }
@@ -119,7 +152,7 @@ export async function announcePushes(log: Log): Promise<number> {
   return announced;
 }
 
-async function announcePush(record: StoredAuditEvent): Promise<boolean> {
+async function announcePush(record: StoredAuditEvent, log: Log): Promise<boolean> {
   const [, packageId, versionKey] = /^push:([^:]+):(.+)$/.exec(record.id) ?? [];
   const pkg = packageId ? await readDocument<PackageDocument>('packages', packageId) : undefined;
   const landed = pkg !== undefined && pkg.versions.some((stored) => storedVersion(stored).key === versionKey);
@@ -128,14 +161,16 @@ async function announcePush(record: StoredAuditEvent): Promise<boolean> {
     await noticeQueued(record);
     return false;
   }
-  const content = packagePushedNotice(
-    pkg.displayId,
-    record.details?.version ?? versionKey,
-    { keyId: record.apiKey?.id ?? 'unknown', keyDescription: record.apiKey?.description ?? 'unknown', holder: record.actor?.username },
-    { at: record.at },
-  );
+  const version = record.details?.version ?? versionKey;
+  const pushedWith = { keyId: record.apiKey?.id ?? 'unknown', keyDescription: record.apiKey?.description ?? 'unknown', holder: record.actor?.username };
+  const alarm = record.details?.alert === ALARM_DETAIL.alert;
+  const content = alarm
+    ? longLivedKeyPushAlarm(pkg.displayId, version, pushedWith, pkg.trustedPublishingPushed, { at: record.at })
+    : packagePushedNotice(pkg.displayId, version, pushedWith, { at: record.at });
   const owners = pkg.owners.map((owner) => owner.accountId);
-  await noticeToAll(owners, 'notifyPackagePushed', content, { container: 'packages', id: pkg.id }, { onceKey: record.id, afterChange: true });
+  const cause = { container: 'packages' as const, id: pkg.id };
+  if (alarm) await tellAllNow(owners, 'security', content, cause, record.id, log);
+  else await noticeToAll(owners, 'notifyPackagePushed', content, cause, { onceKey: record.id, afterChange: true });
   await noticeQueued(record);
   return true;
 }
@@ -162,10 +197,11 @@ export async function organizationsAmong(accountIds: readonly string[]): Promise
 }
 
 /**
- * Records a change of package owners: in the actor's own log, and in the trail of every organization among
- * `concerned` (the owners before and after, the owner invited, added or removed).
+ * Records a change a signed-in account made to a package (its owners, how it may be published): in the actor's
+ * own log, and in the trail of every organization among `concerned` (the owners before and after, the owner
+ * invited, added or removed).
  */
-export async function recordOwnershipChange(
+export async function recordPackageChange(
   action: AuditAction,
   by: { account: AccountDocument; clientAddress: string },
   details: Record<string, string>,

@@ -51,6 +51,17 @@ export interface PackageDocument extends StoredDocument {
   listed: boolean;
   pendingOwners: PendingOwner[];
   createdAt: string;
+  /**
+   * Trusted-publishing-only: while true, only keys trusted publishing made push the package or unlist and relist
+   * its versions. Absent on every package until an owner first turns it on, and read as off.
+   */
+  trustedPublishingOnly?: boolean;
+  /**
+   * The latest push a key trusted publishing made, written by that push's own write. Absent on a package no such
+   * key pushed since it was kept, including one trusted publishing pushed before then: nothing on the package
+   * said which kind of key pushed it, so it reads as never pushed so until trusted publishing pushes it again.
+   */
+  trustedPublishingPushed?: { at: string; version: string };
 }
 
 export const pushBody = z
@@ -76,6 +87,9 @@ export const pushedPackageView = z.object({
 });
 /** The package with the owner invitations that still stand: `GET /api/packages/{id}`, and what an accept answers. */
 export const packageView = pushedPackageView.extend({
+  trustedPublishingOnly: z
+    .boolean()
+    .describe('While true, only API keys trusted publishing made may push the package or unlist and relist its versions; owners still unlist and relist signed in'),
   pendingOwners: z
     .array(z.object({ username: z.string().describe('The account or organization invited'), invitedBy: z.string(), invitedAt: z.string() }))
     .describe('Invitations waiting for an answer whose sender still manages the package, oldest first'),
@@ -216,10 +230,32 @@ export async function solelyOwnedPackages(accountId: string): Promise<string[]> 
 export const isOwner = (pkg: PackageDocument, accountId: string) => pkg.owners.some((o) => o.accountId === accountId);
 
 /**
+ * Refuses a key trusted publishing did not make while the package is trusted-publishing-only, saying what to do
+ * instead of what the key was used for (`push`, or `list`: unlist or relist).
+ */
+function assertTrustedPublishingAllows(pkg: PackageDocument, key: ApiKeyDocument, use: 'push' | 'list'): void {
+  if (pkg.trustedPublishingOnly !== true || key.trustedPublishing) return;
+  const instead =
+    use === 'push'
+      ? 'Push it from its CI job with trusted publishing (the job trades the token its CI system gives it for a short-lived key at the token API, as NuGet/login does)'
+      : 'Unlist or relist its versions signed in as an owner, or with a key trusted publishing made';
+  throw new Problem(
+    'trusted_publishing_required',
+    `'${pkg.displayId}' accepts only trusted publishing, and this API key was not made by it. ${instead}, or have an owner turn trusted-publishing-only off for the package first.`,
+  );
+}
+
+/** What a push leaves on the package beside its version: one with a key trusted publishing made is its latest push. */
+const markOfPush = (key: ApiKeyDocument, version: NuGetVersion): Pick<PackageDocument, 'trustedPublishingPushed'> =>
+  key.trustedPublishing ? { trustedPublishingPushed: { at: nowIso(), version: version.normalized } } : {};
+
+/**
  * The check the push pipeline calls: the key (one point read), the package (one), and for a new id the
  * prefix reservations (one); then the package write and its audit record, at the same time. A new id is
- * owned by the key's owner; a new version needs an owner's key. Everything that refuses a push is decided
- * before anything is written.
+ * owned by the key's owner; a new version needs an owner's key, and one trusted publishing made while the
+ * package is trusted-publishing-only. Everything that refuses a push is decided before anything is written.
+ * A long-lived key pushing a package trusted publishing has pushed is an alarm for a stolen key: decided on the
+ * package read, it rides in the push's record, as the push notice does, so it costs no request.
  */
 export async function pushPackage(
   key: ApiKeyDocument,
@@ -234,7 +270,8 @@ export async function pushPackage(
   if (existing) {
     const addVersion = versionAdder(key, version);
     addVersion(existing);
-    const pushed = await pushRecorded(by, existing.displayId, version, () => updateDocumentFrom('packages', existing, addVersion), log);
+    const alarm = !key.trustedPublishing && existing.trustedPublishingPushed !== undefined;
+    const pushed = await pushRecorded(by, existing.displayId, version, () => updateDocumentFrom('packages', existing, addVersion), log, { alarm });
     return { created: false, pkg: toView(pushed ?? existing) };
   }
 
@@ -252,6 +289,7 @@ export async function pushPackage(
     listed: true,
     pendingOwners: [],
     createdAt: nowIso(),
+    ...markOfPush(key, version),
   };
   return pushRecorded(by, input.id, version, () => createPackage(key, pkg, version), log);
 }
@@ -277,12 +315,14 @@ async function createPackage(key: ApiKeyDocument, pkg: PackageDocument, version:
  * The change that adds a version, unless one NuGet treats as the same is there (`1.0` after `1.0.0`,
  * `1.0.0-BETA` after `1.0.0-beta`, `1.0.0+build` after `1.0.0`), listed or not: versions are immutable. Each
  * attempt decides on the document it writes under its ETag, so of equivalent pushes at once exactly one
- * succeeds. A new version is listed.
+ * succeeds, and a push at the moment trusted-publishing-only is turned on is refused or made before it. A new
+ * version is listed.
  */
 function versionAdder(key: ApiKeyDocument, version: NuGetVersion): (current: PackageDocument) => PackageDocument {
   return (current) => {
     assertKeyAllows(key, current.displayId, ['package:push', 'package:pushversion']);
     if (!isOwner(current, key.ownerAccountId)) throw notAnOwner(current, key.ownerName);
+    assertTrustedPublishingAllows(current, key, 'push');
     const versions = versionsOf(current);
     const existing = versions.find(({ key: known }) => known === version.key);
     if (existing) {
@@ -291,7 +331,8 @@ function versionAdder(key: ApiKeyDocument, version: NuGetVersion): (current: Pac
         `A package with ID '${current.displayId}' and version '${existing.normalized}' already exists and cannot be modified. Push a new version.`,
       );
     }
-    return withUnlisted({ ...current, versions: [...versions.map((v) => v.normalized), version.normalized] }, unlistedKeys(current));
+    const versionAdded = { ...current, versions: [...versions.map((v) => v.normalized), version.normalized], ...markOfPush(key, version) };
+    return withUnlisted(versionAdded, unlistedKeys(current));
   };
 }
 
@@ -307,7 +348,7 @@ export async function getPackage(packageId: string): Promise<z.infer<typeof pack
 export async function viewWithInvitations(pkg: PackageDocument): Promise<z.infer<typeof packageView>> {
   const standing = await standingInvitations(pkg);
   const pendingOwners = standing.map((p) => ({ username: p.username, invitedBy: p.invitedBy.username, invitedAt: p.invitedAt }));
-  return { ...toView(pkg), pendingOwners };
+  return { ...toView(pkg), trustedPublishingOnly: pkg.trustedPublishingOnly === true, pendingOwners };
 }
 
 /** An organization's admin, by the organization's own document (a member's copy of its roles may lag). */
@@ -321,7 +362,8 @@ export const notAnOwner = (pkg: PackageDocument, who = 'You') =>
  * Manages a package: an owner itself, or an admin of an organization that owns it. An organization's
  * rights are read from its own document now (point reads), never from the caller's copy of its roles, so
  * an admin demoted a moment ago manages nothing more. Answers the package and the owner the caller acts as;
- * each write checks on the document it writes that this owner still is one.
+ * each write checks on the document it writes that this owner still is one. Anyone else is refused with
+ * `not_an_owner` (who owns a package is public).
  */
 export async function packageManagedBy(packageId: string, caller: AccountDocument): Promise<{ pkg: PackageDocument; actingAs: PackageOwner }> {
   const pkg = await readDocument<PackageDocument>('packages', packageId.toLowerCase());
@@ -339,9 +381,10 @@ export type ListingCaller = { key: ApiKeyDocument } | { account: AccountDocument
 
 /**
  * Unlists or relists one version. A key needs `package:unlist` and globs covering the id, and its owner must
- * own the package; a session must manage it (an owner, or an admin of an owning organization). Setting what
- * is already so changes and records nothing. Like a push, the write is under the package's ETag, so an
- * unlist and a push at the same moment both land.
+ * own the package; while the package is trusted-publishing-only, only a key trusted publishing made will do. A
+ * session must manage it (an owner, or an admin of an owning organization): a person signed in is no stored key.
+ * Setting what is already so changes and records nothing. Like a push, the write is under the package's ETag,
+ * so an unlist and a push at the same moment both land, and each rule is decided again on the document written.
  */
 export async function setVersionListed(packageId: string, version: NuGetVersion, listed: boolean, caller: ListingCaller, clientAddress: string): Promise<void> {
   let pkg: PackageDocument;
@@ -351,6 +394,7 @@ export async function setVersionListed(packageId: string, version: NuGetVersion,
     const found = await readDocument<PackageDocument>('packages', packageId.toLowerCase());
     if (!found) throw noSuchPackage(packageId);
     if (!isOwner(found, caller.key.ownerAccountId)) throw notAnOwner(found, caller.key.ownerName);
+    assertTrustedPublishingAllows(found, caller.key, 'list');
     pkg = found;
     by = { key: caller.key, clientAddress };
   } else {
@@ -365,6 +409,7 @@ export async function setVersionListed(packageId: string, version: NuGetVersion,
   await updateDocumentFrom<PackageDocument>('packages', pkg, (current) => {
     changed = false;
     if (!isOwner(current, owner.accountId)) throw notAnOwner(current, 'key' in by ? owner.username : 'You');
+    if ('key' in by) assertTrustedPublishingAllows(current, by.key, 'list');
     const unlisted = unlistedKeys(current);
     if (listed !== unlisted.has(version.key)) return undefined;
     if (listed) unlisted.delete(version.key);

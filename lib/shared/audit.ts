@@ -73,6 +73,9 @@ export const AUDIT_ACTIONS = [
   'member_keys_revoked',
   'organization_frozen',
   'organization_unfrozen',
+  // A package's owner turned trusted-publishing-only on or off: while on, only keys trusted publishing made push it.
+  'trusted_publishing_only_enabled',
+  'trusted_publishing_only_disabled',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -54,6 +54,7 @@ export const PROBLEMS = {
   transform_not_allowed: { status: 409, title: 'This account cannot be transformed' },
   trusted_publishing_key: { status: 409, title: 'A key trusted publishing made cannot be changed' },
   trusted_publisher_limit: { status: 409, title: 'The account has as many trusted publishing policies as it may' },
+  trusted_publishing_required: { status: 403, title: 'Only trusted publishing may publish this package' },
   not_found: { status: 404, title: 'Not found' },
   concurrent_change: { status: 409, title: 'Changed by someone else at the same moment' },
   too_many_requests: { status: 429, title: 'Too many requests' },

@@ -4,6 +4,11 @@ export const PERSONAL_MICROSOFT_ACCOUNT_TENANT = '9188040d-6c67-4c5b-b112-36a304
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** How a Microsoft Entra access token names the API it is for (its `aud`): an App ID URI (api://..., https://...) or the API's application (client) ID. */
+const appIdUriOrGuid = z
+  .string()
+  .refine((value) => GUID.test(value) || /^[a-z][a-z0-9+.-]*:\/\/\S+$/i.test(value), 'must be an App ID URI (api://...) or an application ID');
+
 function isLoopback(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(hostname);
 }
@@ -63,14 +68,11 @@ const settingsShape = z.object({
     .transform((value) => value.split(',').map((name) => name.trim()).filter(Boolean)),
   WORK_ACCOUNT_MFA: z.enum(['tenant', 'verified'], { error: "must be 'tenant' or 'verified'" }).default('tenant'),
   // An App ID URI (api://..., https://...) or the API's application (client) ID, as the token's aud shows it.
-  MICROSOFT_MFA_API_AUDIENCE: z
-    .string()
-    .refine((value) => GUID.test(value) || /^[a-z][a-z0-9+.-]*:\/\/\S+$/i.test(value), 'must be an App ID URI (api://...) or an application ID')
-    .optional(),
-  // The `aud` every GitHub Actions OIDC token exchanged at POST /api/v2/token must carry: what a workflow
-  // names as NuGet/login's `audience` (NuGet.org's is https://www.nuget.org). Any string GitHub can put in a
-  // token: no white space or control characters. Unset: PUBLIC_BASE_URL, so a deployment that does not use
-  // trusted publishing sets nothing.
+  MICROSOFT_MFA_API_AUDIENCE: appIdUriOrGuid.optional(),
+  // The `aud` every GitHub Actions and GitLab CI/CD OIDC token exchanged at POST /api/v2/token must carry: what a
+  // workflow names as NuGet/login's `audience`, a GitLab job in `id_tokens` (NuGet.org's is https://www.nuget.org).
+  // Any string GitHub can put in a token: no white space or control characters. Unset: PUBLIC_BASE_URL, so a
+  // deployment that does not use trusted publishing sets nothing.
   TRUSTED_PUBLISHING_AUDIENCE: z
     .string()
     .max(512)
@@ -78,6 +80,18 @@ const settingsShape = z.object({
     .optional(),
   // The token's `iss`; its keys are served at {issuer}/.well-known/jwks.
   GITHUB_OIDC_ISSUER: serviceUrl.default('https://token.actions.githubusercontent.com'),
+  // The `aud` values an app-only Microsoft Entra access token exchanged at POST /api/v2/token (provider `entra`)
+  // may carry, comma-separated: the gallery API registration's App ID URI, which v1.0 tokens carry as
+  // `az account get-access-token --resource` asked for it, and its application (client) ID, which v2.0 tokens
+  // carry. Unset: that provider is off.
+  TRUSTED_PUBLISHING_ENTRA_AUDIENCE: z
+    .string()
+    .transform((value) => value.split(',').map((audience) => audience.trim()).filter(Boolean))
+    .pipe(z.array(appIdUriOrGuid).min(1, "must list the gallery API's App ID URI and application ID, comma-separated"))
+    .optional(),
+  // The `iss` of the GitLab CI/CD ID tokens the token exchange takes: GitLab.com, or a self-managed instance's
+  // URL. Its keys are found by OpenID discovery ({issuer}/.well-known/openid-configuration, its jwks_uri).
+  GITLAB_OIDC_ISSUER: serviceUrl.default('https://gitlab.com'),
 });
 
 const settingsSchema = settingsShape

@@ -10,9 +10,9 @@
  *   { repository: "owner/name", workflowFile: "release.yml", environment?, ref?, eventName?, audience? }
  * and gets `{ value }` too. The same repository name always has the same ids, as on GitHub.
  */
-import { createHash } from 'node:crypto';
 import type * as http from 'node:http';
-import { asyncListener, isRecord, parseJson, readBody, sendJson } from '../standins/http';
+import { asyncListener, isOptionalText, isRecord, parseJson, readBody, sendJson } from '../standins/http';
+import { stableId } from '../standins/stableIds';
 import {
   gitHubKeySet,
   newGitHubSigningKey,
@@ -36,17 +36,12 @@ const SCRIPT_REQUEST_SHAPE =
   'POST a JSON object { "repository": "owner/name", "workflowFile": "release.yml" } with, optionally, "environment", "ref" (refs/heads/main), ' +
   '"eventName" (push) and "audience" (TRUSTED_PUBLISHING_AUDIENCE).';
 
-const optionalText = (value: unknown): value is string | undefined => value === undefined || (typeof value === 'string' && value !== '');
-
-/** A stable numeric id per name, as GitHub keeps a repository's and an owner's. */
-const stableId = (kind: string, name: string) => String(Number.parseInt(createHash('sha256').update(`${kind}\n${name.toLowerCase()}`).digest('hex').slice(0, 10), 16));
-
 function runOf(body: unknown): (WorkflowRunDescription & { audience?: string }) | undefined {
   if (!isRecord(body)) return undefined;
   const { repository, workflowFile, environment, ref, eventName, audience } = body;
   const names = typeof repository === 'string' ? /^([\w.-]+)\/([\w.-]+)$/.exec(repository) : null;
   if (!names || typeof workflowFile !== 'string' || !/^[\w.-]+\.ya?ml$/i.test(workflowFile)) return undefined;
-  if (![environment, ref, eventName, audience].every(optionalText)) return undefined;
+  if (![environment, ref, eventName, audience].every(isOptionalText)) return undefined;
   const [, owner, name] = names;
   const repo: GitHubRepository = { owner, name, id: stableId('repository', `${owner}/${name}`), ownerId: stableId('owner', owner), visibility: 'public' };
   return {

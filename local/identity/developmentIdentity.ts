@@ -17,6 +17,9 @@
  *   GET  /{tenant}/oauth2/v2.0/authorize   (then the sign-in page at /sign-in/{uid})
  *   POST /{tenant}/oauth2/v2.0/token
  *   GET  /{tenant}/oauth2/v2.0/logout      (also POST; ends the sign-in session, then back to post_logout_redirect_uri)
+ *
+ * Besides people it has workloads: a script gets the app-only access token a service principal would get for the
+ * gallery API (./appOnlyTokens), signed with the same keys as everything else the identity issues.
  */
 import { randomBytes } from 'node:crypto';
 import type * as http from 'node:http';
@@ -33,9 +36,19 @@ import {
   PERSONAL_ACCOUNT_TENANT,
   personFor,
   signRs256,
+  stableGuid,
   verifyIdTokenHint,
   type MicrosoftPerson,
 } from './microsoftTokens';
+import {
+  appOnlyAccessTokenClaims,
+  azAccessTokenAnswer,
+  servicePrincipalFor,
+  signAppOnlyToken,
+  WORKLOAD_TOKEN_REQUEST_SHAPE,
+  workloadTokenRequest,
+  type ResourceApi,
+} from './appOnlyTokens';
 import { signInPage, type SignInChoice } from './signInPage';
 
 export interface DevelopmentIdentityOptions {
@@ -60,7 +73,24 @@ export interface DevelopmentIdentity {
    * the tokens a browser sign-in of that person would give (`mfaToken` when an MFA API is configured).
    */
   mintForScripts: http.RequestListener;
+  /**
+   * Another for scripts: `POST { tenantId?, objectId?, version? }` answers what `az account get-access-token
+   * --resource <App ID URI>` answers a job signed in as that service principal: `{ accessToken, ... }`, an
+   * app-only token for DEVELOPMENT_GALLERY_API (v1.0 unless asked for 2.0).
+   */
+  mintWorkloadTokenForScripts: http.RequestListener;
 }
+
+/**
+ * The gallery API whose app-only tokens the identity gives scripts, and `npm start` takes for trusted publishing
+ * (TRUSTED_PUBLISHING_ENTRA_AUDIENCE): a registration of its own, under an api:// App ID URI.
+ */
+const DEVELOPMENT_GALLERY_API_CLIENT_ID = stableGuid('development gallery API');
+export const DEVELOPMENT_GALLERY_API: ResourceApi = { appIdUri: `api://${DEVELOPMENT_GALLERY_API_CLIENT_ID}`, clientId: DEVELOPMENT_GALLERY_API_CLIENT_ID };
+
+/** The service principal a script's token names unless it says: one of the tenant contoso.example's people sign in to. */
+export const DEVELOPMENT_TENANT = stableGuid('tenant', 'contoso.example');
+export const DEVELOPMENT_SERVICE_PRINCIPAL = stableGuid('service principal', DEVELOPMENT_TENANT, 'publishing');
 
 const TENANT = '([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|common|organizations|consumers)';
 const DISCOVERY_PATH = new RegExp(`^/${TENANT}/v2\\.0/\\.well-known/openid-configuration$`);
@@ -341,6 +371,17 @@ export function createDevelopmentIdentity(options: DevelopmentIdentityOptions): 
     send(res, 200, 'application/json; charset=utf-8', JSON.stringify({ idToken, ...(mfaToken ? { mfaToken } : {}) }));
   }
 
+  async function mintWorkloadTokenForScripts(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const request = req.method === 'POST' ? workloadTokenRequest(await readJson(req)) : undefined;
+    if (!request) {
+      send(res, 400, 'application/json; charset=utf-8', JSON.stringify({ error: WORKLOAD_TOKEN_REQUEST_SHAPE }));
+      return;
+    }
+    const principal = servicePrincipalFor(request.tenantId ?? DEVELOPMENT_TENANT, request.objectId ?? DEVELOPMENT_SERVICE_PRINCIPAL);
+    const claims = appOnlyAccessTokenClaims(principal, { api: DEVELOPMENT_GALLERY_API, version: request.version ?? '1.0', loginHost, issuedAt: Math.floor(Date.now() / 1000) });
+    send(res, 200, 'application/json; charset=utf-8', JSON.stringify(azAccessTokenAnswer(signAppOnlyToken(claims, signingKey), claims)));
+  }
+
   return {
     handle: listener(serve),
     setLoginHost(url: string) {
@@ -350,6 +391,7 @@ export function createDevelopmentIdentity(options: DevelopmentIdentityOptions): 
       for (const origin of origins) allowedOrigins.add(new URL(origin).origin);
     },
     mintForScripts: listener(mintForScripts),
+    mintWorkloadTokenForScripts: listener(mintWorkloadTokenForScripts),
   };
 }
 

@@ -48,10 +48,12 @@ export function keySet(key: SigningKey): { keys: Array<Record<string, unknown>> 
   return { keys: [{ kty: 'RSA', use: 'sig', kid: key.kid, n, e }] };
 }
 
-export function signRs256(claims: Record<string, unknown>, key: SigningKey): string {
+/** `x5t`: the key's thumbprint beside its `kid`, as v1.0 access tokens carry it (the platform's kid is that thumbprint). */
+export function signRs256(claims: Record<string, unknown>, key: SigningKey, { x5t = false } = {}): string {
   // jsonwebtoken stamps an iat of its own on claims without one (and drops the claim with noTimestamp).
   const noTimestamp = !('iat' in claims);
-  return jwt.sign(claims, key.privateKey, { algorithm: 'RS256', keyid: key.kid, noTimestamp, header: { typ: 'JWT', alg: 'RS256' } });
+  const header = { typ: 'JWT', alg: 'RS256', ...(x5t ? { x5t: key.kid } : {}) } as jwt.JwtHeader;
+  return jwt.sign(claims, key.privateKey, { algorithm: 'RS256', keyid: key.kid, noTimestamp, header });
 }
 
 /**

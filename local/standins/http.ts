@@ -40,6 +40,9 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** Absent, or a non-empty string: an optional text field of a script's request. */
+export const isOptionalText = (value: unknown): value is string | undefined => value === undefined || (typeof value === 'string' && value !== '');
+
 /** JSON.parse that reports malformed input as `undefined` instead of throwing. */
 export function parseJson(body: Buffer): unknown {
   try {

@@ -12,9 +12,17 @@ import {
   type MicrosoftPerson,
   type SigningKey,
 } from '../../local/identity/microsoftTokens';
+import {
+  appOnlyAccessTokenClaims,
+  servicePrincipalFor,
+  type AccessTokenVersion,
+  type ResourceApi,
+  type ServicePrincipal,
+} from '../../local/identity/appOnlyTokens';
 import { asyncListener, requestTarget, sendJson } from '../../local/standins/http';
 
 export { PERSONAL_ACCOUNT_TENANT };
+export type { ServicePrincipal };
 
 /** The claims a test names to pick the person; any other claim given replaces the minted one. */
 export interface PersonClaims {
@@ -49,6 +57,17 @@ export interface AccessTokenMintOptions extends SigningOptions {
   mfa?: boolean;
 }
 
+export interface AppOnlyTokenMintOptions extends SigningOptions {
+  /** The API the token is for: `aud` is its App ID URI (v1.0) or client ID (v2.0). */
+  api: ResourceApi;
+  /** Default 1.0, what an API registration gets unless it asks for v2.0 tokens. */
+  version?: AccessTokenVersion;
+  /** How the application proved itself: default a client assertion (a federated credential), or a client secret. */
+  credential?: 'assertion' | 'secret';
+  /** Claims to replace or add; one given as `undefined` is left out. */
+  claims?: Record<string, unknown>;
+}
+
 export interface IdentityStandInOptions {
   clientId: string;
 }
@@ -65,6 +84,13 @@ export interface IdentityStandIn {
   mint(claims?: PersonClaims & Record<string, unknown>, options?: MintOptions): string;
   /** A v1.0 access token for `options.audience`, requested by `clientId`, shaped and overridden the same way. */
   mintAccessToken(claims: PersonClaims & Record<string, unknown>, options: AccessTokenMintOptions): string;
+  /**
+   * A service principal of a tenant the platform knows (a new one unless `tenantId` is given): an app
+   * registration's, or a managed identity's when `managedIdentity` names one. Each call makes another.
+   */
+  servicePrincipal(options?: { tenantId?: string; managedIdentity?: string }): ServicePrincipal;
+  /** The app-only access token `principal` gets for `options.api` (`az account get-access-token --resource`). */
+  mintAppOnlyToken(principal: ServicePrincipal, options: AppOnlyTokenMintOptions): string;
   /**
    * A new tenant the platform knows, as an attacker can learn real tenants' ids (each domain's discovery
    * document names its tenant). Minting a token signed with the platform's key also makes its tenant known;
@@ -94,6 +120,11 @@ export function createIdentityStandIn(options: IdentityStandInOptions): Identity
   let down = false;
   let jwksRequests = 0;
   const tenants = new Set([PERSONAL_ACCOUNT_TENANT]);
+  const createTenant = () => {
+    const tid = crypto.randomUUID();
+    tenants.add(tid);
+    return tid;
+  };
 
   function personOf(claims: PersonClaims): MicrosoftPerson {
     const kind = claims.tid === undefined || claims.tid === PERSONAL_ACCOUNT_TENANT ? 'personal' : 'work';
@@ -101,7 +132,7 @@ export function createIdentityStandIn(options: IdentityStandInOptions): Identity
     return { ...person, tid: claims.tid ?? person.tid, oid: claims.oid ?? person.oid };
   }
 
-  function issue(minted: Record<string, unknown>, overrides: Record<string, unknown>, signing: SigningOptions): string {
+  function issue(minted: Record<string, unknown>, overrides: Record<string, unknown>, signing: SigningOptions, header: { x5t?: boolean } = {}): string {
     const claims = { ...minted };
     for (const [name, value] of Object.entries(overrides)) {
       // The claims that pick the person are not added to a token type that does not carry them.
@@ -113,7 +144,7 @@ export function createIdentityStandIn(options: IdentityStandInOptions): Identity
     // Only a tenant that exists gets tokens the platform signed; a forger's naming one makes it no tenant.
     const forged = signing.signWith === 'foreign' || (signing.algorithm ?? 'RS256') !== 'RS256';
     if (!forged && typeof claims.tid === 'string') tenants.add(claims.tid.toLowerCase());
-    return sign(claims, signing.signWith === 'foreign' ? foreign : current, current.kid, signing.algorithm);
+    return sign(claims, signing.signWith === 'foreign' ? foreign : current, { kid: current.kid, ...header }, signing.algorithm);
   }
 
   function mint(overrides: PersonClaims & Record<string, unknown> = {}, mintOptions: MintOptions = {}): string {
@@ -136,6 +167,14 @@ export function createIdentityStandIn(options: IdentityStandInOptions): Identity
     return issue(minted, overrides, mintOptions);
   }
 
+  function mintAppOnlyToken(principal: ServicePrincipal, mintOptions: AppOnlyTokenMintOptions): string {
+    if (loginHost === undefined) throw new Error('Call setLoginHost(url) before minting tokens.');
+    const issuedAt = Math.floor((mintOptions.issuedAt ?? new Date()).getTime() / 1000);
+    const version = mintOptions.version ?? '1.0';
+    const minted = appOnlyAccessTokenClaims(principal, { api: mintOptions.api, version, loginHost, issuedAt, credential: mintOptions.credential });
+    return issue(minted, mintOptions.claims ?? {}, mintOptions, { x5t: version === '1.0' });
+  }
+
   async function serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const { pathname } = requestTarget(req);
     if (req.method !== 'GET' || !KEYS_PATH.test(pathname)) {
@@ -156,11 +195,13 @@ export function createIdentityStandIn(options: IdentityStandInOptions): Identity
     },
     mint,
     mintAccessToken,
-    createTenant() {
-      const tid = crypto.randomUUID();
-      tenants.add(tid);
-      return tid;
+    servicePrincipal(principalOptions = {}) {
+      const tenantId = principalOptions.tenantId ?? createTenant();
+      tenants.add(tenantId.toLowerCase());
+      return servicePrincipalFor(tenantId, crypto.randomUUID(), principalOptions.managedIdentity);
     },
+    mintAppOnlyToken,
+    createTenant,
     rotateKeys() {
       current = newSigningKey();
     },
@@ -198,10 +239,11 @@ function tenantNotFound(tenant: string, loginHost: string): Record<string, unkno
   };
 }
 
-function sign(claims: Record<string, unknown>, key: SigningKey, kid: string, algorithm: SigningOptions['algorithm'] = 'RS256'): string {
+function sign(claims: Record<string, unknown>, key: SigningKey, header: { kid: string; x5t?: boolean }, algorithm: SigningOptions['algorithm'] = 'RS256'): string {
+  const { kid } = header;
   switch (algorithm) {
     case 'RS256':
-      return signRs256(claims, { ...key, kid });
+      return signRs256(claims, { ...key, kid }, { x5t: header.x5t });
     case 'HS256': {
       const publicPem = key.publicKey.export({ type: 'spki', format: 'pem' }).toString();
       return jwt.sign(claims, crypto.createSecretKey(Buffer.from(publicPem)), { algorithm, keyid: kid, noTimestamp: !('iat' in claims) });

@@ -39,6 +39,10 @@ export function requestKey(service: TestService, user: Pick<Member, 'username' |
   return service.call('POST', '/api/me/api-keys', { token: user.sessionToken, body });
 }
 
+/** `GET /api/me/api-keys` as `user`: the keys it holds, as its settings page lists them. */
+export const apiKeysOf = async (service: TestService, user: Pick<Member, 'sessionToken'>) =>
+  (await service.call('GET', '/api/me/api-keys', { token: user.sessionToken })).body;
+
 /** Creates a key as `requestKey` does, and fails the test unless the service answered 201. */
 export async function createKey(
   service: TestService,
@@ -107,6 +111,10 @@ export function setListed(service: TestService, id: string, version: string, lis
       : { token: by.sessionToken };
   return service.call('PUT', `/api/packages/${encodeURIComponent(id)}/versions/${encodeURIComponent(version)}/listed`, { body: { listed }, ...credentials });
 }
+
+/** `PUT /api/packages/{id}/publishing` by `by`: turns trusted-publishing-only on or off. */
+export const setTrustedPublishingOnly = (service: TestService, id: string, by: Pick<Member, 'sessionToken'>, trustedPublishingOnly: boolean): Promise<ApiResponse> =>
+  service.call('PUT', `/api/packages/${encodeURIComponent(id)}/publishing`, { token: by.sessionToken, body: { trustedPublishingOnly } });
 
 /** `POST /api/packages/{id}/owners/accept` by `by` with `token`. */
 export const acceptOwnership = (service: TestService, packageId: string, by: Pick<Member, 'sessionToken'>, token: string): Promise<ApiResponse> =>

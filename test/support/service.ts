@@ -6,6 +6,7 @@ import { createAcsEmailStandIn, type AcsEmailStandIn } from '../../local/standin
 import { createCosmosStandIn } from '../../local/standins/cosmos';
 import { createIdentityStandIn, type IdentityStandIn } from '../standins/identity';
 import { createGitHubActionsStandIn, type GitHubActionsStandIn } from '../standins/githubActions';
+import { createGitLabStandIn, type GitLabStandIn } from '../standins/gitlab';
 import { listenOnLoopback, type LoopbackServer } from '../../local/standins/listen';
 import {
   acceptInvitation,
@@ -25,6 +26,7 @@ import {
 } from './organizations';
 import {
   acceptOwnership,
+  apiKeysOf,
   createKey,
   editKey,
   getPackage,
@@ -38,6 +40,7 @@ import {
   requestKey,
   reservePrefix,
   setListed,
+  setTrustedPublishingOnly,
   withdrawOwnerInvitation,
 } from './packages';
 import { changeEmailAddress, idTokenFor, recoverySession, register, signIn } from './people';
@@ -45,9 +48,13 @@ import { deliverNotices, noticesTo, setNotifications } from './notices';
 import { deleteAsSupport, lockAccount, lookUpAccount, releaseUsername, revokeLeakedKey, securityLog, setPasswordByEmail, unlockAccount } from './support';
 import { emailsTo, waitForEmailTo } from './waitFor';
 import {
+  addGitLabPublisher,
   addTrustedPublisher,
   exchangeToken,
+  expectTokenRefusedForAnyone,
+  pipelineToken,
   removeTrustedPublisher,
+  requestGitLabPublisher,
   requestTrustedPublisher,
   trustedPublishersOf,
   trustedPublishingKey,
@@ -112,6 +119,8 @@ export interface TestService {
   identity: IdentityStandIn;
   /** GitHub Actions' OIDC issuer (GITHUB_OIDC_ISSUER): repositories, and the tokens their workflow runs get. */
   github: GitHubActionsStandIn;
+  /** GitLab's ID token issuer (GITLAB_OIDC_ISSUER): projects, and the tokens their pipeline jobs get. */
+  gitlab: GitLabStandIn;
   cosmos: CosmosRequestLog;
   call(method: string, path: string, options?: CallOptions): Promise<ApiResponse>;
   stop(): Promise<void>;
@@ -231,15 +240,18 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
   const mailbox = createAcsEmailStandIn({ accessKey });
   const identity = createIdentityStandIn({ clientId: CLIENT_ID });
   const github = createGitHubActionsStandIn({ audience: TRUSTED_PUBLISHING_AUDIENCE });
+  const gitlab = createGitLabStandIn({ audience: TRUSTED_PUBLISHING_AUDIENCE });
   const servers: LoopbackServer[] = [
     await listenOnLoopback(cosmos.server),
     await listenOnLoopback(mailbox.handle),
     await listenOnLoopback(identity.handle),
     await listenOnLoopback(github.handle),
+    await listenOnLoopback(gitlab.handle),
   ];
-  const [cosmosServer, acsServer, loginServer, githubServer] = servers;
+  const [cosmosServer, acsServer, loginServer, githubServer, gitlabServer] = servers;
   identity.setLoginHost(loginServer.url);
   github.setIssuer(githubServer.url);
+  gitlab.setIssuer(gitlabServer.url);
   Object.assign(process.env, {
     COSMOS_ENDPOINT: cosmosServer.url,
     COSMOS_KEY: randomBytes(32).toString('base64'),
@@ -252,6 +264,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     PUBLIC_BASE_URL: FRONTEND_ORIGIN,
     TRUSTED_PUBLISHING_AUDIENCE,
     GITHUB_OIDC_ISSUER: githubServer.url,
+    GITLAB_OIDC_ISSUER: gitlabServer.url,
     ...options.settings,
   });
   await provisionContainers();
@@ -272,6 +285,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     mailbox,
     identity,
     github,
+    gitlab,
     cosmos: cosmos.log,
     call,
     stop: async () => {
@@ -321,11 +335,13 @@ const HELPERS = {
   organizationAudit,
   requestKey,
   createKey,
+  apiKeysOf,
   editKey,
   push,
   pushOk,
   getPackage,
   setListed,
+  setTrustedPublishingOnly,
   inviteOwner,
   acceptOwnership,
   rejectOwnership,
@@ -352,7 +368,11 @@ const HELPERS = {
   trustedPublishersOf,
   removeTrustedPublisher,
   workflowToken,
+  requestGitLabPublisher,
+  addGitLabPublisher,
+  pipelineToken,
   exchangeToken,
+  expectTokenRefusedForAnyone,
   trustedPublishingKey,
 };
 

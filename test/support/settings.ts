@@ -12,4 +12,5 @@ export const SETTINGS_IN_AZURE: Record<string, string> = {
   SESSION_SIGNING_KEY: 'q3Gx2yC7m0sLJv1pQe8RZ4kW9nTfB6hUaD5oYcEiXwVr1NsKgHzMbPjLuOtAlIdF',
   PUBLIC_BASE_URL: 'https://gallery.example',
   TRUSTED_PUBLISHING_AUDIENCE: 'https://gallery.example',
+  GITLAB_OIDC_ISSUER: 'https://gitlab.com',
 };

@@ -457,13 +457,62 @@ export function packageOwnerRemovedNotice(packageId: string, owner: string, by: 
   };
 }
 
-export function packagePushedNotice(packageId: string, version: string, pushedWith: { keyId: string; keyDescription: string; holder?: string }, change: ChangeMade): NoticeContent {
-  const by = `the API key '${oneLine(pushedWith.keyDescription)}' (id ${pushedWith.keyId})${pushedWith.holder ? ` of ${pushedWith.holder}` : ''}`;
+/** The key a push was made with, as its record names it. */
+export interface PushKey {
+  keyId: string;
+  keyDescription: string;
+  holder?: string;
+}
+
+const pushKeyName = (key: PushKey) => `the API key '${oneLine(key.keyDescription)}' (id ${key.keyId})${key.holder ? ` of ${key.holder}` : ''}`;
+
+export function packagePushedNotice(packageId: string, version: string, pushedWith: PushKey, change: ChangeMade): NoticeContent {
+  const by = pushKeyName(pushedWith);
   return {
     subject: `Package pushed: ${packageId} ${version}`,
     paragraphs: [
       `The package ${packageId} ${version} was pushed at ${readableTime(change.at)} with ${by}.`,
       `If this push was not intended, unlist the version, have the key revoked, and contact support: a key that can push for you may have leaked.`,
+    ],
+  };
+}
+
+/**
+ * The alarm: a long-lived key pushed a package that trusted publishing pushes (`trustedPublishingPushed`, its
+ * latest push so), as a stolen token published axios in 2026 although trusted publishing was set up for it.
+ */
+export function longLivedKeyPushAlarm(
+  packageId: string,
+  version: string,
+  pushedWith: PushKey,
+  trustedPublishingPushed: { at: string; version: string } | undefined,
+  change: ChangeMade,
+): NoticeContent {
+  const by = pushKeyName(pushedWith);
+  const before = trustedPublishingPushed
+    ? `trusted publishing pushed it before (its latest such push: ${trustedPublishingPushed.version}, at ${readableTime(trustedPublishingPushed.at)})`
+    : 'trusted publishing pushed it before';
+  return {
+    subject: `Security alert: ${packageId} ${version} was pushed with a long-lived API key`,
+    paragraphs: [
+      `The package ${packageId} ${version} was pushed at ${readableTime(change.at)} with ${by}: a long-lived key, not one trusted publishing gave a CI workflow, although ${before}. A package that publishes from CI and is suddenly pushed with a stored key is how stolen keys publish malicious versions.`,
+      `If this push was not intended: unlist the version, have the key revoked, check the package's owners and contact support. To refuse every key but those trusted publishing makes, an owner turns on trusted-publishing-only for ${packageId}.`,
+    ],
+  };
+}
+
+/** `reader`: the account that switched it (told where from), or the other owners. */
+export function trustedPublishingOnlyNotice(packageId: string, on: boolean, change: ChangeMade & { by: string }, reader: 'actor' | 'owners'): NoticeContent {
+  const from = reader === 'actor' ? fromAddress(change.clientAddress) : '';
+  const what = on
+    ? `From now on only API keys trusted publishing gives a CI workflow can push ${packageId} or unlist and relist its versions; every other key is refused. Owners signed in can still unlist and relist.`
+    : `Any API key of an owner whose scopes cover ${packageId} can push it again.`;
+  const notYou = reader === 'actor' ? notYouSignedIn : `If you did not expect this, ask ${change.by}, or contact support.`;
+  return {
+    subject: `Trusted-publishing-only turned ${on ? 'on' : 'off'} for ${packageId}`,
+    paragraphs: [
+      `${change.by} turned trusted-publishing-only ${on ? 'on' : 'off'} for the package ${packageId} at ${readableTime(change.at)}${from}. ${what}`,
+      on ? notYou : `${notYou} Turning it off is what someone who wants to push with a stolen key does first: if it should stay on, turn it on again.`,
     ],
   };
 }
@@ -509,10 +558,27 @@ export interface NoticedPolicy {
   creator: string;
   /** Whose packages the keys it makes push: its maker, or an organization. */
   owner: string;
-  repositoryOwner: string;
-  repository: string;
-  workflowFile: string;
-  environment: string | null;
+  /** Whom it trusts, in its provider's words. */
+  publisher: PublisherDescription;
+  /** Whether it stops working if no run uses it within 7 days. */
+  lapses: boolean;
+  /** What the keys it makes may do, and which package ids they cover. */
+  scopes: string[];
+  packageGlobs: string[];
+}
+
+/** How a trusted publishing provider describes what a policy trusts (lib/trustedPublishing/providers). */
+export interface PublisherDescription {
+  /** For subjects: "contoso/contoso-sdk, release.yml". */
+  short: string;
+  /** The jobs it trusts: "runs of the workflow release.yml of the GitHub repository contoso/contoso-sdk (in any deployment environment)". */
+  runs: string;
+  /** One of them: "a run of the workflow …". */
+  aRun: string;
+  /** What publishes, as in "that workflow": "workflow". */
+  publisher: string;
+  /** What its first use does, when it does something: "the first run that uses it pins it to that repository". */
+  firstUse?: string;
 }
 
 /**
@@ -526,11 +592,23 @@ export interface PolicyChange extends ChangeMade {
   by: string;
 }
 
-const trustedWorkflow = (policy: NoticedPolicy) =>
-  `the workflow ${policy.workflowFile} of the GitHub repository ${policy.repositoryOwner}/${policy.repository}` +
-  (policy.environment === null ? ' (in any deployment environment)' : ` (in the deployment environment '${oneLine(policy.environment)}')`);
+const capitalized = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
 
-const policySubject = (policy: NoticedPolicy, what: string) => `Trusted publishing policy ${what}: ${policy.repositoryOwner}/${policy.repository}, ${policy.workflowFile}`;
+const policySubject = (policy: NoticedPolicy, what: string) => `Trusted publishing policy ${what}: ${policy.publisher.short}`;
+
+/** What happens to a policy not used yet: it lapses, its first use pins it, both, or neither. */
+function untilFirstUse(policy: NoticedPolicy): string {
+  const clauses = [policy.lapses ? 'unused, the policy lapses in 7 days' : undefined, policy.publisher.firstUse].filter(Boolean);
+  return clauses.length === 0 ? '' : ` ${capitalized(clauses.join('; '))}.`;
+}
+
+/** What the keys a policy makes may do, after "API key" (`one`) or "API keys": by default, push any package of its owner. */
+function keysThat(policy: NoticedPolicy, one: boolean): string {
+  const { owner, scopes, packageGlobs } = policy;
+  const packages = packageGlobs.length === 1 && packageGlobs[0] === '*' ? `any package of ${owner}` : `the packages of ${owner} matching ${packageGlobs.join(', ')}`;
+  if (scopes.length === 1 && scopes[0] === 'package:push') return `that ${one ? 'pushes' : 'push'} ${packages}`;
+  return `with the scopes ${scopes.join(', ')} for ${packages}`;
+}
 
 /** Where the reader removes a policy: the maker its own, an admin those of the organization. */
 const removeThePolicy = (policy: NoticedPolicy, reader: PolicyReader) =>
@@ -547,7 +625,7 @@ export function trustedPublisherAddedNotice(policy: NoticedPolicy, change: Polic
   return {
     subject: policySubject(policy, 'added'),
     paragraphs: forReader(policy, reader, [
-      `${change.by} added a trusted publishing policy (id ${policy.id}) at ${readableTime(change.at)}${madeFrom(reader, change)}: runs of ${trustedWorkflow(policy)} can now get API keys that push any package of ${policy.owner}, each key for 15 minutes. Unused, the policy lapses in 7 days; the first run that uses it pins it to that repository.`,
+      `${change.by} added a trusted publishing policy (id ${policy.id}) at ${readableTime(change.at)}${madeFrom(reader, change)}: ${policy.publisher.runs} can now get API keys ${keysThat(policy, false)}, each key for 15 minutes.${untilFirstUse(policy)}`,
       reader === 'maker'
         ? `If you did not add it, ${removeThePolicy(policy, reader)}. ${notYouSignedIn}`
         : `If you did not expect it, ask ${change.by}, and if it should not be there, ${removeThePolicy(policy, reader)}.`,
@@ -560,26 +638,32 @@ export function trustedPublisherRemovedNotice(policy: NoticedPolicy, change: Pol
   return {
     subject: policySubject(policy, 'removed'),
     paragraphs: forReader(policy, reader, [
-      `${change.by} removed the trusted publishing policy (id ${policy.id}${byMaker ? '' : `, made by ${policy.creator}`}) at ${readableTime(change.at)}${madeFrom(reader, change)}. Runs of ${trustedWorkflow(policy)} get no more API keys for ${policy.owner}, and the keys it gave out no longer work.`,
+      `${change.by} removed the trusted publishing policy (id ${policy.id}${byMaker ? '' : `, made by ${policy.creator}`}) at ${readableTime(change.at)}${madeFrom(reader, change)}. ${capitalized(policy.publisher.runs)} get no more API keys for ${policy.owner}, and the keys it gave out no longer work.`,
       reader === 'maker' && byMaker
         ? `If you did not remove it, ${someoneElseSignsIn}`
-        : `If you did not expect this, ask ${change.by}, or contact support. To publish from the workflow again, add the policy again.`,
+        : `If you did not expect this, ask ${change.by}, or contact support. To publish from the ${policy.publisher.publisher} again, add the policy again.`,
     ]),
   };
 }
 
-/** The first run that fully matched a policy pinned it to its repository's and that repository owner's GitHub ids. */
-export function trustedPublisherPinnedNotice(
-  policy: NoticedPolicy,
-  pinnedTo: { repositoryId: string; repositoryOwnerId: string },
-  change: ChangeMade,
-  reader: PolicyReader,
-): NoticeContent {
+/** The first run that fully matched a policy pinned it to what its provider describes (`pinnedTo`). */
+export function trustedPublisherPinnedNotice(policy: NoticedPolicy, pinnedTo: string, change: ChangeMade, reader: PolicyReader): NoticeContent {
   return {
     subject: policySubject(policy, 'first used'),
     paragraphs: forReader(policy, reader, [
-      `The trusted publishing policy (id ${policy.id}, made by ${policy.creator}) was used for the first time at ${readableTime(change.at)}${madeFrom(reader, change)}: a run of ${trustedWorkflow(policy)} used it to ask for an API key that pushes any package of ${policy.owner}. The policy is now pinned to that repository (GitHub repository id ${pinnedTo.repositoryId}, owner id ${pinnedTo.repositoryOwnerId}): only its runs get keys, never those of a repository made again under the same name.`,
-      `If you did not expect that workflow to publish now, ${removeThePolicy(policy, reader)}, then check the latest versions of the packages of ${policy.owner}: unlist any that was not meant to be published, and contact support.`,
+      `The trusted publishing policy (id ${policy.id}, made by ${policy.creator}) was used for the first time at ${readableTime(change.at)}${madeFrom(reader, change)}: ${policy.publisher.aRun} used it to ask for an API key ${keysThat(policy, true)}. The policy is now pinned to ${pinnedTo}.`,
+      `If you did not expect that ${policy.publisher.publisher} to publish now, ${removeThePolicy(policy, reader)}, then check the latest versions of the packages of ${policy.owner}: unlist any that was not meant to be published, and contact support.`,
+    ]),
+  };
+}
+
+/** No run used the policy within 7 days of its making: it lapsed at `lapsedAt`, and gives no more keys. */
+export function trustedPublisherLapsedNotice(policy: NoticedPolicy, lapsedAt: string, reader: PolicyReader): NoticeContent {
+  return {
+    subject: policySubject(policy, 'lapsed'),
+    paragraphs: forReader(policy, reader, [
+      `The trusted publishing policy (id ${policy.id}, made by ${policy.creator}) lapsed at ${readableTime(lapsedAt)}: no run used it within 7 days of its making, so ${policy.publisher.runs} get no API keys ${keysThat(policy, false)} from it.`,
+      `To publish from that ${policy.publisher.publisher}, add the policy again and use it within 7 days; otherwise remove it in the account settings (${settingsPage()}).`,
     ]),
   };
 }

@@ -268,11 +268,13 @@ async function sendLeased(email: OutboxEmail): Promise<OutboxEmail['status']> {
 
 /**
  * Sends straight after the change that caused it: an email queued here is already leased and its cause
- * known to exist, so it goes without another read or write. On any trouble the timer picks it up later.
+ * known to exist, so it goes without another read or write. A notice is expanded now, `resolve` saying whom
+ * it reaches. On any trouble the timer picks it up later.
  */
-export async function deliverSoon(email: OutboxEmail, log: Log): Promise<void> {
+export async function deliverSoon(entry: OutboxEntry, log: Log, resolve: ResolveAudience = noAudience): Promise<void> {
   try {
-    await (heldHere.has(email) ? sendLeased(email) : deliverEmail(email, noAudience, log));
+    if (!heldHere.has(entry)) await deliverEmail(entry, resolve, log);
+    else await (isNotice(entry) ? expandLeased(entry, resolve, log) : sendLeased(entry));
   } catch (error) {
     log.warn('Email left in the outbox for the timer', error);
   }

@@ -151,3 +151,64 @@ export async function verifyWithSigningKey<T>(
   prove(url, keySet);
   return verified;
 }
+
+/** What the cache knows of one issuer's OpenID discovery document: where its key set is. */
+interface Discovery {
+  /** The document's `jwks_uri`; undefined until the issuer first answered with a usable document. */
+  keySetUrl: string | undefined;
+  answeredAt: number | undefined;
+  triedAt: number;
+}
+
+const discoveries = new Map<string, Discovery>();
+const discovering = new Map<string, Promise<Discovery>>();
+
+/**
+ * The `jwks_uri` of the discovery document at `{issuer}/.well-known/openid-configuration` (OpenID Connect
+ * Discovery 1.0): the document must name `issuer` itself (section 4.3), and a key set on https (or, for an
+ * issuer on loopback http, on its own scheme).
+ */
+async function discoverKeySetUrl(issuer: string): Promise<string> {
+  const response = await fetch(`${issuer}/.well-known/openid-configuration`, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+  if (!response.ok) {
+    await response.body?.cancel();
+    throw new Error(`OpenID discovery of ${issuer} answered ${response.status}`);
+  }
+  const document = (await response.json()) as { issuer?: unknown; jwks_uri?: unknown };
+  const keySetUrl = typeof document.jwks_uri === 'string' && URL.canParse(document.jwks_uri) ? new URL(document.jwks_uri) : undefined;
+  if (document.issuer !== issuer || !keySetUrl || (keySetUrl.protocol !== 'https:' && keySetUrl.protocol !== new URL(issuer).protocol)) {
+    throw new Error(`OpenID discovery of ${issuer} names another issuer or no usable jwks_uri`);
+  }
+  return keySetUrl.href;
+}
+
+/**
+ * Where an issuer's signing keys are, by OpenID discovery, for `verifyWithSigningKey`. The document is fetched
+ * once (one fetch at a time), kept a day like a key set, and fetched again at most once a minute whatever
+ * came of the last try; unreachable, the last copy stays in use, and with none it fails closed with the
+ * problem `unavailable` makes. Only for the issuers the service is configured with (callers check `iss`
+ * first): one entry each, so strangers cannot grow it.
+ */
+export async function discoveredKeySetUrl(issuer: string, unavailable: () => Problem): Promise<string> {
+  const cached = discoveries.get(issuer);
+  const at = now();
+  const fresh = cached && (within(cached.triedAt, MIN_REFETCH_INTERVAL_MS, at) || within(cached.answeredAt, MAX_AGE_MS, at));
+  let current = fresh ? cached : discovering.get(issuer);
+  if (!current) {
+    const fetching = discoverKeySetUrl(issuer)
+      .then(
+        (keySetUrl): Discovery => ({ keySetUrl, answeredAt: now(), triedAt: at }),
+        (): Discovery => ({ keySetUrl: cached?.keySetUrl, answeredAt: cached?.answeredAt, triedAt: at }),
+      )
+      .then((discovery) => {
+        discoveries.set(issuer, discovery);
+        return discovery;
+      })
+      .finally(() => discovering.delete(issuer));
+    discovering.set(issuer, fetching);
+    current = fetching;
+  }
+  const { keySetUrl } = await current;
+  if (keySetUrl === undefined) throw unavailable();
+  return keySetUrl;
+}

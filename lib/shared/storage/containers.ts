@@ -61,14 +61,20 @@ export const CONTAINERS = {
    */
   rateLimits: { partitionKey: '/id' },
   /**
-   * Owner: lib/trustedPublishing (policies.ts). Trusted publishing policies, one partition per account that
-   * created them, so the token exchange, which knows only that account's username, finds its policies with
-   * one query within one partition.
+   * Owner: lib/trustedPublishing (store.ts). Trusted publishing policies, one partition per account (`creatorId`):
+   * a person's holds the policies it made for itself and pointers to those it made for organizations, an
+   * organization's its policies, whoever made them; so the token exchange, which knows only the username a job
+   * names, finds its policies with one query within one partition.
    */
   trustedPublishers: { partitionKey: '/creatorId' },
   /**
-   * Owner: lib/trustedPublishing (tokenExchange.ts). One record per GitHub Actions OIDC token exchanged, under a
-   * hash of its issuer and `jti`: creating it is what spends the token, so a second exchange of the same
+   * Owner: lib/trustedPublishing (lapses.ts). One entry per policy that lapses unless used, in the partition of the
+   * UTC day it lapses, so the timer that tells of lapses reads a few days' partitions instead of every policy.
+   */
+  trustedPublisherLapses: { partitionKey: '/day' },
+  /**
+   * Owner: lib/trustedPublishing (tokenExchange.ts). One record per CI token exchanged, under a hash of its
+   * issuer and token id (`jti`, or its provider's): creating it is what spends the token, so a second exchange of the same
    * token gets Cosmos DB's 409 on any instance. Kept (`ttl`) a while beyond the token's own expiry.
    */
   usedOidcTokens: { partitionKey: '/id' },

@@ -391,6 +391,36 @@ describe('trusted publishing for a frozen organization', () => {
   });
 });
 
+describe('trusted publishing a frozen organization holds itself', () => {
+  it('refuses a job that names the organization, stops the keys it holds itself, and works again once unfrozen', async () => {
+    const { organization, admin, member } = await organizationWithMembers();
+    const { repository } = await trustedPublishingKeyFor(member, organization);
+    const ownKey = await service.trustedPublishingKey(organization.name, service.workflowToken(repository));
+    expect(await pushWith(ownKey, newId())).toBe('201');
+    expect(outcome(await freeze(admin, organization.name))).toBe('200');
+
+    expect(refusal(await service.exchangeToken(organization.name, service.workflowToken(repository)))).toBe(
+      `400 The organization '${organization.name}' is frozen: one of its admins must unfreeze it first.`,
+    );
+    expect(await pushWith(ownKey, newId())).toBe('401 invalid_api_key');
+
+    expect(outcome(await unfreeze(admin, organization.name))).toBe('200');
+    expect(await pushWith(ownKey, newId())).toBe('201');
+    expect((await service.exchangeToken(organization.name, service.workflowToken(repository))).status).toBe(200);
+  });
+
+  it('gives no key the organization would hold to a job whose exchange crosses the freeze', async () => {
+    const { organization, admin, member } = await organizationWithMembers();
+    const { repository } = await trustedPublishingKeyFor(member, organization);
+    const held = service.cosmos.holdNext(/^POST \/dbs\/[^/]+\/colls\/apiKeys\/docs$/);
+    const exchange = service.exchangeToken(organization.name, service.workflowToken(repository));
+    await held.reached;
+    expect(outcome(await freeze(admin, organization.name))).toBe('200');
+    held.release();
+    expect(refusal(await exchange)).toBe(`400 The organization '${organization.name}' is frozen: one of its admins must unfreeze it first.`);
+  });
+});
+
 describe("support's freeze", () => {
   it('freezes and unfreezes an organization as its admins can, recorded in its trail with the site admin', async () => {
     const support = await siteAdmin();

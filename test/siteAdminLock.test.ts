@@ -192,6 +192,7 @@ describe('looking an account up', () => {
         { username: member.username, role: 'collaborator' },
       ]),
       pendingInvitations: [{ username: invitee.username, role: 'admin', invitedAt: expect.any(String), expiresAt: expect.any(String) }],
+      frozen: null,
       createdAt: expect.any(String),
       locked: null,
       deletion: null,

@@ -50,6 +50,7 @@ async function expectTransformed(account: Member, admin: Member, sessionsOfTheAc
   expect(organization.body).toEqual({
     name: account.username,
     members: [{ username: admin.username, role: 'admin' }],
+    frozen: null,
     emailAddress: account.person.email,
     emailConfirmed: true,
     pendingInvitations: [],

@@ -78,6 +78,11 @@ export interface AccountDocument extends StoredDocument {
    * owns are suspended. Here, on the document every session check reads, so the check costs nothing.
    */
   lock?: AccountLock | null;
+  /**
+   * Organizations only (see lib/organizations/freeze.ts): set by an admin, or a site admin, while the
+   * organization stops every key it owns and trusted publishing for it, as a lock does to keys.
+   */
+  frozen?: OrganizationFreeze | null;
   /** Which emails the account wants beyond those about its own security (absent: every one; see lib/accounts/notices.ts). */
   notifications?: Partial<NotificationSettings>;
 }
@@ -110,6 +115,13 @@ export const lockedBySupport = () =>
     {},
     403,
   );
+
+export interface OrganizationFreeze {
+  at: string;
+  /** The username of the admin, or site admin, who froze it. */
+  by: string;
+  reason: string;
+}
 
 export interface Member {
   accountId: string;

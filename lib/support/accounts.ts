@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import { nowIso } from '../shared/clock';
+import type { Log } from '../shared/log';
 import { Problem } from '../shared/problems';
 import { readDeletionRequest, deletionState, scheduleDeletionNow } from '../deletion/request';
-import { roleField } from '../organizations/organization';
-import { matchKeysToLock } from '../packages/apiKeys';
+import { setFreeze } from '../organizations/freeze';
+import { frozenView, roleField, type OrganizationDocument } from '../organizations/organization';
+import { matchKeysToSuspension } from '../packages/apiKeys';
 import { setAccountLock, updateAccount, type AccountDocument } from '../accounts/account';
 import { accountHolding, releaseDeletedName } from '../accounts/claims';
 import { usernameField } from '../accounts/names';
@@ -39,6 +41,7 @@ export const supportAccountView = z.object({
     .array(z.object({ username: z.string(), role: roleField, invitedAt: z.string(), expiresAt: z.string() }))
     .optional()
     .describe('organizations only'),
+  frozen: frozenView.optional().describe('organizations only: set while it is frozen (by its admins, or support)'),
   createdAt: z.string(),
   locked: lockView.nullable().describe('Set while support has it locked'),
   deletion: z
@@ -71,6 +74,7 @@ async function toSupportView(account: AccountDocument): Promise<SupportAccountVi
       ...common,
       members: (account.members ?? []).map(({ username, role }) => ({ username, role })),
       pendingInvitations: (account.pendingInvitations ?? []).map(({ username, role, invitedAt, expiresAt }) => ({ username, role, invitedAt, expiresAt })),
+      frozen: account.frozen ?? null,
     };
   }
   const linked = account.microsoftAccount;
@@ -113,7 +117,7 @@ export async function getAccountForSupport(admin: AccountDocument, username: str
 export async function lockAccount(admin: AccountDocument, username: string, reason: string, clientAddress: string): Promise<SupportAccountView> {
   const target = await liveAccountNamed(username);
   const { account, changed } = await setAccountLock(target.id, { lockedAt: nowIso(), lockedBy: admin.username, reason });
-  await matchKeysToLock(target.id);
+  await matchKeysToSuspension(target.id, 'lock');
   if (changed) await recordSupportAction(admin, target, { action: 'locked_by_support', reason }, clientAddress);
   return toSupportView(account ?? target);
 }
@@ -125,9 +129,34 @@ export async function lockAccount(admin: AccountDocument, username: string, reas
 export async function unlockAccount(admin: AccountDocument, username: string, reason: string | undefined, clientAddress: string): Promise<SupportAccountView> {
   const target = await liveAccountNamed(username);
   const { account, changed } = await setAccountLock(target.id, null);
-  await matchKeysToLock(target.id);
+  await matchKeysToSuspension(target.id, 'lock');
   if (changed) await recordSupportAction(admin, target, { action: 'unlocked_by_support', reason }, clientAddress);
   return toSupportView(account ?? target);
+}
+
+/**
+ * Freezes an organization (`frozen`) or unfreezes it for support, as its admins can (lib/organizations/freeze.ts):
+ * every admin is told, and the change is recorded in its trail, naming the site admin, and on the admin's own log.
+ * Freezing a frozen organization keeps the first freeze and finishes suspending its keys.
+ */
+export async function setFreezeForSupport(
+  admin: AccountDocument,
+  name: string,
+  change: { frozen: true; reason: string } | { frozen: false; reason?: string },
+  clientAddress: string,
+  log: Log,
+): Promise<SupportAccountView> {
+  const target = await liveAccountNamed(name);
+  if (target.kind !== 'organization') {
+    throw new Problem('not_found', `'${target.username}' is not an organization: only organizations are frozen (support locks an account).`);
+  }
+  const { reason } = change;
+  const freeze = change.frozen ? { at: nowIso(), by: admin.username, reason: change.reason } : null;
+  const action = freeze ? 'organization_frozen' : 'organization_unfrozen';
+  const organization = await setFreeze(target as OrganizationDocument, freeze, { username: admin.username, support: true }, reason, log, {
+    record: () => recordSupportAction(admin, target, { action, reason }, clientAddress),
+  });
+  return toSupportView(organization);
 }
 
 /**

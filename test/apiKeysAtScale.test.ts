@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { container } from '../lib/shared/storage/cosmos';
 import { outcome, useTestService, type ApiResponse } from './support/service';
 import type { Member } from './support/organizations';
@@ -265,6 +266,28 @@ describe('keys listed on account documents stored before', () => {
     expect(await accountDocument(holder.id)).not.toHaveProperty('apiKeyIds');
     expect(outcome(await service.push(keys[229].key, newId()))).toBe('201');
   }, 60_000);
+
+  it("list trusted publishing's keys until they expire, each its holder's to revoke", async () => {
+    const member = await service.confirmedUser();
+    const holder = await holderOf(member);
+    const policyId = randomUUID();
+    const expired = await storeApiKeysOnDocument(holder, 3, { trustedPublishingMinutesLeft: -5, policyId });
+    const [working] = await storeApiKeysOnDocument(holder, 1, { trustedPublishingMinutesLeft: 10, policyId });
+    const [own] = await storeApiKeysOnDocument(holder, 1);
+    expect((await accountDocument(holder.id)).trustedPublishingKeys).toHaveLength(4);
+    const listed = await listKeys(member);
+    expect(listed.body.map((key: { id: string; trustedPublishing: boolean }) => [key.id, key.trustedPublishing]).sort()).toEqual(
+      [[working.id, true], [own.id, false]].sort(),
+    );
+    const document = await accountDocument(holder.id);
+    expect(document).not.toHaveProperty('trustedPublishingKeys');
+    expect(document).not.toHaveProperty('apiKeyIds');
+    expect(expired.map((key) => key.id).every((id) => !listed.body.some((key: { id: string }) => key.id === id))).toBe(true);
+    // A workflow's key still works, and is its holder's to revoke.
+    expect(outcome(await service.push(working.key, newId()))).toBe('201');
+    expect(outcome(await service.call('DELETE', `/api/me/api-keys/${working.id}`, { token: member.sessionToken }))).toBe('204');
+    expect(outcome(await service.push(working.key, newId()))).toBe('401 invalid_api_key');
+  });
 
   it('are moved by the timer, which stops and resumes, then finds nothing to do', async () => {
     const accounts = await Promise.all([storedBefore(120), storedBefore(120)]);

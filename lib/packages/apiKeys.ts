@@ -21,7 +21,7 @@ import { usernameField } from '../accounts/names';
 import { announced, nothingQueued, noticeTo, noticeToAll, type Notice } from '../accounts/notices';
 import { lockedAccountSessionEnded } from '../accounts/sessions';
 import { globMatches, packageGlobField } from './globs';
-import { everyHeldKeyId, heldKeyIds, heldKeysPage, holdKey, releaseHeldKey, type HeldKeyFilter } from './heldKeys';
+import { everyHeldKeyId, heldKeyIds, heldKeysPage, holdKey, moveKeyListOff, releaseHeldKey, type HeldKeyFilter } from './heldKeys';
 import { forgetExpiry, indexExpiry } from './keyExpiry';
 
 export const API_KEY_SCOPES = ['package:push', 'package:pushversion', 'package:unlist'] as const;
@@ -685,13 +685,20 @@ export async function revokeTrustedPublishingKeys(holderId: string, policyId: st
   }
 }
 
-/** Every key the account holds stops working, and its list is cleared (account deletion). */
+/**
+ * Every key the account holds stops working, and its list is cleared, expired trusted publishing keys too (account
+ * deletion). An item whose key is not there is left: it may be that of a key being made, written before the key.
+ */
 export async function revokeAllKeysOf(accountId: string): Promise<void> {
   const account = await readAccount(accountId);
   if (!account) return;
-  for (const key of await liveKeysOf(account)) await revokeKey(key.id);
-  // What is left are items of keys that need nothing (trusted publishing's, expired), or that another holds.
-  for (const keyId of await everyHeldKeyId(accountId)) await releaseHeldKey(keyId, accountId);
+  await moveKeyListOff(account);
+  for (const keyId of await everyHeldKeyId(accountId)) {
+    const key = await readDocument<ApiKeyDocument>('apiKeys', keyId);
+    if (!key) continue;
+    if (key.revokedAt === null && key.creatorAccountId === accountId) await revokeKey(keyId);
+    await releaseHeldKey(keyId, accountId);
+  }
 }
 
 /** The live keys the member holds for the organization, those trusted publishing made too. */

@@ -751,7 +751,7 @@ export async function handOverApiKeys(organizationId: string, admin: Pick<Accoun
     const key = await readDocument<ApiKeyDocument>('apiKeys', keyId);
     // A key not there (yet) may be one being made: its item stays.
     if (!key || (key.creatorAccountId === organizationId && key.holderKind === 'organization')) continue;
-    if (key.creatorAccountId === organizationId) {
+    if (key.creatorAccountId === organizationId && key.revokedAt === null) {
       await holdKey(key, admin.id);
       await updateDocument<ApiKeyDocument>('apiKeys', keyId, (current) =>
         current.creatorAccountId === organizationId ? { ...current, creatorAccountId: admin.id, creatorName: admin.username } : undefined,

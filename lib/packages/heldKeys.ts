@@ -75,11 +75,13 @@ export interface HeldKeyFilter {
   policyId?: string;
 }
 
-/** The query over one holder's items: the filter, and never a trusted publishing key already expired. */
-function heldKeysQuery(holderId: string, filter: HeldKeyFilter, select: string, tail = '', more: SqlParameter[] = []): SqlQuerySpec {
+/**
+ * The query over one holder's items, never those of trusted publishing keys already expired: their ids, narrowed by
+ * `filter`; or, for a page, at most `top` items after `after` in the listing's order.
+ */
+function heldKeysQuery(holderId: string, filter: HeldKeyFilter, page?: { top: number; after: string }): SqlQuerySpec {
   const conditions = ['c.holderId = @holder', '(NOT IS_DEFINED(c.expiresAt) OR c.expiresAt > @now)'];
   const parameters: SqlParameter[] = [
-    ...more,
     { name: '@holder', value: holderId },
     { name: '@now', value: clock.now().toISOString() },
   ];
@@ -91,7 +93,10 @@ function heldKeysQuery(holderId: string, filter: HeldKeyFilter, select: string, 
     conditions.push('c.policyId = @policy');
     parameters.push({ name: '@policy', value: filter.policyId });
   }
-  return { query: `SELECT ${select} FROM c WHERE ${conditions.join(' AND ')}${tail}`, parameters };
+  if (!page) return { query: `SELECT VALUE c.id FROM c WHERE ${conditions.join(' AND ')}`, parameters };
+  conditions.push('c.position > @after');
+  parameters.push({ name: '@after', value: page.after }, { name: '@top', value: page.top });
+  return { query: `SELECT TOP @top c.id, c.position FROM c WHERE ${conditions.join(' AND ')} ORDER BY c.position`, parameters };
 }
 
 /**
@@ -100,7 +105,7 @@ function heldKeysQuery(holderId: string, filter: HeldKeyFilter, select: string, 
  */
 export async function heldKeyIds(holder: AccountDocument, filter: HeldKeyFilter = {}): Promise<string[]> {
   await moveKeyListOff(holder);
-  return idsInPartition(holder.id, heldKeysQuery(holder.id, filter, 'VALUE c.id'));
+  return idsInPartition(holder.id, heldKeysQuery(holder.id, filter));
 }
 
 /** Every item the account's partition holds, trusted publishing keys expired too: for clearing it (its deletion). */
@@ -124,10 +129,7 @@ const LIST = 'api-keys';
 export async function heldKeysPage(holder: AccountDocument, pageSize: number, continuationToken?: string) {
   await moveKeyListOff(holder);
   const after = continuationToken === undefined ? '' : positionIn(LIST, holder.id, continuationToken);
-  const query = heldKeysQuery(holder.id, {}, 'TOP @top c.id, c.position', ' AND c.position > @after ORDER BY c.position', [
-    { name: '@top', value: pageSize + 1 },
-    { name: '@after', value: after },
-  ]);
+  const query = heldKeysQuery(holder.id, {}, { top: pageSize + 1, after });
   const { resources } = await container('heldApiKeys').items.query<Pick<HeldKey, 'id' | 'position'>>(query, { partitionKey: holder.id }).fetchAll();
   const page = resources.slice(0, pageSize);
   const next = resources.length > pageSize ? continuationFor(LIST, holder.id, page[page.length - 1].position) : null;

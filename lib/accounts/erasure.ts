@@ -22,14 +22,13 @@ export async function releaseCredentials(accountId: string): Promise<void> {
   if (emailAddress) await releaseClaim({ kind: 'email', address: emailAddress }, accountId);
 }
 
-/** Empties the personal fields, and the lists of memberships and keys. */
+/** Empties the personal fields and the list of memberships (and any list of keys stored before; its keys are revoked by now). */
 export async function removePersonalFields(accountId: string): Promise<void> {
-  await updateAccount(accountId, (current) => ({
+  await updateAccount(accountId, ({ apiKeyIds: _keys, trustedPublishingKeys: _trustedPublishingKeys, ...current }) => ({
     ...current,
     emailAddress: '',
     emailConfirmed: false,
     pendingEmailAddress: null,
     organizations: [],
-    apiKeyIds: [],
   }));
 }

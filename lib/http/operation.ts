@@ -2,7 +2,7 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import { z } from 'zod';
 import '../shared/startup';
 import { Problem, type DocumentedProblem } from '../shared/problems';
-import { describeOperation } from './openapi';
+import { describeOperation, type DocumentedResponse } from './openapi';
 import { authenticate, authenticateSiteAdmin, type Caller } from '../accounts/sessions';
 import { authenticateApiKey, type ApiKeyDocument } from '../packages/apiKeys';
 import { expiryWarning, WARNING_HEADER } from '../packages/keyExpiry';
@@ -71,7 +71,7 @@ export interface OperationSpec<
    * the handler runs, so no identifier reaches storage unchecked.
    */
   params?: Params;
-  responses: Record<number, { description: string; schema?: z.ZodType }>;
+  responses: Record<number, DocumentedResponse>;
   problems: readonly DocumentedProblem[];
   /** Default `problem`. */
   errorShape?: ErrorShape;

@@ -1,7 +1,7 @@
-import type { OperationInput, SqlParameter } from '@azure/cosmos';
+import type { SqlParameter } from '@azure/cosmos';
 import { nowIso } from '../shared/clock';
 import type { Log } from '../shared/log';
-import { container, isConflict, isPreconditionFailed, readDocument, replaceIfUnchanged, updateDocument, updateDocumentFrom, type StoredDocument } from '../shared/storage/cosmos';
+import { container, isConflict, isPreconditionFailed, readDocument, replaceIfUnchanged, updateDocument, updateDocumentFrom, upsertAllInPartition, type StoredDocument } from '../shared/storage/cosmos';
 import type { PackageDocument } from './packages';
 import { storedVersion, versionSortKey, type NuGetVersion } from './versions';
 
@@ -288,15 +288,10 @@ async function moveVersionsOff(packageId: string, budget: number): Promise<{ wri
   return { written, done: false };
 }
 
-/** Writes the copies with Cosmos DB's bulk operations, a thousand at a time. */
+/** Writes the copies with Cosmos DB's bulk operations. */
 async function writeCopies(packageId: string, rows: Array<VersionRow & { key: string }>): Promise<void> {
-  for (let i = 0; i < rows.length; i += 1000) {
-    const operations: OperationInput[] = rows.slice(i, i + 1000).map((row) => {
-      const copy: VersionItem = { id: row.key, packageId, version: row.version, sortKey: row.sortKey, listed: row.listed, movedFromPackage: true };
-      return { operationType: 'Upsert', partitionKey: packageId, resourceBody: { ...copy } };
-    });
-    const results = await container('packageVersions').items.executeBulkOperations(operations);
-    const failed = results.find((result) => result.error !== undefined || (result.response?.statusCode ?? 0) >= 400);
-    if (failed) throw failed.error ?? new Error(`Moving a version of ${packageId} off its document failed: ${failed.response?.statusCode}`);
-  }
+  const copies = rows.map(
+    (row): VersionItem => ({ id: row.key, packageId, version: row.version, sortKey: row.sortKey, listed: row.listed, movedFromPackage: true }),
+  );
+  await upsertAllInPartition('packageVersions', packageId, copies);
 }

@@ -1,3 +1,4 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { OperationInput } from '@azure/cosmos';
 import { container } from '../../lib/shared/storage/cosmos';
 import { readVersion, versionSortKey } from '../../lib/packages/versions';
@@ -119,6 +120,75 @@ export async function storeVersionsOnPackage(id: string, versions: string[], sha
     .items.query<{ id: string }>({ query: 'SELECT c.id FROM c WHERE c.packageId = @id', parameters: [{ name: '@id', value: packageId }] }, { partitionKey: packageId })
     .fetchAll();
   await Promise.all(items.map((item) => container('packageVersions').item(item.id, packageId).delete()));
+}
+
+/** An account or organization as the store knows it: its id and name. */
+export interface StoredHolder {
+  id: string;
+  username: string;
+}
+
+/**
+ * API keys written straight to the store in bulk, as the service stored them before an account's keys were items of
+ * their own: each a `package:push` key for every id, held by `holder`, owned by `owner` (default the holder), made
+ * `ageDays` ago for 365 days (so expired when older), revoked when `revoked` (as leaving an organization revoked
+ * them, which left them listed); listed on the holder's document (`apiKeyIds`) after the ids already there. With
+ * `trustedPublishingMinutesLeft`, keys trusted publishing made for `policyId` instead, expiring that many minutes
+ * from now (less than 0: expired), listed in `trustedPublishingKeys` too. Answers each key's id and secret.
+ */
+export async function storeApiKeysOnDocument(
+  holder: StoredHolder,
+  count: number,
+  {
+    owner = holder,
+    ageDays = 1,
+    revoked = false,
+    trustedPublishingMinutesLeft,
+    policyId = randomUUID(),
+  }: { owner?: StoredHolder; ageDays?: number; revoked?: boolean; trustedPublishingMinutesLeft?: number; policyId?: string } = {},
+): Promise<Array<{ id: string; key: string }>> {
+  const trustedPublishing = trustedPublishingMinutesLeft !== undefined;
+  const madeAt = trustedPublishing ? Date.now() + (trustedPublishingMinutesLeft - 15) * 60 * 1000 : Date.now() - ageDays * 24 * 60 * 60 * 1000;
+  const lifetimeMs = trustedPublishing ? 15 * 60 * 1000 : 365 * 24 * 60 * 60 * 1000;
+  const keys = Array.from({ length: count }, (_, i) => {
+    const id = randomUUID().replace(/-/g, '');
+    const createdAt = new Date(madeAt + i).toISOString();
+    return { id, key: `gak1.${id}.${randomBytes(32).toString('base64url')}`, createdAt, expiresAt: new Date(Date.parse(createdAt) + lifetimeMs).toISOString() };
+  });
+  const operations: OperationInput[] = keys.map(({ id, key, createdAt, expiresAt }) => ({
+    operationType: 'Create',
+    partitionKey: id,
+    resourceBody: {
+      id,
+      description: `stored key ${id.slice(0, 6)}`,
+      scopes: ['package:push'],
+      packageGlobs: ['*'],
+      ownerAccountId: owner.id,
+      ownerName: owner.username,
+      creatorAccountId: holder.id,
+      creatorName: holder.username,
+      expiresInDays: trustedPublishing ? 0 : 365,
+      createdAt,
+      expiresAt,
+      revokedAt: revoked ? new Date().toISOString() : null,
+      ...(revoked ? { revokedBecause: 'left_organization' } : {}),
+      secretHash: createHash('sha256').update(key, 'utf8').digest('hex'),
+      ...(trustedPublishing ? { trustedPublishing: { policyId, provider: 'github', run: { runId: '1' } } } : {}),
+    },
+  }));
+  for (let i = 0; i < operations.length; i += 1000) {
+    const answers = await container('apiKeys').items.executeBulkOperations(operations.slice(i, i + 1000));
+    const failed = answers.filter((answer) => answer.error !== undefined || (answer.response?.statusCode ?? 0) >= 400);
+    if (failed.length > 0) throw new Error(`Keys of ${holder.username} were not stored: ${failed.length} failed`);
+  }
+  const { resource: account } = await container('accounts').item(holder.id, holder.id).read();
+  const trustedPublishingKeys = trustedPublishing ? keys.map(({ id, expiresAt }) => ({ id, expiresAt })) : [];
+  await container('accounts').items.upsert({
+    ...account,
+    apiKeyIds: [...(account.apiKeyIds ?? []), ...keys.map((k) => k.id)],
+    ...(trustedPublishing ? { trustedPublishingKeys: [...(account.trustedPublishingKeys ?? []), ...trustedPublishingKeys] } : {}),
+  });
+  return keys.map(({ id, key }) => ({ id, key }));
 }
 
 /** `Become an owner of {id}`: the subject of the email an owner invitation sends. */

@@ -28,6 +28,12 @@ export const CONTAINERS = {
    */
   apiKeys: { partitionKey: '/id' },
   /**
+   * Owner: lib/packages (heldKeys.ts). One item per API key an account or organization holds, in the holder's
+   * partition, written before the key and removed once it is revoked: listing an account's keys, and every sweep
+   * over them, is one query within one partition, and the account document does not grow with its keys.
+   */
+  heldApiKeys: { partitionKey: '/holderId' },
+  /**
    * Owner: lib/packages (keyExpiry.ts). One entry per live API key in the partition of the UTC day it
    * expires (`2026-01-10`), written with the key and moved when it is regenerated, so the timer that warns of
    * expiry reads the next eight days' partitions instead of every key.

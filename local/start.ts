@@ -144,6 +144,20 @@ async function applyDevelopmentDefaults(
         `   curl -s -X POST ${origin}/dev/github-actions/token -H 'Content-Type: application/json' -d '{"repository":"contoso/contoso-sdk","workflowFile":"release.yml"}'`,
     );
   }
+  if (!env.RDAP_BOOTSTRAP_URL) {
+    const { createRdapStandIn, serveExampleDomains } = await import('./standins/rdap');
+    const rdap = createRdapStandIn();
+    const server = await listenOnLoopback(rdap.handle);
+    standIns.push(server);
+    rdap.setOrigin(server.url);
+    serveExampleDomains(rdap);
+    env.RDAP_BOOTSTRAP_URL = rdap.bootstrapUrl();
+    notes.push(
+      (origin) =>
+        `RDAP: stand-in at ${env.RDAP_BOOTSTRAP_URL}: example.com, .net and .org are healthy; a confirmed address at expired.example or\n` +
+        `   reregistered.example lapses when the lapsed-domain check runs: curl -X POST ${origin}/admin/functions/checkEmailDomains -H 'Content-Type: application/json' -d '{}'`,
+    );
+  }
   return { routes, notes, standIns, listening };
 }
 

@@ -119,6 +119,7 @@ const EFFECTS: Partial<Record<`${Route} × ${Role}`, (f: Fixture, response: ApiR
       ]),
       emailAddress: expect.any(String),
       emailConfirmed: false,
+      emailDomainLapsed: false,
       pendingInvitations: [
         { username: f.invitee.username, role: 'collaborator', invitedAt: expect.any(String), expiresAt: expect.any(String) },
       ],

@@ -26,6 +26,7 @@ describe('creating an organization', () => {
       members: [{ username: admin.username, role: 'admin' }],
       emailAddress,
       emailConfirmed: false,
+      emailDomainLapsed: false,
       pendingInvitations: [],
     });
     expect((await me(admin)).organizations).toEqual([{ name, role: 'admin' }]);

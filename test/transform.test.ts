@@ -52,6 +52,7 @@ async function expectTransformed(account: Member, admin: Member, sessionsOfTheAc
     members: [{ username: admin.username, role: 'admin' }],
     emailAddress: account.person.email,
     emailConfirmed: true,
+    emailDomainLapsed: false,
     pendingInvitations: [],
   });
   expect(await service.organizationsOf(admin)).toEqual([{ name: account.username, role: 'admin' }]);

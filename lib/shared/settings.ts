@@ -78,6 +78,9 @@ const settingsShape = z.object({
     .optional(),
   // The token's `iss`; its keys are served at {issuer}/.well-known/jwks.
   GITHUB_OIDC_ISSUER: serviceUrl.default('https://token.actions.githubusercontent.com'),
+  // RFC 9224's bootstrap file for domain names: which RDAP server answers for each top-level domain. The timer
+  // checkEmailDomains reads it (lib/shared/rdap.ts) to ask whether the domains of confirmed addresses lapsed.
+  RDAP_BOOTSTRAP_URL: serviceUrl.default('https://data.iana.org/rdap/dns.json'),
 });
 
 const settingsSchema = settingsShape

@@ -4,6 +4,7 @@ import { startLocalHost, type LocalHost } from '../../local/host';
 import { provisionContainers } from '../../lib/shared/storage/cosmos';
 import { createAcsEmailStandIn, type AcsEmailStandIn } from '../../local/standins/acsEmail';
 import { createCosmosStandIn } from '../../local/standins/cosmos';
+import { createRdapStandIn, type RdapStandIn } from '../../local/standins/rdap';
 import { createIdentityStandIn, type IdentityStandIn } from '../standins/identity';
 import { createGitHubActionsStandIn, type GitHubActionsStandIn } from '../standins/githubActions';
 import { listenOnLoopback, type LoopbackServer } from '../../local/standins/listen';
@@ -112,6 +113,8 @@ export interface TestService {
   identity: IdentityStandIn;
   /** GitHub Actions' OIDC issuer (GITHUB_OIDC_ISSUER): repositories, and the tokens their workflow runs get. */
   github: GitHubActionsStandIn;
+  /** RDAP (RDAP_BOOTSTRAP_URL): the bootstrap file and the registries' servers, whose domains a test sets up. */
+  rdap: RdapStandIn;
   cosmos: CosmosRequestLog;
   call(method: string, path: string, options?: CallOptions): Promise<ApiResponse>;
   stop(): Promise<void>;
@@ -231,15 +234,18 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
   const mailbox = createAcsEmailStandIn({ accessKey });
   const identity = createIdentityStandIn({ clientId: CLIENT_ID });
   const github = createGitHubActionsStandIn({ audience: TRUSTED_PUBLISHING_AUDIENCE });
+  const rdap = createRdapStandIn();
   const servers: LoopbackServer[] = [
     await listenOnLoopback(cosmos.server),
     await listenOnLoopback(mailbox.handle),
     await listenOnLoopback(identity.handle),
     await listenOnLoopback(github.handle),
+    await listenOnLoopback(rdap.handle),
   ];
-  const [cosmosServer, acsServer, loginServer, githubServer] = servers;
+  const [cosmosServer, acsServer, loginServer, githubServer, rdapServer] = servers;
   identity.setLoginHost(loginServer.url);
   github.setIssuer(githubServer.url);
+  rdap.setOrigin(rdapServer.url);
   Object.assign(process.env, {
     COSMOS_ENDPOINT: cosmosServer.url,
     COSMOS_KEY: randomBytes(32).toString('base64'),
@@ -252,6 +258,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     PUBLIC_BASE_URL: FRONTEND_ORIGIN,
     TRUSTED_PUBLISHING_AUDIENCE,
     GITHUB_OIDC_ISSUER: githubServer.url,
+    RDAP_BOOTSTRAP_URL: rdap.bootstrapUrl(),
     ...options.settings,
   });
   await provisionContainers();
@@ -272,10 +279,12 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     mailbox,
     identity,
     github,
+    rdap,
     cosmos: cosmos.log,
     call,
     stop: async () => {
       await host.close();
+      rdap.close();
       await Promise.all(servers.map((server) => server.close()));
     },
   };

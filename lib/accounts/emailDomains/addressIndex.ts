@@ -6,7 +6,7 @@
  */
 import { nowIso } from '../../shared/clock';
 import type { DomainRegistration } from '../../shared/rdap';
-import { container, isConflict, isNotFound, type StoredDocument } from '../../shared/storage/cosmos';
+import { container, isConflict, isNotFound, updateDocument, type StoredDocument } from '../../shared/storage/cosmos';
 import { domainToCheck } from './registeredDomain';
 
 export interface DomainDocument extends StoredDocument {
@@ -15,6 +15,11 @@ export interface DomainDocument extends StoredDocument {
   kind: 'domain';
   /** When it is next asked about: the timer's query takes the domains due, oldest first. */
   dueAt: string;
+  /**
+   * No address on it still indexed was confirmed before this, so a registration no later than it undoes none of
+   * them, and the timer need not look (absent: not known). Confirmations come later; the backfill lowers it.
+   */
+  earliestConfirmedAt?: string;
   /** When RDAP last answered for it, and what it said. */
   checkedAt?: string;
   answer?: DomainRegistration;
@@ -34,12 +39,14 @@ export interface AddressEntry extends StoredDocument {
 
 const entryId = (accountId: string) => `address:${accountId}`;
 
-/** Creates a document unless one with its id is there already. */
-async function createIfAbsent(document: StoredDocument & { domain: string }): Promise<void> {
+/** Creates a document unless one with its id is there already; answers whether it did. */
+async function createIfAbsent(document: StoredDocument & { domain: string }): Promise<boolean> {
   try {
     await container('emailDomains').items.create(document);
+    return true;
   } catch (error) {
     if (!isConflict(error)) throw error;
+    return false;
   }
 }
 
@@ -53,11 +60,18 @@ export async function indexConfirmedAddress(accountId: string, emailAddress: str
   const domain = domainToCheck(emailAddress);
   if (!domain) return;
   const entry: AddressEntry = { id: entryId(accountId), domain, kind: 'address', accountId, confirmedAt };
-  if (ifAbsent) await createIfAbsent(entry);
-  else await container('emailDomains').items.upsert(entry);
+  if (!ifAbsent) await container('emailDomains').items.upsert(entry);
+  else if (!(await createIfAbsent(entry))) return;
   // A domain nobody has asked about yet is due at once; a known one keeps its schedule.
-  const document: DomainDocument = { id: domain, domain, kind: 'domain', dueAt: nowIso() };
-  await createIfAbsent(document);
+  const document: DomainDocument = { id: domain, domain, kind: 'domain', dueAt: nowIso(), earliestConfirmedAt: confirmedAt };
+  if ((await createIfAbsent(document)) || !ifAbsent) return;
+  // Only the backfill writes a confirmation time earlier than those indexed before it.
+  await updateDocument<DomainDocument>(
+    'emailDomains',
+    domain,
+    (current) => (current.earliestConfirmedAt !== undefined && current.earliestConfirmedAt > confirmedAt ? { ...current, earliestConfirmedAt: confirmedAt } : undefined),
+    domain,
+  );
 }
 
 /** The account's address on this domain is no longer a confirmed one of its own (replaced, lapsed or erased). */

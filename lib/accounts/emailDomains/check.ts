@@ -241,14 +241,18 @@ async function lapseAddress(entry: AddressEntry, lapse: Lapse, detectedAt: strin
  */
 async function settle(domain: DomainDocument, answer: DomainRegistration, checkedAt: string, run: Run): Promise<void> {
   const lapse = lapseIn(answer, checkedAt);
-  const concerned = lapse ? await addressesConfirmedBefore(domain.domain, lapse.before) : [];
+  // A registration no later than every indexed confirmation undoes none: most domains, answered without a query.
+  const mayConcern = lapse && !(domain.earliestConfirmedAt !== undefined && lapse.before <= domain.earliestConfirmedAt);
+  const concerned = mayConcern ? await addressesConfirmedBefore(domain.domain, lapse.before) : [];
   let current = domain;
   if (lapse && concerned.length > 0) {
     current = await saveDomain({ ...current, checkedAt, answer, lapsePending: true, unanswered: undefined });
     for (const entry of concerned) await lapseAddress(entry, lapse, checkedAt, run);
   }
   const dueAt = new Date(Date.parse(checkedAt) + RECHECK_AFTER_MS).toISOString();
-  await saveDomain({ ...current, checkedAt, answer, lapsePending: false, unanswered: undefined, dueAt });
+  // Every entry confirmed before the lapse's moment is gone now, or carries a later confirmation.
+  const earliestConfirmedAt = mayConcern && lapse ? lapse.before : domain.earliestConfirmedAt;
+  await saveDomain({ ...current, checkedAt, answer, lapsePending: false, unanswered: undefined, dueAt, earliestConfirmedAt });
 }
 
 /** RDAP gave no answer: no account changes, and the domain is due again at the next run, behind those due before it. */

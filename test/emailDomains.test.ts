@@ -1,9 +1,12 @@
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { domainCheckLimits } from '../lib/accounts/emailDomains/check';
 import { clock } from '../lib/shared/clock';
 import { container } from '../lib/shared/storage/cosmos';
 import type { Member } from './support/organizations';
 import { newPerson, uniqueName, type Person } from './support/people';
+import { startServiceProcess } from './support/process';
 import { outcome, useTestService } from './support/service';
 import { tokenIn } from './support/waitFor';
 
@@ -21,6 +24,12 @@ beforeEach(() => {
   // Quick look-ups and a short pace, so a test does not wait on the registries' real one.
   jest.replaceProperty(domainCheckLimits, 'perServerIntervalMs', 20);
   jest.replaceProperty(domainCheckLimits, 'lookupTimeoutMs', 300);
+});
+
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of children.splice(0)) child.kill('SIGKILL');
+  service.cosmos.clearFaults();
 });
 
 /** A registered domain no other test uses, under `tld` (served by the stand-in's registry for it, if any). */
@@ -314,6 +323,39 @@ describe('what is asked, and how often', () => {
     for (const user of users) expect(await me(user)).toMatchObject({ emailConfirmed: false, emailDomainLapsed: true });
     // Each account's log records it once.
     for (const user of users) expect((await service.securityLog(user)).filter((event) => event.action === 'email_domain_lapsed')).toHaveLength(1);
+  });
+
+  it('is finished by the next run when killed midway, once its lease lapses (needs npm run build)', async () => {
+    const domain = newDomain();
+    const start = clock.now().getTime();
+    service.rdap.expired(domain, new Date(start - DAY_MS));
+    const users: Member[] = [];
+    for (let i = 0; i < 3; i += 1) users.push(await service.confirmedUser(personAt(domain)));
+    const ids = await Promise.all(users.map(async (user) => (await me(user)).id as string));
+
+    // The compiled app in a process of its own, killed as it removes the first index entry of the domain: one
+    // account is marked and its log written, the others not yet.
+    const doomed = await startServiceProcess(path.resolve(__dirname, '..', 'dist', 'local', 'start.js'), process.env);
+    children.push(doomed.process);
+    service.cosmos.onRequest(new RegExp(`^DELETE .*/colls/emailDomains/docs/address(:|%3A)(${ids.join('|')})$`), () => doomed.process.kill('SIGKILL'));
+    const exited = new Promise<void>((resolve) => doomed.process.once('exit', () => resolve()));
+    await fetch(`${doomed.url}/admin/functions/checkEmailDomains`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+    await exited;
+    const halfway = await Promise.all(users.map(async (user) => (await me(user)).emailDomainLapsed as boolean));
+    expect(halfway.filter(Boolean)).toHaveLength(1);
+    expect(lookupsOf(domain)).toHaveLength(1);
+
+    // A run inside the dead run's lease leaves it all as it is; the first one after it finishes, without asking again.
+    await runCheck();
+    expect(await Promise.all(users.map(async (user) => (await me(user)).emailDomainLapsed))).toEqual(halfway);
+    at(start, 16 / (24 * 60));
+    await runCheck();
+    expect(lookupsOf(domain)).toHaveLength(1);
+    for (const user of users) {
+      const fresh = await signedIn(user);
+      expect(await me(fresh)).toMatchObject({ emailConfirmed: false, emailDomainLapsed: true });
+      expect((await service.securityLog(fresh)).filter((event) => event.action === 'email_domain_lapsed')).toHaveLength(1);
+    }
   });
 
   it('indexes addresses confirmed before the index existed, taking the account\'s creation for the confirmation', async () => {

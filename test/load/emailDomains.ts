@@ -18,8 +18,8 @@ import { startTestService } from '../support/service';
 
 const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 100_000);
 const DOMAINS = Number(process.env.BENCH_DOMAINS ?? 20_000);
-/** One domain in 500 expired (far more than lapse in a month): its accounts are read and marked. */
-const EXPIRED_EVERY = 500;
+/** One domain in 2,000 expired: its accounts are read and marked (the stand-in answers each such query by reading every document, which makes more of them slow to measure). */
+const EXPIRED_EVERY = 2000;
 /** Where the domains are registered, roughly as addresses spread: .com and .net are both Verisign's. */
 const TLDS = [...Array(7).fill('com'), 'net', 'org', 'test'];
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -107,7 +107,7 @@ async function main(): Promise<void> {
     if (lookups.length === 0 && asked >= DOMAINS) break;
   }
   const lapsed = (await container('audit').items.query({ query: "SELECT VALUE COUNT(1) FROM c WHERE c.action = 'email_domain_lapsed'" }).fetchAll()).resources[0];
-  console.log(`| run (a day apart) | RDAP look-ups | at the busiest server | Cosmos DB requests | of them queries | time at ${1 / paceSeconds}/s per server | measured here (unpaced) |`);
+  console.log(`| run (a day apart) | RDAP look-ups | at the busiest server | Cosmos DB requests | of them queries | time at ${1 / paceSeconds}/s per server | here, unpaced (the stand-in reads every document for each query) |`);
   console.log('|---|---|---|---|---|---|---|');
   console.log(rows.join('\n'));
   console.log(`\n${asked} look-ups for ${DOMAINS} domains; ${lapsed} accounts marked lapsed.`);

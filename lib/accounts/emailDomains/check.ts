@@ -84,6 +84,8 @@ export interface DomainCheckTally {
 }
 
 interface Run {
+  /** The run's own document as last written (its ETag guards the next write). */
+  progress: RunProgress;
   log: Log;
   tally: DomainCheckTally;
   /** Real time (Date.now) by which it stops asking. */
@@ -120,10 +122,9 @@ type BackfilledAccount = Pick<AccountDocument, 'id' | 'emailAddress' | 'emailCon
  * it, the earliest it can have been, so a domain registered since the account was made counts as registered
  * again (a false alarm costs the account one confirmation link; a missed takeover, the account).
  */
-async function backfill(progress: RunProgress, run: Run): Promise<RunProgress> {
-  let current = progress;
+async function backfill(run: Run): Promise<void> {
   let read = 0;
-  while (!current.backfill.done && read < domainCheckLimits.backfillAccountsPerRun && Date.now() < run.deadline) {
+  while (!run.progress.backfill.done && read < domainCheckLimits.backfillAccountsPerRun && Date.now() < run.deadline) {
     const { resources: accounts } = await container('accounts')
       .items.query<BackfilledAccount>({
         query:
@@ -131,7 +132,7 @@ async function backfill(progress: RunProgress, run: Run): Promise<RunProgress> {
           'FROM c WHERE c.id > @after ORDER BY c.id',
         parameters: [
           { name: '@page', value: BACKFILL_PAGE },
-          { name: '@after', value: current.backfill.afterId },
+          { name: '@after', value: run.progress.backfill.afterId },
         ],
       })
       .fetchAll();
@@ -145,10 +146,9 @@ async function backfill(progress: RunProgress, run: Run): Promise<RunProgress> {
     }
     read += accounts.length;
     run.tally.backfilled += confirmed.length;
-    const afterId = accounts.at(-1)?.id ?? current.backfill.afterId;
-    current = await saveProgress({ ...current, backfill: { afterId, done: accounts.length < BACKFILL_PAGE } });
+    const afterId = accounts.at(-1)?.id ?? run.progress.backfill.afterId;
+    run.progress = await saveProgress({ ...run.progress, backfill: { afterId, done: accounts.length < BACKFILL_PAGE } });
   }
-  return current;
 }
 
 /** The domains due now, oldest first: one query across the domains' partitions, answered by the index on `dueAt`. */
@@ -338,19 +338,20 @@ async function checkDueDomains(run: Run): Promise<void> {
 
 /** One run (see the top of this file); undefined when another run holds the lease. */
 export async function checkEmailDomains(log: Log): Promise<DomainCheckTally | undefined> {
-  let progress = await takeLease();
+  const progress = await takeLease();
   if (!progress) return undefined;
   const run: Run = {
+    progress,
     log,
     tally: { backfilled: 0, lookups: 0, answered: 0, unanswered: 0, rateLimited: 0, lapsed: 0, failed: 0 },
     deadline: Date.now() + domainCheckLimits.runTimeMs,
     startedAt: nowIso(),
   };
   try {
-    progress = await backfill(progress, run);
+    await backfill(run);
     await checkDueDomains(run);
   } finally {
-    await saveProgress({ ...progress, leaseUntil: null });
+    await saveProgress({ ...run.progress, leaseUntil: null });
   }
   return run.tally;
 }

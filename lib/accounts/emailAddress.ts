@@ -138,6 +138,7 @@ async function switchToPendingAddress(account: AccountDocument, token: TokenDocu
   );
   if (!switched || !sameAddress(switched.emailAddress, newAddress)) {
     await releaseClaim({ kind: 'email', address: newAddress }, token.accountId);
+    await undoIndexedAhead(switched ?? account, newAddress);
     throw noLongerValid();
   }
   await spendToken(token);
@@ -147,6 +148,19 @@ async function switchToPendingAddress(account: AccountDocument, token: TokenDocu
     if (domainToCheck(previous) !== domainToCheck(newAddress)) await forgetConfirmedAddress(switched.id, previous);
   }
   await recordAudit(switched.id, 'email_changed', clientAddress, { emailAddress: newAddress });
+}
+
+/**
+ * The entry indexed ahead for an address the account did not switch to after all: gone, or, where it shares its
+ * domain with the account's own confirmed address, back to that address's confirmation time (a later one could
+ * hide a registration of the domain in between).
+ */
+async function undoIndexedAhead(account: AccountDocument, newAddress: string): Promise<void> {
+  if (hasTrustedAddress(account) && domainToCheck(account.emailAddress) === domainToCheck(newAddress)) {
+    await indexConfirmedAddress(account.id, account.emailAddress, account.emailConfirmedAt ?? account.createdAt);
+  } else {
+    await forgetConfirmedAddress(account.id, newAddress);
+  }
 }
 
 /**

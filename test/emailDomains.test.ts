@@ -67,6 +67,28 @@ async function resetLinkArrives(member: Member): Promise<boolean> {
   return service.emailsTo(member.person.email).filter((email) => email.subject === RESET_SUBJECT).length > seen;
 }
 
+/** A confirmed account on a new, healthy domain that has been asked about once; and when that began. */
+async function accountOnCheckedDomain(): Promise<{ domain: string; start: number; user: Member }> {
+  const domain = newDomain();
+  const start = clock.now().getTime();
+  service.rdap.healthy(domain, new Date(start));
+  const user = await service.confirmedUser(personAt(domain));
+  await runCheck();
+  expect(lookupsOf(domain)).toHaveLength(1);
+  return { domain, start, user };
+}
+
+/** A confirmed account on a new domain that expired yesterday, lapsed by a run of the check; and when that began. */
+async function accountOnExpiredDomain(): Promise<{ domain: string; start: number; user: Member }> {
+  const domain = newDomain();
+  const start = clock.now().getTime();
+  service.rdap.expired(domain, new Date(start - DAY_MS));
+  const user = await service.confirmedUser(personAt(domain));
+  await runCheck();
+  expect(await me(user)).toMatchObject({ emailConfirmed: false, emailDomainLapsed: true });
+  return { domain, start, user };
+}
+
 /** Resends the confirmation link of the member's own address and follows it, as its owner would. */
 async function confirmAgain(member: Member): Promise<void> {
   const seen = service.emailCount(member.person.email);
@@ -94,12 +116,7 @@ describe('a confirmed address on a healthy domain', () => {
 
 describe('an address whose domain expired', () => {
   it('counts as unconfirmed: no reset link, no sign-in assistance, no notice; the security log says why', async () => {
-    const domain = newDomain();
-    const start = clock.now().getTime();
-    service.rdap.healthy(domain, new Date(start));
-    const user = await service.confirmedUser(personAt(domain));
-    await runCheck();
-    expect(lookupsOf(domain)).toHaveLength(1);
+    const { domain, start, user } = await accountOnCheckedDomain();
 
     // It expires (registries give event times to the second); 30 days after the first check it is asked about again.
     const expiry = new Date(Math.floor((start + 20 * DAY_MS) / 1000) * 1000);
@@ -130,12 +147,7 @@ describe('an address whose domain expired', () => {
   });
 
   it('gets recovery emails and notices again once the account confirms its address again', async () => {
-    const domain = newDomain();
-    const start = clock.now().getTime();
-    service.rdap.expired(domain, new Date(start - DAY_MS));
-    const user = await service.confirmedUser(personAt(domain));
-    await runCheck();
-    expect(await me(user)).toMatchObject({ emailConfirmed: false, emailDomainLapsed: true });
+    const { domain, start, user } = await accountOnExpiredDomain();
     expect(await resetLinkArrives(user)).toBe(false);
 
     // The owner renews the domain and confirms the address again: it is trusted again.
@@ -148,12 +160,7 @@ describe('an address whose domain expired', () => {
   });
 
   it('is trusted again once the account changes to an address on another domain, and the old domain no longer concerns it', async () => {
-    const domain = newDomain();
-    const start = clock.now().getTime();
-    service.rdap.expired(domain, new Date(start - DAY_MS));
-    const user = await service.confirmedUser(personAt(domain));
-    await runCheck();
-    expect(await me(user)).toMatchObject({ emailConfirmed: false, emailDomainLapsed: true });
+    const { start, user } = await accountOnExpiredDomain();
 
     const elsewhere = newDomain();
     service.rdap.healthy(elsewhere, new Date(start));
@@ -184,11 +191,7 @@ describe('an address whose domain expired', () => {
 
 describe('a domain registered again', () => {
   it('undoes the addresses confirmed before its new registration, and only those, with one look-up', async () => {
-    const domain = newDomain();
-    const start = clock.now().getTime();
-    service.rdap.healthy(domain, new Date(start));
-    const before = await service.confirmedUser(personAt(domain));
-    await runCheck();
+    const { domain, start, user: before } = await accountOnCheckedDomain();
 
     // It lapsed and someone registered it again on day 10; an account confirms an address on it on day 12.
     service.rdap.reregistered(domain, new Date(start + 10 * DAY_MS));
@@ -250,11 +253,7 @@ describe('a domain RDAP cannot answer for', () => {
 
 describe('what is asked, and how often', () => {
   it('asks about a domain at most once in 30 days', async () => {
-    const domain = newDomain();
-    const start = clock.now().getTime();
-    service.rdap.healthy(domain, new Date(start));
-    await service.confirmedUser(personAt(domain));
-    await runCheck();
+    const { domain, start } = await accountOnCheckedDomain();
     for (const day of [1, 15, 29.9]) {
       at(start, day);
       await runCheck();

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ok, operation } from '../lib/http/operation';
-import { reasonField } from '../lib/support/actions';
+import { reasonField } from '../lib/shared/audit';
 import { lockAccount, supportAccountParams, supportAccountView } from '../lib/support/accounts';
 
 operation('lockAccount', {

@@ -1,5 +1,5 @@
 import { accepted, operation } from '../lib/http/operation';
-import { optionalReasonBody } from '../lib/support/actions';
+import { optionalReasonBody } from '../lib/shared/audit';
 import { scheduleAccountDeletion, supportAccountParams, supportAccountView } from '../lib/support/accounts';
 
 operation('scheduleAccountDeletion', {

@@ -1,5 +1,5 @@
 import { ok, operation } from '../lib/http/operation';
-import { optionalReasonBody } from '../lib/support/actions';
+import { optionalReasonBody } from '../lib/shared/audit';
 import { supportAccountParams, supportAccountView, unlockAccount } from '../lib/support/accounts';
 
 operation('unlockAccount', {

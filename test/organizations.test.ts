@@ -24,8 +24,10 @@ describe('creating an organization', () => {
     expect(response.body).toEqual({
       name,
       members: [{ username: admin.username, role: 'admin' }],
+      frozen: null,
       emailAddress,
       emailConfirmed: false,
+      emailDomainLapsed: false,
       pendingInvitations: [],
     });
     expect((await me(admin)).organizations).toEqual([{ name, role: 'admin' }]);
@@ -103,6 +105,7 @@ describe('invitations', () => {
         { username: admin.username, role: 'admin' },
         { username: member.username, role: 'collaborator' },
       ],
+      frozen: null,
     });
     expect((await me(member)).organizations).toEqual([{ name, role: 'collaborator' }]);
     expect((await getOrganization(admin, name)).body.pendingInvitations).toEqual([]);

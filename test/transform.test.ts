@@ -50,8 +50,10 @@ async function expectTransformed(account: Member, admin: Member, sessionsOfTheAc
   expect(organization.body).toEqual({
     name: account.username,
     members: [{ username: admin.username, role: 'admin' }],
+    frozen: null,
     emailAddress: account.person.email,
     emailConfirmed: true,
+    emailDomainLapsed: false,
     pendingInvitations: [],
   });
   expect(await service.organizationsOf(admin)).toEqual([{ name: account.username, role: 'admin' }]);

@@ -7,7 +7,7 @@ import { Problem } from '../shared/problems';
 import { enforceEmailingLimits } from '../shared/rateLimits';
 import { findToken, issueToken, spendToken, tokensConcerning, tokenField } from '../shared/tokens';
 import { assertTrustedRecipient, readAccount, tokenRecipient, tokenStillAddressed, type AccountDocument, type OrganizationRole } from '../accounts/account';
-import { revokeKeysForOrganization } from '../packages/apiKeys';
+import { revokeKeysForOrganization, revokeKeysOfMember } from '../packages/apiKeys';
 import { withdrawInvitationsSentFor } from '../packages/owners';
 import { accountHolding } from '../accounts/claims';
 import { usernameField } from '../accounts/names';
@@ -259,6 +259,23 @@ export async function removeMember(name: string, username: string, caller: Accou
   await recordAudit(caller.id, leaving ? 'organization_left' : 'member_removed', clientAddress, details);
   await recordMembershipChange(organization.id, leaving ? 'member_left' : 'member_removed', caller, { member: target.username });
   await withdrawInvitationsSentFor(organization.id, log, target.accountId);
+}
+
+/**
+ * An admin stops every API key a member holds for the organization, at once: for a member whose account or keys
+ * may be in someone else's hands and who cannot, or may not, revoke them. The member stays a member. Recorded in
+ * the organization's trail and the admin's log, also when nothing was left to revoke; the member and every admin
+ * are told of the keys that went.
+ */
+export async function revokeMemberKeys(name: string, username: string, caller: AccountDocument, clientAddress: string, log: Log): Promise<void> {
+  const organization = await organizationForAdmin(name, caller);
+  const target = memberNamed(organization, username);
+  const member = await readAccount(target.accountId);
+  const revoked = member ? await revokeKeysOfMember(member, organization, caller.username, log) : [];
+  const keyIds = revoked.map((key) => key.id).join(', ');
+  const details = { member: target.username, keysRevoked: String(revoked.length), ...(keyIds ? { keyIds } : {}) };
+  await recordAudit(caller.id, 'member_keys_revoked', clientAddress, { organization: organization.username, ...details });
+  await recordMembershipChange(organization.id, 'member_keys_revoked', caller, details);
 }
 
 /** The organizations forget the invitations sent to an account (account deletion); the tokens go with the account's. */

@@ -18,11 +18,26 @@ export const organizationParams = z.object({ name: usernameField });
 /** `{name}` and `{username}`: an organization and one of its members (or someone invited). */
 export const memberParams = z.object({ name: usernameField, username: usernameField });
 
+/** A freeze as members see it (and support). */
+export const frozenView = z
+  .object({
+    at: z.string(),
+    by: z.string().describe('The admin, or the site admin, who froze it'),
+    reason: z.string(),
+  })
+  .nullable()
+  .describe('Set while it is frozen: every API key it owns answers 401, and no key can be made for it');
+
 export const organizationView = z.object({
   name: z.string(),
   members: z.array(z.object({ username: z.string(), role: roleField })),
+  frozen: frozenView,
   emailAddress: z.string().optional().describe('admins only'),
   emailConfirmed: z.boolean().optional().describe('admins only'),
+  emailDomainLapsed: z
+    .boolean()
+    .optional()
+    .describe("admins only: the address's domain expired or was registered again since it was confirmed, so it counts as unconfirmed; an admin sends a new confirmation link"),
   pendingInvitations: z
     .array(z.object({ username: z.string(), role: roleField, invitedAt: z.string(), expiresAt: z.string() }))
     .optional()
@@ -56,16 +71,17 @@ export async function organizationForAdmin(name: string, caller: AccountDocument
   return organization;
 }
 
-/** Members see who is in it; admins also see its address and who is invited. */
+/** Members see who is in it and whether it is frozen; admins also see its address and who is invited. */
 export function toOrganizationView(organization: OrganizationDocument, viewerId: string): z.infer<typeof organizationView> {
   const members = organization.members.map(({ username, role }) => ({ username, role }));
-  if (roleOf(organization, viewerId) !== 'admin') return { name: organization.username, members };
+  const seenByMembers = { name: organization.username, members, frozen: organization.frozen ?? null };
+  if (roleOf(organization, viewerId) !== 'admin') return seenByMembers;
   const now = clock.now().getTime();
   return {
-    name: organization.username,
-    members,
+    ...seenByMembers,
     emailAddress: organization.emailAddress,
     emailConfirmed: organization.emailConfirmed,
+    emailDomainLapsed: Boolean(organization.emailDomainLapsed),
     pendingInvitations: organization.pendingInvitations
       .filter((invitation) => Date.parse(invitation.expiresAt) > now)
       .map(({ username, role, invitedAt, expiresAt }) => ({ username, role, invitedAt, expiresAt })),

@@ -7,6 +7,7 @@ import {
   apiKeyEditedNotice,
   apiKeyRegeneratedNotice,
   apiKeyRevokedNotice,
+  memberKeysRevokedNotice,
   type NoticeContent,
   type NoticedKey,
 } from '../shared/email/messages';
@@ -52,9 +53,10 @@ export interface ApiKeyDocument extends StoredDocument {
   revokedAt: string | null;
   revokedBecause?: RevocationReason;
   /**
-   * The reversible state beside it: the ids of the locked accounts (its holder, its owner) whose lock
-   * suspends it, written by the lock and taken off by the unlock, so the push check reads it on the key
-   * (`refusalOf`). It works again once no id is left, unless it was revoked or expired meanwhile.
+   * The reversible state beside it: a mark for each suspension that holds it (see `Suspension`: its holder's
+   * or owner's lock, its owning organization's freeze), written by the lock or freeze and taken off when it is
+   * lifted, so the push check reads it on the key (`refusalOf`). It works again once no mark is left, unless
+   * it was revoked or expired meanwhile.
    */
   suspendedBy?: string[];
   /** SHA-256 of the whole secret: it has 256 random bits, so a fast hash is as good as a slow one. */
@@ -91,10 +93,18 @@ export const TRUSTED_PUBLISHING_KEY_MINUTES = 15;
 
 /**
  * Why a key was revoked other than by its holder: its owner was deleted; its creator left the owning
- * organization; support revoked it as leaked; it was made while its holder or owner was locked, and never
- * handed out; or the trusted publishing policy that made it was removed.
+ * organization; support revoked it as leaked; it was made while its holder or owner was locked, or its owner
+ * frozen, and never handed out; the trusted publishing policy that made it was removed; or an admin of the
+ * owning organization revoked the keys its holder held for it.
  */
-export type RevocationReason = 'owner_deleted' | 'left_organization' | 'leaked' | 'account_locked' | 'policy_removed';
+export type RevocationReason =
+  | 'owner_deleted'
+  | 'left_organization'
+  | 'leaked'
+  | 'account_locked'
+  | 'organization_frozen'
+  | 'policy_removed'
+  | 'organization_admin';
 
 const descriptionField = z.string().trim().min(1).max(256);
 /** What a key may do (at least one), and which package ids it covers: a key's, or a trusted publishing policy's for the keys it makes. */
@@ -129,7 +139,9 @@ export const apiKeyView = z.object({
   createdAt: z.string(),
   expiresAt: z.string(),
   expired: z.boolean(),
-  suspended: z.boolean().describe('Its holder or its owner is locked by support: it works again once they are unlocked'),
+  suspended: z
+    .boolean()
+    .describe('Its holder or its owner is locked by support, or its owning organization is frozen: it works again once that is lifted'),
   trustedPublishing: z
     .boolean()
     .describe("Made by trusted publishing for one CI run (its policy's scopes and globs, 15 minutes): it cannot be edited or regenerated"),
@@ -155,7 +167,36 @@ export const apiKeySecretField = z
   .regex(KEY_PATTERN, 'must be an API key as this service gives them out: gak1.<id>.<secret>')
   .meta({ examples: ['gak1.0f1e2d3c4b5a69788796a5b4c3d2e1f0.q3Yc2m8ZxV0b1nR4tW7yA9eD6fH5jL2pS8uQ0iO3gEk'] });
 
+/**
+ * What suspends keys while it holds, each set on an account's document: support's lock of an account or
+ * organization, and an organization's freeze (by its admins, or support). Each suspends every key the
+ * account holds and every key it owns, by a mark of its own on each key, so two suspensions of one key
+ * (its holder's lock and its owner's freeze) are lifted one at a time and the key works once neither holds.
+ */
+export type Suspension = 'lock' | 'freeze';
+
+const FREEZE_MARK = 'freeze:';
+const isFreezeMark = (mark: string) => mark.startsWith(FREEZE_MARK);
+
+const SUSPENSIONS: Record<Suspension, { holds(account: AccountDocument): boolean; mark(accountId: string): string }> = {
+  // A lock's mark is the locked account's bare id, as keys suspended before freezes existed carry it.
+  lock: { holds: (account) => Boolean(account.lock), mark: (accountId) => accountId },
+  freeze: { holds: (account) => Boolean(account.frozen), mark: (accountId) => `${FREEZE_MARK}${accountId}` },
+};
+
 const isSuspended = (key: ApiKeyDocument) => (key.suspendedBy?.length ?? 0) > 0;
+
+/** Which suspensions hold a key, and who lifts them: told only to whoever has its secret, or holds it. */
+function whySuspended(key: ApiKeyDocument): string {
+  const marks = key.suspendedBy ?? [];
+  const frozen = marks.some(isFreezeMark);
+  const locked = marks.some((mark) => !isFreezeMark(mark));
+  const why = [
+    ...(frozen ? [`the organization '${key.ownerName}' it pushes for is frozen`] : []),
+    ...(locked ? ['its account or its owner is locked by support'] : []),
+  ].join(', and ');
+  return `${why}. ${locked ? 'Contact support.' : `It works again once an admin of '${key.ownerName}' unfreezes the organization.`}`;
+}
 
 function toView(key: ApiKeyDocument): z.infer<typeof apiKeyView> {
   const { id, description, scopes, packageGlobs, ownerName: owner, createdAt, expiresAt } = key;
@@ -178,30 +219,33 @@ function newSecret(keyId: string): string {
 
 /**
  * The owner a key may push for: the caller, or an organization the caller belongs to (by the organization's
- * own document), that support has not locked. A trusted publishing policy, which makes keys, may be owned by
- * the same; `what` names the thing in the refusal.
+ * own document), that support has not locked and that is not frozen. A trusted publishing policy, which makes
+ * keys, may be owned by the same; `what` names the thing in the refusal.
  */
 export async function allowedOwner(caller: AccountDocument, owner: string, what = 'A key'): Promise<AccountDocument> {
   if (owner.toLowerCase() === caller.username.toLowerCase()) return caller;
   const organization = await accountHolding({ kind: 'username', name: owner });
   const stop = organizationStop(organization, caller.id);
   if (stop === 'owner_locked') throw SESSION_REFUSALS.ownerLocked(organization!.username);
+  if (stop === 'owner_frozen') throw SESSION_REFUSALS.ownerFrozen(organization!.username);
   if (stop) throw notAnAllowedOwner(owner, what);
   return organization!;
 }
 
 /** Why keys for an organization held by `holderId` (a member, or the organization itself) may not work now. */
-export type OrganizationStop = 'owner_deleted' | 'left_organization' | 'owner_locked';
+export type OrganizationStop = 'owner_deleted' | 'left_organization' | 'owner_locked' | 'owner_frozen';
 
 /**
  * The one list of what stops an organization's keys, decided from its own document: it is gone (or is no
- * organization), the holder is neither the organization itself nor one of its members, or support locked it.
+ * organization), the holder is neither the organization itself nor one of its members, support locked it, or it
+ * froze itself (its admins or support).
  * Every place that makes a key for an organization, or trusts a policy to make one, asks this.
  */
 export function organizationStop(organization: AccountDocument | undefined, holderId: string): OrganizationStop | undefined {
   if (organization?.kind !== 'organization' || organization.deletedAt) return 'owner_deleted';
   if (organization.id !== holderId && !organization.members?.some((m) => m.accountId === holderId)) return 'left_organization';
   if (organization.lock) return 'owner_locked';
+  if (organization.frozen) return 'owner_frozen';
   return undefined;
 }
 
@@ -212,6 +256,7 @@ export type KeyStop = 'holder_locked' | OrganizationStop;
 export function refusalFor(stop: KeyStop, refusals: KeyRefusals, owner: string): Problem {
   if (stop === 'holder_locked') return refusals.holderLocked();
   if (stop === 'owner_locked') return refusals.ownerLocked(owner);
+  if (stop === 'owner_frozen') return refusals.ownerFrozen(owner);
   return stop === 'owner_deleted' ? refusals.ownerGone(owner) : refusals.ownerNotAllowed(owner);
 }
 
@@ -227,6 +272,8 @@ export interface KeyRefusals {
   holderLocked(): Problem;
   /** Its owner, an organization, is locked by support. */
   ownerLocked(owner: string): Problem;
+  /** Its owner, an organization, is frozen. */
+  ownerFrozen(owner: string): Problem;
   /** Its holder no longer belongs to the owning organization. */
   ownerNotAllowed(owner: string): Problem;
   /** The owning organization is gone. */
@@ -237,6 +284,11 @@ const SESSION_REFUSALS: KeyRefusals = {
   holderLocked: lockedAccountSessionEnded,
   ownerLocked: (owner) =>
     new Problem('owner_not_allowed', `'${owner}' is locked by support: no key can be made for it until it is unlocked. Contact support.`),
+  ownerFrozen: (owner) =>
+    new Problem(
+      'owner_not_allowed',
+      `'${owner}' is frozen: nothing can publish for it, and no key can be made for it, until one of its admins unfreezes it.`,
+    ),
   ownerNotAllowed: (owner) => notAnAllowedOwner(owner, 'A key'),
   ownerGone: (owner) => notAnAllowedOwner(owner, 'A key'),
 };
@@ -422,12 +474,21 @@ async function keyToChange(caller: AccountDocument, keyId: string): Promise<ApiK
 }
 
 /**
+ * A suspended key gets no new secret (no key is made or regenerated for a locked or frozen owner): checked
+ * before anything is written, and again on the key written, should a suspension cross the regeneration.
+ */
+function assertNotSuspended(key: ApiKeyDocument): void {
+  if (isSuspended(key)) throw new Problem('owner_not_allowed', `This key is suspended, so it cannot be regenerated: ${whySuspended(key)}`);
+}
+
+/**
  * A new secret for the same key: same scopes, globs and owner, a fresh expiry; the old secret stops at once.
  * Of regenerations at the same moment one wins; the others answer 409 rather than hand out a secret that
  * the winner's already replaced. A concurrent change of anything else is simply retried.
  */
 export async function regenerateApiKey(caller: AccountDocument, keyId: string, clientAddress: string, log: Log) {
   const key = await keyToChange(caller, keyId);
+  assertNotSuspended(key);
   const secret = newSecret(key.id);
   const expiresAt = expiry(key.expiresInDays);
   const notice = await keyNotice(caller, key, apiKeyRegeneratedNotice({ ...noticed(key), expiresAt }, { at: nowIso(), clientAddress }));
@@ -438,6 +499,7 @@ export async function regenerateApiKey(caller: AccountDocument, keyId: string, c
       await indexExpiry({ id: key.id, expiresAt, expiresInDays: key.expiresInDays });
       return updateDocumentFrom<ApiKeyDocument>('apiKeys', key, (current) => {
         if (current.revokedAt !== null || current.creatorAccountId !== caller.id) throw noSuchKey();
+        assertNotSuspended(current);
         if (current.secretHash !== key.secretHash) {
           throw new Problem('concurrent_change', 'This key was regenerated by another request at the same moment. Regenerate it again to get a secret you can use.');
         }
@@ -509,12 +571,13 @@ export function keyStop(holder: AccountDocument | undefined, owner: AccountDocum
 const REVOKED_BECAUSE: Record<KeyStop, RevocationReason> = {
   holder_locked: 'account_locked',
   owner_locked: 'account_locked',
+  owner_frozen: 'organization_frozen',
   owner_deleted: 'owner_deleted',
   left_organization: 'left_organization',
 };
 
 /**
- * A new key stays only if nothing stops it once it exists: a lock, an organization deleted, or a member removed
+ * A new key stays only if nothing stops it once it exists: a lock, a freeze, an organization deleted, or a member removed
  * while the key was being made must not leave it working (the lock and the revocations read the lists of keys
  * before this key was there to find). The holder is read, and the owner where it is another account: one read
  * for a key its holder owns, a person or an organization.
@@ -561,29 +624,36 @@ async function liveKeysOwnedBy(ownerId: string): Promise<ApiKeyDocument[]> {
 
 /**
  * Brings every key the account holds, and every key it owns (an organization's, whichever member made them),
- * in line with the account's lock: suspended while it is locked, restored once it is not. The state is
- * written on each key under the account's id, so a key suspended for both its holder and its owner works
- * again only once neither is locked; a revoked key is left alone. Should the account be locked or unlocked
- * again meanwhile, it goes round once more, so keys end as the account is. Runs again without harm: a lock or
- * unlock cut short is finished by asking again.
+ * in line with one suspension of the account (its lock, or its freeze): suspended while it holds, restored
+ * once it does not. The state is written on each key as that suspension's mark, so a key suspended twice over
+ * (its holder's lock and its owner's, its owner's lock and freeze) works again only once neither holds; a
+ * revoked key is left alone. Should the suspension be set or lifted again meanwhile, it goes round once more,
+ * so keys end as the account is. Runs again without harm: a lock or freeze cut short is finished by asking
+ * again.
  */
-export async function matchKeysToLock(accountId: string): Promise<void> {
+export async function matchKeysToSuspension(accountId: string, suspension: Suspension): Promise<void> {
+  const { holds, mark: markOf } = SUSPENSIONS[suspension];
+  const mark = markOf(accountId);
   for (let round = 1; ; round += 1) {
     const account = await readAccount(accountId);
     if (!account) return;
-    const locked = Boolean(account.lock);
+    const suspended = holds(account);
     const apply = (key: ApiKeyDocument): ApiKeyDocument | undefined => {
       const concerned = key.creatorAccountId === accountId || key.ownerAccountId === accountId;
-      const others = (key.suspendedBy ?? []).filter((id) => id !== accountId);
-      if (!concerned || key.revokedAt !== null || (key.suspendedBy ?? []).includes(accountId) === locked) return undefined;
-      return { ...key, suspendedBy: locked ? [...others, accountId] : others };
+      const marks = key.suspendedBy ?? [];
+      if (!concerned || key.revokedAt !== null || marks.includes(mark) === suspended) return undefined;
+      const others = marks.filter((other) => other !== mark);
+      return { ...key, suspendedBy: suspended ? [...others, mark] : others };
     };
     const keyIds = [...new Set([...(account.apiKeyIds ?? []), ...(await liveKeysOwnedBy(accountId)).map((key) => key.id)])];
     for (let i = 0; i < keyIds.length; i += 10) {
       await Promise.all(keyIds.slice(i, i + 10).map((keyId) => updateDocument<ApiKeyDocument>('apiKeys', keyId, apply)));
     }
-    if (Boolean((await readAccount(accountId))?.lock) === locked) return;
-    if (round >= 5) throw new Problem('concurrent_change', 'The account was locked and unlocked again while its API keys were being changed. Ask again.');
+    const now = await readAccount(accountId);
+    if (!now || holds(now) === suspended) return;
+    if (round >= 5) {
+      throw new Problem('concurrent_change', `The ${suspension} was set and lifted again while the API keys were being changed. Ask again.`);
+    }
   }
 }
 
@@ -607,14 +677,42 @@ export async function revokeAllKeysOf(accountId: string): Promise<void> {
   await updateAccount(accountId, (current) => (current.apiKeyIds?.length ? { ...current, apiKeyIds: [] } : undefined));
 }
 
+/** The live keys the member holds for the organization, those trusted publishing made too. */
+const keysHeldFor = async (member: AccountDocument, organizationId: string) =>
+  (await liveKeysOf(member)).filter((key) => key.ownerAccountId === organizationId);
+
 /** Keys a member created for an organization stop working when the member leaves it; the member is told. */
 export async function revokeKeysForOrganization(member: AccountDocument, organizationId: string, log: Log): Promise<void> {
-  for (const key of await liveKeysOf(member)) {
-    if (key.ownerAccountId !== organizationId) continue;
+  for (const key of await keysHeldFor(member, organizationId)) {
     const content = apiKeyRevokedNotice(noticed(key), 'left_organization', { at: nowIso() });
     const notice = await keyNotice(member, key, content, `api-key-revoked:${key.id}:left_organization`);
     await announced(notice, () => revokeKey(key.id, 'left_organization'), log, (revoked) => revoked);
   }
+}
+
+/**
+ * An admin of the organization stops every key the member holds for it at once, those trusted publishing made
+ * too: for a member whose account or keys may be in someone else's hands. One notice tells the member and every
+ * admin (the keys' own notices are not sent), queued before and withdrawn if nothing was left to revoke.
+ * Answers the keys this call revoked.
+ */
+export async function revokeKeysOfMember(
+  member: AccountDocument,
+  organization: Pick<AccountDocument, 'id' | 'username'>,
+  admin: string,
+  log: Log,
+): Promise<ApiKeyDocument[]> {
+  const now = clock.now().getTime();
+  const keys = (await keysHeldFor(member, organization.id)).filter((key) => Date.parse(key.expiresAt) > now);
+  if (keys.length === 0) return [];
+  const content = memberKeysRevokedNotice(organization.username, member.username, admin, keys.map(noticed), { at: nowIso() });
+  const notice = await noticeToAll([member.id, organization.id], 'security', content, { container: 'accounts', id: organization.id });
+  const revokeEach = async () => {
+    const revoked: ApiKeyDocument[] = [];
+    for (const key of keys) if (await revokeKey(key.id, 'organization_admin')) revoked.push(key);
+    return revoked;
+  };
+  return announced(notice, revokeEach, log, (revoked) => revoked.length > 0);
 }
 
 /**
@@ -662,16 +760,14 @@ async function keyWithSecret(secret: string): Promise<ApiKeyDocument | undefined
 export async function authenticateApiKey(secret: string | null): Promise<ApiKeyDocument> {
   const key = await keyWithSecret(secret ?? '');
   const refusal = key ? refusalOf(key) : 'unknown';
-  if (refusal === 'suspended') {
-    throw new Problem('invalid_api_key', 'The API key is suspended: its account or its owner is locked by support. Contact support.');
-  }
+  if (key && refusal === 'suspended') throw new Problem('invalid_api_key', `The API key is suspended: ${whySuspended(key)}`);
   if (!key || refusal) throw invalidKey();
   return key;
 }
 
 /**
  * Revokes a key whose secret was found where it should not be (support is given the secret, which is only
- * hashed and compared, never stored or logged). A live key, or one a lock suspends, is revoked as leaked; a
+ * hashed and compared, never stored or logged). A live key, or one a lock or freeze suspends, is revoked as leaked; a
  * key already revoked or expired stays as it is. Answers the key and whether this call revoked it;
  * undefined when no key has this secret.
  */

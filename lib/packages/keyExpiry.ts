@@ -1,7 +1,7 @@
 /**
  * An API key close to expiry is announced twice over: every push (and unlist or relist) made with it answers
  * with NuGet's `X-NuGet-Warning` naming the date, and the timer `notifyExpiringApiKeys` emails its holder 7
- * days and 1 day before it expires.
+ * days and 1 day before it expires, and, for a key an organization owns, every admin of the organization.
  *
  * The timer finds those keys without reading every key: each live key has an entry in `apiKeyExpiries`, in
  * the partition of the UTC day it expires, written before the key itself (so no key exists without it),
@@ -13,11 +13,12 @@
  * expiry makes a new id: the warnings start over.
  */
 import { clock } from '../shared/clock';
-import { apiKeyExpiringMessage, apiKeysPage } from '../shared/email/messages';
+import { apiKeyExpiringMessage, apiKeysPage, organizationKeyExpiringNotice } from '../shared/email/messages';
 import { deliverSoon, queueEmail } from '../shared/email/outbox';
 import type { Log } from '../shared/log';
 import { container, documentsInPartition, isNotFound, isPreconditionFailed, readDocument, replaceIfUnchanged, type StoredDocument } from '../shared/storage/cosmos';
 import { hasTrustedAddress, readAccount } from '../accounts/account';
+import { noticeToAll } from '../accounts/notices';
 import type { ApiKeyDocument } from './apiKeys';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -122,14 +123,26 @@ async function warn(entry: ExpiryEntry, warning: Warning, log: Log): Promise<boo
     await forgetExpiry({ id: entry.keyId, expiresAt: entry.expiresAt });
     return false;
   }
-  // A suspended key (its holder or owner locked by support) keeps its entry, in case the lock is lifted before
-  // it expires.
+  // A suspended key (its holder or owner locked by support, its owner frozen) keeps its entry, in case that is
+  // lifted before it expires.
   if (key.trustedPublishing || (key.suspendedBy?.length ?? 0) > 0) return false;
   const holder = await readAccount(key.creatorAccountId);
-  if (!holder || holder.kind !== 'user' || holder.deletedAt || holder.lock || !hasTrustedAddress(holder)) return false;
-  const message = apiKeyExpiringMessage(holder, { id: key.id, description: key.description, owner: key.ownerName, expiresAt: key.expiresAt }, warning);
-  const email = await queueEmail(message, { container: 'apiKeys', id: key.id }, `expiry:${key.id}:${warning}:${key.expiresAt}`);
-  await deliverSoon(email, log);
+  const holderReachable = holder?.kind === 'user' && !holder.deletedAt && !holder.lock && hasTrustedAddress(holder);
+  // A key an organization owns outlives whoever made it: its admins are told too, so someone renews or replaces it.
+  const organizationId = key.ownerAccountId !== key.creatorAccountId ? key.ownerAccountId : undefined;
+  if (!holderReachable && !organizationId) return false;
+  const onceKey = `expiry:${key.id}:${warning}:${key.expiresAt}`;
+  const cause = { container: 'apiKeys', id: key.id } as const;
+  const noticed = { id: key.id, description: key.description, owner: key.ownerName, expiresAt: key.expiresAt };
+  if (holderReachable) {
+    const email = await queueEmail(apiKeyExpiringMessage(holder, noticed, warning), cause, onceKey);
+    await deliverSoon(email, log);
+  }
+  if (organizationId) {
+    const content = organizationKeyExpiringNotice({ ...noticed, holder: key.creatorName ?? holder?.username ?? 'a member' }, warning);
+    // Every admin but the holder, whose own email says it: one outbox entry the outbox timer delivers, queued once.
+    await noticeToAll([organizationId], 'security', content, cause, { onceKey: `${onceKey}:admins`, afterChange: true, except: [key.creatorAccountId] });
+  }
   try {
     await replaceIfUnchanged('apiKeyExpiries', { ...entry, warned: [...entry.warned, warning] }, entry.day);
   } catch (error) {

@@ -69,12 +69,33 @@ export const AUDIT_ACTIONS = [
   'trusted_publisher_pinned',
   'trusted_publisher_removed',
   'trusted_publishing_key_created',
+  // An organization stopping a compromised member or itself: by its admins, or (frozen, unfrozen) by support.
+  'member_keys_revoked',
+  'organization_frozen',
+  'organization_unfrozen',
   // A package's owner turned trusted-publishing-only on or off: while on, only keys trusted publishing made push it.
   'trusted_publishing_only_enabled',
   'trusted_publishing_only_disabled',
+  // The timer checkEmailDomains found the address's domain expired, being deleted or registered again since the
+  // address was confirmed: it counts as unconfirmed until an address is confirmed again.
+  'email_domain_lapsed',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+/**
+ * Why someone acted (support on an account, an organization's admin freezing it), 1 to 500 characters: a
+ * note the records of the action quote.
+ */
+export const reasonField = z
+  .string()
+  .trim()
+  .min(1)
+  .max(500)
+  .meta({ examples: ['Published malware; reported by the security team (case 4711).'] });
+
+/** The body of an action whose reason may be left out: `{ reason? }`, `{}`, or no body at all. */
+export const optionalReasonBody = z.object({ reason: reasonField.optional() }).strict().optional();
 
 /** Who did what an owner's trail records: a member (by name, which stays after it leaves or is deleted). */
 export interface AuditActor {
@@ -135,15 +156,20 @@ export interface TrailEvent {
   announce?: boolean;
 }
 
-/** Appends to the account's security log. */
+/** Appends to the account's security log; a fixed `onceId` makes recording it again (work that may run again) a no-op. */
 export async function recordAudit(
   accountId: string,
   action: AuditAction,
   clientAddress: string,
   details?: Record<string, string>,
+  onceId?: string,
 ): Promise<void> {
-  const event: AuditEvent = { id: randomUUID(), accountId, action, at: nowIso(), clientAddress, ...(details ? { details } : {}) };
-  await container('audit').items.create(event);
+  const event: AuditEvent = { id: onceId ?? randomUUID(), accountId, action, at: nowIso(), clientAddress, ...(details ? { details } : {}) };
+  try {
+    await container('audit').items.create(event);
+  } catch (error) {
+    if (!(onceId !== undefined && isConflict(error))) throw error;
+  }
 }
 
 /** The record of `event` in the partition of `ownerId`. */

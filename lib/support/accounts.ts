@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import { nowIso } from '../shared/clock';
+import type { Log } from '../shared/log';
 import { Problem } from '../shared/problems';
 import { readDeletionRequest, deletionState, scheduleDeletionNow } from '../deletion/request';
-import { roleField } from '../organizations/organization';
-import { matchKeysToLock } from '../packages/apiKeys';
+import { setFreeze } from '../organizations/freeze';
+import { frozenView, roleField, type OrganizationDocument } from '../organizations/organization';
+import { matchKeysToSuspension } from '../packages/apiKeys';
 import { setAccountLock, updateAccount, type AccountDocument } from '../accounts/account';
 import { accountHolding, releaseDeletedName } from '../accounts/claims';
 import { usernameField } from '../accounts/names';
@@ -26,6 +28,15 @@ export const supportAccountView = z.object({
   kind: z.enum(['user', 'organization']),
   emailAddress: z.string().nullable().describe('null once deleted'),
   emailConfirmed: z.boolean(),
+  emailDomainLapsed: z
+    .object({
+      domain: z.string(),
+      reason: z.enum(['expired', 'pending_delete', 'reregistered']),
+      eventDate: z.string().nullable(),
+      detectedAt: z.string(),
+    })
+    .nullable()
+    .describe('Set while the address counts as unconfirmed because RDAP showed its domain expired, being deleted, or registered again since it was confirmed'),
   pendingEmailAddress: z.string().nullable().optional().describe('individual accounts only'),
   microsoftAccount: z
     .object({ accountType: z.enum(['personal', 'work']), email: z.string().nullable() })
@@ -39,6 +50,7 @@ export const supportAccountView = z.object({
     .array(z.object({ username: z.string(), role: roleField, invitedAt: z.string(), expiresAt: z.string() }))
     .optional()
     .describe('organizations only'),
+  frozen: frozenView.optional().describe('organizations only: set while it is frozen (by its admins, or support)'),
   createdAt: z.string(),
   locked: lockView.nullable().describe('Set while support has it locked'),
   deletion: z
@@ -61,6 +73,7 @@ async function toSupportView(account: AccountDocument): Promise<SupportAccountVi
     kind: account.kind,
     emailAddress: account.emailAddress || null,
     emailConfirmed: account.emailConfirmed,
+    emailDomainLapsed: account.emailDomainLapsed ?? null,
     createdAt: account.createdAt,
     locked: account.lock ?? null,
     deletion: deletionState(await readDeletionRequest(account.id)) ?? null,
@@ -71,6 +84,7 @@ async function toSupportView(account: AccountDocument): Promise<SupportAccountVi
       ...common,
       members: (account.members ?? []).map(({ username, role }) => ({ username, role })),
       pendingInvitations: (account.pendingInvitations ?? []).map(({ username, role, invitedAt, expiresAt }) => ({ username, role, invitedAt, expiresAt })),
+      frozen: account.frozen ?? null,
     };
   }
   const linked = account.microsoftAccount;
@@ -113,7 +127,7 @@ export async function getAccountForSupport(admin: AccountDocument, username: str
 export async function lockAccount(admin: AccountDocument, username: string, reason: string, clientAddress: string): Promise<SupportAccountView> {
   const target = await liveAccountNamed(username);
   const { account, changed } = await setAccountLock(target.id, { lockedAt: nowIso(), lockedBy: admin.username, reason });
-  await matchKeysToLock(target.id);
+  await matchKeysToSuspension(target.id, 'lock');
   if (changed) await recordSupportAction(admin, target, { action: 'locked_by_support', reason }, clientAddress);
   return toSupportView(account ?? target);
 }
@@ -125,9 +139,34 @@ export async function lockAccount(admin: AccountDocument, username: string, reas
 export async function unlockAccount(admin: AccountDocument, username: string, reason: string | undefined, clientAddress: string): Promise<SupportAccountView> {
   const target = await liveAccountNamed(username);
   const { account, changed } = await setAccountLock(target.id, null);
-  await matchKeysToLock(target.id);
+  await matchKeysToSuspension(target.id, 'lock');
   if (changed) await recordSupportAction(admin, target, { action: 'unlocked_by_support', reason }, clientAddress);
   return toSupportView(account ?? target);
+}
+
+/**
+ * Freezes an organization (`frozen`) or unfreezes it for support, as its admins can (lib/organizations/freeze.ts):
+ * every admin is told, and the change is recorded in its trail, naming the site admin, and on the admin's own log.
+ * Freezing a frozen organization keeps the first freeze and finishes suspending its keys.
+ */
+export async function setFreezeForSupport(
+  admin: AccountDocument,
+  name: string,
+  change: { frozen: true; reason: string } | { frozen: false; reason?: string },
+  clientAddress: string,
+  log: Log,
+): Promise<SupportAccountView> {
+  const target = await liveAccountNamed(name);
+  if (target.kind !== 'organization') {
+    throw new Problem('not_found', `'${target.username}' is not an organization: only organizations are frozen (support locks an account).`);
+  }
+  const { reason } = change;
+  const freeze = change.frozen ? { at: nowIso(), by: admin.username, reason: change.reason } : null;
+  const action = freeze ? 'organization_frozen' : 'organization_unfrozen';
+  const organization = await setFreeze(target as OrganizationDocument, freeze, { username: admin.username, support: true }, reason, log, {
+    record: () => recordSupportAction(admin, target, { action, reason }, clientAddress),
+  });
+  return toSupportView(organization);
 }
 
 /**

@@ -1,17 +1,5 @@
-import { z } from 'zod';
 import { recordAudit, recordTrailEvent, type AuditAction, type AuditApiKey } from '../shared/audit';
 import type { AccountDocument } from '../accounts/account';
-
-/** Why support acted: a note for the affected account's security log and the admin's own. */
-export const reasonField = z
-  .string()
-  .trim()
-  .min(1)
-  .max(500)
-  .meta({ examples: ['Published malware; reported by the security team (case 4711).'] });
-
-/** The body of an action whose reason may be left out: `{ reason? }`, `{}`, or no body at all. */
-export const optionalReasonBody = z.object({ reason: reasonField.optional() }).strict().optional();
 
 /** The account or organization a site admin acted on. */
 export type AffectedAccount = Pick<AccountDocument, 'id' | 'username' | 'kind'>;

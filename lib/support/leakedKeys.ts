@@ -1,11 +1,12 @@
 import { z } from 'zod';
+import { reasonField } from '../shared/audit';
 import { leakedApiKeyRevokedMessage } from '../shared/email/messages';
 import { deliverSoon, queueEmail } from '../shared/email/outbox';
 import type { Log } from '../shared/log';
 import { Problem } from '../shared/problems';
 import { apiKeySecretField, auditKeyOf, revokeLeakedKey, type ApiKeyDocument } from '../packages/apiKeys';
 import { hasTrustedAddress, readAccount, type AccountDocument } from '../accounts/account';
-import { reasonField, recordOnAffectedAccount, recordSupportAction } from './actions';
+import { recordOnAffectedAccount, recordSupportAction } from './actions';
 
 export const revokeLeakedKeyBody = z.object({ key: apiKeySecretField, reason: reasonField.optional() }).strict();
 

@@ -72,7 +72,7 @@ function trusts(policy: TrustedPublisherDocument, { provider, run }: VerifiedTok
 
 /**
  * Past a full match the caller holds a token of the workflow the policy trusts, so it may learn why no key is made
- * (NuGet.org does the same): the account the job named is locked, or the owner is gone or locked, or the maker
+ * (NuGet.org does the same): the account the job named is locked, or the owner is gone, locked or frozen, or the maker
  * named no longer belongs to the owning organization, as every key is checked (`keyStop`). Answers the owner the
  * key is for: the holder itself (a person's own policy; an organization's, named by the organization), or the
  * organization a member's key is made for.
@@ -84,6 +84,8 @@ async function ownerToIssueFor(holder: AccountDocument, policy: TrustedPublisher
   return owner!;
 }
 
+const frozenOwner = (owner: string) => cannotIssue(`The organization '${owner}' is frozen: one of its admins must unfreeze it first.`);
+
 const notAllowedFor = (owner: string) =>
   cannotIssue(
     `The scopes on the generated API key are not valid. Confirm that you still have permissions to operate on behalf of package owner '${owner}'.`,
@@ -93,6 +95,7 @@ const notAllowedFor = (owner: string) =>
 const EXCHANGE_REFUSALS = (holder: AccountDocument): KeyRefusals => ({
   holderLocked: () => cannotIssue(`The account '${holder.username}' is locked by support.`),
   ownerLocked: (owner) => cannotIssue(`The organization '${owner}' is locked by support.`),
+  ownerFrozen: frozenOwner,
   ownerNotAllowed: notAllowedFor,
   ownerGone: (owner) => cannotIssue(`The owner '${owner}' of the matching trust policy no longer exists.`),
 });

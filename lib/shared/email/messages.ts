@@ -350,6 +350,29 @@ export function memberRemovedNotice(organization: string, member: string, how: {
 }
 
 /**
+ * To an organization's admins when the domain of its address lapsed (the address itself may be read by whoever
+ * holds the domain now, so it is not told). `reason` and `eventDate` as the account's `emailDomainLapsed` has them.
+ */
+export function organizationEmailDomainLapsedNotice(
+  organization: string,
+  lapse: { domain: string; reason: 'expired' | 'pending_delete' | 'reregistered'; eventDate: string | null },
+): NoticeContent {
+  const what = {
+    expired: `expired${lapse.eventDate ? ` on ${readableTime(lapse.eventDate)}` : ''}`,
+    pending_delete: 'is being deleted by its registry',
+    reregistered: `was registered again${lapse.eventDate ? ` on ${readableTime(lapse.eventDate)}` : ''}, after the organization confirmed its address`,
+  }[lapse.reason];
+  return {
+    subject: `The email address of ${organization} no longer counts as confirmed`,
+    paragraphs: [
+      `The registry's public record (RDAP) shows that ${lapse.domain}, the domain of the email address of the organization ${organization}, ${what}. ` +
+        'Whoever holds the domain now may read that mailbox, so the address counts as unconfirmed: it gets no notices until it is confirmed again.',
+      `If ${organization} still holds the domain, an admin can send a new confirmation link to the address from the organization's settings. If not, contact support.`,
+    ],
+  };
+}
+
+/**
  * `by` is the admin who changed it; absent when the organization's last admin was deleted and every
  * collaborator became an admin (then `members` names them all).
  */
@@ -362,6 +385,57 @@ export function memberRoleChangedNotice(organization: string, members: string[],
   return {
     subject: `${who} ${are} now ${members.length === 1 ? asRole(role) : `${role}s`} of ${organization}`,
     paragraphs: [what, `If you did not expect this, ask an admin of ${organization}, or contact support.`],
+  };
+}
+
+/** Who froze or unfroze an organization: one of its admins, or a site admin acting for support. */
+export interface OrganizationActor {
+  username: string;
+  support: boolean;
+}
+
+const actorName = (actor: OrganizationActor) => (actor.support ? `Support (${actor.username})` : actor.username);
+const askActor = (actor: OrganizationActor) => (actor.support ? 'contact support' : `ask ${actor.username}, or contact support`);
+
+/** Why an admin is told: an organization's keys and freezes concern every admin, whatever their settings. */
+const asAdminOf = (organization: string) =>
+  `You get this as an admin of ${organization}: notices about its API keys and about freezing it go to every admin.`;
+
+export function organizationFrozenNotice(organization: string, by: OrganizationActor, reason: string, change: ChangeMade): NoticeContent {
+  return {
+    subject: `The organization ${organization} is frozen`,
+    paragraphs: [
+      `${actorName(by)} froze the organization ${organization} at ${readableTime(change.at)}, giving the reason: "${oneLine(reason)}".`,
+      `While it is frozen every API key of ${organization} is refused, whoever holds it, no key can be made or regenerated for it, and trusted publishing gives no keys for it. Its members' sessions and their own keys are not affected. Any admin of ${organization} can unfreeze it on the organization's page once it is safe.`,
+      `If you did not expect this, ${askActor(by)}.`,
+      asAdminOf(organization),
+    ],
+  };
+}
+
+export function organizationUnfrozenNotice(organization: string, by: OrganizationActor, reason: string | undefined, change: ChangeMade): NoticeContent {
+  const because = reason ? `, giving the reason: "${oneLine(reason)}"` : '';
+  return {
+    subject: `The organization ${organization} is no longer frozen`,
+    paragraphs: [
+      `${actorName(by)} unfroze the organization ${organization} at ${readableTime(change.at)}${because}. Its API keys work again, unless they were revoked or have expired meanwhile, and trusted publishing gives keys for it again.`,
+      `If you did not expect this, someone may have taken over an admin's account: freeze ${organization} again at once, revoke the keys of any member you do not trust, and contact support.`,
+      asAdminOf(organization),
+    ],
+  };
+}
+
+/** To the member whose keys an admin revoked, and to every admin of the organization. */
+export function memberKeysRevokedNotice(organization: string, member: string, by: string, keys: NoticedKey[], change: ChangeMade): NoticeContent {
+  const named = keys.map((key) => `'${oneLine(key.description)}' (id ${key.id})`).join(', ');
+  return {
+    subject: `The API keys ${member} held for ${organization} were revoked`,
+    paragraphs: [
+      `${by} revoked every API key ${member} held for the organization ${organization} at ${readableTime(change.at)}: ${named}. They no longer work for anyone.`,
+      `${member} is still a member of ${organization}, and the trusted publishing policies ${member} made for it still give keys. If ${member}'s account may be in someone else's hands, an admin should also remove ${member} from ${organization}, or freeze the organization.`,
+      `If you did not expect this, ask ${by}, or contact support.`,
+      `This notice goes to every admin of ${organization} and to ${member}.`,
+    ],
   };
 }
 
@@ -617,9 +691,11 @@ export function trustedPublisherLapsedNotice(policy: NoticedPolicy, lapsedAt: st
   };
 }
 
+const expiresWithin = (warning: '7d' | '1d') => (warning === '7d' ? 'within 7 days' : 'within a day');
+
 /** 7 days, then 1 day, before a key expires, to the account that holds it. */
 export function apiKeyExpiringMessage(holder: { username: string; emailAddress: string }, key: NoticedKey & { expiresAt: string }, warning: '7d' | '1d'): EmailMessage {
-  const within = warning === '7d' ? 'within 7 days' : 'within a day';
+  const within = expiresWithin(warning);
   return noticeEmail(
     holder,
     {
@@ -631,4 +707,20 @@ export function apiKeyExpiringMessage(holder: { username: string; emailAddress: 
     },
     'security',
   );
+}
+
+/**
+ * The same warnings of a key an organization owns, to its admins (its holder aside, told by its own): a key a
+ * CI job publishes with outlives the person who made it, and someone must renew or replace it.
+ */
+export function organizationKeyExpiringNotice(key: NoticedKey & { expiresAt: string; holder: string }, warning: '7d' | '1d'): NoticeContent {
+  const within = expiresWithin(warning);
+  return {
+    subject: `An API key of ${key.owner} expires ${within}`,
+    paragraphs: [
+      `The API key ${keyName(key)}, held by ${key.holder}, expires ${within}, at ${readableTime(key.expiresAt)}. From then on every push with it fails.`,
+      `${key.holder} can regenerate it on the API keys page (${apiKeysPage()}). If nobody does, whatever publishes with it (a CI job) stops: make a key for ${key.owner} and put it there instead, or publish with trusted publishing, whose keys need no renewing.`,
+      asAdminOf(key.owner),
+    ],
+  };
 }

@@ -6,7 +6,8 @@
  *
  * Left out of the bundle, and required from node_modules on first use as before: the module the worker
  * provides, and the SDKs and data loaded only when needed (Cosmos DB, Communication Services, the credential
- * chain, the common-password list, and hash-wasm, which the password worker thread loads by path).
+ * chain, the common-password list, hash-wasm, which the password worker thread loads by path, and the public suffix
+ * list of tldts, which only confirming an address and the lapsed-domain timer read).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -14,7 +15,7 @@ import { build, type Plugin } from 'esbuild';
 
 const BUNDLE = 'dist/bundle/functions.js';
 
-const LOADED_ON_FIRST_USE = ['@azure/cosmos', '@azure/identity', '@azure/communication-email', '@zxcvbn-ts/language-common', 'hash-wasm'];
+const LOADED_ON_FIRST_USE = ['@azure/cosmos', '@azure/identity', '@azure/communication-email', '@zxcvbn-ts/language-common', 'hash-wasm', 'tldts'];
 
 /**
  * zod's English messages only. zod re-exports every language it speaks (`z.locales`, more than a third of

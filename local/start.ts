@@ -171,6 +171,20 @@ async function applyDevelopmentDefaults(
       `GitLab CI/CD ID tokens: development issuer at ${issuer} (trusted publishing: README). Scripts get a pipeline job's ID token with\n` +
       `   curl -s -X POST ${origin}/dev/gitlab/token -H 'Content-Type: application/json' -d '{"project":"contoso/contoso-sdk"}'`,
   );
+  if (!env.RDAP_BOOTSTRAP_URL) {
+    const { createRdapStandIn, serveExampleDomains } = await import('./standins/rdap');
+    const rdap = createRdapStandIn();
+    const server = await listenOnLoopback(rdap.handle);
+    standIns.push(server);
+    rdap.setOrigin(server.url);
+    serveExampleDomains(rdap);
+    env.RDAP_BOOTSTRAP_URL = rdap.bootstrapUrl();
+    notes.push(
+      (origin) =>
+        `RDAP: stand-in at ${env.RDAP_BOOTSTRAP_URL}: example.com, .net and .org are healthy; a confirmed address at expired.example or\n` +
+        `   reregistered.example lapses when the lapsed-domain check runs: curl -X POST ${origin}/admin/functions/checkEmailDomains -H 'Content-Type: application/json' -d '{}'`,
+    );
+  }
   return { routes, notes, standIns, listening };
 }
 

@@ -23,7 +23,7 @@ const INFRA = join(ROOT, 'infra');
 /** Settings the code reads only in local development: without them it uses DefaultAzureCredential. */
 const LOCAL_ONLY = ['COSMOS_KEY', 'COMMUNICATION_SERVICES_CONNECTION_STRING'];
 /** Settings whose default in lib/shared/settings.ts is right in Azure, so the Bicep may leave them out. */
-const DEFAULT_MAY_BE_OMITTED = ['MICROSOFT_LOGIN_HOST', 'GITHUB_OIDC_ISSUER'];
+const DEFAULT_MAY_BE_OMITTED = ['MICROSOFT_LOGIN_HOST', 'GITHUB_OIDC_ISSUER', 'RDAP_BOOTSTRAP_URL'];
 /** Settings the platform and the SDKs read, not lib/shared/settings.ts. */
 const PLATFORM_SETTINGS = [
   'AZURE_CLIENT_ID', // DefaultAzureCredential: which user-assigned identity to use
@@ -271,6 +271,11 @@ describe('the Function App settings', () => {
     expect(entries(params(mainBicep, 'app/api.bicep')).get('gitlabOidcIssuer')).toBe('gitlabOidcIssuer');
     expect(mask(mainBicep, { keepStrings: true })).toMatch(/^param gitlabOidcIssuer string = 'https:\/\/gitlab\.com'$/m);
     expect(parseSettings(SETTINGS_IN_AZURE).GITLAB_OIDC_ISSUER).toBe('https://gitlab.com');
+  });
+
+  it("leave the RDAP bootstrap file to its default, IANA's", () => {
+    expect(appSettings.has('RDAP_BOOTSTRAP_URL')).toBe(false);
+    expect(parseSettings(SETTINGS_IN_AZURE).RDAP_BOOTSTRAP_URL).toBe('https://data.iana.org/rdap/dns.json');
   });
 
   it('name the user-assigned identity for DefaultAzureCredential, the host storage and telemetry', () => {

@@ -133,6 +133,7 @@ const EFFECTS: Partial<Record<`${Route} × ${Role}`, (f: Fixture, response: ApiR
       frozen: null,
       emailAddress: expect.any(String),
       emailConfirmed: false,
+      emailDomainLapsed: false,
       pendingInvitations: [
         { username: f.invitee.username, role: 'collaborator', invitedAt: expect.any(String), expiresAt: expect.any(String) },
       ],

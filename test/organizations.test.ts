@@ -29,6 +29,7 @@ describe('creating an organization', () => {
       frozen: null,
       emailAddress,
       emailConfirmed: false,
+      emailDomainLapsed: false,
       pendingInvitations: [],
     });
     expect((await me(admin)).organizations).toEqual([{ name, role: 'admin' }]);

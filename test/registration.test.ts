@@ -19,6 +19,7 @@ describe('registering an account', () => {
       kind: 'user',
       emailAddress: person.email,
       emailConfirmed: false,
+      emailDomainLapsed: false,
       pendingEmailAddress: null,
       microsoftAccount: { email: person.email, accountType: 'personal', twoFactor: 'verified' },
       hasPassword: false,

@@ -149,6 +149,7 @@ describe('looking an account up', () => {
       kind: 'user',
       emailAddress: person.email,
       emailConfirmed: true,
+      emailDomainLapsed: null,
       pendingEmailAddress: null,
       microsoftAccount: { accountType: 'personal', email: person.email },
       hasPassword: true,
@@ -187,6 +188,7 @@ describe('looking an account up', () => {
       kind: 'organization',
       emailAddress: organization.emailAddress,
       emailConfirmed: false,
+      emailDomainLapsed: null,
       members: expect.arrayContaining([
         { username: owner.username, role: 'admin' },
         { username: member.username, role: 'collaborator' },

@@ -29,6 +29,7 @@ const SERVICE_SETTINGS = [
   'GITHUB_OIDC_ISSUER',
   'TRUSTED_PUBLISHING_ENTRA_AUDIENCE',
   'GITLAB_OIDC_ISSUER',
+  'RDAP_BOOTSTRAP_URL',
   'PORT',
   'FUNCTIONS_MASTER_KEY',
   'NODE_ENV',
@@ -150,6 +151,8 @@ describe('a malformed setting stops start-up, naming it', () => {
     ['TRUSTED_PUBLISHING_ENTRA_AUDIENCE', ' , '],
     ['GITLAB_OIDC_ISSUER', 'http://gitlab.example.com'],
     ['GITLAB_OIDC_ISSUER', 'gitlab.example.com'],
+    ['RDAP_BOOTSTRAP_URL', 'http://data.iana.org/rdap/dns.json'],
+    ['RDAP_BOOTSTRAP_URL', 'data.iana.org/rdap/dns.json'],
   ])('%s = %j', (name, value) => {
     const message = settingsFailure({ ...VALID, [name]: value });
     expect(message).toMatch(new RegExp(`^The service cannot start: ${name} `));
@@ -242,6 +245,7 @@ describe('well-formed settings are accepted', () => {
       SITE_ADMINS: [],
       WORK_ACCOUNT_MFA: 'tenant',
       GITHUB_OIDC_ISSUER: 'https://token.actions.githubusercontent.com',
+      RDAP_BOOTSTRAP_URL: 'https://data.iana.org/rdap/dns.json',
     });
   });
 
@@ -289,12 +293,14 @@ describe('well-formed settings are accepted', () => {
       PUBLIC_BASE_URL: 'http://localhost:3000',
       GITHUB_OIDC_ISSUER: 'http://127.0.0.1:7073',
       GITLAB_OIDC_ISSUER: 'http://127.0.0.1:7074/',
+      RDAP_BOOTSTRAP_URL: 'http://127.0.0.1:7075/rdap/dns.json',
     });
     expect(parsed).toMatchObject({
       MICROSOFT_LOGIN_HOST: 'http://127.0.0.1:7001',
       PUBLIC_BASE_URL: 'http://localhost:3000',
       GITHUB_OIDC_ISSUER: 'http://127.0.0.1:7073',
       GITLAB_OIDC_ISSUER: 'http://127.0.0.1:7074',
+      RDAP_BOOTSTRAP_URL: 'http://127.0.0.1:7075/rdap/dns.json',
     });
   });
 
@@ -460,6 +466,19 @@ describe('npm start with no settings (development defaults)', () => {
       expect((await post('/api/auth/confirm-email', { token })).status).toBe(200);
       const me = await fetch(`${service.url}/api/me`, { headers: { Authorization: `Bearer ${sessionToken}` } });
       expect(await me.json()).toMatchObject({ username: 'ada', emailConfirmed: true });
+
+      // An address on a domain the RDAP stand-in shows expired counts as unconfirmed once the check runs.
+      expect(process.env.RDAP_BOOTSTRAP_URL).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/rdap\/dns\.json$/);
+      const { idToken: graceToken } = (await (await post('/dev/identity/token', { email: 'grace@expired.example' })).json()) as { idToken: string };
+      const grace = (await (await post('/api/accounts', { idToken: graceToken, username: 'grace' })).json()) as { sessionToken: string };
+      const graceMail = (await (await fetch(`${service.url}/dev/mailbox`)).json()) as Array<{ to: string[]; links: string[] }>;
+      expect((await post('/api/auth/confirm-email', { token: tokenIn(graceMail.find((e) => e.to.includes('grace@expired.example'))!.links[0]) })).status).toBe(200);
+      expect((await post('/admin/functions/checkEmailDomains', {})).status).toBe(202);
+      const graceMe = async () => (await (await fetch(`${service.url}/api/me`, { headers: { Authorization: `Bearer ${grace.sessionToken}` } })).json()) as Record<string, unknown>;
+      for (let waited = 0; waited < 5000 && (await graceMe()).emailDomainLapsed !== true; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(await graceMe()).toMatchObject({ emailConfirmed: false, emailDomainLapsed: true });
+      expect(await (await fetch(`${service.url}/api/me`, { headers: { Authorization: `Bearer ${sessionToken}` } })).json()).toMatchObject({ emailConfirmed: true, emailDomainLapsed: false });
+      expect(service.notes.join('\n')).toContain('/admin/functions/checkEmailDomains');
 
       // Trusted publishing, against the development stand-in for GitHub Actions' OIDC issuer, as the README walks it.
       const issuer = process.env.GITHUB_OIDC_ISSUER;

@@ -53,6 +53,7 @@ async function expectTransformed(account: Member, admin: Member, sessionsOfTheAc
     frozen: null,
     emailAddress: account.person.email,
     emailConfirmed: true,
+    emailDomainLapsed: false,
     pendingInvitations: [],
   });
   expect(await service.organizationsOf(admin)).toEqual([{ name: account.username, role: 'admin' }]);

@@ -84,8 +84,8 @@ param maximumInstanceCount int = 100
 
 // Every app setting of the Function App. The application's settings (the keys of the zod schema in
 // lib/shared/settings.ts) are set here except the local-only COSMOS_KEY and COMMUNICATION_SERVICES_CONNECTION_STRING
-// (without them the code uses DefaultAzureCredential), MICROSOFT_LOGIN_HOST and GITHUB_OIDC_ISSUER (their
-// defaults, Microsoft's and GitHub's own, are right).
+// (without them the code uses DefaultAzureCredential), MICROSOFT_LOGIN_HOST, GITHUB_OIDC_ISSUER and
+// RDAP_BOOTSTRAP_URL (their defaults, Microsoft's, GitHub's and IANA's own, are right).
 var appSettings = {
   // The application (lib/shared/settings.ts)
   COSMOS_ENDPOINT: cosmosEndpoint

@@ -113,6 +113,10 @@ var containers = [
     paths: ['/id']
     defaultTtl: -1
   }
+  {
+    name: 'emailDomains'
+    paths: ['/domain']
+  }
 ]
 
 var sqlContainers = [

@@ -29,7 +29,19 @@ export interface AccountDocument extends StoredDocument {
   /** As the person typed it; uniqueness is held by the `username:` claim of its lower-case form. */
   username: string;
   emailAddress: string;
+  /** False while the address is unconfirmed, and again once its domain lapsed (`emailDomainLapsed`). */
   emailConfirmed: boolean;
+  /**
+   * When the address was confirmed (absent on accounts confirmed before it was recorded: the lapse check then
+   * takes `createdAt`, the earliest it can have been; see lib/accounts/emailDomains).
+   */
+  emailConfirmedAt?: string;
+  /**
+   * Set by the timer checkEmailDomains when RDAP shows the address's domain expired, being deleted, or registered
+   * again after the address was confirmed: whoever holds the domain now may read its mail, so the address counts
+   * as unconfirmed (`emailConfirmed` is cleared with it) until an address is confirmed again, which clears it.
+   */
+  emailDomainLapsed?: EmailDomainLapse | null;
   pendingEmailAddress: string | null;
   microsoftAccount: LinkedMicrosoftAccount | null;
   /** argon2id; only for recovering an account that lost its Microsoft account. */
@@ -85,6 +97,18 @@ export interface AccountDocument extends StoredDocument {
   frozen?: OrganizationFreeze | null;
   /** Which emails the account wants beyond those about its own security (absent: every one; see lib/accounts/notices.ts). */
   notifications?: Partial<NotificationSettings>;
+}
+
+/** Why an address's domain no longer vouches for it: expired, being deleted, or registered again since the address was confirmed. */
+export type LapseReason = 'expired' | 'pending_delete' | 'reregistered';
+
+export interface EmailDomainLapse {
+  domain: string;
+  reason: LapseReason;
+  /** The RDAP event that shows it: the expiration, or the registration that came after the confirmation. */
+  eventDate: string | null;
+  /** When RDAP said so. */
+  detectedAt: string;
 }
 
 export interface NotificationSettings {
@@ -166,6 +190,11 @@ export const accountView = z.object({
   kind: z.literal('user'),
   emailAddress: z.string(),
   emailConfirmed: z.boolean(),
+  emailDomainLapsed: z
+    .boolean()
+    .describe(
+      "The address's domain expired or was registered again since it was confirmed: it counts as unconfirmed (no recovery email, no notice) until an address is confirmed again",
+    ),
   pendingEmailAddress: z.string().nullable(),
   microsoftAccount: z
     .object({
@@ -200,6 +229,7 @@ export function toAccountView(account: AccountDocument): AccountView {
     kind: 'user',
     emailAddress: account.emailAddress,
     emailConfirmed: account.emailConfirmed,
+    emailDomainLapsed: Boolean(account.emailDomainLapsed),
     pendingEmailAddress: account.pendingEmailAddress,
     microsoftAccount: account.microsoftAccount
       ? {
@@ -218,19 +248,20 @@ export function toAccountView(account: AccountDocument): AccountView {
 
 /**
  * Whether the account's address is trusted with anything but its confirmation link: notices, reset links, sign-in
- * assistance, invitations. Only an address the account confirmed is: nobody has shown they read an unconfirmed one
- * (a typo, or someone else's address typed in at registration), so it hears nothing of the account. The one place
- * that decides it, so a lapsed domain (which makes an address count as unconfirmed) is to be checked here.
+ * assistance, invitations. Only an address the account confirmed, on a domain that has not lapsed since, is:
+ * nobody has shown they read an unconfirmed one (a typo, or someone else's address typed in at registration), and
+ * whoever registered a lapsed domain reads its mail now, so neither hears anything of the account. The one place
+ * that decides it. (A lapse clears `emailConfirmed` too, so every other reader of it sees the address unconfirmed.)
  */
-export const hasTrustedAddress = (account: Pick<AccountDocument, 'emailAddress' | 'emailConfirmed'>): boolean =>
-  Boolean(account.emailAddress) && account.emailConfirmed;
+export const hasTrustedAddress = (account: Pick<AccountDocument, 'emailAddress' | 'emailConfirmed' | 'emailDomainLapsed'>): boolean =>
+  Boolean(account.emailAddress) && account.emailConfirmed && !account.emailDomainLapsed;
 
 /**
  * Refuses an invitation or request the caller aims at an account or organization whose address may not get it
  * (400 `email_unconfirmed`, as NuGet.org refuses an owner request to an unconfirmed account), saying who must
  * confirm what. Checked before anything is written, sent or counted against the limits.
  */
-export function assertTrustedRecipient(account: Pick<AccountDocument, 'kind' | 'username' | 'emailAddress' | 'emailConfirmed'>): void {
+export function assertTrustedRecipient(account: Pick<AccountDocument, 'kind' | 'username' | 'emailAddress' | 'emailConfirmed' | 'emailDomainLapsed'>): void {
   if (hasTrustedAddress(account)) return;
   const detail =
     account.kind === 'organization'

@@ -1,12 +1,14 @@
 import { z } from 'zod';
 import { recordAudit } from '../shared/audit';
 import { nowIso } from '../shared/clock';
-import { confirmEmailMessage, confirmNewEmailMessage, emailAddressChangedNotice, emailChangeNoticeMessage } from '../shared/email/messages';
+import { confirmEmailMessage, confirmNewEmailMessage, confirmOrganizationEmailMessage, emailAddressChangedNotice, emailChangeNoticeMessage } from '../shared/email/messages';
 import { abandonEmail, deliverSoon, queueEmail } from '../shared/email/outbox';
 import { Problem } from '../shared/problems';
 import { findToken, issueToken, spendToken, type TokenDocument, tokenField } from '../shared/tokens';
 import { hasTrustedAddress, readAccount, tokenRecipient, tokenStillAddressed, updateAccount, withNewSecurityStamp, type AccountDocument } from './account';
 import { claimHolder, releaseClaim, tryClaim } from './claims';
+import { forgetConfirmedAddress, indexConfirmedAddress } from './emailDomains/addressIndex';
+import { domainToCheck } from './emailDomains/registeredDomain';
 import { announced, noticeTo } from './notices';
 import { emailAddressField, emailInUse, normaliseEmail } from './names';
 import { enforceEmailingLimits } from '../shared/rateLimits';
@@ -52,18 +54,25 @@ export async function cancelEmailChange(account: AccountDocument, clientAddress:
 
 /**
  * Sends the link that confirms the account's address again, to the address it waits to confirm: the new
- * one of a pending change, or else its own while unconfirmed. The new link replaces the earlier one, which
- * stops working. Limited per account and per address across instances, so it cannot flood a mailbox.
+ * one of a pending change, or else its own while unconfirmed (never confirmed, or its domain lapsed since). The
+ * new link replaces the earlier one, which stops working. Limited per caller and per address across instances,
+ * so it cannot flood a mailbox. `caller` is whoever asked: the account itself, or an admin of an organization.
  */
-export async function resendConfirmation(account: AccountDocument, clientAddress: string, log: Log): Promise<void> {
+export async function resendConfirmation(account: AccountDocument, clientAddress: string, log: Log, caller: AccountDocument = account): Promise<void> {
   const pending = account.pendingEmailAddress;
   const address = pending ?? (account.emailConfirmed ? null : account.emailAddress);
   if (address === null) {
-    throw new Problem('invalid_request', 'Your email address is confirmed already, and no change of address waits for confirmation.');
+    const whose = account.kind === 'organization' ? `The email address of ${account.username} is` : 'Your email address is';
+    throw new Problem('invalid_request', `${whose} confirmed already, and no change of address waits for confirmation.`);
   }
-  await enforceEmailingLimits(ACCOUNT_EMAIL_LIMITS.resendConfirmation, account.id, normaliseEmail(address));
+  await enforceEmailingLimits(ACCOUNT_EMAIL_LIMITS.resendConfirmation, caller.id, normaliseEmail(address));
   const token = await issueToken('confirm-email', tokenRecipient(account, address), CONFIRMATION_LIFETIME_MS);
-  const message = pending ? confirmNewEmailMessage(account.username, address, token) : confirmEmailMessage(account.username, address, token);
+  const message =
+    account.kind === 'organization'
+      ? confirmOrganizationEmailMessage(account.username, address, token)
+      : pending
+        ? confirmNewEmailMessage(account.username, address, token)
+        : confirmEmailMessage(account.username, address, token);
   const email = await queueEmail(message, { container: 'accounts', id: account.id });
   const updated = await updateAccount(account.id, (current) => {
     // The account still waits for this address to confirm (nothing changed it meanwhile): the new link replaces the earlier.
@@ -73,9 +82,10 @@ export async function resendConfirmation(account: AccountDocument, clientAddress
   const replaced = pending !== null ? updated?.pendingEmailTokenId === token.id : updated?.emailConfirmationTokenId === token.id;
   if (!replaced) {
     await abandonEmail(email, log);
-    throw new Problem('concurrent_change', 'Your email address changed at the same moment. Reload your account and try again.');
+    throw new Problem('concurrent_change', 'The email address changed at the same moment. Reload and try again.');
   }
-  await recordAudit(account.id, 'email_confirmation_resent', clientAddress, { emailAddress: address });
+  const by: Record<string, string> = caller.id === account.id ? {} : { by: caller.username };
+  await recordAudit(account.id, 'email_confirmation_resent', clientAddress, { emailAddress: address, ...by });
   await deliverSoon(email, log);
 }
 
@@ -103,6 +113,8 @@ async function switchToPendingAddress(account: AccountDocument, token: TokenDocu
   // The address read here is the one switched from: only this change's confirmation can change it meanwhile.
   const content = emailAddressChangedNotice(account.username, account.emailAddress, newAddress, { at: nowIso(), clientAddress });
   const notice = await noticeTo(account, 'security', content, { container: 'accounts', id: account.id }, { formerAddress: true });
+  const confirmedAt = nowIso();
+  await indexConfirmedAddress(account.id, newAddress, confirmedAt);
   let previous: string | undefined;
   const switched = await announced(
     notice,
@@ -114,6 +126,8 @@ async function switchToPendingAddress(account: AccountDocument, token: TokenDocu
           ...current,
           emailAddress: newAddress,
           emailConfirmed: true,
+          emailConfirmedAt: confirmedAt,
+          emailDomainLapsed: null,
           emailConfirmationTokenId: token.id,
           pendingEmailAddress: null,
           pendingEmailTokenId: null,
@@ -124,11 +138,29 @@ async function switchToPendingAddress(account: AccountDocument, token: TokenDocu
   );
   if (!switched || !sameAddress(switched.emailAddress, newAddress)) {
     await releaseClaim({ kind: 'email', address: newAddress }, token.accountId);
+    await undoIndexedAhead(switched ?? account, newAddress);
     throw noLongerValid();
   }
   await spendToken(token);
-  if (previous !== undefined && !sameAddress(previous, newAddress)) await releaseClaim({ kind: 'email', address: previous }, switched.id);
+  if (previous !== undefined && !sameAddress(previous, newAddress)) {
+    await releaseClaim({ kind: 'email', address: previous }, switched.id);
+    // The index keeps one entry per account and domain: the new address's, where both share a domain.
+    if (domainToCheck(previous) !== domainToCheck(newAddress)) await forgetConfirmedAddress(switched.id, previous);
+  }
   await recordAudit(switched.id, 'email_changed', clientAddress, { emailAddress: newAddress });
+}
+
+/**
+ * The entry indexed ahead for an address the account did not switch to after all: gone, or, where it shares its
+ * domain with the account's own confirmed address, back to that address's confirmation time (a later one could
+ * hide a registration of the domain in between).
+ */
+async function undoIndexedAhead(account: AccountDocument, newAddress: string): Promise<void> {
+  if (hasTrustedAddress(account) && domainToCheck(account.emailAddress) === domainToCheck(newAddress)) {
+    await indexConfirmedAddress(account.id, account.emailAddress, account.emailConfirmedAt ?? account.createdAt);
+  } else {
+    await forgetConfirmedAddress(account.id, newAddress);
+  }
 }
 
 /**
@@ -139,15 +171,21 @@ const confirmsCurrentAddress = (token: TokenDocument, account: AccountDocument) 
   tokenStillAddressed(token, account) && (account.emailConfirmationTokenId === undefined || account.emailConfirmationTokenId === token.id);
 
 /**
- * Confirms the address a link was sent to: the account's current address, or the new one it asked to
- * change to. Confirming is idempotent, so it happens before the token is spent: a crash between the two
- * leaves a link that simply works again.
+ * Confirms the address a link was sent to: the account's current address (also one whose domain lapsed, which
+ * then counts as confirmed again), or the new one it asked to change to. Confirming is idempotent, so it happens
+ * before the token is spent: a crash between the two leaves a link that simply works again. The address enters
+ * the index of confirmed addresses (for the lapsed-domain check) before the account says it is confirmed.
  */
 export async function confirmEmail(secret: string, clientAddress: string, log: Log): Promise<void> {
   const token = await findToken(secret, 'confirm-email');
   const current = await readAccount(token.accountId);
   if (current && confirmsPendingChange(token, current)) return switchToPendingAddress(current, token, clientAddress, log);
-  const account = await updateAccount(token.accountId, (a) => (confirmsCurrentAddress(token, a) && !a.emailConfirmed ? { ...a, emailConfirmed: true } : undefined));
+  const confirms = (a: AccountDocument) => confirmsCurrentAddress(token, a) && !a.emailConfirmed;
+  const confirmedAt = nowIso();
+  if (current && confirms(current)) await indexConfirmedAddress(current.id, current.emailAddress, confirmedAt);
+  const account = await updateAccount(token.accountId, (a) =>
+    confirms(a) ? { ...a, emailConfirmed: true, emailConfirmedAt: confirmedAt, emailDomainLapsed: null } : undefined,
+  );
   await spendToken(token);
   if (!account || !confirmsCurrentAddress(token, account)) throw noLongerValid();
   await recordAudit(account.id, 'email_confirmed', clientAddress, { emailAddress: account.emailAddress });

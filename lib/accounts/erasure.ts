@@ -5,8 +5,12 @@
 import { nowIso } from '../shared/clock';
 import { readAccount, updateAccount } from './account';
 import { releaseClaim } from './claims';
+import { forgetConfirmedAddress } from './emailDomains/addressIndex';
 
-/** The Microsoft account and the address become free to use again; every session ends. The name stays claimed. */
+/**
+ * The Microsoft account and the address become free to use again (and the address leaves the index of confirmed
+ * addresses); every session ends. The name stays claimed.
+ */
 export async function releaseCredentials(accountId: string): Promise<void> {
   const account = await readAccount(accountId);
   if (!account) return;
@@ -19,7 +23,10 @@ export async function releaseCredentials(accountId: string): Promise<void> {
     sessionVersion: current.sessionVersion + 1,
   }));
   if (microsoftAccount) await releaseClaim({ kind: 'microsoft', tid: microsoftAccount.tid, oid: microsoftAccount.oid }, accountId);
-  if (emailAddress) await releaseClaim({ kind: 'email', address: emailAddress }, accountId);
+  if (emailAddress) {
+    await releaseClaim({ kind: 'email', address: emailAddress }, accountId);
+    await forgetConfirmedAddress(accountId, emailAddress);
+  }
 }
 
 /** Empties the personal fields and the list of memberships (and any list of keys stored before; its keys are revoked by now). */
@@ -28,6 +35,7 @@ export async function removePersonalFields(accountId: string): Promise<void> {
     ...current,
     emailAddress: '',
     emailConfirmed: false,
+    emailDomainLapsed: null,
     pendingEmailAddress: null,
     organizations: [],
   }));

@@ -12,6 +12,7 @@ import { hasTrustedAddress, newAccountDocument, readAccount, tokenRecipient, typ
 import { noticeToAll } from '../accounts/notices';
 import { accountHolding, releaseClaim, withClaims, type ClaimKey } from '../accounts/claims';
 import { CONFIRMATION_LIFETIME_MS } from '../accounts/emailAddress';
+import { forgetConfirmedAddress } from '../accounts/emailDomains/addressIndex';
 import { assertValidUsername, emailAddressField, emailInUse, newUsernameField, normaliseEmail, usernameUnavailable } from '../accounts/names';
 import { revokeKeysOwnedBy } from '../packages/apiKeys';
 import { withdrawInvitationsSentFor } from '../packages/owners';
@@ -83,8 +84,11 @@ const asDeleted = (organization: OrganizationDocument): OrganizationDocument => 
   deletedAt: nowIso(),
 });
 
-const releaseAddress = (organization: OrganizationDocument) =>
-  releaseClaim({ kind: 'email', address: organization.emailAddress }, organization.id);
+/** A deleted organization's address is free to use again, and leaves the index of confirmed addresses. */
+async function releaseAddress(organization: OrganizationDocument): Promise<void> {
+  await releaseClaim({ kind: 'email', address: organization.emailAddress }, organization.id);
+  await forgetConfirmedAddress(organization.id, organization.emailAddress);
+}
 
 /**
  * Takes a deleted account out of every organization it belongs to. An organization it alone belonged to is

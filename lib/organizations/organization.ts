@@ -34,6 +34,10 @@ export const organizationView = z.object({
   frozen: frozenView,
   emailAddress: z.string().optional().describe('admins only'),
   emailConfirmed: z.boolean().optional().describe('admins only'),
+  emailDomainLapsed: z
+    .boolean()
+    .optional()
+    .describe("admins only: the address's domain expired or was registered again since it was confirmed, so it counts as unconfirmed; an admin sends a new confirmation link"),
   pendingInvitations: z
     .array(z.object({ username: z.string(), role: roleField, invitedAt: z.string(), expiresAt: z.string() }))
     .optional()
@@ -79,6 +83,7 @@ export function toOrganizationView(organization: OrganizationDocument, viewerId:
     ...seenByMembers,
     emailAddress: organization.emailAddress,
     emailConfirmed: organization.emailConfirmed,
+    emailDomainLapsed: Boolean(organization.emailDomainLapsed),
     pendingInvitations: organization.pendingInvitations
       .filter((invitation) => stillWaiting(invitation))
       .map(({ username, role, invitedAt, expiresAt }) => ({ username, role, invitedAt, expiresAt })),

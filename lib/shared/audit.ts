@@ -75,6 +75,9 @@ export const AUDIT_ACTIONS = [
   // A package's owner turned trusted-publishing-only on or off: while on, only keys trusted publishing made push it.
   'trusted_publishing_only_enabled',
   'trusted_publishing_only_disabled',
+  // The timer checkEmailDomains found the address's domain expired, being deleted or registered again since the
+  // address was confirmed: it counts as unconfirmed until an address is confirmed again.
+  'email_domain_lapsed',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
@@ -152,15 +155,20 @@ export interface TrailEvent {
   announce?: boolean;
 }
 
-/** Appends to the account's security log. */
+/** Appends to the account's security log; a fixed `onceId` makes recording it again (work that may run again) a no-op. */
 export async function recordAudit(
   accountId: string,
   action: AuditAction,
   clientAddress: string,
   details?: Record<string, string>,
+  onceId?: string,
 ): Promise<void> {
-  const event: AuditEvent = { id: randomUUID(), accountId, action, at: nowIso(), clientAddress, ...(details ? { details } : {}) };
-  await container('audit').items.create(event);
+  const event: AuditEvent = { id: onceId ?? randomUUID(), accountId, action, at: nowIso(), clientAddress, ...(details ? { details } : {}) };
+  try {
+    await container('audit').items.create(event);
+  } catch (error) {
+    if (!(onceId !== undefined && isConflict(error))) throw error;
+  }
 }
 
 /** The record of `event` in the partition of `ownerId`. */

@@ -92,6 +92,9 @@ const settingsShape = z.object({
   // The `iss` of the GitLab CI/CD ID tokens the token exchange takes: GitLab.com, or a self-managed instance's
   // URL. Its keys are found by OpenID discovery ({issuer}/.well-known/openid-configuration, its jwks_uri).
   GITLAB_OIDC_ISSUER: serviceUrl.default('https://gitlab.com'),
+  // RFC 9224's bootstrap file for domain names: which RDAP server answers for each top-level domain. The timer
+  // checkEmailDomains reads it (lib/shared/rdap.ts) to ask whether the domains of confirmed addresses lapsed.
+  RDAP_BOOTSTRAP_URL: serviceUrl.default('https://data.iana.org/rdap/dns.json'),
 });
 
 const settingsSchema = settingsShape

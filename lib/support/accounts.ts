@@ -28,6 +28,15 @@ export const supportAccountView = z.object({
   kind: z.enum(['user', 'organization']),
   emailAddress: z.string().nullable().describe('null once deleted'),
   emailConfirmed: z.boolean(),
+  emailDomainLapsed: z
+    .object({
+      domain: z.string(),
+      reason: z.enum(['expired', 'pending_delete', 'reregistered']),
+      eventDate: z.string().nullable(),
+      detectedAt: z.string(),
+    })
+    .nullable()
+    .describe('Set while the address counts as unconfirmed because RDAP showed its domain expired, being deleted, or registered again since it was confirmed'),
   pendingEmailAddress: z.string().nullable().optional().describe('individual accounts only'),
   microsoftAccount: z
     .object({ accountType: z.enum(['personal', 'work']), email: z.string().nullable() })
@@ -64,6 +73,7 @@ async function toSupportView(account: AccountDocument): Promise<SupportAccountVi
     kind: account.kind,
     emailAddress: account.emailAddress || null,
     emailConfirmed: account.emailConfirmed,
+    emailDomainLapsed: account.emailDomainLapsed ?? null,
     createdAt: account.createdAt,
     locked: account.lock ?? null,
     deletion: deletionState(await readDeletionRequest(account.id)) ?? null,

@@ -4,6 +4,7 @@ import { startLocalHost, type LocalHost } from '../../local/host';
 import { provisionContainers } from '../../lib/shared/storage/cosmos';
 import { createAcsEmailStandIn, type AcsEmailStandIn } from '../../local/standins/acsEmail';
 import { createCosmosStandIn } from '../../local/standins/cosmos';
+import { createRdapStandIn, type RdapStandIn } from '../../local/standins/rdap';
 import { createIdentityStandIn, type IdentityStandIn } from '../standins/identity';
 import { createGitHubActionsStandIn, type GitHubActionsStandIn } from '../standins/githubActions';
 import { createGitLabStandIn, type GitLabStandIn } from '../standins/gitlab';
@@ -121,6 +122,8 @@ export interface TestService {
   github: GitHubActionsStandIn;
   /** GitLab's ID token issuer (GITLAB_OIDC_ISSUER): projects, and the tokens their pipeline jobs get. */
   gitlab: GitLabStandIn;
+  /** RDAP (RDAP_BOOTSTRAP_URL): the bootstrap file and the registries' servers, whose domains a test sets up. */
+  rdap: RdapStandIn;
   cosmos: CosmosRequestLog;
   call(method: string, path: string, options?: CallOptions): Promise<ApiResponse>;
   stop(): Promise<void>;
@@ -241,17 +244,20 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
   const identity = createIdentityStandIn({ clientId: CLIENT_ID });
   const github = createGitHubActionsStandIn({ audience: TRUSTED_PUBLISHING_AUDIENCE });
   const gitlab = createGitLabStandIn({ audience: TRUSTED_PUBLISHING_AUDIENCE });
+  const rdap = createRdapStandIn();
   const servers: LoopbackServer[] = [
     await listenOnLoopback(cosmos.server),
     await listenOnLoopback(mailbox.handle),
     await listenOnLoopback(identity.handle),
     await listenOnLoopback(github.handle),
     await listenOnLoopback(gitlab.handle),
+    await listenOnLoopback(rdap.handle),
   ];
-  const [cosmosServer, acsServer, loginServer, githubServer, gitlabServer] = servers;
+  const [cosmosServer, acsServer, loginServer, githubServer, gitlabServer, rdapServer] = servers;
   identity.setLoginHost(loginServer.url);
   github.setIssuer(githubServer.url);
   gitlab.setIssuer(gitlabServer.url);
+  rdap.setOrigin(rdapServer.url);
   Object.assign(process.env, {
     COSMOS_ENDPOINT: cosmosServer.url,
     COSMOS_KEY: randomBytes(32).toString('base64'),
@@ -265,6 +271,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     TRUSTED_PUBLISHING_AUDIENCE,
     GITHUB_OIDC_ISSUER: githubServer.url,
     GITLAB_OIDC_ISSUER: gitlabServer.url,
+    RDAP_BOOTSTRAP_URL: rdap.bootstrapUrl(),
     ...options.settings,
   });
   await provisionContainers();
@@ -286,10 +293,12 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     identity,
     github,
     gitlab,
+    rdap,
     cosmos: cosmos.log,
     call,
     stop: async () => {
       await host.close();
+      rdap.close();
       await Promise.all(servers.map((server) => server.close()));
     },
   };

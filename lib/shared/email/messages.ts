@@ -350,6 +350,29 @@ export function memberRemovedNotice(organization: string, member: string, how: {
 }
 
 /**
+ * To an organization's admins when the domain of its address lapsed (the address itself may be read by whoever
+ * holds the domain now, so it is not told). `reason` and `eventDate` as the account's `emailDomainLapsed` has them.
+ */
+export function organizationEmailDomainLapsedNotice(
+  organization: string,
+  lapse: { domain: string; reason: 'expired' | 'pending_delete' | 'reregistered'; eventDate: string | null },
+): NoticeContent {
+  const what = {
+    expired: `expired${lapse.eventDate ? ` on ${readableTime(lapse.eventDate)}` : ''}`,
+    pending_delete: 'is being deleted by its registry',
+    reregistered: `was registered again${lapse.eventDate ? ` on ${readableTime(lapse.eventDate)}` : ''}, after the organization confirmed its address`,
+  }[lapse.reason];
+  return {
+    subject: `The email address of ${organization} no longer counts as confirmed`,
+    paragraphs: [
+      `The registry's public record (RDAP) shows that ${lapse.domain}, the domain of the email address of the organization ${organization}, ${what}. ` +
+        'Whoever holds the domain now may read that mailbox, so the address counts as unconfirmed: it gets no notices until it is confirmed again.',
+      `If ${organization} still holds the domain, an admin can send a new confirmation link to the address from the organization's settings. If not, contact support.`,
+    ],
+  };
+}
+
+/**
  * `by` is the admin who changed it; absent when the organization's last admin was deleted and every
  * collaborator became an admin (then `members` names them all).
  */

@@ -94,6 +94,13 @@ export const CONTAINERS = {
    * token gets Cosmos DB's 409 on any instance. Kept (`ttl`) a while beyond the token's own expiry.
    */
   usedOidcTokens: { partitionKey: '/id' },
+  /**
+   * Owner: lib/accounts (emailDomains/). One partition per registered domain of a confirmed address: the
+   * domain's document (when it is next asked about over RDAP, what was last said of it) and an entry per account
+   * or organization whose confirmed address is on it, so the timer that checks for lapsed domains finds the
+   * domains due and the accounts a lapse concerns without reading every account; plus its own run's `progress`.
+   */
+  emailDomains: { partitionKey: '/domain' },
 } as const;
 
 export type ContainerName = keyof typeof CONTAINERS;

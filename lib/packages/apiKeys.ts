@@ -101,6 +101,7 @@ export const TRUSTED_PUBLISHING_KEY_MINUTES = 15;
  */
 export type RevocationReason =
   | 'owner_deleted'
+  | 'holder_deleted'
   | 'left_organization'
   | 'leaked'
   | 'account_locked'
@@ -252,11 +253,12 @@ export function organizationStop(organization: AccountDocument | undefined, hold
 }
 
 /** What stops a key: its holder, a person, locked; or one of its owning organization's stops. */
-export type KeyStop = 'holder_locked' | OrganizationStop;
+export type KeyStop = 'holder_locked' | 'holder_deleted' | OrganizationStop;
 
 /** How a stop is answered, in the words of whoever asked for the key. */
 export function refusalFor(stop: KeyStop, refusals: KeyRefusals, owner: string): Problem {
   if (stop === 'holder_locked') return refusals.holderLocked();
+  if (stop === 'holder_deleted') return refusals.ownerGone(owner);
   if (stop === 'owner_locked') return refusals.ownerLocked(owner);
   if (stop === 'owner_frozen') return refusals.ownerFrozen(owner);
   return stop === 'owner_deleted' ? refusals.ownerGone(owner) : refusals.ownerNotAllowed(owner);
@@ -567,9 +569,12 @@ async function forgetRevoked(key: ApiKeyDocument): Promise<void> {
   await releaseHeldKey(key.id, key.creatorAccountId);
 }
 
-/** What stops the keys an account holds, on its own document: a person locked by support; an organization, its own stops. */
+/**
+ * What stops the keys an account holds, on its own document: a person locked by support, or deleted (a key made
+ * while its deletion ran, with a session it still had then); an organization, its own stops.
+ */
 function holderStop(holder: AccountDocument | undefined): KeyStop | undefined {
-  if (holder?.kind === 'user') return holder.lock ? 'holder_locked' : undefined;
+  if (holder?.kind === 'user') return holder.lock ? 'holder_locked' : holder.deletedAt ? 'holder_deleted' : undefined;
   return organizationStop(holder, holder?.id ?? '');
 }
 
@@ -586,6 +591,7 @@ export function keyStop(holder: AccountDocument | undefined, owner: AccountDocum
 
 const REVOKED_BECAUSE: Record<KeyStop, RevocationReason> = {
   holder_locked: 'account_locked',
+  holder_deleted: 'holder_deleted',
   owner_locked: 'account_locked',
   owner_frozen: 'organization_frozen',
   owner_deleted: 'owner_deleted',

@@ -189,7 +189,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The caller's API keys, without their secrets */
+        /**
+         * The caller's API keys, without their secrets, a page at a time
+         * @description The keys the caller holds and nobody revoked, oldest first: expired ones too (they can be regenerated), and keys trusted publishing made until they expire. pageSize from 1 to 100 (the default); when more keys follow, the answer carries a Link header to the next page (rel="next", RFC 8288), which passes its continuationToken.
+         */
         get: operations["listApiKeys"];
         put?: never;
         /**
@@ -570,7 +573,7 @@ export interface paths {
         put?: never;
         /**
          * Invite an individual account, by username, as admin or collaborator (admins)
-         * @description An email carries a token that only the invited account can use, within 7 days. Inviting again replaces the invitation.
+         * @description An email carries a token that only the invited account can use, within 7 days. Inviting again replaces the invitation. At most 50 invitations wait at once (409 owner_limit); expired ones do not count.
          */
         post: operations["inviteMember"];
         delete?: never;
@@ -859,6 +862,26 @@ export interface paths {
          * @description The earlier link stops working. Limited to 5 an hour per account and per address.
          */
         post: operations["resendEmailConfirmation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/organizations/{name}/email/resend-confirmation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send the link that confirms the organization's email address again (admins)
+         * @description For an address never confirmed, or whose domain lapsed. The earlier link stops working. Limited to 5 an hour per admin and per address. 400 `invalid_request` when the address is confirmed already.
+         */
+        post: operations["resendOrganizationEmailConfirmation"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1410,7 +1433,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `owner_limit`: The package has as many owners or invitations as it may; `concurrent_change`: Changed by someone else at the same moment */
+            /** @description `owner_limit`: The package or organization has as many owners or invitations as it may; `concurrent_change`: Changed by someone else at the same moment */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2986,16 +3009,21 @@ export interface operations {
     };
     listApiKeys: {
         parameters: {
-            query?: never;
+            query?: {
+                pageSize?: string;
+                continuationToken?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description The keys */
+            /** @description A page of keys */
             200: {
                 headers: {
+                    /** @description Present when more keys follow: `<{path}?pageSize={n}&continuationToken={token}>; rel="next"` */
+                    Link?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3013,6 +3041,22 @@ export interface operations {
                         /** @description Made by trusted publishing for one CI run (its policy's scopes and globs, 15 minutes): it cannot be edited or regenerated */
                         trustedPublishing: boolean;
                     }[];
+                };
+            };
+            /** @description `invalid_request`: The request is not valid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        type: "urn:gallery-accounts:problem:invalid_request";
+                        /** @constant */
+                        status: 400;
+                        /** @enum {string} */
+                        code: "invalid_request";
+                    };
                 };
             };
             /** @description `unauthorized`: Sign-in required */
@@ -3296,6 +3340,8 @@ export interface operations {
                         emailAddress?: string;
                         /** @description admins only */
                         emailConfirmed?: boolean;
+                        /** @description admins only: the address's domain expired or was registered again since it was confirmed, so it counts as unconfirmed; an admin sends a new confirmation link */
+                        emailDomainLapsed?: boolean;
                         /** @description admins only */
                         pendingInvitations?: {
                             username: string;
@@ -4157,6 +4203,8 @@ export interface operations {
                         kind: "user";
                         emailAddress: string;
                         emailConfirmed: boolean;
+                        /** @description The address's domain expired or was registered again since it was confirmed: it counts as unconfirmed (no recovery email, no notice) until an address is confirmed again */
+                        emailDomainLapsed: boolean;
                         pendingEmailAddress: string | null;
                         microsoftAccount: {
                             email: string | null;
@@ -4432,6 +4480,8 @@ export interface operations {
                         kind: "user";
                         emailAddress: string;
                         emailConfirmed: boolean;
+                        /** @description The address's domain expired or was registered again since it was confirmed: it counts as unconfirmed (no recovery email, no notice) until an address is confirmed again */
+                        emailDomainLapsed: boolean;
                         pendingEmailAddress: string | null;
                         microsoftAccount: {
                             email: string | null;
@@ -4629,6 +4679,8 @@ export interface operations {
                         emailAddress?: string;
                         /** @description admins only */
                         emailConfirmed?: boolean;
+                        /** @description admins only: the address's domain expired or was registered again since it was confirmed, so it counts as unconfirmed; an admin sends a new confirmation link */
+                        emailDomainLapsed?: boolean;
                         /** @description admins only */
                         pendingInvitations?: {
                             username: string;
@@ -5634,6 +5686,8 @@ export interface operations {
                         emailAddress?: string;
                         /** @description admins only */
                         emailConfirmed?: boolean;
+                        /** @description admins only: the address's domain expired or was registered again since it was confirmed, so it counts as unconfirmed; an admin sends a new confirmation link */
+                        emailDomainLapsed?: boolean;
                         /** @description admins only */
                         pendingInvitations?: {
                             username: string;
@@ -5823,6 +5877,14 @@ export interface operations {
                         /** @description null once deleted */
                         emailAddress: string | null;
                         emailConfirmed: boolean;
+                        /** @description Set while the address counts as unconfirmed because RDAP showed its domain expired, being deleted, or registered again since it was confirmed */
+                        emailDomainLapsed: {
+                            domain: string;
+                            /** @enum {string} */
+                            reason: "expired" | "pending_delete" | "reregistered";
+                            eventDate: string | null;
+                            detectedAt: string;
+                        } | null;
                         /** @description individual accounts only */
                         pendingEmailAddress?: string | null;
                         /** @description individual accounts only */
@@ -6051,6 +6113,14 @@ export interface operations {
                         /** @description null once deleted */
                         emailAddress: string | null;
                         emailConfirmed: boolean;
+                        /** @description Set while the address counts as unconfirmed because RDAP showed its domain expired, being deleted, or registered again since it was confirmed */
+                        emailDomainLapsed: {
+                            domain: string;
+                            /** @enum {string} */
+                            reason: "expired" | "pending_delete" | "reregistered";
+                            eventDate: string | null;
+                            detectedAt: string;
+                        } | null;
                         /** @description individual accounts only */
                         pendingEmailAddress?: string | null;
                         /** @description individual accounts only */
@@ -6228,7 +6298,7 @@ export interface operations {
                         events: {
                             at: string;
                             /** @enum {string} */
-                            action: "account_registered" | "signed_in" | "sign_in_failed" | "account_locked" | "signed_out_everywhere" | "password_reset_requested" | "password_reset" | "microsoft_account_changed" | "email_confirmed" | "email_change_requested" | "email_change_cancelled" | "email_changed" | "organization_created" | "organization_deleted" | "member_invited" | "invitation_received" | "invitation_accepted" | "invitation_rejected" | "invitation_cancelled" | "member_role_changed" | "member_removed" | "organization_left" | "transform_requested" | "transform_cancelled" | "transform_accepted" | "transform_rejected" | "api_key_created" | "api_key_regenerated" | "api_key_revoked" | "api_key_edited" | "package_owner_invited" | "package_owner_added" | "package_owner_removed" | "package_owner_invitation_rejected" | "package_owner_invitation_withdrawn" | "package_pushed" | "package_unlisted" | "package_relisted" | "prefix_reserved" | "prefix_released" | "email_confirmation_resent" | "member_joined" | "member_left" | "deletion_requested" | "deletion_cancelled" | "account_deleted" | "locked_by_support" | "unlocked_by_support" | "deletion_scheduled_by_support" | "username_released_by_support" | "api_key_revoked_by_support" | "looked_up_by_support" | "support_action" | "notification_settings_changed" | "trusted_publisher_added" | "trusted_publisher_pinned" | "trusted_publisher_removed" | "trusted_publishing_key_created" | "member_keys_revoked" | "organization_frozen" | "organization_unfrozen" | "trusted_publishing_only_enabled" | "trusted_publishing_only_disabled";
+                            action: "account_registered" | "signed_in" | "sign_in_failed" | "account_locked" | "signed_out_everywhere" | "password_reset_requested" | "password_reset" | "microsoft_account_changed" | "email_confirmed" | "email_change_requested" | "email_change_cancelled" | "email_changed" | "organization_created" | "organization_deleted" | "member_invited" | "invitation_received" | "invitation_accepted" | "invitation_rejected" | "invitation_cancelled" | "member_role_changed" | "member_removed" | "organization_left" | "transform_requested" | "transform_cancelled" | "transform_accepted" | "transform_rejected" | "api_key_created" | "api_key_regenerated" | "api_key_revoked" | "api_key_edited" | "package_owner_invited" | "package_owner_added" | "package_owner_removed" | "package_owner_invitation_rejected" | "package_owner_invitation_withdrawn" | "package_pushed" | "package_unlisted" | "package_relisted" | "prefix_reserved" | "prefix_released" | "email_confirmation_resent" | "member_joined" | "member_left" | "deletion_requested" | "deletion_cancelled" | "account_deleted" | "locked_by_support" | "unlocked_by_support" | "deletion_scheduled_by_support" | "username_released_by_support" | "api_key_revoked_by_support" | "looked_up_by_support" | "support_action" | "notification_settings_changed" | "trusted_publisher_added" | "trusted_publisher_pinned" | "trusted_publisher_removed" | "trusted_publishing_key_created" | "member_keys_revoked" | "organization_frozen" | "organization_unfrozen" | "trusted_publishing_only_enabled" | "trusted_publishing_only_disabled" | "email_domain_lapsed";
                             clientAddress: string;
                             details?: {
                                 [key: string]: string;
@@ -6531,7 +6601,7 @@ export interface operations {
                         events: {
                             at: string;
                             /** @enum {string} */
-                            action: "account_registered" | "signed_in" | "sign_in_failed" | "account_locked" | "signed_out_everywhere" | "password_reset_requested" | "password_reset" | "microsoft_account_changed" | "email_confirmed" | "email_change_requested" | "email_change_cancelled" | "email_changed" | "organization_created" | "organization_deleted" | "member_invited" | "invitation_received" | "invitation_accepted" | "invitation_rejected" | "invitation_cancelled" | "member_role_changed" | "member_removed" | "organization_left" | "transform_requested" | "transform_cancelled" | "transform_accepted" | "transform_rejected" | "api_key_created" | "api_key_regenerated" | "api_key_revoked" | "api_key_edited" | "package_owner_invited" | "package_owner_added" | "package_owner_removed" | "package_owner_invitation_rejected" | "package_owner_invitation_withdrawn" | "package_pushed" | "package_unlisted" | "package_relisted" | "prefix_reserved" | "prefix_released" | "email_confirmation_resent" | "member_joined" | "member_left" | "deletion_requested" | "deletion_cancelled" | "account_deleted" | "locked_by_support" | "unlocked_by_support" | "deletion_scheduled_by_support" | "username_released_by_support" | "api_key_revoked_by_support" | "looked_up_by_support" | "support_action" | "notification_settings_changed" | "trusted_publisher_added" | "trusted_publisher_pinned" | "trusted_publisher_removed" | "trusted_publishing_key_created" | "member_keys_revoked" | "organization_frozen" | "organization_unfrozen" | "trusted_publishing_only_enabled" | "trusted_publishing_only_disabled";
+                            action: "account_registered" | "signed_in" | "sign_in_failed" | "account_locked" | "signed_out_everywhere" | "password_reset_requested" | "password_reset" | "microsoft_account_changed" | "email_confirmed" | "email_change_requested" | "email_change_cancelled" | "email_changed" | "organization_created" | "organization_deleted" | "member_invited" | "invitation_received" | "invitation_accepted" | "invitation_rejected" | "invitation_cancelled" | "member_role_changed" | "member_removed" | "organization_left" | "transform_requested" | "transform_cancelled" | "transform_accepted" | "transform_rejected" | "api_key_created" | "api_key_regenerated" | "api_key_revoked" | "api_key_edited" | "package_owner_invited" | "package_owner_added" | "package_owner_removed" | "package_owner_invitation_rejected" | "package_owner_invitation_withdrawn" | "package_pushed" | "package_unlisted" | "package_relisted" | "prefix_reserved" | "prefix_released" | "email_confirmation_resent" | "member_joined" | "member_left" | "deletion_requested" | "deletion_cancelled" | "account_deleted" | "locked_by_support" | "unlocked_by_support" | "deletion_scheduled_by_support" | "username_released_by_support" | "api_key_revoked_by_support" | "looked_up_by_support" | "support_action" | "notification_settings_changed" | "trusted_publisher_added" | "trusted_publisher_pinned" | "trusted_publisher_removed" | "trusted_publishing_key_created" | "member_keys_revoked" | "organization_frozen" | "organization_unfrozen" | "trusted_publishing_only_enabled" | "trusted_publishing_only_disabled" | "email_domain_lapsed";
                             /** @description The member who did it, or the site admin who did it for support (then also named in `details.siteAdmin`) */
                             actor: {
                                 username: string;
@@ -7002,7 +7072,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `already_member`: Already a member; `concurrent_change`: Changed by someone else at the same moment */
+            /** @description `already_member`: Already a member; `owner_limit`: The package or organization has as many owners or invitations as it may; `concurrent_change`: Changed by someone else at the same moment */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7010,11 +7080,11 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {string} */
-                        type: "urn:gallery-accounts:problem:already_member" | "urn:gallery-accounts:problem:concurrent_change";
+                        type: "urn:gallery-accounts:problem:already_member" | "urn:gallery-accounts:problem:owner_limit" | "urn:gallery-accounts:problem:concurrent_change";
                         /** @constant */
                         status: 409;
                         /** @enum {string} */
-                        code: "already_member" | "concurrent_change";
+                        code: "already_member" | "owner_limit" | "concurrent_change";
                     };
                 };
             };
@@ -7189,7 +7259,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `already_owner`: Already an owner; `owner_limit`: The package has as many owners or invitations as it may; `concurrent_change`: Changed by someone else at the same moment */
+            /** @description `already_owner`: Already an owner; `owner_limit`: The package or organization has as many owners or invitations as it may; `concurrent_change`: Changed by someone else at the same moment */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7583,6 +7653,14 @@ export interface operations {
                         /** @description null once deleted */
                         emailAddress: string | null;
                         emailConfirmed: boolean;
+                        /** @description Set while the address counts as unconfirmed because RDAP showed its domain expired, being deleted, or registered again since it was confirmed */
+                        emailDomainLapsed: {
+                            domain: string;
+                            /** @enum {string} */
+                            reason: "expired" | "pending_delete" | "reregistered";
+                            eventDate: string | null;
+                            detectedAt: string;
+                        } | null;
                         /** @description individual accounts only */
                         pendingEmailAddress?: string | null;
                         /** @description individual accounts only */
@@ -8234,6 +8312,8 @@ export interface operations {
                             kind: "user";
                             emailAddress: string;
                             emailConfirmed: boolean;
+                            /** @description The address's domain expired or was registered again since it was confirmed: it counts as unconfirmed (no recovery email, no notice) until an address is confirmed again */
+                            emailDomainLapsed: boolean;
                             pendingEmailAddress: string | null;
                             microsoftAccount: {
                                 email: string | null;
@@ -9380,6 +9460,8 @@ export interface operations {
                             kind: "user";
                             emailAddress: string;
                             emailConfirmed: boolean;
+                            /** @description The address's domain expired or was registered again since it was confirmed: it counts as unconfirmed (no recovery email, no notice) until an address is confirmed again */
+                            emailDomainLapsed: boolean;
                             pendingEmailAddress: string | null;
                             microsoftAccount: {
                                 email: string | null;
@@ -9605,6 +9687,170 @@ export interface operations {
                         status: 403;
                         /** @enum {string} */
                         code: "microsoft_account_required";
+                    };
+                };
+            };
+            /** @description `concurrent_change`: Changed by someone else at the same moment */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        type: "urn:gallery-accounts:problem:concurrent_change";
+                        /** @constant */
+                        status: 409;
+                        /** @enum {string} */
+                        code: "concurrent_change";
+                    };
+                };
+            };
+            /** @description `payload_too_large`: The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        type: "urn:gallery-accounts:problem:payload_too_large";
+                        /** @constant */
+                        status: 413;
+                        /** @enum {string} */
+                        code: "payload_too_large";
+                    };
+                };
+            };
+            /** @description `too_many_requests`: Too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        type: "urn:gallery-accounts:problem:too_many_requests";
+                        /** @constant */
+                        status: 429;
+                        /** @enum {string} */
+                        code: "too_many_requests";
+                    };
+                };
+            };
+            /** @description `internal_error`: Something went wrong on our side */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        type: "urn:gallery-accounts:problem:internal_error";
+                        /** @constant */
+                        status: 500;
+                        /** @enum {string} */
+                        code: "internal_error";
+                    };
+                };
+            };
+            /** @description `service_unavailable`: The service is temporarily unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        type: "urn:gallery-accounts:problem:service_unavailable";
+                        /** @constant */
+                        status: 503;
+                        /** @enum {string} */
+                        code: "service_unavailable";
+                    };
+                };
+            };
+        };
+    };
+    resendOrganizationEmailConfirmation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A new link is on its way to the organization's address */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `invalid_request`: The request is not valid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        type: "urn:gallery-accounts:problem:invalid_request";
+                        /** @constant */
+                        status: 400;
+                        /** @enum {string} */
+                        code: "invalid_request";
+                    };
+                };
+            };
+            /** @description `unauthorized`: Sign-in required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        type: "urn:gallery-accounts:problem:unauthorized";
+                        /** @constant */
+                        status: 401;
+                        /** @enum {string} */
+                        code: "unauthorized";
+                    };
+                };
+            };
+            /** @description `admin_required`: Only an admin of the organization may do this; `microsoft_account_required`: Link a Microsoft account first */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        type: "urn:gallery-accounts:problem:admin_required" | "urn:gallery-accounts:problem:microsoft_account_required";
+                        /** @constant */
+                        status: 403;
+                        /** @enum {string} */
+                        code: "admin_required" | "microsoft_account_required";
+                    };
+                };
+            };
+            /** @description `not_found`: Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        type: "urn:gallery-accounts:problem:not_found";
+                        /** @constant */
+                        status: 404;
+                        /** @enum {string} */
+                        code: "not_found";
                     };
                 };
             };
@@ -10178,6 +10424,14 @@ export interface operations {
                         /** @description null once deleted */
                         emailAddress: string | null;
                         emailConfirmed: boolean;
+                        /** @description Set while the address counts as unconfirmed because RDAP showed its domain expired, being deleted, or registered again since it was confirmed */
+                        emailDomainLapsed: {
+                            domain: string;
+                            /** @enum {string} */
+                            reason: "expired" | "pending_delete" | "reregistered";
+                            eventDate: string | null;
+                            detectedAt: string;
+                        } | null;
                         /** @description individual accounts only */
                         pendingEmailAddress?: string | null;
                         /** @description individual accounts only */
@@ -10969,6 +11223,8 @@ export interface operations {
                             kind: "user";
                             emailAddress: string;
                             emailConfirmed: boolean;
+                            /** @description The address's domain expired or was registered again since it was confirmed: it counts as unconfirmed (no recovery email, no notice) until an address is confirmed again */
+                            emailDomainLapsed: boolean;
                             pendingEmailAddress: string | null;
                             microsoftAccount: {
                                 email: string | null;
@@ -11170,6 +11426,8 @@ export interface operations {
                             kind: "user";
                             emailAddress: string;
                             emailConfirmed: boolean;
+                            /** @description The address's domain expired or was registered again since it was confirmed: it counts as unconfirmed (no recovery email, no notice) until an address is confirmed again */
+                            emailDomainLapsed: boolean;
                             pendingEmailAddress: string | null;
                             microsoftAccount: {
                                 email: string | null;
@@ -11505,6 +11763,8 @@ export interface operations {
                         emailAddress?: string;
                         /** @description admins only */
                         emailConfirmed?: boolean;
+                        /** @description admins only: the address's domain expired or was registered again since it was confirmed, so it counts as unconfirmed; an admin sends a new confirmation link */
+                        emailDomainLapsed?: boolean;
                         /** @description admins only */
                         pendingInvitations?: {
                             username: string;
@@ -11694,6 +11954,14 @@ export interface operations {
                         /** @description null once deleted */
                         emailAddress: string | null;
                         emailConfirmed: boolean;
+                        /** @description Set while the address counts as unconfirmed because RDAP showed its domain expired, being deleted, or registered again since it was confirmed */
+                        emailDomainLapsed: {
+                            domain: string;
+                            /** @enum {string} */
+                            reason: "expired" | "pending_delete" | "reregistered";
+                            eventDate: string | null;
+                            detectedAt: string;
+                        } | null;
                         /** @description individual accounts only */
                         pendingEmailAddress?: string | null;
                         /** @description individual accounts only */
@@ -11929,6 +12197,14 @@ export interface operations {
                         /** @description null once deleted */
                         emailAddress: string | null;
                         emailConfirmed: boolean;
+                        /** @description Set while the address counts as unconfirmed because RDAP showed its domain expired, being deleted, or registered again since it was confirmed */
+                        emailDomainLapsed: {
+                            domain: string;
+                            /** @enum {string} */
+                            reason: "expired" | "pending_delete" | "reregistered";
+                            eventDate: string | null;
+                            detectedAt: string;
+                        } | null;
                         /** @description individual accounts only */
                         pendingEmailAddress?: string | null;
                         /** @description individual accounts only */
@@ -12320,6 +12596,7 @@ export const sessionOperations: { readonly [Path in keyof paths]?: readonly ("ge
     "/packages/{id}/owners/{username}": ["delete"],
     "/me/microsoft-account": ["put"],
     "/me/email/resend-confirmation": ["post"],
+    "/organizations/{name}/email/resend-confirmation": ["post"],
     "/site-admin/api-keys/revoke": ["post"],
     "/organizations/{name}/members/{username}/revoke-keys": ["post"],
     "/site-admin/accounts/{username}/delete": ["post"],

@@ -7,4 +7,8 @@ module.exports = {
   // The Functions worker provides this module at run time; locally our host provides it.
   moduleNameMapper: { '^@azure/functions-core$': '<rootDir>/local/functionsCore.ts' },
   testTimeout: 30000,
+  // Test files run side by side in worker processes, each file with a service, stand-ins, database and ports of its
+  // own: a worker a core (Jest's default leaves one core idle).
+  maxWorkers: '100%',
+  testSequencer: '<rootDir>/test/support/sequencer.js',
 };

@@ -553,9 +553,11 @@ describe('the deployed package (.funcignore)', () => {
     expect(kept.sort()).toEqual(['dist', 'host.json', 'node_modules', 'package.json']);
   });
 
-  it('keeps the bundle package.json’s main names, and none of the compiled sources beside it', () => {
-    const tsconfig = JSON.parse(read(join(ROOT, 'tsconfig.json'))) as { include: string[] };
+  it('keeps the bundle package.json’s main names, and none of the compiled sources or the compiler’s state beside it', () => {
+    const tsconfig = JSON.parse(read(join(ROOT, 'tsconfig.json'))) as { include: string[]; compilerOptions: { tsBuildInfoFile?: string } };
     expect(tsconfig.include.filter((folder) => !excluded(`dist/${folder}`))).toEqual([]);
+    const buildInfo = tsconfig.compilerOptions.tsBuildInfoFile;
+    if (buildInfo !== undefined) expect(excluded(buildInfo)).toBe(true);
     const { main } = JSON.parse(read(join(ROOT, 'package.json'))) as { main: string };
     expect(main).toBe('dist/bundle/functions.js');
     expect(excluded('dist/bundle')).toBe(false);

@@ -531,7 +531,9 @@ describe('the deployed package (.funcignore)', () => {
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line && !line.startsWith('#'));
-  const excluded = (path: string): boolean => patterns.some((pattern) => pattern === `/${path}` || pattern === `/${path}/`);
+  /** Whether a pattern leaves `path` out: the path itself, or a folder it is in. */
+  const excluded = (path: string): boolean =>
+    patterns.some((pattern) => pattern === `/${path}` || (pattern.endsWith('/') && `/${path}/`.startsWith(pattern)));
 
   /** What a fresh clone holds at the top, plus what `npm ci` and the build add. */
   function topLevelEntries(): string[] {

@@ -118,7 +118,7 @@ async function applyDevelopmentDefaults(
     listening.push((origin) => identity.allowOrigins(pageOrigins(origin)));
     notes.push(
       (origin) =>
-        `Microsoft sign-in: development identity at ${login.url} (MSAL set-up: README, For the frontend), client id ${env.MICROSOFT_CLIENT_ID};\n` +
+        `Microsoft sign-in: development identity at ${login.url} (MSAL set-up: docs/frontend.md), client id ${env.MICROSOFT_CLIENT_ID};\n` +
         `   redirect and post-logout URIs: any on ${pageOrigins(origin).join(', ')}. Scripts get an ID token with\n` +
         `   curl -s -X POST ${origin}/dev/identity/token -H 'Content-Type: application/json' -d '{"email":"ada@example.com","name":"Ada"}'`,
     );
@@ -128,7 +128,7 @@ async function applyDevelopmentDefaults(
     routes.push({ prefix: '/dev/entra/token', handler: identity.mintWorkloadTokenForScripts });
     notes.push(
       (origin) =>
-        `Microsoft Entra workloads (trusted publishing: README): app-only tokens for the gallery API ${DEVELOPMENT_GALLERY_API.appIdUri}, as az account get-access-token gives them, with\n` +
+        `Microsoft Entra workloads (trusted publishing: docs/trusted-publishing/azure-pipelines.md): app-only tokens for the gallery API ${DEVELOPMENT_GALLERY_API.appIdUri}, as az account get-access-token gives them, with\n` +
         `   curl -s -X POST ${origin}/dev/entra/token -H 'Content-Type: application/json' -d '{"tenantId":"${DEVELOPMENT_TENANT}","objectId":"${DEVELOPMENT_SERVICE_PRINCIPAL}"}'`,
     );
   }
@@ -160,7 +160,7 @@ async function applyDevelopmentDefaults(
     2,
     '/dev/github-actions/token',
     (issuer, origin) =>
-      `GitHub Actions OIDC: development issuer at ${issuer} (trusted publishing: README). Scripts get a workflow run's token with\n` +
+      `GitHub Actions OIDC: development issuer at ${issuer} (trusted publishing: docs/trusted-publishing/github.md). Scripts get a workflow run's token with\n` +
       `   curl -s -X POST ${origin}/dev/github-actions/token -H 'Content-Type: application/json' -d '{"repository":"contoso/contoso-sdk","workflowFile":"release.yml"}'`,
   );
   env.GITLAB_OIDC_ISSUER ||= await serveIssuer(
@@ -168,7 +168,7 @@ async function applyDevelopmentDefaults(
     3,
     '/dev/gitlab/token',
     (issuer, origin) =>
-      `GitLab CI/CD ID tokens: development issuer at ${issuer} (trusted publishing: README). Scripts get a pipeline job's ID token with\n` +
+      `GitLab CI/CD ID tokens: development issuer at ${issuer} (trusted publishing: docs/trusted-publishing/gitlab.md). Scripts get a pipeline job's ID token with\n` +
       `   curl -s -X POST ${origin}/dev/gitlab/token -H 'Content-Type: application/json' -d '{"project":"contoso/contoso-sdk"}'`,
   );
   if (!env.RDAP_BOOTSTRAP_URL) {

@@ -18,6 +18,8 @@ import { createDevelopmentGitHubIssuer } from './githubActions/developmentIssuer
 import { createDevelopmentGitLabIssuer } from './gitlab/developmentIssuer';
 
 const DEFAULT_PORT = 7071;
+/** The site admin of `npm start`'s development defaults. */
+const DEVELOPMENT_SITE_ADMIN = 'support';
 
 function isProduction(env: NodeJS.ProcessEnv): boolean {
   return env.NODE_ENV === 'production' || Boolean(env.WEBSITE_INSTANCE_ID || env.WEBSITE_SITE_NAME);
@@ -139,6 +141,11 @@ async function applyDevelopmentDefaults(
       `Frontend: ${env.PUBLIC_BASE_URL} (PUBLIC_BASE_URL, which must be your frontend dev server's origin): the API answers CORS only for it,\n` +
       `   and the links in emails lead to its pages`,
   );
+  // Support's runbook can be tried at once: whoever registers this name acts for support.
+  if (!env.SITE_ADMINS) {
+    env.SITE_ADMINS = DEVELOPMENT_SITE_ADMIN;
+    notes.push(() => `Site admin: register the username ${DEVELOPMENT_SITE_ADMIN} to act for support (SITE_ADMINS; docs/operations/support.md)`);
+  }
   // Trusted publishing asks tokens for the gallery's own origin, as NuGet.org's are for https://www.nuget.org.
   env.TRUSTED_PUBLISHING_AUDIENCE ||= env.PUBLIC_BASE_URL;
   /**

@@ -22,8 +22,10 @@
  *   the service's shape (the keys as accounts stored them before, then moved by the service's own timer), and each
  *   run's pushes are taken off again, so every run pushes into a package of the size its row says.
  *   `BENCH_SIZES_ONLY=1` measures this table alone.
+ *
+ * `BENCH_CPU_PROFILE_DIR=dir`: the measured process writes its CPU profile there (`node --cpu-prof`) as it ends.
  */
-import { execFile, fork, type ChildProcess } from 'node:child_process';
+import { execFile, fork } from 'node:child_process';
 import { promisify } from 'node:util';
 import http from 'node:http';
 import os from 'node:os';
@@ -66,8 +68,9 @@ const KEYS_MADE = 10_000;
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 /** The measured process, and a way to ask it for work. */
-async function startMeasuredProcess(): Promise<{ ask(message: BenchMessage): Promise<BenchAnswer>; child: ChildProcess }> {
-  const child = fork(path.join(__dirname, 'benchWorker.js'), [], { execArgv: ['--expose-gc'], env: process.env, stdio: 'inherit' });
+async function startMeasuredProcess(): Promise<{ ask(message: BenchMessage): Promise<BenchAnswer>; stop(): Promise<void> }> {
+  const profile = process.env.BENCH_CPU_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE_DIR}`] : [];
+  const child = fork(path.join(__dirname, 'benchWorker.js'), [], { execArgv: ['--expose-gc', ...profile], env: process.env, stdio: 'inherit' });
   const answers: Array<(answer: BenchAnswer) => void> = [];
   child.on('message', (answer: BenchAnswer) => answers.shift()?.(answer));
   const next = () =>
@@ -76,7 +79,8 @@ async function startMeasuredProcess(): Promise<{ ask(message: BenchMessage): Pro
     });
   await next();
   return {
-    child,
+    // Let go of it, and it exits (writing its profile, if asked to).
+    stop: () => new Promise<void>((resolve) => child.once('exit', () => resolve()).disconnect()),
     ask: (message) => {
       const answer = next();
       child.send(message);
@@ -357,7 +361,7 @@ async function main(): Promise<void> {
       console.error(`${operation} over HTTP: ${JSON.stringify(rates.get(operation))}`);
     }
   }
-  measured.child.kill();
+  await measured.stop();
 
   const entry = path.join(__dirname, 'coldStart.js');
   const cold = COLD_STARTS === 0 || SIZES_ONLY ? undefined : await coldStarts({

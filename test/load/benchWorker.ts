@@ -116,6 +116,8 @@ async function main(): Promise<void> {
   for (const hook of appStartHooks) await hook({ hookData: {}, appHookData: {} });
   const floor = await createFloor();
   const send = (answer: BenchAnswer) => process.send!(answer);
+  // The orchestrator let go: done (an exit, not a signal, so `--cpu-prof` writes its profile).
+  process.on('disconnect', () => process.exit(0));
   process.on('message', (message: BenchMessage) => {
     const work =
       message.kind === 'run'

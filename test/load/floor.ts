@@ -49,6 +49,7 @@ const view = (a: Account) => ({
   deletion: a.deletion,
 });
 
+const NO_BODY = Buffer.alloc(0);
 const json = (status: number, body: unknown): FloorReply => ({ status, body: Buffer.from(JSON.stringify(body)) });
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -99,6 +100,11 @@ export async function createFloor() {
   const bodyOf = (request: FloorRequest) => JSON.parse(request.body!.toString('utf8'));
 
   return {
+    /** Nothing, by hand: beside the handler doing nothing, what is left is the invocation model's own cost. */
+    async nothing(): Promise<FloorReply> {
+      return { status: 200, body: NO_BODY };
+    },
+
     /** GET /api/me: verify the session (HS256), one point read, the account as JSON. */
     async me(request: FloorRequest): Promise<FloorReply> {
       const claims = jwt.verify(request.headers.authorization.slice('Bearer '.length), sessionKey, {

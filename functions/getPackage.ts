@@ -6,7 +6,7 @@ operation('getPackage', {
   route: 'packages/{id}',
   params: packageParams,
   auth: 'none',
-  summary: "A package's owners, versions, whether it is listed, and the owner invitations waiting",
+  summary: "A package's owners, its first 100 versions and how many it has, whether it is listed, and the owner invitations waiting",
   responses: { 200: { description: 'The package', schema: packageView } },
   problems: ['not_found'],
   handle: async ({ params }) => ok(await getPackage(params.id)),

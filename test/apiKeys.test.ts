@@ -325,6 +325,38 @@ describe('keys whose owner is gone', () => {
   });
 });
 
+describe("an account's list of keys, when a process stops between its writes", () => {
+  /** The ids in the account's list as stored, whatever their keys. */
+  async function listItemsOf(user: Member) {
+    const { id } = (await service.call('GET', '/api/me', { token: user.sessionToken })).body;
+    const { resources } = await container('heldApiKeys')
+      .items.query<{ id: string }>({ query: 'SELECT c.id FROM c WHERE c.holderId = @holder', parameters: [{ name: '@holder', value: id }] })
+      .fetchAll();
+    return resources.map((item) => item.id);
+  }
+
+  it('a key that was listed but never made is shown nowhere, and the list still answers', async () => {
+    const user = await service.confirmedUser();
+    service.cosmos.failNext(/^POST .*\/colls\/apiKeys\/docs$/, 500);
+    expect((await service.requestKey(user)).status).toBe(500);
+    expect(await listItemsOf(user)).toHaveLength(1);
+    expect(await listKeys(user)).toEqual([]);
+    const key = await service.createKey(user);
+    expect((await listKeys(user)).map((k: { id: string }) => k.id)).toEqual([key.id]);
+  });
+
+  it('a key revoked that stayed in the list no longer works, is not shown, and leaves the list when it is read', async () => {
+    const user = await service.confirmedUser();
+    const key = await service.createKey(user);
+    service.cosmos.failNext(/^DELETE .*\/colls\/heldApiKeys\/docs\//, 500);
+    expect((await service.call('DELETE', `/api/me/api-keys/${key.id}`, { token: user.sessionToken })).status).toBe(500);
+    expect((await service.push(key, uniqueName('Stopped').replace(/[^A-Za-z0-9]/g, ''))).body.code).toBe('invalid_api_key');
+    expect(await listItemsOf(user)).toEqual([key.id]);
+    expect(await listKeys(user)).toEqual([]);
+    expect(await listItemsOf(user)).toEqual([]);
+  });
+});
+
 describe('the security log', () => {
   it('records key creation, regeneration and revocation', async () => {
     const user = await service.confirmedUser();

@@ -1,6 +1,6 @@
 import { clock } from '../lib/shared/clock';
 import { container } from '../lib/shared/storage/cosmos';
-import { useTestService } from './support/service';
+import { outcome, useTestService } from './support/service';
 import type { Member } from './support/organizations';
 import { uniqueName } from './support/people';
 
@@ -95,6 +95,28 @@ describe('two overlapping runs', () => {
     } finally {
       await second.stop();
     }
+  });
+});
+
+describe('keys made while a deletion runs', () => {
+  it('are revoked by the time it is done: a session the account still had made one after its keys step', async () => {
+    const user = await service.confirmedUser();
+    const accountId = await requestDeletion(user);
+    const packageId = uniqueName('During.Deletion');
+    await service.pushOk(await service.createKey(user), packageId);
+    jest.spyOn(clock, 'now').mockImplementation(dayLater);
+    const signedIn = { ...user, sessionToken: await service.signIn(user.person) };
+    // The run waits in its packages step (reading the package to release it), after the keys step.
+    const held = service.cosmos.holdNext(new RegExp(`^GET /dbs/[^/]+/colls/packages/docs/${packageId.toLowerCase()}$`));
+    const run = service.host.runTimer('processAccountDeletions');
+    await held.reached;
+    const madeMeanwhile = await service.createKey(signedIn);
+    expect(outcome(await service.push(madeMeanwhile, packageId, '2.0.0'))).toBe('200');
+    held.release();
+    await run;
+
+    expect((await deletionRequest(accountId)).status).toBe('completed');
+    expect(outcome(await service.push(madeMeanwhile, packageId, '3.0.0'))).toBe('401 invalid_api_key');
   });
 });
 

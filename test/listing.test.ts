@@ -40,6 +40,7 @@ describe('unlisting and relisting a version', () => {
         { version: '1.0.0', listed: false },
         { version: '2.0.0', listed: true },
       ],
+      versionCount: 2,
       listed: true,
       trustedPublishingOnly: false,
       pendingOwners: [],
@@ -163,16 +164,16 @@ describe('unlisting and relisting a version', () => {
     expect(outcome(await service.setListed(id, '1.0.0', false, { key }))).toBe('204');
     expect(outcome(await service.push(key, id, '1.0.0'))).toBe('409 package_version_exists');
     expect(outcome(await service.push(key, id, '1.0'))).toBe('409 package_version_exists');
-    // A new version is listed; the unlisted one stays as it is.
-    expect((await service.pushOk(key, id, '1.1.0', 200)).body.versions).toEqual([
-      { version: '1.0.0', listed: false },
-      { version: '1.1.0', listed: true },
-    ]);
+    // A new version is listed, and so is the package again; the unlisted one stays as it is.
+    expect((await packageOf(id)).listed).toBe(false);
+    expect((await service.pushOk(key, id, '1.1.0', 200)).body).toMatchObject({ version: '1.1.0', listed: true });
+    expect(await packageOf(id)).toMatchObject({ versions: [{ version: '1.0.0', listed: false }, { version: '1.1.0', listed: true }], listed: true });
   });
 });
 
 describe('an unlist and a push at the same moment', () => {
-  const packageWrite = (id: string) => new RegExp(`^PUT .*/colls/packages/docs/${id.toLowerCase().replace(/\./g, '\\.')}$`);
+  /** A version's write: its creation by a push, its change by an unlist. */
+  const versionWrite = (method: 'POST' | 'PUT') => new RegExp(`^${method} .*/colls/packageVersions/docs`);
 
   it('both land when one writes while the other, having read the package, waits to write', async () => {
     const owner = await service.confirmedUser();
@@ -180,8 +181,8 @@ describe('an unlist and a push at the same moment', () => {
     const id = newId('Race');
     await service.pushOk(key, id, '1.0.0', 201);
 
-    // The push has read the package and is about to write it when the unlist writes.
-    let held = service.cosmos.holdNext(packageWrite(id));
+    // The push has read the package and is about to write its version when the unlist writes.
+    let held = service.cosmos.holdNext(versionWrite('POST'));
     const pushing = service.push(key, id, '1.1.0');
     await held.reached;
     expect(outcome(await service.setListed(id, '1.0.0', false, { key }))).toBe('204');
@@ -190,7 +191,7 @@ describe('an unlist and a push at the same moment', () => {
     expect(await listing(id)).toEqual({ '1.0.0': false, '1.1.0': true });
 
     // And the other way round: the unlist waits while a push writes.
-    held = service.cosmos.holdNext(packageWrite(id));
+    held = service.cosmos.holdNext(versionWrite('PUT'));
     const unlisting = service.setListed(id, '1.1.0', false, owner);
     await held.reached;
     expect(outcome(await service.push(key, id, '1.2.0'))).toBe('200');
@@ -238,6 +239,7 @@ describe('a package whose only owner is deleted', () => {
         { version: '1.0.0', listed: false },
         { version: '2.0.0', listed: false },
       ],
+      versionCount: 2,
       listed: false,
       trustedPublishingOnly: false,
       pendingOwners: [],

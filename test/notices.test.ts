@@ -534,13 +534,13 @@ describe('push notices', () => {
     expect(to(member, new RegExp(`^Package pushed: ${id}`))).toEqual([]);
   });
 
-  it('are sent for a push whose package write was retried, once, and not for one that never landed', async () => {
+  it('are sent for a push whose version write was retried, once, and not for one that never landed', async () => {
     const owner = await service.confirmedUser();
     const key = await service.createKey(owner);
     const id = newId('Retried');
     await service.pushOk(key, id);
-    // The package write fails after the record of the push went out: the record is taken back.
-    service.cosmos.failNext(new RegExp(`^PUT .*/colls/packages/docs/${id.toLowerCase()}$`), 500, 30);
+    // The version's write fails after the record of the push went out: the record is taken back.
+    service.cosmos.failNext(/^POST .*\/colls\/packageVersions\/docs$/, 500, 30);
     expect((await service.push(key, id, '1.1.0')).status).toBe(500);
     service.cosmos.clearFaults();
     await service.deliverNotices();

@@ -345,18 +345,18 @@ describe('a push for an account’s own package', () => {
     expect(await pushes(stranger)).toHaveLength(0);
   });
 
-  it('that wrote its record first but lost the package write leaves the winner’s record, not its own', async () => {
+  it('that wrote its record first but lost the version’s write leaves the winner’s record, not its own', async () => {
     const owner = await service.confirmedUser();
     const [first, second] = [await service.createKey(owner, { description: 'first' }), await service.createKey(owner, { description: 'second' })];
     const id = newId('Race');
     await service.pushOk(first, id, '1.0.0', 201);
-    // The first push has written its record and read the package; its package write waits.
-    const held = service.cosmos.holdNext(new RegExp(`^PUT .*/colls/packages/docs/${id.toLowerCase().replace(/\./g, '\\.')}$`));
+    // The first push has written its record and read the package; its version's write waits.
+    const held = service.cosmos.holdNext(/^POST .*\/colls\/packageVersions\/docs$/);
     service.cosmos.reset();
     const losing = service.push(first, id, '2.0.0');
     await held.reached;
     await waitFor(() => service.cosmos.documentRequests().some((line) => /^POST .*\/colls\/audit\/docs$/.test(line)), { what: 'the first record' });
-    // The second finds the record there, and wins the package.
+    // The second finds the record there, and wins the version.
     expect(outcome(await service.push(second, id, '2.0'))).toBe('200');
     held.release();
     expect(outcome(await losing)).toBe('409 package_version_exists');

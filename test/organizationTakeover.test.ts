@@ -508,7 +508,7 @@ describe('what a freeze costs the hot paths', () => {
       `GET /colls/apiKeys/docs/${key.id}`,
       `GET /colls/packages/docs/${id.toLowerCase()}`,
       'POST /colls/audit/docs',
-      `PUT /colls/packages/docs/${id.toLowerCase()}`,
+      'POST /colls/packageVersions/docs',
     ]);
     expect(service.cosmos.queries()).toEqual([]);
   });

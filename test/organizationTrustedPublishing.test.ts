@@ -97,18 +97,30 @@ describe('a job naming the organization', () => {
     expect(refusal(await service.exchangeToken(name, service.workflowToken(own)))).toBe(noMatch(name));
   });
 
-  it("drops its expired keys from the organization's document, as a person's", async () => {
+  it("keeps its keys off the organization's document, and each expired one out of its list, as a person's", async () => {
     const { admin, name, id } = await organization();
     const repository = newRepository();
     await service.addTrustedPublisher(admin, repository, { owner: name });
+    const before = JSON.stringify((await container('accounts').item(id, id).read()).resource);
     const start = Date.now();
     for (let build = 0; build < 4; build += 1) {
       jest.spyOn(clock, 'now').mockReturnValue(new Date(start + build * 20 * 60 * 1000));
       await service.trustedPublishingKey(name, service.workflowToken(repository));
     }
     const { resource: document } = await container('accounts').item(id, id).read();
-    expect(document.trustedPublishingKeys).toHaveLength(1);
-    expect(document.apiKeyIds).toHaveLength(1);
+    // The document every organization route reads is the size it was before any build.
+    expect(document).not.toHaveProperty('apiKeyIds');
+    expect(document).not.toHaveProperty('trustedPublishingKeys');
+    expect(JSON.stringify(document).length).toBe(before.length);
+    // Its list: the last build's key only, by the query every sweep asks; each expired one goes from the store a day on.
+    const { resources: items } = await container('heldApiKeys')
+      .items.query({ query: 'SELECT * FROM c WHERE c.holderId = @id', parameters: [{ name: '@id', value: id }] })
+      .fetchAll();
+    expect(items).toHaveLength(4);
+    const now = clock.now().getTime();
+    expect(items.filter((item: { expiresAt: string }) => Date.parse(item.expiresAt) > now)).toHaveLength(1);
+    // Its 15 minutes, and a day: counted from when it was written, with the key.
+    expect(items.map((item: { ttl: number }) => item.ttl)).toEqual(Array(4).fill(15 * 60 + 24 * 60 * 60));
   });
 });
 

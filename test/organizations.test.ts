@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { clock } from '../lib/shared/clock';
-import { useTestService } from './support/service';
-import type { Member } from './support/organizations';
+import { container } from '../lib/shared/storage/cosmos';
+import { outcome, useTestService } from './support/service';
+import { invitationSubject, type Member } from './support/organizations';
 import { newPerson, uniqueName } from './support/people';
-import { tokenIn } from './support/waitFor';
+import { emailsTo, tokenIn } from './support/waitFor';
 
 const service = useTestService();
 
@@ -185,6 +187,89 @@ describe('invitations', () => {
     expect(cancel.status).toBe(204);
     expect((await service.acceptInvitation(name, cancelled, cancelToken)).body.code).toBe('invalid_token');
     expect((await getOrganization(admin, name)).body).toMatchObject({ members: [{ username: admin.username }], pendingInvitations: [] });
+  });
+});
+
+describe("an organization's waiting invitations", () => {
+  const DAY_MS = 24 * 60 * 60 * 1000;
+
+  /** The organization's document as stored, by the claim on its name. */
+  async function organizationDocument(name: string) {
+    const claim = `username:${name.toLowerCase()}`;
+    const { accountId } = (await container('claims').item(claim, claim).read()).resource;
+    return (await container('accounts').item(accountId, accountId).read()).resource;
+  }
+
+  /** Invitations to accounts nobody asks about, `expiresInDays` from now (negative: expired), stored as the service stores them. */
+  async function storeInvitations(name: string, count: number, expiresInDays: number) {
+    const organization = await organizationDocument(name);
+    const now = clock.now().getTime();
+    const planted = Array.from({ length: count }, (_, i) => ({
+      accountId: randomUUID(),
+      username: `someone-${i}-${randomUUID().slice(0, 8)}`,
+      role: 'collaborator',
+      tokenId: randomUUID(),
+      invitedAt: new Date(now + (expiresInDays - 7) * DAY_MS).toISOString(),
+      expiresAt: new Date(now + expiresInDays * DAY_MS).toISOString(),
+    }));
+    await container('accounts').items.upsert({ ...organization, pendingInvitations: [...organization.pendingInvitations, ...planted] });
+  }
+
+  const inviteBy = (admin: User, name: string, invitee: User) =>
+    service.call('POST', `/api/organizations/${name}/members`, { token: admin.sessionToken, body: { username: invitee.username, role: 'collaborator' } });
+
+  it('drops the expired ones with the next invitation, so the document does not grow with everyone ever invited', async () => {
+    const admin = await service.confirmedUser();
+    const member = await service.confirmedUser();
+    const { name } = await service.createOrganization(admin);
+    await storeInvitations(name, 2000, -1);
+    const grown = JSON.stringify(await organizationDocument(name)).length;
+
+    await service.invite(name, admin, member);
+    const document = await organizationDocument(name);
+    expect(document.pendingInvitations.map((i: { username: string }) => i.username)).toEqual([member.username]);
+    expect(JSON.stringify(document).length).toBeLessThan(grown / 100);
+  });
+
+  it('holds at most 50: the next is refused with 409 owner_limit before any email, unless it replaces one or one expires', async () => {
+    const admin = await service.confirmedUser();
+    const [again, refused] = await Promise.all([service.confirmedUser(), service.confirmedUser()]);
+    const { name } = await service.createOrganization(admin);
+    await storeInvitations(name, 48, 3);
+    await storeInvitations(name, 1, 1 / (24 * 60));
+    await service.invite(name, admin, again);
+
+    const refusal = await inviteBy(admin, name, refused);
+    expect(outcome(refusal)).toBe('409 owner_limit');
+    expect(refusal.body.detail).toBe(
+      `'${name}' has 50 member invitations waiting for an answer, as many as it may have. Cancel one, or wait for answers, then invite again.`,
+    );
+    // Inviting an account invited already replaces its invitation: still 50.
+    expect(outcome(await inviteBy(admin, name, again))).toBe('202');
+    expect((await getOrganization(admin, name)).body.pendingInvitations).toHaveLength(50);
+
+    // Two minutes later one has expired: its place is free, and it goes from the document with the next invitation.
+    jest.spyOn(clock, 'now').mockReturnValue(new Date(Date.now() + 2 * 60_000));
+    expect(outcome(await inviteBy(admin, name, refused))).toBe('202');
+    expect((await organizationDocument(name)).pendingInvitations).toHaveLength(50);
+    await service.host.runTimer('deliverPendingEmails');
+    // The invitation refused sent nothing; the one that came through did.
+    expect(emailsTo(service, refused.person.email).filter((e) => e.subject === invitationSubject(name))).toHaveLength(1);
+  });
+
+  it('lets invitations racing for the last places take exactly those; the others are refused and send nothing', async () => {
+    const admin = await service.confirmedUser();
+    const invitees = await Promise.all(Array.from({ length: 6 }, () => service.confirmedUser()));
+    const { name } = await service.createOrganization(admin);
+    await storeInvitations(name, 48, 3);
+
+    const answers = await Promise.all(invitees.map((invitee) => inviteBy(admin, name, invitee)));
+    expect(answers.map(outcome).sort()).toEqual(['202', '202', '409 owner_limit', '409 owner_limit', '409 owner_limit', '409 owner_limit']);
+    expect((await organizationDocument(name)).pendingInvitations).toHaveLength(50);
+    await service.host.runTimer('deliverPendingEmails');
+    const invited = invitees.filter((_, i) => answers[i].status === 202);
+    const mailed = invitees.filter((invitee) => emailsTo(service, invitee.person.email).some((e) => e.subject === invitationSubject(name)));
+    expect(mailed.map((m) => m.username).sort()).toEqual(invited.map((m) => m.username).sort());
   });
 });
 

@@ -397,12 +397,14 @@ describe('my packages', () => {
     await ownedPackage(user);
     service.cosmos.reset();
     await service.myPackages(user);
-    // One query of each partition, ownerships and invitations of the user and of its organization (the SDK
-    // asks for each query's plan first, so each is two requests).
+    // One query of each partition, ownerships and invitations of the user and of its organization, and one within
+    // the versions of each package owned, whether any is listed (the SDK asks for each query's plan first, so each
+    // is two requests).
     const queries = service.cosmos.queries().map((line) => line.replace(/^POST \/dbs\/[^/]+/, ''));
     expect(queries.filter((q) => q === '/colls/ownerships/docs')).toHaveLength(2 * 2);
     expect(queries.filter((q) => q === '/colls/ownerInvitations/docs')).toHaveLength(2 * 2);
-    expect(queries).toHaveLength(8);
+    expect(queries.filter((q) => q === '/colls/packageVersions/docs')).toHaveLength(1 * 2);
+    expect(queries).toHaveLength(10);
     const others = service.cosmos.documentRequests().filter((line) => !service.cosmos.queries().includes(line));
     expect(others.every((line) => line.startsWith('GET '))).toBe(true);
 

@@ -4,7 +4,7 @@ import { container } from '../lib/shared/storage/cosmos';
 import { useTestService } from './support/service';
 import type { Member } from './support/organizations';
 import { newPerson, uniqueName } from './support/people';
-import { API_KEY_HEADER, listed } from './support/packages';
+import { API_KEY_HEADER, listed, storeVersionsOnPackage } from './support/packages';
 import { waitFor } from './support/waitFor';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -50,12 +50,13 @@ describe('the push check', () => {
 
     const first = await service.push(key, id, '1.0.0');
     expect(first.status).toBe(201);
-    expect(first.body).toEqual({ id, owners: [owner.username], versions: listed('1.0.0'), listed: true });
-    expect(await packageOf(id)).toEqual({ id, owners: [owner.username], versions: listed('1.0.0'), listed: true, trustedPublishingOnly: false, pendingOwners: [] });
+    // A push answers the version it pushed, never the whole version list.
+    expect(first.body).toEqual({ id, version: '1.0.0', owners: [owner.username], listed: true });
+    expect(await packageOf(id)).toEqual({ id, owners: [owner.username], versions: listed('1.0.0'), versionCount: 1, listed: true, trustedPublishingOnly: false, pendingOwners: [] });
 
     const second = await service.push(key, id, '1.1.0');
     expect(second.status).toBe(200);
-    expect(second.body).toEqual({ id, owners: [owner.username], versions: listed('1.0.0', '1.1.0'), listed: true });
+    expect(second.body).toEqual({ id, version: '1.1.0', owners: [owner.username], listed: true });
 
     const again = await service.push(key, id, '1.1.0');
     expect(again.status).toBe(409);
@@ -74,9 +75,9 @@ describe('the push check', () => {
 
     const lower = await service.push(key, id.toLowerCase(), '1.0.1');
     expect(lower.status).toBe(200);
-    expect(lower.body).toEqual({ id, owners: [owner.username], versions: listed('1.0.0', '1.0.1'), listed: true });
+    expect(lower.body).toEqual({ id, version: '1.0.1', owners: [owner.username], listed: true });
     expect(outcome(await service.push(key, id.toUpperCase(), '1.0.1'))).toBe('409 package_version_exists');
-    expect(await packageOf(id.toLowerCase())).toEqual({ id, owners: [owner.username], versions: listed('1.0.0', '1.0.1'), listed: true, trustedPublishingOnly: false, pendingOwners: [] });
+    expect(await packageOf(id.toLowerCase())).toEqual({ id, owners: [owner.username], versions: listed('1.0.0', '1.0.1'), versionCount: 2, listed: true, trustedPublishingOnly: false, pendingOwners: [] });
 
     // Someone else's key cannot take it over by changing the case.
     const other = await service.createKey(await service.confirmedUser());
@@ -126,7 +127,7 @@ describe('the push check', () => {
     const response = await service.push(await service.createKey(stranger, { scopes: ['package:push', 'package:pushversion'] }), id, '2.0.0');
     expect(response.status).toBe(403);
     expect(response.body.code).toBe('not_an_owner');
-    expect(await packageOf(id)).toEqual({ id, owners: [owner.username], versions: listed('1.0.0'), listed: true, trustedPublishingOnly: false, pendingOwners: [] });
+    expect(await packageOf(id)).toEqual({ id, owners: [owner.username], versions: listed('1.0.0'), versionCount: 1, listed: true, trustedPublishingOnly: false, pendingOwners: [] });
   });
 
   it('answers 401 invalid_api_key for unknown, malformed, revoked and expired keys, and without one', async () => {
@@ -241,7 +242,7 @@ describe('versions as NuGet has them', () => {
     for (const [input, normalized] of accepted) {
       const response = await service.push(key, id, input);
       expect(`${input}: ${outcome(response)}`).toBe(`${input}: 200`);
-      expect(response.body.versions).toContainEqual({ version: normalized, listed: true });
+      expect(response.body).toMatchObject({ id, version: normalized, listed: true });
     }
     expect(await versionsOf(id)).toEqual([
       '1.0.0-0',
@@ -331,20 +332,26 @@ describe('versions as NuGet has them', () => {
     }
   });
 
-  it('reads versions stored before they were normalized as NuGet does, and normalizes them with the next push', async () => {
+  it('reads versions stored before they were normalized as NuGet does, and moves them off the document normalized', async () => {
     const owner = await service.confirmedUser();
     const key = await service.createKey(owner);
     const id = newId('Legacy');
     expect(outcome(await service.push(key, id, '0.1.0'))).toBe('201');
     // As the service stored versions before: lower-cased as pushed, so spellings of one version side by side.
-    const { resource } = await container('packages').item(id.toLowerCase(), id.toLowerCase()).read();
-    await container('packages').items.upsert({ ...resource, versions: ['0.1.0', '1.0', '1.0.0+build', '2.0.0-beta', '2.0.0.0-beta', '03.0'] });
+    const asStored = ['0.1.0', '1.0', '1.0.0+build', '2.0.0-beta', '2.0.0.0-beta', '03.0'];
+    await storeVersionsOnPackage(id, asStored, { listed: true });
 
     expect(await versionsOf(id)).toEqual(['0.1.0', '1.0.0', '2.0.0-beta', '3.0.0']);
     for (const same of ['1.0.0', '3.0.0', '2.0.0-BETA']) expect(`${same}: ${outcome(await service.push(key, id, same))}`).toBe(`${same}: 409 package_version_exists`);
     expect(outcome(await service.push(key, id, '4.0'))).toBe('200');
-    const { resource: rewritten } = await container('packages').item(id.toLowerCase(), id.toLowerCase()).read();
-    expect(rewritten.versions).toEqual(['0.1.0', '1.0.0', '2.0.0-beta', '3.0.0', '4.0.0']);
+    expect(await versionsOf(id)).toEqual(['0.1.0', '1.0.0', '2.0.0-beta', '3.0.0', '4.0.0']);
+    // The push did not rewrite the document; the move takes its versions off it, normalized.
+    const stored = async () => (await container('packages').item(id.toLowerCase(), id.toLowerCase()).read()).resource;
+    expect((await stored()).versions).toEqual(asStored);
+    await service.host.runTimer('movePackageVersions');
+    expect((await stored()).versions).toBeUndefined();
+    expect(await packageOf(id)).toMatchObject({ versions: listed('0.1.0', '1.0.0', '2.0.0-beta', '3.0.0', '4.0.0'), versionCount: 5, listed: true });
+    expect(outcome(await service.push(key, id, '1.0'))).toBe('409 package_version_exists');
   });
 });
 
@@ -473,23 +480,28 @@ describe('what a push costs', () => {
     expect(createdReads[1]).toMatch(doc('packages', id.toLowerCase()));
     expect(createdReads[2]).toMatch(doc('prefixes', stem.toLowerCase()));
     expect(service.cosmos.queries()).toEqual([]);
-    // The writes: the owner's record of the package, then the package; the record of the push alongside.
+    // The writes: the owner's record of the package, then the package, then its first version (a version is made only
+    // once its package exists); the record of the push alongside.
     const writes = (lines: string[]) => lines.filter((line) => !line.startsWith('GET ')).map((line) => line.replace(/^(\w+ )\/dbs\/[^/]+/, '$1'));
-    expect(writes(created).filter((line) => !line.includes('/audit/'))).toEqual(['POST /colls/ownerships/docs', 'POST /colls/packages/docs']);
+    expect(writes(created).filter((line) => !line.includes('/audit/'))).toEqual(['POST /colls/ownerships/docs', 'POST /colls/packages/docs', 'POST /colls/packageVersions/docs']);
     expect(writes(created).filter((line) => line.includes('/audit/'))).toEqual(['POST /colls/audit/docs']);
 
+    // A new version: the version's item created, the package document not written at all.
     service.cosmos.reset();
     expect(outcome(await service.push(key, id, '1.1.0'))).toBe('200');
     const version = service.cosmos.documentRequests();
     expect(version).toHaveLength(4);
     expect(version[0]).toMatch(doc('apiKeys', key.id));
     expect(version[1]).toMatch(doc('packages', id.toLowerCase()));
-    expect(writes(version).sort()).toEqual(['POST /colls/audit/docs', `PUT /colls/packages/docs/${id.toLowerCase()}`]);
+    expect(writes(version).sort()).toEqual(['POST /colls/audit/docs', 'POST /colls/packageVersions/docs']);
     expect(service.cosmos.queries()).toEqual([]);
 
+    // A version the package has: creating its item is the check, refused (409) beside the record's create, refused too
+    // (the record of the push that made it is there).
     service.cosmos.reset();
     expect(outcome(await service.push(key, id, '1.1.0'))).toBe('409 package_version_exists');
-    expect(service.cosmos.documentRequests()).toHaveLength(2);
+    expect(writes(service.cosmos.documentRequests()).sort()).toEqual(['POST /colls/audit/docs', 'POST /colls/packageVersions/docs']);
+    expect(service.cosmos.documentRequests()).toHaveLength(4);
     expect(service.cosmos.queries()).toEqual([]);
 
     service.cosmos.reset();
@@ -497,13 +509,13 @@ describe('what a push costs', () => {
     expect(service.cosmos.documentRequests()).toEqual([]);
   });
 
-  it('sends the record of a push alongside the package write, not after it: no second round trip', async () => {
+  it('sends the record of a push alongside the version’s write, not after it: no second round trip', async () => {
     const owner = await service.confirmedUser();
     const key = await service.createKey(owner);
     const id = newId('Cost');
     expect(outcome(await service.push(key, id, '1.0.0'))).toBe('201');
     for (const [version, write] of [
-      ['1.1.0', /^PUT .*\/colls\/packages\/docs\//],
+      ['1.1.0', /^POST .*\/colls\/packageVersions\/docs$/],
       ['1.2.0', /^POST .*\/colls\/audit\/docs$/],
     ] as const) {
       service.cosmos.reset();
@@ -511,7 +523,7 @@ describe('what a push costs', () => {
       const held = service.cosmos.holdNext(write);
       const pushing = service.push(key, id, version);
       await held.reached;
-      const other = write.source.includes('audit') ? /^PUT .*\/colls\/packages\/docs\// : /^POST .*\/colls\/audit\/docs$/;
+      const other = write.source.includes('audit') ? /^POST .*\/colls\/packageVersions\/docs$/ : /^POST .*\/colls\/audit\/docs$/;
       await waitFor(() => service.cosmos.documentRequests().some((line) => other.test(line)), { what: `the other write of the push of ${version}` });
       held.release();
       expect(outcome(await pushing)).toBe('200');
@@ -551,7 +563,7 @@ describe('keys owned by an organization', () => {
     const memberKey = await service.createKey(member, { owner: organization.toUpperCase(), scopes: ['package:pushversion'] });
     expect(memberKey.owner).toBe(organization);
     expect(outcome(await service.push(memberKey, id, '1.1.0'))).toBe('200');
-    expect(await packageOf(id)).toEqual({ id, owners: [organization], versions: listed('1.0.0', '1.1.0'), listed: true, trustedPublishingOnly: false, pendingOwners: [] });
+    expect(await packageOf(id)).toEqual({ id, owners: [organization], versions: listed('1.0.0', '1.1.0'), versionCount: 2, listed: true, trustedPublishingOnly: false, pendingOwners: [] });
 
     // Keys the members own themselves do not push for the organization.
     expect(outcome(await service.push(await service.createKey(admin), id, '1.2.0'))).toBe('403 not_an_owner');
@@ -614,8 +626,8 @@ describe('package owners', () => {
 
     const accepted = await service.acceptOwnership(id, invitee, token);
     expect(accepted.status).toBe(200);
-    expect(accepted.body).toEqual({ id, owners: [owner.username, invitee.username], versions: listed('1.0.0'), listed: true, trustedPublishingOnly: false, pendingOwners: [] });
-    expect(await packageOf(id)).toEqual({ id, owners: [owner.username, invitee.username], versions: listed('1.0.0'), listed: true, trustedPublishingOnly: false, pendingOwners: [] });
+    expect(accepted.body).toEqual({ id, owners: [owner.username, invitee.username], versions: listed('1.0.0'), versionCount: 1, listed: true, trustedPublishingOnly: false, pendingOwners: [] });
+    expect(await packageOf(id)).toEqual({ id, owners: [owner.username, invitee.username], versions: listed('1.0.0'), versionCount: 1, listed: true, trustedPublishingOnly: false, pendingOwners: [] });
     expect(outcome(await service.acceptOwnership(id, invitee, token))).toBe('400 invalid_token');
 
     expect(outcome(await service.push(await service.createKey(invitee, { scopes: ['package:pushversion'] }), id, '1.1.0'))).toBe('200');
@@ -712,7 +724,7 @@ describe('package owners', () => {
     expect(outcome(await service.push(collaboratorKey, id, '1.1.0'))).toBe('200');
     // Its admin manages the package for it: removing the original owner leaves the organization.
     expect((await service.removeOwner(id, orgAdmin, owner.username)).status).toBe(204);
-    expect(await packageOf(id)).toEqual({ id, owners: [organization.name], versions: listed('1.0.0', '1.1.0'), listed: true, trustedPublishingOnly: false, pendingOwners: [] });
+    expect(await packageOf(id)).toEqual({ id, owners: [organization.name], versions: listed('1.0.0', '1.1.0'), versionCount: 2, listed: true, trustedPublishingOnly: false, pendingOwners: [] });
     expect(outcome(await service.removeOwner(id, collaborator, organization.name))).toBe('403 not_an_owner');
   });
 
@@ -880,7 +892,7 @@ describe('reserved prefixes', () => {
 
     expect((await service.reservePrefix(admin, `${base}.`, [prefixOwner.username])).status).toBe(201);
     expect(outcome(await service.push(earlyKey, `${base}.Old`, '1.1.0'))).toBe('200');
-    expect(await packageOf(`${base}.Old`)).toEqual({ id: `${base}.Old`, owners: [earlyOwner.username], versions: listed('1.0.0', '1.1.0'), listed: true, trustedPublishingOnly: false, pendingOwners: [] });
+    expect(await packageOf(`${base}.Old`)).toEqual({ id: `${base}.Old`, owners: [earlyOwner.username], versions: listed('1.0.0', '1.1.0'), versionCount: 2, listed: true, trustedPublishingOnly: false, pendingOwners: [] });
     expect(outcome(await service.push(earlyKey, `${base}.New`))).toBe('403 prefix_reserved');
     // Nor do they make the prefix owner an owner of it.
     expect(outcome(await service.push(await service.createKey(prefixOwner), `${base}.Old`, '2.0.0'))).toBe('403 not_an_owner');

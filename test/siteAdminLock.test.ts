@@ -348,6 +348,23 @@ describe('locking an account', () => {
     expect(log.filter((event) => event.action === 'unlocked_by_support')).toHaveLength(1);
   });
 
+  it('is recorded even when it stops before its keys are suspended, and locking again finishes the keys', async () => {
+    const user = await service.confirmedUser();
+    const key = await service.createKey(user);
+    const id = newId();
+    await service.pushOk(key, id);
+    // The store fails the key's suspension (every retry the SDK makes): the lock answers 5xx.
+    service.cosmos.failNext(new RegExp(`^PUT /dbs/[^/]+/colls/apiKeys/docs/${key.id}$`), 503, 10);
+    expect((await service.lockAccount(admin, user.username, 'Pushed malware')).status).toBeGreaterThanOrEqual(500);
+    service.cosmos.clearFaults();
+    expect((await service.lookUpAccount(admin, user.username)).body.locked).toMatchObject({ reason: 'Pushed malware' });
+    expect(outcome(await service.lockAccount(admin, user.username, 'Pushed malware'))).toBe('200');
+    expect(outcome(await service.push(key, id, '2.0.0'))).toBe('401 invalid_api_key');
+    await service.unlockAccount(admin, user.username);
+    const log = await service.securityLog(await signedInAgain(user));
+    expect(log.filter((event) => event.action === 'locked_by_support')).toHaveLength(1);
+  });
+
   it('leaves keys revoked or expired while it was locked as they are', async () => {
     const user = await service.confirmedUser();
     const leaked = await service.createKey(user);
@@ -475,7 +492,7 @@ describe('what a lock costs the hot paths', () => {
     expect(requests()).toEqual([expect.stringMatching(/^GET \/colls\/accounts\/docs\/[^/]+$/)]);
   });
 
-  it('leaves the push check one key read, one package read and one write (with its audit record beside it), and a suspended key one read', async () => {
+  it('leaves the push check one key read, one package read and the version’s write (with its audit record beside it), and a suspended key one read', async () => {
     const user = await service.confirmedUser();
     const key = await service.createKey(user);
     const id = newId();
@@ -485,12 +502,12 @@ describe('what a lock costs the hot paths', () => {
 
     service.cosmos.reset();
     expect(outcome(await service.push(key, id, '1.1.0'))).toBe('200');
-    // The package write and the push's audit record go out together (see packages.test.ts).
+    // The version's write and the push's audit record go out together (see packages.test.ts).
     expect(requests().sort()).toEqual([
       `GET /colls/apiKeys/docs/${key.id}`,
       `GET /colls/packages/docs/${id.toLowerCase()}`,
       'POST /colls/audit/docs',
-      `PUT /colls/packages/docs/${id.toLowerCase()}`,
+      'POST /colls/packageVersions/docs',
     ]);
 
     expect(outcome(await service.lockAccount(admin, user.username))).toBe('200');

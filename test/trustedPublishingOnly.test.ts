@@ -62,6 +62,7 @@ describe('PUT /api/packages/{id}/publishing', () => {
       id,
       owners: [owner.username],
       versions: [{ version: '1.0.0', listed: true }],
+      versionCount: 1,
       listed: true,
       trustedPublishingOnly: true,
       pendingOwners: [],
@@ -178,13 +179,15 @@ describe('while trusted-publishing-only is on', () => {
     expect((await service.getPackage(id)).body.listed).toBe(false);
   });
 
-  it('refuses a push whose write lands after the switch was turned on, and keeps no record of it', async () => {
+  it('refuses a push that reads the package once the switch was turned on, and keeps no record of it', async () => {
     const owner = await service.confirmedUser();
     const id = newId();
     const longLived = await service.createKey(owner);
     await service.pushOk(longLived, id);
 
-    const held = service.cosmos.holdNext(new RegExp(`^PUT .*/colls/packages/docs/${id.toLowerCase()}$`));
+    // The push has its key and is about to read the package when the switch lands. (A push that read the package
+    // before lands: the push check no longer writes the package document, so nothing there can stop it.)
+    const held = service.cosmos.holdNext(new RegExp(`^GET .*/colls/packages/docs/${id.toLowerCase()}$`));
     const pushing = service.push(longLived, id, '1.1.0');
     await held.reached;
     await switchedOn(id, owner);
@@ -307,6 +310,19 @@ describe('the alarm: a long-lived key pushing a package trusted publishing pushe
     expect(to(owner, alarm(id, '2.0.1'))[0].plainText).toContain('its latest such push: 2.0.0');
   });
 
+  it('names trusted publishing’s latest push of the package, though only its first push writes the package document', async () => {
+    const owner = await service.confirmedUser();
+    const id = newId();
+    const trusted = await trustedKey(owner);
+    await service.pushOk(trusted, id);
+    service.cosmos.reset();
+    expect(outcome(await service.push(trusted, id, '1.1.0'))).toBe('200');
+    expect(service.cosmos.documentRequests().filter((line) => !line.startsWith('GET ') && line.includes('/colls/packages/'))).toEqual([]);
+
+    expect(outcome(await service.push(await service.createKey(owner), id, '1.2.0'))).toBe('200');
+    expect(to(owner, alarm(id, '1.2.0'))[0].plainText).toContain('its latest such push: 1.1.0, at');
+  });
+
   it('stays silent for a package trusted publishing never pushed, and for pushes trusted publishing makes', async () => {
     const owner = await service.confirmedUser();
     const id = newId();
@@ -335,7 +351,7 @@ describe('what the switch and the alarm cost', () => {
       .map((line) => line.replace(/^(\w+ )\/dbs\/[^/]+/, '$1'))
       .sort();
   const pushRequests = (keyId: string, id: string) =>
-    [`GET /colls/apiKeys/docs/${keyId}`, `GET /colls/packages/docs/${id.toLowerCase()}`, 'POST /colls/audit/docs', `PUT /colls/packages/docs/${id.toLowerCase()}`].sort();
+    [`GET /colls/apiKeys/docs/${keyId}`, `GET /colls/packages/docs/${id.toLowerCase()}`, 'POST /colls/audit/docs', 'POST /colls/packageVersions/docs'].sort();
 
   async function measured(call: () => Promise<ApiResponse>, expected: string): Promise<string[]> {
     service.cosmos.reset();
@@ -343,7 +359,7 @@ describe('what the switch and the alarm cost', () => {
     return requests();
   }
 
-  it('leaves the push check a key read, a package read and one write with its record beside it, and a refusal two reads; only the alarm pays for telling at once', async () => {
+  it('leaves the push check a key read, a package read and the version’s write with its record beside it, and a refusal two reads; only the alarm pays for telling at once', async () => {
     const owner = await service.confirmedUser();
     const longLived = await service.createKey(owner, { scopes: ['package:push', 'package:unlist'] });
     const trusted = await trustedKey(owner);
@@ -355,12 +371,16 @@ describe('what the switch and the alarm cost', () => {
 
     expect(await measured(() => service.push(longLived, plain, '1.1.0'), '200')).toEqual(pushRequests(longLived.id, plain));
     expect(await measured(() => service.push(trusted, fromCi, '1.1.0'), '200')).toEqual(pushRequests(trustedId, fromCi));
-    // The push that raises the alarm (never an ordinary one) tells the owners itself: it reads the package again to
-    // see the version landed, queues the notice to many and expands it (the owner's account, its email), and clears
-    // the mark on its record.
+    // The push that raises the alarm (never an ordinary one) tells the owners itself: it reads the package again and
+    // its version's item to see it landed, asks for trusted publishing's latest push of it (a query within its
+    // versions: the SDK asks for the query's plan, then runs it), queues the notice to many and expands it (the
+    // owner's account, its email), and clears the mark on its record.
     const alarmed = await measured(() => service.push(longLived, fromCi, '1.2.0'), '200');
     const telling = [
       `GET /colls/packages/docs/${fromCi.toLowerCase()}`,
+      'GET /colls/packageVersions/docs/1.2.0',
+      'POST /colls/packageVersions/docs',
+      'POST /colls/packageVersions/docs',
       'POST /colls/outbox/docs',
       expect.stringMatching(/^GET \/colls\/accounts\/docs\//),
       'POST /colls/outbox/docs',
@@ -376,8 +396,15 @@ describe('what the switch and the alarm cost', () => {
     expect(await measured(() => service.push(longLived, fromCi, '1.3.0'), '403 trusted_publishing_required')).toEqual(reads);
     expect(await measured(() => service.push(trusted, fromCi, '1.3.0'), '200')).toEqual(pushRequests(trustedId, fromCi));
     expect(await measured(() => service.setListed(fromCi, '1.0.0', false, { key: longLived }), '403 trusted_publishing_required')).toEqual(reads);
+    // An unlist reads the package and the version's item, and writes the item alone.
     expect(await measured(() => service.setListed(plain, '1.0.0', false, { key: longLived }), '204')).toEqual(
-      [`GET /colls/apiKeys/docs/${longLived.id}`, `GET /colls/packages/docs/${plain.toLowerCase()}`, `PUT /colls/packages/docs/${plain.toLowerCase()}`, 'POST /colls/audit/docs'].sort(),
+      [
+        `GET /colls/apiKeys/docs/${longLived.id}`,
+        `GET /colls/packages/docs/${plain.toLowerCase()}`,
+        'GET /colls/packageVersions/docs/1.0.0',
+        'PUT /colls/packageVersions/docs/1.0.0',
+        'POST /colls/audit/docs',
+      ].sort(),
     );
     expect(service.cosmos.queries()).toEqual([]);
   });

@@ -31,7 +31,7 @@ var builtInDataContributorRoleId = '00000000-0000-0000-0000-000000000002'
 
 // The containers the code uses: one entry per key of CONTAINERS in lib/shared/storage/containers.ts.
 // Partition key definition version 2 (hashes the whole value), the SDK's default for new containers.
-// `tokens`, `ownerInvitations`, `apiKeyExpiries`, `rateLimits`, `trustedPublisherLapses` and `usedOidcTokens` documents carry a `ttl`; defaultTtl -1 turns time to
+// `tokens`, `ownerInvitations`, `heldApiKeys` (keys trusted publishing made), `apiKeyExpiries`, `rateLimits`, `trustedPublisherLapses` and `usedOidcTokens` documents carry a `ttl`; defaultTtl -1 turns time to
 // live on without a default expiry, so each document's own `ttl` applies.
 var containers = [
   {
@@ -60,6 +60,11 @@ var containers = [
     paths: ['/id']
   }
   {
+    name: 'heldApiKeys'
+    paths: ['/holderId']
+    defaultTtl: -1
+  }
+  {
     name: 'apiKeyExpiries'
     paths: ['/day']
     defaultTtl: -1
@@ -67,6 +72,10 @@ var containers = [
   {
     name: 'packages'
     paths: ['/id']
+  }
+  {
+    name: 'packageVersions'
+    paths: ['/packageId']
   }
   {
     name: 'ownerships'

@@ -65,12 +65,12 @@ export interface AccountDocument extends StoredDocument {
   emailConfirmationTokenId?: string;
   /** Denormalised from the memberships so GET /api/me stays one point read. */
   organizations: Array<{ name: string; role: OrganizationRole }>;
-  /** The API keys this account created, so its keys are listed by point reads. */
-  apiKeyIds?: string[];
   /**
-   * Of those, the keys trusted publishing made for its policies' workflow runs, with when each expires: they
-   * live minutes, so each new one drops the expired ones from both lists (lib/packages/apiKeys.ts).
+   * Stored before: the ids of the API keys the account held, and of those trusted publishing made with when each
+   * expires. An account's keys are items of their own now (lib/packages/heldKeys.ts), so this document does not
+   * grow with them; a list still here is moved there before the keys are read, or by the timer `moveApiKeyLists`.
    */
+  apiKeyIds?: string[];
   trustedPublishingKeys?: Array<{ id: string; expiresAt: string }>;
   createdAt: string;
   deletion: null | { requestedAt: string; scheduledFor: string };

@@ -29,15 +29,14 @@ export async function releaseCredentials(accountId: string): Promise<void> {
   }
 }
 
-/** Empties the personal fields, and the lists of memberships and keys. */
+/** Empties the personal fields and the list of memberships (and any list of keys stored before; its keys are revoked by now). */
 export async function removePersonalFields(accountId: string): Promise<void> {
-  await updateAccount(accountId, (current) => ({
+  await updateAccount(accountId, ({ apiKeyIds: _keys, trustedPublishingKeys: _trustedPublishingKeys, ...current }) => ({
     ...current,
     emailAddress: '',
     emailConfirmed: false,
     emailDomainLapsed: null,
     pendingEmailAddress: null,
     organizations: [],
-    apiKeyIds: [],
   }));
 }

@@ -36,7 +36,10 @@ const STEPS: Record<DeletionStep, Step[]> = {
   organizations: [(id, { log }) => removeFromAllOrganizations(id, log), dissolveOrganization],
   // Invitations to it, owner invitations to it and from it, transform requests it made or was asked to answer; then their tokens.
   invitations: [dropInvitationsTo, dropOwnerInvitationsOf, dropTransformRequests, dropTokensConcerning],
-  credentials: [releaseCredentials],
+  // Once its credentials are released (its sessions end, it counts as deleted), the keys again: a key made while the
+  // steps before ran, with a session it still had, goes too; from here on none can be made for it (a key being made
+  // at this moment finds it deleted once it exists, and is revoked).
+  credentials: [releaseCredentials, revokeAllKeysOf, (id, { log }) => revokeKeysOwnedBy(id, log)],
   personal_data: [eraseAuditLog, removePersonalFields, (id, { request }) => recordDeletion(id, request)],
 };
 

@@ -2,6 +2,13 @@ import { z } from 'zod';
 import { PROBLEMS, problemType, type DocumentedProblem, type ProblemCode } from '../shared/problems';
 import { WARNING_HEADER } from '../packages/keyExpiry';
 
+/** A success answer as an operation documents it: its body's schema, and the headers it may carry (name: what it says). */
+export interface DocumentedResponse {
+  description: string;
+  schema?: z.ZodType;
+  headers?: Record<string, string>;
+}
+
 interface DescribedOperation {
   name: string;
   method: string;
@@ -12,7 +19,7 @@ interface DescribedOperation {
   body?: z.ZodType;
   query?: z.ZodObject;
   params?: z.ZodObject;
-  responses: Record<number, { description: string; schema?: z.ZodType }>;
+  responses: Record<number, DocumentedResponse>;
   problems: readonly DocumentedProblem[];
   errorShape?: 'problem' | 'nuget';
 }
@@ -145,15 +152,19 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
     const successResponses = Object.fromEntries(
       Object.entries(op.responses).map(([status, response]) => [
         status,
-        response.schema
-          ? { description: response.description, content: { 'application/json': { schema: jsonSchema(response.schema, 'output') } } }
-          : { description: response.description },
+        {
+          description: response.description,
+          ...(response.schema ? { content: { 'application/json': { schema: jsonSchema(response.schema, 'output') } } } : {}),
+          ...(response.headers
+            ? { headers: Object.fromEntries(Object.entries(response.headers).map(([name, description]) => [name, { description, schema: { type: 'string' } }])) }
+            : {}),
+        },
       ]),
     );
     const errorResponses = op.errorShape === 'nuget' ? nugetErrorResponses() : problemResponses(withImpliedProblems(op));
     const responses: Record<string, Record<string, unknown>> = { ...errorResponses, ...successResponses };
     if (SECURITY[op.auth].some((scheme) => 'apiKey' in scheme)) {
-      for (const response of Object.values(responses)) response.headers = { [WARNING_HEADER]: expiryWarningHeader };
+      for (const response of Object.values(responses)) response.headers = { ...(response.headers ?? {}), [WARNING_HEADER]: expiryWarningHeader };
     }
     paths[path] ??= {};
     paths[path][op.method.toLowerCase()] = {

@@ -2,7 +2,7 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import { z } from 'zod';
 import '../shared/startup';
 import { Problem, type DocumentedProblem } from '../shared/problems';
-import { describeOperation } from './openapi';
+import { describeOperation, type DocumentedResponse } from './openapi';
 import { authenticate, authenticateSiteAdmin, type Caller } from '../accounts/sessions';
 import { authenticateApiKey, type ApiKeyDocument } from '../packages/apiKeys';
 import { expiryWarning, WARNING_HEADER } from '../packages/keyExpiry';
@@ -71,7 +71,7 @@ export interface OperationSpec<
    * the handler runs, so no identifier reaches storage unchecked.
    */
   params?: Params;
-  responses: Record<number, { description: string; schema?: z.ZodType }>;
+  responses: Record<number, DocumentedResponse>;
   problems: readonly DocumentedProblem[];
   /** Default `problem`. */
   errorShape?: ErrorShape;
@@ -109,6 +109,9 @@ export function operation<
 >(name: string, spec: OperationSpec<Schema, Query, Auth, Params>): void {
   assertParamsDeclared(name, spec.route, spec.params);
   describeOperation({ name, ...spec });
+  // Made once: a strict copy of a schema is a new schema, and building one per call costs what validating does.
+  const strictParams = spec.params?.strict();
+  const strictQuery = spec.query?.strict();
   app.http(name, {
     methods: [spec.method],
     route: spec.route,
@@ -130,9 +133,9 @@ export function operation<
         const expiring = apiKey && expiryWarning(apiKey);
         if (expiring) warning = { [WARNING_HEADER]: expiring };
         spec.checkHeaders?.(request);
-        const params = readParams(request, spec.params);
+        const params = readParams(request, strictParams);
         const body = await readBody(request, spec.body);
-        const query = spec.query ? readQuery(request, spec.query) : undefined;
+        const query = strictQuery ? readQuery(request, strictQuery) : undefined;
         const reply = await spec.handle({
           body,
           query,
@@ -262,7 +265,7 @@ function assertParamsDeclared(name: string, route: string, params: z.ZodObject |
 /**
  * Path parameters as the host decoded them, checked against the operation's schema. The host leaves a
  * malformed or non-UTF-8 percent-encoding as it was sent (so is `%2F`); no identifier of this API contains
- * `%`, so such a parameter is bad input.
+ * `%`, so such a parameter is bad input. `schema` is strict: a parameter it does not name is bad input too.
  */
 function readParams(request: HttpRequest, schema: z.ZodObject | undefined): unknown {
   const params = { ...request.params };
@@ -271,7 +274,7 @@ function readParams(request: HttpRequest, schema: z.ZodObject | undefined): unkn
     throw new Problem('invalid_request', `The path parameter '${malformed}' is not valid: its percent-encoding is malformed, or it holds a '%', which no name or id here has.`);
   }
   if (!schema) return {};
-  const result = schema.strict().safeParse(params, { reportInput: true });
+  const result = schema.safeParse(params, { reportInput: true });
   if (!result.success) throw invalidField(result.error.issues, 'path parameter');
   return result.data;
 }
@@ -311,8 +314,9 @@ async function readBody(request: HttpRequest, schema: z.ZodType | undefined): Pr
   return schema ? result.data : undefined;
 }
 
+/** The query string, checked against the operation's strict schema (a parameter it does not name is bad input). */
 function readQuery(request: HttpRequest, schema: z.ZodObject): unknown {
-  const result = schema.strict().safeParse(Object.fromEntries(request.query), { reportInput: true });
+  const result = schema.safeParse(Object.fromEntries(request.query), { reportInput: true });
   if (!result.success) throw invalidField(result.error.issues, 'query parameter');
   return result.data;
 }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { recordAudit } from '../shared/audit';
 import { clock, nowIso } from '../shared/clock';
 import { memberJoinedNotice, memberRemovedNotice, memberRoleChangedNotice, organizationInvitationMessage } from '../shared/email/messages';
-import { deliverSoon, queueEmail } from '../shared/email/outbox';
+import { abandonEmail, deliverSoon, queueEmail } from '../shared/email/outbox';
 import { Problem } from '../shared/problems';
 import { enforceEmailingLimits } from '../shared/rateLimits';
 import { findToken, issueToken, spendToken, tokensConcerning, tokenField } from '../shared/tokens';
@@ -20,6 +20,7 @@ import {
   organizationForMember,
   roleField,
   roleOf,
+  stillWaiting,
   updateOrganization,
   type OrganizationDocument,
 } from './organization';
@@ -32,6 +33,26 @@ export const invitationTokenBody = z.object({ token: tokenField }).strict();
 export const changeRoleBody = z.object({ role: roleField }).strict();
 
 const INVITATION_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
+/**
+ * Member invitations an organization may have waiting at once, so its document (read by every organization route)
+ * does not grow with everyone ever invited: as many as one admin may send in an hour.
+ */
+export const MAX_PENDING_MEMBER_INVITATIONS = 50;
+
+/**
+ * Whether the organization can take another invitation: fewer than 50 waiting, not counting expired ones nor one
+ * to the same account, which a new invitation replaces. The contract names no code for this; `owner_limit` is its
+ * code for the same limit on a package's invitations.
+ */
+function assertRoomToInvite(organization: OrganizationDocument, inviteeId: string): void {
+  const waiting = organization.pendingInvitations.filter((i) => i.accountId !== inviteeId && stillWaiting(i));
+  if (waiting.length >= MAX_PENDING_MEMBER_INVITATIONS) {
+    throw new Problem(
+      'owner_limit',
+      `'${organization.username}' has ${MAX_PENDING_MEMBER_INVITATIONS} member invitations waiting for an answer, as many as it may have. Cancel one, or wait for answers, then invite again.`,
+    );
+  }
+}
 
 
 /** The individual account named, with a confirmed address: what members and admins must be. */
@@ -50,7 +71,9 @@ export async function confirmedIndividual(username: string): Promise<AccountDocu
 /**
  * Invites an individual account by username; an emailed token, for that account only, answers it within
  * 7 days. Inviting again replaces the earlier invitation, whose token stops working (and counts against the
- * limits per caller and per invitee).
+ * limits per caller and per invitee). The limit of waiting invitations is checked on the document read, so a
+ * refused invitation sends nothing (nor counts against the emailing limits), and again on the one written, so
+ * invitations at the same moment never exceed it; that write also drops the invitations that expired.
  */
 export async function inviteMember(
   name: string,
@@ -64,6 +87,7 @@ export async function inviteMember(
   if (roleOf(organization, invitee.id)) {
     throw new Problem('already_member', `'${invitee.username}' is already a member of '${organization.username}'.`);
   }
+  assertRoomToInvite(organization, invitee.id);
   await enforceEmailingLimits(ORGANIZATION_EMAIL_LIMITS.memberInvitation, caller.id, invitee.id);
   const token = await issueToken('organization-invitation', tokenRecipient(invitee), INVITATION_LIFETIME_MS, organization.id);
   const email = await queueEmail(
@@ -71,18 +95,26 @@ export async function inviteMember(
     { container: 'accounts', id: organization.id },
   );
   const now = clock.now();
-  await updateOrganization(organization.id, (current) => {
-    if (roleOf(current, invitee.id)) throw new Problem('already_member', `'${invitee.username}' is already a member of '${current.username}'.`);
-    const invitation = {
-      accountId: invitee.id,
-      username: invitee.username,
-      role: input.role,
-      tokenId: token.id,
-      invitedAt: now.toISOString(),
-      expiresAt: new Date(now.getTime() + INVITATION_LIFETIME_MS).toISOString(),
-    };
-    return { ...current, pendingInvitations: [...current.pendingInvitations.filter((i) => i.accountId !== invitee.id), invitation] };
-  });
+  try {
+    await updateOrganization(organization.id, (current) => {
+      if (roleOf(current, invitee.id)) throw new Problem('already_member', `'${invitee.username}' is already a member of '${current.username}'.`);
+      assertRoomToInvite(current, invitee.id);
+      const invitation = {
+        accountId: invitee.id,
+        username: invitee.username,
+        role: input.role,
+        tokenId: token.id,
+        invitedAt: now.toISOString(),
+        expiresAt: new Date(now.getTime() + INVITATION_LIFETIME_MS).toISOString(),
+      };
+      const others = current.pendingInvitations.filter((i) => i.accountId !== invitee.id && stillWaiting(i));
+      return { ...current, pendingInvitations: [...others, invitation] };
+    });
+  } catch (error) {
+    // Refused on the document written: its cause, the organization, exists, so the timer would send it.
+    await abandonEmail(email, log);
+    throw error;
+  }
   await recordAudit(caller.id, 'member_invited', clientAddress, { organization: organization.username, member: invitee.username, role: input.role });
   await recordAudit(invitee.id, 'invitation_received', clientAddress, { organization: organization.username, role: input.role });
   await recordMembershipChange(organization.id, 'member_invited', caller, { member: invitee.username, role: input.role });

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { clock } from '../shared/clock';
 import { Problem } from '../shared/problems';
-import { updateAccount, type AccountDocument, type Member, type OrganizationRole } from '../accounts/account';
+import { updateAccount, type AccountDocument, type Invitation, type Member, type OrganizationRole } from '../accounts/account';
 import { accountHolding } from '../accounts/claims';
 import { usernameField } from '../accounts/names';
 
@@ -47,6 +47,9 @@ export const organizationView = z.object({
 const notFound = (name: string) =>
   new Problem('not_found', `There is no organization named '${name}' that you are a member of.`);
 
+/** An invitation not yet expired: the others show nowhere, count for nothing, and go with the next invitation. */
+export const stillWaiting = (invitation: Invitation, now = clock.now().getTime()): boolean => Date.parse(invitation.expiresAt) > now;
+
 export const roleOf = (organization: OrganizationDocument, accountId: string): OrganizationRole | undefined =>
   organization.members.find((member) => member.accountId === accountId)?.role;
 
@@ -76,14 +79,13 @@ export function toOrganizationView(organization: OrganizationDocument, viewerId:
   const members = organization.members.map(({ username, role }) => ({ username, role }));
   const seenByMembers = { name: organization.username, members, frozen: organization.frozen ?? null };
   if (roleOf(organization, viewerId) !== 'admin') return seenByMembers;
-  const now = clock.now().getTime();
   return {
     ...seenByMembers,
     emailAddress: organization.emailAddress,
     emailConfirmed: organization.emailConfirmed,
     emailDomainLapsed: Boolean(organization.emailDomainLapsed),
     pendingInvitations: organization.pendingInvitations
-      .filter((invitation) => Date.parse(invitation.expiresAt) > now)
+      .filter((invitation) => stillWaiting(invitation))
       .map(({ username, role, invitedAt, expiresAt }) => ({ username, role, invitedAt, expiresAt })),
   };
 }

@@ -12,14 +12,16 @@ import {
   type NoticedKey,
 } from '../shared/email/messages';
 import type { Log } from '../shared/log';
+import { pageQuery } from '../shared/paging';
 import { Problem } from '../shared/problems';
 import { container, readDocument, updateDocument, updateDocumentFrom, type StoredDocument } from '../shared/storage/cosmos';
-import { readAccount, updateAccount, updateAccountFrom, type AccountDocument } from '../accounts/account';
+import { readAccount, type AccountDocument } from '../accounts/account';
 import { accountHolding } from '../accounts/claims';
 import { usernameField } from '../accounts/names';
 import { announced, nothingQueued, noticeTo, noticeToAll, type Notice } from '../accounts/notices';
 import { lockedAccountSessionEnded } from '../accounts/sessions';
 import { globMatches, packageGlobField } from './globs';
+import { everyHeldKeyId, heldKeyIds, heldKeysPage, holdKey, moveKeyListOff, releaseHeldKey, type HeldKeyFilter } from './heldKeys';
 import { forgetExpiry, indexExpiry } from './keyExpiry';
 
 export const API_KEY_SCOPES = ['package:push', 'package:pushversion', 'package:unlist'] as const;
@@ -99,6 +101,7 @@ export const TRUSTED_PUBLISHING_KEY_MINUTES = 15;
  */
 export type RevocationReason =
   | 'owner_deleted'
+  | 'holder_deleted'
   | 'left_organization'
   | 'leaked'
   | 'account_locked'
@@ -250,11 +253,12 @@ export function organizationStop(organization: AccountDocument | undefined, hold
 }
 
 /** What stops a key: its holder, a person, locked; or one of its owning organization's stops. */
-export type KeyStop = 'holder_locked' | OrganizationStop;
+export type KeyStop = 'holder_locked' | 'holder_deleted' | OrganizationStop;
 
 /** How a stop is answered, in the words of whoever asked for the key. */
 export function refusalFor(stop: KeyStop, refusals: KeyRefusals, owner: string): Problem {
   if (stop === 'holder_locked') return refusals.holderLocked();
+  if (stop === 'holder_deleted') return refusals.ownerGone(owner);
   if (stop === 'owner_locked') return refusals.ownerLocked(owner);
   if (stop === 'owner_frozen') return refusals.ownerFrozen(owner);
   return stop === 'owner_deleted' ? refusals.ownerGone(owner) : refusals.ownerNotAllowed(owner);
@@ -369,38 +373,19 @@ export async function createTrustedPublishingKey(
 }
 
 /**
- * Stores a new key. Its holder's account lists it before it exists, so a crash never leaves a working key
- * its holder cannot see, and a lock that reads the list from then on finds it. Once it exists it is checked
- * again against what may have changed meanwhile (`assertStillIssuable`): such a key is revoked at once and
- * never handed out.
+ * Stores a new key, unless its holder (as read) is stopped. Its holder's list holds it before it exists
+ * (`heldKeys`), so a crash never leaves a working key its holder cannot see, and a lock or any other sweep that
+ * reads the list from then on finds it. Once it exists it is checked again against what may have changed meanwhile
+ * (`assertStillIssuable`): such a key is revoked at once and never handed out.
  */
 async function storeNewKey(holder: AccountDocument, key: ApiKeyDocument, refusals: KeyRefusals): Promise<void> {
-  await updateAccountFrom(holder, (account) => {
-    const stop = holderStop(account);
-    if (stop) throw refusalFor(stop, refusals, key.ownerName);
-    return withKeyListed(account, key);
-  });
+  const stop = holderStop(holder);
+  if (stop) throw refusalFor(stop, refusals, key.ownerName);
+  await holdKey(key, holder.id);
   // The expiry timer finds the key from its entry, so the entry exists first.
   await indexExpiry(key);
   await container('apiKeys').items.create(key);
   await assertStillIssuable(key, refusals);
-}
-
-/**
- * The account listing one more key. Keys trusted publishing makes live minutes and come with every build,
- * so the account also keeps when each expires, and each new one drops those expired (or revoked) from both
- * lists: the account does not grow with every build.
- */
-function withKeyListed(account: AccountDocument, key: ApiKeyDocument): AccountDocument {
-  const listed = account.apiKeyIds ?? [];
-  if (!key.trustedPublishing) return { ...account, apiKeyIds: [...listed, key.id] };
-  const now = clock.now().getTime();
-  const spent = new Set((account.trustedPublishingKeys ?? []).filter((k) => Date.parse(k.expiresAt) <= now || !listed.includes(k.id)).map((k) => k.id));
-  return {
-    ...account,
-    apiKeyIds: [...listed.filter((id) => !spent.has(id)), key.id],
-    trustedPublishingKeys: [...(account.trustedPublishingKeys ?? []).filter((k) => !spent.has(k.id)), { id: key.id, expiresAt: key.expiresAt }],
-  };
 }
 
 /**
@@ -439,21 +424,46 @@ async function keyNotice(holder: AccountDocument, key: ApiKeyDocument, content: 
   return noticeTo(holder, 'security', content, { container: 'apiKeys', id: key.id }, { onceKey });
 }
 
-async function liveKeysOf(account: AccountDocument): Promise<ApiKeyDocument[]> {
-  const keys = await Promise.all((account.apiKeyIds ?? []).map((id) => readDocument<ApiKeyDocument>('apiKeys', id)));
-  return keys.filter((key): key is ApiKeyDocument => key !== undefined && key.revokedAt === null && key.creatorAccountId === account.id);
+/** The keys behind `keyIds` that `holder` holds and nobody revoked. */
+async function liveKeysHeld(holderId: string, keyIds: string[]): Promise<ApiKeyDocument[]> {
+  const keys = await Promise.all(keyIds.map((id) => readDocument<ApiKeyDocument>('apiKeys', id)));
+  return keys.filter((key): key is ApiKeyDocument => key !== undefined && key.revokedAt === null && key.creatorAccountId === holderId);
 }
 
-export async function listApiKeys(caller: AccountDocument) {
-  return (await liveKeysOf(caller)).map(toView);
+/** The live keys the account holds (narrowed by `filter`), read 10 at a time: for the sweeps, off every hot path. */
+async function liveKeysOf(holder: AccountDocument, filter?: HeldKeyFilter): Promise<ApiKeyDocument[]> {
+  const keyIds = await heldKeyIds(holder, filter);
+  const live: ApiKeyDocument[] = [];
+  for (let i = 0; i < keyIds.length; i += 10) live.push(...(await liveKeysHeld(holder.id, keyIds.slice(i, i + 10))));
+  return live;
+}
+
+/** How many keys a page of `GET /api/me/api-keys` lists at most, and by default: each is a point read. */
+export const API_KEYS_PAGE_SIZE = 100;
+export const apiKeysPageQuery = pageQuery(API_KEYS_PAGE_SIZE);
+
+/**
+ * One page of the caller's keys, oldest first, without secrets: those it holds and nobody revoked, expired ones too
+ * (a key can be regenerated once expired), and keys trusted publishing made until they expire. One query within the
+ * caller's partition of `heldApiKeys`, then a point read of each key on the page. An item whose key was revoked or
+ * handed over (a crash between the two writes) is skipped, and tidied away.
+ */
+export async function listApiKeys(caller: AccountDocument, pageSize = API_KEYS_PAGE_SIZE, continuationToken?: string) {
+  const page = await heldKeysPage(caller, pageSize, continuationToken);
+  const keys = await Promise.all(page.keyIds.map((id) => readDocument<ApiKeyDocument>('apiKeys', id)));
+  const live = keys.filter((key): key is ApiKeyDocument => key !== undefined && key.revokedAt === null && key.creatorAccountId === caller.id);
+  // A missing key may be one being made (its item is written first): only a key that can no longer be the caller's goes.
+  const stale = keys.filter((key): key is ApiKeyDocument => key !== undefined && !live.includes(key));
+  await Promise.all(stale.map((key) => releaseHeldKey(key.id, caller.id)));
+  return { keys: live.map(toView), continuationToken: page.continuationToken };
 }
 
 const noSuchKey = () => new Problem('not_found', 'You have no API key with that id.');
 
-/** The caller's own live key; anyone else's, or a revoked one, is simply not found. */
+/** The caller's own live key, by the key document (which names its holder); anyone else's, or a revoked one, is simply not found. */
 async function callersKey(caller: AccountDocument, keyId: string): Promise<ApiKeyDocument> {
-  const key = (caller.apiKeyIds ?? []).includes(keyId) ? await readDocument<ApiKeyDocument>('apiKeys', keyId) : undefined;
-  if (!key || key.creatorAccountId !== caller.id || key.revokedAt !== null) throw noSuchKey();
+  const [key] = await liveKeysHeld(caller.id, [keyId]);
+  if (!key) throw noSuchKey();
   return key;
 }
 
@@ -536,24 +546,35 @@ export async function revokeApiKey(caller: AccountDocument, keyId: string, clien
   const key = await callersKey(caller, keyId);
   const notice = await keyNotice(caller, key, apiKeyRevokedNotice(noticed(key), 'holder', { at: nowIso(), clientAddress }));
   await announced(notice, () => revokeKey(keyId), log, (revoked) => revoked);
-  await updateAccount(caller.id, (account) => ({ ...account, apiKeyIds: (account.apiKeyIds ?? []).filter((id) => id !== keyId) }));
   await recordKeyEvent('api_key_revoked', caller, key, clientAddress, { keyId });
 }
 
-/** Revokes the key unless it is revoked already; answers whether this call revoked it. Its expiry's entry goes with it. */
+/**
+ * Revokes the key unless it is revoked already; answers whether this call revoked it. Its expiry's entry and its
+ * place in its holder's list go with it, after it (`forgetRevoked`).
+ */
 async function revokeKey(keyId: string, because?: RevocationReason): Promise<boolean> {
   let revoked = false;
   const key = await updateDocument<ApiKeyDocument>('apiKeys', keyId, (current) => {
     revoked = current.revokedAt === null;
     return revoked ? { ...current, revokedAt: nowIso(), ...(because ? { revokedBecause: because } : {}) } : undefined;
   });
-  if (key) await forgetExpiry(key);
+  if (key) await forgetRevoked(key);
   return revoked;
 }
 
-/** What stops the keys an account holds, on its own document: a person locked by support; an organization, its own stops. */
+/** What indexes a key that is revoked: its expiry's entry, and its item in its holder's list. */
+async function forgetRevoked(key: ApiKeyDocument): Promise<void> {
+  await forgetExpiry(key);
+  await releaseHeldKey(key.id, key.creatorAccountId);
+}
+
+/**
+ * What stops the keys an account holds, on its own document: a person locked by support, or deleted (a key made
+ * while its deletion ran, with a session it still had then); an organization, its own stops.
+ */
 function holderStop(holder: AccountDocument | undefined): KeyStop | undefined {
-  if (holder?.kind === 'user') return holder.lock ? 'holder_locked' : undefined;
+  if (holder?.kind === 'user') return holder.lock ? 'holder_locked' : holder.deletedAt ? 'holder_deleted' : undefined;
   return organizationStop(holder, holder?.id ?? '');
 }
 
@@ -570,6 +591,7 @@ export function keyStop(holder: AccountDocument | undefined, owner: AccountDocum
 
 const REVOKED_BECAUSE: Record<KeyStop, RevocationReason> = {
   holder_locked: 'account_locked',
+  holder_deleted: 'holder_deleted',
   owner_locked: 'account_locked',
   owner_frozen: 'organization_frozen',
   owner_deleted: 'owner_deleted',
@@ -645,7 +667,7 @@ export async function matchKeysToSuspension(accountId: string, suspension: Suspe
       const others = marks.filter((other) => other !== mark);
       return { ...key, suspendedBy: suspended ? [...others, mark] : others };
     };
-    const keyIds = [...new Set([...(account.apiKeyIds ?? []), ...(await liveKeysOwnedBy(accountId)).map((key) => key.id)])];
+    const keyIds = [...new Set([...(await heldKeyIds(account)), ...(await liveKeysOwnedBy(accountId)).map((key) => key.id)])];
     for (let i = 0; i < keyIds.length; i += 10) {
       await Promise.all(keyIds.slice(i, i + 10).map((keyId) => updateDocument<ApiKeyDocument>('apiKeys', keyId, apply)));
     }
@@ -659,27 +681,34 @@ export async function matchKeysToSuspension(accountId: string, suspension: Suspe
 
 /**
  * The live keys a trusted publishing policy made stop working: when the policy is removed, what its workflows
- * were given goes with it. Its creator holds them, among the few such keys its account lists.
+ * were given goes with it. Its holder's list finds them by the policy (those not yet expired).
  */
 export async function revokeTrustedPublishingKeys(holderId: string, policyId: string): Promise<void> {
   const holder = await readAccount(holderId);
-  for (const { id } of holder?.trustedPublishingKeys ?? []) {
-    await updateDocument<ApiKeyDocument>('apiKeys', id, (key) =>
-      key.revokedAt === null && key.trustedPublishing?.policyId === policyId ? { ...key, revokedAt: nowIso(), revokedBecause: 'policy_removed' } : undefined,
-    );
+  if (!holder) return;
+  for (const key of await liveKeysOf(holder, { policyId })) {
+    if (key.trustedPublishing?.policyId === policyId) await revokeKey(key.id, 'policy_removed');
   }
 }
 
-/** Every key the account holds stops working (account deletion). */
+/**
+ * Every key the account holds stops working, and its list is cleared, expired trusted publishing keys too (account
+ * deletion). An item whose key is not there is left: it may be that of a key being made, written before the key.
+ */
 export async function revokeAllKeysOf(accountId: string): Promise<void> {
   const account = await readAccount(accountId);
-  for (const keyId of account?.apiKeyIds ?? []) await revokeKey(keyId);
-  await updateAccount(accountId, (current) => (current.apiKeyIds?.length ? { ...current, apiKeyIds: [] } : undefined));
+  if (!account) return;
+  await moveKeyListOff(account);
+  for (const keyId of await everyHeldKeyId(accountId)) {
+    const key = await readDocument<ApiKeyDocument>('apiKeys', keyId);
+    if (!key) continue;
+    if (key.revokedAt === null && key.creatorAccountId === accountId) await revokeKey(keyId);
+    await releaseHeldKey(keyId, accountId);
+  }
 }
 
 /** The live keys the member holds for the organization, those trusted publishing made too. */
-const keysHeldFor = async (member: AccountDocument, organizationId: string) =>
-  (await liveKeysOf(member)).filter((key) => key.ownerAccountId === organizationId);
+const keysHeldFor = (member: AccountDocument, organizationId: string) => liveKeysOf(member, { ownerId: organizationId });
 
 /** Keys a member created for an organization stop working when the member leaves it; the member is told. */
 export async function revokeKeysForOrganization(member: AccountDocument, organizationId: string, log: Log): Promise<void> {
@@ -717,19 +746,25 @@ export async function revokeKeysOfMember(
 
 /**
  * A transformed account's keys pass to its admin: they keep their id, secret and scopes, and their owner is
- * the same document, now the organization. Idempotent, for an accept that runs again.
+ * the same document, now the organization. Each is listed under the admin before it names the admin, and leaves
+ * the organization's list after, so no sweep of either misses it. Keys the organization holds as itself (trusted
+ * publishing's, made after it became one) stay. Idempotent, for an accept that runs again.
  */
 export async function handOverApiKeys(organizationId: string, admin: Pick<AccountDocument, 'id' | 'username'>): Promise<void> {
   const organization = await readAccount(organizationId);
-  for (const keyId of organization?.apiKeyIds ?? []) {
-    await updateDocument<ApiKeyDocument>('apiKeys', keyId, (key) =>
-      key.creatorAccountId === organizationId ? { ...key, creatorAccountId: admin.id, creatorName: admin.username } : undefined,
-    );
-    await updateAccount(admin.id, (current) =>
-      current.apiKeyIds?.includes(keyId) ? undefined : { ...current, apiKeyIds: [...(current.apiKeyIds ?? []), keyId] },
-    );
+  if (!organization) return;
+  for (const keyId of await heldKeyIds(organization)) {
+    const key = await readDocument<ApiKeyDocument>('apiKeys', keyId);
+    // A key not there (yet) may be one being made: its item stays.
+    if (!key || (key.creatorAccountId === organizationId && key.holderKind === 'organization')) continue;
+    if (key.creatorAccountId === organizationId && key.revokedAt === null) {
+      await holdKey(key, admin.id);
+      await updateDocument<ApiKeyDocument>('apiKeys', keyId, (current) =>
+        current.creatorAccountId === organizationId ? { ...current, creatorAccountId: admin.id, creatorName: admin.username } : undefined,
+      );
+    }
+    await releaseHeldKey(keyId, organizationId);
   }
-  await updateAccount(organizationId, (account) => (account.apiKeyIds?.length ? { ...account, apiKeyIds: [] } : undefined));
 }
 
 const invalidKey = () =>
@@ -781,7 +816,7 @@ export async function revokeLeakedKey(secret: string): Promise<{ key: ApiKeyDocu
     revokedNow = refusal === undefined || refusal === 'suspended';
     return revokedNow ? { ...current, revokedAt: nowIso(), revokedBecause: 'leaked' } : undefined;
   });
-  if (revokedNow) await forgetExpiry(found);
+  if (revokedNow) await forgetRevoked(key ?? found);
   return { key: key ?? found, revokedNow };
 }
 

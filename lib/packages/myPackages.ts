@@ -2,7 +2,8 @@ import { z } from 'zod';
 import type { AccountDocument, OrganizationRole } from '../accounts/account';
 import { accountHolding } from '../accounts/claims';
 import { invitationRecordsOf } from './owners';
-import { isOwner, ownedPackageIds, readPackages, stillPending, toView, type PackageDocument } from './packages';
+import { isOwner, ownedPackageIds, readPackages, stillPending, type PackageDocument } from './packages';
+import { anyVersionListed } from './packageVersions';
 
 const invitationView = z.object({
   package: z.string(),
@@ -39,11 +40,22 @@ async function ownersActingFor(caller: AccountDocument): Promise<Owner[]> {
   return [{ id: caller.id, name: caller.username, role: 'admin' }, ...memberships];
 }
 
+/** Whether each package is listed: a query within each one's versions (a document that holds them answers itself), 50 at a time. */
+async function listedOf(packages: readonly PackageDocument[]): Promise<Map<string, boolean>> {
+  const listed = new Map<string, boolean>();
+  for (let i = 0; i < packages.length; i += 50) {
+    const batch = packages.slice(i, i + 50);
+    const answers = await Promise.all(batch.map((pkg) => anyVersionListed(pkg)));
+    batch.forEach((pkg, j) => listed.set(pkg.id, answers[j]));
+  }
+  return listed;
+}
+
 /**
  * What the caller owns, directly or through its organizations, and the owner invitations it has received
  * and sent (itself, or for an organization it administers). One query within each owner's partition of
  * `ownerships` and `ownerInvitations`, then point reads of the packages, whose documents decide: a copy
- * whose ownership or invitation has gone meanwhile is left out.
+ * whose ownership or invitation has gone meanwhile is left out; then whether each package owned is listed.
  */
 export async function getMyPackages(caller: AccountDocument): Promise<z.infer<typeof myPackagesView>> {
   const owners = await ownersActingFor(caller);
@@ -55,12 +67,14 @@ export async function getMyPackages(caller: AccountDocument): Promise<z.infer<ty
   const packageIds = [...new Set([...owned.flat(), ...records.flat().map((r) => r.packageId)])];
   const packages = new Map<string, PackageDocument>((await readPackages(packageIds)).map((pkg) => [pkg.id, pkg]));
 
-  const rows = owners.flatMap((owner, i) =>
+  const ownedBy = owners.flatMap((owner, i) =>
     owned[i].flatMap((id) => {
       const pkg = packages.get(id);
-      return pkg && isOwner(pkg, owner.id) ? [{ id: pkg.displayId, owner: owner.name, listed: toView(pkg).listed }] : [];
+      return pkg && isOwner(pkg, owner.id) ? [{ pkg, owner }] : [];
     }),
   );
+  const listed = await listedOf([...new Map(ownedBy.map(({ pkg }) => [pkg.id, pkg])).values()]);
+  const rows = ownedBy.map(({ pkg, owner }) => ({ id: pkg.displayId, owner: owner.name, listed: listed.get(pkg.id) === true }));
   const invitations = records.flat().flatMap((record) => {
     const pkg = packages.get(record.packageId);
     const pending = pkg?.pendingOwners.find((p) => p.tokenId === record.tokenId && stillPending(p));

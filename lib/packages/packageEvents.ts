@@ -17,7 +17,7 @@ import { readAccount, type AccountDocument } from '../accounts/account';
 import { noticeToAll, tellAllNow, type Notice } from '../accounts/notices';
 import { auditKeyOf, type ApiKeyDocument } from './apiKeys';
 import type { PackageDocument, PackageOwner } from './packages';
-import { storedVersion } from './versions';
+import { hasVersion, latestTrustedPublishingPush } from './packageVersions';
 
 /**
  * Where what happens to packages is recorded: every operation on a package records through here, so what
@@ -155,7 +155,7 @@ export async function announcePushes(log: Log): Promise<number> {
 async function announcePush(record: StoredAuditEvent, log: Log): Promise<boolean> {
   const [, packageId, versionKey] = /^push:([^:]+):(.+)$/.exec(record.id) ?? [];
   const pkg = packageId ? await readDocument<PackageDocument>('packages', packageId) : undefined;
-  const landed = pkg !== undefined && pkg.versions.some((stored) => storedVersion(stored).key === versionKey);
+  const landed = pkg !== undefined && (await hasVersion(pkg, versionKey));
   if (!landed) {
     if (packageId && clock.now().getTime() - Date.parse(record.at) < PUSH_LANDING_GRACE_MS) return false;
     await noticeQueued(record);
@@ -165,7 +165,7 @@ async function announcePush(record: StoredAuditEvent, log: Log): Promise<boolean
   const pushedWith = { keyId: record.apiKey?.id ?? 'unknown', keyDescription: record.apiKey?.description ?? 'unknown', holder: record.actor?.username };
   const alarm = record.details?.alert === ALARM_DETAIL.alert;
   const content = alarm
-    ? longLivedKeyPushAlarm(pkg.displayId, version, pushedWith, pkg.trustedPublishingPushed, { at: record.at })
+    ? longLivedKeyPushAlarm(pkg.displayId, version, pushedWith, await latestTrustedPublishingPush(pkg), { at: record.at })
     : packagePushedNotice(pkg.displayId, version, pushedWith, { at: record.at });
   const owners = pkg.owners.map((owner) => owner.accountId);
   const cause = { container: 'packages' as const, id: pkg.id };

@@ -10,8 +10,21 @@ import { packageIdField } from './globs';
 import { packageOwnerRemovedNotice } from '../shared/email/messages';
 import { noticeToAll } from '../accounts/notices';
 import { organizationsAmong, pushRecorded, recordListingChange, type PackageActor } from './packageEvents';
+import {
+  addVersion,
+  anyVersionListed,
+  holdsVersions,
+  setVersionItemListed,
+  unlistEveryVersion,
+  versionCount,
+  versionOnPackage,
+  versionsAfter,
+  withListingOnPackage,
+  type VersionsOnPackage,
+} from './packageVersions';
 import { reservationCovering } from './prefixes';
-import { compareVersions, MAX_ID_AND_VERSION_LENGTH, storedVersion, versionField, versionLookupField, type NuGetVersion, type StoredVersion } from './versions';
+import { MAX_ID_AND_VERSION_LENGTH, versionField, versionLookupField, type NuGetVersion } from './versions';
+import { continuationFor, pageQuery, positionIn } from '../shared/paging';
 import type { Log } from '../shared/log';
 
 export interface PackageOwner {
@@ -32,23 +45,15 @@ export interface PendingOwner extends PackageOwner {
 /** An invitation that says when, by whom and for which owner it was sent: every one sent since they were kept. */
 export type SentInvitation = PendingOwner & Required<Pick<PendingOwner, 'invitedAt' | 'invitedBy' | 'invitedFor'>>;
 
-export interface PackageDocument extends StoredDocument {
+/**
+ * A package: its owners, invitations and how it may be published, the same size however many versions it has (they
+ * are items of their own, lib/packages/packageVersions.ts; a document stored before then holds its versions too,
+ * `VersionsOnPackage`, until they are moved off it).
+ */
+export interface PackageDocument extends StoredDocument, VersionsOnPackage {
   /** As first pushed; `id` is its lower-case form. */
   displayId: string;
   owners: PackageOwner[];
-  /**
-   * NuGet's normalized versions, label case as first pushed (`1.0.0-Beta`), in push order; compared by
-   * their lower-case key. Stored before versions were normalized: lower-cased as pushed (`1.0`), read as
-   * normalized (lib/packages/versions.ts) and rewritten so with the next write.
-   */
-  versions: string[];
-  /**
-   * The keys of the versions unlisted. Absent on packages stored before versions were listed one by one:
-   * every version was then as `listed` says; the next write records them here.
-   */
-  unlistedVersions?: string[];
-  /** Whether any version is listed, kept in step with `unlistedVersions`. */
-  listed: boolean;
   pendingOwners: PendingOwner[];
   createdAt: string;
   /**
@@ -57,8 +62,10 @@ export interface PackageDocument extends StoredDocument {
    */
   trustedPublishingOnly?: boolean;
   /**
-   * The latest push a key trusted publishing made, written by that push's own write. Absent on a package no such
-   * key pushed since it was kept, including one trusted publishing pushed before then: nothing on the package
+   * That a key trusted publishing made has pushed the package: its first such push, written once, by that push (a
+   * package whose versions it held recorded its latest such push here until they were moved off it). Each version
+   * says whether such a key pushed it, which gives the latest (`latestTrustedPublishingPush`). Absent on a package no
+   * such key pushed since it was kept, including one trusted publishing pushed before then: nothing on the package
    * said which kind of key pushed it, so it reads as never pushed so until trusted publishing pushes it again.
    */
   trustedPublishingPushed?: { at: string; version: string };
@@ -78,21 +85,44 @@ export const pushBody = z
     }
   });
 
-/** A package's owners and versions: what a push answers. */
-export const pushedPackageView = z.object({
+/** The versions `GET /api/packages/{id}` shows: the first in NuGet's order (and how many there are in all). */
+export const FIRST_VERSIONS = 100;
+/** The most a page of `GET /api/packages/{id}/versions` holds. */
+export const MAX_VERSIONS_PAGE = 1000;
+
+const versionView = z.object({ version: z.string().describe('Normalized'), listed: z.boolean() });
+const packageIdentity = {
   id: z.string(),
   owners: z.array(z.string()),
-  versions: z.array(z.object({ version: z.string().describe('Normalized'), listed: z.boolean() })).describe("In NuGet's version order"),
-  listed: z.boolean().describe('Whether any version is listed'),
+};
+const packageListed = z.boolean().describe('Whether any version is listed');
+
+/** What a push answers: the version pushed, never the whole version list. */
+export const pushedVersionView = z.object({
+  ...packageIdentity,
+  version: z.string().describe('The version pushed, normalized'),
+  listed: packageListed.describe('Whether any version is listed: true, as a new version is'),
 });
 /** The package with the owner invitations that still stand: `GET /api/packages/{id}`, and what an accept answers. */
-export const packageView = pushedPackageView.extend({
+export const packageView = z.object({
+  ...packageIdentity,
+  versions: z
+    .array(versionView)
+    .describe(`The first ${FIRST_VERSIONS} versions in NuGet's version order; GET /api/packages/{id}/versions pages through all of them`),
+  versionCount: z.number().int().describe('How many versions the package has'),
+  listed: packageListed,
   trustedPublishingOnly: z
     .boolean()
     .describe('While true, only API keys trusted publishing made may push the package or unlist and relist its versions; owners still unlist and relist signed in'),
   pendingOwners: z
     .array(z.object({ username: z.string().describe('The account or organization invited'), invitedBy: z.string(), invitedAt: z.string() }))
     .describe('Invitations waiting for an answer whose sender still manages the package, oldest first'),
+});
+/** `pageSize` (1 to 1000, default 100) and `continuationToken`: a page of a package's versions. */
+export const versionsPageQuery = pageQuery(MAX_VERSIONS_PAGE);
+export const versionsPage = z.object({
+  versions: z.array(versionView).describe("In NuGet's version order"),
+  continuationToken: z.string().nullable().describe('Pass it back for the next page; null on the last'),
 });
 /** `{id}`: a package. */
 export const packageParams = z.object({ id: packageIdField });
@@ -101,41 +131,6 @@ export const packageOwnerParams = z.object({ id: packageIdField, username: usern
 /** `{id}` and `{version}`: one version of a package, in any spelling NuGet reads as it (`1.0` is `1.0.0`). */
 export const packageVersionParams = z.object({ id: packageIdField, version: versionLookupField });
 export const listedBody = z.object({ listed: z.boolean() }).strict();
-
-/** The package's versions, normalized, each once (by its key), in push order. */
-export function versionsOf(pkg: PackageDocument): StoredVersion[] {
-  const seen = new Set<string>();
-  return pkg.versions.map(storedVersion).filter(({ key }) => {
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-}
-
-/** Versions in NuGet's order; one NuGet could not read (none is stored now) last, as stored. */
-function sortedVersions(pkg: PackageDocument): StoredVersion[] {
-  const versions = versionsOf(pkg);
-  const parsed = versions.filter((v): v is StoredVersion & { parsed: NuGetVersion } => v.parsed !== undefined);
-  return [...parsed.sort((a, b) => compareVersions(a.parsed, b.parsed)), ...versions.filter((v) => !v.parsed)];
-}
-
-/** The keys of the unlisted versions (a package stored before they were kept one by one: all or none). */
-function unlistedKeys(pkg: PackageDocument): Set<string> {
-  if (pkg.unlistedVersions) return new Set(pkg.unlistedVersions);
-  return new Set(pkg.listed ? [] : versionsOf(pkg).map((v) => v.key));
-}
-
-/** The package with exactly these versions unlisted, and `listed` saying whether any other is. */
-function withUnlisted(pkg: PackageDocument, unlisted: Set<string>): PackageDocument {
-  const keys = versionsOf(pkg).map((v) => v.key);
-  return { ...pkg, unlistedVersions: keys.filter((key) => unlisted.has(key)), listed: keys.some((key) => !unlisted.has(key)) };
-}
-
-export function toView(pkg: PackageDocument): z.infer<typeof pushedPackageView> {
-  const unlisted = unlistedKeys(pkg);
-  const versions = sortedVersions(pkg).map(({ normalized, key }) => ({ version: normalized, listed: !unlisted.has(key) }));
-  return { id: pkg.displayId, owners: pkg.owners.map((o) => o.username), versions, listed: versions.some((v) => v.listed) };
-}
 
 /** Records in the owner's partition that it owns the package; the package's own owner list stays the truth. */
 export async function recordOwnership(accountId: string, packageId: string): Promise<void> {
@@ -183,9 +178,10 @@ export async function readPackages(packageIds: readonly string[]): Promise<Packa
 
 /**
  * Removes the account from the owners of every package it owns, a page at a time: a package it owned
- * alone is unlisted and left with no owner; an organization still owning one finds the change in its
- * trail, and the owners left are told. Each ownership record goes once its package is updated, so a run that
- * stops halfway resumes where it was (and records and tells nothing twice).
+ * alone is left with no owner and has every version unlisted (which nobody can then relist or push); an
+ * organization still owning one finds the change in its trail, and the owners left are told. Each ownership record
+ * goes once its package is updated and unlisted, so a run that stops halfway resumes where it was (and records and
+ * tells nothing twice).
  */
 export async function releaseAllOwnerships(accountId: string, pageSize = 100, parallel = 10): Promise<number> {
   const account = await readAccount(accountId);
@@ -199,9 +195,10 @@ export async function releaseAllOwnerships(accountId: string, pageSize = 100, pa
           const updated = await updateDocument<PackageDocument>('packages', packageId, (pkg) => {
             if (!isOwner(pkg, accountId)) return undefined;
             const owners = pkg.owners.filter((o) => o.accountId !== accountId);
-            const unlisted = owners.length > 0 ? unlistedKeys(pkg) : new Set(versionsOf(pkg).map((v) => v.key));
-            return withUnlisted({ ...pkg, owners }, unlisted);
+            const released = { ...pkg, owners };
+            return owners.length > 0 || !holdsVersions(pkg) ? released : withListingOnPackage(released, () => false);
           });
+          if (updated && updated.owners.length === 0) await unlistEveryVersion(packageId);
           if (updated && account) {
             const owners = updated.owners.map((o) => o.accountId);
             await recordTrailEvent(await organizationsAmong(owners), {
@@ -245,34 +242,47 @@ function assertTrustedPublishingAllows(pkg: PackageDocument, key: ApiKeyDocument
   );
 }
 
-/** What a push leaves on the package beside its version: one with a key trusted publishing made is its latest push. */
+/** The mark that trusted publishing pushed the package, from a push with a key it made: on the package's creation, or its first such push. */
 const markOfPush = (key: ApiKeyDocument, version: NuGetVersion): Pick<PackageDocument, 'trustedPublishingPushed'> =>
   key.trustedPublishing ? { trustedPublishingPushed: { at: nowIso(), version: version.normalized } } : {};
 
+/** What a push answers: the version pushed, never the whole version list; the package is listed, as a new version is. */
+const pushedView = (pkg: PackageDocument, version: NuGetVersion): z.infer<typeof pushedVersionView> => ({
+  id: pkg.displayId,
+  version: version.normalized,
+  owners: pkg.owners.map((o) => o.username),
+  listed: true,
+});
+
+const versionExists = (pkg: PackageDocument, version: string) =>
+  new Problem('package_version_exists', `A package with ID '${pkg.displayId}' and version '${version}' already exists and cannot be modified. Push a new version.`);
+
 /**
  * The check the push pipeline calls: the key (one point read), the package (one), and for a new id the
- * prefix reservations (one); then the package write and its audit record, at the same time. A new id is
- * owned by the key's owner; a new version needs an owner's key, and one trusted publishing made while the
- * package is trusted-publishing-only. Everything that refuses a push is decided before anything is written.
- * A long-lived key pushing a package trusted publishing has pushed is an alarm for a stolen key: decided on the
- * package read, it rides in the push's record, as the push notice does, so it costs no request.
+ * prefix reservations (one); then the version's item created and the push's audit record, at the same time. The
+ * package document is not written (it does not hold versions), so a push costs the same at 10 versions as at
+ * 100,000: only the first push of a trusted publishing key writes its mark there, and a new id the document itself.
+ * A new id is owned by the key's owner; a new version needs an owner's key, and one trusted publishing made while the
+ * package is trusted-publishing-only. Everything that refuses a push is decided on the package as read, before
+ * anything is written, except a version the package has as an item: creating it is the check. A long-lived key
+ * pushing a package trusted publishing has pushed is an alarm for a stolen key: decided on the package read, it rides
+ * in the push's record, as the push notice does, so it costs no request.
  */
 export async function pushPackage(
   key: ApiKeyDocument,
   input: z.infer<typeof pushBody>,
   clientAddress: string,
   log: Log,
-): Promise<{ created: boolean; pkg: z.infer<typeof pushedPackageView> }> {
+): Promise<{ created: boolean; pushed: z.infer<typeof pushedVersionView> }> {
   const id = input.id.toLowerCase();
   const { version } = input;
   const by = { key, clientAddress };
   const existing = await readDocument<PackageDocument>('packages', id);
   if (existing) {
-    const addVersion = versionAdder(key, version);
-    addVersion(existing);
+    assertMayPushVersion(existing, key, version);
     const alarm = !key.trustedPublishing && existing.trustedPublishingPushed !== undefined;
-    const pushed = await pushRecorded(by, existing.displayId, version, () => updateDocumentFrom('packages', existing, addVersion), log, { alarm });
-    return { created: false, pkg: toView(pushed ?? existing) };
+    const pkg = await pushRecorded(by, existing.displayId, version, () => pushVersion(existing, key, version), log, { alarm });
+    return { created: false, pushed: pushedView(pkg, version) };
   }
 
   assertKeyAllows(key, input.id, ['package:push']);
@@ -284,9 +294,6 @@ export async function pushPackage(
     id,
     displayId: input.id,
     owners: [{ accountId: key.ownerAccountId, username: key.ownerName }],
-    versions: [version.normalized],
-    unlistedVersions: [],
-    listed: true,
     pendingOwners: [],
     createdAt: nowIso(),
     ...markOfPush(key, version),
@@ -294,46 +301,54 @@ export async function pushPackage(
   return pushRecorded(by, input.id, version, () => createPackage(key, pkg, version), log);
 }
 
-/** Creates the package; if someone created it a moment before, this push is a new version of theirs. */
+/**
+ * Creates the package, then its first version: a version is only ever made once its package exists, so one found
+ * there was pushed to this package a moment ago (an equivalent spelling at the same moment). If someone created the
+ * package a moment before, this push is a new version of theirs.
+ */
 async function createPackage(key: ApiKeyDocument, pkg: PackageDocument, version: NuGetVersion) {
   await recordOwnership(key.ownerAccountId, pkg.id);
   try {
     await container('packages').items.create(pkg);
-    return { created: true, pkg: toView(pkg) };
   } catch (error) {
     if (!isConflict(error)) throw error;
+    const raced = await readDocument<PackageDocument>('packages', pkg.id);
+    if (!raced) throw new Problem('concurrent_change', `'${pkg.displayId}' was changed by another request at the same moment. Push it again.`);
+    // The record written above claims a package this owner did not get: take it back.
+    if (!isOwner(raced, key.ownerAccountId)) await forgetOwnership(key.ownerAccountId, pkg.id);
+    assertMayPushVersion(raced, key, version);
+    return { created: false, pushed: pushedView(await pushVersion(raced, key, version), version) };
   }
-  const raced = await readDocument<PackageDocument>('packages', pkg.id);
-  if (!raced) throw new Problem('concurrent_change', `'${pkg.displayId}' was changed by another request at the same moment. Push it again.`);
-  // The record written above claims a package this owner did not get: take it back.
-  if (!isOwner(raced, key.ownerAccountId)) await forgetOwnership(key.ownerAccountId, pkg.id);
-  const pushed = await updateDocumentFrom('packages', raced, versionAdder(key, version));
-  return { created: false, pkg: toView(pushed ?? raced) };
+  if (!(await addVersion(pkg.id, version, key.trustedPublishing !== undefined))) throw versionExists(pkg, version.normalized);
+  return { created: true, pushed: pushedView(pkg, version) };
 }
 
 /**
- * The change that adds a version, unless one NuGet treats as the same is there (`1.0` after `1.0.0`,
- * `1.0.0-BETA` after `1.0.0-beta`, `1.0.0+build` after `1.0.0`), listed or not: versions are immutable. Each
- * attempt decides on the document it writes under its ETag, so of equivalent pushes at once exactly one
- * succeeds, and a push at the moment trusted-publishing-only is turned on is refused or made before it. A new
- * version is listed.
+ * Whether `key` may push `version` of the package as read: its scope and globs, its owner an owner, the switch, and
+ * no version NuGet treats as the same (`1.0` after `1.0.0`, `1.0.0-BETA` after `1.0.0-beta`, `1.0.0+build` after
+ * `1.0.0`), listed or not, among those the document still holds (the items answer for the rest when one is created).
  */
-function versionAdder(key: ApiKeyDocument, version: NuGetVersion): (current: PackageDocument) => PackageDocument {
-  return (current) => {
-    assertKeyAllows(key, current.displayId, ['package:push', 'package:pushversion']);
-    if (!isOwner(current, key.ownerAccountId)) throw notAnOwner(current, key.ownerName);
-    assertTrustedPublishingAllows(current, key, 'push');
-    const versions = versionsOf(current);
-    const existing = versions.find(({ key: known }) => known === version.key);
-    if (existing) {
-      throw new Problem(
-        'package_version_exists',
-        `A package with ID '${current.displayId}' and version '${existing.normalized}' already exists and cannot be modified. Push a new version.`,
-      );
-    }
-    const versionAdded = { ...current, versions: [...versions.map((v) => v.normalized), version.normalized], ...markOfPush(key, version) };
-    return withUnlisted(versionAdded, unlistedKeys(current));
-  };
+function assertMayPushVersion(pkg: PackageDocument, key: ApiKeyDocument, version: NuGetVersion): void {
+  assertKeyAllows(key, pkg.displayId, ['package:push', 'package:pushversion']);
+  if (!isOwner(pkg, key.ownerAccountId)) throw notAnOwner(pkg, key.ownerName);
+  assertTrustedPublishingAllows(pkg, key, 'push');
+  const held = versionOnPackage(pkg, version.key);
+  if (held) throw versionExists(pkg, held.version);
+}
+
+/**
+ * Adds the version, listed, unless the package has it (of equivalent pushes at once exactly one succeeds: creating
+ * its item is the check), and, for the first push of a key trusted publishing made, marks the package so. Decided on
+ * the package as read: its document is not written, so a change of its owners or of trusted-publishing-only a moment
+ * after that read cannot stop a push already checked (it would take a request more on every push).
+ */
+async function pushVersion(pkg: PackageDocument, key: ApiKeyDocument, version: NuGetVersion): Promise<PackageDocument> {
+  if (!(await addVersion(pkg.id, version, key.trustedPublishing !== undefined))) throw versionExists(pkg, version.normalized);
+  if (!key.trustedPublishing || pkg.trustedPublishingPushed) return pkg;
+  const marked = await updateDocumentFrom<PackageDocument>('packages', pkg, (current) =>
+    current.trustedPublishingPushed ? undefined : { ...current, ...markOfPush(key, version) },
+  );
+  return marked ?? pkg;
 }
 
 export const noSuchPackage = (id: string) => new Problem('not_found', `There is no package '${id}'.`);
@@ -344,11 +359,44 @@ export async function getPackage(packageId: string): Promise<z.infer<typeof pack
   return viewWithInvitations(pkg);
 }
 
-/** The package with its standing invitations: a point read of each organization one was sent for by an admin. */
+/**
+ * The package with its first versions, their count and its standing invitations: a query for the first page of
+ * versions and one counting them (at once), and a point read of each organization an invitation was sent for by an
+ * admin. Whether it is listed is seen on that page, and asked of the store only when none of a longer list's first
+ * versions is.
+ */
 export async function viewWithInvitations(pkg: PackageDocument): Promise<z.infer<typeof packageView>> {
-  const standing = await standingInvitations(pkg);
-  const pendingOwners = standing.map((p) => ({ username: p.username, invitedBy: p.invitedBy.username, invitedAt: p.invitedAt }));
-  return { ...toView(pkg), trustedPublishingOnly: pkg.trustedPublishingOnly === true, pendingOwners };
+  const [first, count, standing] = await Promise.all([versionsAfter(pkg, '', FIRST_VERSIONS), versionCount(pkg), standingInvitations(pkg)]);
+  const listed = first.some((v) => v.listed) || (count > first.length && (await anyVersionListed(pkg)));
+  return {
+    id: pkg.displayId,
+    owners: pkg.owners.map((o) => o.username),
+    versions: first.map(({ version, listed: shown }) => ({ version, listed: shown })),
+    versionCount: count,
+    listed,
+    trustedPublishingOnly: pkg.trustedPublishingOnly === true,
+    pendingOwners: standing.map((p) => ({ username: p.username, invitedBy: p.invitedBy.username, invitedAt: p.invitedAt })),
+  };
+}
+
+/** The list `GET /api/packages/{id}/versions` pages, for its continuation tokens. */
+const VERSIONS_LIST = 'versions';
+
+/**
+ * One page of the package's versions in NuGet's order: one query within its partition, from the sort key the
+ * continuation token holds (signed for this package's list), so a page costs the same wherever it is in the list.
+ */
+export async function getPackageVersions(packageId: string, pageSize = FIRST_VERSIONS, continuationToken?: string): Promise<z.infer<typeof versionsPage>> {
+  const pkg = await readDocument<PackageDocument>('packages', packageId.toLowerCase());
+  if (!pkg) throw noSuchPackage(packageId);
+  const after = continuationToken === undefined ? '' : positionIn(VERSIONS_LIST, pkg.id, continuationToken);
+  // One more than asked tells whether another page follows.
+  const rows = await versionsAfter(pkg, after, pageSize + 1);
+  const page = rows.slice(0, pageSize);
+  return {
+    versions: page.map(({ version, listed }) => ({ version, listed })),
+    continuationToken: rows.length > pageSize ? continuationFor(VERSIONS_LIST, pkg.id, page[page.length - 1].sortKey) : null,
+  };
 }
 
 /** An organization's admin, by the organization's own document (a member's copy of its roles may lag). */
@@ -383,8 +431,10 @@ export type ListingCaller = { key: ApiKeyDocument } | { account: AccountDocument
  * Unlists or relists one version. A key needs `package:unlist` and globs covering the id, and its owner must
  * own the package; while the package is trusted-publishing-only, only a key trusted publishing made will do. A
  * session must manage it (an owner, or an admin of an owning organization): a person signed in is no stored key.
- * Setting what is already so changes and records nothing. Like a push, the write is under the package's ETag,
- * so an unlist and a push at the same moment both land, and each rule is decided again on the document written.
+ * Setting what is already so writes and records nothing. The write is the version's alone (its item, under the ETag
+ * it was read with), so an unlist and a push at the same moment both land, and so do unlists of different versions;
+ * who may make it is decided on the package as read, as for a push. A version the package document still holds is listed there instead, under its
+ * ETag, each rule decided again on the document written (and, should the move take it off meanwhile, on its item).
  */
 export async function setVersionListed(packageId: string, version: NuGetVersion, listed: boolean, caller: ListingCaller, clientAddress: string): Promise<void> {
   let pkg: PackageDocument;
@@ -402,22 +452,26 @@ export async function setVersionListed(packageId: string, version: NuGetVersion,
     pkg = managed.pkg;
     by = { account: caller.account, actingAs: managed.actingAs, clientAddress };
   }
+  const listing = (versionOnPackage(pkg, version.key) && (await setListedOnPackage(pkg, version, listed, by))) || (await setVersionItemListed(pkg.id, version.key, listed));
+  if (!listing) throw new Problem('not_found', `'${pkg.displayId}' has no version '${version.normalized}'.`);
+  if (listing.changed) await recordListingChange(listed, by, pkg.displayId, listing.version);
+}
+
+/**
+ * Lists or unlists a version the package document holds, under its ETag, deciding again on the document written
+ * whether the actor may; undefined once the document holds it no more (moved off it meanwhile).
+ */
+async function setListedOnPackage(pkg: PackageDocument, version: NuGetVersion, listed: boolean, by: PackageActor) {
   const owner = 'key' in by ? { accountId: by.key.ownerAccountId, username: by.key.ownerName } : by.actingAs;
-  const stored = versionsOf(pkg).find((v) => v.key === version.key);
-  if (!stored) throw new Problem('not_found', `'${pkg.displayId}' has no version '${version.normalized}'.`);
-  let changed = false;
+  let listing: { version: string; changed: boolean } | undefined;
   await updateDocumentFrom<PackageDocument>('packages', pkg, (current) => {
-    changed = false;
     if (!isOwner(current, owner.accountId)) throw notAnOwner(current, 'key' in by ? owner.username : 'You');
     if ('key' in by) assertTrustedPublishingAllows(current, by.key, 'list');
-    const unlisted = unlistedKeys(current);
-    if (listed !== unlisted.has(version.key)) return undefined;
-    if (listed) unlisted.delete(version.key);
-    else unlisted.add(version.key);
-    changed = true;
-    return withUnlisted(current, unlisted);
+    const held = versionOnPackage(current, version.key);
+    listing = held && { version: held.version, changed: held.listed !== listed };
+    return listing?.changed ? withListingOnPackage(current, (row) => (row.key === version.key ? listed : row.listed)) : undefined;
   });
-  if (changed) await recordListingChange(listed, by, pkg.displayId, stored.normalized);
+  return listing;
 }
 
 /**

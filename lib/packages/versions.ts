@@ -138,20 +138,20 @@ export function readVersion(input: string): VersionReading {
   return reading;
 }
 
-/** A stored version read back: its normalized form and key, and what NuGet reads it as if it can. */
-export type StoredVersion = Readonly<Pick<NuGetVersion, 'normalized' | 'key'> & { parsed?: Readonly<NuGetVersion> }>;
+/** A stored version read back: its normalized form, key and sort key, and what NuGet reads it as if it can. */
+export type StoredVersion = Readonly<Pick<NuGetVersion, 'normalized' | 'key'> & { sortKey: string; parsed?: Readonly<NuGetVersion> }>;
 
 /**
- * Stored strings as read back, kept by each instance: every push, unlist and view of a package reads all its
- * versions again, and they are the same strings each time. Bounded, so distinct versions without end cannot
- * grow it: when full it starts over.
+ * Stored strings as read back, kept by each instance: a package document stored before versions had items of their
+ * own holds all its versions, read again by every push, unlist and view of it until they are moved out, and they
+ * are the same strings each time. Bounded, so distinct versions without end cannot grow it: when full it starts over.
  */
 const storedReadings = new Map<string, StoredVersion>();
 const MAX_STORED_READINGS = 20_000;
 
 /**
  * A version as stored: normalized since versions were parsed as NuGet does; lower-cased as pushed before.
- * Either way this gives its normalized form and key; a stored string NuGet could not parse is its own key.
+ * Either way this gives its normalized form, key and sort key; a stored string NuGet could not parse is its own key.
  */
 export function storedVersion(stored: string): StoredVersion {
   const known = storedReadings.get(stored);
@@ -159,8 +159,8 @@ export function storedVersion(stored: string): StoredVersion {
   const reading = parseVersion(stored);
   const version: StoredVersion = Object.freeze(
     'version' in reading
-      ? { normalized: reading.version.normalized, key: reading.version.key, parsed: Object.freeze(reading.version) }
-      : { normalized: stored, key: stored.toLowerCase() },
+      ? { normalized: reading.version.normalized, key: reading.version.key, sortKey: versionSortKey(reading.version), parsed: Object.freeze(reading.version) }
+      : { normalized: stored, key: stored.toLowerCase(), sortKey: `~${stored.toLowerCase()}` },
   );
   if (storedReadings.size >= MAX_STORED_READINGS) storedReadings.clear();
   storedReadings.set(stored, version);
@@ -177,6 +177,28 @@ export function compareVersions(a: NuGetVersion, b: NuGetVersion): number {
     if (order !== 0) return order;
   }
   return x.length - y.length;
+}
+
+/** A number as text that sorts as the number does: how many digits it has less one (none has more than ten), then them. */
+const orderedNumber = (n: number): string => `${String(n).length - 1}${n}`;
+
+/**
+ * A string whose ordinal order is NuGet's order of versions (`compareVersions`), for the store to sort and page by
+ * without reading every version: the four numbers, each self-delimiting (`orderedNumber`); then `~` for a release,
+ * which sorts after every prerelease of the same numbers, or each release label followed by `!`: a number as `0` and
+ * `orderedNumber` (numbers first, by value), a word as `1` and the word in lower case (case-insensitively ordinal).
+ * `!` sorts below every label character, so a label sorts before its longer extensions (`a` before `a-` and `ab`)
+ * and a list of labels before a longer one equal so far. Versions NuGet treats as one have one sort key, and only
+ * they do. A stored string NuGet cannot read (none is stored now) sorts after every version, as `~` and its key.
+ */
+export function versionSortKey(version: Pick<NuGetVersion, 'numbers' | 'releaseLabels'>): string {
+  const numbers = version.numbers.map(orderedNumber).join('');
+  if (version.releaseLabels.length === 0) return `${numbers}~`;
+  const labels = version.releaseLabels.map((label) => {
+    const number = labelNumber(label);
+    return `${number === undefined ? `1${label.toLowerCase()}` : `0${orderedNumber(number)}`}!`;
+  });
+  return numbers + labels.join('');
 }
 
 /** The number a label is to int.TryParse: digits, at most int.MaxValue (a longer one compares as text). */

@@ -1,9 +1,8 @@
-import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { nowIso } from './clock';
 import type { Log } from './log';
-import { Problem } from './problems';
-import { settings } from './settings';
+import { badContinuation, continuationFor, pageQuery, positionIn } from './paging';
 import { container, isConflict, isNotFound, isPreconditionFailed, isTransientStoreError } from './storage/cosmos';
 
 export const AUDIT_ACTIONS = [
@@ -263,15 +262,7 @@ async function takeBack(record: AuditEvent, etag: string | undefined, log: Log):
   }
 }
 
-export const auditQuery = z.object({
-  pageSize: z
-    .string()
-    .regex(/^\d{1,3}$/, 'must be a whole number from 1 to 100')
-    .transform(Number)
-    .refine((n) => n >= 1 && n <= 100, 'must be a whole number from 1 to 100')
-    .optional(),
-  continuationToken: z.string().max(4096).optional(),
-});
+export const auditQuery = pageQuery(100);
 
 export const auditPage = z.object({
   events: z.array(
@@ -285,41 +276,15 @@ export const auditPage = z.object({
   continuationToken: z.string().nullable(),
 });
 
-const badContinuation = () =>
-  new Problem('invalid_request', "The query parameter 'continuationToken' is not one this service gave out. Start again from the first page.");
-
 /** What a continuation token pages: an account's own log, or an owner's trail. */
 type Pager = 'audit' | 'trail';
 
 /**
- * The continuation tokens this service gives out: Cosmos DB's, signed for the log and the account they
- * page, so a forged or altered one, or another account's, is refused here whatever the store would make of it.
- */
-function continuationSignature(pager: Pager, accountId: string, continuation: string): Buffer {
-  return createHmac('sha256', settings().SESSION_SIGNING_KEY).update(`${pager}-continuation\n${accountId}\n${continuation}`).digest();
-}
-
-function wrapContinuation(pager: Pager, accountId: string, continuation: string): string {
-  const signature = continuationSignature(pager, accountId, continuation).toString('base64url');
-  return `${Buffer.from(continuation, 'utf8').toString('base64url')}.${signature}`;
-}
-
-function unwrapContinuation(pager: Pager, accountId: string, token: string): string {
-  const [encoded, signature, ...rest] = token.split('.');
-  if (rest.length > 0 || !encoded || !signature) throw badContinuation();
-  const continuation = Buffer.from(encoded, 'base64url').toString('utf8');
-  const expected = continuationSignature(pager, accountId, continuation);
-  const given = Buffer.from(signature, 'base64url');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw badContinuation();
-  return continuation;
-}
-
-/**
  * One page of the events in one partition, newest first: a query within the partition. The continuation
- * token is Cosmos DB's, signed and wrapped so it travels safely in a URL.
+ * token is Cosmos DB's, signed and wrapped so it travels safely in a URL (lib/shared/paging.ts).
  */
 async function readPage(pager: Pager, accountId: string, pageSize: number, continuationToken: string | undefined) {
-  const continuation = continuationToken === undefined ? undefined : unwrapContinuation(pager, accountId, continuationToken);
+  const continuation = continuationToken === undefined ? undefined : positionIn(pager, accountId, continuationToken);
   const onlyTrail = pager === 'trail' ? ' AND c.trail = true' : '';
   const iterator = container('audit').items.query<AuditEvent>(
     { query: `SELECT * FROM c WHERE c.accountId = @accountId${onlyTrail} ORDER BY c.at DESC`, parameters: [{ name: '@accountId', value: accountId }] },
@@ -335,7 +300,7 @@ async function readPage(pager: Pager, accountId: string, pageSize: number, conti
   }
   return {
     events: page.resources,
-    continuationToken: page.continuationToken ? wrapContinuation(pager, accountId, page.continuationToken) : null,
+    continuationToken: page.continuationToken ? continuationFor(pager, accountId, page.continuationToken) : null,
   };
 }
 

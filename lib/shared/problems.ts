@@ -39,7 +39,8 @@ export const PROBLEMS = {
   prefix_reserved: { status: 403, title: 'The package id prefix is reserved' },
   last_owner: { status: 409, title: 'A package must keep an owner' },
   already_owner: { status: 409, title: 'Already an owner' },
-  owner_limit: { status: 409, title: 'The package has as many owners or invitations as it may' },
+  // Also a full list of an organization's member invitations: the contract names no code for it.
+  owner_limit: { status: 409, title: 'The package or organization has as many owners or invitations as it may' },
   package_version_exists: { status: 409, title: 'The package version exists already' },
   site_admin_required: { status: 403, title: 'Only site admins may do this' },
   username_in_use: { status: 409, title: 'An account holds the username' },

@@ -127,8 +127,9 @@ export async function getAccountForSupport(admin: AccountDocument, username: str
 export async function lockAccount(admin: AccountDocument, username: string, reason: string, clientAddress: string): Promise<SupportAccountView> {
   const target = await liveAccountNamed(username);
   const { account, changed } = await setAccountLock(target.id, { lockedAt: nowIso(), lockedBy: admin.username, reason });
-  await matchKeysToSuspension(target.id, 'lock');
+  // Recorded before the keys are swept, as a freeze is: a lock cut short is still recorded, and locking again finishes the sweep.
   if (changed) await recordSupportAction(admin, target, { action: 'locked_by_support', reason }, clientAddress);
+  await matchKeysToSuspension(target.id, 'lock');
   return toSupportView(account ?? target);
 }
 
@@ -139,8 +140,8 @@ export async function lockAccount(admin: AccountDocument, username: string, reas
 export async function unlockAccount(admin: AccountDocument, username: string, reason: string | undefined, clientAddress: string): Promise<SupportAccountView> {
   const target = await liveAccountNamed(username);
   const { account, changed } = await setAccountLock(target.id, null);
-  await matchKeysToSuspension(target.id, 'lock');
   if (changed) await recordSupportAction(admin, target, { action: 'unlocked_by_support', reason }, clientAddress);
+  await matchKeysToSuspension(target.id, 'lock');
   return toSupportView(account ?? target);
 }
 

@@ -4,23 +4,29 @@
  * the worker does, and beside it runs the floor (test/load/floor.ts). Nothing else runs here, so the CPU time
  * this process uses over a run is the cost of the requests of that run. Asked over IPC, it also serves both
  * over HTTP for the throughput figures.
+ *
+ * Beside the app's functions it registers one that does nothing (`DOING_NOTHING`), with `@azure/functions` as the
+ * app's files register theirs, and before them: the app's copy of the library (in its bundle) then sets the
+ * programming model last, and the worker invokes every function through that one model, this one too. Its CPU per
+ * invocation, less the floor's doing nothing, is what the invocation model itself costs.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { invokeFunction, httpTriggerData, loadEntryPoints, projectRoot } from '../../local/worker';
-import { appStartHooks, registeredFunctions, type RegisteredFunction } from '../../local/functionsCore';
+import { appStartHooks, getProgrammingModel, registeredFunctions, type RegisteredFunction, type RpcTypedData } from '../../local/functionsCore';
+import { app } from '@azure/functions';
 import { createFloor, type Floor, type FloorReply, type FloorRequest } from './floor';
-import { requestFor, type BenchRequest, type OperationInput, type OperationName } from './requests';
+import { DOING_NOTHING_ROUTE, requestFor, type BenchedName, type BenchRequest, type OperationInput } from './requests';
 
 export type Side = 'service' | 'floor';
 
 export type BenchMessage =
-  | { kind: 'run'; side: Side; operation: OperationName; input: OperationInput; count: number }
+  | { kind: 'run'; side: Side; operation: BenchedName; input: OperationInput; count: number }
   | { kind: 'serve' };
 
 export type BenchAnswer =
   | { kind: 'ready' }
-  | { kind: 'ran'; cpuMicrosPerRequest: number }
+  | { kind: 'ran'; cpuMicrosPerRequest: number; answerBytesPerRequest: number }
   | { kind: 'serving'; service: string; floor: string }
   | { kind: 'failed'; error: string };
 
@@ -36,7 +42,10 @@ function functionFor(method: string, path: string): RegisteredFunction {
   return fn;
 }
 
-async function viaWorker(request: BenchRequest): Promise<number> {
+/** The bytes of an answer's body as the worker hands it back to the host. */
+const bodyBytes = (body: RpcTypedData | null | undefined) => body?.bytes?.length ?? Buffer.byteLength(body?.string ?? '');
+
+async function viaWorker(request: BenchRequest): Promise<{ status: number; bytes: number }> {
   const data = httpTriggerData({
     method: request.method,
     url: `https://${request.headers.host}${request.path}`,
@@ -46,10 +55,11 @@ async function viaWorker(request: BenchRequest): Promise<number> {
     body: request.body,
   });
   const answer = await invokeFunction(functionFor(request.method, request.path), data, () => undefined);
-  return Number(answer?.http?.statusCode);
+  return { status: Number(answer?.http?.statusCode), bytes: bodyBytes(answer?.http?.body) };
 }
 
 function floorOperation(floor: Floor, method: string, path: string): (request: FloorRequest) => Promise<FloorReply> {
+  if (method === 'GET' && path === `/api/${DOING_NOTHING_ROUTE}`) return floor.nothing;
   if (method === 'GET' && path === '/api/me') return floor.me;
   if (method === 'POST' && path === '/api/auth/microsoft') return floor.signIn;
   if (method === 'PUT' && path === '/api/packages') return floor.push;
@@ -57,17 +67,24 @@ function floorOperation(floor: Floor, method: string, path: string): (request: F
   throw new Error(`The floor serves no ${method} ${path}`);
 }
 
-async function run(floor: Floor, message: Extract<BenchMessage, { kind: 'run' }>): Promise<number> {
+async function viaFloor(floor: Floor, request: BenchRequest): Promise<{ status: number; bytes: number }> {
+  const reply = await floorOperation(floor, request.method, request.path)(request);
+  return { status: reply.status, bytes: reply.body.length };
+}
+
+async function run(floor: Floor, message: Extract<BenchMessage, { kind: 'run' }>): Promise<Extract<BenchAnswer, { kind: 'ran' }>> {
   const requests = Array.from({ length: message.count }, (_, i) => requestFor(message.operation, message.input, i));
+  let answerBytes = 0;
   collectGarbage();
   // One at a time: what a request costs by itself (the throughput figures show requests side by side).
   const started = process.cpuUsage();
   for (const request of requests) {
-    const status = message.side === 'service' ? await viaWorker(request) : (await floorOperation(floor, request.method, request.path)(request)).status;
+    const { status, bytes } = message.side === 'service' ? await viaWorker(request) : await viaFloor(floor, request);
     if (status !== request.expect) throw new Error(`${message.side} ${request.method} ${request.path} answered ${status}, not ${request.expect}`);
+    answerBytes += bytes;
   }
   const used = process.cpuUsage(started);
-  return (used.user + used.system) / message.count;
+  return { kind: 'ran', cpuMicrosPerRequest: (used.user + used.system) / message.count, answerBytesPerRequest: answerBytes / message.count };
 }
 
 async function readAll(req: http.IncomingMessage): Promise<Buffer> {
@@ -92,14 +109,19 @@ async function serveFloor(floor: Floor): Promise<string> {
 }
 
 async function main(): Promise<void> {
+  app.get('benchDoingNothing', { route: DOING_NOTHING_ROUTE, authLevel: 'anonymous', handler: async () => ({}) });
+  const ownModel = getProgrammingModel();
   loadEntryPoints(projectRoot());
+  if (getProgrammingModel() === ownModel) throw new Error("The app's files did not set the programming model: the handler doing nothing would not be invoked as theirs are");
   for (const hook of appStartHooks) await hook({ hookData: {}, appHookData: {} });
   const floor = await createFloor();
   const send = (answer: BenchAnswer) => process.send!(answer);
+  // The orchestrator let go: done (an exit, not a signal, so `--cpu-prof` writes its profile).
+  process.on('disconnect', () => process.exit(0));
   process.on('message', (message: BenchMessage) => {
     const work =
       message.kind === 'run'
-        ? run(floor, message).then((cpuMicrosPerRequest): BenchAnswer => ({ kind: 'ran', cpuMicrosPerRequest }))
+        ? run(floor, message)
         : (async (): Promise<BenchAnswer> => {
             const { startLocalHost } = await import('../../local/host');
             const host = await startLocalHost({ port: 0, corsOrigins: [], runSchedules: false, log: () => undefined });

@@ -5,6 +5,15 @@
 export const OPERATIONS = ['GET /api/me', 'Microsoft sign-in', 'push check (new version)', 'registration'] as const;
 export type OperationName = (typeof OPERATIONS)[number];
 
+/**
+ * Not an operation of the service: a handler that does nothing, registered with `@azure/functions` and invoked as the
+ * worker invokes ours, on `GET /api/me`'s request. What it costs is the invocation model's own (test/load/benchWorker.ts).
+ */
+export const DOING_NOTHING = 'a handler doing nothing';
+export const DOING_NOTHING_ROUTE = 'bench/nothing';
+/** What `npm run bench` measures a row of: an operation, or the invocation model alone. */
+export type BenchedName = OperationName | typeof DOING_NOTHING;
+
 /** What the orchestrator hands the measured process for one run of an operation. */
 export interface OperationInput {
   sessionToken?: string;
@@ -13,6 +22,11 @@ export interface OperationInput {
   idTokens?: string[];
   apiKey?: string;
   packages?: string[];
+  /**
+   * Push: the `i`th request of the run pushes `{versionStem}.{i}`, so the orchestrator knows which versions a run added
+   * (and can take them off again); without it, versions no other push used.
+   */
+  versionStem?: string;
 }
 
 export interface BenchRequest {
@@ -52,16 +66,19 @@ function request(method: string, path: string, headers: Record<string, string>, 
 }
 
 /** The `i`th request of a run of `operation`. */
-export function requestFor(operation: OperationName, input: OperationInput, i: number): BenchRequest {
+export function requestFor(operation: BenchedName, input: OperationInput, i: number): BenchRequest {
   switch (operation) {
     case 'GET /api/me':
       return request('GET', '/api/me', { authorization: `Bearer ${input.sessionToken}` }, undefined, 200);
+    case DOING_NOTHING:
+      return request('GET', `/api/${DOING_NOTHING_ROUTE}`, { authorization: `Bearer ${input.sessionToken}` }, undefined, 200);
     case 'Microsoft sign-in':
       return request('POST', '/api/auth/microsoft', {}, { idToken: input.idToken }, 200);
     case 'push check (new version)': {
       versions += 1;
       const id = input.packages![i % input.packages!.length];
-      return request('PUT', '/api/packages', { 'x-nuget-apikey': input.apiKey! }, { id, version: `1.0.${process.pid}.${versions}` }, 200);
+      const version = input.versionStem === undefined ? `1.0.${process.pid}.${versions}` : `${input.versionStem}.${i}`;
+      return request('PUT', '/api/packages', { 'x-nuget-apikey': input.apiKey! }, { id, version }, 200);
     }
     case 'registration':
       return request('POST', '/api/accounts', {}, { idToken: input.idTokens![i], username: `bench-${process.pid}-${(versions += 1)}` }, 201);

@@ -1,3 +1,7 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { OperationInput } from '@azure/cosmos';
+import { container } from '../../lib/shared/storage/cosmos';
+import { readVersion, versionSortKey } from '../../lib/packages/versions';
 import { emailCount, nextEmailTo, type Member } from './organizations';
 import type { ApiResponse, TestService } from './service';
 import { tokenIn } from './waitFor';
@@ -78,6 +82,114 @@ export const listed = (...versions: string[]) => versions.map((version) => ({ ve
 
 /** `GET /api/packages/{id}`. */
 export const getPackage = (service: TestService, id: string): Promise<ApiResponse> => service.call('GET', `/api/packages/${encodeURIComponent(id)}`);
+
+/**
+ * Writes versions of a package straight into the store as pushes would have made them, a hundred to a batch of
+ * Cosmos DB operations and eight batches at a time, so a package gets tens of thousands in seconds: each listed
+ * unless it says otherwise.
+ */
+export async function storeVersionItems(id: string, versions: ReadonlyArray<{ version: string; listed?: boolean }>): Promise<void> {
+  const packageId = id.toLowerCase();
+  const pushedAt = new Date().toISOString();
+  const operations: OperationInput[] = versions.map(({ version, listed = true }) => {
+    const reading = readVersion(version);
+    if ('refusal' in reading) throw new Error(`${version} ${reading.refusal}`);
+    const { key, normalized } = reading.version;
+    return { operationType: 'Create', resourceBody: { id: key, packageId, version: normalized, sortKey: versionSortKey(reading.version), listed, pushedAt } };
+  });
+  const batches: OperationInput[][] = [];
+  for (let i = 0; i < operations.length; i += 100) batches.push(operations.slice(i, i + 100));
+  for (let i = 0; i < batches.length; i += 8) {
+    const answers = await Promise.all(batches.slice(i, i + 8).map((batch) => container('packageVersions').items.batch(batch, packageId)));
+    const failed = answers.flatMap(({ result }) => (result ?? []).filter((operation) => operation.statusCode >= 400));
+    if (failed.length > 0) throw new Error(`Versions of ${id} were not stored: ${failed.length} answered ${failed[0].statusCode}`);
+  }
+}
+
+/**
+ * Rewrites a package straight in the store as the service kept it before versions had items of their own: `versions`
+ * as given (in push order), with `unlistedVersions` and `listed` as `shape` says, on its document, and no version
+ * items.
+ */
+export async function storeVersionsOnPackage(id: string, versions: string[], shape: { unlistedVersions?: string[]; listed: boolean }): Promise<void> {
+  const packageId = id.toLowerCase();
+  const { resource } = await container('packages').item(packageId, packageId).read();
+  const { unlistedVersions: _unlisted, ...stored } = resource;
+  await container('packages').items.upsert({ ...stored, versions, ...shape });
+  const { resources: items } = await container('packageVersions')
+    .items.query<{ id: string }>({ query: 'SELECT c.id FROM c WHERE c.packageId = @id', parameters: [{ name: '@id', value: packageId }] }, { partitionKey: packageId })
+    .fetchAll();
+  await Promise.all(items.map((item) => container('packageVersions').item(item.id, packageId).delete()));
+}
+
+/** An account or organization as the store knows it: its id and name. */
+export interface StoredHolder {
+  id: string;
+  username: string;
+}
+
+/**
+ * API keys written straight to the store in bulk, as the service stored them before an account's keys were items of
+ * their own: each a `package:push` key for every id, held by `holder`, owned by `owner` (default the holder), made
+ * `ageDays` ago for 365 days (so expired when older), revoked when `revoked` (as leaving an organization revoked
+ * them, which left them listed); listed on the holder's document (`apiKeyIds`) after the ids already there. With
+ * `trustedPublishingMinutesLeft`, keys trusted publishing made for `policyId` instead, expiring that many minutes
+ * from now (less than 0: expired), listed in `trustedPublishingKeys` too. Answers each key's id and secret.
+ */
+export async function storeApiKeysOnDocument(
+  holder: StoredHolder,
+  count: number,
+  {
+    owner = holder,
+    ageDays = 1,
+    revoked = false,
+    trustedPublishingMinutesLeft,
+    policyId = randomUUID(),
+  }: { owner?: StoredHolder; ageDays?: number; revoked?: boolean; trustedPublishingMinutesLeft?: number; policyId?: string } = {},
+): Promise<Array<{ id: string; key: string }>> {
+  const trustedPublishing = trustedPublishingMinutesLeft !== undefined;
+  const madeAt = trustedPublishing ? Date.now() + (trustedPublishingMinutesLeft - 15) * 60 * 1000 : Date.now() - ageDays * 24 * 60 * 60 * 1000;
+  const lifetimeMs = trustedPublishing ? 15 * 60 * 1000 : 365 * 24 * 60 * 60 * 1000;
+  const keys = Array.from({ length: count }, (_, i) => {
+    const id = randomUUID().replace(/-/g, '');
+    const createdAt = new Date(madeAt + i).toISOString();
+    return { id, key: `gak1.${id}.${randomBytes(32).toString('base64url')}`, createdAt, expiresAt: new Date(Date.parse(createdAt) + lifetimeMs).toISOString() };
+  });
+  const operations: OperationInput[] = keys.map(({ id, key, createdAt, expiresAt }) => ({
+    operationType: 'Create',
+    partitionKey: id,
+    resourceBody: {
+      id,
+      description: `stored key ${id.slice(0, 6)}`,
+      scopes: ['package:push'],
+      packageGlobs: ['*'],
+      ownerAccountId: owner.id,
+      ownerName: owner.username,
+      creatorAccountId: holder.id,
+      creatorName: holder.username,
+      expiresInDays: trustedPublishing ? 0 : 365,
+      createdAt,
+      expiresAt,
+      revokedAt: revoked ? new Date().toISOString() : null,
+      ...(revoked ? { revokedBecause: 'left_organization' } : {}),
+      secretHash: createHash('sha256').update(key, 'utf8').digest('hex'),
+      ...(trustedPublishing ? { trustedPublishing: { policyId, provider: 'github', run: { runId: '1' } } } : {}),
+    },
+  }));
+  for (let i = 0; i < operations.length; i += 1000) {
+    const answers = await container('apiKeys').items.executeBulkOperations(operations.slice(i, i + 1000));
+    const failed = answers.filter((answer) => answer.error !== undefined || (answer.response?.statusCode ?? 0) >= 400);
+    if (failed.length > 0) throw new Error(`Keys of ${holder.username} were not stored: ${failed.length} failed`);
+  }
+  const { resource: account } = await container('accounts').item(holder.id, holder.id).read();
+  const trustedPublishingKeys = trustedPublishing ? keys.map(({ id, expiresAt }) => ({ id, expiresAt })) : [];
+  await container('accounts').items.upsert({
+    ...account,
+    apiKeyIds: [...(account.apiKeyIds ?? []), ...keys.map((k) => k.id)],
+    ...(trustedPublishing ? { trustedPublishingKeys: [...(account.trustedPublishingKeys ?? []), ...trustedPublishingKeys] } : {}),
+  });
+  return keys.map(({ id, key }) => ({ id, key }));
+}
 
 /** `Become an owner of {id}`: the subject of the email an owner invitation sends. */
 export const ownerInvitationSubject = (packageId: string) => `Become an owner of ${packageId}`;

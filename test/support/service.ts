@@ -92,6 +92,11 @@ export interface CosmosRequestLog {
   documentRequests(): string[];
   /** Those of the document requests that were queries (a query is a POST to `/docs`, as a create is). */
   queries(): string[];
+  /**
+   * Bytes the document requests since the last reset carried: sent to the store (what is written, or the query) and
+   * answered by it (what is read). Cosmos DB charges request units by them; the stand-in charges 1 a request.
+   */
+  documentBytes(): { sent: number; answered: number };
   reset(): void;
   /** The next request whose `METHOD url` matches fails with `status`, as a Cosmos DB fault would. */
   failNext(match: RegExp, status?: number, times?: number): void;
@@ -129,6 +134,17 @@ export interface TestService {
   stop(): Promise<void>;
 }
 
+/** Adds the request's body and the answer's to `bytes` as they pass (the SDK sends a body's length with it). */
+function countBytes(req: http.IncomingMessage, res: http.ServerResponse, bytes: { sent: number; answered: number }): void {
+  bytes.sent += Number(req.headers['content-length'] ?? 0);
+  const { write, end } = res;
+  const count = (chunk: unknown) => {
+    if (typeof chunk === 'string' || chunk instanceof Uint8Array) bytes.answered += Buffer.byteLength(chunk);
+  };
+  res.write = ((chunk: unknown, ...rest: unknown[]) => (count(chunk), Reflect.apply(write, res, [chunk, ...rest]))) as typeof res.write;
+  res.end = ((chunk?: unknown, ...rest: unknown[]) => (count(chunk), Reflect.apply(end, res, [chunk, ...rest]))) as typeof res.end;
+}
+
 function countingCosmos(): { server: http.Server; log: CosmosRequestLog } {
   const server = createCosmosStandIn();
   // Put a recorder (and fault injector) in front of the stand-in's own request handler.
@@ -136,6 +152,7 @@ function countingCosmos(): { server: http.Server; log: CosmosRequestLog } {
   server.removeAllListeners('request');
   let requests: string[] = [];
   let queries: string[] = [];
+  let bytes = { sent: 0, answered: 0 };
   const faults: Array<{ match: RegExp; status: number; times: number }> = [];
   const reactions: Array<{ match: RegExp; react: () => void }> = [];
   const holds: Array<{ match: RegExp; arrived: () => void; released: Promise<void> }> = [];
@@ -150,6 +167,7 @@ function countingCosmos(): { server: http.Server; log: CosmosRequestLog } {
     requests.push(line);
     // A query is a POST to `/docs` like a create; only its content type tells them apart.
     if (/^application\/query\+json/i.test(req.headers['content-type'] ?? '')) queries.push(line);
+    if (/\/docs(\/|$)/.test(line)) countBytes(req, res, bytes);
     const reaction = reactions.findIndex(({ match }) => match.test(line));
     if (reaction !== -1) {
       const [{ react }] = reactions.splice(reaction, 1);
@@ -175,9 +193,11 @@ function countingCosmos(): { server: http.Server; log: CosmosRequestLog } {
     log: {
       documentRequests: () => requests.filter((line) => /\/docs(\/|$)/.test(line)),
       queries: () => queries.filter((line) => /\/docs(\/|$)/.test(line)),
+      documentBytes: () => ({ ...bytes }),
       reset: () => {
         requests = [];
         queries = [];
+        bytes = { sent: 0, answered: 0 };
       },
       failNext: (match, status = 500, times = 1) => {
         faults.push({ match, status, times });

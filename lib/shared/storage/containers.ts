@@ -28,13 +28,29 @@ export const CONTAINERS = {
    */
   apiKeys: { partitionKey: '/id' },
   /**
+   * Owner: lib/packages (heldKeys.ts). One item per API key an account or organization holds, in the holder's
+   * partition, written before the key and removed once it is revoked: listing an account's keys, and every sweep
+   * over them, is one query within one partition, and the account document does not grow with its keys.
+   */
+  heldApiKeys: { partitionKey: '/holderId' },
+  /**
    * Owner: lib/packages (keyExpiry.ts). One entry per live API key in the partition of the UTC day it
    * expires (`2026-01-10`), written with the key and moved when it is regenerated, so the timer that warns of
    * expiry reads the next eight days' partitions instead of every key.
    */
   apiKeyExpiries: { partitionKey: '/day' },
-  /** Owner: lib/packages. Packages under their lower-case id: owners, versions, listed; the push check reads one by id. */
+  /**
+   * Owner: lib/packages. Packages under their lower-case id: owners, invitations, trusted-publishing-only; the push
+   * check reads one by id. Its versions are items of `packageVersions`, so it stays the same size however many there are.
+   */
   packages: { partitionKey: '/id' },
+  /**
+   * Owner: lib/packages (packageVersions.ts). One item per version of a package, in the partition of the package's
+   * lower-case id, under the version's normalized key: creating it is the duplicate check (Cosmos answers the second
+   * writer 409), and its sort key pages a package's versions in NuGet's order within one partition. Versions outlive
+   * the accounts that pushed them: nothing here is cleared when an account is deleted.
+   */
+  packageVersions: { partitionKey: '/packageId' },
   /**
    * Owner: lib/packages. Which packages an account or organization owns, one partition per owner, so its
    * packages are a single-partition query (deletion preview, organization deletion). The package document

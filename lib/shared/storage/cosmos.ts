@@ -1,4 +1,4 @@
-import type { Container, CosmosClient } from '@azure/cosmos';
+import type { Container, CosmosClient, OperationInput } from '@azure/cosmos';
 import { Problem } from '../problems';
 import { settings } from '../settings';
 import { CONTAINERS, type ContainerName } from './containers';
@@ -143,6 +143,22 @@ export async function documentsInPartition<T>(name: ContainerName, partition: st
     .items.query<T>({ query: `SELECT * FROM c WHERE c.${field} = @partition`, parameters: [{ name: '@partition', value: partition }] }, { partitionKey: partition })
     .fetchAll();
   return resources;
+}
+
+/**
+ * Upserts documents of one partition with Cosmos DB's bulk operations, a thousand at a time (a move of many small
+ * items off a document). The first operation the store refuses is thrown; those before it are written, and writing
+ * them all again is harmless.
+ */
+export async function upsertAllInPartition(name: ContainerName, partition: string, documents: StoredDocument[]): Promise<void> {
+  for (let i = 0; i < documents.length; i += 1000) {
+    const operations: OperationInput[] = documents
+      .slice(i, i + 1000)
+      .map((document) => ({ operationType: 'Upsert', partitionKey: partition, resourceBody: { ...document } }));
+    const results = await container(name).items.executeBulkOperations(operations);
+    const failed = results.find((result) => result.error !== undefined || (result.response?.statusCode ?? 0) >= 400);
+    if (failed) throw failed.error ?? new Error(`Writing to ${name} in partition ${partition} failed: ${failed.response?.statusCode}`);
+  }
 }
 
 /** One point read; a missing document is `undefined`, not an error. */

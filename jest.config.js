@@ -1,3 +1,5 @@
+const { availableParallelism } = require('node:os');
+
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
@@ -7,4 +9,9 @@ module.exports = {
   // The Functions worker provides this module at run time; locally our host provides it.
   moduleNameMapper: { '^@azure/functions-core$': '<rootDir>/local/functionsCore.ts' },
   testTimeout: 30000,
+  // Test files run side by side in worker processes, each file with a service, stand-ins, database and ports of its
+  // own: a worker a core and one more, since a file also waits (on child processes and Chromium, on the 300 ms the
+  // enumeration-safe answers take, on emails sent in the background) and another can use the core meanwhile.
+  maxWorkers: availableParallelism() + 1,
+  testSequencer: '<rootDir>/test/support/sequencer.js',
 };

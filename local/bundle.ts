@@ -8,10 +8,14 @@
  * provides, and the SDKs and data loaded only when needed (Cosmos DB, Communication Services, the credential
  * chain, the common-password list, hash-wasm, which the password worker thread loads by path, and the public suffix
  * list of tldts, which only confirming an address and the lapsed-domain timer read).
+ *
+ * It also bundles the development console's script (local/console/console.ts, with @azure/msal-browser and the
+ * typed client) for the browser into dist/console/console.js, which local/console.ts serves.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { build, type Plugin } from 'esbuild';
+import { CONSOLE_SCRIPT } from './console';
 
 const BUNDLE = 'dist/bundle/functions.js';
 
@@ -87,8 +91,22 @@ export async function bundleFunctions(root: string): Promise<void> {
   });
 }
 
+/** The console's script as a browser loads it: one classic script, left readable (not minified). */
+export async function bundleDevelopmentConsole(root: string): Promise<void> {
+  await build({
+    entryPoints: [path.join(root, 'local', 'console', 'console.ts')],
+    outfile: path.join(root, CONSOLE_SCRIPT),
+    bundle: true,
+    platform: 'browser',
+    target: 'es2022',
+    format: 'iife',
+    logLevel: 'warning',
+  });
+}
+
 if (require.main === module) {
-  bundleFunctions(path.resolve(__dirname, '..', '..')).catch((error: unknown) => {
+  const root = path.resolve(__dirname, '..', '..');
+  Promise.all([bundleFunctions(root), bundleDevelopmentConsole(root)]).catch((error: unknown) => {
     console.error(error);
     process.exit(1);
   });

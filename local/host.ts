@@ -12,6 +12,7 @@ import path from 'node:path';
 import { CronExpressionParser } from 'cron-parser';
 import { appStartHooks, registeredFunctions, type RegisteredFunction, type RpcHttpData } from './functionsCore';
 import { corsFor, decodePath, functionAppErrors, isHttpFunction, routeOf } from './hostRules';
+import { realTime, type ScheduleClock } from './scheduleClock';
 import { httpTriggerData, invokeFunction, loadEntryPoints, projectRoot, timerTriggerData, type WorkerLog } from './worker';
 
 /** The platform's own ceiling is far higher; this only keeps a runaway client from filling memory. */
@@ -30,7 +31,10 @@ export interface LocalHostOptions {
   hostname?: string;
   /** Origins allowed to call the API from a browser (the platform's CORS setting). */
   corsOrigins: string[];
+  /** Run timer functions on their schedules, as `npm start` does. */
   runSchedules: boolean;
+  /** The time those schedules run by: real time unless told otherwise (a test holding the time). */
+  scheduleClock?: ScheduleClock;
   /**
    * Who may call the admin API. Left out, anyone, as under `func start`: Core Tools authenticates every request
    * as admin unless started with `--enableAuth` (azure-functions-core-tools src/Cli/func/Actions/HostActions/
@@ -177,7 +181,8 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     .sort((a, b) => b.literalSegments - a.literalSegments);
   const timers = new Map(functions.filter((fn) => /^timerTrigger$/i.test(fn.trigger.type)).map((fn) => [fn.name, fn]));
   const running = new Map<string, Promise<void>>();
-  const schedules = new Map<string, NodeJS.Timeout>();
+  const scheduleClock = options.scheduleClock ?? realTime;
+  const schedules = new Map<string, () => void>();
   let closed = false;
 
   function runTimer(name: string, isPastDue = false): Promise<void> {
@@ -199,14 +204,11 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     return run;
   }
 
+  /** The next time the schedule names after the last run ends, as the host's timer does (NCRONTAB, seconds first). */
   function schedule(fn: RegisteredFunction): void {
     if (closed) return;
-    const next = CronExpressionParser.parse(fn.trigger.schedule ?? '').next().getTime();
-    const handle = setTimeout(() => {
-      void runTimer(fn.name).finally(() => schedule(fn));
-    }, Math.max(0, next - Date.now()));
-    handle.unref();
-    schedules.set(fn.name, handle);
+    const next = CronExpressionParser.parse(fn.trigger.schedule ?? '', { currentDate: scheduleClock.now() }).next().toDate();
+    schedules.set(fn.name, scheduleClock.wakeAt(next, () => runTimer(fn.name).finally(() => schedule(fn))));
   }
   if (options.runSchedules) timers.forEach(schedule);
 
@@ -327,7 +329,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     },
     close: async () => {
       closed = true;
-      schedules.forEach(clearTimeout);
+      schedules.forEach((cancel) => cancel());
       await Promise.all(running.values());
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

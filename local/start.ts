@@ -18,6 +18,8 @@ import { createDevelopmentGitHubIssuer } from './githubActions/developmentIssuer
 import { createDevelopmentGitLabIssuer } from './gitlab/developmentIssuer';
 
 const DEFAULT_PORT = 7071;
+/** The site admin of `npm start`'s development defaults. */
+const DEVELOPMENT_SITE_ADMIN = 'support';
 
 function isProduction(env: NodeJS.ProcessEnv): boolean {
   return env.NODE_ENV === 'production' || Boolean(env.WEBSITE_INSTANCE_ID || env.WEBSITE_SITE_NAME);
@@ -118,7 +120,7 @@ async function applyDevelopmentDefaults(
     listening.push((origin) => identity.allowOrigins(pageOrigins(origin)));
     notes.push(
       (origin) =>
-        `Microsoft sign-in: development identity at ${login.url} (MSAL set-up: README, For the frontend), client id ${env.MICROSOFT_CLIENT_ID};\n` +
+        `Microsoft sign-in: development identity at ${login.url} (MSAL set-up: docs/frontend.md), client id ${env.MICROSOFT_CLIENT_ID};\n` +
         `   redirect and post-logout URIs: any on ${pageOrigins(origin).join(', ')}. Scripts get an ID token with\n` +
         `   curl -s -X POST ${origin}/dev/identity/token -H 'Content-Type: application/json' -d '{"email":"ada@example.com","name":"Ada"}'`,
     );
@@ -128,7 +130,7 @@ async function applyDevelopmentDefaults(
     routes.push({ prefix: '/dev/entra/token', handler: identity.mintWorkloadTokenForScripts });
     notes.push(
       (origin) =>
-        `Microsoft Entra workloads (trusted publishing: README): app-only tokens for the gallery API ${DEVELOPMENT_GALLERY_API.appIdUri}, as az account get-access-token gives them, with\n` +
+        `Microsoft Entra workloads (trusted publishing: docs/trusted-publishing/azure-pipelines.md): app-only tokens for the gallery API ${DEVELOPMENT_GALLERY_API.appIdUri}, as az account get-access-token gives them, with\n` +
         `   curl -s -X POST ${origin}/dev/entra/token -H 'Content-Type: application/json' -d '{"tenantId":"${DEVELOPMENT_TENANT}","objectId":"${DEVELOPMENT_SERVICE_PRINCIPAL}"}'`,
     );
   }
@@ -139,6 +141,11 @@ async function applyDevelopmentDefaults(
       `Frontend: ${env.PUBLIC_BASE_URL} (PUBLIC_BASE_URL, which must be your frontend dev server's origin): the API answers CORS only for it,\n` +
       `   and the links in emails lead to its pages`,
   );
+  // Support's runbook can be tried at once: whoever registers this name acts for support.
+  if (!env.SITE_ADMINS) {
+    env.SITE_ADMINS = DEVELOPMENT_SITE_ADMIN;
+    notes.push(() => `Site admin: register the username ${DEVELOPMENT_SITE_ADMIN} to act for support (SITE_ADMINS; docs/operations/support.md)`);
+  }
   // Trusted publishing asks tokens for the gallery's own origin, as NuGet.org's are for https://www.nuget.org.
   env.TRUSTED_PUBLISHING_AUDIENCE ||= env.PUBLIC_BASE_URL;
   /**
@@ -160,7 +167,7 @@ async function applyDevelopmentDefaults(
     2,
     '/dev/github-actions/token',
     (issuer, origin) =>
-      `GitHub Actions OIDC: development issuer at ${issuer} (trusted publishing: README). Scripts get a workflow run's token with\n` +
+      `GitHub Actions OIDC: development issuer at ${issuer} (trusted publishing: docs/trusted-publishing/github.md). Scripts get a workflow run's token with\n` +
       `   curl -s -X POST ${origin}/dev/github-actions/token -H 'Content-Type: application/json' -d '{"repository":"contoso/contoso-sdk","workflowFile":"release.yml"}'`,
   );
   env.GITLAB_OIDC_ISSUER ||= await serveIssuer(
@@ -168,7 +175,7 @@ async function applyDevelopmentDefaults(
     3,
     '/dev/gitlab/token',
     (issuer, origin) =>
-      `GitLab CI/CD ID tokens: development issuer at ${issuer} (trusted publishing: README). Scripts get a pipeline job's ID token with\n` +
+      `GitLab CI/CD ID tokens: development issuer at ${issuer} (trusted publishing: docs/trusted-publishing/gitlab.md). Scripts get a pipeline job's ID token with\n` +
       `   curl -s -X POST ${origin}/dev/gitlab/token -H 'Content-Type: application/json' -d '{"project":"contoso/contoso-sdk"}'`,
   );
   if (!env.RDAP_BOOTSTRAP_URL) {

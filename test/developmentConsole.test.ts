@@ -8,10 +8,9 @@
  * browser, with the requests MSAL sends and those it must refuse.
  */
 import type { ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { newSigningKey, signRs256 } from '../local/identity/microsoftTokens';
-import { startServiceProcess } from './support/process';
+import { startWithDevelopmentDefaults } from './support/process';
 import { expectPersonalIdToken, expectV1AccessToken, expectWorkIdToken } from './support/microsoftShapes';
 
 /** Debian's Chromium, kept off the network: no QUIC, no background or component traffic, no sync. */
@@ -19,7 +18,6 @@ const CHROMIUM = {
   executablePath: '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 };
-const SERVICE_SETTINGS = /^(COSMOS_|COMMUNICATION_SERVICES_|EMAIL_SENDER_ADDRESS|MICROSOFT_|SESSION_SIGNING_KEY|PUBLIC_BASE_URL|ACCOUNT_DELETION_|SITE_ADMINS|WORK_ACCOUNT_MFA|TRUSTED_PUBLISHING_|GITHUB_OIDC_|NODE_ENV|WEBSITE_)/;
 
 interface Console {
   url: string;
@@ -44,8 +42,7 @@ afterAll(async () => {
 
 /** `npm start` with nothing set but `extra`. */
 async function startConsole(extra: Record<string, string> = {}): Promise<Console> {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !SERVICE_SETTINGS.test(name)));
-  const { url, process: child } = await startServiceProcess(path.resolve(__dirname, '..', 'dist', 'local', 'start.js'), { ...env, ...extra });
+  const { url, process: child } = await startWithDevelopmentDefaults(extra);
   services.push(child);
   const config = (await (await fetch(`${url}/console/config.json`)).json()) as Console['config'];
   return { url, process: child, config };

@@ -561,8 +561,13 @@ describe('the OpenAPI document', () => {
           continue;
         }
         const schema = response.content?.['application/problem+json']?.schema;
-        const codes: unknown[] = schema?.allOf?.find((part: any) => part.properties?.code)?.properties.code.enum ?? [];
+        const refinement = schema?.allOf?.find((part: any) => part.properties?.code);
+        const codes: unknown[] = refinement?.properties.code.enum ?? [];
         if (codes.length === 0) wrong.push(`${method} ${path} ${status}: no problem+json schema with a code enum`);
+        // What a generated client needs to type the route's problems by code and status.
+        if (refinement && (!['code', 'status'].every((field) => refinement.required?.includes(field)) || refinement.properties.status?.const !== Number(status))) {
+          wrong.push(`${method} ${path} ${status}: code and status are not required, or status is not ${status}`);
+        }
         for (const code of codes) {
           if (!known.includes(code as string)) wrong.push(`${method} ${path} ${status}: unknown code ${String(code)}`);
           else if (!statusesOf(code as ProblemCode).includes(Number(status))) wrong.push(`${method} ${path} ${status}: ${String(code)} is not a ${status}`);
@@ -570,6 +575,7 @@ describe('the OpenAPI document', () => {
       }
       if (operation.requestBody && !operation.responses['400']) wrong.push(`${method} ${path}: takes a body but documents no 400`);
       if (operation.security?.length && !operation.responses['401']) wrong.push(`${method} ${path}: needs a session but documents no 401`);
+      if (!answersNuGetErrors(operation) && !operation.responses['500']) wrong.push(`${method} ${path}: documents no 500 internal_error`);
     }
     expect(wrong).toEqual([]);
   });

@@ -531,7 +531,9 @@ describe('the deployed package (.funcignore)', () => {
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line && !line.startsWith('#'));
-  const excluded = (path: string): boolean => patterns.some((pattern) => pattern === `/${path}` || pattern === `/${path}/`);
+  /** Whether a pattern leaves `path` out: the path itself, or a folder it is in. */
+  const excluded = (path: string): boolean =>
+    patterns.some((pattern) => pattern === `/${path}` || (pattern.endsWith('/') && `/${path}/`.startsWith(pattern)));
 
   /** What a fresh clone holds at the top, plus what `npm ci` and the build add. */
   function topLevelEntries(): string[] {
@@ -553,9 +555,11 @@ describe('the deployed package (.funcignore)', () => {
     expect(kept.sort()).toEqual(['dist', 'host.json', 'node_modules', 'package.json']);
   });
 
-  it('keeps the bundle package.json’s main names, and none of the compiled sources beside it', () => {
-    const tsconfig = JSON.parse(read(join(ROOT, 'tsconfig.json'))) as { include: string[] };
+  it('keeps the bundle package.json’s main names, and none of the compiled sources or the compiler’s state beside it', () => {
+    const tsconfig = JSON.parse(read(join(ROOT, 'tsconfig.json'))) as { include: string[]; compilerOptions: { tsBuildInfoFile?: string } };
     expect(tsconfig.include.filter((folder) => !excluded(`dist/${folder}`))).toEqual([]);
+    const buildInfo = tsconfig.compilerOptions.tsBuildInfoFile;
+    if (buildInfo !== undefined) expect(excluded(buildInfo)).toBe(true);
     const { main } = JSON.parse(read(join(ROOT, 'package.json'))) as { main: string };
     expect(main).toBe('dist/bundle/functions.js');
     expect(excluded('dist/bundle')).toBe(false);

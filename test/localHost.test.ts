@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { LocalHost, LocalHostOptions } from '../local/host';
+import { waitFor } from './support/waitFor';
 
 const FIXTURE = path.join(__dirname, 'fixtures', 'functionApp.ts');
 
@@ -17,7 +18,7 @@ interface FixtureFunction {
 }
 
 /** Starts a local host on the fixture app, in a module registry of its own, as a fresh worker would load it. */
-async function startWith(functions: FixtureFunction[], options: Pick<LocalHostOptions, 'adminAccess'> = {}): Promise<LocalHost> {
+async function startWith(functions: FixtureFunction[], options: Partial<Pick<LocalHostOptions, 'adminAccess' | 'runSchedules' | 'log'>> = {}): Promise<LocalHost> {
   process.env.FIXTURE_FUNCTIONS = JSON.stringify(functions);
   let started: Promise<LocalHost> | undefined;
   await jest.isolateModulesAsync(async () => {
@@ -184,6 +185,49 @@ describe('the admin API (POST /admin/functions/{name}) and the master key', () =
       expect(await runTimer(host)).toEqual({ status: 202, challenge: null });
     } finally {
       await host.close();
+    }
+  });
+});
+
+describe('timers on their schedules, in real time as npm start runs them', () => {
+  /** A host running the fixture's timers on their schedules, and the names of the timers that ran, a line a run. */
+  async function scheduled(functions: FixtureFunction[]) {
+    const runs: string[] = [];
+    const log = (line: string) => {
+      const ran = /^\[(\w+)\] \w+: ran$/.exec(line);
+      if (ran) runs.push(ran[1]);
+    };
+    return { host: await startWith(functions, { runSchedules: true, log }), runs };
+  }
+
+  it('runs a timer when its schedule comes, by itself', async () => {
+    const { host, runs } = await scheduled([{ name: 'everySecond', schedule: '* * * * * *' }]);
+    try {
+      await waitFor(() => runs.length > 0, { what: 'a run of everySecond' });
+      expect(runs[0]).toBe('everySecond');
+    } finally {
+      await host.close();
+    }
+  });
+
+  it('waits for a run further off than one setTimeout reaches (24.8 days), rather than running it at once', async () => {
+    const DAY_MS = 24 * 60 * 60 * 1000;
+    // Only the timers and the date are faked: the host's sockets and promises run as ever.
+    jest.useFakeTimers({ now: new Date(2026, 0, 5), doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask', 'hrtime', 'performance'] });
+    try {
+      const { host, runs } = await scheduled([{ name: 'monthly', schedule: '0 0 0 1 * *' }]);
+      try {
+        // From 5 January, the next first of a month is 27 days off.
+        for (const [wait, ran] of [[1000, []], [26 * DAY_MS, []], [DAY_MS, ['monthly']]] as const) {
+          await jest.advanceTimersByTimeAsync(wait);
+          await host.idle();
+          expect(runs).toEqual(ran);
+        }
+      } finally {
+        await host.close();
+      }
+    } finally {
+      jest.useRealTimers();
     }
   });
 });

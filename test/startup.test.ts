@@ -480,7 +480,7 @@ describe('npm start with no settings (development defaults)', () => {
       expect(await (await fetch(`${service.url}/api/me`, { headers: { Authorization: `Bearer ${sessionToken}` } })).json()).toMatchObject({ emailConfirmed: true, emailDomainLapsed: false });
       expect(service.notes.join('\n')).toContain('/admin/functions/checkEmailDomains');
 
-      // Trusted publishing, against the development stand-in for GitHub Actions' OIDC issuer, as the README walks it.
+      // Trusted publishing, against the development stand-in for GitHub Actions' OIDC issuer, as docs/trusted-publishing/github.md walks it.
       const issuer = process.env.GITHUB_OIDC_ISSUER;
       expect(issuer).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       expect(process.env.TRUSTED_PUBLISHING_AUDIENCE).toBe('http://localhost:3000');
@@ -509,7 +509,7 @@ describe('npm start with no settings (development defaults)', () => {
       expect(pushed.status).toBe(201);
       expect(service.notes.join('\n')).toContain(`${service.url}/dev/github-actions/token`);
 
-      // And from a Microsoft Entra workload, with the development identity's app-only token, as the README walks it.
+      // And from a Microsoft Entra workload, with the development identity's app-only token, as docs/trusted-publishing/azure-pipelines.md walks it.
       const [appIdUri, clientId] = process.env.TRUSTED_PUBLISHING_ENTRA_AUDIENCE!.split(',');
       expect(appIdUri).toBe(`api://${clientId}`);
       const workload = { tenantId: '72f988bf-86f1-41af-91ab-2d7cd011db47', objectId: '9246576b-c9b6-441d-a0ca-796721fd971e' };
@@ -529,7 +529,7 @@ describe('npm start with no settings (development defaults)', () => {
       });
       expect(entraExchange.status).toBe(200);
       expect(service.notes.join('\n')).toContain(`${service.url}/dev/entra/token`);
-      // And from GitLab CI/CD, against the development stand-in for a GitLab instance, as the README walks it.
+      // And from GitLab CI/CD, against the development stand-in for a GitLab instance, as docs/trusted-publishing/gitlab.md walks it.
       const gitlab = process.env.GITLAB_OIDC_ISSUER;
       expect(gitlab).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       expect(await (await fetch(`${gitlab}/.well-known/openid-configuration`)).json()).toMatchObject({ issuer: gitlab, jwks_uri: `${gitlab}/oauth/discovery/keys` });

@@ -61,10 +61,19 @@ function problemResponses(problems: readonly DocumentedProblem[]): Record<string
         description: statusCodes.map((code) => `\`${code}\`: ${PROBLEMS[code].title}`).join('; '),
         content: {
           'application/problem+json': {
+            // Required here as in Problem, so a generated client types each route's problems by their codes and status.
             schema: {
               allOf: [
                 { $ref: '#/components/schemas/Problem' },
-                { properties: { code: { enum: statusCodes }, type: { enum: statusCodes.map(problemType) } } },
+                {
+                  type: 'object',
+                  required: ['type', 'status', 'code'],
+                  properties: {
+                    type: { type: 'string', enum: statusCodes.map(problemType) },
+                    status: { type: 'integer', const: status },
+                    code: { type: 'string', enum: statusCodes },
+                  },
+                },
               ],
             },
           },
@@ -127,6 +136,8 @@ function withImpliedProblems(op: DescribedOperation): DocumentedProblem[] {
     ...(op.auth === 'session' || op.auth === 'session-or-api-key' ? (['microsoft_account_required'] as const) : []),
     ...(op.auth === 'site-admin' ? (['site_admin_required'] as const) : []),
     'service_unavailable',
+    // A fault nobody foresaw, answered as a problem rather than a stack trace
+    'internal_error',
   ];
   return [...new Set([...op.problems, ...implied])];
 }

@@ -18,6 +18,7 @@ import * as crypto from 'node:crypto';
 import type * as http from 'node:http';
 import * as jwt from 'jsonwebtoken';
 import { requestTarget, sendJson } from '../standins/http';
+import { newRsaKeyPair, type RsaKeyPair } from '../standins/rsaKeyPair';
 
 /** The real issuer; the stand-ins serve the same paths under a loopback origin of their own. */
 export const GITHUB_ACTIONS_ISSUER = 'https://token.actions.githubusercontent.com';
@@ -85,8 +86,7 @@ export interface GitHubSigningKey {
   publicKey: crypto.KeyObject;
 }
 
-export function newGitHubSigningKey(): GitHubSigningKey {
-  const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+export function newGitHubSigningKey({ privateKey, publicKey }: RsaKeyPair = newRsaKeyPair()): GitHubSigningKey {
   const x5t = crypto.createHash('sha1').update(publicKey.export({ type: 'spki', format: 'der' })).digest('base64url');
   return { kid: crypto.randomUUID(), x5t, privateKey, publicKey };
 }

@@ -21,6 +21,7 @@ import * as crypto from 'node:crypto';
 import type * as http from 'node:http';
 import * as jwt from 'jsonwebtoken';
 import { requestTarget, sendJson } from '../standins/http';
+import { newRsaKeyPair, type RsaKeyPair } from '../standins/rsaKeyPair';
 
 /** GitLab.com; a self-managed instance is its own issuer, and the stand-ins serve the same paths on loopback. */
 export const GITLAB_ISSUER = 'https://gitlab.com';
@@ -57,8 +58,7 @@ export interface GitLabSigningKey {
   publicKey: crypto.KeyObject;
 }
 
-export function newGitLabSigningKey(): GitLabSigningKey {
-  const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+export function newGitLabSigningKey({ privateKey, publicKey }: RsaKeyPair = newRsaKeyPair()): GitLabSigningKey {
   const { e, n } = publicKey.export({ format: 'jwk' });
   const kid = crypto.createHash('sha256').update(JSON.stringify({ e, kty: 'RSA', n })).digest('base64url');
   return { kid, privateKey, publicKey };

@@ -16,6 +16,7 @@
  */
 import * as crypto from 'node:crypto';
 import * as jwt from 'jsonwebtoken';
+import { newRsaKeyPair, type RsaKeyPair } from '../standins/rsaKeyPair';
 
 /** The tenant every personal Microsoft account (outlook.com, hotmail.com, ...) signs in through. */
 export const PERSONAL_ACCOUNT_TENANT = '9188040d-6c67-4c5b-b112-36a304b66dad';
@@ -37,8 +38,7 @@ export interface SigningKey {
   publicKey: crypto.KeyObject;
 }
 
-export function newSigningKey(): SigningKey {
-  const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+export function newSigningKey({ privateKey, publicKey }: RsaKeyPair = newRsaKeyPair()): SigningKey {
   return { kid: crypto.randomBytes(20).toString('base64url'), privateKey, publicKey };
 }
 

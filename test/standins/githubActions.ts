@@ -12,6 +12,7 @@ import {
   type WorkflowRunDescription,
 } from '../../local/githubActions/oidcTokens';
 import { sendJson } from '../../local/standins/http';
+import { testKeyPair } from './keyPairs';
 
 export type { GitHubRepository };
 
@@ -57,8 +58,8 @@ const numericId = () => String(crypto.randomInt(1_000_000, 2_000_000_000));
 
 /** Loopback double of GitHub Actions' OIDC issuer for the tests: its documents, and tokens minted on demand. */
 export function createGitHubActionsStandIn(defaults: { audience: string }): GitHubActionsStandIn {
-  let current = newGitHubSigningKey();
-  const foreign = newGitHubSigningKey();
+  let current = newGitHubSigningKey(testKeyPair());
+  const foreign = newGitHubSigningKey(testKeyPair());
   let issuer: string | undefined;
   let down = false;
   let jwksRequests = 0;
@@ -117,7 +118,7 @@ export function createGitHubActionsStandIn(defaults: { audience: string }): GitH
       return sign(claims, options);
     },
     rotateKeys() {
-      current = newGitHubSigningKey();
+      current = newGitHubSigningKey(testKeyPair());
     },
     setOutage(isDown: boolean) {
       down = isDown;

@@ -12,6 +12,7 @@ import {
   type PipelineJobDescription,
 } from '../../local/gitlab/oidcTokens';
 import { sendJson } from '../../local/standins/http';
+import { testKeyPair } from './keyPairs';
 
 export type { GitLabProject, PipelineJobDescription };
 
@@ -52,8 +53,8 @@ const numericId = () => String(crypto.randomInt(1_000_000, 2_000_000_000));
 
 /** Loopback double of a GitLab instance's ID token issuer for the tests: its documents, and tokens minted on demand. */
 export function createGitLabStandIn(defaults: { audience: string }): GitLabStandIn {
-  let current = newGitLabSigningKey();
-  const foreign = newGitLabSigningKey();
+  let current = newGitLabSigningKey(testKeyPair());
+  const foreign = newGitLabSigningKey(testKeyPair());
   let issuer: string | undefined;
   let down = false;
   let discoveryRequests = 0;
@@ -106,7 +107,7 @@ export function createGitLabStandIn(defaults: { audience: string }): GitLabStand
       return signJobToken(claims, key);
     },
     rotateKeys() {
-      current = newGitLabSigningKey();
+      current = newGitLabSigningKey(testKeyPair());
     },
     setOutage(isDown: boolean) {
       down = isDown;

@@ -20,6 +20,7 @@ import {
   type ServicePrincipal,
 } from '../../local/identity/appOnlyTokens';
 import { asyncListener, requestTarget, sendJson } from '../../local/standins/http';
+import { testKeyPair } from './keyPairs';
 
 export { PERSONAL_ACCOUNT_TENANT };
 export type { ServicePrincipal };
@@ -114,8 +115,8 @@ const PERSON_CLAIMS = ['email', 'oid', 'tid', 'name'];
 
 /** Loopback double of the Microsoft identity platform for the tests: its key sets, and tokens minted on demand. */
 export function createIdentityStandIn(options: IdentityStandInOptions): IdentityStandIn {
-  let current = newSigningKey();
-  const foreign = newSigningKey();
+  let current = newSigningKey(testKeyPair());
+  const foreign = newSigningKey(testKeyPair());
   let loginHost: string | undefined;
   let down = false;
   let jwksRequests = 0;
@@ -203,7 +204,7 @@ export function createIdentityStandIn(options: IdentityStandInOptions): Identity
     mintAppOnlyToken,
     createTenant,
     rotateKeys() {
-      current = newSigningKey();
+      current = newSigningKey(testKeyPair());
     },
     setOutage(isDown: boolean) {
       down = isDown;

@@ -155,31 +155,27 @@ export async function storeApiKeysOnDocument(
     const createdAt = new Date(madeAt + i).toISOString();
     return { id, key: `gak1.${id}.${randomBytes(32).toString('base64url')}`, createdAt, expiresAt: new Date(Date.parse(createdAt) + lifetimeMs).toISOString() };
   });
-  const operations: OperationInput[] = keys.map(({ id, key, createdAt, expiresAt }) => ({
-    operationType: 'Create',
-    partitionKey: id,
-    resourceBody: {
-      id,
-      description: `stored key ${id.slice(0, 6)}`,
-      scopes: ['package:push'],
-      packageGlobs: ['*'],
-      ownerAccountId: owner.id,
-      ownerName: owner.username,
-      creatorAccountId: holder.id,
-      creatorName: holder.username,
-      expiresInDays: trustedPublishing ? 0 : 365,
-      createdAt,
-      expiresAt,
-      revokedAt: revoked ? new Date().toISOString() : null,
-      ...(revoked ? { revokedBecause: 'left_organization' } : {}),
-      secretHash: createHash('sha256').update(key, 'utf8').digest('hex'),
-      ...(trustedPublishing ? { trustedPublishing: { policyId, provider: 'github', run: { runId: '1' } } } : {}),
-    },
+  const documents = keys.map(({ id, key, createdAt, expiresAt }) => ({
+    id,
+    description: `stored key ${id.slice(0, 6)}`,
+    scopes: ['package:push'],
+    packageGlobs: ['*'],
+    ownerAccountId: owner.id,
+    ownerName: owner.username,
+    creatorAccountId: holder.id,
+    creatorName: holder.username,
+    expiresInDays: trustedPublishing ? 0 : 365,
+    createdAt,
+    expiresAt,
+    revokedAt: revoked ? new Date().toISOString() : null,
+    ...(revoked ? { revokedBecause: 'left_organization' } : {}),
+    secretHash: createHash('sha256').update(key, 'utf8').digest('hex'),
+    ...(trustedPublishing ? { trustedPublishing: { policyId, provider: 'github', run: { runId: '1' } } } : {}),
   }));
-  for (let i = 0; i < operations.length; i += 1000) {
-    const answers = await container('apiKeys').items.executeBulkOperations(operations.slice(i, i + 1000));
-    const failed = answers.filter((answer) => answer.error !== undefined || (answer.response?.statusCode ?? 0) >= 400);
-    if (failed.length > 0) throw new Error(`Keys of ${holder.username} were not stored: ${failed.length} failed`);
+  // Each key is a partition of its own, so no batch holds two: fifty creates at a time (the SDK's bulk operations
+  // would wait a second for each of theirs).
+  for (let i = 0; i < documents.length; i += 50) {
+    await Promise.all(documents.slice(i, i + 50).map((document) => container('apiKeys').items.create(document)));
   }
   const { resource: account } = await container('accounts').item(holder.id, holder.id).read();
   const trustedPublishingKeys = trustedPublishing ? keys.map(({ id, expiresAt }) => ({ id, expiresAt })) : [];

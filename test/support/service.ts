@@ -9,6 +9,7 @@ import { createIdentityStandIn, type IdentityStandIn } from '../standins/identit
 import { createGitHubActionsStandIn, type GitHubActionsStandIn } from '../standins/githubActions';
 import { createGitLabStandIn, type GitLabStandIn } from '../standins/gitlab';
 import { listenOnLoopback, type LoopbackServer } from '../../local/standins/listen';
+import { holdTime } from './heldTime';
 import {
   acceptInvitation,
   confirmedOrganization,
@@ -131,6 +132,8 @@ export interface TestService {
   rdap: RdapStandIn;
   cosmos: CosmosRequestLog;
   call(method: string, path: string, options?: CallOptions): Promise<ApiResponse>;
+  /** With `runSchedules`: lets `ms` of the service's time pass, each timer running when its schedule says. */
+  passTime(ms: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -248,7 +251,10 @@ export function callerFor(baseUrl: string): TestService['call'] {
  * against loopback stand-ins for Cosmos DB, Communication Services and the Microsoft identity platform.
  */
 export interface TestServiceOptions {
-  /** Run timer functions on their schedules, as `npm start` does (tests usually trigger them by hand). */
+  /**
+   * Run timer functions on their schedules, as `npm start` does (tests usually trigger them by hand), by a time
+   * the test holds: the service's clock stands still but for `service.passTime(ms)`.
+   */
   runSchedules?: boolean;
   /**
    * Further settings (such as `SITE_ADMINS`), merged into the environment over the harness's own before the
@@ -295,10 +301,12 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     ...options.settings,
   });
   await provisionContainers();
+  const time = options.runSchedules ? holdTime() : undefined;
   const host = await startLocalHost({
     port: 0,
     corsOrigins: [FRONTEND_ORIGIN],
-    runSchedules: options.runSchedules ?? false,
+    runSchedules: time !== undefined,
+    scheduleClock: time,
     log: () => undefined,
   });
   cosmos.log.reset();
@@ -316,9 +324,14 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     rdap,
     cosmos: cosmos.log,
     call,
+    passTime: async (ms) => {
+      if (!time) throw new Error('The service runs on real time: start it with runSchedules to let time pass');
+      await time.passTime(ms);
+    },
     stop: async () => {
       await host.close();
       rdap.close();
+      time?.release();
       await Promise.all(servers.map((server) => server.close()));
     },
   };

@@ -43,7 +43,7 @@ const BACKFILL_PARALLEL = 8;
 const BEING_DELETED = new Set(['pending delete', 'redemption period']);
 
 /**
- * How much one run may do (see README, Cost). Tests lower them, as they move the clock; nothing else changes them.
+ * How much one run may do (see docs/design/how-it-works.md, Lapsed email domains: Cost). Tests lower them, as they move the clock; nothing else changes them.
  * The pace assumes a registry answers one client two look-ups a second, well inside what registries publish.
  */
 export const domainCheckLimits = {

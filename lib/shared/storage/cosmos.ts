@@ -145,19 +145,24 @@ export async function documentsInPartition<T>(name: ContainerName, partition: st
   return resources;
 }
 
+/** The most operations Cosmos DB takes in one transactional batch. */
+const BATCH_LIMIT = 100;
+
 /**
- * Upserts documents of one partition with Cosmos DB's bulk operations, a thousand at a time (a move of many small
- * items off a document). The first operation the store refuses is thrown; those before it are written, and writing
- * them all again is harmless.
+ * Upserts documents of one partition (a move of many small items off a document) in Cosmos DB's batches of a
+ * hundred, one request each. Not the SDK's bulk operations: those wait a second for every partial batch of
+ * theirs. Nothing relies on a batch being all or nothing: the first operation the store refuses is thrown, those
+ * in batches before it are written, and writing them all again is harmless.
  */
 export async function upsertAllInPartition(name: ContainerName, partition: string, documents: StoredDocument[]): Promise<void> {
-  for (let i = 0; i < documents.length; i += 1000) {
+  for (let i = 0; i < documents.length; i += BATCH_LIMIT) {
     const operations: OperationInput[] = documents
-      .slice(i, i + 1000)
+      .slice(i, i + BATCH_LIMIT)
+      // Each operation names the partition too, as the SDK sends it (the Cosmos DB stand-in needs it for an upsert).
       .map((document) => ({ operationType: 'Upsert', partitionKey: partition, resourceBody: { ...document } }));
-    const results = await container(name).items.executeBulkOperations(operations);
-    const failed = results.find((result) => result.error !== undefined || (result.response?.statusCode ?? 0) >= 400);
-    if (failed) throw failed.error ?? new Error(`Writing to ${name} in partition ${partition} failed: ${failed.response?.statusCode}`);
+    const { result } = await container(name).items.batch(operations, partition);
+    const failed = (result ?? []).find((operation) => operation.statusCode >= 400);
+    if (failed) throw new Error(`Writing to ${name} in partition ${partition} failed: ${failed.statusCode}`);
   }
 }
 

@@ -296,8 +296,18 @@ describe('what is asked, and how often', () => {
       service.rdap.healthy(domain, clock.now());
       await service.confirmedUser(personAt(domain));
     }
+    // When the service sends each look-up: what its pacing decides. (When the stand-in receives one also depends on
+    // how busy the machine is, and so does a real registry's on the network.)
+    const sentAt = new Map<string, number>();
+    const send = globalThis.fetch;
+    jest.spyOn(globalThis, 'fetch').mockImplementation((input, init) => {
+      const domain = /\/domain\/([^/?]+)$/.exec(String(input))?.[1];
+      if (domain !== undefined) sentAt.set(decodeURIComponent(domain), Date.now());
+      return send(input, init);
+    });
     await runCheck();
-    const times = (domains: string[]) => domains.map((domain) => lookupsOf(domain)[0].at).sort((a, b) => a - b);
+    const times = (domains: string[]) => domains.map((domain) => sentAt.get(domain)!).sort((a, b) => a - b);
+    expect([...comDomains, ...testDomains].every((domain) => lookupsOf(domain).length === 1)).toBe(true);
     for (const server of [times(comDomains), times(testDomains)]) {
       for (let i = 1; i < server.length; i += 1) expect(server[i] - server[i - 1]).toBeGreaterThanOrEqual(140);
     }

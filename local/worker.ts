@@ -50,7 +50,7 @@ function globFiles(root: string, pattern: string): string[] {
 /**
  * The entry points the Node.js worker loads: the files matching package.json's `main`, in order
  * (src/startApp.ts). `main` names the bundle of the function files (local/bundle.ts); run from TypeScript
- * sources (ts-jest), the function files the bundle is built from stand in for it.
+ * sources (in the tests), the function files the bundle is built from stand in for it.
  */
 export function entryPoints(root: string): string[] {
   const { main } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { main?: string };

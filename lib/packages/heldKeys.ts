@@ -113,10 +113,8 @@ export const everyHeldKeyId = (holderId: string) =>
   idsInPartition(holderId, { query: 'SELECT VALUE c.id FROM c WHERE c.holderId = @holder', parameters: [{ name: '@holder', value: holderId }] });
 
 async function idsInPartition(holderId: string, query: SqlQuerySpec): Promise<string[]> {
-  const pages = container('heldApiKeys').items.query<string>(query, { partitionKey: holderId, maxItemCount: 100 });
-  const ids: string[] = [];
-  while (pages.hasMoreResults()) ids.push(...(await pages.fetchNext()).resources);
-  return ids;
+  const { resources } = await container('heldApiKeys').items.query<string>(query, { partitionKey: holderId, maxItemCount: 100 }).fetchAll();
+  return resources;
 }
 
 const LIST = 'api-keys';
@@ -154,7 +152,7 @@ function withoutKeyList(account: AccountDocument): AccountDocument {
 
 /**
  * Items for the keys of a list stored on the account's document: each key it still holds, unrevoked (and, of those
- * trusted publishing made, unexpired), read 50 at a time and written in bulk. Writing one again is harmless.
+ * trusted publishing made, unexpired), read 50 at a time and written a hundred to a request. Writing one again is harmless.
  */
 async function holdListedKeys(holderId: string, keyIds: string[]): Promise<void> {
   const now = clock.now().getTime();

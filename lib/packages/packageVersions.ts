@@ -288,7 +288,7 @@ async function moveVersionsOff(packageId: string, budget: number): Promise<{ wri
   return { written, done: false };
 }
 
-/** Writes the copies with Cosmos DB's bulk operations. */
+/** Writes the copies, a hundred to a request (`upsertAllInPartition`). */
 async function writeCopies(packageId: string, rows: Array<VersionRow & { key: string }>): Promise<void> {
   const copies = rows.map(
     (row): VersionItem => ({ id: row.key, packageId, version: row.version, sortKey: row.sortKey, listed: row.listed, movedFromPackage: true }),

@@ -359,6 +359,21 @@ describe('a freeze that stops halfway', () => {
   });
 });
 
+/**
+ * An exchange for the member's policy of the organization, naming the member or the organization itself, held just
+ * before its key is written while an admin freezes the organization: it is refused, and no key is handed out.
+ */
+async function expectNoKeyAcrossFreeze(naming: 'member' | 'organization'): Promise<void> {
+  const { organization, admin, member } = await organizationWithMembers();
+  const { repository } = await trustedPublishingKeyFor(member, organization);
+  const held = service.cosmos.holdNext(/^POST \/dbs\/[^/]+\/colls\/apiKeys\/docs$/);
+  const exchange = service.exchangeToken(naming === 'member' ? member.username : organization.name, service.workflowToken(repository));
+  await held.reached;
+  expect(outcome(await freeze(admin, organization.name))).toBe('200');
+  held.release();
+  expect(refusal(await exchange)).toBe(`400 The organization '${organization.name}' is frozen: one of its admins must unfreeze it first.`);
+}
+
 describe('trusted publishing for a frozen organization', () => {
   it('is refused at the token exchange, telling the run why, and works again once unfrozen', async () => {
     const { organization, admin, member } = await organizationWithMembers();
@@ -379,16 +394,7 @@ describe('trusted publishing for a frozen organization', () => {
     expect((await service.exchangeToken(member.username, service.workflowToken(repository))).status).toBe(200);
   });
 
-  it('gives no key to a run whose exchange crosses the freeze', async () => {
-    const { organization, admin, member } = await organizationWithMembers();
-    const { repository } = await trustedPublishingKeyFor(member, organization);
-    const held = service.cosmos.holdNext(/^POST \/dbs\/[^/]+\/colls\/apiKeys\/docs$/);
-    const exchange = service.exchangeToken(member.username, service.workflowToken(repository));
-    await held.reached;
-    expect(outcome(await freeze(admin, organization.name))).toBe('200');
-    held.release();
-    expect(refusal(await exchange)).toBe(`400 The organization '${organization.name}' is frozen: one of its admins must unfreeze it first.`);
-  });
+  it('gives no key to a run whose exchange crosses the freeze', () => expectNoKeyAcrossFreeze('member'));
 });
 
 describe('trusted publishing a frozen organization holds itself', () => {
@@ -409,16 +415,7 @@ describe('trusted publishing a frozen organization holds itself', () => {
     expect((await service.exchangeToken(organization.name, service.workflowToken(repository))).status).toBe(200);
   });
 
-  it('gives no key the organization would hold to a job whose exchange crosses the freeze', async () => {
-    const { organization, admin, member } = await organizationWithMembers();
-    const { repository } = await trustedPublishingKeyFor(member, organization);
-    const held = service.cosmos.holdNext(/^POST \/dbs\/[^/]+\/colls\/apiKeys\/docs$/);
-    const exchange = service.exchangeToken(organization.name, service.workflowToken(repository));
-    await held.reached;
-    expect(outcome(await freeze(admin, organization.name))).toBe('200');
-    held.release();
-    expect(refusal(await exchange)).toBe(`400 The organization '${organization.name}' is frozen: one of its admins must unfreeze it first.`);
-  });
+  it('gives no key the organization would hold to a job whose exchange crosses the freeze', () => expectNoKeyAcrossFreeze('organization'));
 });
 
 describe("support's freeze", () => {

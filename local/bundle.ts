@@ -17,7 +17,7 @@ import path from 'node:path';
 import { build, type Plugin } from 'esbuild';
 import { CONSOLE_SCRIPT } from './console';
 
-const BUNDLE = 'dist/bundle/functions.js';
+export const BUNDLE = 'dist/bundle/functions.js';
 
 const LOADED_ON_FIRST_USE = ['@azure/cosmos', '@azure/identity', '@azure/communication-email', '@zxcvbn-ts/language-common', 'hash-wasm', 'tldts'];
 

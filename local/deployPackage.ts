@@ -10,6 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { BUNDLE } from './bundle';
 
 export const DEPLOY_FOLDER = 'deploy';
 
@@ -65,10 +66,14 @@ function npm(args: string[], cwd: string): void {
 export function makeDeployPackage(root: string): { folder: string; files: number } {
   const folder = path.join(root, DEPLOY_FOLDER);
   const funcignore = ignoreRule(readFileSync(path.join(root, '.funcignore'), 'utf8'));
-  if (!existsSync(path.join(root, 'dist', 'functions'))) throw new Error('Nothing is built: run npm run build first');
-  rmSync(folder, { recursive: true, force: true });
+  if (!existsSync(path.join(root, BUNDLE))) throw new Error('Nothing is built: run npm run build first');
   // The production dependencies come from the lockfile below, not from the project's own node_modules.
   const files = keptFiles(root, (relativePath, isDirectory) => relativePath === 'node_modules' || funcignore(relativePath, isDirectory));
+  // The build before this one compiled only what had changed, into a dist/ that may hold what an older build made
+  // and no build makes now (a folder since renamed, say). Of dist/ only what the bundler has just written ships.
+  const leftOver = files.filter((file) => file.startsWith('dist/') && file !== BUNDLE);
+  if (leftOver.length > 0) throw new Error(`${leftOver.join(', ')}: not made by this build, and .funcignore keeps it. Remove dist/ and run again.`);
+  rmSync(folder, { recursive: true, force: true });
   for (const file of files) {
     mkdirSync(path.dirname(path.join(folder, file)), { recursive: true });
     copyFileSync(path.join(root, file), path.join(folder, file));

@@ -14,11 +14,12 @@
  * hashes in the password worker thread (WebAssembly) started from the bundle.
  */
 import { execFile, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, linkSync, writeFileSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { ignoreRule, keptFiles } from '../local/deployPackage';
+import { BUNDLE } from '../local/bundle';
+import { DEPLOY_FOLDER, ignoreRule, keptFiles, makeDeployPackage } from '../local/deployPackage';
 import { readAzureYaml, yamlValue } from './support/azureYaml';
 import { SETTINGS_IN_AZURE } from './support/settings';
 import { provisionedCosmosStandIn } from './support/storage';
@@ -64,8 +65,9 @@ function linkTree(from: string, to: string): void {
 }
 
 /**
- * What a clone of this project holds (tracked files and new ones not ignored), with node_modules as installed,
- * each file's times kept, so azd's up-to-date check reads them as it would in this checkout.
+ * This checkout as azd finds it: what a clone holds (tracked files and new ones not ignored), with node_modules as
+ * installed and dist/ as the last build left it, each file's times kept, so azd's up-to-date check and the compiler's
+ * read them as they would here.
  */
 function copyProject(to: string): void {
   const listed = spawnSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8' });
@@ -79,6 +81,8 @@ function copyProject(to: string): void {
   // restore is to run npm install there: npm rewrites some files in place, which would change the project's own.
   if (dependenciesUpToDate(ROOT)) linkTree(path.join(ROOT, 'node_modules'), path.join(to, 'node_modules'));
   else cpSync(path.join(ROOT, 'node_modules'), path.join(to, 'node_modules'), { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
+  // What the last build made (the client's as well), copied, not linked: the builds in the copy write there.
+  for (const built of ['dist', 'client/dist']) cpSync(path.join(ROOT, built), path.join(to, built), { recursive: true, preserveTimestamps: true });
 }
 
 function runHooks(project: string, name: string): string[] {
@@ -214,4 +218,15 @@ describe('azd package for the api service', () => {
     expect(readme).toContain('npm run deploy-package');
     expect(readme).toContain(`(cd ${service('dist')} && zip -qr ../app.zip .)`);
   }, 300000);
+
+  it('refuses to package what an older build left in dist/ and this one does not make', () => {
+    const project = path.join(work, 'built-before');
+    for (const file of ['.funcignore', 'host.json', 'package.json', BUNDLE, 'dist/lib/old.js', 'dist/renamed/functions.js']) {
+      mkdirSync(path.dirname(path.join(project, file)), { recursive: true });
+      if (file === '.funcignore' || file === 'host.json' || file === 'package.json') cpSync(path.join(ROOT, file), path.join(project, file));
+      else writeFileSync(path.join(project, file), '');
+    }
+    expect(() => makeDeployPackage(project)).toThrow('dist/renamed/functions.js: not made by this build');
+    expect(existsSync(path.join(project, DEPLOY_FOLDER))).toBe(false);
+  });
 });

@@ -2,12 +2,19 @@ const { availableParallelism } = require('node:os');
 
 /** @type {import('jest').Config} */
 module.exports = {
-  testEnvironment: 'node',
+  // Node.js, with the libraries that keep no state loaded once per worker (test/support/environment.js).
+  testEnvironment: '<rootDir>/test/support/environment.js',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': '<rootDir>/test/support/typescriptTransform.js' },
   // The Functions worker provides this module at run time; locally our host provides it.
-  moduleNameMapper: { '^@azure/functions-core$': '<rootDir>/local/functionsCore.ts' },
+  moduleNameMapper: {
+    '^@azure/functions-core$': '<rootDir>/local/functionsCore.ts',
+    '^@azure/cosmos$': '<rootDir>/test/support/shared/cosmos.js',
+    '^@vercel/cosmosdb-server$': '<rootDir>/test/support/shared/cosmosdbServer.js',
+    // local/standins/cosmos.ts requires it by its resolved path.
+    '/@zeit/cosmosdb-query/lib/transformer(\\.js)?$': '<rootDir>/test/support/shared/cosmosdbQueryTransformer.js',
+  },
   testTimeout: 30000,
   // Test files run side by side in worker processes, each file with a service, stand-ins, database and ports of its
   // own: a worker a core and one more, since a file also waits (on child processes and Chromium, on the 300 ms the

@@ -2,7 +2,7 @@ const { availableParallelism } = require('node:os');
 
 /** @type {import('jest').Config} */
 module.exports = {
-  // Node.js, with the libraries that keep no state loaded once per worker (test/support/environment.js).
+  // Node.js, with the libraries that keep no state loaded once per worker, not once per file (test/support/environment.js).
   testEnvironment: '<rootDir>/test/support/environment.js',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
@@ -11,6 +11,7 @@ module.exports = {
   moduleNameMapper: {
     '^@azure/functions-core$': '<rootDir>/local/functionsCore.ts',
     '^@azure/cosmos$': '<rootDir>/test/support/shared/cosmos.js',
+    '^@azure/communication-email$': '<rootDir>/test/support/shared/communicationEmail.js',
     '^@vercel/cosmosdb-server$': '<rootDir>/test/support/shared/cosmosdbServer.js',
     // local/standins/cosmos.ts requires it by its resolved path.
     '/@zeit/cosmosdb-query/lib/transformer(\\.js)?$': '<rootDir>/test/support/shared/cosmosdbQueryTransformer.js',

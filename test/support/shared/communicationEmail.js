@@ -1,0 +1,1 @@
+module.exports = globalThis.__sharedModules['@azure/communication-email'];

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type * as http from 'node:http';
 import type * as https from 'node:https';
 import path from 'node:path';
@@ -11,13 +12,32 @@ import { createHttpServer, createHttpsServer } from '@vercel/cosmosdb-server';
  */
 export function createCosmosStandIn(): http.Server {
   answerQueriesInLinearTime();
-  return createHttpServer({ keepAlive: true });
+  return withoutQueryPlans(createHttpServer({ keepAlive: true }));
 }
 
 /** The same over https, with the stand-in's own self-signed certificate, as the Cosmos DB emulator serves. */
 export function createCosmosStandInWithTls(): https.Server {
   answerQueriesInLinearTime();
-  return createHttpsServer({ keepAlive: true });
+  return withoutQueryPlans(createHttpsServer({ keepAlive: true }));
+}
+
+/**
+ * The SDK asks the gateway for a query's plan beside every query it sends (`QueryIterator.fetchQueryPlan`, started
+ * eagerly, its answer or error kept aside), and reads the plan only when the query itself was refused as one that
+ * needs it ("Cross partition query only supports ..."), which the stand-in never answers. The stand-in knows no plans:
+ * it took the request for the query itself and ran it a second time, every scan and sort twice. It now refuses the
+ * request at once, so a query that ever came to need a plan fails with this message instead of running on a wrong one.
+ */
+function withoutQueryPlans<Server extends http.Server>(server: Server): Server {
+  const [standIn] = server.listeners('request') as http.RequestListener[];
+  server.removeAllListeners('request');
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (String(req.headers['x-ms-cosmos-is-query-plan-request']).toLowerCase() !== 'true') return standIn(req, res);
+    req.resume();
+    res.writeHead(400, { 'content-type': 'application/json', 'x-ms-activity-id': randomUUID(), 'x-ms-request-charge': '0' });
+    res.end(JSON.stringify({ code: 'BadRequest', message: 'The Cosmos DB stand-in makes no query plans.' }));
+  });
+  return server;
 }
 
 /** A node of the JavaScript syntax tree the stand-in's query compiler builds (Babel's shape). */

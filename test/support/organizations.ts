@@ -1,3 +1,4 @@
+import { container } from '../../lib/shared/storage/cosmos';
 import type { DeliveredEmail } from '../../local/standins/acsEmail';
 import { newPerson, register, uniqueName, type Person } from './people';
 import type { ApiResponse, TestService } from './service';
@@ -34,9 +35,20 @@ export const emailCount = (service: TestService, address: string): number => ema
 async function followConfirmationLink(service: TestService, address: string, subject: string): Promise<void> {
   const email = await waitFor(() => emailsTo(service, address).find((e) => e.subject === subject), {
     what: `the confirmation email to ${address}`,
+  }).catch(async (error: Error) => {
+    // It is sent before the request that queued it answers, so it failed: say what the outbox recorded.
+    throw new Error(`${error.message}; the outbox holds ${JSON.stringify(await outboxEntriesTo(address))}`);
   });
   const confirmed = await service.call('POST', '/api/auth/confirm-email', { body: { token: tokenIn(email.links[0]) } });
   if (confirmed.status !== 200) throw new Error(`confirming ${address} failed: ${confirmed.status} ${confirmed.text}`);
+}
+
+/** What the outbox holds for `address`: each entry's subject, status, attempts and last error. */
+async function outboxEntriesTo(address: string): Promise<unknown[]> {
+  const { resources } = await container('outbox')
+    .items.query({ query: 'SELECT c.subject, c.status, c.attempts, c.lastError FROM c WHERE c["to"] = @to', parameters: [{ name: '@to', value: address }] })
+    .fetchAll();
+  return resources;
 }
 
 /** Confirms an account's registration email, as its owner following the link would. */

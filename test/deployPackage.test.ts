@@ -14,7 +14,7 @@
  * hashes in the password worker thread (WebAssembly) started from the bundle.
  */
 import { execFile, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, linkSync, writeFileSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -221,10 +221,10 @@ describe('azd package for the api service', () => {
 
   it('refuses to package what an older build left in dist/ and this one does not make', () => {
     const project = path.join(work, 'built-before');
-    for (const file of ['.funcignore', 'host.json', 'package.json', BUNDLE, 'dist/lib/old.js', 'dist/renamed/functions.js']) {
-      mkdirSync(path.dirname(path.join(project, file)), { recursive: true });
-      if (file === '.funcignore' || file === 'host.json' || file === 'package.json') cpSync(path.join(ROOT, file), path.join(project, file));
-      else writeFileSync(path.join(project, file), '');
+    for (const file of ['.funcignore', 'host.json', 'package.json']) cpSync(path.join(ROOT, file), path.join(project, file));
+    for (const built of [BUNDLE, 'dist/lib/old.js', 'dist/renamed/functions.js']) {
+      mkdirSync(path.dirname(path.join(project, built)), { recursive: true });
+      writeFileSync(path.join(project, built), '');
     }
     expect(() => makeDeployPackage(project)).toThrow('dist/renamed/functions.js: not made by this build');
     expect(existsSync(path.join(project, DEPLOY_FOLDER))).toBe(false);

@@ -36,7 +36,7 @@ async function followConfirmationLink(service: TestService, address: string, sub
   const email = await waitFor(() => emailsTo(service, address).find((e) => e.subject === subject), {
     what: `the confirmation email to ${address}`,
   }).catch(async (error: Error) => {
-    // It is sent before the request that queued it answers, so it failed: say what the outbox recorded.
+    // It is sent before the request that queued it answers, so a wait in vain means its send failed: say what the outbox recorded.
     throw new Error(`${error.message}; the outbox holds ${JSON.stringify(await outboxEntriesTo(address))}`);
   });
   const confirmed = await service.call('POST', '/api/auth/confirm-email', { body: { token: tokenIn(email.links[0]) } });

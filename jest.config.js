@@ -7,9 +7,10 @@ module.exports = {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': '<rootDir>/test/support/typescriptTransform.js' },
-  // The Functions worker provides this module at run time; locally our host provides it.
   moduleNameMapper: {
+    // The Functions worker provides this module at run time; locally our host provides it.
     '^@azure/functions-core$': '<rootDir>/local/functionsCore.ts',
+    // Loaded once per worker (test/support/environment.js lists the same modules).
     '^@azure/cosmos$': '<rootDir>/test/support/shared/cosmos.js',
     '^@azure/communication-email$': '<rootDir>/test/support/shared/communicationEmail.js',
     '^@vercel/cosmosdb-server$': '<rootDir>/test/support/shared/cosmosdbServer.js',

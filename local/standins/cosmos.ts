@@ -29,14 +29,22 @@ export function createCosmosStandInWithTls(): https.Server {
  * request at once, so a query that ever came to need a plan fails with this message instead of running on a wrong one.
  */
 function withoutQueryPlans<Server extends http.Server>(server: Server): Server {
-  const [standIn] = server.listeners('request') as http.RequestListener[];
-  server.removeAllListeners('request');
-  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+  return inFrontOfStandIn(server, (req, res, standIn) => {
     if (String(req.headers['x-ms-cosmos-is-query-plan-request']).toLowerCase() !== 'true') return standIn(req, res);
     req.resume();
     res.writeHead(400, { 'content-type': 'application/json', 'x-ms-activity-id': randomUUID(), 'x-ms-request-charge': '0' });
     res.end(JSON.stringify({ code: 'BadRequest', message: 'The Cosmos DB stand-in makes no query plans.' }));
   });
+}
+
+/** Puts `handle` in front of the server's own request handler, which it hands the requests it lets through. */
+export function inFrontOfStandIn<Server extends http.Server>(
+  server: Server,
+  handle: (req: http.IncomingMessage, res: http.ServerResponse, standIn: http.RequestListener) => unknown,
+): Server {
+  const [standIn] = server.listeners('request') as http.RequestListener[];
+  server.removeAllListeners('request');
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => handle(req, res, standIn));
   return server;
 }
 

@@ -3,7 +3,7 @@ import type http from 'node:http';
 import { startLocalHost, type LocalHost } from '../../local/host';
 import { provisionContainers } from '../../lib/shared/storage/cosmos';
 import { createAcsEmailStandIn, type AcsEmailStandIn } from '../../local/standins/acsEmail';
-import { createCosmosStandIn } from '../../local/standins/cosmos';
+import { createCosmosStandIn, inFrontOfStandIn } from '../../local/standins/cosmos';
 import { createRdapStandIn, type RdapStandIn } from '../../local/standins/rdap';
 import { createIdentityStandIn, type IdentityStandIn } from '../standins/identity';
 import { createGitHubActionsStandIn, type GitHubActionsStandIn } from '../standins/githubActions';
@@ -149,17 +149,14 @@ function countBytes(req: http.IncomingMessage, res: http.ServerResponse, bytes: 
 }
 
 function countingCosmos(): { server: http.Server; log: CosmosRequestLog } {
-  const server = createCosmosStandIn();
-  // Put a recorder (and fault injector) in front of the stand-in's own request handler.
-  const [standIn] = server.listeners('request') as http.RequestListener[];
-  server.removeAllListeners('request');
   let requests: string[] = [];
   let queries: string[] = [];
   let bytes = { sent: 0, answered: 0 };
   const faults: Array<{ match: RegExp; status: number; times: number }> = [];
   const reactions: Array<{ match: RegExp; react: () => void }> = [];
   const holds: Array<{ match: RegExp; arrived: () => void; released: Promise<void> }> = [];
-  server.on('request', async (req: http.IncomingMessage, res: http.ServerResponse) => {
+  // A recorder (and fault injector) in front of the stand-in's own request handler.
+  const server = inFrontOfStandIn(createCosmosStandIn(), async (req, res, standIn) => {
     const line = `${req.method} ${req.url}`;
     const hold = holds.findIndex(({ match }) => match.test(line));
     if (hold !== -1) {
